@@ -1,0 +1,112 @@
+# sluice — build, test, benchmark.
+#
+#   make            build build/sluice
+#   make check      unit tests (plain, then ASan+UBSan) and integration tests
+#                   against a real PostgreSQL 15 and a real Kafka broker
+#   make unit       unit tests only
+#   make it         integration tests only
+#   make fuzz       run the pgoutput decoder fuzzer (libFuzzer, clang) briefly
+#   make bench      benchmarks (not part of the tests)
+
+PKGS      := libpq rdkafka jansson libprotobuf-c
+CC        ?= cc
+WERROR    ?= -Werror
+CFLAGS    ?= -O2 -g
+CFLAGS    += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wstrict-prototypes \
+             -Wno-missing-field-initializers $(WERROR) -pthread -Iinclude \
+             $(shell pkg-config --cflags $(PKGS))
+LDLIBS    += $(shell pkg-config --libs $(PKGS)) -pthread
+CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
+
+BUILD     := build
+LIB_SRC   := src/config.c src/ops/log.c src/ops/testpoint.c src/core/buf.c src/core/queue.c \
+             src/core/checkpoint.c src/core/pipeline.c src/pg/pgoutput.c src/pg/relcache.c \
+             src/pg/stream.c src/encode/json.c src/kafka/sink.c
+MAIN_SRC  := src/main.c
+UNIT_SRC  := $(wildcard tests/unit/test_*.c)
+TOOL_SRC  := $(wildcard tests/tools/*.c)
+
+LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+SAN_OBJ   := $(LIB_SRC:%.c=$(BUILD)/san/%.o)
+DEPS      := $(LIB_OBJ:.o=.d) $(SAN_OBJ:.o=.d) $(BUILD)/obj/src/main.d
+
+SANFLAGS  := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+
+.PHONY: all check unit unit-plain unit-san it faults fuzz bench demo clean tools format
+
+all: $(BUILD)/sluice tools
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/san/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(SANFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/libsluice.a: $(LIB_OBJ)
+	ar rcs $@ $^
+
+$(BUILD)/libsluice-san.a: $(SAN_OBJ)
+	ar rcs $@ $^
+
+$(BUILD)/sluice: $(BUILD)/obj/src/main.o $(BUILD)/libsluice.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+# Test tools: verifier, workload driver (C, against the real services).
+tools: $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
+$(BUILD)/tools/%: tests/tools/%.c $(BUILD)/libsluice.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libsluice.a $(LDLIBS)
+
+# Unit tests: one Check binary per suite, built twice (plain and sanitized).
+$(BUILD)/unit/%: tests/unit/%.c $(BUILD)/libsluice.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libsluice.a $(LDLIBS) $(CHECK_LIBS)
+
+$(BUILD)/unit-san/%: tests/unit/%.c $(BUILD)/libsluice-san.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(SANFLAGS) -Itests/unit -o $@ $< $(BUILD)/libsluice-san.a $(LDLIBS) $(CHECK_LIBS)
+
+UNIT_BINS     := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/unit/%)
+UNIT_SAN_BINS := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/unit-san/%)
+
+unit-plain: $(UNIT_BINS)
+	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; CK_FORK=yes $$t; done
+
+unit-san: $(UNIT_SAN_BINS)
+	@set -e; for t in $(UNIT_SAN_BINS); do echo "== $$t (ASan+UBSan)"; \
+	  ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 CK_FORK=no $$t; done
+
+unit: unit-plain unit-san
+
+it: all
+	tests/it/run.sh
+
+check: unit it
+
+faults: all
+	tests/fault/run.sh
+
+# libFuzzer target for the pgoutput decoder (needs clang).
+FUZZ_TIME ?= 60
+$(BUILD)/fuzz/pgoutput: tests/fuzz/fuzz_pgoutput.c src/pg/pgoutput.c src/core/buf.c src/ops/log.c
+	@mkdir -p $(dir $@)
+	clang -std=c11 -D_GNU_SOURCE -g -O1 -Iinclude -fsanitize=fuzzer,address,undefined -o $@ $^ -pthread
+fuzz: $(BUILD)/fuzz/pgoutput
+	@mkdir -p $(BUILD)/fuzz/corpus
+	$(BUILD)/fuzz/pgoutput -max_total_time=$(FUZZ_TIME) $(BUILD)/fuzz/corpus tests/fuzz/seeds
+
+bench: all
+	tests/bench/run.sh
+
+demo: all
+	tests/demo/run.sh
+
+format:
+	clang-format -i $(LIB_SRC) $(MAIN_SRC) include/sluice/*.h tests/unit/*.c tests/tools/*.c
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(DEPS)

@@ -1,0 +1,83 @@
+/*
+ * config.h — the daemon's configuration: a `key = value` file, then `-o
+ * key=value` overrides, then defaults. Every key is declared once in
+ * config.c's table (name, type, default, description); the README's
+ * reference and `sluice help-config` both come from it.
+ *
+ * Keys starting with "kafka." are handed to librdkafka without the prefix
+ * (librdkafka rejects the ones it does not know, and sluice reports that).
+ * An unknown non-kafka key, a malformed line or a missing required key is an
+ * error that names the file, the line and the key.
+ */
+#ifndef SLUICE_CONFIG_H
+#define SLUICE_CONFIG_H
+
+#include "sluice/common.h"
+#include "sluice/encode.h"
+#include "sluice/log.h"
+
+typedef struct {
+    char *key;
+    char *value;
+} config_pair_t;
+
+typedef struct {
+    /* PostgreSQL */
+    char *pg_conninfo;
+    char *slot;
+    char *publication;
+    bool create_slot;
+    int status_interval_ms;
+    /* output */
+    char *topic_prefix;
+    char *checkpoint_topic;
+    output_format_t format;
+    bool tombstones;
+    char *toast_placeholder;
+    int topic_partitions;
+    int topic_replication_factor;
+    /* exactly-once sink */
+    char *transactional_id;
+    int commit_interval_ms;
+    long long commit_max_bytes;
+    long long queue_max_bytes;
+    int kafka_startup_timeout_ms;
+    int idle_checkpoint_ms;
+    /* operations */
+    log_level_t log_level;
+    bool log_json;
+    char *log_file;
+    /* librdkafka pass-through, prefix stripped */
+    config_pair_t *kafka;
+    size_t nkafka;
+} config_t;
+
+/* Fills cfg with every default; no required key is set. */
+void config_init(config_t *cfg);
+
+/*
+ * Reads `path` into cfg. Returns false and writes "sluice.conf:12: unknown
+ * configuration key "foo"" (or the like) into err.
+ */
+bool config_load_file(config_t *cfg, const char *path, char *err, size_t errlen);
+
+/* Applies one "key=value" (from -o). Same errors as the file, without a line. */
+bool config_set(config_t *cfg, const char *key, const char *value, const char *origin, char *err,
+                size_t errlen);
+
+/* Checks required keys and derives defaults that depend on others. */
+bool config_finish(config_t *cfg, char *err, size_t errlen);
+
+/* Looks up a pass-through librdkafka key (without "kafka."); NULL if unset. */
+const char *config_kafka_get(const config_t *cfg, const char *key);
+
+/* Frees what cfg owns. */
+void config_free(config_t *cfg);
+
+/* Prints the reference of every key (name, default, description) as Markdown. */
+void config_print_reference(void);
+
+/* True for keys whose values must never be logged (passwords, secrets). */
+bool config_key_is_secret(const char *key);
+
+#endif

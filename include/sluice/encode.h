@@ -1,0 +1,86 @@
+/*
+ * encode.h — turns a decoded change into a Kafka key and value.
+ *
+ * One encoder per output format (json now; protobuf next), behind the same
+ * three calls, so the pipeline never knows which format it writes. Encoders
+ * append into a caller-owned strbuf_t that the caller resets and reuses: the
+ * hot path allocates nothing once the buffers have grown.
+ *
+ * Values arrive in PostgreSQL's text form (pgoutput without binary). Each type
+ * OID maps to one documented output form (README, "Type mapping"); a type the
+ * encoder does not know is written as its text form, never dropped.
+ */
+#ifndef SLUICE_ENCODE_H
+#define SLUICE_ENCODE_H
+
+#include "sluice/buf.h"
+#include "sluice/common.h"
+#include "sluice/pgoutput.h"
+#include "sluice/relcache.h"
+
+typedef enum {
+    OP_CREATE = 'c',
+    OP_UPDATE = 'u',
+    OP_DELETE = 'd',
+    OP_TRUNCATE = 't',
+    OP_MESSAGE = 'm',
+    OP_READ = 'r',
+} event_op_t;
+
+/* Where a change sits in the source: shared by every event of one source transaction. */
+typedef struct {
+    uint32_t xid;
+    sluice_lsn_t commit_lsn;  /* LSN of the source transaction's commit record */
+    int64_t commit_ts_us;     /* Unix epoch, microseconds */
+} source_txn_t;
+
+typedef struct {
+    event_op_t op;
+    const relcache_entry_t *rel; /* NULL for OP_MESSAGE */
+    const pgo_tuple_t *before;   /* NULL when PostgreSQL sent no old row */
+    bool before_is_key_only;     /* the old tuple holds only the replica identity ('K') */
+    const pgo_tuple_t *after;    /* NULL for deletes and truncates */
+    sluice_lsn_t lsn;            /* WAL position of this change */
+    const source_txn_t *txn;
+    int64_t now_ms;              /* processing time, the envelope's ts_ms */
+    /* OP_MESSAGE only */
+    const char *msg_prefix;
+    const char *msg_content;
+    uint32_t msg_len;
+    bool msg_transactional;
+} change_event_t;
+
+typedef enum { FORMAT_JSON = 0, FORMAT_PROTOBUF = 1 } output_format_t;
+
+typedef struct {
+    const char *server_name;      /* topic.prefix: the "name" in the source block */
+    const char *db_name;          /* database the slot decodes */
+    const char *toast_placeholder; /* written for unchanged TOASTed values we cannot fill */
+} encoder_options_t;
+
+typedef struct encoder encoder_t;
+
+/* Returns a new encoder; the options' strings are copied. NULL for an unsupported format. */
+encoder_t *encoder_new(output_format_t format, const encoder_options_t *opts);
+void encoder_free(encoder_t *enc);
+
+/*
+ * Appends the Kafka key for `tuple` of `rel` (its replica identity columns) to
+ * out. Returns false, appending nothing, when the relation has no replica
+ * identity (the record then gets a null key).
+ */
+bool encoder_key(encoder_t *enc, const relcache_entry_t *rel, const pgo_tuple_t *tuple,
+                 strbuf_t *out);
+
+/* Appends the event envelope to out. */
+void encoder_value(encoder_t *enc, const change_event_t *ev, strbuf_t *out);
+
+/* Appends the Kafka key for a logical decoding message (its prefix). */
+void encoder_message_key(encoder_t *enc, const char *prefix, strbuf_t *out);
+
+/* JSON helpers shared by every JSON writer in sluice (checkpoint, metadata). */
+void json_append_string(strbuf_t *out, const char *s, size_t len);
+/* Appends `len` bytes as a base64 JSON string, quotes included. */
+void json_append_base64(strbuf_t *out, const uint8_t *data, size_t len);
+
+#endif

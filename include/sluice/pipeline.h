@@ -1,0 +1,60 @@
+/*
+ * pipeline.h — the pipeline thread: decode, assemble source transactions,
+ * encode, batch whole source transactions into Kafka transactions, commit
+ * with a checkpoint, and only then confirm to PostgreSQL (DESIGN.md steps
+ * 5–10).
+ *
+ * One pipeline_run per replication session. It returns why the session
+ * ended; the caller (main) decides whether to reconnect, rebuild the
+ * producer or exit. The committed checkpoint lives in *ckpt and is updated
+ * after every successful Kafka commit, so it is always what Kafka holds.
+ */
+#ifndef SLUICE_PIPELINE_H
+#define SLUICE_PIPELINE_H
+
+#include <signal.h>
+
+#include "sluice/checkpoint.h"
+#include "sluice/config.h"
+#include "sluice/encode.h"
+#include "sluice/queue.h"
+#include "sluice/sink.h"
+#include "sluice/stream.h"
+
+typedef enum {
+    PIPE_STOPPED,     /* stop requested; everything committed is confirmed */
+    PIPE_STREAM_LOST, /* replication connection ended: reconnect, resume from *ckpt */
+    PIPE_REWIND,      /* Kafka transaction aborted: reconnect, resume from *ckpt */
+    PIPE_REBUILD,     /* producer unusable: rebuild it, re-read the checkpoint */
+    PIPE_FENCED,      /* another instance owns the transactional id */
+    PIPE_DATA,        /* data Kafka will never accept, or a source txn that cannot fit */
+    PIPE_PROTOCOL,    /* PostgreSQL sent something sluice cannot decode */
+} pipeline_result_t;
+
+typedef struct {
+    uint64_t source_txns;  /* source transactions produced */
+    uint64_t skipped_txns; /* already in Kafka (resent by PostgreSQL) */
+    uint64_t changes;      /* change events produced */
+    uint64_t kafka_commits;
+    uint64_t kafka_aborts;
+    uint64_t idle_checkpoints;
+} pipeline_stats_t;
+
+typedef struct {
+    const config_t *cfg;
+    sink_t *sink;
+    encoder_t *encoder;
+    stream_t *stream;
+    queue_t *queue;
+    checkpoint_t *ckpt; /* in: committed checkpoint; out: the last one committed */
+    const char *system_id;
+    volatile sig_atomic_t *stop;
+    pipeline_stats_t *stats;
+} pipeline_args_t;
+
+/* Runs until the session ends; writes the reason into err (for everything but PIPE_STOPPED). */
+pipeline_result_t pipeline_run(const pipeline_args_t *args, char *err, size_t errlen);
+
+const char *pipeline_result_name(pipeline_result_t r);
+
+#endif

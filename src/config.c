@@ -1,0 +1,413 @@
+/*
+ * config.c — parsing and validation of sluice.conf.
+ *
+ * One table declares every key. Setting a key parses and range-checks its
+ * value immediately, so an error names the line it came from.
+ */
+#include "sluice/config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sluice/buf.h"
+
+typedef enum { T_STRING, T_BOOL, T_INT, T_SIZE, T_FORMAT, T_LOGLEVEL, T_LOGFORMAT } key_type_t;
+
+typedef struct {
+    const char *name;
+    key_type_t type;
+    size_t offset;
+    const char *def; /* NULL: no default */
+    bool required;
+    long long min, max;
+    const char *doc;
+} key_def_t;
+
+#define OFF(f) offsetof(config_t, f)
+
+static const key_def_t keys[] = {
+    {"postgres.conninfo", T_STRING, OFF(pg_conninfo), NULL, true, 0, 0,
+     "libpq connection string of the source database (`host=… dbname=… user=…`). sluice adds "
+     "`replication=database` for the stream. Passwords may come from `${ENV}` or ~/.pgpass."},
+    {"postgres.slot", T_STRING, OFF(slot), "sluice", false, 0, 0,
+     "Logical replication slot (pgoutput) that sluice reads and advances."},
+    {"postgres.publication", T_STRING, OFF(publication), "sluice", false, 0, 0,
+     "Publication naming the tables to stream; it must exist."},
+    {"postgres.create_slot", T_BOOL, OFF(create_slot), "true", false, 0, 0,
+     "Create the slot on a fresh start (no checkpoint in Kafka). A missing slot while a "
+     "checkpoint exists is always an error."},
+    {"postgres.status_interval_ms", T_INT, OFF(status_interval_ms), "10000", false, 100, 3600000,
+     "Interval of standby status updates to PostgreSQL; keep it well below the server's "
+     "`wal_sender_timeout`."},
+    {"topic.prefix", T_STRING, OFF(topic_prefix), "sluice", false, 0, 0,
+     "Topic names are `<topic.prefix>.<schema>.<table>`; also the `source.name` of events."},
+    {"checkpoint.topic", T_STRING, OFF(checkpoint_topic), NULL, false, 0, 0,
+     "Compacted topic holding sluice's checkpoints. Default `<topic.prefix>.sluice.checkpoint`."},
+    {"format", T_FORMAT, OFF(format), "json", false, 0, 0,
+     "Event encoding: `json` (Debezium envelope without schemas)."},
+    {"tombstones.on.delete", T_BOOL, OFF(tombstones), "true", false, 0, 0,
+     "After a delete event, also write a tombstone (same key, null value) for log compaction."},
+    {"toast.placeholder", T_STRING, OFF(toast_placeholder), "__debezium_unavailable_value", false,
+     0, 0,
+     "Written in place of an unchanged TOASTed value that PostgreSQL did not send (tables without "
+     "REPLICA IDENTITY FULL)."},
+    {"topic.partitions", T_INT, OFF(topic_partitions), "-1", false, -1, 100000,
+     "Partitions of topics sluice creates; -1 uses the broker's `num.partitions`."},
+    {"topic.replication.factor", T_INT, OFF(topic_replication_factor), "-1", false, -1, 100,
+     "Replication factor of topics sluice creates; -1 uses the broker's default."},
+    {"transactional.id", T_STRING, OFF(transactional_id), NULL, false, 0, 0,
+     "Kafka transactional id; default `sluice-<postgres.slot>`. Two instances with the same id "
+     "fence each other: exactly one streams."},
+    {"commit.interval.ms", T_INT, OFF(commit_interval_ms), "100", false, 0, 3600000,
+     "Longest time a Kafka transaction stays open collecting whole source transactions before "
+     "it is committed (it commits sooner when the input is idle)."},
+    {"commit.max.bytes", T_SIZE, OFF(commit_max_bytes), "16777216", false, 1024, 1LL << 40,
+     "Commit the Kafka transaction at the next source transaction boundary once this many bytes "
+     "were produced in it."},
+    {"queue.max.bytes", T_SIZE, OFF(queue_max_bytes), "8388608", false, 65536, 1LL << 36,
+     "Bound of the queue between the replication reader and the pipeline. When full, sluice "
+     "stops reading WAL but keeps answering PostgreSQL."},
+    {"checkpoint.idle.interval.ms", T_INT, OFF(idle_checkpoint_ms), "10000", false, 100, 3600000,
+     "With no change to stream but WAL moving on (other databases, unpublished tables), commit a "
+     "checkpoint-only Kafka transaction at most this often so the slot keeps advancing."},
+    {"startup.timeout.ms", T_INT, OFF(kafka_startup_timeout_ms), "30000", false, 1000,
+     3600000,
+     "At start, how long to wait for the Kafka cluster (fencing, checkpoint read) before exiting "
+     "with code 7. Once running, sluice retries a lost broker for ever."},
+    {"log.level", T_LOGLEVEL, OFF(log_level), "info", false, 0, 0,
+     "`debug`, `info`, `warning` or `error`."},
+    {"log.format", T_LOGFORMAT, OFF(log_json), "text", false, 0, 0,
+     "`text` (PostgreSQL style) or `json` (one object per line)."},
+    {"log.file", T_STRING, OFF(log_file), NULL, false, 0, 0,
+     "Log to this file instead of stderr; reopened on SIGHUP for rotation."},
+};
+
+#define NKEYS (sizeof keys / sizeof keys[0])
+
+static const key_def_t *find_key(const char *name)
+{
+    for (size_t i = 0; i < NKEYS; i++)
+        if (strcmp(keys[i].name, name) == 0)
+            return &keys[i];
+    return NULL;
+}
+
+bool config_key_is_secret(const char *key)
+{
+    static const char *const needles[] = {"password", "secret", "sasl.oauthbearer.config",
+                                          "ssl.key.pem", "conninfo"};
+    char lower[256];
+    size_t i = 0;
+    for (; key[i] && i + 1 < sizeof lower; i++)
+        lower[i] = (char) tolower((unsigned char) key[i]);
+    lower[i] = '\0';
+    for (size_t n = 0; n < sizeof needles / sizeof needles[0]; n++)
+        if (strstr(lower, needles[n]))
+            return true;
+    return false;
+}
+
+static bool errf(char *err, size_t errlen, const char *fmt, ...) SLUICE_PRINTF(3, 4);
+static bool errf(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return false;
+}
+
+static bool parse_bool(const char *v, bool *out)
+{
+    if (!strcmp(v, "true") || !strcmp(v, "on") || !strcmp(v, "yes") || !strcmp(v, "1")) {
+        *out = true;
+        return true;
+    }
+    if (!strcmp(v, "false") || !strcmp(v, "off") || !strcmp(v, "no") || !strcmp(v, "0")) {
+        *out = false;
+        return true;
+    }
+    return false;
+}
+
+/* Accepts plain integers and sizes with a kB/MB/GB suffix (1024-based, as PostgreSQL). */
+static bool parse_ll(const char *v, bool allow_units, long long *out)
+{
+    errno = 0;
+    char *end;
+    long long n = strtoll(v, &end, 10);
+    if (end == v || errno)
+        return false;
+    while (isspace((unsigned char) *end))
+        end++;
+    long long mult = 1;
+    if (*end && allow_units) {
+        if (!strcasecmp(end, "kb"))
+            mult = 1024;
+        else if (!strcasecmp(end, "mb"))
+            mult = 1024 * 1024;
+        else if (!strcasecmp(end, "gb"))
+            mult = 1024LL * 1024 * 1024;
+        else
+            return false;
+    } else if (*end) {
+        return false;
+    }
+    if (n > LLONG_MAX / mult || n < LLONG_MIN / mult)
+        return false;
+    *out = n * mult;
+    return true;
+}
+
+static void set_kafka(config_t *cfg, const char *key, const char *value)
+{
+    for (size_t i = 0; i < cfg->nkafka; i++) {
+        if (strcmp(cfg->kafka[i].key, key) == 0) {
+            free(cfg->kafka[i].value);
+            cfg->kafka[i].value = xstrdup(value);
+            return;
+        }
+    }
+    cfg->kafka = xrealloc(cfg->kafka, (cfg->nkafka + 1) * sizeof *cfg->kafka);
+    cfg->kafka[cfg->nkafka].key = xstrdup(key);
+    cfg->kafka[cfg->nkafka].value = xstrdup(value);
+    cfg->nkafka++;
+}
+
+const char *config_kafka_get(const config_t *cfg, const char *key)
+{
+    for (size_t i = 0; i < cfg->nkafka; i++)
+        if (strcmp(cfg->kafka[i].key, key) == 0)
+            return cfg->kafka[i].value;
+    return NULL;
+}
+
+static bool apply(config_t *cfg, const key_def_t *k, const char *value, const char *origin,
+                  char *err, size_t errlen)
+{
+    void *field = (char *) cfg + k->offset;
+    long long n;
+    switch (k->type) {
+    case T_STRING:
+        free(*(char **) field);
+        *(char **) field = xstrdup(value);
+        return true;
+    case T_BOOL:
+        if (!parse_bool(value, (bool *) field))
+            return errf(err, errlen, "%s: invalid value for \"%s\": expected true or false",
+                        origin, k->name);
+        return true;
+    case T_INT:
+    case T_SIZE:
+        if (!parse_ll(value, k->type == T_SIZE, &n) || n < k->min || n > k->max)
+            return errf(err, errlen, "%s: invalid value \"%s\" for \"%s\": expected %s from %lld to %lld",
+                        origin, value, k->name,
+                        k->type == T_SIZE ? "a size in bytes (or with kB, MB, GB)" : "an integer",
+                        k->min, k->max);
+        if (k->type == T_INT)
+            *(int *) field = (int) n;
+        else
+            *(long long *) field = n;
+        return true;
+    case T_FORMAT:
+        if (!strcmp(value, "json"))
+            *(output_format_t *) field = FORMAT_JSON;
+        else
+            return errf(err, errlen, "%s: invalid value \"%s\" for \"%s\": expected json", origin,
+                        value, k->name);
+        return true;
+    case T_LOGLEVEL:
+        if (!log_level_parse(value, (log_level_t *) field))
+            return errf(err, errlen,
+                        "%s: invalid value \"%s\" for \"%s\": expected debug, info, warning or error",
+                        origin, value, k->name);
+        return true;
+    case T_LOGFORMAT:
+        if (!strcmp(value, "text"))
+            *(bool *) field = false;
+        else if (!strcmp(value, "json"))
+            *(bool *) field = true;
+        else
+            return errf(err, errlen, "%s: invalid value \"%s\" for \"%s\": expected text or json",
+                        origin, value, k->name);
+        return true;
+    }
+    return false;
+}
+
+bool config_set(config_t *cfg, const char *key, const char *value, const char *origin, char *err,
+                size_t errlen)
+{
+    const key_def_t *k = find_key(key);
+    if (k)
+        return apply(cfg, k, value, origin, err, errlen);
+    if (strncmp(key, "kafka.", 6) == 0 && key[6]) {
+        set_kafka(cfg, key + 6, value);
+        return true;
+    }
+    return errf(err, errlen,
+                "%s: unknown configuration key \"%s\" (see `sluice help-config`; librdkafka "
+                "settings take the prefix \"kafka.\")",
+                origin, key);
+}
+
+void config_init(config_t *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    char err[256];
+    for (size_t i = 0; i < NKEYS; i++)
+        if (keys[i].def)
+            apply(cfg, &keys[i], keys[i].def, "default", err, sizeof err);
+}
+
+static char *trim(char *s)
+{
+    while (isspace((unsigned char) *s))
+        s++;
+    size_t n = strlen(s);
+    while (n > 0 && isspace((unsigned char) s[n - 1]))
+        s[--n] = '\0';
+    return s;
+}
+
+/*
+ * Expands ${NAME} from the environment. An unset variable is an error: a
+ * silently empty password or host is worse than a refusal to start.
+ */
+static bool expand_env(const char *in, strbuf_t *out, const char *origin, char *err, size_t errlen)
+{
+    strbuf_reset(out);
+    strbuf_append(out, "", 0);
+    for (const char *p = in; *p;) {
+        if (p[0] == '$' && p[1] == '{') {
+            const char *close = strchr(p + 2, '}');
+            if (!close)
+                return errf(err, errlen, "%s: unterminated \"${\" in value", origin);
+            char name[256];
+            size_t n = (size_t) (close - p - 2);
+            if (n == 0 || n >= sizeof name)
+                return errf(err, errlen, "%s: invalid environment variable reference", origin);
+            memcpy(name, p + 2, n);
+            name[n] = '\0';
+            const char *v = getenv(name);
+            if (!v)
+                return errf(err, errlen, "%s: environment variable \"%s\" is not set", origin,
+                            name);
+            strbuf_puts(out, v);
+            p = close + 1;
+        } else {
+            strbuf_putc(out, *p++);
+        }
+    }
+    return true;
+}
+
+bool config_load_file(config_t *cfg, const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return errf(err, errlen, "could not open configuration file \"%s\": %s", path,
+                    strerror(errno));
+    char *line = NULL;
+    size_t cap = 0;
+    int lineno = 0;
+    bool ok = true;
+    strbuf_t expanded = STRBUF_INIT;
+    while (ok && getline(&line, &cap, f) >= 0) {
+        lineno++;
+        char origin[512];
+        snprintf(origin, sizeof origin, "%s:%d", path, lineno);
+        char *s = trim(line);
+        if (*s == '\0' || *s == '#')
+            continue;
+        char *eq = strchr(s, '=');
+        if (!eq) {
+            ok = errf(err, errlen, "%s: expected \"key = value\", got \"%.40s\"", origin, s);
+            break;
+        }
+        *eq = '\0';
+        char *key = trim(s);
+        char *value = trim(eq + 1);
+        size_t vlen = strlen(value);
+        if (vlen >= 2 && value[0] == '"' && value[vlen - 1] == '"') {
+            value[vlen - 1] = '\0';
+            value++;
+        }
+        if (*key == '\0') {
+            ok = errf(err, errlen, "%s: missing key before \"=\"", origin);
+            break;
+        }
+        if (!expand_env(value, &expanded, origin, err, errlen)) {
+            ok = false;
+            break;
+        }
+        ok = config_set(cfg, key, expanded.data, origin, err, errlen);
+    }
+    strbuf_free(&expanded);
+    free(line);
+    fclose(f);
+    return ok;
+}
+
+bool config_finish(config_t *cfg, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < NKEYS; i++) {
+        if (!keys[i].required || keys[i].type != T_STRING)
+            continue;
+        char *v = *(char **) ((char *) cfg + keys[i].offset);
+        if (!v || !*v)
+            return errf(err, errlen, "missing required configuration key \"%s\"", keys[i].name);
+    }
+    if (!config_kafka_get(cfg, "bootstrap.servers"))
+        return errf(err, errlen, "missing required configuration key \"kafka.bootstrap.servers\"");
+    if (config_kafka_get(cfg, "transactional.id"))
+        return errf(err, errlen,
+                    "\"kafka.transactional.id\" is managed by sluice: set \"transactional.id\" "
+                    "instead");
+    strbuf_t b = STRBUF_INIT;
+    if (!cfg->checkpoint_topic) {
+        strbuf_appendf(&b, "%s.sluice.checkpoint", cfg->topic_prefix);
+        cfg->checkpoint_topic = b.data;
+        b = (strbuf_t) STRBUF_INIT;
+    }
+    if (!cfg->transactional_id) {
+        strbuf_appendf(&b, "sluice-%s", cfg->slot);
+        cfg->transactional_id = b.data;
+    }
+    for (const char *p = cfg->slot; *p; p++)
+        if (!(islower((unsigned char) *p) || isdigit((unsigned char) *p) || *p == '_'))
+            return errf(err, errlen,
+                        "invalid value \"%s\" for \"postgres.slot\": slot names may contain only "
+                        "lower case letters, numbers and underscores",
+                        cfg->slot);
+    return true;
+}
+
+void config_free(config_t *cfg)
+{
+    for (size_t i = 0; i < NKEYS; i++)
+        if (keys[i].type == T_STRING)
+            free(*(char **) ((char *) cfg + keys[i].offset));
+    for (size_t i = 0; i < cfg->nkafka; i++) {
+        free(cfg->kafka[i].key);
+        free(cfg->kafka[i].value);
+    }
+    free(cfg->kafka);
+    memset(cfg, 0, sizeof *cfg);
+}
+
+void config_print_reference(void)
+{
+    printf("| key | default | meaning |\n|---|---|---|\n");
+    for (size_t i = 0; i < NKEYS; i++)
+        printf("| `%s` | %s | %s |\n", keys[i].name,
+               keys[i].required ? "**required**" : keys[i].def ? keys[i].def : "(derived)",
+               keys[i].doc);
+    printf("| `kafka.<name>` | | Any librdkafka setting, passed through (`kafka.bootstrap.servers` "
+           "is required). |\n");
+}

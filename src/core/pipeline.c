@@ -1,0 +1,561 @@
+/*
+ * pipeline.c — transaction assembly and the batching policy.
+ *
+ * A Kafka transaction opens at the first source BEGIN that Kafka does not
+ * already hold, carries one or more WHOLE source transactions (a source
+ * transaction is never split), and is committed at a source COMMIT when
+ * commit.interval.ms has passed, commit.max.bytes were produced, or no more
+ * input is waiting. The checkpoint record for the last source COMMIT in it is
+ * produced just before the commit. Only after Kafka reports the commit does
+ * the confirmed LSN move (stream_confirm).
+ *
+ * Changes are produced as they are decoded, so memory stays flat however
+ * large a source transaction is: librdkafka's bounded queue pushes back, the
+ * reader's bounded queue fills, and PostgreSQL keeps the rest on its disk.
+ *
+ * Skipping (step 5): a BEGIN whose final LSN is <= the checkpoint's
+ * commit_lsn starts a transaction Kafka already has; it is skipped whole.
+ * Positions are never tracked per change: changes of one transaction share
+ * its commit LSN, and only whole transactions are ever in Kafka.
+ */
+#include "sluice/pipeline.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "sluice/buf.h"
+#include "sluice/log.h"
+#include "sluice/pgoutput.h"
+#include "sluice/relcache.h"
+#include "sluice/testpoint.h"
+
+typedef struct {
+    const pipeline_args_t *a;
+    pgo_decoder_t *dec;
+    relcache_t *rel;
+    strbuf_t key, value;
+    char message_topic[512];
+    /* the source transaction being read */
+    bool in_txn;
+    bool skipping;
+    source_txn_t txn;
+    uint32_t seq;
+    int64_t txn_start_ms;
+    /* the open Kafka transaction */
+    int64_t ktxn_start_ms;
+    bool have_pending;
+    checkpoint_t pending; /* checkpoint to write at the next Kafka commit */
+    /* idle progress */
+    sluice_lsn_t keepalive_wal_end;
+    int64_t last_checkpoint_ms;
+    int txn_timeout_ms;
+    char *err;
+    size_t errlen;
+} pipe_t;
+
+/* Internal: keep going. */
+#define PIPE_CONTINUE ((pipeline_result_t) -1)
+
+const char *pipeline_result_name(pipeline_result_t r)
+{
+    switch (r) {
+    case PIPE_STOPPED: return "stopped";
+    case PIPE_STREAM_LOST: return "stream lost";
+    case PIPE_REWIND: return "rewind";
+    case PIPE_REBUILD: return "rebuild producer";
+    case PIPE_FENCED: return "fenced";
+    case PIPE_DATA: return "data error";
+    case PIPE_PROTOCOL: return "protocol error";
+    }
+    return "unknown";
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static pipeline_result_t protocol_error(pipe_t *p, const char *fmt, ...) SLUICE_PRINTF(2, 3);
+static pipeline_result_t protocol_error(pipe_t *p, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(p->err, p->errlen, fmt, ap);
+    va_end(ap);
+    return PIPE_PROTOCOL;
+}
+
+/*
+ * Turns a failed sink call into the session's outcome. Abortable failures
+ * abort the Kafka transaction here, so the caller only reconnects.
+ */
+static pipeline_result_t sink_failed(pipe_t *p, sink_status_t st)
+{
+    const pipeline_args_t *a = p->a;
+    if (st == SINK_ABORT || st == SINK_STOPPED || st == SINK_DATA) {
+        char aerr[512];
+        sink_status_t ast = sink_abort(a->sink, aerr, sizeof aerr);
+        a->stats->kafka_aborts++;
+        p->have_pending = false;
+        if (ast == SINK_FENCED)
+            return PIPE_FENCED;
+        if (ast != SINK_OK) {
+            log_warning("%s", aerr);
+            if (st != SINK_DATA)
+                return PIPE_REBUILD;
+        }
+    }
+    switch (st) {
+    case SINK_STOPPED: return PIPE_STOPPED;
+    case SINK_DATA: return PIPE_DATA;
+    case SINK_FENCED: return PIPE_FENCED;
+    case SINK_ABORT:
+        /* A source transaction that outlives transaction.timeout.ms would fail the same way
+         * for ever: stop with the reason instead of rewinding in a loop. */
+        if (p->in_txn && mono_ms() - p->txn_start_ms >= p->txn_timeout_ms) {
+            size_t n = strlen(p->err);
+            snprintf(p->err + n, p->errlen - n,
+                     "; source transaction %u has been streaming for %" PRId64
+                     " ms, longer than the Kafka transaction timeout (%d ms): raise "
+                     "\"kafka.transaction.timeout.ms\" (at most the broker's "
+                     "transaction.max.timeout.ms)",
+                     p->txn.xid, mono_ms() - p->txn_start_ms, p->txn_timeout_ms);
+            return PIPE_DATA;
+        }
+        return PIPE_REWIND;
+    case SINK_FATAL:
+    case SINK_RETRY: return PIPE_REBUILD;
+    case SINK_OK: break;
+    }
+    return PIPE_REBUILD;
+}
+
+static pipeline_result_t ensure_kafka_txn(pipe_t *p)
+{
+    if (sink_in_transaction(p->a->sink))
+        return PIPE_CONTINUE;
+    sink_status_t st = sink_begin(p->a->sink, p->err, p->errlen);
+    if (st != SINK_OK)
+        return sink_failed(p, st);
+    p->ktxn_start_ms = mono_ms();
+    p->have_pending = false;
+    return PIPE_CONTINUE;
+}
+
+/* Commits the open Kafka transaction with the pending checkpoint, then confirms. */
+static pipeline_result_t commit_kafka(pipe_t *p)
+{
+    const pipeline_args_t *a = p->a;
+    if (!sink_in_transaction(a->sink))
+        return PIPE_CONTINUE;
+    checkpoint_t cp = p->have_pending ? p->pending : *a->ckpt;
+    cp.present = true;
+    cp.seq = a->ckpt->seq + 1;
+    snprintf(cp.system_id, sizeof cp.system_id, "%s", a->system_id);
+    sink_status_t st = sink_commit(a->sink, &cp, a->cfg->slot, p->err, p->errlen);
+    if (st != SINK_OK)
+        return sink_failed(p, st);
+    *a->ckpt = cp;
+    p->have_pending = false;
+    p->last_checkpoint_ms = mono_ms();
+    a->stats->kafka_commits++;
+    log_debug("committed Kafka transaction %" PRIu64 " up to " LSN_FMT, cp.seq,
+              LSN_ARGS(cp.end_lsn));
+    testpoint_hit("after_commit");
+    stream_confirm(a->stream, cp.end_lsn);
+    return PIPE_CONTINUE;
+}
+
+static pipeline_result_t produce(pipe_t *p, const char *topic, int32_t partition, bool has_key,
+                                 bool has_value)
+{
+    sink_headers_t h = {.commit_lsn = p->txn.commit_lsn,
+                        .xid = p->txn.xid,
+                        .seq = p->seq,
+                        .batch = p->a->ckpt->seq + 1};
+    sink_status_t st = sink_produce(p->a->sink, topic, partition, has_key ? p->key.data : NULL,
+                                    has_key ? p->key.len : 0, has_value ? p->value.data : NULL,
+                                    has_value ? p->value.len : 0, &h, p->err, p->errlen);
+    if (st != SINK_OK)
+        return sink_failed(p, st);
+    return PIPE_CONTINUE;
+}
+
+/* Produces one change event (and the tombstone after a delete). */
+static pipeline_result_t emit_change(pipe_t *p, event_op_t op, const relcache_entry_t *rel,
+                                     const pgo_tuple_t *before, bool before_key_only,
+                                     const pgo_tuple_t *after, sluice_lsn_t lsn)
+{
+    const pipeline_args_t *a = p->a;
+    change_event_t ev = {.op = op,
+                         .rel = rel,
+                         .before = before,
+                         .before_is_key_only = before_key_only,
+                         .after = after,
+                         .lsn = lsn,
+                         .txn = &p->txn,
+                         .now_ms = wall_ms()};
+    strbuf_reset(&p->key);
+    strbuf_reset(&p->value);
+    bool has_key = encoder_key(a->encoder, rel, op == OP_DELETE ? before : after, &p->key);
+    encoder_value(a->encoder, &ev, &p->value);
+    pipeline_result_t r = produce(p, rel->topic, -1, has_key, true);
+    if (r != PIPE_CONTINUE)
+        return r;
+    a->stats->changes++;
+    testpoint_hit("mid_txn");
+    if (op == OP_DELETE && a->cfg->tombstones && has_key)
+        return produce(p, rel->topic, -1, true, false);
+    return PIPE_CONTINUE;
+}
+
+static bool same_key(const relcache_entry_t *rel, const pgo_tuple_t *a, const pgo_tuple_t *b)
+{
+    for (uint16_t k = 0; k < rel->nkeys; k++) {
+        uint16_t i = rel->key_index[k];
+        if (i >= a->ncols || i >= b->ncols)
+            return false;
+        const pgo_value_t *x = &a->values[i], *y = &b->values[i];
+        if (x->kind != y->kind || x->len != y->len ||
+            (x->len && memcmp(x->data, y->data, x->len) != 0))
+            return false;
+    }
+    return true;
+}
+
+static pipeline_result_t on_change(pipe_t *p, const pgo_msg_t *m, sluice_lsn_t lsn)
+{
+    if (!p->in_txn)
+        return protocol_error(p, "%s outside a transaction", pgo_kind_name(m->kind));
+    if (p->skipping)
+        return PIPE_CONTINUE;
+    const relcache_entry_t *rel = relcache_get(p->rel, m->change.relid);
+    if (!rel)
+        return protocol_error(p, "%s for relation OID %u, which PostgreSQL never described",
+                              pgo_kind_name(m->kind), m->change.relid);
+    const pgo_tuple_t *old = m->change.old_kind ? &m->change.old_tuple : NULL;
+    const pgo_tuple_t *neu = m->kind == PGO_DELETE ? NULL : &m->change.new_tuple;
+    if ((old && old->ncols != rel->ncols) || (neu && neu->ncols != rel->ncols))
+        return protocol_error(p, "%s for \"%s.%s\" has %u columns, its relation has %u",
+                              pgo_kind_name(m->kind), rel->nspname, rel->relname,
+                              old && old->ncols != rel->ncols ? old->ncols : neu->ncols, rel->ncols);
+    p->seq++;
+    switch (m->kind) {
+    case PGO_INSERT: return emit_change(p, OP_CREATE, rel, NULL, false, neu, lsn);
+    case PGO_DELETE: return emit_change(p, OP_DELETE, rel, old, m->change.old_kind == 'K', NULL, lsn);
+    case PGO_UPDATE:
+        if (old && m->change.old_kind == 'K' && rel->nkeys > 0 && !same_key(rel, old, neu)) {
+            /* The key changed: as Debezium, a delete under the old key (and its tombstone),
+             * then a create under the new one, so per-key consumers stay consistent. */
+            pipeline_result_t r = emit_change(p, OP_DELETE, rel, old, true, NULL, lsn);
+            if (r != PIPE_CONTINUE)
+                return r;
+            return emit_change(p, OP_CREATE, rel, NULL, false, neu, lsn);
+        }
+        return emit_change(p, OP_UPDATE, rel, old, m->change.old_kind == 'K', neu, lsn);
+    default: return PIPE_CONTINUE;
+    }
+}
+
+static pipeline_result_t on_truncate(pipe_t *p, const pgo_msg_t *m, sluice_lsn_t lsn)
+{
+    if (!p->in_txn)
+        return protocol_error(p, "TRUNCATE outside a transaction");
+    if (p->skipping)
+        return PIPE_CONTINUE;
+    for (uint32_t i = 0; i < m->truncate.nrelids; i++) {
+        const relcache_entry_t *rel = relcache_get(p->rel, m->truncate.relids[i]);
+        if (!rel)
+            return protocol_error(p, "TRUNCATE of relation OID %u, which PostgreSQL never described",
+                                  m->truncate.relids[i]);
+        p->seq++;
+        change_event_t ev = {.op = OP_TRUNCATE, .rel = rel, .lsn = lsn, .txn = &p->txn, .now_ms = wall_ms()};
+        strbuf_reset(&p->value);
+        encoder_value(p->a->encoder, &ev, &p->value);
+        /* Every partition gets the truncate, so a consumer of any partition sees it in order. */
+        int parts = sink_partition_count(p->a->sink, rel->topic);
+        for (int part = 0; part < (parts > 0 ? parts : 1); part++) {
+            pipeline_result_t r = produce(p, rel->topic, parts > 0 ? part : -1, false, true);
+            if (r != PIPE_CONTINUE)
+                return r;
+        }
+        p->a->stats->changes++;
+    }
+    return PIPE_CONTINUE;
+}
+
+static pipeline_result_t ensure_topic(pipe_t *p, const char *topic)
+{
+    const pipeline_args_t *a = p->a;
+    for (int attempt = 1;; attempt++) {
+        sink_status_t st = sink_ensure_topic(a->sink, topic, false, 10000, p->err, p->errlen);
+        if (st == SINK_OK)
+            return PIPE_CONTINUE;
+        if (st != SINK_RETRY || attempt >= 5 || *a->stop)
+            return st == SINK_RETRY ? PIPE_REWIND : sink_failed(p, st);
+        log_warning("%s; retrying", p->err);
+    }
+}
+
+static pipeline_result_t on_message(pipe_t *p, const pgo_msg_t *m)
+{
+    const pipeline_args_t *a = p->a;
+    bool transactional = m->message.flags & PGO_MESSAGE_TRANSACTIONAL;
+    source_txn_t nontx = {.xid = 0, .commit_lsn = m->message.lsn, .commit_ts_us = wall_ms() * 1000};
+    if (transactional) {
+        if (!p->in_txn)
+            return protocol_error(p, "transactional MESSAGE outside a transaction");
+        if (p->skipping)
+            return PIPE_CONTINUE;
+    } else if (p->in_txn) {
+        return protocol_error(p, "non-transactional MESSAGE inside a transaction");
+    } else if (m->message.lsn < a->ckpt->end_lsn ||
+               (p->have_pending && m->message.lsn < p->pending.end_lsn)) {
+        return PIPE_CONTINUE; /* already in Kafka */
+    }
+    pipeline_result_t r = ensure_topic(p, p->message_topic);
+    if (r != PIPE_CONTINUE)
+        return r;
+    if (!transactional && (r = ensure_kafka_txn(p)) != PIPE_CONTINUE)
+        return r;
+    source_txn_t saved = p->txn;
+    if (!transactional) {
+        p->txn = nontx;
+        p->seq = 0;
+    }
+    p->seq++;
+    change_event_t ev = {.op = OP_MESSAGE,
+                         .lsn = m->message.lsn,
+                         .txn = &p->txn,
+                         .now_ms = wall_ms(),
+                         .msg_prefix = m->message.prefix,
+                         .msg_content = m->message.content,
+                         .msg_len = m->message.len,
+                         .msg_transactional = transactional};
+    strbuf_reset(&p->key);
+    strbuf_reset(&p->value);
+    encoder_message_key(a->encoder, m->message.prefix, &p->key);
+    encoder_value(a->encoder, &ev, &p->value);
+    r = produce(p, p->message_topic, -1, true, true);
+    if (!transactional) {
+        p->txn = saved;
+        if (r == PIPE_CONTINUE) {
+            /* Resuming just past the message's LSN cannot skip any transaction: every commit
+             * record after it in WAL is at a higher LSN. */
+            if (!p->have_pending) {
+                p->pending = *a->ckpt;
+                p->have_pending = true;
+            }
+            if (m->message.lsn + 1 > p->pending.end_lsn)
+                p->pending.end_lsn = m->message.lsn + 1;
+            a->stats->changes++;
+        }
+    }
+    return r;
+}
+
+static pipeline_result_t on_begin(pipe_t *p, const pgo_msg_t *m)
+{
+    if (p->in_txn)
+        return protocol_error(p, "BEGIN of xid %u inside transaction %u", m->begin.xid, p->txn.xid);
+    p->in_txn = true;
+    p->seq = 0;
+    p->txn.xid = m->begin.xid;
+    p->txn.commit_lsn = m->begin.final_lsn;
+    p->txn.commit_ts_us = m->begin.commit_ts + PG_EPOCH_OFFSET_US;
+    p->txn_start_ms = mono_ms();
+    const checkpoint_t *ck = p->a->ckpt;
+    p->skipping = ck->present && m->begin.final_lsn <= ck->commit_lsn;
+    if (p->skipping) {
+        log_debug("skipping transaction %u at " LSN_FMT ": Kafka already holds it", m->begin.xid,
+                  LSN_ARGS(m->begin.final_lsn));
+        return PIPE_CONTINUE;
+    }
+    if (p->have_pending && m->begin.final_lsn <= p->pending.commit_lsn)
+        return protocol_error(p, "transaction %u at " LSN_FMT " arrived after a later one",
+                              m->begin.xid, LSN_ARGS(m->begin.final_lsn));
+    return ensure_kafka_txn(p);
+}
+
+static pipeline_result_t on_commit(pipe_t *p, const pgo_msg_t *m, bool more_input)
+{
+    const pipeline_args_t *a = p->a;
+    if (!p->in_txn)
+        return protocol_error(p, "COMMIT without BEGIN");
+    if (m->commit.commit_lsn != p->txn.commit_lsn)
+        return protocol_error(p, "COMMIT at " LSN_FMT " for a transaction that began with final LSN " LSN_FMT,
+                              LSN_ARGS(m->commit.commit_lsn), LSN_ARGS(p->txn.commit_lsn));
+    p->in_txn = false;
+    if (p->skipping) {
+        p->skipping = false;
+        a->stats->skipped_txns++;
+        return PIPE_CONTINUE;
+    }
+    p->pending.present = true;
+    p->pending.commit_lsn = m->commit.commit_lsn;
+    p->pending.end_lsn = m->commit.end_lsn;
+    p->pending.xid = p->txn.xid;
+    p->pending.commit_ts_us = p->txn.commit_ts_us;
+    p->have_pending = true;
+    a->stats->source_txns++;
+    int64_t open_ms = mono_ms() - p->ktxn_start_ms;
+    if (!more_input || open_ms >= a->cfg->commit_interval_ms ||
+        (long long) sink_txn_bytes(a->sink) >= a->cfg->commit_max_bytes || *a->stop)
+        return commit_kafka(p);
+    return PIPE_CONTINUE;
+}
+
+static pipeline_result_t on_data(pipe_t *p, qitem_t *it, bool more_input)
+{
+    pgo_msg_t m;
+    if (!pgo_decode(p->dec, it->payload, it->len, &m, p->err, p->errlen)) {
+        size_t n = strlen(p->err);
+        snprintf(p->err + n, p->errlen - n, " (at WAL position " LSN_FMT ")", LSN_ARGS(it->wal_start));
+        return PIPE_PROTOCOL;
+    }
+    switch (m.kind) {
+    case PGO_BEGIN: return on_begin(p, &m);
+    case PGO_COMMIT: return on_commit(p, &m, more_input);
+    case PGO_RELATION: {
+        /* Even while skipping: later transactions use the description. */
+        const relcache_entry_t *rel = relcache_put(p->rel, &m);
+        log_debug("relation %u \"%s.%s\" (%u columns, replica identity '%c')", rel->oid,
+                  rel->nspname, rel->relname, rel->ncols, rel->replident);
+        if (p->skipping)
+            return PIPE_CONTINUE;
+        return ensure_topic(p, rel->topic);
+    }
+    case PGO_TYPE: relcache_put_type(p->rel, &m); return PIPE_CONTINUE;
+    case PGO_ORIGIN: return PIPE_CONTINUE;
+    case PGO_INSERT:
+    case PGO_UPDATE:
+    case PGO_DELETE: return on_change(p, &m, it->wal_start);
+    case PGO_TRUNCATE: return on_truncate(p, &m, it->wal_start);
+    case PGO_MESSAGE: return on_message(p, &m);
+    }
+    return protocol_error(p, "unhandled message type 0x%02x", m.kind);
+}
+
+/*
+ * Idle progress (step 10): with nothing in flight, a keepalive's WAL end is a
+ * point every earlier transaction has passed; a checkpoint-only Kafka
+ * transaction there lets the slot advance without a heartbeat table.
+ */
+static pipeline_result_t maybe_idle_checkpoint(pipe_t *p)
+{
+    const pipeline_args_t *a = p->a;
+    if (p->in_txn || sink_in_transaction(a->sink) || p->keepalive_wal_end <= a->ckpt->end_lsn)
+        return PIPE_CONTINUE;
+    if (mono_ms() - p->last_checkpoint_ms < a->cfg->idle_checkpoint_ms)
+        return PIPE_CONTINUE;
+    pipeline_result_t r = ensure_kafka_txn(p);
+    if (r != PIPE_CONTINUE)
+        return r;
+    p->pending = *a->ckpt;
+    p->pending.end_lsn = p->keepalive_wal_end;
+    p->have_pending = true;
+    r = commit_kafka(p);
+    if (r == PIPE_CONTINUE) {
+        a->stats->idle_checkpoints++;
+        log_debug("idle checkpoint at " LSN_FMT, LSN_ARGS(p->keepalive_wal_end));
+    }
+    return r;
+}
+
+static pipeline_result_t finish_on_stop(pipe_t *p)
+{
+    if (p->in_txn || !sink_in_transaction(p->a->sink)) {
+        if (sink_in_transaction(p->a->sink)) {
+            char aerr[512];
+            if (sink_abort(p->a->sink, aerr, sizeof aerr) != SINK_OK)
+                log_warning("%s", aerr);
+            p->a->stats->kafka_aborts++;
+        }
+        return PIPE_STOPPED;
+    }
+    pipeline_result_t r = commit_kafka(p);
+    return r == PIPE_CONTINUE ? PIPE_STOPPED : r;
+}
+
+pipeline_result_t pipeline_run(const pipeline_args_t *a, char *err, size_t errlen)
+{
+    pipe_t p = {.a = a, .err = err, .errlen = errlen};
+    p.dec = pgo_decoder_new();
+    p.rel = relcache_new(a->cfg->topic_prefix);
+    p.last_checkpoint_ms = mono_ms();
+    snprintf(p.message_topic, sizeof p.message_topic, "%s.message", a->cfg->topic_prefix);
+    const char *tt = config_kafka_get(a->cfg, "transaction.timeout.ms");
+    p.txn_timeout_ms = tt ? atoi(tt) : 60000;
+    err[0] = '\0';
+
+    pipeline_result_t r = PIPE_CONTINUE;
+    while (r == PIPE_CONTINUE) {
+        if (*a->stop) {
+            r = finish_on_stop(&p);
+            break;
+        }
+        int wait = 200;
+        qitem_t *items = queue_pop_all(a->queue, wait);
+        sink_poll(a->sink);
+        for (qitem_t *it = items; it; it = items) {
+            items = it->next;
+            if (r == PIPE_CONTINUE) {
+                if (it->kind == QITEM_DATA) {
+                    r = on_data(&p, it, items != NULL || !queue_is_empty(a->queue));
+                } else if (it->kind == QITEM_KEEPALIVE) {
+                    if (it->wal_end > p.keepalive_wal_end)
+                        p.keepalive_wal_end = it->wal_end;
+                } else {
+                    snprintf(err, errlen, "%s", it->payload);
+                    /* Whole source transactions in the open Kafka transaction are still good. */
+                    if (p.in_txn) {
+                        char aerr[512];
+                        if (sink_in_transaction(a->sink) &&
+                            sink_abort(a->sink, aerr, sizeof aerr) != SINK_OK)
+                            log_warning("%s", aerr);
+                        r = PIPE_STREAM_LOST;
+                    } else {
+                        char saved[1024];
+                        snprintf(saved, sizeof saved, "%s", err);
+                        r = commit_kafka(&p);
+                        if (r == PIPE_CONTINUE) {
+                            snprintf(err, errlen, "%s", saved);
+                            r = PIPE_STREAM_LOST;
+                        }
+                    }
+                }
+            }
+            qitem_free(it);
+        }
+        if (r != PIPE_CONTINUE)
+            break;
+        if (!p.in_txn && sink_in_transaction(a->sink) && queue_is_empty(a->queue))
+            r = commit_kafka(&p);
+        if (r == PIPE_CONTINUE)
+            r = maybe_idle_checkpoint(&p);
+    }
+    /* Leave nothing open: an aborted transaction is resent by PostgreSQL next session. */
+    if (r != PIPE_STOPPED && r != PIPE_FENCED && r != PIPE_REBUILD && sink_in_transaction(a->sink)) {
+        char aerr[512];
+        if (sink_abort(a->sink, aerr, sizeof aerr) != SINK_OK)
+            log_warning("%s", aerr);
+    }
+    relcache_free(p.rel);
+    pgo_decoder_free(p.dec);
+    strbuf_free(&p.key);
+    strbuf_free(&p.value);
+    return r;
+}

@@ -1,0 +1,639 @@
+/*
+ * sink.c — librdkafka's transactional producer, with every error classified
+ * three ways (retry / abort and rewind / fatal) as in librdkafka's
+ * examples/transactions.c, plus the two outcomes a CDC daemon must not
+ * retry: fenced, and data Kafka will never accept.
+ *
+ * Owns: the producer, its topic handles, the delivery-report state.
+ * Never: decides to exit or to rewind (the caller does, from the status),
+ * or confirms anything to PostgreSQL.
+ */
+#include "sluice/sink.h"
+
+#include <inttypes.h>
+#include <librdkafka/rdkafka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sluice/buf.h"
+#include "sluice/log.h"
+#include "sluice/testpoint.h"
+
+typedef struct {
+    char *name;
+    rd_kafka_topic_t *rkt;
+    int partitions; /* 0 until known */
+} topic_slot_t;
+
+struct sink {
+    const config_t *cfg;
+    volatile sig_atomic_t *stop;
+    rd_kafka_t *rk;
+    topic_slot_t *topics;
+    size_t topics_cap;
+    size_t topics_count;
+    bool in_txn;
+    size_t txn_bytes;
+    uint64_t produced_since_poll;
+    /* First failed delivery in the open transaction. */
+    rd_kafka_resp_err_t dr_err;
+    char dr_errstr[512];
+    char *checkpoint_topic;
+};
+
+const char *sink_status_name(sink_status_t st)
+{
+    static const char *const names[] = {"ok", "retry", "abort", "fatal", "fenced", "data", "stopped"};
+    return st <= SINK_STOPPED ? names[st] : "unknown";
+}
+
+static uint64_t hash_str(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (; *s; s++)
+        h = (h ^ (unsigned char) *s) * 1099511628211ULL;
+    return h;
+}
+
+/* Codes that no retry, abort or rebuild can fix: the data or the permissions must change. */
+static bool is_permanent(rd_kafka_resp_err_t err)
+{
+    switch (err) {
+    case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
+    case RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE:
+    case RD_KAFKA_RESP_ERR_INVALID_RECORD:
+    case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR_TOPIC_EXCEPTION:
+    case RD_KAFKA_RESP_ERR_POLICY_VIOLATION:
+        return true;
+    default:
+        return false;
+    }
+}
+
+static bool is_fenced(rd_kafka_resp_err_t err)
+{
+    return err == RD_KAFKA_RESP_ERR__FENCED || err == RD_KAFKA_RESP_ERR_PRODUCER_FENCED ||
+           err == RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH;
+}
+
+static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    (void) rk;
+    sink_t *s = opaque;
+    if (!m->err || s->dr_err)
+        return;
+    s->dr_err = m->err;
+    snprintf(s->dr_errstr, sizeof s->dr_errstr,
+             "Kafka did not accept a record of %zu bytes for topic \"%s\": %s", m->len,
+             rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err));
+}
+
+static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+    (void) rk;
+    (void) opaque;
+    /* Connection trouble is reported here and retried by librdkafka itself. */
+    log_warning("kafka: %s: %s", rd_kafka_err2name((rd_kafka_resp_err_t) err), reason);
+}
+
+static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    (void) rk;
+    if (level <= 3)
+        log_warning("kafka [%s]: %s", fac, buf);
+    else if (level == 4 && strcmp(fac, "CONFWARN") != 0)
+        log_info("kafka [%s]: %s", fac, buf);
+    else
+        log_debug("kafka [%s]: %s", fac, buf);
+}
+
+static bool conf_set(rd_kafka_conf_t *conf, const char *k, const char *v, char *err, size_t errlen)
+{
+    char e[512];
+    if (rd_kafka_conf_set(conf, k, v, e, sizeof e) != RD_KAFKA_CONF_OK) {
+        snprintf(err, errlen, "invalid Kafka setting \"kafka.%s\": %s", k, e);
+        return false;
+    }
+    return true;
+}
+
+/*
+ * librdkafka settings shared by the producer and the checkpoint reader: the
+ * user's kafka.* keys (connection, security) over sluice's defaults.
+ */
+static rd_kafka_conf_t *base_conf(const config_t *cfg, bool producer, char *err, size_t errlen)
+{
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set_log_cb(conf, on_log);
+    rd_kafka_conf_set_error_cb(conf, on_error);
+    if (producer) {
+        /* Defaults a user may override. murmur2_random: keys land where Java clients put them. */
+        static const char *const defaults[][2] = {
+            {"partitioner", "murmur2_random"},
+            {"linger.ms", "5"},
+            {"queue.buffering.max.kbytes", "32768"},
+            {"queue.buffering.max.messages", "200000"},
+            {"batch.size", "1000000"},
+            {"compression.type", "lz4"},
+            {"client.id", "sluice"},
+        };
+        for (size_t i = 0; i < sizeof defaults / sizeof defaults[0]; i++)
+            if (!conf_set(conf, defaults[i][0], defaults[i][1], err, errlen))
+                goto fail;
+    }
+    for (size_t i = 0; i < cfg->nkafka; i++) {
+        if (!producer && strcmp(cfg->kafka[i].key, "partitioner") == 0)
+            continue;
+        if (!conf_set(conf, cfg->kafka[i].key, cfg->kafka[i].value, err, errlen))
+            goto fail;
+    }
+    return conf;
+fail:
+    rd_kafka_conf_destroy(conf);
+    return NULL;
+}
+
+sink_t *sink_new(const config_t *cfg, volatile sig_atomic_t *stop, char *err, size_t errlen)
+{
+    sink_t *s = xcalloc(1, sizeof *s);
+    s->cfg = cfg;
+    s->stop = stop;
+    s->topics_cap = 64;
+    s->topics = xcalloc(s->topics_cap, sizeof *s->topics);
+    s->checkpoint_topic = xstrdup(cfg->checkpoint_topic);
+    rd_kafka_conf_t *conf = base_conf(cfg, true, err, errlen);
+    if (!conf || !conf_set(conf, "transactional.id", cfg->transactional_id, err, errlen)) {
+        if (conf)
+            rd_kafka_conf_destroy(conf);
+        sink_free(s);
+        return NULL;
+    }
+    rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+    rd_kafka_conf_set_opaque(conf, s);
+    char e[512];
+    s->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, e, sizeof e);
+    if (!s->rk) {
+        snprintf(err, errlen, "could not create the Kafka producer: %s", e);
+        rd_kafka_conf_destroy(conf);
+        sink_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+void sink_free(sink_t *s)
+{
+    if (!s)
+        return;
+    for (size_t i = 0; i < s->topics_cap; i++) {
+        if (s->topics[i].name) {
+            rd_kafka_topic_destroy(s->topics[i].rkt);
+            free(s->topics[i].name);
+        }
+    }
+    free(s->topics);
+    if (s->rk) {
+        /* Whatever is still queued belongs to a transaction that will be aborted or fenced. */
+        rd_kafka_purge(s->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+        rd_kafka_destroy_flags(s->rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+    }
+    free(s->checkpoint_topic);
+    free(s);
+}
+
+static topic_slot_t *topic_lookup(sink_t *s, const char *name, bool create)
+{
+    size_t i = hash_str(name) & (s->topics_cap - 1);
+    while (s->topics[i].name) {
+        if (strcmp(s->topics[i].name, name) == 0)
+            return &s->topics[i];
+        i = (i + 1) & (s->topics_cap - 1);
+    }
+    if (!create)
+        return NULL;
+    if (2 * (s->topics_count + 1) > s->topics_cap) {
+        size_t ncap = s->topics_cap * 2;
+        topic_slot_t *n = xcalloc(ncap, sizeof *n);
+        for (size_t j = 0; j < s->topics_cap; j++) {
+            if (!s->topics[j].name)
+                continue;
+            size_t k = hash_str(s->topics[j].name) & (ncap - 1);
+            while (n[k].name)
+                k = (k + 1) & (ncap - 1);
+            n[k] = s->topics[j];
+        }
+        free(s->topics);
+        s->topics = n;
+        s->topics_cap = ncap;
+        return topic_lookup(s, name, true);
+    }
+    s->topics[i].name = xstrdup(name);
+    s->topics[i].rkt = rd_kafka_topic_new(s->rk, name, NULL);
+    s->topics[i].partitions = 0;
+    s->topics_count++;
+    return &s->topics[i];
+}
+
+/* Classifies a transactional API error and destroys it. */
+static sink_status_t classify(sink_t *s, rd_kafka_error_t *error, const char *what, char *err,
+                              size_t errlen)
+{
+    rd_kafka_resp_err_t code = rd_kafka_error_code(error);
+    snprintf(err, errlen, "%s failed: %s", what, rd_kafka_error_string(error));
+    sink_status_t st;
+    if (is_fenced(code))
+        st = SINK_FENCED;
+    else if (rd_kafka_error_is_fatal(error)) {
+        char fe[512];
+        rd_kafka_resp_err_t fcode = rd_kafka_fatal_error(s->rk, fe, sizeof fe);
+        st = is_fenced(fcode) ? SINK_FENCED : SINK_FATAL;
+    } else if (rd_kafka_error_txn_requires_abort(error))
+        st = SINK_ABORT;
+    else if (rd_kafka_error_is_retriable(error))
+        st = SINK_RETRY;
+    else if (is_permanent(code))
+        st = SINK_DATA;
+    else
+        st = SINK_FATAL;
+    rd_kafka_error_destroy(error);
+    return st;
+}
+
+sink_status_t sink_init_transactions(sink_t *s, int timeout_ms, char *err, size_t errlen)
+{
+    rd_kafka_error_t *e = rd_kafka_init_transactions(s->rk, timeout_ms);
+    if (!e)
+        return SINK_OK;
+    sink_status_t st = classify(s, e, "initializing Kafka transactions", err, errlen);
+    if (st == SINK_ABORT)
+        st = SINK_RETRY;
+    return st;
+}
+
+static int metadata_partitions(sink_t *s, rd_kafka_topic_t *rkt, int timeout_ms,
+                               rd_kafka_resp_err_t *terr)
+{
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_resp_err_t e = rd_kafka_metadata(s->rk, 0, rkt, &md, timeout_ms);
+    int n = -1;
+    *terr = e;
+    if (!e && md->topic_cnt == 1) {
+        *terr = md->topics[0].err;
+        if (!md->topics[0].err)
+            n = md->topics[0].partition_cnt;
+    }
+    if (md)
+        rd_kafka_metadata_destroy(md);
+    return n;
+}
+
+sink_status_t sink_ensure_topic(sink_t *s, const char *topic, bool compact, int timeout_ms,
+                                char *err, size_t errlen)
+{
+    topic_slot_t *t = topic_lookup(s, topic, true);
+    if (t->partitions > 0)
+        return SINK_OK;
+
+    rd_kafka_resp_err_t terr;
+    int n = metadata_partitions(s, t->rkt, timeout_ms, &terr);
+    if (n > 0) {
+        t->partitions = n;
+        if (compact && n != 1) {
+            snprintf(err, errlen,
+                     "checkpoint topic \"%s\" has %d partitions; it must have exactly 1", topic, n);
+            return SINK_DATA;
+        }
+        return SINK_OK;
+    }
+    if (terr != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART && terr != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        snprintf(err, errlen, "could not look up topic \"%s\": %s", topic, rd_kafka_err2str(terr));
+        return terr == RD_KAFKA_RESP_ERR__TIMED_OUT || terr == RD_KAFKA_RESP_ERR__TRANSPORT
+                   ? SINK_RETRY
+                   : (is_permanent(terr) ? SINK_DATA : SINK_RETRY);
+    }
+
+    char e[512];
+    rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(
+        topic, compact ? 1 : s->cfg->topic_partitions, s->cfg->topic_replication_factor, e, sizeof e);
+    if (!nt) {
+        snprintf(err, errlen, "invalid topic \"%s\": %s", topic, e);
+        return SINK_DATA;
+    }
+    if (compact)
+        rd_kafka_NewTopic_set_config(nt, "cleanup.policy", "compact");
+    rd_kafka_queue_t *q = rd_kafka_queue_new(s->rk);
+    rd_kafka_AdminOptions_t *opts = rd_kafka_AdminOptions_new(s->rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+    rd_kafka_AdminOptions_set_operation_timeout(opts, timeout_ms, NULL, 0);
+    rd_kafka_AdminOptions_set_request_timeout(opts, timeout_ms, NULL, 0);
+    rd_kafka_CreateTopics(s->rk, &nt, 1, opts, q);
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, timeout_ms + 1000);
+    sink_status_t st = SINK_OK;
+    if (!ev) {
+        snprintf(err, errlen, "creating topic \"%s\" timed out", topic);
+        st = SINK_RETRY;
+    } else if (rd_kafka_event_error(ev)) {
+        snprintf(err, errlen, "could not create topic \"%s\": %s", topic,
+                 rd_kafka_event_error_string(ev));
+        st = is_permanent(rd_kafka_event_error(ev)) ? SINK_DATA : SINK_RETRY;
+    } else {
+        size_t cnt;
+        const rd_kafka_topic_result_t **res =
+            rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &cnt);
+        rd_kafka_resp_err_t te = cnt == 1 ? rd_kafka_topic_result_error(res[0]) : RD_KAFKA_RESP_ERR__FAIL;
+        if (te && te != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
+            snprintf(err, errlen, "could not create topic \"%s\": %s", topic,
+                     cnt == 1 && rd_kafka_topic_result_error_string(res[0])
+                         ? rd_kafka_topic_result_error_string(res[0])
+                         : rd_kafka_err2str(te));
+            st = is_permanent(te) ? SINK_DATA : SINK_RETRY;
+        } else if (!te) {
+            log_info("created topic \"%s\"%s", topic, compact ? " (compacted)" : "");
+        }
+    }
+    if (ev)
+        rd_kafka_event_destroy(ev);
+    rd_kafka_AdminOptions_destroy(opts);
+    rd_kafka_NewTopic_destroy(nt);
+    rd_kafka_queue_destroy(q);
+    if (st != SINK_OK)
+        return st;
+    /* Learn the partition count (metadata may lag the creation briefly). */
+    for (int attempt = 0; attempt < 50; attempt++) {
+        n = metadata_partitions(s, t->rkt, timeout_ms, &terr);
+        if (n > 0) {
+            t->partitions = n;
+            return SINK_OK;
+        }
+        usleep(100 * 1000);
+    }
+    snprintf(err, errlen, "topic \"%s\" was created but its metadata did not appear", topic);
+    return SINK_RETRY;
+}
+
+int sink_partition_count(sink_t *s, const char *topic)
+{
+    topic_slot_t *t = topic_lookup(s, topic, false);
+    return t ? t->partitions : 0;
+}
+
+sink_status_t sink_begin(sink_t *s, char *err, size_t errlen)
+{
+    rd_kafka_error_t *e = rd_kafka_begin_transaction(s->rk);
+    if (e) {
+        sink_status_t st = classify(s, e, "beginning a Kafka transaction", err, errlen);
+        return st == SINK_RETRY || st == SINK_ABORT ? SINK_FATAL : st;
+    }
+    s->in_txn = true;
+    s->txn_bytes = 0;
+    s->dr_err = RD_KAFKA_RESP_ERR_NO_ERROR;
+    s->dr_errstr[0] = '\0';
+    return SINK_OK;
+}
+
+/* The status for a failed delivery seen in this transaction. */
+static sink_status_t delivery_status(sink_t *s, char *err, size_t errlen)
+{
+    snprintf(err, errlen, "%s", s->dr_errstr);
+    if (is_permanent(s->dr_err))
+        return SINK_DATA;
+    if (is_fenced(s->dr_err))
+        return SINK_FENCED;
+    return SINK_ABORT;
+}
+
+void sink_poll(sink_t *s)
+{
+    rd_kafka_poll(s->rk, 0);
+}
+
+sink_status_t sink_produce(sink_t *s, const char *topic, int32_t partition, const void *key,
+                           size_t keylen, const void *value, size_t valuelen,
+                           const sink_headers_t *h, char *err, size_t errlen)
+{
+    topic_slot_t *t = topic_lookup(s, topic, true);
+    char lsn[24], xid[12], seq[12], batch[24];
+    snprintf(lsn, sizeof lsn, LSN_FMT, LSN_ARGS(h->commit_lsn));
+    snprintf(xid, sizeof xid, "%u", h->xid);
+    snprintf(seq, sizeof seq, "%u", h->seq);
+    snprintf(batch, sizeof batch, "%" PRIu64, h->batch);
+    for (;;) {
+        if (s->dr_err)
+            return delivery_status(s, err, errlen);
+        rd_kafka_resp_err_t e = rd_kafka_producev(
+            s->rk, RD_KAFKA_V_RKT(t->rkt), RD_KAFKA_V_PARTITION(partition),
+            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_KEY(key, keylen),
+            RD_KAFKA_V_VALUE((void *) value, valuelen), RD_KAFKA_V_HEADER("sluice.lsn", lsn, -1),
+            RD_KAFKA_V_HEADER("sluice.xid", xid, -1), RD_KAFKA_V_HEADER("sluice.seq", seq, -1),
+            RD_KAFKA_V_HEADER("sluice.batch", batch, -1), RD_KAFKA_V_END);
+        if (!e) {
+            s->txn_bytes += keylen + valuelen;
+            if (++s->produced_since_poll >= 1024) {
+                s->produced_since_poll = 0;
+                rd_kafka_poll(s->rk, 0);
+            }
+            return SINK_OK;
+        }
+        if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+            /* Back-pressure: wait for deliveries; the reader keeps PostgreSQL answered. */
+            rd_kafka_poll(s->rk, 50);
+            if (s->stop && *s->stop)
+                return SINK_STOPPED;
+            continue;
+        }
+        if (e == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE) {
+            snprintf(err, errlen,
+                     "a record of %zu bytes for topic \"%s\" exceeds the producer's "
+                     "message.max.bytes: raise \"kafka.message.max.bytes\" and the topic's "
+                     "max.message.bytes (broker message.max.bytes)",
+                     keylen + valuelen, topic);
+            return SINK_DATA;
+        }
+        char fe[512];
+        rd_kafka_resp_err_t fatal = rd_kafka_fatal_error(s->rk, fe, sizeof fe);
+        if (fatal) {
+            snprintf(err, errlen, "producing to \"%s\" failed: %s", topic, fe);
+            return is_fenced(fatal) ? SINK_FENCED : SINK_FATAL;
+        }
+        snprintf(err, errlen, "producing to \"%s\" failed: %s", topic, rd_kafka_err2str(e));
+        return is_permanent(e) ? SINK_DATA : SINK_ABORT;
+    }
+}
+
+sink_status_t sink_abort(sink_t *s, char *err, size_t errlen)
+{
+    if (!s->in_txn)
+        return SINK_OK;
+    for (int attempt = 1;; attempt++) {
+        rd_kafka_error_t *e = rd_kafka_abort_transaction(s->rk, -1);
+        if (!e) {
+            s->in_txn = false;
+            return SINK_OK;
+        }
+        sink_status_t st = classify(s, e, "aborting the Kafka transaction", err, errlen);
+        if (st != SINK_RETRY || attempt >= 10) {
+            s->in_txn = false;
+            return st == SINK_RETRY ? SINK_FATAL : (st == SINK_FENCED ? SINK_FENCED : SINK_FATAL);
+        }
+        log_warning("%s; retrying (attempt %d)", err, attempt);
+    }
+}
+
+sink_status_t sink_commit(sink_t *s, const checkpoint_t *cp, const char *slot, char *err,
+                          size_t errlen)
+{
+    strbuf_t value = STRBUF_INIT;
+    checkpoint_to_json(cp, slot, &value);
+    sink_headers_t h = {.commit_lsn = cp->commit_lsn, .xid = cp->xid, .seq = 0, .batch = cp->seq};
+    sink_status_t st = sink_produce(s, s->checkpoint_topic, 0, slot, strlen(slot), value.data,
+                                    value.len, &h, err, errlen);
+    strbuf_free(&value);
+    if (st != SINK_OK)
+        return st;
+    testpoint_hit("before_commit");
+    for (int attempt = 1;; attempt++) {
+        rd_kafka_error_t *e = rd_kafka_commit_transaction(s->rk, -1);
+        if (!e) {
+            s->in_txn = false;
+            return SINK_OK;
+        }
+        st = classify(s, e, "committing the Kafka transaction", err, errlen);
+        if (st == SINK_RETRY && attempt < 10) {
+            /* A retriable commit error (e.g. a timeout) resumes the same commit. */
+            log_warning("%s; retrying (attempt %d)", err, attempt);
+            continue;
+        }
+        if (st == SINK_ABORT) {
+            rd_kafka_poll(s->rk, 0);
+            char aerr[512];
+            sink_status_t ast = sink_abort(s, aerr, sizeof aerr);
+            if (ast != SINK_OK) {
+                snprintf(err + strlen(err), errlen - strlen(err), "; then %s", aerr);
+                return ast;
+            }
+            if (s->dr_err)
+                return delivery_status(s, err, errlen);
+            return SINK_ABORT;
+        }
+        /* Outcome unknown after repeated retries, or fatal: the caller rebuilds the producer,
+         * whose init_transactions settles this transaction, and re-reads the checkpoint. */
+        s->in_txn = false;
+        return st == SINK_RETRY ? SINK_FATAL : st;
+    }
+}
+
+bool sink_in_transaction(const sink_t *s)
+{
+    return s->in_txn;
+}
+
+size_t sink_txn_bytes(const sink_t *s)
+{
+    return s->txn_bytes;
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+sink_status_t sink_read_checkpoint(sink_t *s, const char *slot, checkpoint_t *out, int timeout_ms,
+                                   char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    rd_kafka_resp_err_t terr;
+    topic_slot_t *t = topic_lookup(s, s->checkpoint_topic, true);
+    int n = metadata_partitions(s, t->rkt, timeout_ms, &terr);
+    if (n < 0 && terr == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
+        return SINK_OK; /* no topic, no checkpoint: a fresh start */
+    if (n < 0) {
+        snprintf(err, errlen, "could not look up checkpoint topic \"%s\": %s", s->checkpoint_topic,
+                 rd_kafka_err2str(terr));
+        return SINK_RETRY;
+    }
+    if (n != 1) {
+        snprintf(err, errlen, "checkpoint topic \"%s\" has %d partitions; it must have exactly 1",
+                 s->checkpoint_topic, n);
+        return SINK_DATA;
+    }
+
+    rd_kafka_conf_t *conf = base_conf(s->cfg, false, err, errlen);
+    if (!conf)
+        return SINK_DATA;
+    char group[300];
+    snprintf(group, sizeof group, "sluice-checkpoint-reader-%s", slot);
+    if (!conf_set(conf, "group.id", group, err, errlen) ||
+        !conf_set(conf, "isolation.level", "read_committed", err, errlen) ||
+        !conf_set(conf, "enable.partition.eof", "true", err, errlen) ||
+        !conf_set(conf, "enable.auto.commit", "false", err, errlen) ||
+        !conf_set(conf, "enable.auto.offset.store", "false", err, errlen)) {
+        rd_kafka_conf_destroy(conf);
+        return SINK_DATA;
+    }
+    char e[512];
+    rd_kafka_t *c = rd_kafka_new(RD_KAFKA_CONSUMER, conf, e, sizeof e);
+    if (!c) {
+        snprintf(err, errlen, "could not create the checkpoint reader: %s", e);
+        rd_kafka_conf_destroy(conf);
+        return SINK_FATAL;
+    }
+    rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(parts, s->checkpoint_topic, 0)->offset =
+        RD_KAFKA_OFFSET_BEGINNING;
+    rd_kafka_assign(c, parts);
+    rd_kafka_topic_partition_list_destroy(parts);
+
+    sink_status_t st = SINK_RETRY;
+    size_t keylen = strlen(slot);
+    int64_t deadline = mono_ms() + timeout_ms;
+    uint64_t records = 0;
+    snprintf(err, errlen, "reading checkpoint topic \"%s\" timed out after %d ms",
+             s->checkpoint_topic, timeout_ms);
+    while (mono_ms() < deadline) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(c, 200);
+        if (!m) {
+            if (s->stop && *s->stop) {
+                st = SINK_STOPPED;
+                break;
+            }
+            continue;
+        }
+        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            rd_kafka_message_destroy(m);
+            st = SINK_OK;
+            break;
+        }
+        if (m->err) {
+            log_debug("checkpoint reader: %s", rd_kafka_message_errstr(m));
+            rd_kafka_message_destroy(m);
+            continue;
+        }
+        records++;
+        if (m->key_len == keylen && memcmp(m->key, slot, keylen) == 0 && m->payload) {
+            char perr[256];
+            checkpoint_t cp;
+            if (!checkpoint_from_json(m->payload, m->len, &cp, perr, sizeof perr)) {
+                snprintf(err, errlen, "checkpoint record at offset %" PRId64 " of \"%s\" is invalid: %s",
+                         m->offset, s->checkpoint_topic, perr);
+                rd_kafka_message_destroy(m);
+                st = SINK_DATA;
+                break;
+            }
+            *out = cp;
+        }
+        rd_kafka_message_destroy(m);
+    }
+    log_debug("checkpoint reader read %" PRIu64 " records", records);
+    rd_kafka_consumer_close(c);
+    rd_kafka_destroy(c);
+    if (st != SINK_OK)
+        memset(out, 0, sizeof *out);
+    return st;
+}

@@ -1,0 +1,508 @@
+/*
+ * main.c — command line, signals, and the supervision loop that strings the
+ * exactly-once protocol together (DESIGN.md):
+ *
+ *   fence (init_transactions) → read checkpoint → check slot → stream
+ *        ↑                                                        │
+ *        └──── rebuild producer ◄── fatal ── pipeline_run ── rewind / lost ──► reconnect
+ *
+ * At start every failure is reported and exits with a documented code
+ * (common.h). Once streaming, a lost PostgreSQL or Kafka is retried with
+ * backoff for ever; only a fenced producer, a slot that disagrees with the
+ * checkpoint, or data Kafka cannot take end the process.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sluice/checkpoint.h"
+#include "sluice/config.h"
+#include "sluice/encode.h"
+#include "sluice/log.h"
+#include "sluice/pipeline.h"
+#include "sluice/queue.h"
+#include "sluice/sink.h"
+#include "sluice/stream.h"
+#include "sluice/testpoint.h"
+
+static volatile sig_atomic_t stop_requested;
+
+static void *signal_thread(void *arg)
+{
+    sigset_t *set = arg;
+    log_set_thread_name("signals");
+    for (;;) {
+        int sig;
+        if (sigwait(set, &sig) != 0)
+            continue;
+        if (sig == SIGHUP) {
+            log_reopen();
+            log_info("received SIGHUP: log file reopened");
+        } else if (!stop_requested) {
+            log_info("received %s: finishing the open transaction and stopping",
+                     sig == SIGTERM ? "SIGTERM" : "SIGINT");
+            stop_requested = 1;
+        } else {
+            log_warning("received %s again: exiting now; nothing unconfirmed was confirmed",
+                        sig == SIGTERM ? "SIGTERM" : "SIGINT");
+            _exit(EXIT_INTERNAL);
+        }
+    }
+    return NULL;
+}
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "sluice %s — PostgreSQL change data capture into Kafka, exactly once\n"
+            "\n"
+            "Usage:\n"
+            "  sluice run -c FILE [-o key=value]... [--accept-slot-ahead]\n"
+            "  sluice help-config      print every configuration key with its default\n"
+            "  sluice --version\n"
+            "  sluice --help\n"
+            "\n"
+            "Options:\n"
+            "  -c, --config FILE       configuration file (key = value)\n"
+            "  -o, --set key=value     override one configuration key\n"
+            "      --accept-slot-ahead start even though the slot is ahead of the Kafka\n"
+            "                          checkpoint (changes in between are NOT in Kafka)\n"
+            "\n"
+            "Exit codes: 0 stopped, 1 internal error, 2 usage, 3 configuration,\n"
+            "4 PostgreSQL unreachable, 5 PostgreSQL not set up, 6 slot/checkpoint mismatch,\n"
+            "7 Kafka unavailable, 8 fenced by another instance, 9 data Kafka cannot accept.\n",
+            SLUICE_VERSION);
+}
+
+static void sleep_ms(int ms)
+{
+    for (int waited = 0; waited < ms && !stop_requested; waited += 50)
+        usleep(50 * 1000);
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+typedef struct {
+    config_t cfg;
+    bool accept_slot_ahead;
+    sink_t *sink;
+    checkpoint_t ckpt;
+    pipeline_stats_t stats;
+    bool started; /* streamed at least once: failures are retried from now on */
+    int backoff_ms;
+} runner_t;
+
+static void backoff(runner_t *r)
+{
+    r->backoff_ms = r->backoff_ms ? r->backoff_ms * 2 : 500;
+    if (r->backoff_ms > 30000)
+        r->backoff_ms = 30000;
+    sleep_ms(r->backoff_ms);
+}
+
+/*
+ * Steps 1 and 2: a new producer fences every older instance, then the
+ * checkpoint is read read_committed. Returns an exit code, or -1 to go on.
+ */
+static int open_sink(runner_t *r)
+{
+    char err[1024];
+    int64_t deadline = mono_ms() + r->cfg.kafka_startup_timeout_ms;
+    for (;;) {
+        if (!r->sink) {
+            r->sink = sink_new(&r->cfg, &stop_requested, err, sizeof err);
+            if (!r->sink) {
+                log_fatal("%s", err);
+                return EXIT_CONFIG;
+            }
+        }
+        sink_status_t st = sink_init_transactions(r->sink, r->cfg.kafka_startup_timeout_ms, err, sizeof err);
+        if (st == SINK_OK)
+            st = sink_ensure_topic(r->sink, r->cfg.checkpoint_topic, true,
+                                   r->cfg.kafka_startup_timeout_ms, err, sizeof err);
+        if (st == SINK_OK)
+            st = sink_read_checkpoint(r->sink, r->cfg.slot, &r->ckpt,
+                                      r->cfg.kafka_startup_timeout_ms, err, sizeof err);
+        if (st == SINK_OK) {
+            if (r->ckpt.present)
+                log_info("checkpoint: Kafka transaction %" PRIu64 " holds changes up to " LSN_FMT
+                         " (last transaction %u, commit " LSN_FMT ")",
+                         r->ckpt.seq, LSN_ARGS(r->ckpt.end_lsn), r->ckpt.xid,
+                         LSN_ARGS(r->ckpt.commit_lsn));
+            else
+                log_info("no checkpoint for slot \"%s\" in \"%s\": fresh start", r->cfg.slot,
+                         r->cfg.checkpoint_topic);
+            return -1;
+        }
+        if (st == SINK_STOPPED)
+            return EXIT_OK;
+        if (st == SINK_FENCED) {
+            log_fatal("%s: another sluice instance with transactional id \"%s\" took over",
+                      err, r->cfg.transactional_id);
+            return EXIT_FENCED;
+        }
+        if (st == SINK_DATA) {
+            log_fatal("%s", err);
+            return EXIT_KAFKA;
+        }
+        if (!r->started && mono_ms() >= deadline) {
+            log_fatal("%s: is Kafka at \"%s\" reachable, and are transactions enabled "
+                      "(transaction.state.log.* settings)?",
+                      err, config_kafka_get(&r->cfg, "bootstrap.servers"));
+            return EXIT_KAFKA;
+        }
+        log_warning("%s; retrying", err);
+        if (st == SINK_FATAL) {
+            sink_free(r->sink);
+            r->sink = NULL;
+        }
+        backoff(r);
+        if (stop_requested)
+            return EXIT_OK;
+    }
+}
+
+/* Maps a PostgreSQL failure to an exit code at start, or -2 (retry) once running. */
+static int pg_failure(runner_t *r, stream_err_t cls, const char *err)
+{
+    if (cls == STREAM_ERR_SETUP) {
+        log_fatal("%s", err);
+        return EXIT_PG_SETUP;
+    }
+    if (!r->started) {
+        log_fatal("%s", err);
+        return cls == STREAM_ERR_CONNECT ? EXIT_PG_CONNECT : EXIT_INTERNAL;
+    }
+    log_warning("%s; retrying", err);
+    return -2;
+}
+
+/*
+ * Step 3: the slot must not be ahead of the checkpoint, and must exist if a
+ * checkpoint does. Returns an exit code, -1 to go on; *start is where to stream from.
+ */
+static int check_slot(runner_t *r, stream_t *s, const stream_identity_t *id, sluice_lsn_t *start)
+{
+    char err[1024];
+    const checkpoint_t *ck = &r->ckpt;
+    if (ck->present && ck->system_id[0] && strcmp(ck->system_id, id->system_id) != 0) {
+        log_fatal("the checkpoint in \"%s\" was written for PostgreSQL system %s, but this server "
+                  "is system %s: refusing to mix two databases' histories (use another "
+                  "topic.prefix or checkpoint.topic)",
+                  r->cfg.checkpoint_topic, ck->system_id, id->system_id);
+        return EXIT_SLOT_MISMATCH;
+    }
+    slot_info_t slot;
+    stream_err_t e = stream_slot_info(s, r->cfg.slot, &slot, err, sizeof err);
+    if (e)
+        return pg_failure(r, e, err);
+    if (!slot.exists) {
+        if (ck->present) {
+            log_fatal("replication slot \"%s\" does not exist, but Kafka holds a checkpoint at "
+                      LSN_FMT ": the slot was dropped, so changes after it may be lost. Recreate "
+                      "the pipeline deliberately (new slot and an initial snapshot), or remove "
+                      "the checkpoint record for slot \"%s\" from \"%s\"",
+                      r->cfg.slot, LSN_ARGS(ck->end_lsn), r->cfg.slot, r->cfg.checkpoint_topic);
+            return EXIT_SLOT_MISMATCH;
+        }
+        if (!r->cfg.create_slot) {
+            log_fatal("replication slot \"%s\" does not exist and postgres.create_slot is off",
+                      r->cfg.slot);
+            return EXIT_PG_SETUP;
+        }
+        sluice_lsn_t at;
+        e = stream_create_slot(s, r->cfg.slot, &at, err, sizeof err);
+        if (e)
+            return pg_failure(r, e, err);
+        log_info("created replication slot \"%s\" at " LSN_FMT, r->cfg.slot, LSN_ARGS(at));
+        *start = 0;
+        return -1;
+    }
+    if (!slot.logical || strcmp(slot.plugin, "pgoutput") != 0) {
+        log_fatal("replication slot \"%s\" is not a logical slot of plugin pgoutput (plugin "
+                  "\"%s\")",
+                  r->cfg.slot, slot.plugin);
+        return EXIT_PG_SETUP;
+    }
+    if (strcmp(slot.database, id->dbname) != 0) {
+        log_fatal("replication slot \"%s\" belongs to database \"%s\", not \"%s\"", r->cfg.slot,
+                  slot.database, id->dbname);
+        return EXIT_PG_SETUP;
+    }
+    if (strcmp(slot.wal_status, "lost") == 0) {
+        log_fatal("replication slot \"%s\" is invalidated (wal_status lost): PostgreSQL removed "
+                  "WAL it still needed (max_slot_wal_keep_size); changes were lost",
+                  r->cfg.slot);
+        return EXIT_SLOT_MISMATCH;
+    }
+    if (slot.active_pid) {
+        log_fatal("replication slot \"%s\" is in use by PostgreSQL backend %d: another sluice "
+                  "instance (or another client) streams from it",
+                  r->cfg.slot, slot.active_pid);
+        return EXIT_FENCED;
+    }
+    if (ck->present && slot.confirmed_flush > ck->end_lsn) {
+        if (!r->accept_slot_ahead) {
+            log_fatal("replication slot \"%s\" is at " LSN_FMT ", ahead of the Kafka checkpoint "
+                      "at " LSN_FMT ": changes in between are not in Kafka (was the slot advanced "
+                      "or recreated, or did Kafka lose data?). Run with --accept-slot-ahead to "
+                      "continue from the slot anyway",
+                      r->cfg.slot, LSN_ARGS(slot.confirmed_flush), LSN_ARGS(ck->end_lsn));
+            return EXIT_SLOT_MISMATCH;
+        }
+        log_warning("replication slot \"%s\" is ahead of the checkpoint (" LSN_FMT " > " LSN_FMT
+                    "): continuing from the slot as --accept-slot-ahead asks; changes in "
+                    "between are not in Kafka",
+                    r->cfg.slot, LSN_ARGS(slot.confirmed_flush), LSN_ARGS(ck->end_lsn));
+        *start = 0;
+        return -1;
+    }
+    *start = ck->present ? ck->end_lsn : 0;
+    return -1;
+}
+
+/* One replication session. Returns an exit code, or -1 to run another session. */
+static int run_session(runner_t *r)
+{
+    char err[1024];
+    stream_err_t cls;
+    stream_t *s = stream_connect(r->cfg.pg_conninfo, &cls, err, sizeof err);
+    if (!s) {
+        int rc = pg_failure(r, cls, err);
+        if (rc == -2)
+            backoff(r);
+        return rc == -2 ? -1 : rc;
+    }
+    stream_identity_t id;
+    cls = stream_identify(s, &id, err, sizeof err);
+    if (!cls)
+        cls = stream_check_server(s, r->cfg.publication, err, sizeof err);
+    if (cls) {
+        stream_close(s);
+        int rc = pg_failure(r, cls, err);
+        if (rc == -2)
+            backoff(r);
+        return rc == -2 ? -1 : rc;
+    }
+    sluice_lsn_t start = 0;
+    int rc = check_slot(r, s, &id, &start);
+    if (rc != -1) {
+        stream_close(s);
+        if (rc == -2)
+            backoff(r);
+        return rc == -2 ? -1 : rc;
+    }
+    queue_t *q = queue_new((size_t) r->cfg.queue_max_bytes);
+    cls = stream_start(s, r->cfg.slot, r->cfg.publication, start,
+                       r->ckpt.present ? r->ckpt.end_lsn : 0, r->cfg.status_interval_ms, q, err,
+                       sizeof err);
+    if (cls) {
+        stream_close(s);
+        queue_free(q);
+        rc = pg_failure(r, cls, err);
+        if (rc == -2)
+            backoff(r);
+        return rc == -2 ? -1 : rc;
+    }
+    if (start)
+        log_info("streaming from slot \"%s\" at " LSN_FMT " (database \"%s\", publication \"%s\")",
+                 r->cfg.slot, LSN_ARGS(start), id.dbname, r->cfg.publication);
+    else
+        log_info("streaming from slot \"%s\" at its confirmed position (database \"%s\", "
+                 "publication \"%s\")",
+                 r->cfg.slot, id.dbname, r->cfg.publication);
+    r->started = true;
+
+    encoder_options_t eo = {.server_name = r->cfg.topic_prefix,
+                            .db_name = id.dbname,
+                            .toast_placeholder = r->cfg.toast_placeholder};
+    encoder_t *enc = encoder_new(r->cfg.format, &eo);
+    pipeline_args_t args = {.cfg = &r->cfg,
+                            .sink = r->sink,
+                            .encoder = enc,
+                            .stream = s,
+                            .queue = q,
+                            .ckpt = &r->ckpt,
+                            .system_id = id.system_id,
+                            .stop = &stop_requested,
+                            .stats = &r->stats};
+    uint64_t commits_before = r->stats.kafka_commits;
+    pipeline_result_t pr = pipeline_run(&args, err, sizeof err);
+    if (r->stats.kafka_commits > commits_before)
+        r->backoff_ms = 0;
+    stream_stop(s);
+    stream_close(s);
+    queue_free(q);
+    encoder_free(enc);
+
+    switch (pr) {
+    case PIPE_STOPPED:
+        log_info("stopped: Kafka and PostgreSQL agree at " LSN_FMT " (%" PRIu64
+                 " source transactions, %" PRIu64 " changes, %" PRIu64 " skipped as already in Kafka)",
+                 LSN_ARGS(r->ckpt.end_lsn), r->stats.source_txns, r->stats.changes,
+                 r->stats.skipped_txns);
+        return EXIT_OK;
+    case PIPE_STREAM_LOST:
+        log_warning("%s; reconnecting and resuming from " LSN_FMT, err, LSN_ARGS(r->ckpt.end_lsn));
+        backoff(r);
+        return -1;
+    case PIPE_REWIND:
+        log_warning("%s; Kafka transaction aborted, resuming from " LSN_FMT, err,
+                    LSN_ARGS(r->ckpt.end_lsn));
+        backoff(r);
+        return -1;
+    case PIPE_REBUILD:
+        log_warning("%s; rebuilding the Kafka producer and re-reading the checkpoint", err);
+        sink_free(r->sink);
+        r->sink = NULL;
+        backoff(r);
+        return -1;
+    case PIPE_FENCED:
+        log_fatal("%s: another sluice instance with transactional id \"%s\" took over; exiting "
+                  "without confirming anything further",
+                  err, r->cfg.transactional_id);
+        return EXIT_FENCED;
+    case PIPE_DATA:
+        log_fatal("%s", err);
+        return EXIT_DATA;
+    case PIPE_PROTOCOL:
+        log_fatal("%s", err);
+        return EXIT_INTERNAL;
+    }
+    return EXIT_INTERNAL;
+}
+
+static int cmd_run(runner_t *r)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    pthread_t sigthr;
+    pthread_create(&sigthr, NULL, signal_thread, &set);
+    pthread_detach(sigthr);
+    testpoint_init();
+
+    log_info("sluice %s starting: slot \"%s\", publication \"%s\", transactional id \"%s\"",
+             SLUICE_VERSION, r->cfg.slot, r->cfg.publication, r->cfg.transactional_id);
+    int rc = -1;
+    while (rc == -1) {
+        if (!r->sink) {
+            rc = open_sink(r);
+            if (rc != -1)
+                break;
+        }
+        if (stop_requested) {
+            rc = EXIT_OK;
+            break;
+        }
+        rc = run_session(r);
+        if (rc == -1 && stop_requested)
+            rc = EXIT_OK;
+    }
+    sink_free(r->sink);
+    r->sink = NULL;
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
+        printf("sluice %s\n", SLUICE_VERSION);
+        return EXIT_OK;
+    }
+    if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
+        usage(stdout);
+        return EXIT_OK;
+    }
+    if (!strcmp(cmd, "help-config")) {
+        config_print_reference();
+        return EXIT_OK;
+    }
+    if (strcmp(cmd, "run") != 0) {
+        fprintf(stderr, "sluice: unknown command \"%s\"\n\n", cmd);
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+
+    static runner_t r;
+    config_init(&r.cfg);
+    const char *config_path = NULL;
+    char err[1024];
+    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+                                         {"set", required_argument, NULL, 'o'},
+                                         {"accept-slot-ahead", no_argument, NULL, 'A'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    /* Overrides are applied after the file, whatever their order on the command line. */
+    char **overrides = calloc((size_t) argc, sizeof *overrides);
+    int noverrides = 0;
+    int c;
+    optind = 2;
+    while ((c = getopt_long(argc, argv, "c:o:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c': config_path = optarg; break;
+        case 'o': overrides[noverrides++] = optarg; break;
+        case 'A': r.accept_slot_ahead = true; break;
+        case 'h': usage(stdout); free(overrides); return EXIT_OK;
+        default: usage(stderr); free(overrides); return EXIT_USAGE;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "sluice: unexpected argument \"%s\"\n", argv[optind]);
+        free(overrides);
+        return EXIT_USAGE;
+    }
+    if (!config_path) {
+        fprintf(stderr, "sluice: no configuration file: use -c FILE\n");
+        free(overrides);
+        return EXIT_USAGE;
+    }
+    bool ok = config_load_file(&r.cfg, config_path, err, sizeof err);
+    for (int i = 0; ok && i < noverrides; i++) {
+        char *eq = strchr(overrides[i], '=');
+        if (!eq) {
+            snprintf(err, sizeof err, "-o \"%s\": expected key=value", overrides[i]);
+            ok = false;
+            break;
+        }
+        *eq = '\0';
+        ok = config_set(&r.cfg, overrides[i], eq + 1, "-o", err, sizeof err);
+    }
+    free(overrides);
+    if (ok)
+        ok = config_finish(&r.cfg, err, sizeof err);
+    if (!ok) {
+        log_fatal("%s", err);
+        config_free(&r.cfg);
+        return EXIT_CONFIG;
+    }
+    if (!log_configure(r.cfg.log_level, r.cfg.log_json, r.cfg.log_file)) {
+        log_fatal("could not open log file \"%s\": %m", r.cfg.log_file);
+        config_free(&r.cfg);
+        return EXIT_CONFIG;
+    }
+    int rc = cmd_run(&r);
+    config_free(&r.cfg);
+    return rc;
+}

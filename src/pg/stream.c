@@ -1,0 +1,498 @@
+/*
+ * stream.c — replication connection, slot handling and the reader thread.
+ *
+ * The reader loop follows pg_recvlogical's StreamLogicalLog: asynchronous
+ * PQgetCopyData, a poll() whose timeout comes from the status interval, an
+ * immediate reply when a keepalive asks for one. It adds a bounded queue and
+ * an eventfd: the pipeline wakes the reader when the confirmed LSN moves, and
+ * stream_stop wakes it to finish.
+ *
+ * Owns: the PGconn, the reader thread. Never: decodes pgoutput, talks to
+ * Kafka, or confirms an LSN the pipeline did not hand it.
+ */
+#include "sluice/stream.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <libpq-fe.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sluice/buf.h"
+#include "sluice/log.h"
+#include "sluice/testpoint.h"
+
+struct stream {
+    PGconn *conn;
+    pthread_t thread;
+    bool thread_running;
+    int wake_fd;
+    atomic_bool stop;
+    atomic_uint_fast64_t confirmed;      /* set by the pipeline */
+    atomic_uint_fast64_t confirmed_sent; /* last flush LSN sent */
+    atomic_uint_fast64_t bytes_received;
+    queue_t *queue;
+    int status_interval_ms;
+};
+
+static int64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Copies libpq's message without the trailing newline. */
+static void conn_error(PGconn *conn, char *err, size_t errlen, const char *context)
+{
+    const char *m = conn ? PQerrorMessage(conn) : "out of memory";
+    snprintf(err, errlen, "%s: %s", context, m && *m ? m : "unknown error");
+    size_t n = strlen(err);
+    while (n > 0 && (err[n - 1] == '\n' || err[n - 1] == ' '))
+        err[--n] = '\0';
+}
+
+stream_t *stream_connect(const char *conninfo, stream_err_t *cls, char *err, size_t errlen)
+{
+    /* Later entries override what the user's conninfo (expanded from dbname) says. */
+    const char *keys[] = {"connect_timeout", "dbname", "replication", "client_encoding",
+                          "fallback_application_name", NULL};
+    const char *vals[] = {"10", conninfo, "database", "UTF8", "sluice", NULL};
+    PGconn *conn = PQconnectdbParams(keys, vals, 1);
+    if (!conn || PQstatus(conn) != CONNECTION_OK) {
+        conn_error(conn, err, errlen, "could not connect to PostgreSQL");
+        *cls = STREAM_ERR_CONNECT;
+        PQfinish(conn);
+        return NULL;
+    }
+    stream_t *s = xcalloc(1, sizeof *s);
+    s->conn = conn;
+    s->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    *cls = STREAM_OK;
+    return s;
+}
+
+void stream_close(stream_t *s)
+{
+    if (!s)
+        return;
+    stream_stop(s);
+    PQfinish(s->conn);
+    if (s->wake_fd >= 0)
+        close(s->wake_fd);
+    free(s);
+}
+
+/* Runs a simple query (replication connections take no parameters). */
+static PGresult *run_query(stream_t *s, const char *sql, ExecStatusType want, char *err,
+                           size_t errlen)
+{
+    PGresult *res = PQexec(s->conn, sql);
+    if (PQresultStatus(res) != want) {
+        snprintf(err, errlen, "query \"%.60s\" failed: %s", sql,
+                 res ? PQresultErrorMessage(res) : PQerrorMessage(s->conn));
+        size_t n = strlen(err);
+        while (n > 0 && err[n - 1] == '\n')
+            err[--n] = '\0';
+        PQclear(res);
+        return NULL;
+    }
+    return res;
+}
+
+static stream_err_t lost_or(stream_t *s, stream_err_t other)
+{
+    return PQstatus(s->conn) == CONNECTION_BAD ? STREAM_ERR_LOST : other;
+}
+
+stream_err_t stream_identify(stream_t *s, stream_identity_t *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    PGresult *res = run_query(s, "IDENTIFY_SYSTEM", PGRES_TUPLES_OK, err, errlen);
+    if (!res)
+        return lost_or(s, STREAM_ERR_PROTOCOL);
+    if (PQntuples(res) != 1 || PQnfields(res) < 4) {
+        snprintf(err, errlen, "IDENTIFY_SYSTEM returned %d rows and %d fields, expected 1 and 4",
+                 PQntuples(res), PQnfields(res));
+        PQclear(res);
+        return STREAM_ERR_PROTOCOL;
+    }
+    snprintf(out->system_id, sizeof out->system_id, "%s", PQgetvalue(res, 0, 0));
+    out->timeline = (uint32_t) strtoul(PQgetvalue(res, 0, 1), NULL, 10);
+    if (!lsn_parse(PQgetvalue(res, 0, 2), &out->xlogpos)) {
+        snprintf(err, errlen, "IDENTIFY_SYSTEM returned an invalid xlogpos \"%s\"",
+                 PQgetvalue(res, 0, 2));
+        PQclear(res);
+        return STREAM_ERR_PROTOCOL;
+    }
+    if (PQgetisnull(res, 0, 3)) {
+        snprintf(err, errlen, "the connection is not bound to a database: add dbname to "
+                              "\"postgres.conninfo\"");
+        PQclear(res);
+        return STREAM_ERR_SETUP;
+    }
+    snprintf(out->dbname, sizeof out->dbname, "%s", PQgetvalue(res, 0, 3));
+    out->server_version = PQserverVersion(s->conn);
+    PQclear(res);
+    return STREAM_OK;
+}
+
+stream_err_t stream_check_server(stream_t *s, const char *publication, char *err, size_t errlen)
+{
+    if (PQserverVersion(s->conn) < 100000) {
+        snprintf(err, errlen, "PostgreSQL %d is too old: sluice needs 10 or later (pgoutput)",
+                 PQserverVersion(s->conn) / 10000);
+        return STREAM_ERR_SETUP;
+    }
+    PGresult *res = run_query(s, "SHOW wal_level", PGRES_TUPLES_OK, err, errlen);
+    if (!res)
+        return lost_or(s, STREAM_ERR_SETUP);
+    if (strcmp(PQgetvalue(res, 0, 0), "logical") != 0) {
+        snprintf(err, errlen,
+                 "wal_level is \"%s\" but logical decoding needs \"logical\": set wal_level = "
+                 "logical in postgresql.conf and restart PostgreSQL",
+                 PQgetvalue(res, 0, 0));
+        PQclear(res);
+        return STREAM_ERR_SETUP;
+    }
+    PQclear(res);
+
+    char *lit = PQescapeLiteral(s->conn, publication, strlen(publication));
+    strbuf_t sql = STRBUF_INIT;
+    strbuf_appendf(&sql, "SELECT 1 FROM pg_catalog.pg_publication WHERE pubname = %s", lit);
+    PQfreemem(lit);
+    res = run_query(s, sql.data, PGRES_TUPLES_OK, err, errlen);
+    strbuf_free(&sql);
+    if (!res)
+        return lost_or(s, STREAM_ERR_SETUP);
+    int n = PQntuples(res);
+    PQclear(res);
+    if (n != 1) {
+        snprintf(err, errlen,
+                 "publication \"%s\" does not exist in this database: create it with CREATE "
+                 "PUBLICATION %s FOR TABLE … (see sql/setup.sql) or set \"postgres.publication\"",
+                 publication, publication);
+        return STREAM_ERR_SETUP;
+    }
+    return STREAM_OK;
+}
+
+stream_err_t stream_slot_info(stream_t *s, const char *slot, slot_info_t *out, char *err,
+                              size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    char *lit = PQescapeLiteral(s->conn, slot, strlen(slot));
+    strbuf_t sql = STRBUF_INIT;
+    strbuf_appendf(&sql,
+                   "SELECT plugin, slot_type, database, active_pid, confirmed_flush_lsn, "
+                   "restart_lsn, wal_status FROM pg_catalog.pg_replication_slots "
+                   "WHERE slot_name = %s",
+                   lit);
+    PQfreemem(lit);
+    PGresult *res = run_query(s, sql.data, PGRES_TUPLES_OK, err, errlen);
+    strbuf_free(&sql);
+    if (!res)
+        return lost_or(s, STREAM_ERR_SETUP);
+    if (PQntuples(res) == 0) {
+        PQclear(res);
+        return STREAM_OK;
+    }
+    out->exists = true;
+    snprintf(out->plugin, sizeof out->plugin, "%s", PQgetvalue(res, 0, 0));
+    out->logical = strcmp(PQgetvalue(res, 0, 1), "logical") == 0;
+    snprintf(out->database, sizeof out->database, "%s", PQgetvalue(res, 0, 2));
+    out->active_pid = PQgetisnull(res, 0, 3) ? 0 : atoi(PQgetvalue(res, 0, 3));
+    if (!PQgetisnull(res, 0, 4))
+        lsn_parse(PQgetvalue(res, 0, 4), &out->confirmed_flush);
+    if (!PQgetisnull(res, 0, 5))
+        lsn_parse(PQgetvalue(res, 0, 5), &out->restart_lsn);
+    snprintf(out->wal_status, sizeof out->wal_status, "%s",
+             PQgetisnull(res, 0, 6) ? "" : PQgetvalue(res, 0, 6));
+    PQclear(res);
+    return STREAM_OK;
+}
+
+stream_err_t stream_create_slot(stream_t *s, const char *slot, sluice_lsn_t *consistent_point,
+                                char *err, size_t errlen)
+{
+    strbuf_t sql = STRBUF_INIT;
+    /* The slot name was validated by config_finish: [a-z0-9_]+, safe to quote as an identifier. */
+    strbuf_appendf(&sql, "CREATE_REPLICATION_SLOT \"%s\" LOGICAL pgoutput (SNAPSHOT 'nothing')",
+                   slot);
+    PGresult *res = run_query(s, sql.data, PGRES_TUPLES_OK, err, errlen);
+    strbuf_free(&sql);
+    if (!res)
+        return lost_or(s, STREAM_ERR_SETUP);
+    if (PQntuples(res) != 1 || PQnfields(res) < 2 ||
+        !lsn_parse(PQgetvalue(res, 0, 1), consistent_point)) {
+        snprintf(err, errlen, "CREATE_REPLICATION_SLOT returned an unexpected result");
+        PQclear(res);
+        return STREAM_ERR_PROTOCOL;
+    }
+    PQclear(res);
+    return STREAM_OK;
+}
+
+/*
+ * Standby status update:
+ *   'r' | Int64 write | Int64 flush | Int64 apply | Int64 now (µs since 2000) | Byte1 reply
+ */
+static bool send_status(stream_t *s, bool request_reply)
+{
+    uint8_t msg[1 + 8 * 4 + 1];
+    sluice_lsn_t lsn = atomic_load(&s->confirmed);
+    msg[0] = 'r';
+    wire_put_u64(msg + 1, lsn);
+    wire_put_u64(msg + 9, lsn);
+    wire_put_u64(msg + 17, lsn);
+    wire_put_u64(msg + 25, (uint64_t) (now_us() - PG_EPOCH_OFFSET_US));
+    msg[33] = request_reply ? 1 : 0;
+    if (PQputCopyData(s->conn, (const char *) msg, sizeof msg) <= 0 || PQflush(s->conn) != 0)
+        return false;
+    sluice_lsn_t prev = atomic_exchange(&s->confirmed_sent, lsn);
+    if (lsn != prev) {
+        log_debug("confirmed " LSN_FMT " to PostgreSQL", LSN_ARGS(lsn));
+        testpoint_hit("after_confirm");
+    }
+    return true;
+}
+
+static void push_end(stream_t *s, const char *reason)
+{
+    qitem_t *it = xcalloc(1, sizeof *it);
+    it->kind = QITEM_END;
+    it->data = xstrdup(reason);
+    it->data_free = free;
+    it->payload = it->data;
+    it->len = strlen(reason);
+    /* Always accepted: the pipeline must learn that the stream ended. */
+    while (!queue_push(s->queue, it, 1000))
+        ;
+}
+
+static void drain_wake(stream_t *s)
+{
+    uint64_t v;
+    ssize_t r = read(s->wake_fd, &v, sizeof v);
+    (void) r;
+}
+
+static void *reader_main(void *arg)
+{
+    stream_t *s = arg;
+    log_set_thread_name("reader");
+    char reason[1024] = "";
+    qitem_t *pending = NULL;
+    int64_t next_status = mono_ms() + s->status_interval_ms;
+    sluice_lsn_t last_sent = atomic_load(&s->confirmed_sent);
+
+    while (!atomic_load(&s->stop)) {
+        int64_t now = mono_ms();
+        sluice_lsn_t confirmed = atomic_load(&s->confirmed);
+        if (now >= next_status || confirmed != last_sent) {
+            if (!send_status(s, false)) {
+                conn_error(s->conn, reason, sizeof reason, "could not send status update");
+                break;
+            }
+            last_sent = confirmed;
+            next_status = now + s->status_interval_ms;
+        }
+        if (pending) {
+            /* Back-pressure: wait for room, but never past the next status update. */
+            int wait = (int) (next_status - mono_ms());
+            if (wait > 200)
+                wait = 200;
+            if (wait < 1)
+                wait = 1;
+            if (queue_push(s->queue, pending, wait))
+                pending = NULL;
+            continue;
+        }
+
+        char *buf = NULL;
+        int r = PQgetCopyData(s->conn, &buf, 1);
+        if (r == 0) {
+            struct pollfd fds[2] = {{PQsocket(s->conn), POLLIN, 0}, {s->wake_fd, POLLIN, 0}};
+            int timeout = (int) (next_status - mono_ms());
+            if (timeout < 0)
+                timeout = 0;
+            if (poll(fds, 2, timeout) < 0 && errno != EINTR) {
+                snprintf(reason, sizeof reason, "poll failed: %s", strerror(errno));
+                break;
+            }
+            if (fds[1].revents)
+                drain_wake(s);
+            if (fds[0].revents && !PQconsumeInput(s->conn)) {
+                conn_error(s->conn, reason, sizeof reason, "replication connection lost");
+                break;
+            }
+            continue;
+        }
+        if (r == -1) {
+            PGresult *res = PQgetResult(s->conn);
+            snprintf(reason, sizeof reason, "replication stream ended by the server: %s",
+                     res && PQresultErrorMessage(res)[0] ? PQresultErrorMessage(res)
+                                                         : "no error reported");
+            PQclear(res);
+            break;
+        }
+        if (r < 0) {
+            conn_error(s->conn, reason, sizeof reason, "replication connection lost");
+            break;
+        }
+        atomic_fetch_add(&s->bytes_received, (uint64_t) r);
+
+        wire_reader_t w;
+        wire_init(&w, buf, (size_t) r);
+        uint8_t tag = wire_u8(&w, "message type");
+        if (tag == 'w') {
+            /* XLogData: 'w' | Int64 dataStart | Int64 walEnd | Int64 sendTime | payload */
+            sluice_lsn_t start = wire_u64(&w, "data start");
+            sluice_lsn_t end = wire_u64(&w, "WAL end");
+            wire_u64(&w, "send time");
+            if (w.failed) {
+                snprintf(reason, sizeof reason, "invalid XLogData message of %d bytes", r);
+                PQfreemem(buf);
+                break;
+            }
+            qitem_t *it = xcalloc(1, sizeof *it);
+            it->kind = QITEM_DATA;
+            it->wal_start = start;
+            it->wal_end = end;
+            it->data = buf;
+            it->data_free = PQfreemem;
+            it->payload = buf + w.pos;
+            it->len = (size_t) r - w.pos;
+            pending = it;
+        } else if (tag == 'k') {
+            /* Keepalive: 'k' | Int64 walEnd | Int64 sendTime | Byte1 replyRequested */
+            sluice_lsn_t end = wire_u64(&w, "WAL end");
+            wire_u64(&w, "send time");
+            uint8_t reply = wire_u8(&w, "reply requested");
+            PQfreemem(buf);
+            if (w.failed) {
+                snprintf(reason, sizeof reason, "invalid keepalive message of %d bytes", r);
+                break;
+            }
+            if (reply) {
+                if (!send_status(s, false)) {
+                    conn_error(s->conn, reason, sizeof reason, "could not send status update");
+                    break;
+                }
+                last_sent = atomic_load(&s->confirmed_sent);
+                next_status = mono_ms() + s->status_interval_ms;
+            }
+            qitem_t *it = xcalloc(1, sizeof *it);
+            it->kind = QITEM_KEEPALIVE;
+            it->wal_end = end;
+            pending = it;
+        } else {
+            snprintf(reason, sizeof reason,
+                     "unexpected message type 0x%02x in the replication stream", tag);
+            PQfreemem(buf);
+            break;
+        }
+    }
+    qitem_free(pending);
+    if (!atomic_load(&s->stop)) {
+        push_end(s, reason[0] ? reason : "replication stream ended");
+    } else if (PQstatus(s->conn) == CONNECTION_OK) {
+        /* Stopping on request: report the final confirmed position. */
+        send_status(s, false);
+    }
+    return NULL;
+}
+
+stream_err_t stream_start(stream_t *s, const char *slot, const char *publication,
+                          sluice_lsn_t start_lsn, sluice_lsn_t confirmed, int status_interval_ms,
+                          queue_t *q, char *err, size_t errlen)
+{
+    char *publit = PQescapeLiteral(s->conn, publication, strlen(publication));
+    strbuf_t sql = STRBUF_INIT;
+    /* publication_names is itself a list of identifiers: quote the name inside the literal. */
+    strbuf_t pubs = STRBUF_INIT;
+    strbuf_putc(&pubs, '"');
+    for (const char *p = publication; *p; p++) {
+        if (*p == '"')
+            strbuf_putc(&pubs, '"');
+        strbuf_putc(&pubs, *p);
+    }
+    strbuf_putc(&pubs, '"');
+    char *lit = PQescapeLiteral(s->conn, pubs.data, pubs.len);
+    PQfreemem(publit);
+    strbuf_appendf(&sql,
+                   "START_REPLICATION SLOT \"%s\" LOGICAL " LSN_FMT
+                   " (proto_version '1', publication_names %s, messages 'true')",
+                   slot, LSN_ARGS(start_lsn), lit);
+    PQfreemem(lit);
+    strbuf_free(&pubs);
+    PGresult *res = PQexec(s->conn, sql.data);
+    strbuf_free(&sql);
+    if (PQresultStatus(res) != PGRES_COPY_BOTH) {
+        snprintf(err, errlen, "could not start replication from slot \"%s\": %s", slot,
+                 PQresultErrorMessage(res));
+        size_t n = strlen(err);
+        while (n > 0 && err[n - 1] == '\n')
+            err[--n] = '\0';
+        PQclear(res);
+        return lost_or(s, STREAM_ERR_SETUP);
+    }
+    PQclear(res);
+    s->queue = q;
+    s->status_interval_ms = status_interval_ms;
+    atomic_store(&s->confirmed, confirmed);
+    atomic_store(&s->confirmed_sent, confirmed);
+    atomic_store(&s->stop, false);
+    if (pthread_create(&s->thread, NULL, reader_main, s) != 0) {
+        snprintf(err, errlen, "could not start the reader thread: %s", strerror(errno));
+        return STREAM_ERR_PROTOCOL;
+    }
+    s->thread_running = true;
+    return STREAM_OK;
+}
+
+void stream_confirm(stream_t *s, sluice_lsn_t lsn)
+{
+    sluice_lsn_t cur = atomic_load(&s->confirmed);
+    while (lsn > cur && !atomic_compare_exchange_weak(&s->confirmed, &cur, lsn))
+        ;
+    uint64_t one = 1;
+    ssize_t w = write(s->wake_fd, &one, sizeof one);
+    (void) w;
+}
+
+sluice_lsn_t stream_confirmed_sent(stream_t *s)
+{
+    return atomic_load(&s->confirmed_sent);
+}
+
+void stream_stop(stream_t *s)
+{
+    if (!s || !s->thread_running)
+        return;
+    atomic_store(&s->stop, true);
+    uint64_t one = 1;
+    ssize_t w = write(s->wake_fd, &one, sizeof one);
+    (void) w;
+    pthread_join(s->thread, NULL);
+    s->thread_running = false;
+}
+
+uint64_t stream_bytes_received(stream_t *s)
+{
+    return atomic_load(&s->bytes_received);
+}
