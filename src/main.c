@@ -190,6 +190,57 @@ static int pg_failure(runner_t *r, stream_err_t cls, const char *err)
 }
 
 /*
+ * A slot stays active for a moment after its client died (PostgreSQL notices
+ * the closed socket on its next read): wait a little before concluding that
+ * another instance owns it. Returns an exit code, or -1 once released.
+ */
+static int wait_slot_released(runner_t *r, stream_t *s, slot_info_t *slot)
+{
+    char err[1024];
+    int64_t deadline = mono_ms() + 15000;
+    int pid = slot->active_pid;
+    while (slot->active_pid && mono_ms() < deadline && !stop_requested) {
+        sleep_ms(250);
+        stream_err_t e = stream_slot_info(s, r->cfg.slot, slot, err, sizeof err);
+        if (e)
+            return pg_failure(r, e, err);
+    }
+    if (slot->active_pid) {
+        log_fatal("replication slot \"%s\" is in use by PostgreSQL backend %d: another sluice "
+                  "instance (or another client) streams from it; refusing to start",
+                  r->cfg.slot, pid);
+        return EXIT_FENCED;
+    }
+    return -1;
+}
+
+/*
+ * Before fencing anyone: PostgreSQL is reachable and set up, and no other
+ * instance streams from our slot. A second instance started by mistake thus
+ * stops here instead of fencing the first. Returns an exit code or -1.
+ */
+static int preflight(runner_t *r)
+{
+    char err[1024];
+    stream_err_t cls;
+    stream_t *s = stream_connect(r->cfg.pg_conninfo, &cls, err, sizeof err);
+    if (!s)
+        return pg_failure(r, cls, err);
+    stream_identity_t id;
+    cls = stream_identify(s, &id, err, sizeof err);
+    if (!cls)
+        cls = stream_check_server(s, r->cfg.publication, err, sizeof err);
+    slot_info_t slot;
+    if (!cls)
+        cls = stream_slot_info(s, r->cfg.slot, &slot, err, sizeof err);
+    int rc = cls ? pg_failure(r, cls, err) : -1;
+    if (rc == -1 && slot.exists && slot.active_pid)
+        rc = wait_slot_released(r, s, &slot);
+    stream_close(s);
+    return rc;
+}
+
+/*
  * Step 3: the slot must not be ahead of the checkpoint, and must exist if a
  * checkpoint does. Returns an exit code, -1 to go on; *start is where to stream from.
  */
@@ -248,10 +299,9 @@ static int check_slot(runner_t *r, stream_t *s, const stream_identity_t *id, slu
         return EXIT_SLOT_MISMATCH;
     }
     if (slot.active_pid) {
-        log_fatal("replication slot \"%s\" is in use by PostgreSQL backend %d: another sluice "
-                  "instance (or another client) streams from it",
-                  r->cfg.slot, slot.active_pid);
-        return EXIT_FENCED;
+        int rc = wait_slot_released(r, s, &slot);
+        if (rc != -1)
+            return rc;
     }
     if (ck->present && slot.confirmed_flush > ck->end_lsn) {
         if (!r->accept_slot_ahead) {
@@ -400,7 +450,7 @@ static int cmd_run(runner_t *r)
 
     log_info("sluice %s starting: slot \"%s\", publication \"%s\", transactional id \"%s\"",
              SLUICE_VERSION, r->cfg.slot, r->cfg.publication, r->cfg.transactional_id);
-    int rc = -1;
+    int rc = preflight(r);
     while (rc == -1) {
         if (!r->sink) {
             rc = open_sink(r);

@@ -142,6 +142,9 @@ static rd_kafka_conf_t *base_conf(const config_t *cfg, bool producer, char *err,
             {"batch.size", "1000000"},
             {"compression.type", "lz4"},
             {"client.id", "sluice"},
+            /* Topics are created explicitly (sink_ensure_topic), with the settings sluice
+             * chose: never by the side effect of a metadata request. */
+            {"allow.auto.create.topics", "false"},
         };
         for (size_t i = 0; i < sizeof defaults / sizeof defaults[0]; i++)
             if (!conf_set(conf, defaults[i][0], defaults[i][1], err, errlen))

@@ -123,7 +123,7 @@ static bool read_tuple(decode_ctx_t *c, pgo_tuple_t *t, pgo_value_t **store, siz
         return underflow(c);
     /* Each column needs at least its kind byte: refuse counts the input cannot hold. */
     if (ncols > wire_remaining(&c->r))
-        return fail(c, "tuple claims %u columns but only %zu bytes remain", ncols,
+        return fail(c, "truncated: tuple claims %u columns but only %zu bytes remain", ncols,
                     wire_remaining(&c->r));
     grow((void **) store, cap, ncols, sizeof(pgo_value_t));
     t->ncols = ncols;
@@ -223,7 +223,7 @@ static bool read_relation(pgo_decoder_t *dec, decode_ctx_t *c, pgo_msg_t *m)
     }
     /* Each column takes at least 10 bytes. */
     if ((size_t) ncols * 10 > wire_remaining(&c->r))
-        return fail(c, "relation claims %u columns but only %zu bytes remain", ncols,
+        return fail(c, "truncated: relation claims %u columns but only %zu bytes remain", ncols,
                     wire_remaining(&c->r));
     grow((void **) &dec->columns, &dec->columns_cap, ncols, sizeof(pgo_column_t));
     m->relation.ncols = ncols;
@@ -335,8 +335,10 @@ static bool read_truncate(pgo_decoder_t *dec, decode_ctx_t *c, pgo_msg_t *m)
         return finish(c);
     if (m->truncate.options & ~3u)
         return fail(c, "unknown options 0x%02x", m->truncate.options);
-    if ((size_t) n * 4 != wire_remaining(&c->r))
-        return fail(c, "claims %u relations but %zu bytes follow", n, wire_remaining(&c->r));
+    /* Too few bytes is a truncated message; too many is left for finish() to report. */
+    if (n > wire_remaining(&c->r) / 4)
+        return fail(c, "truncated: claims %u relations but only %zu bytes follow", n,
+                    wire_remaining(&c->r));
     grow((void **) &dec->relids, &dec->relids_cap, n, sizeof(uint32_t));
     for (uint32_t i = 0; i < n; i++)
         dec->relids[i] = wire_u32(&c->r, "relation id");

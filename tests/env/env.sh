@@ -21,6 +21,12 @@
 # Tunables (environment): SLUICE_KEEP_ENV=1 keeps the temp dir (processes are
 # still stopped), SLUICE_PG_BIN, SLUICE_KAFKA_HEAP_OPTS (default
 # "-Xms512m -Xmx512m"), SLUICE_KAFKA_JVM_OPTS (extra broker JVM flags).
+#
+# Timing note: a kill -9'd node is only fenced / allowed to re-register after
+# broker.session.timeout.ms (default 9 s), so a crashed single node takes
+# ~15 s to come back.  Fault tests that want it faster can pass
+#   kafka_start 1 broker.session.timeout.ms=3000 broker.heartbeat.interval.ms=500
+# (restart then ~5 s).
 
 [ -n "${_SLUICE_ON_EXIT+x}" ] || _SLUICE_ON_EXIT=()
 _SLUICE_ENV_LIB_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -256,7 +262,7 @@ EOF
 _pg_ctl_start() {
     local deadline=$((SECONDS + 30))
     if ! _pg_as "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$PG_LOG" -w -t 30 start >/dev/null 2>&1; then
-        _env_err "pg_start: PostgreSQL did not start within 30 s (port $PGPORT_TEST, data $PG_DATA); last lines of $PG_LOG:"
+        _env_err "pg_start: PostgreSQL failed to start or was not ready within 30 s (port $PGPORT_TEST, data $PG_DATA); last lines of $PG_LOG:"
         tail -n 30 "$PG_LOG" >&2 2>/dev/null || true
         return 1
     fi

@@ -7,8 +7,8 @@
 #
 # In another shell:  . /tmp/sluice-env.XXXXXX/env.sh
 # gives PG_CONNINFO, KAFKA_BOOTSTRAP, ...; additionally sourcing
-# tests/env/env.sh there makes pg_psql, kafka_topics, kafka_stop_node, ...
-# work against this environment (source tests/env/env.sh first).
+# tests/env/env.sh there (without env_init) makes pg_psql, kafka_topics,
+# kafka_stop_node, kafka_start_node, ... work against this environment.
 set -euo pipefail
 
 nodes="${1:-1}"

@@ -1,0 +1,149 @@
+# shellcheck shell=bash
+# Helpers shared by the integration tests, fault tests and benchmarks.
+# Source after tests/env/env.sh and env_init/pg_start/kafka_start.
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+SLUICE="$REPO/build/sluice"
+VERIFY="$REPO/build/tools/verify"
+WORKLOAD="$REPO/build/tools/workload"
+
+_t_failures=0
+_t_passed=0
+
+log() { printf '%s  %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+
+fail() {
+    log "FAIL: $*"
+    _t_failures=$((_t_failures + 1))
+    return 1
+}
+
+pass() {
+    log "PASS: $*"
+    _t_passed=$((_t_passed + 1))
+}
+
+# Runs one test function; a failing command inside it fails the test, not the run.
+run_test() {
+    local name="$1"
+    log "=== $name"
+    local before=$_t_failures
+    if ! ( set -e; "$name" ); then
+        [ "$_t_failures" -gt "$before" ] || _t_failures=$((_t_failures + 1))
+        log "--- $name FAILED"
+        return 0
+    fi
+    pass "$name"
+}
+
+summary() {
+    log "passed: $_t_passed, failed: $_t_failures"
+    [ "$_t_failures" -eq 0 ]
+}
+
+# sluice_config FILE SLOT PREFIX [extra lines...]: writes a 0600 config.
+sluice_config() {
+    local file="$1" slot="$2" prefix="$3"
+    shift 3
+    umask 077
+    {
+        echo "postgres.conninfo = $PG_CONNINFO"
+        echo "postgres.slot = $slot"
+        echo "postgres.publication = sluice"
+        echo "postgres.status_interval_ms = 1000"
+        echo "topic.prefix = $prefix"
+        echo "kafka.bootstrap.servers = $KAFKA_BOOTSTRAP"
+        echo "checkpoint.idle.interval.ms = 500"
+        echo "startup.timeout.ms = 20000"
+        for line in "$@"; do echo "$line"; done
+    } > "$file"
+    umask 022
+}
+
+# sluice_start CONFIG LOGFILE [args...]: starts sluice in the background as a child
+# of this shell (so `wait` gets its exit code); sets SLUICE_PID.
+sluice_start() {
+    local cfg="$1" logf="$2"
+    shift 2
+    "$SLUICE" run -c "$cfg" "$@" >>"$logf" 2>&1 &
+    SLUICE_PID=$!
+}
+
+# sluice_stop PID [timeout]: SIGTERM, wait; returns sluice's exit code.
+sluice_stop() {
+    local pid="$1" timeout="${2:-60}" i=0
+    kill -TERM "$pid" 2>/dev/null || true
+    while kill -0 "$pid" 2>/dev/null; do
+        sleep 0.2
+        i=$((i + 1))
+        if [ "$i" -gt $((timeout * 5)) ]; then
+            log "sluice $pid did not stop within ${timeout}s"
+            kill -9 "$pid" 2>/dev/null || true
+            wait "$pid" 2>/dev/null || true
+            return 124
+        fi
+    done
+    local rc=0
+    wait "$pid" 2>/dev/null || rc=$?
+    return "$rc"
+}
+
+slot_confirmed() {
+    pg_psql -Atc "SELECT coalesce(confirmed_flush_lsn::text, '') FROM pg_replication_slots WHERE slot_name = '$1'"
+}
+
+# sync_barrier: a non-transactional logical message after everything written so far;
+# prints its LSN. sluice's checkpoint passes it once Kafka holds all that came before.
+sync_barrier() {
+    pg_psql -Atc "SELECT pg_logical_emit_message(false, 'sluice-test', 'sync')"
+}
+
+# wait_confirmed SLOT LSN TIMEOUT: until the slot's confirmed_flush_lsn >= LSN.
+wait_confirmed() {
+    local slot="$1" target="$2" timeout="${3:-120}" start=$SECONDS cur
+    while :; do
+        cur="$(slot_confirmed "$slot")"
+        if [ -n "$cur" ] && [ "$(pg_psql -Atc "SELECT '$cur'::pg_lsn >= '$target'::pg_lsn")" = t ]; then
+            return 0
+        fi
+        if [ $((SECONDS - start)) -ge "$timeout" ]; then
+            log "slot $slot at '${cur}' did not reach $target within ${timeout}s"
+            return 1
+        fi
+        sleep 0.3
+    done
+}
+
+# peak_rss_kb PID: the process's peak resident set (VmHWM).
+peak_rss_kb() {
+    awk '/^VmHWM:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0
+}
+
+# expect_exit CODE CMD...: runs a command, checks its exit code.
+expect_exit() {
+    local want="$1" rc=0
+    shift
+    "$@" || rc=$?
+    if [ "$rc" -ne "$want" ]; then
+        fail "expected exit $want, got $rc from: $*"
+        return 1
+    fi
+}
+
+# workload_setup: tables wl_a, wl_b, wl_c, the ledger, publication "sluice".
+workload_setup() {
+    "$WORKLOAD" "$PG_ADMIN_CONNINFO" --setup --txns 0
+}
+
+verify_check() {
+    local prefix="$1" slot="$2"
+    shift 2
+    "$VERIFY" check --bootstrap "$KAFKA_BOOTSTRAP" --conninfo "$PG_ADMIN_CONNINFO" \
+        --prefix "$prefix" --slot "$slot" "$@"
+}
+
+# The superuser's conninfo over TCP (workload, verifier).
+admin_conninfo() {
+    PG_ADMIN_CONNINFO="host=$PGHOST_TEST port=$PGPORT_TEST dbname=sluice_test user=postgres password=postgres"
+    export PG_ADMIN_CONNINFO
+}

@@ -1,0 +1,293 @@
+# shellcheck shell=bash
+# The integration tests (sourced by run.sh). Each test_* function is one test.
+
+# fresh_tables: empties the workload tables and ledger before a test's slot exists,
+# so the slot sees every row the tables will hold.
+fresh_tables() {
+    pg_psql -c "TRUNCATE wl_a, wl_b, wl_c, wl_ledger"
+}
+
+drop_slot() {
+    pg_psql -Atc "SELECT pg_drop_replication_slot('$1') FROM pg_replication_slots WHERE slot_name = '$1'" >/dev/null
+}
+
+wait_slot_exists() {
+    local slot="$1" i=0
+    until [ "$(pg_psql -Atc "SELECT count(*) FROM pg_replication_slots WHERE slot_name = '$slot'")" = 1 ]; do
+        i=$((i + 1))
+        [ "$i" -lt 150 ] || { fail "slot $slot was not created"; return 1; }
+        sleep 0.2
+    done
+}
+
+# start_sampler PREFIX SLOT OUT: V6 sampler in the background; sets SAMPLER_PID.
+start_sampler() {
+    "$VERIFY" sample --bootstrap "$KAFKA_BOOTSTRAP" --conninfo "$PG_ADMIN_CONNINFO" \
+        --prefix "$1" --slot "$2" --out "$3" --interval-ms 100 2>>"$3.log" &
+    SAMPLER_PID=$!
+}
+
+stop_sampler() {
+    local pid="$1" out="$2" rc=0
+    kill -TERM "$pid" 2>/dev/null || true
+    wait "$pid" || rc=$?
+    log "V6 sampler: $(cat "$out" 2>/dev/null)"
+    [ "$rc" -eq 0 ] || fail "V6: the slot was seen ahead of the committed checkpoint"
+    grep -q '^samples [1-9]' "$out" || fail "V6 sampler took no conclusive sample"
+    [ "$rc" -eq 0 ]
+}
+
+# Acceptance 1: >= 10,000 source transactions from concurrent clients over three
+# tables, mixing INSERT, UPDATE and DELETE; a read_committed consumer sees every
+# change exactly once, in order per key, each source transaction inside one
+# Kafka transaction; replaying the topics gives the tables PostgreSQL has.
+test_workload_exactly_once() {
+    local slot=it_wl prefix=itwl cfg="$W/wl.conf" logf="$W/wl.log"
+    fresh_tables
+    sluice_config "$cfg" "$slot" "$prefix"
+    local pid sampler
+    sluice_start "$cfg" "$logf"
+    pid=$SLUICE_PID
+    wait_slot_exists "$slot"
+    start_sampler "$prefix" "$slot" "$W/wl.samples"
+    sampler=$SAMPLER_PID
+    "$WORKLOAD" "$PG_ADMIN_CONNINFO" --clients 4 --txns "$IT_TXNS" --seed 11
+    local lsn
+    lsn="$(sync_barrier)"
+    wait_confirmed "$slot" "$lsn" 300
+    local rc=0
+    sluice_stop "$pid" || rc=$?
+    [ "$rc" -eq 0 ] || fail "sluice exited $rc on SIGTERM (want 0)"
+    stop_sampler "$sampler" "$W/wl.samples"
+    verify_check "$prefix" "$slot" --tables wl_a,wl_b,wl_c --ledger wl_ledger
+    local committed
+    committed="$(pg_psql -Atc "SELECT count(*) FROM wl_ledger")"
+    [ "$committed" -ge "$((IT_TXNS * 8 / 10))" ] || fail "only $committed transactions committed"
+    drop_slot "$slot"
+}
+
+# Acceptance 2: kill -9 at >= 20 moments during the workload, including named
+# crash points between the Kafka commit and the LSN confirmation; restart each
+# time. Still exactly once, and the slot is never seen ahead of the checkpoint.
+test_crash_restart_exactly_once() {
+    local slot=it_crash prefix=itcrash cfg="$W/crash.conf" logf="$W/crash.log"
+    fresh_tables
+    sluice_config "$cfg" "$slot" "$prefix" "commit.interval.ms = 50"
+    local pid sampler
+    sluice_start "$cfg" "$logf"
+    pid=$SLUICE_PID
+    wait_slot_exists "$slot"
+    start_sampler "$prefix" "$slot" "$W/crash.samples"
+    sampler=$SAMPLER_PID
+
+    # Workload in rounds until the crashes are done.
+    touch "$W/crash.running"
+    (
+        seed=100
+        while [ -f "$W/crash.running" ]; do
+            seed=$((seed + 1))
+            "$WORKLOAD" "$PG_ADMIN_CONNINFO" --clients 4 --txns 400 --seed "$seed" >/dev/null || exit 1
+        done
+    ) &
+    local wl=$!
+
+    local points=(after_commit before_commit after_confirm mid_txn)
+    local i kills=0 point_hits=0 rc
+    RANDOM=42
+    for ((i = 1; i <= IT_CRASHES; i++)); do
+        sleep "0.$((RANDOM % 9 + 1))"
+        if [ $((i % 2)) -eq 0 ]; then
+            # A random moment.
+            sleep "$((RANDOM % 2)).$((RANDOM % 10))"
+            kill -9 "$pid" 2>/dev/null || true
+            wait "$pid" 2>/dev/null || true
+            kills=$((kills + 1))
+        else
+            # A named crash point: restart sluice armed with it, let it kill itself.
+            kill -9 "$pid" 2>/dev/null || true
+            wait "$pid" 2>/dev/null || true
+            local p="${points[$((RANDOM % ${#points[@]}))]}" n=$((RANDOM % 5 + 1))
+            [ "$p" = mid_txn ] && n=$((RANDOM % 3000 + 1))
+            echo "--- crash point $p:$n" >>"$logf"
+            SLUICE_CRASH_AT="$p:$n" sluice_start "$cfg" "$logf"
+            pid=$SLUICE_PID
+            local waited=0
+            while kill -0 "$pid" 2>/dev/null && [ "$waited" -lt 100 ]; do
+                sleep 0.1
+                waited=$((waited + 1))
+            done
+            rc=0
+            if kill -0 "$pid" 2>/dev/null; then
+                kill -9 "$pid"
+                wait "$pid" 2>/dev/null || true
+            else
+                wait "$pid" 2>/dev/null || rc=$?
+                [ "$rc" -eq 137 ] && point_hits=$((point_hits + 1))
+            fi
+            kills=$((kills + 1))
+        fi
+        sluice_start "$cfg" "$logf"
+    pid=$SLUICE_PID
+    done
+    rm -f "$W/crash.running"
+    wait "$wl" || fail "workload failed"
+    log "crash test: $kills kills, $point_hits named crash points reached"
+    [ "$kills" -ge 20 ] || [ "$IT_CRASHES" -lt 20 ] || fail "only $kills kills"
+    [ "$point_hits" -ge 1 ] || fail "no named crash point was reached"
+
+    local lsn
+    lsn="$(sync_barrier)"
+    wait_confirmed "$slot" "$lsn" 300
+    rc=0
+    sluice_stop "$pid" || rc=$?
+    [ "$rc" -eq 0 ] || fail "sluice exited $rc on SIGTERM (want 0)"
+    stop_sampler "$sampler" "$W/crash.samples"
+    grep -c "skipping\|Kafka already holds" "$logf" >/dev/null || true
+    verify_check "$prefix" "$slot" --tables wl_a,wl_b,wl_c --ledger wl_ledger
+    drop_slot "$slot"
+}
+
+# Acceptance 3: a second instance on the same slot fails with a clear error while
+# the first keeps streaming; a first instance that stalled (SIGSTOP) past
+# wal_sender_timeout and comes back after a second took over is fenced: it exits
+# 8 without confirming anything, and the data is still exactly once.
+test_second_instance_and_fencing() {
+    local slot=it_two prefix=ittwo cfg="$W/two.conf"
+    fresh_tables
+    sluice_config "$cfg" "$slot" "$prefix"
+    sluice_start "$cfg" "$W/two-a.log"
+    local a=$SLUICE_PID
+    wait_slot_exists "$slot"
+    "$WORKLOAD" "$PG_ADMIN_CONNINFO" --clients 2 --txns 300 --seed 21 >/dev/null
+
+    # A second instance while the first streams: refused, and the first is untouched.
+    local rc=0
+    "$SLUICE" run -c "$cfg" >"$W/two-b.log" 2>&1 || rc=$?
+    [ "$rc" -eq 8 ] || fail "second instance exited $rc, want 8"
+    grep -q 'is in use by PostgreSQL backend' "$W/two-b.log" || fail "second instance gave no clear error: $(cat "$W/two-b.log")"
+    kill -0 "$a" || fail "first instance died when the second started"
+    "$WORKLOAD" "$PG_ADMIN_CONNINFO" --clients 2 --txns 300 --seed 22 >/dev/null
+    local lsn
+    lsn="$(sync_barrier)"
+    wait_confirmed "$slot" "$lsn" 60 || fail "first instance stopped streaming after the second was refused"
+
+    # Stall the first past wal_sender_timeout (10s); PostgreSQL drops it; a second takes over.
+    kill -STOP "$a"
+    "$WORKLOAD" "$PG_ADMIN_CONNINFO" --clients 2 --txns 200 --seed 23 >/dev/null
+    sleep 12
+    sluice_start "$cfg" "$W/two-c.log"
+    local c=$SLUICE_PID
+    lsn="$(sync_barrier)"
+    wait_confirmed "$slot" "$lsn" 60 || fail "the second instance did not take over"
+    local before
+    before="$(slot_confirmed "$slot")"
+    # The stalled first instance resumes: it must be fenced and confirm nothing.
+    kill -CONT "$a"
+    "$WORKLOAD" "$PG_ADMIN_CONNINFO" --clients 2 --txns 200 --seed 24 >/dev/null
+    rc=0
+    local waited=0
+    while kill -0 "$a" 2>/dev/null && [ "$waited" -lt 300 ]; do sleep 0.1; waited=$((waited + 1)); done
+    wait "$a" || rc=$?
+    [ "$rc" -eq 8 ] || fail "the stalled first instance exited $rc, want 8 (fenced)"
+    grep -Eq 'fenced|took over|in use' "$W/two-a.log" || fail "no fencing message in the first instance's log"
+    lsn="$(sync_barrier)"
+    wait_confirmed "$slot" "$lsn" 60 || fail "the second instance stopped streaming"
+    rc=0
+    sluice_stop "$c" || rc=$?
+    [ "$rc" -eq 0 ] || fail "second instance exited $rc on SIGTERM"
+    verify_check "$prefix" "$slot" --tables wl_a,wl_b,wl_c --ledger wl_ledger
+    drop_slot "$slot"
+}
+
+# Acceptance 4: one 1,000,000-row transaction arrives whole and exactly once while
+# sluice's peak RSS stays under 100 MB.
+test_big_transaction_flat_memory() {
+    local slot=it_big prefix=itbig cfg="$W/big.conf" logf="$W/big.log"
+    pg_psql -c "CREATE TABLE IF NOT EXISTS big (id int PRIMARY KEY, v text, n bigint); TRUNCATE big, wl_ledger" \
+        -c "ALTER PUBLICATION sluice ADD TABLE big" 2>/dev/null ||
+        pg_psql -c "TRUNCATE big, wl_ledger"
+    sluice_config "$cfg" "$slot" "$prefix"
+    sluice_start "$cfg" "$logf"
+    local pid=$SLUICE_PID
+    wait_slot_exists "$slot"
+    pg_psql -c "BEGIN; INSERT INTO big SELECT g, 'row ' || g || repeat('x', 60), g * 7 FROM generate_series(1, $IT_BIG_ROWS) g;
+                INSERT INTO wl_ledger VALUES (txid_current() % 4294967296, $IT_BIG_ROWS, -1); COMMIT;"
+    local lsn
+    lsn="$(sync_barrier)"
+    wait_confirmed "$slot" "$lsn" 600
+    local rss
+    rss="$(peak_rss_kb "$pid")"
+    local rc=0
+    sluice_stop "$pid" || rc=$?
+    [ "$rc" -eq 0 ] || fail "sluice exited $rc on SIGTERM"
+    log "peak RSS of sluice during the $IT_BIG_ROWS-row transaction: $((rss / 1024)) MB"
+    [ "$rss" -gt 0 ] && [ "$rss" -lt $((100 * 1024)) ] || fail "peak RSS $rss kB is not under 100 MB"
+    verify_check "$prefix" "$slot" --tables big --ledger wl_ledger --no-state
+    pg_psql -c "ALTER PUBLICATION sluice DROP TABLE big; DROP TABLE big" >/dev/null
+    drop_slot "$slot"
+}
+
+# Acceptance 5: bad input and broken peers give a clear message and a documented
+# exit code, and nothing is confirmed.
+test_errors_are_clear_and_confirm_nothing() {
+    local cfg="$W/err.conf" out="$W/err.out"
+    check_error() {
+        local want="$1" pattern="$2"
+        shift 2
+        local rc=0
+        "$@" >"$out" 2>&1 || rc=$?
+        if [ "$rc" -ne "$want" ] || ! grep -q -- "$pattern" "$out"; then
+            fail "want exit $want and \"$pattern\"; got exit $rc: $(tail -3 "$out")"
+            return 1
+        fi
+        log "exit $rc: $(grep -m1 -- "$pattern" "$out" | sed 's/.*\(FATAL\|ERROR\): *//')"
+    }
+    # Configuration.
+    printf 'postgres.conninfo = x\nno.such.key = 1\n' >"$cfg"
+    chmod 600 "$cfg"
+    check_error 3 'unknown configuration key "no.such.key"' "$SLUICE" run -c "$cfg"
+    printf 'postgres.slot = s\n' >"$cfg"
+    check_error 3 'missing required configuration key "postgres.conninfo"' "$SLUICE" run -c "$cfg"
+    check_error 2 'unknown command' "$SLUICE" frobnicate
+
+    # Wrong password.
+    local bad="${PG_CONNINFO/password=sluice/password=wrong}"
+    sluice_config "$cfg" it_err iterr "postgres.conninfo = $bad"
+    check_error 4 'password authentication failed' "$SLUICE" run -c "$cfg"
+    # PostgreSQL not listening.
+    sluice_config "$cfg" it_err iterr "postgres.conninfo = host=127.0.0.1 port=1 dbname=x user=x connect_timeout=2"
+    check_error 4 'could not connect to PostgreSQL' "$SLUICE" run -c "$cfg"
+    # Missing publication.
+    sluice_config "$cfg" it_err iterr "postgres.publication = nosuchpub"
+    check_error 5 'publication "nosuchpub" does not exist' "$SLUICE" run -c "$cfg"
+    # Unreachable broker (nothing listens on port 1).
+    sluice_config "$cfg" it_err iterr "kafka.bootstrap.servers = 127.0.0.1:1" "startup.timeout.ms = 3000"
+    check_error 7 'is Kafka at "127.0.0.1:1" reachable' "$SLUICE" run -c "$cfg"
+    [ -z "$(slot_confirmed it_err)" ] || fail "a slot was created although Kafka was unreachable"
+
+    # A checkpoint exists but the slot was dropped: refuse.
+    sluice_config "$cfg" it_err iterr
+    sluice_start "$cfg" "$W/err-run.log"
+    local pid=$SLUICE_PID
+    wait_slot_exists it_err
+    pg_psql -c "INSERT INTO wl_a VALUES (999999, 'e', 1) ON CONFLICT (id) DO UPDATE SET n = wl_a.n + 1" >/dev/null
+    local lsn
+    lsn="$(sync_barrier)"
+    wait_confirmed it_err "$lsn" 60
+    sluice_stop "$pid"
+    drop_slot it_err
+    check_error 6 'replication slot "it_err" does not exist, but Kafka holds a checkpoint' "$SLUICE" run -c "$cfg"
+    [ -z "$(slot_confirmed it_err)" ] || fail "sluice recreated a dropped slot although a checkpoint exists"
+
+    # The slot advanced behind sluice's back (ahead of the checkpoint): refuse.
+    pg_psql -Atc "SELECT pg_create_logical_replication_slot('it_err', 'pgoutput')" >/dev/null
+    pg_psql -c "INSERT INTO wl_a VALUES (999998, 'e', 1) ON CONFLICT (id) DO UPDATE SET n = wl_a.n + 1" >/dev/null
+    pg_psql -Atc "SELECT pg_replication_slot_advance('it_err', pg_current_wal_lsn())" >/dev/null
+    local slot_before
+    slot_before="$(slot_confirmed it_err)"
+    check_error 6 'ahead of the Kafka checkpoint' "$SLUICE" run -c "$cfg"
+    [ "$(slot_confirmed it_err)" = "$slot_before" ] || fail "the slot moved although sluice refused"
+    drop_slot it_err
+
+    # Malformed frames are covered by the decoder's unit tests (tests/unit/test_pgoutput.c).
+}
