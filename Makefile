@@ -60,11 +60,11 @@ $(BUILD)/tools/%: tests/tools/%.c $(BUILD)/libsluice.a
 	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libsluice.a $(LDLIBS)
 
 # Unit tests: one Check binary per suite, built twice (plain and sanitized).
-$(BUILD)/unit/%: tests/unit/%.c $(BUILD)/libsluice.a
+$(BUILD)/unit/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(BUILD)/libsluice.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libsluice.a $(LDLIBS) $(CHECK_LIBS)
 
-$(BUILD)/unit-san/%: tests/unit/%.c $(BUILD)/libsluice-san.a
+$(BUILD)/unit-san/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(BUILD)/libsluice-san.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(SANFLAGS) -Itests/unit -o $@ $< $(BUILD)/libsluice-san.a $(LDLIBS) $(CHECK_LIBS)
 

@@ -379,6 +379,13 @@ bool config_finish(config_t *cfg, char *err, size_t errlen)
         strbuf_appendf(&b, "sluice-%s", cfg->slot);
         cfg->transactional_id = b.data;
     }
+    /* PostgreSQL's ReplicationSlotValidateName: 1 to NAMEDATALEN - 1 (63) bytes. */
+    size_t slot_len = strlen(cfg->slot);
+    if (slot_len == 0 || slot_len > 63)
+        return errf(err, errlen,
+                    "invalid value \"%s\" for \"postgres.slot\": slot names must be 1 to 63 "
+                    "characters long",
+                    cfg->slot);
     for (const char *p = cfg->slot; *p; p++)
         if (!(islower((unsigned char) *p) || isdigit((unsigned char) *p) || *p == '_'))
             return errf(err, errlen,

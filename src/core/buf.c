@@ -88,12 +88,23 @@ void strbuf_free(strbuf_t *b)
     b->len = b->cap = 0;
 }
 
+/*
+ * As PostgreSQL's pg_lsn_in: 1 to 8 hex digits, '/', 1 to 8 hex digits and
+ * nothing else. (sscanf's %X also took spaces, signs, "0x" and silently
+ * truncated a 9-digit half.)
+ */
 bool lsn_parse(const char *text, sluice_lsn_t *out)
 {
-    unsigned hi, lo;
-    int consumed = 0;
-    if (!text || sscanf(text, "%X/%X%n", &hi, &lo, &consumed) != 2 || text[consumed] != '\0')
+    static const char hex[] = "0123456789abcdefABCDEF";
+    if (!text)
         return false;
-    *out = ((sluice_lsn_t) hi << 32) | lo;
+    size_t hi_len = strspn(text, hex);
+    if (hi_len < 1 || hi_len > 8 || text[hi_len] != '/')
+        return false;
+    const char *lo = text + hi_len + 1;
+    size_t lo_len = strspn(lo, hex);
+    if (lo_len < 1 || lo_len > 8 || lo[lo_len] != '\0')
+        return false;
+    *out = ((sluice_lsn_t) strtoul(text, NULL, 16) << 32) | (sluice_lsn_t) strtoul(lo, NULL, 16);
     return true;
 }

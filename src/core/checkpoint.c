@@ -53,7 +53,8 @@ bool checkpoint_from_json(const char *data, size_t len, checkpoint_t *out, char 
     json_t *ts = json_object_get(root, "commit_ts_us");
     json_t *sys = json_object_get(root, "system_id");
     if (ok && (!json_is_integer(xid) || !json_is_integer(seq) || !json_is_integer(ts) ||
-               !json_is_string(sys) || json_integer_value(seq) < 0)) {
+               !json_is_string(sys) || json_integer_value(seq) < 0 ||
+               json_integer_value(xid) < 0 || json_integer_value(xid) > UINT32_MAX)) {
         snprintf(err, errlen, "checkpoint fields xid, seq, commit_ts_us or system_id are missing "
                               "or of the wrong type");
         ok = false;

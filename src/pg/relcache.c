@@ -28,7 +28,10 @@ struct relcache {
 
 static size_t hash_oid(uint32_t oid, size_t cap)
 {
+    /* Fibonacci hashing, then fold the high bits down: OIDs sharing their low
+     * bits (every 65536th) must not collide. */
     uint32_t h = oid * 2654435761u;
+    h ^= h >> 15;
     return h & (cap - 1);
 }
 

@@ -1,0 +1,460 @@
+/*
+ * test_config.c — sluice.conf parsing (config_load_file), -o overrides
+ * (config_set) and validation with derived defaults (config_finish).
+ *
+ * Each test writes its file to a fresh temporary path and checks either the
+ * resulting config_t or the exact error: errors must name the file and line,
+ * and the key, because that is what a user needs to fix them.
+ */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "sluice/config.h"
+
+static config_t cfg;
+static char err[1024];
+static char path[64];
+
+static void setup(void)
+{
+    config_init(&cfg);
+    err[0] = '\0';
+    path[0] = '\0';
+}
+
+static void teardown(void)
+{
+    config_free(&cfg);
+    if (path[0])
+        unlink(path);
+}
+
+/* Writes text to a new temporary file; its name is left in `path`. */
+static void write_conf(const char *text)
+{
+    snprintf(path, sizeof path, "/tmp/sluice-test-conf-XXXXXX");
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    size_t n = strlen(text);
+    ck_assert_int_eq(write(fd, text, n), (ssize_t) n);
+    close(fd);
+}
+
+static bool load(const char *text)
+{
+    write_conf(text);
+    return config_load_file(&cfg, path, err, sizeof err);
+}
+
+/* The error must start with "<path>:<line>: " and contain every fragment. */
+#define assert_error_at(line, ...)                                                           \
+    do {                                                                                     \
+        char where_[96];                                                                     \
+        snprintf(where_, sizeof where_, "%s:%d: ", path, (line));                            \
+        ck_assert_msg(strncmp(err, where_, strlen(where_)) == 0,                             \
+                      "error \"%s\" does not start with \"%s\"", err, where_);               \
+        const char *frags_[] = {__VA_ARGS__};                                                \
+        for (size_t f_ = 0; f_ < sizeof frags_ / sizeof frags_[0]; f_++)                     \
+            ck_assert_msg(strstr(err, frags_[f_]), "error \"%s\" lacks \"%s\"", err,         \
+                          frags_[f_]);                                                       \
+    } while (0)
+
+static const char *minimal =
+    "postgres.conninfo = host=db dbname=app user=sluice\n"
+    "kafka.bootstrap.servers = k1:9092,k2:9092\n";
+
+START_TEST(test_init_sets_documented_defaults)
+{
+    ck_assert_ptr_null(cfg.pg_conninfo);
+    ck_assert_str_eq(cfg.slot, "sluice");
+    ck_assert_str_eq(cfg.publication, "sluice");
+    ck_assert(cfg.create_slot);
+    ck_assert_int_eq(cfg.status_interval_ms, 10000);
+    ck_assert_str_eq(cfg.topic_prefix, "sluice");
+    ck_assert_ptr_null(cfg.checkpoint_topic);
+    ck_assert_int_eq(cfg.format, FORMAT_JSON);
+    ck_assert(cfg.tombstones);
+    ck_assert_str_eq(cfg.toast_placeholder, "__debezium_unavailable_value");
+    ck_assert_int_eq(cfg.topic_partitions, -1);
+    ck_assert_int_eq(cfg.commit_interval_ms, 100);
+    ck_assert_int_eq(cfg.commit_max_bytes, 16777216);
+    ck_assert_int_eq(cfg.queue_max_bytes, 8388608);
+    ck_assert_int_eq(cfg.log_level, LOG_INFO);
+    ck_assert(!cfg.log_json);
+    ck_assert_uint_eq(cfg.nkafka, 0);
+}
+END_TEST
+
+START_TEST(test_good_file_sets_every_kind_of_value)
+{
+    bool ok = load("# sluice configuration\n"
+                   "\n"
+                   "   postgres.conninfo=host=db port=5433 dbname=app\n"
+                   "postgres.slot = orders_slot   \n"
+                   "\tpostgres.publication\t=\torders_pub\n"
+                   "postgres.create_slot = off\n"
+                   "postgres.status_interval_ms = 2500\n"
+                   "topic.prefix = shop\n"
+                   "tombstones.on.delete = no\n"
+                   "topic.partitions = 12\n"
+                   "commit.max.bytes = 32MB\n"
+                   "queue.max.bytes = 64kB\n"
+                   "format = json\n"
+                   "log.level = debug\n"
+                   "log.format = json\n"
+                   "log.file = /var/log/sluice.log\n"
+                   "  # indented comment\n"
+                   "kafka.bootstrap.servers = k:9092\r\n");
+    ck_assert_msg(ok, "%s", err);
+    ck_assert_str_eq(cfg.pg_conninfo, "host=db port=5433 dbname=app");
+    ck_assert_str_eq(cfg.slot, "orders_slot");
+    ck_assert_str_eq(cfg.publication, "orders_pub");
+    ck_assert(!cfg.create_slot);
+    ck_assert_int_eq(cfg.status_interval_ms, 2500);
+    ck_assert_str_eq(cfg.topic_prefix, "shop");
+    ck_assert(!cfg.tombstones);
+    ck_assert_int_eq(cfg.topic_partitions, 12);
+    ck_assert_int_eq(cfg.commit_max_bytes, 32LL * 1024 * 1024);
+    ck_assert_int_eq(cfg.queue_max_bytes, 65536);
+    ck_assert_int_eq(cfg.log_level, LOG_DEBUG);
+    ck_assert(cfg.log_json);
+    ck_assert_str_eq(cfg.log_file, "/var/log/sluice.log");
+    ck_assert_str_eq(config_kafka_get(&cfg, "bootstrap.servers"), "k:9092");
+}
+END_TEST
+
+START_TEST(test_unknown_key_names_file_line_and_key)
+{
+    ck_assert(!load("postgres.slot = a\n# comment\n\npostgres.slott = b\n"));
+    assert_error_at(4, "unknown configuration key \"postgres.slott\"", "kafka.");
+}
+END_TEST
+
+START_TEST(test_parsing_stops_at_the_first_error)
+{
+    ck_assert(!load("topic.prefix = first\nbogus = 1\ntopic.prefix = second\n"));
+    assert_error_at(2, "\"bogus\"");
+    ck_assert_str_eq(cfg.topic_prefix, "first");
+}
+END_TEST
+
+START_TEST(test_kafka_keys_pass_through_without_prefix)
+{
+    ck_assert_msg(load("kafka.bootstrap.servers = a:1\n"
+                       "kafka.acks = all\n"
+                       "kafka.sasl.password = p@ss=word\n"
+                       "kafka.acks = 1\n"),
+                  "%s", err);
+    ck_assert_uint_eq(cfg.nkafka, 3); /* a repeated key replaces, it does not add */
+    ck_assert_str_eq(config_kafka_get(&cfg, "bootstrap.servers"), "a:1");
+    ck_assert_str_eq(config_kafka_get(&cfg, "acks"), "1");
+    ck_assert_str_eq(config_kafka_get(&cfg, "sasl.password"), "p@ss=word");
+    ck_assert_ptr_null(config_kafka_get(&cfg, "kafka.acks"));
+    ck_assert_ptr_null(config_kafka_get(&cfg, "linger.ms"));
+}
+END_TEST
+
+START_TEST(test_bare_kafka_prefix_is_an_unknown_key)
+{
+    ck_assert(!load("kafka. = x\n"));
+    assert_error_at(1, "unknown configuration key \"kafka.\"");
+}
+END_TEST
+
+START_TEST(test_missing_conninfo_is_reported_by_finish)
+{
+    ck_assert(load("kafka.bootstrap.servers = a:1\n"));
+    ck_assert(!config_finish(&cfg, err, sizeof err));
+    ck_assert_str_eq(err, "missing required configuration key \"postgres.conninfo\"");
+}
+END_TEST
+
+START_TEST(test_empty_conninfo_counts_as_missing)
+{
+    ck_assert(load("postgres.conninfo =\nkafka.bootstrap.servers = a:1\n"));
+    ck_assert(!config_finish(&cfg, err, sizeof err));
+    ck_assert_str_eq(err, "missing required configuration key \"postgres.conninfo\"");
+}
+END_TEST
+
+START_TEST(test_missing_bootstrap_servers_is_reported_by_finish)
+{
+    ck_assert(load("postgres.conninfo = host=db\n"));
+    ck_assert(!config_finish(&cfg, err, sizeof err));
+    ck_assert_str_eq(err, "missing required configuration key \"kafka.bootstrap.servers\"");
+}
+END_TEST
+
+START_TEST(test_kafka_transactional_id_is_refused)
+{
+    ck_assert(load(minimal));
+    ck_assert(config_set(&cfg, "kafka.transactional.id", "mine", "-o", err, sizeof err));
+    ck_assert(!config_finish(&cfg, err, sizeof err));
+    ck_assert_ptr_nonnull(strstr(err, "\"kafka.transactional.id\" is managed by sluice"));
+}
+END_TEST
+
+START_TEST(test_bad_integer_names_value_key_and_range)
+{
+    ck_assert(!load("\npostgres.status_interval_ms = 10s\n"));
+    assert_error_at(2, "invalid value \"10s\"", "\"postgres.status_interval_ms\"",
+                    "an integer from 100 to 3600000");
+    ck_assert_int_eq(cfg.status_interval_ms, 10000); /* unchanged */
+}
+END_TEST
+
+START_TEST(test_integer_out_of_range_is_refused)
+{
+    ck_assert(!load("postgres.status_interval_ms = 99\n"));
+    assert_error_at(1, "invalid value \"99\"", "from 100 to 3600000");
+    config_free(&cfg);
+    config_init(&cfg);
+    unlink(path);
+    ck_assert(!load("topic.partitions = 99999999999999999999\n"));
+    assert_error_at(1, "\"topic.partitions\"");
+}
+END_TEST
+
+START_TEST(test_bad_size_suffix_is_refused)
+{
+    ck_assert(!load("commit.max.bytes = 2TB\n"));
+    assert_error_at(1, "invalid value \"2TB\"", "a size in bytes (or with kB, MB, GB)");
+}
+END_TEST
+
+START_TEST(test_bad_bool_is_refused)
+{
+    ck_assert(!load("postgres.create_slot = maybe\n"));
+    assert_error_at(1, "\"postgres.create_slot\"", "expected true or false");
+    ck_assert(cfg.create_slot);
+}
+END_TEST
+
+START_TEST(test_bad_enum_values_are_refused)
+{
+    ck_assert(!load("format = avro\n"));
+    assert_error_at(1, "invalid value \"avro\" for \"format\": expected json");
+    config_free(&cfg);
+    config_init(&cfg);
+    unlink(path);
+    ck_assert(!load("log.level = verbose\n"));
+    assert_error_at(1, "\"log.level\"", "expected debug, info, warning or error");
+    config_free(&cfg);
+    config_init(&cfg);
+    unlink(path);
+    ck_assert(!load("log.format = xml\n"));
+    assert_error_at(1, "\"log.format\"", "expected text or json");
+}
+END_TEST
+
+START_TEST(test_line_without_equals_is_refused)
+{
+    ck_assert(!load("postgres.slot = a\npostgres.slot b\n"));
+    assert_error_at(2, "expected \"key = value\"", "postgres.slot b");
+}
+END_TEST
+
+START_TEST(test_line_without_key_is_refused)
+{
+    ck_assert(!load("  = value\n"));
+    assert_error_at(1, "missing key before \"=\"");
+}
+END_TEST
+
+START_TEST(test_env_references_are_substituted)
+{
+    setenv("SLUICE_TEST_PW", "s3cr=t", 1);
+    setenv("SLUICE_TEST_HOST", "db.internal", 1);
+    ck_assert_msg(load("postgres.conninfo = host=${SLUICE_TEST_HOST} password=${SLUICE_TEST_PW}\n"
+                       "kafka.sasl.password = ${SLUICE_TEST_PW}${SLUICE_TEST_PW}\n"
+                       "topic.prefix = $HOME-not-a-reference\n"),
+                  "%s", err);
+    ck_assert_str_eq(cfg.pg_conninfo, "host=db.internal password=s3cr=t");
+    ck_assert_str_eq(config_kafka_get(&cfg, "sasl.password"), "s3cr=ts3cr=t");
+    ck_assert_str_eq(cfg.topic_prefix, "$HOME-not-a-reference");
+}
+END_TEST
+
+START_TEST(test_env_reference_to_empty_variable_is_empty)
+{
+    setenv("SLUICE_TEST_EMPTY", "", 1);
+    ck_assert_msg(load("topic.prefix = a${SLUICE_TEST_EMPTY}b\n"), "%s", err);
+    ck_assert_str_eq(cfg.topic_prefix, "ab");
+}
+END_TEST
+
+START_TEST(test_unset_env_variable_is_an_error)
+{
+    unsetenv("SLUICE_TEST_UNSET");
+    ck_assert(!load("topic.prefix = x\npostgres.conninfo = password=${SLUICE_TEST_UNSET}\n"));
+    assert_error_at(2, "environment variable \"SLUICE_TEST_UNSET\" is not set");
+    ck_assert_ptr_null(cfg.pg_conninfo);
+}
+END_TEST
+
+START_TEST(test_malformed_env_references_are_errors)
+{
+    ck_assert(!load("topic.prefix = ${UNCLOSED\n"));
+    assert_error_at(1, "unterminated \"${\"");
+    config_free(&cfg);
+    config_init(&cfg);
+    unlink(path);
+    ck_assert(!load("topic.prefix = ${}\n"));
+    assert_error_at(1, "invalid environment variable reference");
+}
+END_TEST
+
+START_TEST(test_quoted_values_keep_inner_spaces)
+{
+    ck_assert_msg(load("toast.placeholder = \"  kept  \"\n"
+                       "postgres.conninfo = \"host=db application_name='a b'\"\n"
+                       "topic.prefix = \"\n"
+                       "postgres.publication = \"\"\n"),
+                  "%s", err);
+    ck_assert_str_eq(cfg.toast_placeholder, "  kept  ");
+    ck_assert_str_eq(cfg.pg_conninfo, "host=db application_name='a b'");
+    ck_assert_str_eq(cfg.topic_prefix, "\""); /* a lone quote is not a quoted value */
+    ck_assert_str_eq(cfg.publication, "");
+}
+END_TEST
+
+START_TEST(test_override_replaces_file_value)
+{
+    ck_assert(load(minimal));
+    ck_assert(config_set(&cfg, "postgres.slot", "override_slot", "-o", err, sizeof err));
+    ck_assert(config_set(&cfg, "kafka.bootstrap.servers", "other:1", "-o", err, sizeof err));
+    ck_assert(config_set(&cfg, "commit.interval.ms", "250", "-o", err, sizeof err));
+    ck_assert_str_eq(cfg.slot, "override_slot");
+    ck_assert_str_eq(config_kafka_get(&cfg, "bootstrap.servers"), "other:1");
+    ck_assert_int_eq(cfg.commit_interval_ms, 250);
+}
+END_TEST
+
+START_TEST(test_override_errors_name_their_origin)
+{
+    ck_assert(!config_set(&cfg, "no.such.key", "1", "-o", err, sizeof err));
+    ck_assert_int_eq(strncmp(err, "-o: unknown configuration key \"no.such.key\"", 43), 0);
+    ck_assert(!config_set(&cfg, "commit.interval.ms", "-5", "-o", err, sizeof err));
+    ck_assert_int_eq(strncmp(err, "-o: invalid value \"-5\" for \"commit.interval.ms\"", 47), 0);
+}
+END_TEST
+
+START_TEST(test_finish_derives_checkpoint_topic_and_transactional_id)
+{
+    ck_assert(load("postgres.conninfo = host=db\n"
+                   "kafka.bootstrap.servers = k:1\n"
+                   "postgres.slot = orders\n"
+                   "topic.prefix = shop\n"));
+    ck_assert_msg(config_finish(&cfg, err, sizeof err), "%s", err);
+    ck_assert_str_eq(cfg.checkpoint_topic, "shop.sluice.checkpoint");
+    ck_assert_str_eq(cfg.transactional_id, "sluice-orders");
+}
+END_TEST
+
+START_TEST(test_finish_keeps_explicit_checkpoint_topic_and_transactional_id)
+{
+    ck_assert(load("postgres.conninfo = host=db\n"
+                   "kafka.bootstrap.servers = k:1\n"
+                   "checkpoint.topic = my.ckpt\n"
+                   "transactional.id = tx-1\n"));
+    ck_assert_msg(config_finish(&cfg, err, sizeof err), "%s", err);
+    ck_assert_str_eq(cfg.checkpoint_topic, "my.ckpt");
+    ck_assert_str_eq(cfg.transactional_id, "tx-1");
+}
+END_TEST
+
+START_TEST(test_finish_refuses_invalid_slot_names)
+{
+    static const char *const bad[] = {"Upper", "with-dash", "sp ace", "dot.ted", "",
+                                      /* 64 characters: PostgreSQL's limit is 63 */
+                                      "a123456789012345678901234567890123456789012345678901234567890123"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        config_free(&cfg);
+        config_init(&cfg);
+        ck_assert(config_set(&cfg, "postgres.conninfo", "host=db", "-o", err, sizeof err));
+        ck_assert(config_set(&cfg, "kafka.bootstrap.servers", "k:1", "-o", err, sizeof err));
+        ck_assert(config_set(&cfg, "postgres.slot", bad[i], "-o", err, sizeof err));
+        ck_assert_msg(!config_finish(&cfg, err, sizeof err), "slot \"%s\" accepted", bad[i]);
+        ck_assert_msg(strstr(err, "\"postgres.slot\""), "slot \"%s\": error \"%s\"", bad[i], err);
+    }
+    /* The longest valid name: 63 characters of [a-z0-9_]. */
+    config_free(&cfg);
+    config_init(&cfg);
+    ck_assert(config_set(&cfg, "postgres.conninfo", "host=db", "-o", err, sizeof err));
+    ck_assert(config_set(&cfg, "kafka.bootstrap.servers", "k:1", "-o", err, sizeof err));
+    ck_assert(config_set(&cfg, "postgres.slot",
+                         "a_2345678901234567890123456789012345678901234567890123456789012", "-o",
+                         err, sizeof err));
+    ck_assert_msg(config_finish(&cfg, err, sizeof err), "%s", err);
+}
+END_TEST
+
+START_TEST(test_missing_file_is_an_error_naming_it)
+{
+    ck_assert(!config_load_file(&cfg, "/nonexistent/sluice.conf", err, sizeof err));
+    ck_assert_str_eq(err,
+                     "could not open configuration file \"/nonexistent/sluice.conf\": No such file "
+                     "or directory");
+}
+END_TEST
+
+START_TEST(test_secret_keys_are_recognised)
+{
+    ck_assert(config_key_is_secret("postgres.conninfo"));
+    ck_assert(config_key_is_secret("kafka.sasl.password"));
+    ck_assert(config_key_is_secret("kafka.SSL.Key.Password"));
+    ck_assert(config_key_is_secret("kafka.sasl.oauthbearer.config"));
+    ck_assert(!config_key_is_secret("topic.prefix"));
+    ck_assert(!config_key_is_secret("kafka.bootstrap.servers"));
+}
+END_TEST
+
+static Suite *config_suite(void)
+{
+    Suite *s = suite_create("config");
+    TCase *tc = tcase_create("config");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_init_sets_documented_defaults);
+    tcase_add_test(tc, test_good_file_sets_every_kind_of_value);
+    tcase_add_test(tc, test_unknown_key_names_file_line_and_key);
+    tcase_add_test(tc, test_parsing_stops_at_the_first_error);
+    tcase_add_test(tc, test_kafka_keys_pass_through_without_prefix);
+    tcase_add_test(tc, test_bare_kafka_prefix_is_an_unknown_key);
+    tcase_add_test(tc, test_missing_conninfo_is_reported_by_finish);
+    tcase_add_test(tc, test_empty_conninfo_counts_as_missing);
+    tcase_add_test(tc, test_missing_bootstrap_servers_is_reported_by_finish);
+    tcase_add_test(tc, test_kafka_transactional_id_is_refused);
+    tcase_add_test(tc, test_bad_integer_names_value_key_and_range);
+    tcase_add_test(tc, test_integer_out_of_range_is_refused);
+    tcase_add_test(tc, test_bad_size_suffix_is_refused);
+    tcase_add_test(tc, test_bad_bool_is_refused);
+    tcase_add_test(tc, test_bad_enum_values_are_refused);
+    tcase_add_test(tc, test_line_without_equals_is_refused);
+    tcase_add_test(tc, test_line_without_key_is_refused);
+    tcase_add_test(tc, test_env_references_are_substituted);
+    tcase_add_test(tc, test_env_reference_to_empty_variable_is_empty);
+    tcase_add_test(tc, test_unset_env_variable_is_an_error);
+    tcase_add_test(tc, test_malformed_env_references_are_errors);
+    tcase_add_test(tc, test_quoted_values_keep_inner_spaces);
+    tcase_add_test(tc, test_override_replaces_file_value);
+    tcase_add_test(tc, test_override_errors_name_their_origin);
+    tcase_add_test(tc, test_finish_derives_checkpoint_topic_and_transactional_id);
+    tcase_add_test(tc, test_finish_keeps_explicit_checkpoint_topic_and_transactional_id);
+    tcase_add_test(tc, test_finish_refuses_invalid_slot_names);
+    tcase_add_test(tc, test_missing_file_is_an_error_naming_it);
+    tcase_add_test(tc, test_secret_keys_are_recognised);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(config_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed != 0;
+}
