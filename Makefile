@@ -32,7 +32,7 @@ DEPS      := $(LIB_OBJ:.o=.d) $(SAN_OBJ:.o=.d) $(BUILD)/obj/src/main.d
 
 SANFLAGS  := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
-.PHONY: all check unit unit-plain unit-san it faults fuzz bench demo clean tools format
+.PHONY: all deps check unit unit-plain unit-san it faults fuzz bench demo clean tools format
 
 all: $(BUILD)/sluice tools
 
@@ -80,12 +80,19 @@ unit-san: $(UNIT_SAN_BINS)
 
 unit: unit-plain unit-san
 
+# Installs Debian packages and the pinned Kafka broker (idempotent, fast when present).
+deps:
+	@tests/env/install.sh >/dev/null
+
 it: all
 	tests/it/run.sh
 
-check: unit it
+check: deps
+	$(MAKE) unit
+	$(MAKE) it
 
-faults: all
+faults: deps
+	$(MAKE) all
 	tests/fault/run.sh
 
 # libFuzzer target for the pgoutput decoder (needs clang).
@@ -97,10 +104,12 @@ fuzz: $(BUILD)/fuzz/pgoutput
 	@mkdir -p $(BUILD)/fuzz/corpus
 	$(BUILD)/fuzz/pgoutput -max_total_time=$(FUZZ_TIME) $(BUILD)/fuzz/corpus tests/fuzz/seeds
 
-bench: all
+bench: deps
+	$(MAKE) all
 	tests/bench/run.sh
 
-demo: all
+demo: deps
+	$(MAKE) all
 	tests/demo/run.sh
 
 format:

@@ -413,7 +413,7 @@ void config_print_reference(void)
     printf("| key | default | meaning |\n|---|---|---|\n");
     for (size_t i = 0; i < NKEYS; i++)
         printf("| `%s` | %s | %s |\n", keys[i].name,
-               keys[i].required ? "**required**" : keys[i].def ? keys[i].def : "(derived)",
+               keys[i].required ? "**required**" : keys[i].def ? keys[i].def : "(see meaning)",
                keys[i].doc);
     printf("| `kafka.<name>` | | Any librdkafka setting, passed through (`kafka.bootstrap.servers` "
            "is required). |\n");

@@ -24,20 +24,25 @@ pass() {
 }
 
 # Runs one test function; a failing command inside it fails the test, not the run.
+# The test runs in a subshell with errexit; the subshell must not be part of an
+# `if` or `||` (bash would silently turn errexit off inside it).
 run_test() {
-    local name="$1"
+    local name="$1" rc=0
     log "=== $name"
-    local before=$_t_failures
-    if ! ( set -e; "$name" ); then
-        [ "$_t_failures" -gt "$before" ] || _t_failures=$((_t_failures + 1))
-        log "--- $name FAILED"
+    local start=$SECONDS
+    ( set -e; "$name" )
+    rc=$?
+    if [ "$rc" -ne 0 ]; then
+        _t_failures=$((_t_failures + 1))
+        _t_failed_names="${_t_failed_names:-} $name"
+        log "--- FAIL: $name (exit $rc, $((SECONDS - start))s)"
         return 0
     fi
-    pass "$name"
+    pass "$name ($((SECONDS - start))s)"
 }
 
 summary() {
-    log "passed: $_t_passed, failed: $_t_failures"
+    log "passed: $_t_passed, failed: $_t_failures${_t_failed_names:+ (${_t_failed_names# })}"
     [ "$_t_failures" -eq 0 ]
 }
 

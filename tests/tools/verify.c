@@ -371,7 +371,7 @@ static void on_event(const rd_kafka_message_t *m, int t)
         if (seq == 0) {
             violation("event with seq 0 for xid %u", xid);
         } else {
-            if (seq > tx->seen_bits) {
+            if (seq >= tx->seen_bits) {
                 size_t nbits = tx->seen_bits ? tx->seen_bits : 64;
                 while (nbits < seq + 1)
                     nbits *= 2;

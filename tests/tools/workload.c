@@ -41,6 +41,23 @@ static const char *setup_sql =
     "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_publication WHERE pubname = 'sluice') THEN "
     "CREATE PUBLICATION sluice FOR TABLE wl_a, wl_b, wl_c; END IF; END $$;";
 
+#define MAX_CHANGES 1000
+
+typedef struct {
+    int table, key, op;
+    unsigned val;
+} op_t;
+
+static int op_cmp(const void *a, const void *b)
+{
+    const op_t *x = a, *y = b;
+    if (x->table != y->table)
+        return x->table - y->table;
+    if (x->table == 1 && x->key % 7 != y->key % 7)
+        return x->key % 7 - y->key % 7;
+    return x->key - y->key;
+}
+
 static unsigned rnd(unsigned *s)
 {
     *s = *s * 1103515245u + 12345u;
@@ -75,13 +92,23 @@ static void *client_main(void *arg)
         if (exec_count(c, "BEGIN") < 0)
             goto broken;
         int n = 1 + (int) (rnd(&s) % (unsigned) cl->max_changes);
+        /* Draw the changes, then run them in (table, key) order: every client takes row
+         * locks in the same order, so hot keys make clients wait but never deadlock. */
+        op_t ops[MAX_CHANGES];
+        for (int i = 0; i < n; i++) {
+            ops[i].table = (int) (rnd(&s) % 3);
+            ops[i].key = (int) (rnd(&s) % (unsigned) cl->keys);
+            if (ops[i].table == 1)
+                ops[i].key %= 7 * 64; /* composite key (key % 7, key) */
+            ops[i].op = (int) (rnd(&s) % 10); /* 0-5 upsert, 6-8 update, 9 delete */
+            ops[i].val = rnd(&s);
+        }
+        qsort(ops, (size_t) n, sizeof ops[0], op_cmp);
         long changes = 0;
         bool ok = true;
         for (int i = 0; i < n && ok; i++) {
-            int table = (int) (rnd(&s) % 3);
-            int key = (int) (rnd(&s) % (unsigned) cl->keys);
-            int op = (int) (rnd(&s) % 10); /* 0-5 upsert, 6-8 update, 9 delete */
-            unsigned val = rnd(&s);
+            int table = ops[i].table, key = ops[i].key, op = ops[i].op;
+            unsigned val = ops[i].val;
             if (table == 0) {
                 if (op <= 5)
                     snprintf(sql, sizeof sql,
@@ -163,7 +190,7 @@ int main(int argc, char **argv)
         return 2;
     }
     const char *conninfo = argv[1];
-    int clients = 4, txns = 1000, keys = 200, max_changes = 50, rollback_pct = 5;
+    int clients = 4, txns = 1000, keys = 500, max_changes = 50, rollback_pct = 5;
     unsigned seed = 1;
     bool setup = false;
     for (int i = 2; i < argc; i++) {
@@ -202,6 +229,10 @@ int main(int argc, char **argv)
         PQfinish(c);
         if (txns == 0 || clients == 0)
             return 0;
+    }
+    if (max_changes < 1 || max_changes > MAX_CHANGES) {
+        fprintf(stderr, "workload: --max-changes must be 1..%d\n", MAX_CHANGES);
+        return 2;
     }
     client_t *cl = calloc((size_t) clients, sizeof *cl);
     pthread_t *th = calloc((size_t) clients, sizeof *th);
