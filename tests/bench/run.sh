@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# Drain benchmark: the same backlog through sluice into Kafka (exactly-once,
+# JSON) and through pg_recvlogical to /dev/null (PostgreSQL's own decode
+# ceiling, same pgoutput options), side by side in one session.
+#
+#   tests/bench/run.sh            (make bench)
+#   BENCH_RUNS=3 BENCH_PGBENCH_TXNS=20000 BENCH_ROWS=1000000 tests/bench/run.sh
+#
+# W1: a pgbench backlog (TPC-B-like: 3 updates + 1 insert per transaction).
+# W2: one 1,000,000-row INSERT in a single transaction.
+# For each run both consumers get a fresh slot created before the workload, so
+# both drain exactly the same WAL. Timing starts when the consumer starts
+# streaming (sluice: its "streaming from" log line; pg_recvlogical: process
+# start) and ends when the slot's confirmed_flush_lsn reaches the end of the
+# workload (sluice confirms only after the Kafka commit) or pg_recvlogical
+# exits at --endpos. Prints medians with min-max and the ratio.
+set -uo pipefail
+HERE="$(cd "$(dirname "$0")" && pwd)"
+. "$HERE/../env/env.sh"
+. "$HERE/../it/lib.sh"
+
+RUNS="${BENCH_RUNS:-3}"
+PGBENCH_TXNS="${BENCH_PGBENCH_TXNS:-20000}"
+ROWS="${BENCH_ROWS:-1000000}"
+
+env_init
+W="$SLUICE_ENV_DIR/bench"
+mkdir -p "$W"
+pg_start "wal_sender_timeout=60s" "max_wal_size=4GB" "checkpoint_timeout=30min"
+kafka_start
+admin_conninfo
+
+now_ms() { date +%s%3N; }
+
+# time_recvlogical SLOT ENDPOS: prints elapsed ms.
+time_recvlogical() {
+    local t0 t1
+    t0=$(now_ms)
+    "$PG_BIN/pg_recvlogical" -d "$PG_ADMIN_CONNINFO" --slot "$1" --start -E "$2" \
+        -o proto_version=1 -o publication_names=bench -o messages=true -f /dev/null --no-loop ||
+        { log "pg_recvlogical failed"; return 1; }
+    t1=$(now_ms)
+    echo $((t1 - t0))
+}
+
+# time_sluice SLOT ENDPOS PREFIX: prints elapsed ms and sets SLUICE_RSS_KB.
+time_sluice() {
+    local slot="$1" endpos="$2" prefix="$3" cfg="$W/$1.conf" logf="$W/$1.log"
+    sluice_config "$cfg" "$slot" "$prefix" "postgres.publication = bench" "postgres.status_interval_ms = 10000"
+    : >"$logf"
+    sluice_start "$cfg" "$logf"
+    local pid=$SLUICE_PID t0="" t1
+    while [ -z "$t0" ]; do
+        grep -q "streaming from" "$logf" && t0=$(now_ms)
+        kill -0 "$pid" 2>/dev/null || { log "sluice died: $(tail -3 "$logf")"; return 1; }
+        sleep 0.02
+    done
+    while :; do
+        local cur
+        cur="$(slot_confirmed "$slot")"
+        if [ -n "$cur" ] && [ "$(pg_psql -Atc "SELECT '$cur'::pg_lsn >= '$endpos'::pg_lsn")" = t ]; then
+            t1=$(now_ms)
+            break
+        fi
+        sleep 0.05
+    done
+    SLUICE_RSS_KB="$(peak_rss_kb "$pid")"
+    sluice_stop "$pid" >/dev/null || true
+    echo $((t1 - t0))
+}
+
+median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
+minmax() { sort -n | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%s-%s", lo, hi }'; }
+
+RESULTS="$W/results.txt"
+: >"$RESULTS"
+
+# bench_workload NAME CHANGES SETUP_FN RUN_FN
+bench_workload() {
+    local name="$1" changes="$2" run_fn="$3" r
+    for ((r = 1; r <= RUNS; r++)); do
+        pg_psql -Atc "SELECT pg_create_logical_replication_slot('b_recv_$r', 'pgoutput')" >/dev/null
+        pg_psql -Atc "SELECT pg_create_logical_replication_slot('b_sluice_$r', 'pgoutput')" >/dev/null
+        "$run_fn"
+        local endpos
+        endpos="$(sync_barrier)"
+        endpos="$(pg_psql -Atc "SELECT '$endpos'::pg_lsn + 1")"
+        local ms_recv ms_sluice
+        ms_recv="$(time_recvlogical "b_recv_$r" "$endpos")" || return 1
+        ms_sluice="$(time_sluice "b_sluice_$r" "$endpos" "bench$name$r")" || return 1
+        log "$name run $r: pg_recvlogical ${ms_recv} ms, sluice ${ms_sluice} ms ($((changes * 1000 / ms_sluice)) changes/s)"
+        echo "$name recv $ms_recv" >>"$RESULTS"
+        echo "$name sluice $ms_sluice" >>"$RESULTS"
+        pg_psql -Atc "SELECT pg_drop_replication_slot('b_recv_$r'), pg_drop_replication_slot('b_sluice_$r')" >/dev/null
+    done
+}
+
+# W1: pgbench backlog.
+"$PG_BIN/pgbench" -i -s 10 -q "host=$PGHOST_TEST port=$PGPORT_TEST dbname=sluice_test user=postgres password=postgres" >/dev/null 2>&1
+pg_psql -c "CREATE PUBLICATION bench FOR TABLE pgbench_accounts, pgbench_branches, pgbench_tellers, pgbench_history, big"  2>/dev/null ||
+    { pg_psql -c "CREATE TABLE big (id int PRIMARY KEY, v text, n bigint)"; pg_psql -c "CREATE PUBLICATION bench FOR TABLE pgbench_accounts, pgbench_branches, pgbench_tellers, pgbench_history, big"; }
+run_pgbench() {
+    "$PG_BIN/pgbench" -n -c 4 -j 2 -t $((PGBENCH_TXNS / 4)) \
+        "host=$PGHOST_TEST port=$PGPORT_TEST dbname=sluice_test user=postgres password=postgres" >/dev/null 2>&1
+}
+run_big() {
+    pg_psql -c "TRUNCATE big" -c "INSERT INTO big SELECT g, 'row ' || g || repeat('x', 60), g * 7 FROM generate_series(1, $ROWS) g" >/dev/null
+}
+log "W1: pgbench backlog of $PGBENCH_TXNS transactions ($((PGBENCH_TXNS * 4)) changes), $RUNS runs"
+bench_workload W1 $((PGBENCH_TXNS * 4)) run_pgbench
+log "W2: one $ROWS-row INSERT, $RUNS runs"
+bench_workload W2 "$ROWS" run_big
+
+printf '\n%-34s %12s %16s %18s %8s\n' "workload" "changes" "pg_recvlogical" "sluice (JSON, EOS)" "ratio"
+for w in W1 W2; do
+    if [ "$w" = W1 ]; then n=$((PGBENCH_TXNS * 4)); label="W1 pgbench backlog ($PGBENCH_TXNS txns)"; else n=$ROWS; label="W2 one $ROWS-row transaction"; fi
+    rm=$(awk -v w=$w '$1 == w && $2 == "recv" { print $3 }' "$RESULTS" | median)
+    sm=$(awk -v w=$w '$1 == w && $2 == "sluice" { print $3 }' "$RESULTS" | median)
+    rr=$(awk -v w=$w '$1 == w && $2 == "recv" { print $3 }' "$RESULTS" | minmax)
+    sr=$(awk -v w=$w '$1 == w && $2 == "sluice" { print $3 }' "$RESULTS" | minmax)
+    printf '%-34s %12d %10d/s %14d/s %8.2f\n' "$label" "$n" $((n * 1000 / rm)) $((n * 1000 / sm)) \
+        "$(awk -v a="$rm" -v b="$sm" 'BEGIN { print a / b }')"
+    printf '%-34s %12s %12s ms %14s ms\n' "   (elapsed min-max)" "" "$rr" "$sr"
+done
+echo
+echo "median of $RUNS runs each; ratio = sluice changes/s / pg_recvlogical changes/s"
+echo "machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), $(uname -sr); PostgreSQL $(pg_psql -Atc 'SHOW server_version'), Kafka 3.9.1 (1 broker, KRaft), librdkafka $(pkg-config --modversion rdkafka)"
