@@ -8,7 +8,7 @@
 #   make fuzz       run the pgoutput decoder fuzzer (libFuzzer, clang) briefly
 #   make bench      benchmarks (not part of the tests)
 
-PKGS      := libpq rdkafka jansson libprotobuf-c
+PKGS      := libpq rdkafka jansson libprotobuf-c libmicrohttpd
 CC        ?= cc
 WERROR    ?= -Werror
 CFLAGS    ?= -O2 -g
@@ -21,7 +21,8 @@ CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
 BUILD     := build
 LIB_SRC   := src/config.c src/ops/log.c src/ops/testpoint.c src/core/buf.c src/core/queue.c \
              src/core/checkpoint.c src/core/pipeline.c src/pg/pgoutput.c src/pg/relcache.c \
-             src/pg/stream.c src/encode/json.c src/kafka/sink.c
+             src/pg/stream.c src/pg/catalog.c src/encode/json.c src/encode/pgtypes.c \
+             src/encode/pgtext.c src/kafka/sink.c src/ops/metrics.c src/ops/check.c
 MAIN_SRC  := src/main.c
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 TOOL_SRC  := $(wildcard tests/tools/*.c)
@@ -32,7 +33,7 @@ DEPS      := $(LIB_OBJ:.o=.d) $(SAN_OBJ:.o=.d) $(BUILD)/obj/src/main.d
 
 SANFLAGS  := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
-.PHONY: all deps check unit unit-plain unit-san it faults fuzz bench demo clean tools format
+.PHONY: mutants all deps check unit unit-plain unit-san it faults fuzz bench demo clean tools format
 
 all: $(BUILD)/sluice tools
 
@@ -95,6 +96,17 @@ faults: deps
 	$(MAKE) all
 	tests/fault/run.sh
 
+# Test-only builds for the fault suite: deliberately broken variants that the
+# verifier must catch, and a variant that streams from the slot's position so
+# the skip rule is what prevents duplicates.
+MUTANTS := CONFIRM_BEFORE_COMMIT CHECKPOINT_AFTER_COMMIT SPLIT_TXN NO_SKIP
+mutants: $(MUTANTS:%=$(BUILD)/mutants/sluice-%) $(BUILD)/mutants/sluice-START_AT_SLOT \
+         $(BUILD)/mutants/sluice-START_AT_SLOT-NO_SKIP
+$(BUILD)/mutants/sluice-%: $(LIB_SRC) $(MAIN_SRC) $(wildcard include/sluice/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(foreach m,$(subst -, ,$*),$(if $(filter START_AT_SLOT,$(m)),-DSLUICE_VARIANT_$(m),-DSLUICE_MUTANT_$(m))) \
+	    -o $@ $(LIB_SRC) $(MAIN_SRC) $(LDLIBS)
+
 # libFuzzer target for the pgoutput decoder (needs clang).
 FUZZ_TIME ?= 60
 $(BUILD)/fuzz/pgoutput: tests/fuzz/fuzz_pgoutput.c src/pg/pgoutput.c src/core/buf.c src/ops/log.c
@@ -109,7 +121,7 @@ bench: deps
 	tests/bench/run.sh
 
 demo: deps
-	$(MAKE) all
+	$(MAKE) $(BUILD)/sluice
 	tests/demo/run.sh
 
 format:

@@ -30,8 +30,11 @@ ALTER ROLE sluice WITH LOGIN REPLICATION PASSWORD :password;
 
 SELECT format('GRANT CONNECT ON DATABASE %I TO sluice', current_database()) \gexec
 
--- Name the tables to stream. FOR ALL TABLES also works but needs a superuser.
--- Edit this list, or create the publication yourself and skip this statement.
+-- Name the tables to stream. Edit this statement, or create the publication
+-- yourself and skip it. FOR TABLES IN SCHEMA and FOR ALL TABLES need a
+-- superuser and publish tables created later too: a later table without a
+-- primary key then has its UPDATEs and DELETEs rejected by PostgreSQL until
+-- it gets a replica identity. FOR TABLE a, b, c is the cautious choice.
 CREATE PUBLICATION sluice FOR TABLES IN SCHEMA public;
 
 GRANT USAGE ON SCHEMA public TO sluice;
@@ -48,3 +51,6 @@ SELECT format('%I.%I', n.nspname, c.relname) AS table_without_replica_identity
    AND n.nspname = 'public'
    AND c.relreplident = 'd'
    AND NOT EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary);
+
+-- Then verify everything sluice needs, from where it will run:
+--     sluice check -c /etc/sluice/sluice.conf

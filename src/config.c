@@ -8,11 +8,13 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <libpq-fe.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "sluice/buf.h"
 
@@ -56,6 +58,18 @@ static const key_def_t keys[] = {
      0, 0,
      "Written in place of an unchanged TOASTed value that PostgreSQL did not send (tables without "
      "REPLICA IDENTITY FULL)."},
+    {"numeric.json.number", T_BOOL, OFF(numeric_json_number), "false", false, 0, 0,
+     "Write `numeric` and `money` values as JSON numbers with their exact digits instead of "
+     "strings (`NaN` and `±Infinity` stay strings). Readers that parse numbers as doubles round "
+     "them; the string default is exact everywhere."},
+    {"json.schemas", T_BOOL, OFF(json_schemas), "false", false, 0, 0,
+     "Write keys and values as Kafka Connect JSON with schemas (`{\"schema\":…,\"payload\":…}`, "
+     "what `JsonConverter` reads with `schemas.enable=true`), with Debezium's logical type "
+     "names."},
+    {"transaction.metadata", T_BOOL, OFF(transaction_metadata), "false", false, 0, 0,
+     "Write BEGIN and END events of every source transaction to `<topic.prefix>.transaction` "
+     "(Debezium's shape, with event counts per table) and a `transaction` block (id, "
+     "total_order, data_collection_order) in every change event."},
     {"topic.partitions", T_INT, OFF(topic_partitions), "-1", false, -1, 100000,
      "Partitions of topics sluice creates; -1 uses the broker's `num.partitions`."},
     {"topic.replication.factor", T_INT, OFF(topic_replication_factor), "-1", false, -1, 100,
@@ -85,6 +99,17 @@ static const key_def_t keys[] = {
      "`text` (PostgreSQL style) or `json` (one object per line)."},
     {"log.file", T_STRING, OFF(log_file), NULL, false, 0, 0,
      "Log to this file instead of stderr; reopened on SIGHUP for rotation."},
+    {"metrics.listen", T_STRING, OFF(metrics_listen), "", false, 0, 0,
+     "`HOST:PORT` for the HTTP server with Prometheus `/metrics` and `/healthz` (e.g. "
+     "`127.0.0.1:9187`; port 0 picks a free one and logs it). Empty: no server."},
+    {"health.stall.timeout.ms", T_INT, OFF(health_stall_timeout_ms), "60000", false, 1000,
+     86400000,
+     "`/healthz` answers 503 when changes wait for Kafka and nothing was produced or committed "
+     "for this long (a broker down, a stuck transaction)."},
+    {"shutdown.timeout.ms", T_INT, OFF(shutdown_timeout_ms), "30000", false, 1000, 3600000,
+     "Longest graceful stop after SIGTERM/SIGINT. When Kafka cannot finish the open transaction "
+     "in time, sluice exits without confirming it (exit 0; it is sent again, once, at the next "
+     "start)."},
 };
 
 #define NKEYS (sizeof keys / sizeof keys[0])
@@ -110,6 +135,117 @@ bool config_key_is_secret(const char *key)
         if (strstr(lower, needles[n]))
             return true;
     return false;
+}
+
+/* The conninfo's password (a copy; NULL if none or unparsable, *parsed tells which). */
+static char *conninfo_password_parsed(const char *conninfo, bool *parsed)
+{
+    char *perr = NULL;
+    PQconninfoOption *opts = PQconninfoParse(conninfo, &perr);
+    PQfreemem(perr);
+    *parsed = opts != NULL;
+    if (!opts)
+        return NULL;
+    char *pw = NULL;
+    for (PQconninfoOption *o = opts; o->keyword; o++)
+        if (strcmp(o->keyword, "password") == 0 && o->val && o->val[0])
+            pw = xstrdup(o->val);
+    PQconninfoFree(opts);
+    return pw;
+}
+
+static char *conninfo_password(const char *conninfo)
+{
+    bool parsed;
+    return conninfo_password_parsed(conninfo, &parsed);
+}
+
+/* Copies s with every ${NAME} replaced by `with` (a string, possibly empty). */
+static char *replace_env_refs(const char *s, const char *with)
+{
+    strbuf_t b = STRBUF_INIT;
+    strbuf_append(&b, "", 0);
+    for (const char *p = s; *p;) {
+        const char *close = p[0] == '$' && p[1] == '{' ? strchr(p + 2, '}') : NULL;
+        if (close) {
+            strbuf_puts(&b, with);
+            p = close + 1;
+        } else {
+            strbuf_putc(&b, *p++);
+        }
+    }
+    return b.data;
+}
+
+bool config_value_holds_secret(const char *key, const char *raw_value)
+{
+    if (!config_key_is_secret(key))
+        return false;
+    bool holds;
+    if (strcmp(key, "postgres.conninfo") == 0) {
+        /* Only a literal password counts: host names and user names are no secret. */
+        char *marked = replace_env_refs(raw_value, "\x01");
+        bool parsed;
+        char *pw = conninfo_password_parsed(marked, &parsed);
+        if (!parsed) {
+            /* Unparsable (reported later): judge by the word alone, erring on the safe side. */
+            holds = strcasestr(marked, "password") != NULL;
+        } else if (pw) {
+            holds = false;
+            for (const char *c = pw; *c; c++)
+                if (*c != '\x01')
+                    holds = true;
+        } else {
+            holds = false;
+        }
+        free(pw);
+        free(marked);
+        return holds;
+    }
+    char *rest = replace_env_refs(raw_value, "");
+    holds = false;
+    for (const char *c = rest; *c; c++)
+        if (!isspace((unsigned char) *c))
+            holds = true;
+    free(rest);
+    return holds;
+}
+
+static void redact_one(strbuf_t *text, const char *secret)
+{
+    size_t n = strlen(secret);
+    if (n < 4)
+        return; /* would mangle ordinary words; no library quotes a secret anyway */
+    strbuf_t out = STRBUF_INIT;
+    strbuf_append(&out, "", 0);
+    for (const char *p = text->data; *p;) {
+        if (strncmp(p, secret, n) == 0) {
+            strbuf_puts(&out, "********");
+            p += n;
+        } else {
+            strbuf_putc(&out, *p++);
+        }
+    }
+    strbuf_free(text);
+    *text = out;
+}
+
+void config_redact(const config_t *cfg, const char *msg, char *out, size_t outlen)
+{
+    strbuf_t text = STRBUF_INIT;
+    strbuf_append(&text, "", 0);
+    strbuf_puts(&text, msg);
+    if (cfg->pg_conninfo) {
+        char *pw = conninfo_password(cfg->pg_conninfo);
+        if (pw)
+            redact_one(&text, pw);
+        free(pw);
+    }
+    for (size_t i = 0; i < cfg->nkafka; i++)
+        if (config_key_is_secret(cfg->kafka[i].key))
+            redact_one(&text, cfg->kafka[i].value);
+    snprintf(out, outlen, "%s", text.data);
+    strbuf_free(&text);
 }
 
 static bool errf(char *err, size_t errlen, const char *fmt, ...) SLUICE_PRINTF(3, 4);
@@ -313,6 +449,9 @@ bool config_load_file(config_t *cfg, const char *path, char *err, size_t errlen)
     if (!f)
         return errf(err, errlen, "could not open configuration file \"%s\": %s", path,
                     strerror(errno));
+    /* A file others can read must not hold secrets: they belong in a 0600 file or the environment. */
+    struct stat st;
+    bool shared = fstat(fileno(f), &st) == 0 && (st.st_mode & (S_IRGRP | S_IROTH));
     char *line = NULL;
     size_t cap = 0;
     int lineno = 0;
@@ -342,6 +481,14 @@ bool config_load_file(config_t *cfg, const char *path, char *err, size_t errlen)
             ok = errf(err, errlen, "%s: missing key before \"=\"", origin);
             break;
         }
+        if (shared && config_value_holds_secret(key, value)) {
+            ok = errf(err, errlen,
+                      "%s: \"%s\" holds a secret, but the file is readable by group or others "
+                      "(mode %04o): run \"chmod 600 %s\" (and chown it to the user sluice runs "
+                      "as), or move the secret into an environment variable and write ${NAME}",
+                      origin, key, (unsigned) (st.st_mode & 07777), path);
+            break;
+        }
         if (!expand_env(value, &expanded, origin, err, errlen)) {
             ok = false;
             break;
@@ -363,6 +510,30 @@ bool config_finish(config_t *cfg, char *err, size_t errlen)
         if (!v || !*v)
             return errf(err, errlen, "missing required configuration key \"%s\"", keys[i].name);
     }
+    char *perr = NULL;
+    PQconninfoOption *copts = PQconninfoParse(cfg->pg_conninfo, &perr);
+    if (!copts) {
+        /* libpq quotes the fragment it choked on, which may be a password: drop quoted parts. */
+        char clean[256];
+        size_t n = 0;
+        bool quoted = false;
+        for (const char *c = perr ? perr : "unparsable"; *c && n + 4 < sizeof clean; c++) {
+            if (*c == '"') {
+                if (!quoted)
+                    n += (size_t) snprintf(clean + n, sizeof clean - n, "\"…\"");
+                quoted = !quoted;
+            } else if (!quoted && *c != '\n') {
+                clean[n++] = *c;
+            }
+        }
+        clean[n] = '\0';
+        PQfreemem(perr);
+        return errf(err, errlen,
+                    "invalid \"postgres.conninfo\": %s (expected libpq's \"key=value ...\" or a "
+                    "postgresql:// URI; quote values with spaces in single quotes)",
+                    clean);
+    }
+    PQconninfoFree(copts);
     if (!config_kafka_get(cfg, "bootstrap.servers"))
         return errf(err, errlen, "missing required configuration key \"kafka.bootstrap.servers\"");
     if (config_kafka_get(cfg, "transactional.id"))

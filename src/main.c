@@ -22,10 +22,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "sluice/check.h"
 #include "sluice/checkpoint.h"
 #include "sluice/config.h"
 #include "sluice/encode.h"
 #include "sluice/log.h"
+#include "sluice/metrics.h"
 #include "sluice/pipeline.h"
 #include "sluice/queue.h"
 #include "sluice/sink.h"
@@ -33,6 +35,26 @@
 #include "sluice/testpoint.h"
 
 static volatile sig_atomic_t stop_requested;
+static int shutdown_timeout_ms = 30000;
+
+/*
+ * The bound on a graceful stop. Exiting here is as safe as a crash at any
+ * instant (what the kill -9 tests prove): Kafka aborts the open transaction
+ * or, if its commit went through, the next start finds it in the checkpoint
+ * and skips it; the slot was only ever confirmed up to what Kafka holds.
+ */
+static void *shutdown_watchdog(void *arg)
+{
+    (void) arg;
+    log_set_thread_name("signals");
+    usleep((useconds_t) shutdown_timeout_ms * 1000);
+    log_warning("could not stop gracefully within shutdown.timeout.ms (%d ms; is Kafka down?): "
+                "exiting without confirming the open Kafka transaction; it is sent again, once, "
+                "at the next start",
+                shutdown_timeout_ms);
+    _exit(EXIT_OK);
+    return NULL;
+}
 
 static void *signal_thread(void *arg)
 {
@@ -49,6 +71,10 @@ static void *signal_thread(void *arg)
             log_info("received %s: finishing the open transaction and stopping",
                      sig == SIGTERM ? "SIGTERM" : "SIGINT");
             stop_requested = 1;
+            metrics_set_state(MSTATE_STOPPING, "stop requested");
+            pthread_t wd;
+            if (pthread_create(&wd, NULL, shutdown_watchdog, NULL) == 0)
+                pthread_detach(wd);
         } else {
             log_warning("received %s again: exiting now; nothing unconfirmed was confirmed",
                         sig == SIGTERM ? "SIGTERM" : "SIGINT");
@@ -65,6 +91,8 @@ static void usage(FILE *out)
             "\n"
             "Usage:\n"
             "  sluice run -c FILE [-o key=value]... [--accept-slot-ahead]\n"
+            "  sluice check -c FILE [-o key=value]...   preflight: is PostgreSQL and Kafka ready?\n"
+            "  sluice status -c FILE [-o key=value]...  slot lag, Kafka checkpoint, last commit\n"
             "  sluice help-config      print every configuration key with its default\n"
             "  sluice --version\n"
             "  sluice --help\n"
@@ -77,7 +105,8 @@ static void usage(FILE *out)
             "\n"
             "Exit codes: 0 stopped, 1 internal error, 2 usage, 3 configuration,\n"
             "4 PostgreSQL unreachable, 5 PostgreSQL not set up, 6 slot/checkpoint mismatch,\n"
-            "7 Kafka unavailable, 8 fenced by another instance, 9 data Kafka cannot accept.\n",
+            "7 Kafka unavailable, 8 fenced by another instance, 9 data Kafka cannot accept,\n"
+            "10 `sluice check` found a problem.\n",
             SLUICE_VERSION);
 }
 
@@ -124,7 +153,9 @@ static int open_sink(runner_t *r)
         if (!r->sink) {
             r->sink = sink_new(&r->cfg, &stop_requested, err, sizeof err);
             if (!r->sink) {
-                log_fatal("%s", err);
+                char clean[1024];
+                config_redact(&r->cfg, err, clean, sizeof clean);
+                log_fatal("%s", clean);
                 return EXIT_CONFIG;
             }
         }
@@ -164,6 +195,8 @@ static int open_sink(runner_t *r)
             return EXIT_KAFKA;
         }
         log_warning("%s; retrying", err);
+        metrics_error(MERR_KAFKA_UNAVAILABLE);
+        metrics_set_state(r->started ? MSTATE_RECOVERING : MSTATE_STARTING, err);
         if (st == SINK_FATAL) {
             sink_free(r->sink);
             r->sink = NULL;
@@ -175,8 +208,18 @@ static int open_sink(runner_t *r)
 }
 
 /* Maps a PostgreSQL failure to an exit code at start, or -2 (retry) once running. */
-static int pg_failure(runner_t *r, stream_err_t cls, const char *err)
+static int pg_failure(runner_t *r, stream_err_t cls, const char *raw_err)
 {
+    /* libpq's connection errors should never quote a password; make sure. (Other
+     * classes carry sluice's own texts, with object names that must stay readable.) */
+    char err[1024];
+    if (cls == STREAM_ERR_CONNECT)
+        config_redact(&r->cfg, raw_err, err, sizeof err);
+    else
+        snprintf(err, sizeof err, "%s", raw_err);
+    metrics_error(cls == STREAM_ERR_CONNECT ? MERR_PG_CONNECT : MERR_PG_LOST);
+    if (r->started)
+        metrics_set_state(MSTATE_RECOVERING, err);
     if (cls == STREAM_ERR_SETUP) {
         log_fatal("%s", err);
         return EXIT_PG_SETUP;
@@ -320,7 +363,31 @@ static int check_slot(runner_t *r, stream_t *s, const stream_identity_t *id, slu
         return -1;
     }
     *start = ck->present ? ck->end_lsn : 0;
+#ifdef SLUICE_VARIANT_START_AT_SLOT
+    /* Test build: stream from the slot's own position, so PostgreSQL resends what
+     * Kafka already holds and only the pipeline's skip rule prevents duplicates. */
+    *start = 0;
+#endif
     return -1;
+}
+
+/*
+ * True if PostgreSQL still counts this instance's replication connection as
+ * the slot's user (asked over a second connection; s stays open meanwhile).
+ */
+static bool still_owns_slot(runner_t *r, stream_t *s)
+{
+    char err[1024];
+    stream_err_t cls;
+    int mine = stream_backend_pid(s);
+    stream_t *q = stream_connect(r->cfg.pg_conninfo, &cls, err, sizeof err);
+    if (!q)
+        return false;
+    slot_info_t slot;
+    bool owns = stream_slot_info(q, r->cfg.slot, &slot, err, sizeof err) == STREAM_OK &&
+                slot.exists && mine > 0 && slot.active_pid == mine;
+    stream_close(q);
+    return owns;
 }
 
 /* One replication session. Returns an exit code, or -1 to run another session. */
@@ -374,10 +441,15 @@ static int run_session(runner_t *r)
                  "publication \"%s\")",
                  r->cfg.slot, id.dbname, r->cfg.publication);
     r->started = true;
+    metrics_bind_queue(q, (size_t) r->cfg.queue_max_bytes);
+    metrics_set_state(MSTATE_STREAMING, NULL);
 
     encoder_options_t eo = {.server_name = r->cfg.topic_prefix,
                             .db_name = id.dbname,
-                            .toast_placeholder = r->cfg.toast_placeholder};
+                            .toast_placeholder = r->cfg.toast_placeholder,
+                            .numeric_as_number = r->cfg.numeric_json_number,
+                            .schemas = r->cfg.json_schemas,
+                            .transaction_block = r->cfg.transaction_metadata};
     encoder_t *enc = encoder_new(r->cfg.format, &eo);
     pipeline_args_t args = {.cfg = &r->cfg,
                             .sink = r->sink,
@@ -393,9 +465,29 @@ static int run_session(runner_t *r)
     if (r->stats.kafka_commits > commits_before)
         r->backoff_ms = 0;
     stream_stop(s);
+    if (pr == PIPE_FENCED && still_owns_slot(r, s)) {
+        /* Nobody else streams from our slot, so no other instance fenced us: the
+         * coordinator aborted our transaction (a timeout) and bumped the epoch.
+         * A new producer resumes from the checkpoint; nothing was confirmed. */
+        log_warning("%s, but this instance still holds slot \"%s\": treating it as a "
+                    "transaction aborted by the coordinator; rebuilding the producer",
+                    err, r->cfg.slot);
+        pr = PIPE_REBUILD;
+        snprintf(err, sizeof err, "producer fenced while holding the slot");
+    }
     stream_close(s);
+    metrics_bind_queue(NULL, 0);
     queue_free(q);
     encoder_free(enc);
+
+    static const metrics_error_t pipe_errors[] = {
+        [PIPE_STREAM_LOST] = MERR_PG_LOST, [PIPE_REWIND] = MERR_KAFKA_ABORT,
+        [PIPE_REBUILD] = MERR_KAFKA_FATAL, [PIPE_FENCED] = MERR_FENCED,
+        [PIPE_DATA] = MERR_DATA,           [PIPE_PROTOCOL] = MERR_PROTOCOL};
+    if (pr != PIPE_STOPPED) {
+        metrics_error(pipe_errors[pr]);
+        metrics_set_state(MSTATE_RECOVERING, err);
+    }
 
     switch (pr) {
     case PIPE_STOPPED:
@@ -450,6 +542,24 @@ static int cmd_run(runner_t *r)
 
     log_info("sluice %s starting: slot \"%s\", publication \"%s\", transactional id \"%s\"",
              SLUICE_VERSION, r->cfg.slot, r->cfg.publication, r->cfg.transactional_id);
+    shutdown_timeout_ms = r->cfg.shutdown_timeout_ms;
+    metrics_set_identity(r->cfg.slot, r->cfg.publication, r->cfg.transactional_id);
+    metrics_set_state(MSTATE_STARTING, "preflight");
+    metrics_bind_stats(&r->stats);
+    if (r->cfg.metrics_listen && r->cfg.metrics_listen[0]) {
+        char err[512];
+        /* A reader that sent no status update for 3 intervals (at least 30 s) is stuck. */
+        int feedback_ms = 3 * r->cfg.status_interval_ms > 30000 ? 3 * r->cfg.status_interval_ms : 30000;
+        if (!metrics_start(r->cfg.metrics_listen, feedback_ms, r->cfg.health_stall_timeout_ms, err,
+                           sizeof err)) {
+            log_fatal("%s", err);
+            return EXIT_CONFIG;
+        }
+        const char *colon = strrchr(r->cfg.metrics_listen, ':');
+        int hostlen = (int) (colon - r->cfg.metrics_listen);
+        log_info("serving metrics on http://%.*s:%d/metrics and health on /healthz",
+                 hostlen ? hostlen : 7, hostlen ? r->cfg.metrics_listen : "0.0.0.0", metrics_port());
+    }
     int rc = preflight(r);
     while (rc == -1) {
         if (!r->sink) {
@@ -465,8 +575,10 @@ static int cmd_run(runner_t *r)
         if (rc == -1 && stop_requested)
             rc = EXIT_OK;
     }
+    metrics_set_state(MSTATE_STOPPING, "exiting");
     sink_free(r->sink);
     r->sink = NULL;
+    metrics_stop();
     return rc;
 }
 
@@ -489,7 +601,7 @@ int main(int argc, char **argv)
         config_print_reference();
         return EXIT_OK;
     }
-    if (strcmp(cmd, "run") != 0) {
+    if (strcmp(cmd, "run") != 0 && strcmp(cmd, "check") != 0 && strcmp(cmd, "status") != 0) {
         fprintf(stderr, "sluice: unknown command \"%s\"\n\n", cmd);
         usage(stderr);
         return EXIT_USAGE;
@@ -547,12 +659,23 @@ int main(int argc, char **argv)
         config_free(&r.cfg);
         return EXIT_CONFIG;
     }
-    if (!log_configure(r.cfg.log_level, r.cfg.log_json, r.cfg.log_file)) {
+    if (!log_configure(r.cfg.log_level, r.cfg.log_json, strcmp(cmd, "run") ? NULL : r.cfg.log_file)) {
         log_fatal("could not open log file \"%s\": %m", r.cfg.log_file);
         config_free(&r.cfg);
         return EXIT_CONFIG;
     }
-    int rc = cmd_run(&r);
+    int rc;
+    if (!strcmp(cmd, "check")) {
+        /* Library chatter (librdkafka's connection errors) would drown the report: errors only. */
+        log_configure(r.cfg.log_level > LOG_ERROR ? r.cfg.log_level : LOG_ERROR, r.cfg.log_json, NULL);
+        int failed = check_run(&r.cfg, stdout);
+        rc = failed ? EXIT_CHECK_FAILED : EXIT_OK;
+    } else if (!strcmp(cmd, "status")) {
+        log_configure(r.cfg.log_level > LOG_ERROR ? r.cfg.log_level : LOG_ERROR, r.cfg.log_json, NULL);
+        rc = status_run(&r.cfg, stdout);
+    } else {
+        rc = cmd_run(&r);
+    }
     config_free(&r.cfg);
     return rc;
 }

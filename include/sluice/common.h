@@ -38,6 +38,7 @@ enum sluice_exit {
     EXIT_KAFKA = 7,          /* Kafka unreachable at start, or transactions unusable */
     EXIT_FENCED = 8,         /* another instance took over the transactional id */
     EXIT_DATA = 9,           /* a change Kafka cannot accept (too large) or a txn too long */
+    EXIT_CHECK_FAILED = 10,  /* `sluice check`: at least one check failed */
 };
 
 #define SLUICE_UNUSED __attribute__((unused))

@@ -34,6 +34,9 @@ typedef struct {
     output_format_t format;
     bool tombstones;
     char *toast_placeholder;
+    bool numeric_json_number;  /* numeric.json.number: numeric and money as JSON numbers */
+    bool json_schemas;         /* json.schemas: Kafka Connect {"schema","payload"} */
+    bool transaction_metadata; /* transaction.metadata: BEGIN/END topic, "transaction" block */
     int topic_partitions;
     int topic_replication_factor;
     /* exactly-once sink */
@@ -47,6 +50,9 @@ typedef struct {
     log_level_t log_level;
     bool log_json;
     char *log_file;
+    char *metrics_listen;     /* NULL or "": no HTTP server */
+    int health_stall_timeout_ms;
+    int shutdown_timeout_ms;
     /* librdkafka pass-through, prefix stripped */
     config_pair_t *kafka;
     size_t nkafka;
@@ -79,5 +85,19 @@ void config_print_reference(void);
 
 /* True for keys whose values must never be logged (passwords, secrets). */
 bool config_key_is_secret(const char *key);
+
+/*
+ * True if the value of `key`, as written in a file (before ${ENV}
+ * expansion), holds a secret itself: a secret key with anything but ${NAME}
+ * references, or a conninfo with a literal password.
+ */
+bool config_value_holds_secret(const char *key, const char *raw_value);
+
+/*
+ * Copies msg into out with every secret value of cfg (the conninfo's
+ * password, secret kafka.* settings) replaced by "********": for messages
+ * from libraries that may quote what they were given.
+ */
+void config_redact(const config_t *cfg, const char *msg, char *out, size_t outlen);
 
 #endif

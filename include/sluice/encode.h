@@ -7,8 +7,10 @@
  * hot path allocates nothing once the buffers have grown.
  *
  * Values arrive in PostgreSQL's text form (pgoutput without binary). Each type
- * OID maps to one documented output form (README, "Type mapping"); a type the
- * encoder does not know is written as its text form, never dropped.
+ * OID maps to one documented output form (README, "Type mapping"; pgtypes.h);
+ * a type the encoder does not know is written as its text form, never
+ * dropped. Text the encoder cannot parse for its type's form (it never
+ * should) is also written as its text form: never a null, never a crash.
  */
 #ifndef SLUICE_ENCODE_H
 #define SLUICE_ENCODE_H
@@ -34,6 +36,12 @@ typedef struct {
     int64_t commit_ts_us;     /* Unix epoch, microseconds */
 } source_txn_t;
 
+/* Position of an event in its source transaction (transaction.metadata = true). */
+typedef struct {
+    uint64_t total_order;           /* 1-based, over every change event of the transaction */
+    uint64_t data_collection_order; /* 1-based, over the events of this table */
+} txn_order_t;
+
 typedef struct {
     event_op_t op;
     const relcache_entry_t *rel; /* NULL for OP_MESSAGE */
@@ -48,7 +56,19 @@ typedef struct {
     const char *msg_content;
     uint32_t msg_len;
     bool msg_transactional;
+    const txn_order_t *order; /* NULL: no "transaction" block */
 } change_event_t;
+
+/* A BEGIN or END event of the transaction metadata topic. */
+typedef struct {
+    bool end;
+    const source_txn_t *txn;
+    /* END only: change events in total and per table ("schema.table") */
+    uint64_t event_count;
+    size_t ncollections;
+    const char *const *collections;
+    const uint64_t *collection_counts;
+} txn_meta_t;
 
 typedef enum { FORMAT_JSON = 0, FORMAT_PROTOBUF = 1 } output_format_t;
 
@@ -56,6 +76,9 @@ typedef struct {
     const char *server_name;      /* topic.prefix: the "name" in the source block */
     const char *db_name;          /* database the slot decodes */
     const char *toast_placeholder; /* written for unchanged TOASTed values we cannot fill */
+    bool numeric_as_number;        /* numeric and money as JSON numbers (exact digits) */
+    bool schemas;                  /* Kafka Connect JSON with schemas: {"schema":…,"payload":…} */
+    bool transaction_block;        /* events carry a "transaction" block */
 } encoder_options_t;
 
 typedef struct encoder encoder_t;
@@ -72,8 +95,23 @@ void encoder_free(encoder_t *enc);
 bool encoder_key(encoder_t *enc, const relcache_entry_t *rel, const pgo_tuple_t *tuple,
                  strbuf_t *out);
 
-/* Appends the event envelope to out. */
+/*
+ * Appends the event envelope to out. An unchanged TOASTed value in the new
+ * row is filled from ev->before when that is the whole old row (REPLICA
+ * IDENTITY FULL), else written as the placeholder.
+ */
 void encoder_value(encoder_t *enc, const change_event_t *ev, strbuf_t *out);
+
+/*
+ * Prepares a relation version for encoding (Kafka Connect schemas, when
+ * enabled); call after its column types and key are resolved. Optional:
+ * without it the schemas are built per event.
+ */
+void encoder_prepare_relation(encoder_t *enc, relcache_entry_t *rel);
+
+/* Key and value of a transaction metadata event (Debezium's shape). */
+void encoder_txn_key(encoder_t *enc, const source_txn_t *txn, strbuf_t *out);
+void encoder_txn_value(encoder_t *enc, const txn_meta_t *meta, int64_t now_ms, strbuf_t *out);
 
 /* Appends the Kafka key for a logical decoding message (its prefix). */
 void encoder_message_key(encoder_t *enc, const char *prefix, strbuf_t *out);

@@ -31,13 +31,16 @@ typedef enum {
     PIPE_PROTOCOL,    /* PostgreSQL sent something sluice cannot decode */
 } pipeline_result_t;
 
+/* The counters are atomic: the metrics server (ops/metrics.c) reads them while the pipeline runs. */
 typedef struct {
-    uint64_t source_txns;  /* source transactions produced */
-    uint64_t skipped_txns; /* already in Kafka (resent by PostgreSQL) */
-    uint64_t changes;      /* change events produced */
-    uint64_t kafka_commits;
-    uint64_t kafka_aborts;
-    uint64_t idle_checkpoints;
+    _Atomic uint64_t source_txns;  /* source transactions produced */
+    _Atomic uint64_t skipped_txns; /* already in Kafka (resent by PostgreSQL) */
+    _Atomic uint64_t changes;      /* change events produced */
+    _Atomic uint64_t kafka_commits;
+    _Atomic uint64_t kafka_aborts;
+    _Atomic uint64_t idle_checkpoints;
+    /* commit LSN of the source transaction whose Kafka transaction last timed out */
+    sluice_lsn_t timeout_failed_lsn;
 } pipeline_stats_t;
 
 typedef struct {

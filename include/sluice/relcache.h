@@ -16,12 +16,14 @@
 
 #include "sluice/common.h"
 #include "sluice/pgoutput.h"
+#include "sluice/pgtypes.h"
 
 typedef struct {
     char *name;
     uint32_t type_oid;
     int32_t typmod;
-    bool is_key;
+    bool is_key;          /* flagged by pgoutput as part of the replica identity */
+    const pgtype_t *type; /* resolved by the pipeline (catalog); NULL: built-in lookup by OID */
 } relcache_column_t;
 
 typedef struct {
@@ -33,6 +35,18 @@ typedef struct {
     relcache_column_t *columns;
     uint16_t nkeys;      /* columns flagged as replica identity */
     uint16_t *key_index; /* their positions, in column order */
+    /*
+     * The Kafka key's columns. DEFAULT and USING INDEX: the replica identity
+     * (the only columns a DELETE carries). FULL and NOTHING: none until the
+     * pipeline sets the primary key from the catalog (relcache_set_kafka_key);
+     * pgoutput flags every column of a FULL table, which would make the whole
+     * row the key. Without a primary key the record key is null.
+     */
+    uint16_t nkafka_keys;
+    uint16_t *kafka_key_index;
+    /* Kafka Connect schemas of this version, built on first use by the encoder. */
+    char *key_schema;
+    char *value_schema;
     char *topic;         /* "<prefix>.<schema>.<table>" */
     uint32_t version;    /* bumped by every RELATION message for this OID */
 } relcache_entry_t;
@@ -43,8 +57,15 @@ typedef struct relcache relcache_t;
 relcache_t *relcache_new(const char *topic_prefix);
 void relcache_free(relcache_t *cache);
 
-/* Replaces (or adds) the entry for msg->relation.oid; copies everything it keeps. */
-const relcache_entry_t *relcache_put(relcache_t *cache, const pgo_msg_t *msg);
+/*
+ * Replaces (or adds) the entry for msg->relation.oid; copies everything it
+ * keeps. The entry is returned writable so the pipeline can resolve column
+ * types and the key before the first change uses it.
+ */
+relcache_entry_t *relcache_put(relcache_t *cache, const pgo_msg_t *msg);
+
+/* Sets the Kafka key columns (positions into e->columns, in key order); n = 0 for a null key. */
+void relcache_set_kafka_key(relcache_entry_t *e, const uint16_t *positions, uint16_t n);
 
 /* NULL if PostgreSQL never described this OID in this session. */
 const relcache_entry_t *relcache_get(const relcache_t *cache, uint32_t oid);

@@ -39,12 +39,16 @@ const char *sink_status_name(sink_status_t st);
 
 typedef struct sink sink_t;
 
-/* Headers every change record carries. */
+/*
+ * Headers every change record carries, as the text they are written in. The
+ * strings are formatted once per source (or Kafka) transaction by the caller;
+ * only seq changes per record.
+ */
 typedef struct {
-    sluice_lsn_t commit_lsn;
-    uint32_t xid;
-    uint32_t seq;   /* 1-based position of the change in its source transaction */
-    uint64_t batch; /* ordinal of the Kafka transaction */
+    const char *lsn;   /* commit LSN of the source transaction, "%X/%08X" */
+    const char *xid;   /* source transaction id */
+    const char *batch; /* ordinal of the Kafka transaction */
+    uint32_t seq;      /* 1-based position of the change in its source transaction */
 } sink_headers_t;
 
 /*
@@ -92,6 +96,9 @@ sink_status_t sink_abort(sink_t *s, char *err, size_t errlen);
 bool sink_in_transaction(const sink_t *s);
 /* Bytes produced in the open transaction. */
 size_t sink_txn_bytes(const sink_t *s);
+
+/* The librdkafka handle, for the mock-cluster fault tests and statistics. */
+struct rd_kafka_s *sink_handle(sink_t *s);
 
 /* Serves delivery reports; call regularly. */
 void sink_poll(sink_t *s);

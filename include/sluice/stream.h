@@ -98,6 +98,9 @@ sluice_lsn_t stream_confirmed_sent(stream_t *s);
  */
 void stream_stop(stream_t *s);
 
+/* PostgreSQL backend (walsender) PID of this connection. */
+int stream_backend_pid(stream_t *s);
+
 /* Bytes of XLogData received since start (for metrics and benchmarks). */
 uint64_t stream_bytes_received(stream_t *s);
 

@@ -28,10 +28,20 @@
 #include <time.h>
 
 #include "sluice/buf.h"
+#include "sluice/catalog.h"
 #include "sluice/log.h"
+#include "sluice/metrics.h"
 #include "sluice/pgoutput.h"
+#include "sluice/pgtypes.h"
 #include "sluice/relcache.h"
 #include "sluice/testpoint.h"
+
+/* Events per table in the source transaction (transaction metadata). */
+typedef struct {
+    uint32_t relid;
+    uint64_t count;
+    char name[136]; /* "schema.table": two NAMEDATALEN names and a dot */
+} txn_collection_t;
 
 typedef struct {
     const pipeline_args_t *a;
@@ -39,12 +49,22 @@ typedef struct {
     relcache_t *rel;
     strbuf_t key, value;
     char message_topic[512];
+    char txn_topic[512];           /* "<prefix>.transaction" (transaction.metadata) */
+    pgtype_registry_t *types;      /* non-built-in types described by the catalog */
+    catalog_t *catalog;            /* ordinary connection for types and primary keys */
+    uint64_t txn_events;           /* change events so far in the source transaction */
+    txn_collection_t *colls;
+    size_t ncolls, colls_cap;
     /* the source transaction being read */
     bool in_txn;
     bool skipping;
     source_txn_t txn;
     uint32_t seq;
     int64_t txn_start_ms;
+    char hdr_lsn[24], hdr_xid[12], hdr_batch[24]; /* header text, formatted once */
+    int64_t now_ms;       /* wall clock, read once per batch of input */
+    uint64_t skipped_run; /* consecutive skipped transactions, for one log line */
+    sluice_lsn_t skipped_upto;
     /* the open Kafka transaction */
     int64_t ktxn_start_ms;
     bool have_pending;
@@ -105,39 +125,51 @@ static pipeline_result_t protocol_error(pipe_t *p, const char *fmt, ...)
 static pipeline_result_t sink_failed(pipe_t *p, sink_status_t st)
 {
     const pipeline_args_t *a = p->a;
+    /*
+     * A Kafka transaction open longer than transaction.timeout.ms is aborted by
+     * the coordinator (seen here as an abort, a fatal error or fencing). Once
+     * is a broker outage; the same source transaction failing so twice is one
+     * too long to ever fit: stop with the reason instead of looping.
+     */
+    bool timed_out = sink_in_transaction(a->sink) && st != SINK_DATA && st != SINK_STOPPED &&
+                     mono_ms() - p->ktxn_start_ms >= p->txn_timeout_ms;
     if (st == SINK_ABORT || st == SINK_STOPPED || st == SINK_DATA) {
         char aerr[512];
         sink_status_t ast = sink_abort(a->sink, aerr, sizeof aerr);
         a->stats->kafka_aborts++;
         p->have_pending = false;
         if (ast == SINK_FENCED)
-            return PIPE_FENCED;
-        if (ast != SINK_OK) {
+            st = SINK_FENCED;
+        else if (ast != SINK_OK) {
             log_warning("%s", aerr);
             if (st != SINK_DATA)
-                return PIPE_REBUILD;
+                st = SINK_FATAL;
         }
+    }
+    if (timed_out) {
+        sluice_lsn_t key = p->in_txn ? p->txn.commit_lsn : p->pending.commit_lsn;
+        if (a->stats->timeout_failed_lsn == key) {
+            size_t n = strlen(p->err);
+            snprintf(p->err + n, p->errlen - n,
+                     "; the Kafka transaction holding source transaction %u (commit " LSN_FMT
+                     ") outlived the Kafka transaction timeout (%d ms) twice: raise "
+                     "\"kafka.transaction.timeout.ms\" (at most the broker's "
+                     "transaction.max.timeout.ms)",
+                     p->txn.xid, LSN_ARGS(key), p->txn_timeout_ms);
+            return PIPE_DATA;
+        }
+        a->stats->timeout_failed_lsn = key;
+        log_warning("the Kafka transaction was open for %" PRId64 " ms, longer than "
+                    "transaction.timeout.ms (%d ms); retrying once",
+                    mono_ms() - p->ktxn_start_ms, p->txn_timeout_ms);
     }
     switch (st) {
     case SINK_STOPPED: return PIPE_STOPPED;
     case SINK_DATA: return PIPE_DATA;
     case SINK_FENCED: return PIPE_FENCED;
-    case SINK_ABORT:
-        /* A source transaction that outlives transaction.timeout.ms would fail the same way
-         * for ever: stop with the reason instead of rewinding in a loop. */
-        if (p->in_txn && mono_ms() - p->txn_start_ms >= p->txn_timeout_ms) {
-            size_t n = strlen(p->err);
-            snprintf(p->err + n, p->errlen - n,
-                     "; source transaction %u has been streaming for %" PRId64
-                     " ms, longer than the Kafka transaction timeout (%d ms): raise "
-                     "\"kafka.transaction.timeout.ms\" (at most the broker's "
-                     "transaction.max.timeout.ms)",
-                     p->txn.xid, mono_ms() - p->txn_start_ms, p->txn_timeout_ms);
-            return PIPE_DATA;
-        }
-        return PIPE_REWIND;
+    case SINK_ABORT: return PIPE_REWIND;
     case SINK_FATAL:
-    case SINK_RETRY: return PIPE_REBUILD;
+    case SINK_RETRY:
     case SINK_OK: break;
     }
     return PIPE_REBUILD;
@@ -152,6 +184,7 @@ static pipeline_result_t ensure_kafka_txn(pipe_t *p)
         return sink_failed(p, st);
     p->ktxn_start_ms = mono_ms();
     p->have_pending = false;
+    snprintf(p->hdr_batch, sizeof p->hdr_batch, "%" PRIu64, p->a->ckpt->seq + 1);
     return PIPE_CONTINUE;
 }
 
@@ -165,6 +198,27 @@ static pipeline_result_t commit_kafka(pipe_t *p)
     cp.present = true;
     cp.seq = a->ckpt->seq + 1;
     snprintf(cp.system_id, sizeof cp.system_id, "%s", a->system_id);
+#ifdef SLUICE_MUTANT_CONFIRM_BEFORE_COMMIT
+    /* Deliberately broken build for the fault suite: confirms before Kafka commits. */
+    stream_confirm(a->stream, cp.end_lsn);
+#endif
+#ifdef SLUICE_MUTANT_CHECKPOINT_AFTER_COMMIT
+    /* Deliberately broken build: the checkpoint travels in a second Kafka transaction. */
+    {
+        checkpoint_t old = *a->ckpt;
+        old.present = true;
+        old.seq = cp.seq;
+        snprintf(old.system_id, sizeof old.system_id, "%s", a->system_id);
+        sink_status_t mst = sink_commit(a->sink, &old, a->cfg->slot, p->err, p->errlen);
+        if (mst != SINK_OK)
+            return sink_failed(p, mst);
+        testpoint_hit("after_commit");
+        cp.seq++;
+        if ((mst = sink_begin(a->sink, p->err, p->errlen)) != SINK_OK)
+            return sink_failed(p, mst);
+    }
+#endif
+    int64_t commit_start_ms = mono_ms();
     sink_status_t st = sink_commit(a->sink, &cp, a->cfg->slot, p->err, p->errlen);
     if (st != SINK_OK)
         return sink_failed(p, st);
@@ -172,6 +226,7 @@ static pipeline_result_t commit_kafka(pipe_t *p)
     p->have_pending = false;
     p->last_checkpoint_ms = mono_ms();
     a->stats->kafka_commits++;
+    metrics_kafka_committed((mono_ms() - commit_start_ms) * 1000);
     log_debug("committed Kafka transaction %" PRIu64 " up to " LSN_FMT, cp.seq,
               LSN_ARGS(cp.end_lsn));
     testpoint_hit("after_commit");
@@ -179,13 +234,16 @@ static pipeline_result_t commit_kafka(pipe_t *p)
     return PIPE_CONTINUE;
 }
 
+static void set_txn_headers(pipe_t *p)
+{
+    snprintf(p->hdr_lsn, sizeof p->hdr_lsn, LSN_FMT, LSN_ARGS(p->txn.commit_lsn));
+    snprintf(p->hdr_xid, sizeof p->hdr_xid, "%u", p->txn.xid);
+}
+
 static pipeline_result_t produce(pipe_t *p, const char *topic, int32_t partition, bool has_key,
                                  bool has_value)
 {
-    sink_headers_t h = {.commit_lsn = p->txn.commit_lsn,
-                        .xid = p->txn.xid,
-                        .seq = p->seq,
-                        .batch = p->a->ckpt->seq + 1};
+    sink_headers_t h = {.lsn = p->hdr_lsn, .xid = p->hdr_xid, .batch = p->hdr_batch, .seq = p->seq};
     sink_status_t st = sink_produce(p->a->sink, topic, partition, has_key ? p->key.data : NULL,
                                     has_key ? p->key.len : 0, has_value ? p->value.data : NULL,
                                     has_value ? p->value.len : 0, &h, p->err, p->errlen);
@@ -194,12 +252,130 @@ static pipeline_result_t produce(pipe_t *p, const char *topic, int32_t partition
     return PIPE_CONTINUE;
 }
 
+static pipeline_result_t ensure_topic(pipe_t *p, const char *topic);
+
+/*
+ * Completes a relation just described by PostgreSQL: the types of its columns
+ * (domains, enums, composites, arrays of them need the catalog) and, for
+ * REPLICA IDENTITY FULL or NOTHING, the Kafka key from the primary key —
+ * pgoutput flags every column of a FULL table as key, which would make the
+ * whole row the record key. The catalog is asked only for what the built-in
+ * table does not know, so a publication of plain tables never opens it.
+ */
+static pipeline_result_t prepare_relation(pipe_t *p, relcache_entry_t *rel)
+{
+    /* A RELATION message means the table (or a type it uses) may have changed: look again. */
+    bool forgot = false;
+    for (uint16_t i = 0; i < rel->ncols; i++) {
+        const pgtype_t *t = pgtype_builtin(rel->columns[i].type_oid);
+        if (!t) {
+            if (!forgot) {
+                pgtype_registry_forget(p->types);
+                forgot = true;
+            }
+            if (!catalog_resolve_type(p->catalog, p->types, rel->columns[i].type_oid, &t, p->err,
+                                      p->errlen)) {
+                size_t n = strlen(p->err);
+                snprintf(p->err + n, p->errlen - n, " (type %u of column \"%s\" of \"%s.%s\")",
+                         rel->columns[i].type_oid, rel->columns[i].name, rel->nspname,
+                         rel->relname);
+                return PIPE_STREAM_LOST; /* PostgreSQL unreachable: reconnect, resume */
+            }
+        }
+        rel->columns[i].type = t;
+    }
+    if (rel->replident == 'f' || rel->replident == 'n') {
+        char *names[64];
+        int n = catalog_primary_key(p->catalog, rel->oid, names, 64, p->err, p->errlen);
+        if (n < 0) {
+            size_t len = strlen(p->err);
+            snprintf(p->err + len, p->errlen - len, " (primary key of \"%s.%s\")", rel->nspname,
+                     rel->relname);
+            return PIPE_STREAM_LOST; /* PostgreSQL unreachable: reconnect, resume */
+        }
+        uint16_t pos[64];
+        uint16_t npos = 0;
+        for (int k = 0; k < n; k++) {
+            for (uint16_t i = 0; i < rel->ncols; i++)
+                if (strcmp(rel->columns[i].name, names[k]) == 0)
+                    pos[npos++] = i;
+            free(names[k]);
+        }
+        /* A primary key column the publication leaves out (column lists): no usable key. */
+        relcache_set_kafka_key(rel, pos, npos == n ? npos : 0);
+        if (n == 0 || npos != n)
+            log_debug("relation \"%s.%s\" (replica identity '%c') has no usable primary key: "
+                      "its records get null keys",
+                      rel->nspname, rel->relname, rel->replident);
+    }
+    encoder_prepare_relation(p->a->encoder, rel);
+    return PIPE_CONTINUE;
+}
+
+/* Counts one change event of `rel` for the transaction metadata; fills *o. */
+static const txn_order_t *count_event(pipe_t *p, const relcache_entry_t *rel, txn_order_t *o)
+{
+    if (!p->a->cfg->transaction_metadata)
+        return NULL;
+    txn_collection_t *c = NULL;
+    for (size_t i = 0; i < p->ncolls; i++)
+        if (p->colls[i].relid == rel->oid) {
+            c = &p->colls[i];
+            break;
+        }
+    if (!c) {
+        if (p->ncolls == p->colls_cap) {
+            p->colls_cap = p->colls_cap ? p->colls_cap * 2 : 8;
+            p->colls = xrealloc(p->colls, p->colls_cap * sizeof *p->colls);
+        }
+        c = &p->colls[p->ncolls++];
+        c->relid = rel->oid;
+        c->count = 0;
+        snprintf(c->name, sizeof c->name, "%s.%s", rel->nspname, rel->relname);
+    }
+    o->total_order = ++p->txn_events;
+    o->data_collection_order = ++c->count;
+    return o;
+}
+
+/*
+ * BEGIN and END events of the transaction metadata topic (Debezium's
+ * shape), produced in the Kafka transaction that carries the source
+ * transaction: END, with the counts known only now, just before its COMMIT
+ * is recorded.
+ */
+static pipeline_result_t emit_txn_meta(pipe_t *p, bool end)
+{
+    const pipeline_args_t *a = p->a;
+    pipeline_result_t r = ensure_topic(p, p->txn_topic);
+    if (r != PIPE_CONTINUE)
+        return r;
+    const char *names[p->ncolls ? p->ncolls : 1];
+    uint64_t counts[p->ncolls ? p->ncolls : 1];
+    for (size_t i = 0; i < p->ncolls; i++) {
+        names[i] = p->colls[i].name;
+        counts[i] = p->colls[i].count;
+    }
+    txn_meta_t meta = {.end = end,
+                       .txn = &p->txn,
+                       .event_count = p->txn_events,
+                       .ncollections = p->ncolls,
+                       .collections = names,
+                       .collection_counts = counts};
+    strbuf_reset(&p->key);
+    strbuf_reset(&p->value);
+    encoder_txn_key(a->encoder, &p->txn, &p->key);
+    encoder_txn_value(a->encoder, &meta, p->now_ms, &p->value);
+    return produce(p, p->txn_topic, -1, true, true);
+}
+
 /* Produces one change event (and the tombstone after a delete). */
 static pipeline_result_t emit_change(pipe_t *p, event_op_t op, const relcache_entry_t *rel,
                                      const pgo_tuple_t *before, bool before_key_only,
                                      const pgo_tuple_t *after, sluice_lsn_t lsn)
 {
     const pipeline_args_t *a = p->a;
+    txn_order_t order;
     change_event_t ev = {.op = op,
                          .rel = rel,
                          .before = before,
@@ -207,7 +383,8 @@ static pipeline_result_t emit_change(pipe_t *p, event_op_t op, const relcache_en
                          .after = after,
                          .lsn = lsn,
                          .txn = &p->txn,
-                         .now_ms = wall_ms()};
+                         .now_ms = p->now_ms,
+                         .order = count_event(p, rel, &order)};
     strbuf_reset(&p->key);
     strbuf_reset(&p->value);
     bool has_key = encoder_key(a->encoder, rel, op == OP_DELETE ? before : after, &p->key);
@@ -217,18 +394,31 @@ static pipeline_result_t emit_change(pipe_t *p, event_op_t op, const relcache_en
         return r;
     a->stats->changes++;
     testpoint_hit("mid_txn");
+#ifdef SLUICE_MUTANT_SPLIT_TXN
+    /* Deliberately broken build: splits a source transaction across Kafka transactions. */
+    if (p->seq % 10 == 0) {
+        pipeline_result_t mr = commit_kafka(p);
+        if (mr != PIPE_CONTINUE)
+            return mr;
+        if ((mr = ensure_kafka_txn(p)) != PIPE_CONTINUE)
+            return mr;
+    }
+#endif
     if (op == OP_DELETE && a->cfg->tombstones && has_key)
         return produce(p, rel->topic, -1, true, false);
     return PIPE_CONTINUE;
 }
 
+/* Whether the Kafka key columns are equal in the old row a and the new row b. */
 static bool same_key(const relcache_entry_t *rel, const pgo_tuple_t *a, const pgo_tuple_t *b)
 {
-    for (uint16_t k = 0; k < rel->nkeys; k++) {
-        uint16_t i = rel->key_index[k];
+    for (uint16_t k = 0; k < rel->nkafka_keys; k++) {
+        uint16_t i = rel->kafka_key_index[k];
         if (i >= a->ncols || i >= b->ncols)
             return false;
         const pgo_value_t *x = &a->values[i], *y = &b->values[i];
+        if (y->kind == PGO_VALUE_UNCHANGED_TOAST)
+            continue; /* unchanged by definition */
         if (x->kind != y->kind || x->len != y->len ||
             (x->len && memcmp(x->data, y->data, x->len) != 0))
             return false;
@@ -257,10 +447,12 @@ static pipeline_result_t on_change(pipe_t *p, const pgo_msg_t *m, sluice_lsn_t l
     case PGO_INSERT: return emit_change(p, OP_CREATE, rel, NULL, false, neu, lsn);
     case PGO_DELETE: return emit_change(p, OP_DELETE, rel, old, m->change.old_kind == 'K', NULL, lsn);
     case PGO_UPDATE:
-        if (old && m->change.old_kind == 'K' && rel->nkeys > 0 && !same_key(rel, old, neu)) {
+        if (old && rel->nkafka_keys > 0 && !same_key(rel, old, neu)) {
             /* The key changed: as Debezium, a delete under the old key (and its tombstone),
-             * then a create under the new one, so per-key consumers stay consistent. */
-            pipeline_result_t r = emit_change(p, OP_DELETE, rel, old, true, NULL, lsn);
+             * then a create under the new one, so per-key consumers stay consistent. Under
+             * REPLICA IDENTITY FULL the old row is whole ('O') and the key its primary key. */
+            pipeline_result_t r =
+                emit_change(p, OP_DELETE, rel, old, m->change.old_kind == 'K', NULL, lsn);
             if (r != PIPE_CONTINUE)
                 return r;
             return emit_change(p, OP_CREATE, rel, NULL, false, neu, lsn);
@@ -282,7 +474,13 @@ static pipeline_result_t on_truncate(pipe_t *p, const pgo_msg_t *m, sluice_lsn_t
             return protocol_error(p, "TRUNCATE of relation OID %u, which PostgreSQL never described",
                                   m->truncate.relids[i]);
         p->seq++;
-        change_event_t ev = {.op = OP_TRUNCATE, .rel = rel, .lsn = lsn, .txn = &p->txn, .now_ms = wall_ms()};
+        txn_order_t order;
+        change_event_t ev = {.op = OP_TRUNCATE,
+                             .rel = rel,
+                             .lsn = lsn,
+                             .txn = &p->txn,
+                             .now_ms = wall_ms(),
+                             .order = count_event(p, rel, &order)};
         strbuf_reset(&p->value);
         encoder_value(p->a->encoder, &ev, &p->value);
         /* Every partition gets the truncate, so a consumer of any partition sees it in order. */
@@ -335,6 +533,7 @@ static pipeline_result_t on_message(pipe_t *p, const pgo_msg_t *m)
     if (!transactional) {
         p->txn = nontx;
         p->seq = 0;
+        set_txn_headers(p);
     }
     p->seq++;
     change_event_t ev = {.op = OP_MESSAGE,
@@ -352,6 +551,7 @@ static pipeline_result_t on_message(pipe_t *p, const pgo_msg_t *m)
     r = produce(p, p->message_topic, -1, true, true);
     if (!transactional) {
         p->txn = saved;
+        set_txn_headers(p);
         if (r == PIPE_CONTINUE) {
             /* Resuming just past the message's LSN cannot skip any transaction: every commit
              * record after it in WAL is at a higher LSN. */
@@ -367,6 +567,16 @@ static pipeline_result_t on_message(pipe_t *p, const pgo_msg_t *m)
     return r;
 }
 
+/* One line for a run of transactions PostgreSQL resent and Kafka already held. */
+static void log_skipped(pipe_t *p)
+{
+    if (!p->skipped_run)
+        return;
+    log_info("skipped %" PRIu64 " transactions Kafka already holds (up to commit " LSN_FMT ")",
+             p->skipped_run, LSN_ARGS(p->skipped_upto));
+    p->skipped_run = 0;
+}
+
 static pipeline_result_t on_begin(pipe_t *p, const pgo_msg_t *m)
 {
     if (p->in_txn)
@@ -377,17 +587,30 @@ static pipeline_result_t on_begin(pipe_t *p, const pgo_msg_t *m)
     p->txn.commit_lsn = m->begin.final_lsn;
     p->txn.commit_ts_us = m->begin.commit_ts + PG_EPOCH_OFFSET_US;
     p->txn_start_ms = mono_ms();
+    set_txn_headers(p);
     const checkpoint_t *ck = p->a->ckpt;
     p->skipping = ck->present && m->begin.final_lsn <= ck->commit_lsn;
+#ifdef SLUICE_MUTANT_NO_SKIP
+    p->skipping = false; /* deliberately broken build: resends what Kafka holds */
+#endif
     if (p->skipping) {
         log_debug("skipping transaction %u at " LSN_FMT ": Kafka already holds it", m->begin.xid,
                   LSN_ARGS(m->begin.final_lsn));
+        p->skipped_run++;
+        p->skipped_upto = m->begin.final_lsn;
         return PIPE_CONTINUE;
     }
+    log_skipped(p);
+    metrics_source_txn_begin(p->txn.commit_ts_us);
     if (p->have_pending && m->begin.final_lsn <= p->pending.commit_lsn)
         return protocol_error(p, "transaction %u at " LSN_FMT " arrived after a later one",
                               m->begin.xid, LSN_ARGS(m->begin.final_lsn));
-    return ensure_kafka_txn(p);
+    p->txn_events = 0;
+    p->ncolls = 0;
+    pipeline_result_t r = ensure_kafka_txn(p);
+    if (r == PIPE_CONTINUE && p->a->cfg->transaction_metadata)
+        r = emit_txn_meta(p, false);
+    return r;
 }
 
 static pipeline_result_t on_commit(pipe_t *p, const pgo_msg_t *m, bool more_input)
@@ -403,6 +626,11 @@ static pipeline_result_t on_commit(pipe_t *p, const pgo_msg_t *m, bool more_inpu
         p->skipping = false;
         a->stats->skipped_txns++;
         return PIPE_CONTINUE;
+    }
+    if (a->cfg->transaction_metadata) {
+        pipeline_result_t r = emit_txn_meta(p, true);
+        if (r != PIPE_CONTINUE)
+            return r;
     }
     p->pending.present = true;
     p->pending.commit_lsn = m->commit.commit_lsn;
@@ -431,11 +659,12 @@ static pipeline_result_t on_data(pipe_t *p, qitem_t *it, bool more_input)
     case PGO_COMMIT: return on_commit(p, &m, more_input);
     case PGO_RELATION: {
         /* Even while skipping: later transactions use the description. */
-        const relcache_entry_t *rel = relcache_put(p->rel, &m);
+        relcache_entry_t *rel = relcache_put(p->rel, &m);
         log_debug("relation %u \"%s.%s\" (%u columns, replica identity '%c')", rel->oid,
                   rel->nspname, rel->relname, rel->ncols, rel->replident);
-        if (p->skipping)
-            return PIPE_CONTINUE;
+        pipeline_result_t r = prepare_relation(p, rel);
+        if (r != PIPE_CONTINUE || p->skipping)
+            return r;
         return ensure_topic(p, rel->topic);
     }
     case PGO_TYPE: relcache_put_type(p->rel, &m); return PIPE_CONTINUE;
@@ -497,6 +726,9 @@ pipeline_result_t pipeline_run(const pipeline_args_t *a, char *err, size_t errle
     p.rel = relcache_new(a->cfg->topic_prefix);
     p.last_checkpoint_ms = mono_ms();
     snprintf(p.message_topic, sizeof p.message_topic, "%s.message", a->cfg->topic_prefix);
+    snprintf(p.txn_topic, sizeof p.txn_topic, "%s.transaction", a->cfg->topic_prefix);
+    p.types = pgtype_registry_new();
+    p.catalog = catalog_new(a->cfg->pg_conninfo);
     const char *tt = config_kafka_get(a->cfg, "transaction.timeout.ms");
     p.txn_timeout_ms = tt ? atoi(tt) : 60000;
     err[0] = '\0';
@@ -510,6 +742,7 @@ pipeline_result_t pipeline_run(const pipeline_args_t *a, char *err, size_t errle
         int wait = 200;
         qitem_t *items = queue_pop_all(a->queue, wait);
         sink_poll(a->sink);
+        p.now_ms = wall_ms();
         for (qitem_t *it = items; it; it = items) {
             items = it->next;
             if (r == PIPE_CONTINUE) {
@@ -547,6 +780,7 @@ pipeline_result_t pipeline_run(const pipeline_args_t *a, char *err, size_t errle
         if (r == PIPE_CONTINUE)
             r = maybe_idle_checkpoint(&p);
     }
+    log_skipped(&p);
     /* Leave nothing open: an aborted transaction is resent by PostgreSQL next session. */
     if (r != PIPE_STOPPED && r != PIPE_FENCED && r != PIPE_REBUILD && sink_in_transaction(a->sink)) {
         char aerr[512];
@@ -554,6 +788,9 @@ pipeline_result_t pipeline_run(const pipeline_args_t *a, char *err, size_t errle
             log_warning("%s", aerr);
     }
     relcache_free(p.rel);
+    pgtype_registry_free(p.types);
+    catalog_free(p.catalog);
+    free(p.colls);
     pgo_decoder_free(p.dec);
     strbuf_free(&p.key);
     strbuf_free(&p.value);

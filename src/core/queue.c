@@ -1,14 +1,30 @@
 /*
- * queue.c — mutex + two condition variables; a singly linked list.
+ * queue.c — mutex + two condition variables over a singly linked list, and
+ * the chunk allocator for items.
+ *
+ * A chunk is reference counted: one reference per item carved from it, plus
+ * one held by the arena while the chunk is current. Items are freed by the
+ * pipeline thread, chunks by whichever thread drops the last reference.
  */
 #include "sluice/queue.h"
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "sluice/buf.h"
+
+#define CHUNK_SIZE (256 * 1024)
+#define CHUNK_MAX_ITEM (16 * 1024) /* larger payloads get their own allocation */
+
+struct qchunk {
+    atomic_int refs;
+    size_t used;
+    char mem[];
+};
 
 struct queue {
     pthread_mutex_t lock;
@@ -19,7 +35,61 @@ struct queue {
     size_t max_bytes;
 };
 
-static size_t item_cost(const qitem_t *it)
+static void chunk_unref(qchunk_t *c)
+{
+    if (atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) == 1)
+        free(c);
+}
+
+void qarena_release(qarena_t *arena)
+{
+    if (arena->cur)
+        chunk_unref(arena->cur);
+    arena->cur = NULL;
+}
+
+qitem_t *qitem_new(qarena_t *arena, qitem_kind_t kind, const void *payload, size_t len)
+{
+    size_t need = (sizeof(qitem_t) + len + 1 + 15) & ~(size_t) 15;
+    qitem_t *it;
+    if (arena && len <= CHUNK_MAX_ITEM) {
+        if (!arena->cur || arena->cur->used + need > CHUNK_SIZE) {
+            qarena_release(arena);
+            arena->cur = xmalloc(sizeof(qchunk_t) + CHUNK_SIZE);
+            atomic_init(&arena->cur->refs, 1);
+            arena->cur->used = 0;
+        }
+        qchunk_t *c = arena->cur;
+        it = (qitem_t *) (c->mem + c->used);
+        c->used += need;
+        atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
+        it->chunk = c;
+    } else {
+        it = xmalloc(sizeof(qitem_t) + len + 1);
+        it->chunk = NULL;
+    }
+    it->next = NULL;
+    it->kind = kind;
+    it->wal_start = it->wal_end = 0;
+    it->len = len;
+    it->payload = (char *) (it + 1);
+    if (len)
+        memcpy(it->payload, payload, len);
+    it->payload[len] = '\0';
+    return it;
+}
+
+void qitem_free(qitem_t *it)
+{
+    if (!it)
+        return;
+    if (it->chunk)
+        chunk_unref(it->chunk);
+    else
+        free(it);
+}
+
+size_t qitem_cost(const qitem_t *it)
 {
     return it->len + sizeof *it;
 }
@@ -36,15 +106,6 @@ queue_t *queue_new(size_t max_bytes)
     pthread_condattr_destroy(&attr);
     q->max_bytes = max_bytes;
     return q;
-}
-
-void qitem_free(qitem_t *it)
-{
-    if (!it)
-        return;
-    if (it->data && it->data_free)
-        it->data_free(it->data);
-    free(it);
 }
 
 void queue_free(queue_t *q)
@@ -74,11 +135,13 @@ static void deadline_after(struct timespec *ts, int timeout_ms)
     }
 }
 
-bool queue_push(queue_t *q, qitem_t *it, int timeout_ms)
+bool queue_push_list(queue_t *q, qitem_t *first, size_t cost, int timeout_ms)
 {
     struct timespec deadline;
     deadline_after(&deadline, timeout_ms);
-    size_t cost = item_cost(it);
+    qitem_t *last = first;
+    while (last->next)
+        last = last->next;
     pthread_mutex_lock(&q->lock);
     while (q->head && q->bytes + cost > q->max_bytes) {
         if (pthread_cond_timedwait(&q->not_full, &q->lock, &deadline) == ETIMEDOUT) {
@@ -88,16 +151,21 @@ bool queue_push(queue_t *q, qitem_t *it, int timeout_ms)
             return false;
         }
     }
-    it->next = NULL;
     if (q->tail)
-        q->tail->next = it;
+        q->tail->next = first;
     else
-        q->head = it;
-    q->tail = it;
+        q->head = first;
+    q->tail = last;
     q->bytes += cost;
     pthread_cond_signal(&q->not_empty);
     pthread_mutex_unlock(&q->lock);
     return true;
+}
+
+bool queue_push(queue_t *q, qitem_t *it, int timeout_ms)
+{
+    it->next = NULL;
+    return queue_push_list(q, it, qitem_cost(it), timeout_ms);
 }
 
 qitem_t *queue_pop_all(queue_t *q, int timeout_ms)

@@ -1,5 +1,6 @@
 /*
- * json.c — Debezium's change event envelope, without schemas, as JSON text.
+ * json.c — Debezium's change event envelope as JSON text, without schemas
+ * (default) or in Kafka Connect's {"schema":…,"payload":…} shape.
  *
  *   key:   {"<key col>":<value>,...}
  *   value: {"before":{...}|null,"after":{...}|null,
@@ -7,14 +8,24 @@
  *                     "ts_ms":<commit time>,"snapshot":"false","db":..,
  *                     "sequence":"[\"<commit lsn>\",\"<lsn>\"]","schema":..,
  *                     "table":..,"txId":<xid>,"lsn":<change lsn>,"xmin":null},
- *           "op":"c|u|d|t|m","ts_ms":<processing time>}
+ *           "op":"c|u|d|t|m","ts_ms":<processing time>
+ *           [,"transaction":{"id":"<xid>:<commit lsn>","total_order":n,
+ *                            "data_collection_order":n}]}
+ *
+ * Values arrive as PostgreSQL's text forms (the replication session pins
+ * DateStyle ISO, TimeZone UTC, IntervalStyle iso_8601, extra_float_digits,
+ * bytea_output hex and lc_monetary C so those forms are exact and fixed) and
+ * are written in the form pgtypes.h documents for their type. Arrays and
+ * composites are parsed from their text form (array_out, record_out quoting)
+ * and their elements written in the element type's form.
  *
  * Written directly into a reused strbuf rather than built as a jansson tree:
  * this is the per-change hot path and a tree costs an allocation per field.
- * jansson reads sluice's JSON everywhere else (checkpoints, tests).
+ * Parsing arrays and composites unescapes into per-depth scratch buffers the
+ * encoder keeps, so steady state allocates nothing.
  *
- * Owns nothing per event. Never drops a column: a type without a special form
- * is written as its PostgreSQL text form.
+ * Owns nothing per event. Never drops a column: text that does not parse as
+ * its type's form is written as its PostgreSQL text form.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -24,11 +35,19 @@
 #include "sluice/encode.h"
 #include "sluice/pgtypes.h"
 
+/* Nesting of arrays in composites in arrays...; deeper values are written as text. */
+#define MAX_DEPTH 8
+
 struct encoder {
     output_format_t format;
     char *server_name;
     char *db_name;
     char *toast_placeholder;
+    bool numeric_as_number;
+    bool schemas;
+    bool transaction_block;
+    strbuf_t scratch[MAX_DEPTH];
+    strbuf_t schema_tmp;
 };
 
 static const char hex_digits[] = "0123456789abcdef";
@@ -107,9 +126,9 @@ static int hex_value(char c)
 }
 
 /*
- * bytea's text form is "\x" followed by hex digits (bytea_output = hex, the
- * default since 9.0). Written as base64, Debezium's default binary form.
- * Anything else (escape format) is passed through as text, not guessed at.
+ * bytea's text form is "\x" followed by hex digits (bytea_output = hex, which
+ * the replication session sets). Written as base64, Debezium's default binary
+ * form. Anything else is passed through as text, not guessed at.
  */
 static void append_bytea(strbuf_t *out, const char *s, size_t len)
 {
@@ -118,21 +137,26 @@ static void append_bytea(strbuf_t *out, const char *s, size_t len)
         return;
     }
     size_t n = (len - 2) / 2;
-    uint8_t stackbuf[512] = {0};
-    uint8_t *bytes = n <= sizeof stackbuf ? stackbuf : xmalloc(n);
+    /* Decode in place into the output's spare room, then base64 it from a copy-free view:
+     * base64 output (4/3 n + 2) is written after the decoded bytes, then moved down. */
+    strbuf_reserve(out, n + (n + 2) / 3 * 4 + 4);
+    size_t mark = out->len;
+    uint8_t *bytes = (uint8_t *) out->data + mark;
     for (size_t i = 0; i < n; i++) {
         int hi = hex_value(s[2 + 2 * i]), lo = hex_value(s[3 + 2 * i]);
         if (hi < 0 || lo < 0) {
-            if (bytes != stackbuf)
-                free(bytes);
+            out->data[mark] = '\0';
             json_append_string(out, s, len);
             return;
         }
         bytes[i] = (uint8_t) (hi << 4 | lo);
     }
-    json_append_base64(out, bytes, n);
-    if (bytes != stackbuf)
-        free(bytes);
+    out->len = mark + n;
+    json_append_base64(out, (const uint8_t *) out->data + mark, n);
+    size_t enc_len = out->len - (mark + n);
+    memmove(out->data + mark, out->data + mark + n, enc_len);
+    out->len = mark + enc_len;
+    out->data[out->len] = '\0';
 }
 
 /* True if s is a JSON number PostgreSQL's integer output could produce. */
@@ -149,72 +173,462 @@ static bool is_integer_text(const char *s, size_t len)
     return true;
 }
 
-/* True for float text that is a valid JSON number (not NaN, Infinity). */
+/* True for text that is a valid JSON number (so not NaN, Infinity). */
 static bool is_json_number_text(const char *s, size_t len)
 {
-    if (len == 0 || len > 64)
-        return false;
     size_t i = 0;
-    if (s[i] == '-')
+    if (i < len && s[i] == '-')
         i++;
     if (i == len || s[i] < '0' || s[i] > '9')
         return false;
-    bool digits_after_point = true;
-    for (; i < len; i++) {
-        char c = s[i];
-        if (c >= '0' && c <= '9')
-            digits_after_point = true;
-        else if (c == '.' || c == 'e' || c == 'E' || c == '+' || c == '-')
-            digits_after_point = false;
-        else
+    if (s[i] == '0' && i + 1 < len && s[i + 1] >= '0' && s[i + 1] <= '9')
+        return false; /* no leading zeros in JSON */
+    while (i < len && s[i] >= '0' && s[i] <= '9')
+        i++;
+    if (i < len && s[i] == '.') {
+        i++;
+        size_t start = i;
+        while (i < len && s[i] >= '0' && s[i] <= '9')
+            i++;
+        if (i == start)
             return false;
     }
-    return digits_after_point;
+    if (i < len && (s[i] == 'e' || s[i] == 'E')) {
+        i++;
+        if (i < len && (s[i] == '+' || s[i] == '-'))
+            i++;
+        size_t start = i;
+        while (i < len && s[i] >= '0' && s[i] <= '9')
+            i++;
+        if (i == start)
+            return false;
+    }
+    return i == len;
 }
 
-static void append_value(const encoder_t *enc, strbuf_t *out, uint32_t type_oid,
-                         const pgo_value_t *v)
+static void append_numeric_text(const encoder_t *enc, strbuf_t *out, const char *s, size_t len)
 {
-    switch (v->kind) {
-    case PGO_VALUE_NULL:
-        strbuf_append(out, "null", 4);
-        return;
-    case PGO_VALUE_UNCHANGED_TOAST:
-        json_append_string(out, enc->toast_placeholder, strlen(enc->toast_placeholder));
-        return;
-    case PGO_VALUE_BINARY:
-        json_append_base64(out, (const uint8_t *) v->data, v->len);
-        return;
-    case PGO_VALUE_TEXT:
-        break;
+    if (enc->numeric_as_number && is_json_number_text(s, len))
+        strbuf_append(out, s, len);
+    else
+        json_append_string(out, s, len);
+}
+
+/*
+ * money in lc_monetary C: "$1,234.56", "-$1,234.56". Written as the exact
+ * decimal "1234.56"; another currency format stays text.
+ */
+static void append_money(const encoder_t *enc, strbuf_t *out, const char *s, size_t len)
+{
+    char buf[64];
+    size_t n = 0, i = 0;
+    if (i < len && s[i] == '-')
+        buf[n++] = s[i++];
+    if (i < len && s[i] == '$')
+        i++;
+    else
+        goto as_text;
+    for (; i < len && n + 1 < sizeof buf; i++) {
+        if (s[i] == ',')
+            continue;
+        if ((s[i] < '0' || s[i] > '9') && s[i] != '.')
+            goto as_text;
+        buf[n++] = s[i];
     }
-    switch (pgtype_json_form(type_oid)) {
-    case PGTYPE_FORM_BOOL:
-        if (v->len == 1 && (v->data[0] == 't' || v->data[0] == 'f')) {
-            if (v->data[0] == 't')
-                strbuf_append(out, "true", 4);
+    if (i != len || !is_json_number_text(buf, n))
+        goto as_text;
+    append_numeric_text(enc, out, buf, n);
+    return;
+as_text:
+    json_append_string(out, s, len);
+}
+
+static bool text_is(const char *s, size_t len, const char *lit)
+{
+    return strlen(lit) == len && memcmp(s, lit, len) == 0;
+}
+
+static void append_i64(strbuf_t *out, int64_t v)
+{
+    char buf[24];
+    int n = snprintf(buf, sizeof buf, "%" PRId64, v);
+    strbuf_append(out, buf, (size_t) n);
+}
+
+/* Appends an offset "+hh[:mm[:ss]]" as ISO "+hh:mm[:ss]", "Z" for zero; false if malformed. */
+static bool append_offset(strbuf_t *out, const char *s, size_t len)
+{
+    if (len < 3 || (s[0] != '+' && s[0] != '-'))
+        return false;
+    for (size_t i = 1; i < len; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] == ':' && (i == 3 || i == 6))))
+            return false;
+    if (!(len == 3 || len == 6 || len == 9))
+        return false;
+    bool zero = true;
+    for (size_t i = 1; i < len; i++)
+        if (s[i] != '0' && s[i] != ':')
+            zero = false;
+    if (zero) {
+        strbuf_putc(out, 'Z');
+        return true;
+    }
+    strbuf_append(out, s, 3);
+    if (len == 3)
+        strbuf_append(out, ":00", 3);
+    else
+        strbuf_append(out, s + 3, len - 3);
+    return true;
+}
+
+/* Length of "HH:MM:SS[.ffffff]" at the start of s. */
+static size_t time_part_len(const char *s, size_t len)
+{
+    size_t i = 0;
+    while (i < len && ((s[i] >= '0' && s[i] <= '9') || s[i] == ':' || s[i] == '.'))
+        i++;
+    return i;
+}
+
+/*
+ * timestamptz text (TimeZone UTC) "2024-05-01 12:00:00.5+00[ BC]" →
+ * "2024-05-01T12:00:00.5Z": ISO-8601 with astronomical years ("-0043" for
+ * 44 BC, "+10000" past 9999), as Java's Instant parses it.
+ */
+static bool append_timestamptz(strbuf_t *out, const char *s, size_t len)
+{
+    size_t y_end = 0;
+    while (y_end < len && s[y_end] >= '0' && s[y_end] <= '9')
+        y_end++;
+    if (y_end < 4 || len < y_end + 16 || s[y_end] != '-' || s[y_end + 6] != ' ')
+        return false;
+    bool bc = len > 3 && memcmp(s + len - 3, " BC", 3) == 0;
+    size_t body_end = bc ? len - 3 : len;
+    const char *t = s + y_end + 7;
+    size_t tl = time_part_len(t, (size_t) (s + body_end - t));
+    if (tl < 8)
+        return false;
+    long long year = strtoll(s, NULL, 10);
+    if (bc)
+        year = 1 - year;
+    char ybuf[32];
+    int yn;
+    if (year < 0)
+        yn = snprintf(ybuf, sizeof ybuf, "-%04lld", -year);
+    else if (year > 9999)
+        yn = snprintf(ybuf, sizeof ybuf, "+%lld", year);
+    else
+        yn = snprintf(ybuf, sizeof ybuf, "%04lld", year);
+    size_t mark = out->len;
+    strbuf_putc(out, '"');
+    strbuf_append(out, ybuf, (size_t) yn);
+    strbuf_append(out, s + y_end, 6); /* -MM-DD */
+    strbuf_putc(out, 'T');
+    strbuf_append(out, t, tl);
+    if (!append_offset(out, t + tl, (size_t) (s + body_end - t - tl))) {
+        out->len = mark;
+        out->data[mark] = '\0';
+        return false;
+    }
+    strbuf_putc(out, '"');
+    return true;
+}
+
+/* timetz "12:00:00.5+02" → "12:00:00.5+02:00" (the offset kept: it is part of the value). */
+static bool append_timetz(strbuf_t *out, const char *s, size_t len)
+{
+    size_t tl = time_part_len(s, len);
+    if (tl < 8)
+        return false;
+    size_t mark = out->len;
+    strbuf_putc(out, '"');
+    strbuf_append(out, s, tl);
+    if (!append_offset(out, s + tl, len - tl)) {
+        out->len = mark;
+        out->data[mark] = '\0';
+        return false;
+    }
+    strbuf_putc(out, '"');
+    return true;
+}
+
+static void append_text(encoder_t *enc, strbuf_t *out, const pgtype_t *type, const char *s,
+                        size_t len, int depth);
+
+/*
+ * One quoted element of array_out or record_out: backslash escapes the next
+ * character; in record_out a doubled quote is a quote. Unescaped into scratch.
+ * Returns the position after the closing quote, or 0 if there is none.
+ */
+static size_t read_quoted(const char *s, size_t len, size_t i, bool doubled_quotes,
+                          strbuf_t *scratch)
+{
+    strbuf_reset(scratch);
+    strbuf_reserve(scratch, len - i);
+    i++; /* opening quote */
+    while (i < len) {
+        char c = s[i];
+        if (c == '\\') {
+            if (i + 1 >= len)
+                return 0;
+            scratch->data[scratch->len++] = s[i + 1];
+            i += 2;
+        } else if (c == '"') {
+            if (doubled_quotes && i + 1 < len && s[i + 1] == '"') {
+                scratch->data[scratch->len++] = '"';
+                i += 2;
+            } else {
+                scratch->data[scratch->len] = '\0';
+                return i + 1;
+            }
+        } else {
+            scratch->data[scratch->len++] = c;
+            i++;
+        }
+    }
+    return 0;
+}
+
+/* One dimension "{...}" of array_out, from s[*pos] == '{'. */
+static bool parse_array_dim(encoder_t *enc, strbuf_t *out, const pgtype_t *type, const char *s,
+                            size_t len, size_t *pos, int depth)
+{
+    size_t i = *pos;
+    if (i >= len || s[i] != '{')
+        return false;
+    i++;
+    strbuf_putc(out, '[');
+    if (i < len && s[i] == '}') {
+        strbuf_putc(out, ']');
+        *pos = i + 1;
+        return true;
+    }
+    for (bool first = true;; first = false) {
+        if (!first)
+            strbuf_putc(out, ',');
+        if (i >= len)
+            return false;
+        if (s[i] == '{') {
+            if (!parse_array_dim(enc, out, type, s, len, &i, depth))
+                return false;
+        } else if (s[i] == '"') {
+            strbuf_t *scratch = &enc->scratch[depth];
+            i = read_quoted(s, len, i, false, scratch);
+            if (i == 0)
+                return false;
+            append_text(enc, out, type->elem, scratch->data, scratch->len, depth + 1);
+        } else {
+            size_t start = i;
+            while (i < len && s[i] != type->delim && s[i] != '}')
+                i++;
+            if (i == start)
+                return false;
+            if (text_is(s + start, i - start, "NULL"))
+                strbuf_append(out, "null", 4);
             else
-                strbuf_append(out, "false", 5);
+                append_text(enc, out, type->elem, s + start, i - start, depth + 1);
+        }
+        if (i >= len)
+            return false;
+        if (s[i] == '}') {
+            i++;
+            break;
+        }
+        if (s[i] != type->delim)
+            return false;
+        i++;
+    }
+    strbuf_putc(out, ']');
+    *pos = i;
+    return true;
+}
+
+/*
+ * An array with PostgreSQL's default lower bounds (1) becomes a JSON array,
+ * nested per dimension. One with other bounds ("[0:2]={...}") keeps its text
+ * form: a JSON array cannot say where it starts.
+ */
+static bool append_array(encoder_t *enc, strbuf_t *out, const pgtype_t *type, const char *s,
+                         size_t len, int depth)
+{
+    if (len == 0 || s[0] != '{' || !type->elem)
+        return false;
+    size_t pos = 0;
+    return parse_array_dim(enc, out, type, s, len, &pos, depth) && pos == len;
+}
+
+/* record_out "(1,\"a b\",)" → {"f1":1,"f2":"a b","f3":null}; field count must match the type. */
+static bool append_composite(encoder_t *enc, strbuf_t *out, const pgtype_t *type, const char *s,
+                             size_t len, int depth)
+{
+    if (len < 2 || s[0] != '(')
+        return false;
+    size_t i = 1;
+    strbuf_putc(out, '{');
+    uint16_t f = 0;
+    if (type->nfields == 0)
+        return len == 2 && s[1] == ')' && (strbuf_putc(out, '}'), true);
+    for (;; f++) {
+        if (f >= type->nfields || i >= len)
+            return false;
+        if (f)
+            strbuf_putc(out, ',');
+        json_append_string(out, type->field_names[f], strlen(type->field_names[f]));
+        strbuf_putc(out, ':');
+        if (s[i] == ',' || s[i] == ')') {
+            strbuf_append(out, "null", 4);
+        } else if (s[i] == '"') {
+            strbuf_t *scratch = &enc->scratch[depth];
+            i = read_quoted(s, len, i, true, scratch);
+            if (i == 0)
+                return false;
+            append_text(enc, out, type->field_types[f], scratch->data, scratch->len, depth + 1);
+        } else {
+            size_t start = i;
+            while (i < len && s[i] != ',' && s[i] != ')')
+                i++;
+            append_text(enc, out, type->field_types[f], s + start, i - start, depth + 1);
+        }
+        if (i >= len)
+            return false;
+        if (s[i] == ')') {
+            i++;
+            break;
+        }
+        i++; /* ',' */
+    }
+    if (i != len || f + 1 != type->nfields)
+        return false;
+    strbuf_putc(out, '}');
+    return true;
+}
+
+/* Writes one non-null text value of `type` in the type's form. */
+static void append_text(encoder_t *enc, strbuf_t *out, const pgtype_t *type, const char *s,
+                        size_t len, int depth)
+{
+    switch (type->form) {
+    case PGTYPE_FORM_BOOL:
+        if (len == 1 && s[0] == 't') {
+            strbuf_append(out, "true", 4);
+            return;
+        }
+        if (len == 1 && s[0] == 'f') {
+            strbuf_append(out, "false", 5);
             return;
         }
         break;
     case PGTYPE_FORM_INTEGER:
-        if (is_integer_text(v->data, v->len)) {
-            strbuf_append(out, v->data, v->len);
+        if (is_integer_text(s, len)) {
+            strbuf_append(out, s, len);
             return;
         }
         break;
     case PGTYPE_FORM_FLOAT:
-        if (is_json_number_text(v->data, v->len)) {
-            strbuf_append(out, v->data, v->len);
+        if (is_json_number_text(s, len)) {
+            strbuf_append(out, s, len);
             return;
         }
         break; /* NaN, Infinity, -Infinity: as strings */
-    case PGTYPE_FORM_BASE64:
-        append_bytea(out, v->data, v->len);
-        return;
-    case PGTYPE_FORM_TEXT:
+    case PGTYPE_FORM_NUMERIC: append_numeric_text(enc, out, s, len); return;
+    case PGTYPE_FORM_MONEY: append_money(enc, out, s, len); return;
+    case PGTYPE_FORM_BASE64: append_bytea(out, s, len); return;
+    case PGTYPE_FORM_DATE: {
+        int64_t days;
+        if (text_is(s, len, "infinity")) {
+            strbuf_puts(out, "2147483647");
+            return;
+        }
+        if (text_is(s, len, "-infinity")) {
+            strbuf_puts(out, "-2147483648");
+            return;
+        }
+        if (pgtext_date_days(s, len, &days)) {
+            append_i64(out, days);
+            return;
+        }
         break;
+    }
+    case PGTYPE_FORM_TIME: {
+        int64_t us;
+        if (pgtext_time_micros(s, len, &us)) {
+            append_i64(out, us);
+            return;
+        }
+        break;
+    }
+    case PGTYPE_FORM_TIMESTAMP: {
+        __int128 us;
+        if (text_is(s, len, "infinity")) {
+            strbuf_puts(out, "9223372036854775807");
+            return;
+        }
+        if (text_is(s, len, "-infinity")) {
+            strbuf_puts(out, "-9223372036854775808");
+            return;
+        }
+        /* PostgreSQL's last 29 years (294247–294276 AD) do not fit int64 microseconds, which
+         * readers parse them into: those keep their text form rather than overflow a reader. */
+        if (pgtext_timestamp_micros(s, len, &us) && us < INT64_MAX && us > INT64_MIN) {
+            append_i64(out, (int64_t) us);
+            return;
+        }
+        break;
+    }
+    case PGTYPE_FORM_TIMESTAMPTZ:
+        if (text_is(s, len, "infinity") || text_is(s, len, "-infinity"))
+            break;
+        if (append_timestamptz(out, s, len))
+            return;
+        break;
+    case PGTYPE_FORM_TIMETZ:
+        if (append_timetz(out, s, len))
+            return;
+        break;
+    case PGTYPE_FORM_ARRAY:
+    case PGTYPE_FORM_COMPOSITE: {
+        if (depth >= MAX_DEPTH - 1)
+            break;
+        size_t mark = out->len;
+        bool ok = type->form == PGTYPE_FORM_ARRAY ? append_array(enc, out, type, s, len, depth)
+                                                  : append_composite(enc, out, type, s, len, depth);
+        if (ok)
+            return;
+        out->len = mark; /* not the shape the type says (bounds, a changed composite): text */
+        if (out->data)
+            out->data[mark] = '\0';
+        break;
+    }
+    case PGTYPE_FORM_TEXT: break;
+    }
+    json_append_string(out, s, len);
+}
+
+static const pgtype_t *column_type(const relcache_column_t *col)
+{
+    if (col->type)
+        return col->type;
+    const pgtype_t *t = pgtype_builtin(col->type_oid);
+    return t ? t : pgtype_unknown();
+}
+
+static void append_placeholder(const encoder_t *enc, strbuf_t *out, const pgtype_t *type)
+{
+    size_t n = strlen(enc->toast_placeholder);
+    /* bytea: the placeholder's bytes, as Debezium writes it, so a bytes field stays bytes. */
+    if (type->form == PGTYPE_FORM_BASE64)
+        json_append_base64(out, (const uint8_t *) enc->toast_placeholder, n);
+    else
+        json_append_string(out, enc->toast_placeholder, n);
+}
+
+static void append_value(encoder_t *enc, strbuf_t *out, const pgtype_t *type, const pgo_value_t *v)
+{
+    switch (v->kind) {
+    case PGO_VALUE_NULL: strbuf_append(out, "null", 4); return;
+    case PGO_VALUE_UNCHANGED_TOAST: append_placeholder(enc, out, type); return;
+    case PGO_VALUE_BINARY: json_append_base64(out, (const uint8_t *) v->data, v->len); return;
+    case PGO_VALUE_TEXT: append_text(enc, out, type, v->data, v->len, 0); return;
     }
     json_append_string(out, v->data, v->len);
 }
@@ -225,9 +639,13 @@ static void append_name(strbuf_t *out, const char *name)
     strbuf_putc(out, ':');
 }
 
-/* Writes {"col":value,...}; key_only writes just the replica identity columns. */
-static void append_row(const encoder_t *enc, strbuf_t *out, const relcache_entry_t *rel,
-                       const pgo_tuple_t *t, bool key_only)
+/*
+ * Writes {"col":value,...}; key_only writes just the replica identity
+ * columns. fill (the whole old row, or NULL) supplies values PostgreSQL left
+ * out as unchanged TOAST.
+ */
+static void append_row(encoder_t *enc, strbuf_t *out, const relcache_entry_t *rel,
+                       const pgo_tuple_t *t, bool key_only, const pgo_tuple_t *fill)
 {
     strbuf_putc(out, '{');
     bool first = true;
@@ -239,7 +657,11 @@ static void append_row(const encoder_t *enc, strbuf_t *out, const relcache_entry
             strbuf_putc(out, ',');
         first = false;
         append_name(out, rel->columns[i].name);
-        append_value(enc, out, rel->columns[i].type_oid, &t->values[i]);
+        const pgo_value_t *v = &t->values[i];
+        if (v->kind == PGO_VALUE_UNCHANGED_TOAST && fill && i < fill->ncols &&
+            fill->values[i].kind != PGO_VALUE_UNCHANGED_TOAST)
+            v = &fill->values[i];
+        append_value(enc, out, column_type(&rel->columns[i]), v);
     }
     strbuf_putc(out, '}');
 }
@@ -254,6 +676,9 @@ encoder_t *encoder_new(output_format_t format, const encoder_options_t *opts)
     enc->db_name = xstrdup(opts->db_name ? opts->db_name : "");
     enc->toast_placeholder =
         xstrdup(opts->toast_placeholder ? opts->toast_placeholder : "__debezium_unavailable_value");
+    enc->numeric_as_number = opts->numeric_as_number;
+    enc->schemas = opts->schemas;
+    enc->transaction_block = opts->transaction_block;
     return enc;
 }
 
@@ -264,24 +689,204 @@ void encoder_free(encoder_t *enc)
     free(enc->server_name);
     free(enc->db_name);
     free(enc->toast_placeholder);
+    for (int i = 0; i < MAX_DEPTH; i++)
+        strbuf_free(&enc->scratch[i]);
+    strbuf_free(&enc->schema_tmp);
     free(enc);
 }
+
+/* ---- Kafka Connect schemas ------------------------------------------------ */
+
+static void schema_type_attrs(const encoder_t *enc, strbuf_t *out, const pgtype_t *type,
+                              bool optional, int depth);
+
+/* {"type":..,"optional":..[,"name":..][,"field":name]} for one column or element. */
+static void schema_field(const encoder_t *enc, strbuf_t *out, const pgtype_t *type,
+                         const char *field, bool optional, int depth)
+{
+    strbuf_putc(out, '{');
+    schema_type_attrs(enc, out, type, optional, depth);
+    if (field) {
+        strbuf_puts(out, ",\"field\":");
+        json_append_string(out, field, strlen(field));
+    }
+    strbuf_putc(out, '}');
+}
+
+static connect_type_t connect_type_of(const encoder_t *enc, const pgtype_t *type)
+{
+    if ((type->form == PGTYPE_FORM_NUMERIC || type->form == PGTYPE_FORM_MONEY) &&
+        enc->numeric_as_number)
+        return CONNECT_FLOAT64;
+    return type->connect;
+}
+
+static void schema_type_attrs(const encoder_t *enc, strbuf_t *out, const pgtype_t *type,
+                              bool optional, int depth)
+{
+    bool deep = depth >= MAX_DEPTH - 1 &&
+                (type->form == PGTYPE_FORM_ARRAY || type->form == PGTYPE_FORM_COMPOSITE);
+    connect_type_t ct = deep ? CONNECT_STRING : connect_type_of(enc, type);
+    strbuf_puts(out, "\"type\":\"");
+    strbuf_puts(out, pgtype_connect_name(ct));
+    strbuf_putc(out, '"');
+    if (ct == CONNECT_ARRAY) {
+        strbuf_puts(out, ",\"items\":");
+        schema_field(enc, out, type->elem, NULL, true, depth + 1);
+    } else if (ct == CONNECT_STRUCT) {
+        strbuf_puts(out, ",\"fields\":[");
+        for (uint16_t i = 0; i < type->nfields; i++) {
+            if (i)
+                strbuf_putc(out, ',');
+            schema_field(enc, out, type->field_types[i], type->field_names[i], true, depth + 1);
+        }
+        strbuf_putc(out, ']');
+    }
+    strbuf_appendf(out, ",\"optional\":%s", optional ? "true" : "false");
+    if (deep)
+        return;
+    if (type->logical) {
+        strbuf_puts(out, ",\"name\":");
+        json_append_string(out, type->logical, strlen(type->logical));
+        strbuf_puts(out, ",\"version\":1");
+    } else if (ct == CONNECT_STRUCT && type->name) {
+        strbuf_puts(out, ",\"name\":");
+        json_append_string(out, type->name, strlen(type->name));
+    }
+}
+
+static void schema_row(const encoder_t *enc, strbuf_t *out, const relcache_entry_t *rel,
+                       bool key, const char *suffix, const char *field, bool optional)
+{
+    strbuf_puts(out, "{\"type\":\"struct\",\"fields\":[");
+    uint16_t n = key ? rel->nkafka_keys : rel->ncols;
+    for (uint16_t k = 0; k < n; k++) {
+        uint16_t i = key ? rel->kafka_key_index[k] : k;
+        if (k)
+            strbuf_putc(out, ',');
+        schema_field(enc, out, column_type(&rel->columns[i]), rel->columns[i].name, !key, 0);
+    }
+    strbuf_appendf(out, "],\"optional\":%s,\"name\":", optional ? "true" : "false");
+    strbuf_t name = STRBUF_INIT;
+    strbuf_appendf(&name, "%s.%s.%s.%s", enc->server_name, rel->nspname, rel->relname, suffix);
+    json_append_string(out, name.data, name.len);
+    strbuf_free(&name);
+    if (field)
+        strbuf_appendf(out, ",\"field\":\"%s\"", field);
+    strbuf_putc(out, '}');
+}
+
+#define SOURCE_SCHEMA                                                                              \
+    "{\"type\":\"struct\",\"fields\":["                                                            \
+    "{\"type\":\"string\",\"optional\":false,\"field\":\"version\"},"                              \
+    "{\"type\":\"string\",\"optional\":false,\"field\":\"connector\"},"                            \
+    "{\"type\":\"string\",\"optional\":false,\"field\":\"name\"},"                                 \
+    "{\"type\":\"int64\",\"optional\":false,\"field\":\"ts_ms\"},"                                 \
+    "{\"type\":\"string\",\"optional\":true,\"name\":\"io.debezium.data.Enum\",\"version\":1,"     \
+    "\"parameters\":{\"allowed\":\"true,last,false,incremental\"},\"default\":\"false\","          \
+    "\"field\":\"snapshot\"},"                                                                     \
+    "{\"type\":\"string\",\"optional\":false,\"field\":\"db\"},"                                   \
+    "{\"type\":\"string\",\"optional\":true,\"field\":\"sequence\"},"                              \
+    "{\"type\":\"string\",\"optional\":true,\"field\":\"schema\"},"                                \
+    "{\"type\":\"string\",\"optional\":true,\"field\":\"table\"},"                                 \
+    "{\"type\":\"int64\",\"optional\":true,\"field\":\"txId\"},"                                   \
+    "{\"type\":\"int64\",\"optional\":true,\"field\":\"lsn\"},"                                    \
+    "{\"type\":\"int64\",\"optional\":true,\"field\":\"xmin\"}],"                                  \
+    "\"optional\":false,\"name\":\"io.debezium.connector.postgresql.Source\",\"field\":\"source\"}"
+
+#define TXN_BLOCK_SCHEMA                                                                           \
+    ",{\"type\":\"struct\",\"fields\":["                                                           \
+    "{\"type\":\"string\",\"optional\":false,\"field\":\"id\"},"                                   \
+    "{\"type\":\"int64\",\"optional\":false,\"field\":\"total_order\"},"                           \
+    "{\"type\":\"int64\",\"optional\":false,\"field\":\"data_collection_order\"}],"                \
+    "\"optional\":true,\"name\":\"event.block\",\"version\":1,\"field\":\"transaction\"}"
+
+static void build_value_schema(const encoder_t *enc, strbuf_t *out, const relcache_entry_t *rel)
+{
+    strbuf_puts(out, "{\"type\":\"struct\",\"fields\":[");
+    schema_row(enc, out, rel, false, "Value", "before", true);
+    strbuf_putc(out, ',');
+    schema_row(enc, out, rel, false, "Value", "after", true);
+    strbuf_puts(out, "," SOURCE_SCHEMA ",{\"type\":\"string\",\"optional\":false,\"field\":\"op\"},"
+                     "{\"type\":\"int64\",\"optional\":true,\"field\":\"ts_ms\"}");
+    if (enc->transaction_block)
+        strbuf_puts(out, TXN_BLOCK_SCHEMA);
+    strbuf_puts(out, "],\"optional\":false,\"name\":");
+    strbuf_t name = STRBUF_INIT;
+    strbuf_appendf(&name, "%s.%s.%s.Envelope", enc->server_name, rel->nspname, rel->relname);
+    json_append_string(out, name.data, name.len);
+    strbuf_free(&name);
+    strbuf_puts(out, ",\"version\":1}");
+}
+
+static void build_key_schema(const encoder_t *enc, strbuf_t *out, const relcache_entry_t *rel)
+{
+    schema_row(enc, out, rel, true, "Key", NULL, false);
+}
+
+void encoder_prepare_relation(encoder_t *enc, relcache_entry_t *rel)
+{
+    if (!enc->schemas)
+        return;
+    strbuf_t b = STRBUF_INIT;
+    build_value_schema(enc, &b, rel);
+    free(rel->value_schema);
+    rel->value_schema = b.data;
+    b = (strbuf_t) STRBUF_INIT;
+    build_key_schema(enc, &b, rel);
+    free(rel->key_schema);
+    rel->key_schema = b.data;
+}
+
+/* ---- keys and values ------------------------------------------------------ */
 
 bool encoder_key(encoder_t *enc, const relcache_entry_t *rel, const pgo_tuple_t *tuple,
                  strbuf_t *out)
 {
-    if (rel->nkeys == 0 || !tuple)
+    if (rel->nkafka_keys == 0 || !tuple)
         return false;
-    append_row(enc, out, rel, tuple, true);
+    if (enc->schemas) {
+        strbuf_puts(out, "{\"schema\":");
+        if (rel->key_schema) {
+            strbuf_puts(out, rel->key_schema);
+        } else {
+            strbuf_reset(&enc->schema_tmp);
+            build_key_schema(enc, &enc->schema_tmp, rel);
+            strbuf_append(out, enc->schema_tmp.data, enc->schema_tmp.len);
+        }
+        strbuf_puts(out, ",\"payload\":");
+    }
+    strbuf_putc(out, '{');
+    for (uint16_t k = 0; k < rel->nkafka_keys; k++) {
+        uint16_t i = rel->kafka_key_index[k];
+        if (k)
+            strbuf_putc(out, ',');
+        append_name(out, rel->columns[i].name);
+        const pgo_value_t *v = i < tuple->ncols ? &tuple->values[i] : NULL;
+        if (v)
+            append_value(enc, out, column_type(&rel->columns[i]), v);
+        else
+            strbuf_append(out, "null", 4);
+    }
+    strbuf_putc(out, '}');
+    if (enc->schemas)
+        strbuf_putc(out, '}');
     return true;
 }
 
+#define MESSAGE_KEY_SCHEMA                                                                         \
+    "{\"type\":\"struct\",\"fields\":[{\"type\":\"string\",\"optional\":false,\"field\":"          \
+    "\"prefix\"}],\"optional\":false,\"name\":\"io.debezium.connector.common.MessageKey\"}"
+
 void encoder_message_key(encoder_t *enc, const char *prefix, strbuf_t *out)
 {
-    (void) enc;
+    if (enc->schemas)
+        strbuf_puts(out, "{\"schema\":" MESSAGE_KEY_SCHEMA ",\"payload\":");
     strbuf_append(out, "{\"prefix\":", 10);
     json_append_string(out, prefix, strlen(prefix));
     strbuf_putc(out, '}');
+    if (enc->schemas)
+        strbuf_putc(out, '}');
 }
 
 static void append_lsn_string(strbuf_t *out, sluice_lsn_t lsn)
@@ -289,16 +894,53 @@ static void append_lsn_string(strbuf_t *out, sluice_lsn_t lsn)
     strbuf_appendf(out, "%" PRIu64, (uint64_t) lsn);
 }
 
+static void append_txn_id(strbuf_t *out, const source_txn_t *txn)
+{
+    strbuf_appendf(out, "\"%u:%" PRIu64 "\"", txn->xid, (uint64_t) txn->commit_lsn);
+}
+
+#define MESSAGE_VALUE_SCHEMA_HEAD                                                                  \
+    "{\"type\":\"struct\",\"fields\":["                                                            \
+    "{\"type\":\"struct\",\"fields\":[],\"optional\":true,\"field\":\"before\"},"                 \
+    "{\"type\":\"struct\",\"fields\":[],\"optional\":true,\"field\":\"after\"}," SOURCE_SCHEMA      \
+    ",{\"type\":\"struct\",\"fields\":["                                                           \
+    "{\"type\":\"string\",\"optional\":false,\"field\":\"prefix\"},"                               \
+    "{\"type\":\"bytes\",\"optional\":true,\"field\":\"content\"},"                                \
+    "{\"type\":\"boolean\",\"optional\":false,\"field\":\"transactional\"}],"                      \
+    "\"optional\":true,\"name\":\"io.debezium.connector.postgresql.Message\",\"field\":"           \
+    "\"message\"},"                                                                                \
+    "{\"type\":\"string\",\"optional\":false,\"field\":\"op\"},"                                   \
+    "{\"type\":\"int64\",\"optional\":true,\"field\":\"ts_ms\"}"
+
 void encoder_value(encoder_t *enc, const change_event_t *ev, strbuf_t *out)
 {
+    if (enc->schemas) {
+        strbuf_puts(out, "{\"schema\":");
+        if (ev->op == OP_MESSAGE) {
+            strbuf_puts(out, MESSAGE_VALUE_SCHEMA_HEAD);
+            if (enc->transaction_block)
+                strbuf_puts(out, TXN_BLOCK_SCHEMA);
+            strbuf_puts(out, "],\"optional\":false,\"name\":\"io.debezium.connector.postgresql."
+                             "MessageValue\",\"version\":1}");
+        } else if (ev->rel && ev->rel->value_schema) {
+            strbuf_puts(out, ev->rel->value_schema);
+        } else if (ev->rel) {
+            strbuf_reset(&enc->schema_tmp);
+            build_value_schema(enc, &enc->schema_tmp, ev->rel);
+            strbuf_append(out, enc->schema_tmp.data, enc->schema_tmp.len);
+        }
+        strbuf_puts(out, ",\"payload\":");
+    }
+    /* Under REPLICA IDENTITY FULL the old row is whole: it fills unchanged TOAST values. */
+    const pgo_tuple_t *full_old = ev->before && !ev->before_is_key_only ? ev->before : NULL;
     strbuf_puts(out, "{\"before\":");
     if (ev->before && ev->rel)
-        append_row(enc, out, ev->rel, ev->before, ev->before_is_key_only);
+        append_row(enc, out, ev->rel, ev->before, ev->before_is_key_only, NULL);
     else
         strbuf_append(out, "null", 4);
     strbuf_puts(out, ",\"after\":");
     if (ev->after && ev->rel)
-        append_row(enc, out, ev->rel, ev->after, false);
+        append_row(enc, out, ev->rel, ev->after, false, full_old);
     else
         strbuf_append(out, "null", 4);
 
@@ -327,5 +969,69 @@ void encoder_value(encoder_t *enc, const change_event_t *ev, strbuf_t *out)
         json_append_base64(out, (const uint8_t *) ev->msg_content, ev->msg_len);
         strbuf_appendf(out, ",\"transactional\":%s}", ev->msg_transactional ? "true" : "false");
     }
-    strbuf_appendf(out, ",\"op\":\"%c\",\"ts_ms\":%lld}", (char) ev->op, (long long) ev->now_ms);
+    strbuf_appendf(out, ",\"op\":\"%c\",\"ts_ms\":%lld", (char) ev->op, (long long) ev->now_ms);
+    if (ev->order && enc->transaction_block) {
+        strbuf_puts(out, ",\"transaction\":{\"id\":");
+        append_txn_id(out, ev->txn);
+        strbuf_appendf(out, ",\"total_order\":%" PRIu64 ",\"data_collection_order\":%" PRIu64 "}",
+                       ev->order->total_order, ev->order->data_collection_order);
+    }
+    strbuf_putc(out, '}');
+    if (enc->schemas)
+        strbuf_putc(out, '}');
+}
+
+/* ---- transaction metadata ------------------------------------------------- */
+
+#define TXN_KEY_SCHEMA                                                                             \
+    "{\"type\":\"struct\",\"fields\":[{\"type\":\"string\",\"optional\":false,\"field\":\"id\"}]," \
+    "\"optional\":false,\"name\":\"io.debezium.connector.common.TransactionMetadataKey\"}"
+
+#define TXN_VALUE_SCHEMA                                                                           \
+    "{\"type\":\"struct\",\"fields\":["                                                            \
+    "{\"type\":\"string\",\"optional\":false,\"field\":\"status\"},"                               \
+    "{\"type\":\"string\",\"optional\":false,\"field\":\"id\"},"                                   \
+    "{\"type\":\"int64\",\"optional\":true,\"field\":\"event_count\"},"                            \
+    "{\"type\":\"array\",\"items\":{\"type\":\"struct\",\"fields\":["                              \
+    "{\"type\":\"string\",\"optional\":false,\"field\":\"data_collection\"},"                      \
+    "{\"type\":\"int64\",\"optional\":false,\"field\":\"event_count\"}],\"optional\":false},"      \
+    "\"optional\":true,\"field\":\"data_collections\"},"                                           \
+    "{\"type\":\"int64\",\"optional\":false,\"field\":\"ts_ms\"}],"                                \
+    "\"optional\":false,\"name\":\"io.debezium.connector.common.TransactionMetadataValue\","       \
+    "\"version\":1}"
+
+void encoder_txn_key(encoder_t *enc, const source_txn_t *txn, strbuf_t *out)
+{
+    if (enc->schemas)
+        strbuf_puts(out, "{\"schema\":" TXN_KEY_SCHEMA ",\"payload\":");
+    strbuf_puts(out, "{\"id\":");
+    append_txn_id(out, txn);
+    strbuf_putc(out, '}');
+    if (enc->schemas)
+        strbuf_putc(out, '}');
+}
+
+void encoder_txn_value(encoder_t *enc, const txn_meta_t *m, int64_t now_ms, strbuf_t *out)
+{
+    (void) now_ms;
+    if (enc->schemas)
+        strbuf_puts(out, "{\"schema\":" TXN_VALUE_SCHEMA ",\"payload\":");
+    strbuf_puts(out, m->end ? "{\"status\":\"END\",\"id\":" : "{\"status\":\"BEGIN\",\"id\":");
+    append_txn_id(out, m->txn);
+    if (m->end) {
+        strbuf_appendf(out, ",\"event_count\":%" PRIu64 ",\"data_collections\":[", m->event_count);
+        for (size_t i = 0; i < m->ncollections; i++) {
+            if (i)
+                strbuf_putc(out, ',');
+            strbuf_puts(out, "{\"data_collection\":");
+            json_append_string(out, m->collections[i], strlen(m->collections[i]));
+            strbuf_appendf(out, ",\"event_count\":%" PRIu64 "}", m->collection_counts[i]);
+        }
+        strbuf_putc(out, ']');
+    } else {
+        strbuf_puts(out, ",\"event_count\":null,\"data_collections\":null");
+    }
+    strbuf_appendf(out, ",\"ts_ms\":%lld}", (long long) (m->txn->commit_ts_us / 1000));
+    if (enc->schemas)
+        strbuf_putc(out, '}');
 }

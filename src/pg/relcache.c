@@ -54,6 +54,9 @@ static void entry_free(relcache_entry_t *e)
         free(e->columns[i].name);
     free(e->columns);
     free(e->key_index);
+    free(e->kafka_key_index);
+    free(e->key_schema);
+    free(e->value_schema);
     free(e->nspname);
     free(e->relname);
     free(e->topic);
@@ -106,7 +109,7 @@ static void grow(relcache_t *c)
     c->cap = ncap;
 }
 
-const relcache_entry_t *relcache_put(relcache_t *c, const pgo_msg_t *msg)
+relcache_entry_t *relcache_put(relcache_t *c, const pgo_msg_t *msg)
 {
     if (2 * (c->count + 1) > c->cap)
         grow(c);
@@ -127,6 +130,9 @@ const relcache_entry_t *relcache_put(relcache_t *c, const pgo_msg_t *msg)
         if (src->is_key)
             e->key_index[e->nkeys++] = i;
     }
+    e->kafka_key_index = xcalloc(e->ncols ? e->ncols : 1, sizeof *e->kafka_key_index);
+    if (e->replident == 'd' || e->replident == 'i')
+        relcache_set_kafka_key(e, e->key_index, e->nkeys);
     strbuf_t topic = STRBUF_INIT;
     strbuf_appendf(&topic, "%s.%s.%s", c->topic_prefix, e->nspname, e->relname);
     e->topic = topic.data;
@@ -140,6 +146,16 @@ const relcache_entry_t *relcache_put(relcache_t *c, const pgo_msg_t *msg)
     }
     c->slots[i] = e;
     return e;
+}
+
+void relcache_set_kafka_key(relcache_entry_t *e, const uint16_t *positions, uint16_t n)
+{
+    e->nkafka_keys = 0;
+    for (uint16_t k = 0; k < n && k < e->ncols; k++)
+        if (positions[k] < e->ncols)
+            e->kafka_key_index[e->nkafka_keys++] = positions[k];
+    free(e->key_schema);
+    e->key_schema = NULL;
 }
 
 const relcache_entry_t *relcache_get(const relcache_t *c, uint32_t oid)

@@ -27,6 +27,7 @@
 
 #include "sluice/buf.h"
 #include "sluice/log.h"
+#include "sluice/metrics.h"
 #include "sluice/testpoint.h"
 
 struct stream {
@@ -68,10 +69,28 @@ static void conn_error(PGconn *conn, char *err, size_t errlen, const char *conte
 
 stream_t *stream_connect(const char *conninfo, stream_err_t *cls, char *err, size_t errlen)
 {
+    /*
+     * The session settings that fix the text form of every value pgoutput
+     * sends (output functions run in the walsender with its settings): the
+     * encoders parse these forms (README, "Type mapping"). Whatever the
+     * server's defaults, dates are ISO, timestamptz is in UTC, intervals are
+     * ISO-8601, floats are shortest-exact, bytea is hex, money has the C
+     * locale's "$1,234.56" shape. The user's own options come first; ours win.
+     */
+    static const char session_gucs[] =
+        "-c DateStyle=ISO,YMD -c TimeZone=UTC -c IntervalStyle=iso_8601 "
+        "-c extra_float_digits=1 -c bytea_output=hex -c lc_monetary=C";
+    char options[1024];
+    snprintf(options, sizeof options, "%s", session_gucs);
+    PQconninfoOption *parsed = PQconninfoParse(conninfo, NULL);
+    for (PQconninfoOption *o = parsed; o && o->keyword; o++)
+        if (strcmp(o->keyword, "options") == 0 && o->val && *o->val)
+            snprintf(options, sizeof options, "%s %s", o->val, session_gucs);
+    PQconninfoFree(parsed);
     /* Later entries override what the user's conninfo (expanded from dbname) says. */
     const char *keys[] = {"connect_timeout", "dbname", "replication", "client_encoding",
-                          "fallback_application_name", NULL};
-    const char *vals[] = {"10", conninfo, "database", "UTF8", "sluice", NULL};
+                          "fallback_application_name", "options", NULL};
+    const char *vals[] = {"10", conninfo, "database", "UTF8", "sluice", options, NULL};
     PGconn *conn = PQconnectdbParams(keys, vals, 1);
     if (!conn || PQstatus(conn) != CONNECTION_OK) {
         conn_error(conn, err, errlen, "could not connect to PostgreSQL");
@@ -264,6 +283,7 @@ static bool send_status(stream_t *s, bool request_reply)
     if (PQputCopyData(s->conn, (const char *) msg, sizeof msg) <= 0 || PQflush(s->conn) != 0)
         return false;
     sluice_lsn_t prev = atomic_exchange(&s->confirmed_sent, lsn);
+    metrics_status_sent(lsn);
     if (lsn != prev) {
         log_debug("confirmed " LSN_FMT " to PostgreSQL", LSN_ARGS(lsn));
         testpoint_hit("after_confirm");
@@ -273,12 +293,7 @@ static bool send_status(stream_t *s, bool request_reply)
 
 static void push_end(stream_t *s, const char *reason)
 {
-    qitem_t *it = xcalloc(1, sizeof *it);
-    it->kind = QITEM_END;
-    it->data = xstrdup(reason);
-    it->data_free = free;
-    it->payload = it->data;
-    it->len = strlen(reason);
+    qitem_t *it = qitem_new(NULL, QITEM_END, reason, strlen(reason));
     /* Always accepted: the pipeline must learn that the stream ended. */
     while (!queue_push(s->queue, it, 1000))
         ;
@@ -291,12 +306,41 @@ static void drain_wake(stream_t *s)
     (void) r;
 }
 
+/* Items read but not yet queued: handed over in batches, one lock per batch. */
+typedef struct {
+    qitem_t *head, *tail;
+    size_t cost;
+    int count;
+} batch_t;
+
+static void batch_add(batch_t *b, qitem_t *it)
+{
+    if (b->tail)
+        b->tail->next = it;
+    else
+        b->head = it;
+    b->tail = it;
+    b->cost += qitem_cost(it);
+    b->count++;
+}
+
+static void batch_free(batch_t *b)
+{
+    for (qitem_t *it = b->head, *next; it; it = next) {
+        next = it->next;
+        qitem_free(it);
+    }
+    *b = (batch_t){0};
+}
+
 static void *reader_main(void *arg)
 {
     stream_t *s = arg;
     log_set_thread_name("reader");
     char reason[1024] = "";
-    qitem_t *pending = NULL;
+    qarena_t arena = {0};
+    batch_t batch = {0};
+    bool flush = false; /* the batch is due: queue it before reading more */
     int64_t next_status = mono_ms() + s->status_interval_ms;
     sluice_lsn_t last_sent = atomic_load(&s->confirmed_sent);
 
@@ -311,21 +355,31 @@ static void *reader_main(void *arg)
             last_sent = confirmed;
             next_status = now + s->status_interval_ms;
         }
-        if (pending) {
+        if (flush) {
             /* Back-pressure: wait for room, but never past the next status update. */
             int wait = (int) (next_status - mono_ms());
             if (wait > 200)
                 wait = 200;
             if (wait < 1)
                 wait = 1;
-            if (queue_push(s->queue, pending, wait))
-                pending = NULL;
+            if (queue_push_list(s->queue, batch.head, batch.cost, wait)) {
+                batch = (batch_t){0};
+                flush = false;
+                metrics_backpressure(false);
+            } else {
+                metrics_backpressure(true);
+            }
             continue;
         }
 
         char *buf = NULL;
         int r = PQgetCopyData(s->conn, &buf, 1);
         if (r == 0) {
+            if (batch.head) {
+                /* Nothing more buffered: hand over what we have before waiting. */
+                flush = true;
+                continue;
+            }
             struct pollfd fds[2] = {{PQsocket(s->conn), POLLIN, 0}, {s->wake_fd, POLLIN, 0}};
             int timeout = (int) (next_status - mono_ms());
             if (timeout < 0)
@@ -369,15 +423,12 @@ static void *reader_main(void *arg)
                 PQfreemem(buf);
                 break;
             }
-            qitem_t *it = xcalloc(1, sizeof *it);
-            it->kind = QITEM_DATA;
+            metrics_stream_received((size_t) r, end);
+            qitem_t *it = qitem_new(&arena, QITEM_DATA, buf + w.pos, (size_t) r - w.pos);
+            PQfreemem(buf);
             it->wal_start = start;
             it->wal_end = end;
-            it->data = buf;
-            it->data_free = PQfreemem;
-            it->payload = buf + w.pos;
-            it->len = (size_t) r - w.pos;
-            pending = it;
+            batch_add(&batch, it);
         } else if (tag == 'k') {
             /* Keepalive: 'k' | Int64 walEnd | Int64 sendTime | Byte1 replyRequested */
             sluice_lsn_t end = wire_u64(&w, "WAL end");
@@ -396,18 +447,21 @@ static void *reader_main(void *arg)
                 last_sent = atomic_load(&s->confirmed_sent);
                 next_status = mono_ms() + s->status_interval_ms;
             }
-            qitem_t *it = xcalloc(1, sizeof *it);
-            it->kind = QITEM_KEEPALIVE;
+            metrics_stream_received(0, end);
+            qitem_t *it = qitem_new(&arena, QITEM_KEEPALIVE, NULL, 0);
             it->wal_end = end;
-            pending = it;
+            batch_add(&batch, it);
         } else {
             snprintf(reason, sizeof reason,
                      "unexpected message type 0x%02x in the replication stream", tag);
             PQfreemem(buf);
             break;
         }
+        if (batch.count >= 1024 || batch.cost >= 1024 * 1024)
+            flush = true;
     }
-    qitem_free(pending);
+    batch_free(&batch);
+    qarena_release(&arena);
     if (!atomic_load(&s->stop)) {
         push_end(s, reason[0] ? reason : "replication stream ended");
     } else if (PQstatus(s->conn) == CONNECTION_OK) {
@@ -490,6 +544,11 @@ void stream_stop(stream_t *s)
     (void) w;
     pthread_join(s->thread, NULL);
     s->thread_running = false;
+}
+
+int stream_backend_pid(stream_t *s)
+{
+    return PQbackendPID(s->conn);
 }
 
 uint64_t stream_bytes_received(stream_t *s)

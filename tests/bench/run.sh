@@ -8,6 +8,7 @@
 #
 # W1: a pgbench backlog (TPC-B-like: 3 updates + 1 insert per transaction).
 # W2: one 1,000,000-row INSERT in a single transaction.
+# pg_recvlogical runs with -s 1 (status every second) and ends at --endpos.
 # For each run both consumers get a fresh slot created before the workload, so
 # both drain exactly the same WAL. Timing starts when the consumer starts
 # streaming (sluice: its "streaming from" log line; pg_recvlogical: process
@@ -36,7 +37,7 @@ now_ms() { date +%s%3N; }
 time_recvlogical() {
     local t0 t1
     t0=$(now_ms)
-    "$PG_BIN/pg_recvlogical" -d "$PG_ADMIN_CONNINFO" --slot "$1" --start -E "$2" \
+    "$PG_BIN/pg_recvlogical" -d "$PG_ADMIN_CONNINFO" --slot "$1" --start -E "$2" -s 1 \
         -o proto_version=1 -o publication_names=bench -o messages=true -f /dev/null --no-loop ||
         { log "pg_recvlogical failed"; return 1; }
     t1=$(now_ms)
@@ -82,9 +83,14 @@ bench_workload() {
         pg_psql -Atc "SELECT pg_create_logical_replication_slot('b_recv_$r', 'pgoutput')" >/dev/null
         pg_psql -Atc "SELECT pg_create_logical_replication_slot('b_sluice_$r', 'pgoutput')" >/dev/null
         "$run_fn"
+        # endpos just past a barrier message; a second barrier after it makes
+        # pg_recvlogical see a record beyond endpos and exit at once (instead of
+        # waiting for a keepalive), while sluice is done when its checkpoint
+        # passes the first barrier.
         local endpos
         endpos="$(sync_barrier)"
         endpos="$(pg_psql -Atc "SELECT '$endpos'::pg_lsn + 1")"
+        sync_barrier >/dev/null
         local ms_recv ms_sluice
         ms_recv="$(time_recvlogical "b_recv_$r" "$endpos")" || return 1
         ms_sluice="$(time_sluice "b_sluice_$r" "$endpos" "bench$name$r")" || return 1

@@ -2,19 +2,29 @@
 # The one-command demo (make demo): a throwaway PostgreSQL 15 and Kafka broker,
 # sluice streaming a small shop database, a live workload, and the change
 # events as a read_committed consumer sees them. Ctrl-C stops and removes it all.
+#
+#   DEMO_SECONDS=N   stop by itself after N seconds of events (for tests and CI)
+#   DEMO_RAW=1       print the raw Debezium JSON envelopes instead of one line each
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 REPO="$(cd "$HERE/../.." && pwd)"
-. "$REPO/tests/env/env.sh"
+SLUICE="$REPO/build/sluice"
 
-say() { printf '\033[1m== %s\033[0m\n' "$*" >&2; }
+if [ -t 2 ]; then B=$'\033[1m' D=$'\033[2m' R=$'\033[0m'; else B="" D="" R=""; fi
+say() { printf '%s== %s%s\n' "$B" "$*" "$R" >&2; }
+die() { printf '%sdemo: %s%s\n' "$B" "$*" "$R" >&2; exit 1; }
+
+[ -x "$SLUICE" ] || die "$SLUICE is missing: run \`make demo\` (it builds sluice first)"
+T0=$SECONDS
+say "installing what is missing (Debian packages, Apache Kafka via Maven; fast when present)"
+. "$REPO/tests/env/env.sh"
 
 env_init
 say "starting PostgreSQL 15 (wal_level=logical) and a Kafka broker (KRaft) in $SLUICE_ENV_DIR"
-pg_start
-kafka_start
+pg_start || die "PostgreSQL did not start (see above)"
+kafka_start || die "Kafka did not start (see above)"
 
-say "creating tables customers and orders, and publication \"sluice\""
+say "creating tables customers and orders, and the publication \"sluice\" (see sql/setup.sql)"
 pg_psql <<'SQL'
 CREATE TABLE customers (id serial PRIMARY KEY, name text NOT NULL, email text, vip boolean DEFAULT false);
 CREATE TABLE orders (id bigserial PRIMARY KEY, customer_id int REFERENCES customers, amount numeric(10,2),
@@ -26,27 +36,37 @@ SQL
 
 CONF="$SLUICE_ENV_DIR/sluice.conf"
 umask 077
-cat >"$CONF" <<EOF2
-# sluice demo configuration (see docker/sluice.conf.example for every key)
+cat >"$CONF" <<EOF
+# sluice demo configuration (docker/sluice.conf.example explains every key)
 postgres.conninfo = $PG_CONNINFO
 postgres.slot = demo
 postgres.publication = sluice
 topic.prefix = demo
 kafka.bootstrap.servers = $KAFKA_BOOTSTRAP
-EOF2
+metrics.listen = 127.0.0.1:0
+EOF
 umask 022
 
-say "starting sluice: $REPO/build/sluice run -c $CONF"
-"$REPO/build/sluice" run -c "$CONF" >"$SLUICE_ENV_DIR/sluice.log" 2>&1 &
+say "preflight: $SLUICE check -c $CONF"
+"$SLUICE" check -c "$CONF" | sed "s/^/$D/; s/\$/$R/" >&2 || die "sluice check failed (see above)"
+
+LOG="$SLUICE_ENV_DIR/sluice.log"
+say "starting sluice: $SLUICE run -c $CONF   (log: $LOG)"
+"$SLUICE" run -c "$CONF" >"$LOG" 2>&1 &
 SLUICE_PID=$!
-env_on_exit "kill -TERM $SLUICE_PID 2>/dev/null; wait $SLUICE_PID 2>/dev/null || true"
-for _ in $(seq 1 100); do
-    [ "$(pg_psql -Atc "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'demo'")" = 1 ] && break
+env_on_exit "kill -TERM $SLUICE_PID 2>/dev/null; wait $SLUICE_PID 2>/dev/null || true; echo '== sluice stopped; removing the demo environment' >&2"
+for _ in $(seq 1 150); do
+    grep -q "streaming from" "$LOG" && break
+    kill -0 "$SLUICE_PID" 2>/dev/null || { cat "$LOG" >&2; die "sluice exited (log above)"; }
     sleep 0.2
 done
+grep -q "streaming from" "$LOG" || { tail -5 "$LOG" >&2; die "sluice did not start streaming within 30 s"; }
+PORT="$(sed -n 's|.*serving metrics on http://[^:]*:\([0-9]*\)/metrics.*|\1|p' "$LOG" | head -1)"
+say "sluice is streaming; metrics: curl -s localhost:$PORT/metrics, health: curl localhost:$PORT/healthz"
 
-say "live workload: a new customer, an order, an update and sometimes a delete every second"
+say "live workload: every second a new customer and an order, an order paid; now and then a VIP and a delete"
 (
+    trap 'exit 0' TERM INT
     i=0
     while :; do
         i=$((i + 1))
@@ -64,9 +84,47 @@ SQL
         sleep 1
     done
 ) &
-env_on_exit "kill $! 2>/dev/null || true"
+WORKLOAD_PID=$!
+env_on_exit "kill -TERM $WORKLOAD_PID 2>/dev/null; wait $WORKLOAD_PID 2>/dev/null || true"
 
-say "change events (topic, key, value) as a read_committed consumer sees them; Ctrl-C to stop"
-kcat -C -b "$KAFKA_BOOTSTRAP" -G demo-tail -X isolation.level=read_committed \
-    -X auto.offset.reset=earliest -q -f '%t  key=%k\n    %s\n' \
-    demo.public.customers demo.public.orders
+# One line per event: op, topic, key, and the row after (before for deletes).
+format_events() {
+    python3 -u -c '
+import json, sys
+ops = {"c": "insert", "u": "update", "d": "delete", "t": "truncate", "m": "message"}
+for line in sys.stdin:
+    topic, _, rest = line.rstrip("\n").partition("\t")
+    key, _, value = rest.partition("\t")
+    if not value:
+        print("%-9s %-22s key=%s" % ("tombstone", topic, key)); continue
+    try:
+        ev = json.loads(value)
+    except ValueError:
+        print(line, end=""); continue
+    row = ev.get("after") if ev.get("op") != "d" else ev.get("before")
+    print("%-9s %-22s key=%-12s %s" % (ops.get(ev.get("op"), ev.get("op")), topic, key,
+          json.dumps(row, separators=(",", ":"))))
+'
+}
+
+# sluice creates a table's topic when it first sees the table: wait for both.
+for _ in $(seq 1 150); do
+    topics="$(kcat -b "$KAFKA_BOOTSTRAP" -L -m 5 2>/dev/null | grep -Ec 'topic "demo\.public\.(customers|orders)"' || true)"
+    [ "$topics" = 2 ] && break
+    kill -0 "$SLUICE_PID" 2>/dev/null || { tail -5 "$LOG" >&2; die "sluice exited (log above)"; }
+    sleep 0.2
+done
+[ "$topics" = 2 ] || { tail -5 "$LOG" >&2; die "sluice created no topics within 30 s"; }
+
+say "change events as a read_committed consumer sees them (set up in $((SECONDS - T0)) s); Ctrl-C stops and cleans up"
+printf '%s%-9s %-22s %-16s %s%s\n' "$B" "op" "topic" "key" "row" "$R"
+KCAT=(kcat -C -b "$KAFKA_BOOTSTRAP" -G demo-tail -X isolation.level=read_committed
+      -X auto.offset.reset=earliest -q -u -f '%t\t%k\t%s\n' demo.public.customers demo.public.orders)
+if [ -n "${DEMO_SECONDS:-}" ]; then
+    KCAT=(timeout --foreground "$DEMO_SECONDS" "${KCAT[@]}")
+fi
+if [ "${DEMO_RAW:-0}" = 1 ]; then
+    "${KCAT[@]}" || true
+else
+    "${KCAT[@]}" | format_events || true
+fi

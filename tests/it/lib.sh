@@ -152,3 +152,85 @@ admin_conninfo() {
     PG_ADMIN_CONNINFO="host=$PGHOST_TEST port=$PGPORT_TEST dbname=sluice_test user=postgres password=postgres"
     export PG_ADMIN_CONNINFO
 }
+
+# crash_run BIN PREFIX SLOT CRASHES SEED [config lines...]
+# The crash scenario: workload rounds from 4 clients while sluice (BIN) is
+# killed CRASHES times — every other time at a random moment, otherwise at a
+# named crash point (SLUICE_CRASH_AT) — and restarted; then a final catch-up,
+# a graceful stop and the verifier. The V6 sampler runs throughout. Sets
+# CRASH_KILLS, CRASH_POINTS, CRASH_STOP_RC, CRASH_SAMPLER_RC, CRASH_VERIFY_RC;
+# the verifier's output is in $W/$PREFIX.verify. Returns 0 if all held.
+crash_run() {
+    local bin="$1" prefix="$2" slot="$3" crashes="$4" seed="$5"
+    shift 5
+    local cfg="$W/$prefix.conf" logf="$W/$prefix.log"
+    pg_psql -q -c "TRUNCATE wl_a, wl_b, wl_c, wl_ledger"
+    sluice_config "$cfg" "$slot" "$prefix" "commit.interval.ms = 50" "$@"
+    local SLUICE_SAVED="$SLUICE"
+    SLUICE="$bin"
+    sluice_start "$cfg" "$logf"
+    local pid=$SLUICE_PID i=0
+    until [ "$(pg_psql -Atc "SELECT count(*) FROM pg_replication_slots WHERE slot_name = '$slot'")" = 1 ]; do
+        i=$((i + 1)); [ "$i" -lt 150 ] || { SLUICE="$SLUICE_SAVED"; log "slot $slot never created: $(tail -3 "$logf")"; return 1; }
+        sleep 0.2
+    done
+    "$VERIFY" sample --bootstrap "$KAFKA_BOOTSTRAP" --conninfo "$PG_ADMIN_CONNINFO" \
+        --prefix "$prefix" --slot "$slot" --out "$W/$prefix.samples" --interval-ms 100 2>>"$W/$prefix.samples.log" &
+    local sampler=$!
+    touch "$W/$prefix.running"
+    (
+        s=$((seed * 1000))
+        while [ -f "$W/$prefix.running" ]; do
+            s=$((s + 1))
+            "$WORKLOAD" "$PG_ADMIN_CONNINFO" --clients 4 --txns 400 --seed "$s" >/dev/null 2>&1 || sleep 0.5
+        done
+    ) &
+    local wl=$!
+    local points=(after_commit before_commit after_confirm mid_txn) rc
+    CRASH_KILLS=0
+    CRASH_POINTS=0
+    RANDOM=$seed
+    for ((i = 1; i <= crashes; i++)); do
+        sleep "0.$((RANDOM % 9 + 1))"
+        if [ $((i % 2)) -eq 0 ]; then
+            sleep "$((RANDOM % 2)).$((RANDOM % 10))"
+            kill -9 "$pid" 2>/dev/null || true
+            wait "$pid" 2>/dev/null || true
+        else
+            kill -9 "$pid" 2>/dev/null || true
+            wait "$pid" 2>/dev/null || true
+            local p="${points[$((RANDOM % ${#points[@]}))]}" n=$((RANDOM % 5 + 1)) waited=0
+            [ "$p" = mid_txn ] && n=$((RANDOM % 3000 + 1))
+            echo "--- crash point $p:$n" >>"$logf"
+            SLUICE_CRASH_AT="$p:$n" sluice_start "$cfg" "$logf"
+            pid=$SLUICE_PID
+            while kill -0 "$pid" 2>/dev/null && [ "$waited" -lt 100 ]; do sleep 0.1; waited=$((waited + 1)); done
+            rc=0
+            if kill -0 "$pid" 2>/dev/null; then
+                kill -9 "$pid"; wait "$pid" 2>/dev/null || true
+            else
+                wait "$pid" 2>/dev/null || rc=$?
+                [ "$rc" -eq 137 ] && CRASH_POINTS=$((CRASH_POINTS + 1))
+            fi
+        fi
+        CRASH_KILLS=$((CRASH_KILLS + 1))
+        sluice_start "$cfg" "$logf"
+        pid=$SLUICE_PID
+    done
+    rm -f "$W/$prefix.running"
+    wait "$wl" 2>/dev/null || true
+    local lsn ok=0
+    lsn="$(sync_barrier)"
+    wait_confirmed "$slot" "$lsn" "${CRASH_CATCHUP_TIMEOUT:-180}" || ok=1
+    CRASH_STOP_RC=0
+    sluice_stop "$pid" || CRASH_STOP_RC=$?
+    SLUICE="$SLUICE_SAVED"
+    kill -TERM "$sampler" 2>/dev/null
+    CRASH_SAMPLER_RC=0
+    wait "$sampler" || CRASH_SAMPLER_RC=$?
+    CRASH_VERIFY_RC=0
+    verify_check "$prefix" "$slot" --tables wl_a,wl_b,wl_c --ledger wl_ledger >"$W/$prefix.verify" 2>&1 || CRASH_VERIFY_RC=$?
+    log "crash run $prefix: $CRASH_KILLS kills ($CRASH_POINTS at named crash points), stop exit $CRASH_STOP_RC, V6 sampler: $(cat "$W/$prefix.samples" 2>/dev/null), verify exit $CRASH_VERIFY_RC: $(tail -1 "$W/$prefix.verify")"
+    pg_psql -Atc "SELECT pg_drop_replication_slot('$slot') FROM pg_replication_slots WHERE slot_name = '$slot' AND NOT active" >/dev/null 2>&1 || true
+    [ "$ok" -eq 0 ] && [ "$CRASH_STOP_RC" -eq 0 ] && [ "$CRASH_SAMPLER_RC" -eq 0 ] && [ "$CRASH_VERIFY_RC" -eq 0 ]
+}

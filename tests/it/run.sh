@@ -25,6 +25,7 @@ admin_conninfo
 workload_setup
 
 . "$HERE/tests.sh"
+. "$HERE/tests_ops.sh"
 
 if [ "$#" -gt 0 ]; then
     for t in "$@"; do run_test "$t"; done

@@ -70,81 +70,12 @@ test_workload_exactly_once() {
 # crash points between the Kafka commit and the LSN confirmation; restart each
 # time. Still exactly once, and the slot is never seen ahead of the checkpoint.
 test_crash_restart_exactly_once() {
-    local slot=it_crash prefix=itcrash cfg="$W/crash.conf" logf="$W/crash.log"
-    fresh_tables
-    sluice_config "$cfg" "$slot" "$prefix" "commit.interval.ms = 50"
-    local pid sampler
-    sluice_start "$cfg" "$logf"
-    pid=$SLUICE_PID
-    wait_slot_exists "$slot"
-    start_sampler "$prefix" "$slot" "$W/crash.samples"
-    sampler=$SAMPLER_PID
-
-    # Workload in rounds until the crashes are done.
-    touch "$W/crash.running"
-    (
-        seed=100
-        while [ -f "$W/crash.running" ]; do
-            seed=$((seed + 1))
-            "$WORKLOAD" "$PG_ADMIN_CONNINFO" --clients 4 --txns 400 --seed "$seed" >/dev/null || exit 1
-        done
-    ) &
-    local wl=$!
-
-    local points=(after_commit before_commit after_confirm mid_txn)
-    local i kills=0 point_hits=0 rc
-    RANDOM=42
-    for ((i = 1; i <= IT_CRASHES; i++)); do
-        sleep "0.$((RANDOM % 9 + 1))"
-        if [ $((i % 2)) -eq 0 ]; then
-            # A random moment.
-            sleep "$((RANDOM % 2)).$((RANDOM % 10))"
-            kill -9 "$pid" 2>/dev/null || true
-            wait "$pid" 2>/dev/null || true
-            kills=$((kills + 1))
-        else
-            # A named crash point: restart sluice armed with it, let it kill itself.
-            kill -9 "$pid" 2>/dev/null || true
-            wait "$pid" 2>/dev/null || true
-            local p="${points[$((RANDOM % ${#points[@]}))]}" n=$((RANDOM % 5 + 1))
-            [ "$p" = mid_txn ] && n=$((RANDOM % 3000 + 1))
-            echo "--- crash point $p:$n" >>"$logf"
-            SLUICE_CRASH_AT="$p:$n" sluice_start "$cfg" "$logf"
-            pid=$SLUICE_PID
-            local waited=0
-            while kill -0 "$pid" 2>/dev/null && [ "$waited" -lt 100 ]; do
-                sleep 0.1
-                waited=$((waited + 1))
-            done
-            rc=0
-            if kill -0 "$pid" 2>/dev/null; then
-                kill -9 "$pid"
-                wait "$pid" 2>/dev/null || true
-            else
-                wait "$pid" 2>/dev/null || rc=$?
-                [ "$rc" -eq 137 ] && point_hits=$((point_hits + 1))
-            fi
-            kills=$((kills + 1))
-        fi
-        sluice_start "$cfg" "$logf"
-    pid=$SLUICE_PID
-    done
-    rm -f "$W/crash.running"
-    wait "$wl" || fail "workload failed"
-    log "crash test: $kills kills, $point_hits named crash points reached"
-    [ "$kills" -ge 20 ] || [ "$IT_CRASHES" -lt 20 ] || fail "only $kills kills"
-    [ "$point_hits" -ge 1 ] || fail "no named crash point was reached"
-
-    local lsn
-    lsn="$(sync_barrier)"
-    wait_confirmed "$slot" "$lsn" 300
-    rc=0
-    sluice_stop "$pid" || rc=$?
-    [ "$rc" -eq 0 ] || fail "sluice exited $rc on SIGTERM (want 0)"
-    stop_sampler "$sampler" "$W/crash.samples"
-    grep -c "skipping\|Kafka already holds" "$logf" >/dev/null || true
-    verify_check "$prefix" "$slot" --tables wl_a,wl_b,wl_c --ledger wl_ledger
-    drop_slot "$slot"
+    crash_run "$SLUICE" itcrash it_crash "$IT_CRASHES" 42 || {
+        cat "$W/itcrash.verify" >&2
+        fail "exactly-once did not hold across crashes"
+    }
+    [ "$CRASH_KILLS" -ge "$IT_CRASHES" ] || fail "only $CRASH_KILLS kills"
+    [ "$CRASH_POINTS" -ge 1 ] || fail "no named crash point was reached"
 }
 
 # Acceptance 3: a second instance on the same slot fails with a clear error while
@@ -195,7 +126,7 @@ test_second_instance_and_fencing() {
     rc=0
     sluice_stop "$c" || rc=$?
     [ "$rc" -eq 0 ] || fail "second instance exited $rc on SIGTERM"
-    verify_check "$prefix" "$slot" --tables wl_a,wl_b,wl_c --ledger wl_ledger
+    verify_check "$prefix" "$slot" --tables wl_a,wl_b,wl_c --ledger wl_ledger | tee "$W/$prefix.verify"
     drop_slot "$slot"
 }
 
@@ -290,4 +221,128 @@ test_errors_are_clear_and_confirm_nothing() {
     drop_slot it_err
 
     # Malformed frames are covered by the decoder's unit tests (tests/unit/test_pgoutput.c).
+}
+
+# ---------------------------------------------------------------------------
+# Issue 8, faithful output: golden tests (tests/golden/*.sql → expected/*.out),
+# the type round trip, TOAST, and a randomized workload applied to a copy.
+. "$REPO/tests/golden/golden.sh"
+
+# Every golden case (GOLDEN_CASES="a b" runs some; GOLDEN_ACCEPT=1 rewrites expectations).
+test_golden() {
+    local c failed=""
+    for c in ${GOLDEN_CASES:-$(cd "$REPO/tests/golden" && ls -- *.sql | sed 's/\.sql$//')}; do
+        golden_case "$c" || failed="$failed $c"
+    done
+    [ -z "$failed" ] || { log "golden cases failed:$failed"; return 1; }
+}
+
+# apply_check NAME TABLE PREFIX SLOT [apply args...]: rebuilds TABLE from its topic
+# into TABLE_copy and compares (tests/tools/apply.c).
+apply_check() {
+    local table="$1" prefix="$2"
+    shift 2
+    "$REPO/build/tools/apply" --bootstrap "$KAFKA_BOOTSTRAP" --conninfo "$PG_ADMIN_CONNINFO" \
+        --topic "$prefix.public.$table" --table "public.$table" --copy "public.${table}_copy" "$@"
+}
+
+# Issue 8 acceptance: 10,000 rows with 8–32 kB TOASTed values, updated without
+# touching them, under REPLICA IDENTITY DEFAULT and FULL: no event carries a
+# fake null (DEFAULT: the placeholder in every update; FULL: the real value),
+# and a consumer rebuilding each table from Kafka ends equal to PostgreSQL.
+test_toast_unchanged_values_never_null() {
+    local slot=it_toast prefix=ittoast cfg="$W/toast.conf" logf="$W/toast.log" rows="${IT_TOAST_ROWS:-10000}"
+    pg_psql -q -c "DROP TABLE IF EXISTS toast_d, toast_f, toast_d_copy, toast_f_copy" \
+        -c "CREATE TABLE toast_d (id int PRIMARY KEY, n int, body text)" \
+        -c "CREATE TABLE toast_f (id int PRIMARY KEY, n int, body text)" \
+        -c "ALTER TABLE toast_d ALTER body SET STORAGE EXTERNAL" \
+        -c "ALTER TABLE toast_f ALTER body SET STORAGE EXTERNAL, REPLICA IDENTITY FULL" \
+        -c "DROP PUBLICATION IF EXISTS it_toast" -c "CREATE PUBLICATION it_toast FOR TABLE toast_d, toast_f"
+    drop_slot "$slot"
+    sluice_config "$cfg" "$slot" "$prefix" "postgres.publication = it_toast"
+    sluice_start "$cfg" "$logf"
+    local pid=$SLUICE_PID
+    wait_slot_exists "$slot"
+    local t
+    for t in toast_d toast_f; do
+        # 256 to 1023 md5s: 8 to 32 kB of text that does not compress.
+        pg_psql -q -c "INSERT INTO $t SELECT g, 0, (SELECT string_agg(md5((g * 1000 + i)::text), '')
+                       FROM generate_series(1, 256 + (g * 7919) % 768) i) FROM generate_series(1, $rows) g"
+        pg_psql -q -c "UPDATE $t SET n = n + 1"
+    done
+    [ "$(pg_psql -Atc "SELECT min(length(body)) >= 8192 AND max(length(body)) <= 32768
+                       AND pg_total_relation_size(reltoastrelid) > $rows::bigint * 8192
+                       FROM toast_d, pg_class WHERE relname = 'toast_d' GROUP BY reltoastrelid")" = t ] ||
+        fail "the bodies are not 8–32 kB TOASTed values"
+    local lsn rc=0
+    lsn="$(sync_barrier)"
+    wait_confirmed "$slot" "$lsn" 600
+    sluice_stop "$pid" || rc=$?
+    [ "$rc" -eq 0 ] || fail "sluice exited $rc"
+    apply_check toast_d "$prefix" --key id --no-nulls body --expect-placeholders yes
+    apply_check toast_f "$prefix" --key id --no-nulls body --expect-placeholders no
+    drop_slot "$slot"
+    pg_psql -q -c "DROP PUBLICATION it_toast" -c "DROP TABLE toast_d, toast_f, toast_d_copy, toast_f_copy"
+}
+
+# Issue 8 acceptance: a consumer applying the stream of a randomized workload
+# (inserts, updates including key changes, deletes, truncates, ALTER TABLE
+# mid-stream) to an empty copy ends with a table equal to the source.
+test_randomized_workload_applies_to_equal_copy() {
+    local slot=it_rnd prefix=itrnd cfg="$W/rnd.conf" logf="$W/rnd.log" txns="${IT_RND_TXNS:-300}"
+    pg_psql -q -c "DROP TABLE IF EXISTS rnd, rnd_copy" \
+        -c "CREATE TABLE rnd (id int PRIMARY KEY, v int, t text, f float8, d date, ts timestamptz, a int[], j jsonb)" \
+        -c "DROP PUBLICATION IF EXISTS it_rnd" -c "CREATE PUBLICATION it_rnd FOR TABLE rnd"
+    drop_slot "$slot"
+    sluice_config "$cfg" "$slot" "$prefix" "postgres.publication = it_rnd"
+    sluice_start "$cfg" "$logf"
+    local pid=$SLUICE_PID
+    wait_slot_exists "$slot"
+    local i op
+    for ((i = 1; i <= txns; i++)); do
+        if [ "$i" -eq $((txns / 2)) ]; then
+            pg_psql -q -c "ALTER TABLE rnd ADD COLUMN extra numeric, DROP COLUMN t"
+        fi
+        if [ $((i % 120)) -eq 0 ]; then
+            op="TRUNCATE rnd;"
+        else
+            op=""
+        fi
+        pg_psql -q -c "SELECT setseed($i / ($txns + 1.0));" -c "BEGIN; $op
+            DO \$\$
+            DECLARE k int; k2 int; has_extra bool := EXISTS (SELECT 1 FROM pg_attribute
+                WHERE attrelid = 'rnd'::regclass AND attname = 'extra' AND NOT attisdropped);
+            BEGIN
+              FOR n IN 1..(1 + (random() * 12)::int) LOOP
+                k := (random() * 400)::int;
+                CASE (random() * 5)::int
+                WHEN 0, 1 THEN
+                  INSERT INTO rnd (id, v, f, d, ts, a, j)
+                  VALUES (k, (random() * 1000)::int, random() * 1e6 - 5e5, date '2000-01-01' + (random() * 20000)::int,
+                          timestamptz '2020-01-01' + random() * interval '2000 days',
+                          ARRAY[(random() * 9)::int, NULL], jsonb_build_object('k', k, 'r', random()))
+                  ON CONFLICT (id) DO UPDATE SET v = excluded.v, a = excluded.a;
+                WHEN 2 THEN UPDATE rnd SET v = v + 1, f = f / 3, j = j || '{\"u\": true}' WHERE id = k;
+                WHEN 3 THEN  -- a key change, to a free key
+                  k2 := k + 1000 + (random() * 5000)::int;
+                  IF NOT EXISTS (SELECT 1 FROM rnd WHERE id = k2) THEN
+                    UPDATE rnd SET id = k2, v = -v WHERE id = k;
+                  END IF;
+                ELSE DELETE FROM rnd WHERE id = k;
+                END CASE;
+                IF has_extra AND random() < 0.3 THEN
+                  UPDATE rnd SET extra = round((random() * 1e6)::numeric, 3) WHERE id = k;
+                END IF;
+              END LOOP;
+            END \$\$; COMMIT;" >/dev/null
+    done
+    local lsn rc=0
+    lsn="$(sync_barrier)"
+    wait_confirmed "$slot" "$lsn" 300
+    sluice_stop "$pid" || rc=$?
+    [ "$rc" -eq 0 ] || fail "sluice exited $rc"
+    log "randomized workload: $(pg_psql -Atc "SELECT count(*) FROM rnd") rows at the end"
+    apply_check rnd "$prefix" --key id
+    drop_slot "$slot"
+    pg_psql -q -c "DROP PUBLICATION it_rnd" -c "DROP TABLE rnd, rnd_copy"
 }

@@ -1,0 +1,771 @@
+/*
+ * check.c — `sluice check` (preflight) and `sluice status`.
+ *
+ * Both only read. PostgreSQL is asked over an ordinary session (so a role
+ * without REPLICATION can still be diagnosed) plus one replication
+ * connection to prove that streaming will be allowed. Kafka is asked over a
+ * plain producer (metadata, validate-only topic creation) and a transactional
+ * producer with the throwaway id `sluice-check-<slot>`: init_transactions on
+ * it proves transactions work without fencing the real `transactional.id`.
+ * The checkpoint is read read_committed by a consumer (sink_read_checkpoint),
+ * which needs no transactional id at all.
+ *
+ * Every line a user sees names the problem and the fix; libpq and librdkafka
+ * texts pass through config_redact, so no secret is ever printed.
+ */
+#include "sluice/check.h"
+
+#include <inttypes.h>
+#include <libpq-fe.h>
+#include <librdkafka/rdkafka.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "sluice/buf.h"
+#include "sluice/checkpoint.h"
+#include "sluice/log.h"
+#include "sluice/sink.h"
+#include "sluice/stream.h"
+
+typedef enum { CK_OK, CK_WARN, CK_FAIL, CK_SKIP } result_t;
+
+typedef struct {
+    const config_t *cfg;
+    FILE *out;
+    int passed, warned, failed, skipped;
+} report_t;
+
+/* A library's message (libpq, librdkafka) with any secret of the configuration masked. */
+static const char *scrub(const report_t *r, const char *text)
+{
+    static char bufs[4][1024];
+    static int next;
+    char *b = bufs[next++ % 4];
+    config_redact(r->cfg, text, b, sizeof bufs[0]);
+    return b;
+}
+
+/* One check line, and for warnings and failures an indented "fix:" line. */
+static void report(report_t *r, result_t res, const char *name, const char *fix, const char *fmt,
+                   ...) SLUICE_PRINTF(5, 6);
+static void report(report_t *r, result_t res, const char *name, const char *fix, const char *fmt,
+                   ...)
+{
+    static const char *const tags[] = {"ok  ", "warn", "FAIL", "skip"};
+    char detail[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof detail, fmt, ap);
+    va_end(ap);
+    size_t n = strlen(detail);
+    while (n > 0 && (detail[n - 1] == '\n' || detail[n - 1] == ' ' || detail[n - 1] == '.'))
+        detail[--n] = '\0';
+    for (char *c = detail; *c; c++)
+        if (*c == '\n')
+            *c = ' ';
+    fprintf(r->out, "  %s  %s: %s\n", tags[res], name, detail);
+    if (fix && (res == CK_FAIL || res == CK_WARN))
+        fprintf(r->out, "        fix: %s\n", fix);
+    switch (res) {
+    case CK_OK: r->passed++; break;
+    case CK_WARN: r->warned++; break;
+    case CK_FAIL: r->failed++; break;
+    case CK_SKIP: r->skipped++; break;
+    }
+}
+
+/* ---- PostgreSQL ------------------------------------------------------- */
+
+static PGconn *pg_open(const char *conninfo, const char *appname)
+{
+    const char *keys[] = {"connect_timeout", "dbname", "client_encoding",
+                          "fallback_application_name", NULL};
+    const char *vals[] = {"10", conninfo, "UTF8", appname, NULL};
+    return PQconnectdbParams(keys, vals, 1);
+}
+
+/* Runs sql with up to two text parameters; NULL (and err) on failure. */
+static PGresult *pg_query(PGconn *c, const char *sql, const char *p1, const char *p2, char *err,
+                          size_t errlen)
+{
+    const char *params[2] = {p1, p2};
+    int np = p2 ? 2 : p1 ? 1 : 0;
+    PGresult *res = PQexecParams(c, sql, np, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        snprintf(err, errlen, "%s", PQresultErrorMessage(res));
+        PQclear(res);
+        return NULL;
+    }
+    return res;
+}
+
+static bool is_true(PGresult *res, int row, int col)
+{
+    return !PQgetisnull(res, row, col) && PQgetvalue(res, row, col)[0] == 't';
+}
+
+typedef struct {
+    bool connected;
+    bool slot_exists;
+    bool slot_ok;
+    sluice_lsn_t slot_confirmed;
+    char system_id[32];
+    char **topics; /* topics the published tables map to */
+    size_t ntopics;
+} pg_facts_t;
+
+static void check_postgres(report_t *r, pg_facts_t *f)
+{
+    const config_t *cfg = r->cfg;
+    char err[1024];
+    PGconn *c = pg_open(cfg->pg_conninfo, "sluice-check");
+    if (PQstatus(c) != CONNECTION_OK) {
+        report(r, CK_FAIL, "PostgreSQL connection",
+               "check \"postgres.conninfo\" (host, port, dbname, user, password), that the server "
+               "runs, and that pg_hba.conf lets this user in",
+               "%s", scrub(r, PQerrorMessage(c)));
+        PQfinish(c);
+        return;
+    }
+    f->connected = true;
+    report(r, CK_OK, "PostgreSQL connection", NULL, "database \"%s\" on %s:%s as \"%s\"", PQdb(c),
+           PQhost(c), PQport(c), PQuser(c));
+
+    /* Server version. */
+    int ver = PQserverVersion(c);
+    if (ver < 100000)
+        report(r, CK_FAIL, "server version", "upgrade PostgreSQL to 10 or later (15 is tested)",
+               "PostgreSQL %d.%d has no pgoutput logical decoding", ver / 10000, ver % 10000);
+    else
+        report(r, ver < 130000 ? CK_WARN : CK_OK, "server version",
+               "sluice is tested with PostgreSQL 15; 13 or later is recommended",
+               "PostgreSQL %d.%d", ver / 10000, ver % 100);
+
+    PGresult *res = pg_query(c,
+                             "SELECT current_setting('wal_level'), "
+                             "current_setting('max_replication_slots')::int, "
+                             "(SELECT count(*) FROM pg_catalog.pg_replication_slots), "
+                             "current_setting('max_wal_senders')::int, "
+                             "(SELECT count(*) FROM pg_catalog.pg_stat_replication), "
+                             "EXISTS (SELECT 1 FROM pg_catalog.pg_replication_slots "
+                             "        WHERE slot_name = $1)",
+                             cfg->slot, NULL, err, sizeof err);
+    if (!res) {
+        report(r, CK_FAIL, "server settings", "see the message", "%s", scrub(r, err));
+    } else {
+        const char *wal_level = PQgetvalue(res, 0, 0);
+        if (strcmp(wal_level, "logical") == 0)
+            report(r, CK_OK, "wal_level", NULL, "logical");
+        else
+            report(r, CK_FAIL, "wal_level",
+                   "set wal_level = logical in postgresql.conf (or ALTER SYSTEM SET wal_level = "
+                   "logical) and restart PostgreSQL",
+                   "is \"%s\"; logical decoding needs \"logical\"", wal_level);
+        int max_slots = atoi(PQgetvalue(res, 0, 1)), slots = atoi(PQgetvalue(res, 0, 2));
+        bool have_slot = is_true(res, 0, 5);
+        if (have_slot || slots < max_slots)
+            report(r, CK_OK, "replication slots", NULL, "%d of max_replication_slots = %d in use%s",
+                   slots, max_slots, have_slot ? " (including ours)" : "");
+        else
+            report(r, CK_FAIL, "replication slots",
+                   "raise max_replication_slots in postgresql.conf and restart, or drop an unused "
+                   "slot (SELECT pg_drop_replication_slot('name'))",
+                   "all %d of max_replication_slots are in use, none left for slot \"%s\"",
+                   max_slots, cfg->slot);
+        int max_senders = atoi(PQgetvalue(res, 0, 3)), senders = atoi(PQgetvalue(res, 0, 4));
+        if (senders < max_senders)
+            report(r, CK_OK, "WAL senders", NULL, "%d of max_wal_senders = %d in use", senders,
+                   max_senders);
+        else
+            report(r, CK_FAIL, "WAL senders",
+                   "raise max_wal_senders in postgresql.conf and restart PostgreSQL",
+                   "all %d of max_wal_senders are in use", max_senders);
+        PQclear(res);
+    }
+
+    /* The role. */
+    res = pg_query(c,
+                   "SELECT rolsuper, rolreplication, rolcanlogin, current_user "
+                   "FROM pg_catalog.pg_roles WHERE rolname = current_user",
+                   NULL, NULL, err, sizeof err);
+    if (res && PQntuples(res) == 1) {
+        bool super = is_true(res, 0, 0), repl = is_true(res, 0, 1);
+        const char *user = PQgetvalue(res, 0, 3);
+        char fix[256];
+        snprintf(fix, sizeof fix, "ALTER ROLE \"%s\" WITH REPLICATION (as a superuser; see sql/setup.sql)",
+                 user);
+        if (repl || super)
+            report(r, CK_OK, "role privileges", NULL, "role \"%s\" has %s", user,
+                   super ? "SUPERUSER (REPLICATION LOGIN is enough; see sql/setup.sql)"
+                         : "REPLICATION");
+        else
+            report(r, CK_FAIL, "role privileges", fix,
+                   "role \"%s\" lacks the REPLICATION attribute needed to stream from a slot",
+                   user);
+    } else {
+        report(r, CK_FAIL, "role privileges", "see the message", "%s", res ? "role not found" : scrub(r, err));
+    }
+    PQclear(res);
+
+    /* A replication connection: pg_hba.conf and the REPLICATION attribute, for real. */
+    stream_err_t cls;
+    stream_t *s = stream_connect(cfg->pg_conninfo, &cls, err, sizeof err);
+    stream_identity_t id;
+    if (s && (cls = stream_identify(s, &id, err, sizeof err)) == STREAM_OK) {
+        snprintf(f->system_id, sizeof f->system_id, "%s", id.system_id);
+        report(r, CK_OK, "replication connection", NULL,
+               "replication=database works (system %s, timeline %u)", id.system_id, id.timeline);
+    } else {
+        report(r, CK_FAIL, "replication connection",
+               "give the role REPLICATION and allow it in pg_hba.conf (a line for the database, "
+               "e.g. \"hostssl shop sluice 10.0.0.0/8 scram-sha-256\")",
+               "%s", scrub(r, err));
+    }
+    stream_close(s);
+
+    /* The publication and its tables. */
+    res = pg_query(c,
+                   "SELECT puballtables, pubinsert, pubupdate, pubdelete, pubtruncate "
+                   "FROM pg_catalog.pg_publication WHERE pubname = $1",
+                   cfg->publication, NULL, err, sizeof err);
+    bool pub_ok = false, pub_upd_del = true;
+    if (!res) {
+        report(r, CK_FAIL, "publication", "see the message", "%s", scrub(r, err));
+    } else if (PQntuples(res) == 0) {
+        char fix[512];
+        snprintf(fix, sizeof fix,
+                 "CREATE PUBLICATION %s FOR TABLE schema.table, …; (see sql/setup.sql), or set "
+                 "\"postgres.publication\"",
+                 cfg->publication);
+        report(r, CK_FAIL, "publication", fix, "publication \"%s\" does not exist in database \"%s\"",
+               cfg->publication, PQdb(c));
+    } else {
+        pub_ok = true;
+        pub_upd_del = is_true(res, 0, 2) || is_true(res, 0, 3);
+        report(r, CK_OK, "publication", NULL, "\"%s\" exists (%spublishes%s%s%s%s)",
+               cfg->publication, is_true(res, 0, 0) ? "FOR ALL TABLES, " : "",
+               is_true(res, 0, 1) ? " insert" : "", is_true(res, 0, 2) ? " update" : "",
+               is_true(res, 0, 3) ? " delete" : "", is_true(res, 0, 4) ? " truncate" : "");
+    }
+    PQclear(res);
+
+    if (pub_ok) {
+        res = pg_query(c,
+                       "SELECT pt.schemaname, pt.tablename, c.relreplident, "
+                       "       EXISTS (SELECT 1 FROM pg_catalog.pg_index i "
+                       "               WHERE i.indrelid = c.oid AND i.indisprimary), "
+                       "       has_table_privilege(c.oid, 'SELECT') "
+                       "FROM pg_catalog.pg_publication_tables pt "
+                       "JOIN pg_catalog.pg_namespace n ON n.nspname = pt.schemaname "
+                       "JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid "
+                       "                          AND c.relname = pt.tablename "
+                       "WHERE pt.pubname = $1 ORDER BY 1, 2",
+                       cfg->publication, NULL, err, sizeof err);
+        if (!res) {
+            report(r, CK_FAIL, "published tables", "see the message", "%s", scrub(r, err));
+        } else if (PQntuples(res) == 0) {
+            report(r, CK_WARN, "published tables",
+                   "add tables: ALTER PUBLICATION … ADD TABLE schema.table",
+                   "publication \"%s\" holds no table: there is nothing to stream", cfg->publication);
+        } else {
+            int n = PQntuples(res), ident_ok = 0, no_select = 0;
+            f->topics = xcalloc((size_t) n, sizeof *f->topics);
+            for (int i = 0; i < n; i++) {
+                const char *nsp = PQgetvalue(res, i, 0), *rel = PQgetvalue(res, i, 1);
+                char ident = PQgetvalue(res, i, 2)[0];
+                bool pk = is_true(res, i, 3);
+                strbuf_t t = STRBUF_INIT;
+                strbuf_appendf(&t, "%s.%s.%s", cfg->topic_prefix, nsp, rel);
+                f->topics[f->ntopics++] = t.data;
+                if (!is_true(res, i, 4))
+                    no_select++;
+                if (ident == 'f' || ident == 'i' || (ident == 'd' && pk)) {
+                    ident_ok++;
+                    continue;
+                }
+                char fix[512];
+                snprintf(fix, sizeof fix,
+                         "ALTER TABLE \"%s\".\"%s\" ADD PRIMARY KEY (…), or ALTER TABLE … REPLICA "
+                         "IDENTITY USING INDEX a_unique_index, or … REPLICA IDENTITY FULL",
+                         nsp, rel);
+                report(r, pub_upd_del ? CK_FAIL : CK_WARN, "replica identity", fix,
+                       "table \"%s.%s\" has %s: PostgreSQL rejects its UPDATEs and DELETEs once "
+                       "published, and its events get no key",
+                       nsp, rel, ident == 'n' ? "REPLICA IDENTITY NOTHING" : "no primary key");
+            }
+            if (ident_ok)
+                report(r, CK_OK, "replica identity", NULL,
+                       "%d of %d published tables have a primary key, an identity index or FULL",
+                       ident_ok, n);
+            if (no_select)
+                report(r, CK_WARN, "table privileges",
+                       "GRANT SELECT ON the published tables TO the role (sql/setup.sql does): "
+                       "an initial snapshot reads them",
+                       "the role cannot SELECT %d of %d published tables (streaming does not need "
+                       "it, a snapshot does)",
+                       no_select, n);
+            else
+                report(r, CK_OK, "table privileges", NULL, "SELECT on all %d published tables", n);
+        }
+        PQclear(res);
+    }
+
+    /* The slot. */
+    res = pg_query(c,
+                   "SELECT plugin, slot_type, database, active_pid, confirmed_flush_lsn, "
+                   "       wal_status, pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn), "
+                   "       current_database() "
+                   "FROM pg_catalog.pg_replication_slots WHERE slot_name = $1",
+                   cfg->slot, NULL, err, sizeof err);
+    if (!res) {
+        report(r, CK_FAIL, "replication slot", "see the message", "%s", scrub(r, err));
+    } else if (PQntuples(res) == 0) {
+        if (cfg->create_slot)
+            report(r, CK_OK, "replication slot", NULL,
+                   "\"%s\" does not exist yet; sluice creates it at its first start", cfg->slot);
+        else
+            report(r, CK_FAIL, "replication slot",
+                   "create it (SELECT pg_create_logical_replication_slot('…', 'pgoutput')) or set "
+                   "postgres.create_slot = true",
+                   "\"%s\" does not exist and postgres.create_slot is off", cfg->slot);
+    } else {
+        f->slot_exists = true;
+        const char *plugin = PQgetvalue(res, 0, 0), *db = PQgetvalue(res, 0, 2);
+        const char *wal_status = PQgetvalue(res, 0, 5);
+        if (!PQgetisnull(res, 0, 4))
+            lsn_parse(PQgetvalue(res, 0, 4), &f->slot_confirmed);
+        if (strcmp(PQgetvalue(res, 0, 1), "logical") != 0 || strcmp(plugin, "pgoutput") != 0)
+            report(r, CK_FAIL, "replication slot",
+                   "use another postgres.slot name, or drop the slot if it is unused",
+                   "\"%s\" is a %s slot of plugin \"%s\", not a logical pgoutput slot", cfg->slot,
+                   PQgetvalue(res, 0, 1), plugin);
+        else if (strcmp(db, PQgetvalue(res, 0, 7)) != 0)
+            report(r, CK_FAIL, "replication slot", "use another postgres.slot name",
+                   "\"%s\" belongs to database \"%s\", not \"%s\"", cfg->slot, db,
+                   PQgetvalue(res, 0, 7));
+        else if (strcmp(wal_status, "lost") == 0)
+            report(r, CK_FAIL, "replication slot",
+                   "the WAL is gone: recreate the pipeline deliberately (new slot, new snapshot)",
+                   "\"%s\" is invalidated (wal_status lost, max_slot_wal_keep_size)", cfg->slot);
+        else {
+            f->slot_ok = true;
+            if (!PQgetisnull(res, 0, 3))
+                report(r, CK_WARN, "replication slot",
+                       "fine if it is this configuration's running sluice; otherwise stop the "
+                       "other client first",
+                       "\"%s\" is in use by PostgreSQL backend %s (confirmed %s, %s bytes behind)",
+                       cfg->slot, PQgetvalue(res, 0, 3), PQgetvalue(res, 0, 4),
+                       PQgetvalue(res, 0, 6));
+            else
+                report(r, CK_OK, "replication slot", NULL,
+                       "\"%s\" (pgoutput, idle, confirmed %s, %s bytes behind, wal_status %s)",
+                       cfg->slot, PQgetvalue(res, 0, 4), PQgetvalue(res, 0, 6), wal_status);
+        }
+    }
+    PQclear(res);
+    PQfinish(c);
+}
+
+/* ---- Kafka ------------------------------------------------------------ */
+
+static void quiet_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    (void) rk;
+    (void) level;
+    log_debug("kafka [%s]: %s", fac, buf);
+}
+
+static void quiet_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+    (void) rk;
+    (void) err;
+    (void) opaque;
+    log_debug("kafka: %s", reason);
+}
+
+/* A plain (non-transactional) producer with the user's kafka.* settings. */
+static rd_kafka_t *kafka_client(const config_t *cfg, char *err, size_t errlen)
+{
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set_log_cb(conf, quiet_log);
+    rd_kafka_conf_set_error_cb(conf, quiet_error);
+    char e[512];
+    for (size_t i = 0; i < cfg->nkafka; i++) {
+        if (rd_kafka_conf_set(conf, cfg->kafka[i].key, cfg->kafka[i].value, e, sizeof e) !=
+            RD_KAFKA_CONF_OK) {
+            snprintf(err, errlen, "invalid Kafka setting \"kafka.%s\": %s", cfg->kafka[i].key, e);
+            rd_kafka_conf_destroy(conf);
+            return NULL;
+        }
+    }
+    rd_kafka_conf_set(conf, "allow.auto.create.topics", "false", e, sizeof e);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, e, sizeof e);
+    if (!rk) {
+        snprintf(err, errlen, "could not create a Kafka client: %s", e);
+        rd_kafka_conf_destroy(conf);
+    }
+    return rk;
+}
+
+static int kafka_timeout(const config_t *cfg)
+{
+    return cfg->kafka_startup_timeout_ms < 10000 ? cfg->kafka_startup_timeout_ms : 10000;
+}
+
+/* Partitions of topic per the metadata md, -1 if absent. */
+static int topic_partitions(const struct rd_kafka_metadata *md, const char *topic)
+{
+    for (int i = 0; i < md->topic_cnt; i++)
+        if (strcmp(md->topics[i].topic, topic) == 0)
+            return md->topics[i].err ? -1 : md->topics[i].partition_cnt;
+    return -1;
+}
+
+/* Validates (without creating) the creation of the given topics; appends failures to out. */
+static bool topics_creatable(rd_kafka_t *rk, const config_t *cfg, char **topics, size_t n,
+                             strbuf_t *problems)
+{
+    if (n == 0)
+        return true;
+    rd_kafka_NewTopic_t **nt = xcalloc(n, sizeof *nt);
+    size_t made = 0;
+    bool ok = true;
+    char e[512];
+    for (size_t i = 0; i < n; i++) {
+        bool compact = strcmp(topics[i], cfg->checkpoint_topic) == 0;
+        nt[made] = rd_kafka_NewTopic_new(topics[i], compact ? 1 : cfg->topic_partitions,
+                                         cfg->topic_replication_factor, e, sizeof e);
+        if (!nt[made]) {
+            strbuf_appendf(problems, "%s\"%s\": %s", ok ? "" : "; ", topics[i], e);
+            ok = false;
+            continue;
+        }
+        made++;
+    }
+    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+    rd_kafka_AdminOptions_t *opts = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+    rd_kafka_AdminOptions_set_validate_only(opts, 1, NULL, 0);
+    rd_kafka_AdminOptions_set_request_timeout(opts, kafka_timeout(cfg), NULL, 0);
+    rd_kafka_CreateTopics(rk, nt, made, opts, q);
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, kafka_timeout(cfg) + 2000);
+    if (!ev) {
+        strbuf_appendf(problems, "%sthe request timed out", ok ? "" : "; ");
+        ok = false;
+    } else if (rd_kafka_event_error(ev)) {
+        strbuf_appendf(problems, "%s%s", ok ? "" : "; ", rd_kafka_event_error_string(ev));
+        ok = false;
+    } else {
+        size_t cnt;
+        const rd_kafka_topic_result_t **res =
+            rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &cnt);
+        for (size_t i = 0; i < cnt; i++) {
+            rd_kafka_resp_err_t te = rd_kafka_topic_result_error(res[i]);
+            if (te && te != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
+                const char *msg = rd_kafka_topic_result_error_string(res[i]);
+                strbuf_appendf(problems, "%s\"%s\": %s", ok ? "" : "; ",
+                               rd_kafka_topic_result_name(res[i]), msg ? msg : rd_kafka_err2str(te));
+                ok = false;
+            }
+        }
+    }
+    if (ev)
+        rd_kafka_event_destroy(ev);
+    rd_kafka_AdminOptions_destroy(opts);
+    rd_kafka_queue_destroy(q);
+    rd_kafka_NewTopic_destroy_array(nt, made);
+    free(nt);
+    return ok;
+}
+
+/* A copy of cfg whose transactional id is `sluice-<what>-<slot>`; free with check_cfg_free. */
+static config_t *throwaway_cfg(const config_t *cfg, const char *what)
+{
+    config_t *c = xcalloc(1, sizeof *c);
+    *c = *cfg; /* shallow: borrows every string but the id */
+    strbuf_t id = STRBUF_INIT;
+    strbuf_appendf(&id, "sluice-%s-%s", what, cfg->slot);
+    c->transactional_id = id.data;
+    return c;
+}
+
+static void throwaway_cfg_free(config_t *c)
+{
+    if (c) {
+        free(c->transactional_id);
+        free(c);
+    }
+}
+
+static void check_kafka(report_t *r, const pg_facts_t *f)
+{
+    const config_t *cfg = r->cfg;
+    const char *bootstrap = config_kafka_get(cfg, "bootstrap.servers");
+    char err[1024];
+    rd_kafka_t *rk = kafka_client(cfg, err, sizeof err);
+    if (!rk) {
+        report(r, CK_FAIL, "Kafka settings", "correct the kafka.* setting the message names", "%s",
+               scrub(r, err));
+        return;
+    }
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_resp_err_t me = rd_kafka_metadata(rk, 1, NULL, &md, kafka_timeout(cfg));
+    if (me) {
+        report(r, CK_FAIL, "Kafka reachable",
+               "check kafka.bootstrap.servers, the network, and the security settings "
+               "(kafka.security.protocol, kafka.sasl.*, kafka.ssl.*)",
+               "no answer from \"%s\" within %d ms: %s", bootstrap, kafka_timeout(cfg),
+               rd_kafka_err2str(me));
+        report(r, CK_SKIP, "Kafka transactions", NULL, "Kafka unreachable");
+        report(r, CK_SKIP, "topics", NULL, "Kafka unreachable");
+        report(r, CK_SKIP, "checkpoint", NULL, "Kafka unreachable");
+        rd_kafka_destroy(rk);
+        return;
+    }
+    report(r, CK_OK, "Kafka reachable", NULL, "%d broker%s via \"%s\"", md->broker_cnt,
+           md->broker_cnt == 1 ? "" : "s", bootstrap);
+
+    /* Transactions, with a throwaway id: fences nobody but an earlier `sluice check`. */
+    config_t *tc = throwaway_cfg(cfg, "check");
+    sink_t *ts = sink_new(tc, NULL, err, sizeof err);
+    sink_status_t st = ts ? sink_init_transactions(ts, kafka_timeout(cfg), err, sizeof err)
+                          : SINK_DATA;
+    if (st == SINK_OK)
+        report(r, CK_OK, "Kafka transactions", NULL,
+               "init_transactions works (tried as \"%s\"; \"%s\" was not touched)",
+               tc->transactional_id, cfg->transactional_id);
+    else
+        report(r, CK_FAIL, "Kafka transactions",
+               "the brokers need a healthy __transaction_state topic "
+               "(transaction.state.log.replication.factor <= brokers, min.isr met) and the role "
+               "needs the TransactionalId ACL (Write, Describe) for \"sluice-*\"",
+               "%s", scrub(r, err));
+    sink_free(ts);
+    throwaway_cfg_free(tc);
+
+    /* Topics: present (the checkpoint topic with one partition) or creatable. */
+    char **missing = xcalloc(f->ntopics + 2, sizeof *missing);
+    size_t nmissing = 0, present = 0;
+    int ck_parts = topic_partitions(md, cfg->checkpoint_topic);
+    if (ck_parts < 0)
+        missing[nmissing++] = cfg->checkpoint_topic;
+    else
+        present++;
+    for (size_t i = 0; i < f->ntopics; i++) {
+        if (topic_partitions(md, f->topics[i]) < 0)
+            missing[nmissing++] = f->topics[i];
+        else
+            present++;
+    }
+    if (ck_parts > 1) {
+        report(r, CK_FAIL, "topics",
+               "checkpoints need one partition: set checkpoint.topic to a new name (sluice "
+               "creates it compacted with one partition)",
+               "checkpoint topic \"%s\" has %d partitions, it must have 1", cfg->checkpoint_topic,
+               ck_parts);
+    } else {
+        strbuf_t problems = STRBUF_INIT;
+        strbuf_append(&problems, "", 0);
+        if (topics_creatable(rk, cfg, missing, nmissing, &problems))
+            report(r, CK_OK, "topics", NULL, "%zu present, %zu to be created by sluice (validated)",
+                   present, nmissing);
+        else
+            report(r, CK_FAIL, "topics",
+                   "create them beforehand, or grant the role CREATE on the cluster or topics; "
+                   "check topic.partitions and topic.replication.factor",
+                   "%zu present, %zu missing and not creatable: %s", present, nmissing,
+                   problems.data);
+        strbuf_free(&problems);
+    }
+    free(missing);
+    rd_kafka_metadata_destroy(md);
+    rd_kafka_destroy(rk);
+
+    /* The checkpoint against the slot (what `sluice run` checks before streaming). */
+    config_t *sc = throwaway_cfg(cfg, "status");
+    sink_t *ss = sink_new(sc, NULL, err, sizeof err);
+    checkpoint_t ck;
+    st = ss ? sink_read_checkpoint(ss, cfg->slot, &ck, kafka_timeout(cfg), err, sizeof err)
+            : SINK_DATA;
+    if (st != SINK_OK) {
+        report(r, CK_FAIL, "checkpoint", "see the message", "reading \"%s\": %s",
+               cfg->checkpoint_topic, scrub(r, err));
+    } else if (!ck.present) {
+        report(r, f->slot_exists ? CK_WARN : CK_OK, "checkpoint",
+               "fine on a first start; otherwise Kafka lost the checkpoint topic",
+               "none for slot \"%s\" in \"%s\": a fresh start%s", cfg->slot, cfg->checkpoint_topic,
+               f->slot_exists ? ", from the slot's position" : "");
+    } else if (f->system_id[0] && ck.system_id[0] && strcmp(f->system_id, ck.system_id) != 0) {
+        report(r, CK_FAIL, "checkpoint", "use another topic.prefix or checkpoint.topic",
+               "written for PostgreSQL system %s, but this server is system %s", ck.system_id,
+               f->system_id);
+    } else if (f->connected && !f->slot_exists) {
+        report(r, CK_FAIL, "checkpoint",
+               "recreate the pipeline deliberately (new slot and snapshot), or remove the "
+               "checkpoint record of this slot",
+               "Kafka holds a checkpoint at " LSN_FMT " but slot \"%s\" does not exist: changes "
+               "after it may be lost",
+               LSN_ARGS(ck.end_lsn), cfg->slot);
+    } else if (f->slot_ok && f->slot_confirmed > ck.end_lsn) {
+        report(r, CK_FAIL, "checkpoint",
+               "see `sluice run --accept-slot-ahead` in the README before using it",
+               "slot \"%s\" at " LSN_FMT " is ahead of the checkpoint at " LSN_FMT
+               ": changes in between are not in Kafka",
+               cfg->slot, LSN_ARGS(f->slot_confirmed), LSN_ARGS(ck.end_lsn));
+    } else {
+        report(r, CK_OK, "checkpoint", NULL,
+               "Kafka transaction %" PRIu64 " holds changes up to " LSN_FMT
+               "; the slot is not ahead of it",
+               ck.seq, LSN_ARGS(ck.end_lsn));
+    }
+    sink_free(ss);
+    throwaway_cfg_free(sc);
+}
+
+int check_run(const config_t *cfg, FILE *out)
+{
+    report_t r = {.cfg = cfg, .out = out};
+    pg_facts_t f = {0};
+    fprintf(out, "PostgreSQL (slot \"%s\", publication \"%s\"):\n", cfg->slot, cfg->publication);
+    check_postgres(&r, &f);
+    fprintf(out, "Kafka (transactional id \"%s\", checkpoint topic \"%s\"):\n",
+            cfg->transactional_id, cfg->checkpoint_topic);
+    check_kafka(&r, &f);
+    for (size_t i = 0; i < f.ntopics; i++)
+        free(f.topics[i]);
+    free(f.topics);
+    fprintf(out, "%d passed, %d failed, %d warnings, %d skipped\n", r.passed, r.failed, r.warned,
+            r.skipped);
+    return r.failed;
+}
+
+/* ---- status ----------------------------------------------------------- */
+
+static void format_time_us(int64_t us, char *out, size_t outlen)
+{
+    time_t t = (time_t) (us / 1000000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    size_t n = strftime(out, outlen, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out + n, outlen - n, ".%03dZ", (int) ((us / 1000) % 1000));
+}
+
+static double age_seconds(int64_t us)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return ((double) ts.tv_sec * 1e6 + (double) ts.tv_nsec / 1e3 - (double) us) / 1e6;
+}
+
+int status_run(const config_t *cfg, FILE *out)
+{
+    char err[1024], clean[1024];
+    int rc = EXIT_OK;
+    bool slot_exists = false;
+    sluice_lsn_t slot_confirmed = 0;
+
+    PGconn *c = pg_open(cfg->pg_conninfo, "sluice-status");
+    if (PQstatus(c) != CONNECTION_OK) {
+        config_redact(cfg, PQerrorMessage(c), clean, sizeof clean);
+        fprintf(out, "PostgreSQL: unreachable: %s", clean);
+        if (!strchr(clean, '\n'))
+            fputc('\n', out);
+        rc = EXIT_PG_CONNECT;
+    } else {
+        PGresult *res = pg_query(
+            c,
+            "SELECT s.active_pid, s.confirmed_flush_lsn, s.wal_status, pg_current_wal_lsn(), "
+            "       pg_wal_lsn_diff(pg_current_wal_lsn(), s.confirmed_flush_lsn)::bigint, "
+            "       pg_wal_lsn_diff(pg_current_wal_lsn(), s.restart_lsn)::bigint, "
+            "       extract(epoch FROM r.flush_lag), r.state, "
+            "       extract(epoch FROM now() - r.reply_time), s.plugin "
+            "FROM pg_catalog.pg_replication_slots s "
+            "LEFT JOIN pg_catalog.pg_stat_replication r ON r.pid = s.active_pid "
+            "WHERE s.slot_name = $1",
+            cfg->slot, NULL, err, sizeof err);
+        if (!res) {
+            config_redact(cfg, err, clean, sizeof clean);
+            fprintf(out, "PostgreSQL: %s", clean);
+            rc = EXIT_PG_SETUP;
+        } else if (PQntuples(res) == 0) {
+            fprintf(out, "slot \"%s\": does not exist (sluice creates it at its first start)\n",
+                    cfg->slot);
+        } else {
+            slot_exists = true;
+            lsn_parse(PQgetvalue(res, 0, 1), &slot_confirmed);
+            if (PQgetisnull(res, 0, 0))
+                fprintf(out, "slot \"%s\": inactive (no sluice streams from it), wal_status %s\n",
+                        cfg->slot, PQgetvalue(res, 0, 2));
+            else if (PQgetisnull(res, 0, 7))
+                fprintf(out, "slot \"%s\": active, walsender pid %s, wal_status %s (its state, "
+                             "time lag and feedback are shown to superusers and members of "
+                             "pg_read_all_stats only)\n",
+                        cfg->slot, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 2));
+            else
+                fprintf(out, "slot \"%s\": active, walsender pid %s (%s), wal_status %s\n",
+                        cfg->slot, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 7),
+                        PQgetvalue(res, 0, 2));
+            fprintf(out, "  confirmed flush:  %s  (server WAL at %s)\n", PQgetvalue(res, 0, 1),
+                    PQgetvalue(res, 0, 3));
+            long long lag = atoll(PQgetvalue(res, 0, 4)), kept = atoll(PQgetvalue(res, 0, 5));
+            fprintf(out, "  lag:              %lld bytes", lag);
+            if (!PQgetisnull(res, 0, 6))
+                fprintf(out, ", %.3f s (flush lag reported by PostgreSQL)",
+                        atof(PQgetvalue(res, 0, 6)));
+            else if (!PQgetisnull(res, 0, 7))
+                fprintf(out, ", no time lag (caught up)");
+            fputc('\n', out);
+            fprintf(out, "  retained WAL:     %lld bytes (from restart_lsn)\n", kept);
+            if (!PQgetisnull(res, 0, 8))
+                fprintf(out, "  last feedback:    %.1f s ago\n", atof(PQgetvalue(res, 0, 8)));
+        }
+        PQclear(res);
+    }
+    PQfinish(c);
+
+    /* The checkpoint, read_committed, without the real transactional id. */
+    config_t *sc = throwaway_cfg(cfg, "status");
+    sink_t *ss = sink_new(sc, NULL, err, sizeof err);
+    checkpoint_t ck;
+    sink_status_t st =
+        ss ? sink_read_checkpoint(ss, cfg->slot, &ck, kafka_timeout(cfg), err, sizeof err)
+           : SINK_DATA;
+    if (st != SINK_OK) {
+        config_redact(cfg, err, clean, sizeof clean);
+        fprintf(out, "checkpoint: unreadable from \"%s\": %s\n", cfg->checkpoint_topic, clean);
+        if (rc == EXIT_OK)
+            rc = EXIT_KAFKA;
+    } else if (!ck.present) {
+        fprintf(out, "checkpoint: none for slot \"%s\" in \"%s\" (nothing committed yet)\n",
+                cfg->slot, cfg->checkpoint_topic);
+        if (slot_exists && rc == EXIT_OK)
+            fprintf(out, "consistency: a slot without a checkpoint: fine before the first commit\n");
+    } else {
+        char when[64] = "?";
+        if (ck.commit_ts_us)
+            format_time_us(ck.commit_ts_us, when, sizeof when);
+        fprintf(out, "checkpoint: Kafka transaction %" PRIu64 " in \"%s\"\n", ck.seq,
+                cfg->checkpoint_topic);
+        fprintf(out, "  resumes at:       " LSN_FMT "\n", LSN_ARGS(ck.end_lsn));
+        fprintf(out, "  last commit:      source transaction %u, commit LSN " LSN_FMT
+                     ", committed at %s (%.1f s ago)\n",
+                ck.xid, LSN_ARGS(ck.commit_lsn), when,
+                ck.commit_ts_us ? age_seconds(ck.commit_ts_us) : 0.0);
+        if (slot_exists && slot_confirmed > ck.end_lsn) {
+            fprintf(out, "consistency: BROKEN: the slot (" LSN_FMT ") is ahead of the checkpoint "
+                         "(" LSN_FMT "); `sluice run` will refuse to start\n",
+                    LSN_ARGS(slot_confirmed), LSN_ARGS(ck.end_lsn));
+            if (rc == EXIT_OK)
+                rc = EXIT_SLOT_MISMATCH;
+        } else if (!slot_exists && rc == EXIT_OK) {
+            fprintf(out, "consistency: BROKEN: a checkpoint exists but the slot does not\n");
+            rc = EXIT_SLOT_MISMATCH;
+        } else if (rc == EXIT_OK) {
+            fprintf(out, "consistency: ok (the slot is not ahead of the checkpoint)\n");
+        }
+    }
+    sink_free(ss);
+    throwaway_cfg_free(sc);
+    return rc;
+}

@@ -1,0 +1,88 @@
+# shellcheck shell=bash
+# Golden tests, in the spirit of wal2json's sql/ + expected/: SQL in, exact
+# events out. Sourced by tests/it/tests.sh (test_golden); uses its helpers and
+# the PostgreSQL + Kafka it started.
+#
+# tests/golden/NAME.sql is run in its own schema g_NAME:
+#   - the part before a line "-- streaming" runs before sluice starts (tables,
+#     rows that are not part of the output). It may create the publication
+#     itself as :"pub" (psql variable); otherwise the runner publishes
+#     every table of the schema.
+#   - the part after it runs while sluice streams into topics golden_NAME.*.
+#   - "-- sluice: key = value" lines add sluice configuration.
+#   - "-- check-schemas": every record must match its Kafka Connect schema.
+#   - "-- apply: TABLE KEY": a consumer rebuilds TABLE from its topic and the
+#     copy must equal the table (tests/tools/apply.c: the round trip).
+# What a read_committed consumer then sees (tests/tools/consume.c, run-to-run
+# noise masked) must equal tests/golden/expected/NAME.out byte for byte.
+# GOLDEN_ACCEPT=1 writes the outputs as the new expectations instead.
+
+GOLDEN_DIR="$REPO/tests/golden"
+CONSUME="$REPO/build/tools/consume"
+APPLY="$REPO/build/tools/apply"
+
+golden_case() {
+    local PGOPTIONS="-c client_min_messages=warning"
+    export PGOPTIONS
+    local name="$1" file="$GOLDEN_DIR/$1.sql"
+    local schema="g_$1" slot="golden_$1" prefix="golden_$1" pub="golden_$1"
+    local work="$W/golden"
+    mkdir -p "$work"
+    [ -f "$file" ] || { fail "no golden case $file"; return 1; }
+    local setup="$work/$name.setup.sql" stream="$work/$name.stream.sql"
+    awk -v SETUP="$setup" -v STREAM="$stream" \
+        'BEGIN { printf "" > SETUP; printf "" > STREAM }
+         /^-- streaming/ { s = 1; next } { print > (s ? STREAM : SETUP) }' "$file"
+    local extra=()
+    mapfile -t extra < <(sed -n 's/^-- sluice: //p' "$file")
+
+    drop_slot "$slot"
+    pg_psql -c "DROP PUBLICATION IF EXISTS $pub" -c "DROP SCHEMA IF EXISTS $schema CASCADE" \
+        -c "CREATE SCHEMA $schema" -c "GRANT USAGE ON SCHEMA $schema TO sluice" >/dev/null
+    PGOPTIONS="$PGOPTIONS -c search_path=$schema" pg_psql -v pub="$pub" -f "$setup" >/dev/null
+    grep -qi 'CREATE PUBLICATION' "$setup" ||
+        pg_psql -c "CREATE PUBLICATION $pub FOR TABLES IN SCHEMA $schema" >/dev/null
+    pg_psql -c "GRANT SELECT ON ALL TABLES IN SCHEMA $schema TO sluice" >/dev/null
+
+    local cfg="$work/$name.conf" logf="$work/$name.log"
+    : >"$logf"
+    sluice_config "$cfg" "$slot" "$prefix" "postgres.publication = $pub" "topic.partitions = 1" \
+        "${extra[@]}"
+    sluice_start "$cfg" "$logf"
+    local pid=$SLUICE_PID
+    wait_slot_exists "$slot"
+    PGOPTIONS="$PGOPTIONS -c search_path=$schema" pg_psql -v pub="$pub" -f "$stream" >/dev/null
+    local lsn rc=0
+    lsn="$(sync_barrier)"
+    wait_confirmed "$slot" "$lsn" 120 || { tail -5 "$logf" >&2; }
+    sluice_stop "$pid" || rc=$?
+    [ "$rc" -eq 0 ] || { fail "golden $name: sluice exited $rc: $(tail -3 "$logf")"; return 1; }
+
+    local out="$work/$name.out" check=()
+    grep -q '^-- check-schemas' "$file" && check=(--check-schemas)
+    if ! "$CONSUME" --bootstrap "$KAFKA_BOOTSTRAP" --prefix "$prefix" "${check[@]}" >"$out" \
+        2>"$work/$name.consume.err"; then
+        cat "$work/$name.consume.err" >&2
+        fail "golden $name: the consumer found violations (above)"
+        return 1
+    fi
+    local t k
+    while read -r t k; do
+        "$APPLY" --bootstrap "$KAFKA_BOOTSTRAP" --conninfo "$PG_ADMIN_CONNINFO" \
+            --topic "$prefix.$schema.$t" --table "$schema.$t" --copy "$schema.${t}_copy" \
+            --key "$k" || { fail "golden $name: rebuilding $t from Kafka differs"; return 1; }
+    done < <(sed -n 's/^-- apply: //p' "$file")
+
+    local expected="$GOLDEN_DIR/expected/$name.out"
+    if [ "${GOLDEN_ACCEPT:-0}" = 1 ]; then
+        cp "$out" "$expected"
+        log "golden $name: wrote $expected ($(wc -l <"$out") records)"
+    elif ! diff -u "$expected" "$out" >"$work/$name.diff"; then
+        head -60 "$work/$name.diff" >&2
+        fail "golden $name: output differs from $expected (diff above, full: $work/$name.diff)"
+        return 1
+    fi
+    drop_slot "$slot"
+    pg_psql -c "DROP PUBLICATION IF EXISTS $pub" -c "DROP SCHEMA $schema CASCADE" >/dev/null
+    log "golden $name: $(wc -l <"$out") records as expected"
+}
