@@ -159,6 +159,28 @@ static inline void strbuf_puts(strbuf_t *b, const char *s)
     strbuf_append(b, s, strlen(s));
 }
 
+/* Decimal integers without printf: the per-change path writes several. */
+static inline void strbuf_append_u64(strbuf_t *b, uint64_t v)
+{
+    char tmp[24];
+    char *p = tmp + sizeof tmp;
+    do {
+        *--p = (char) ('0' + v % 10);
+        v /= 10;
+    } while (v);
+    strbuf_append(b, p, (size_t) (tmp + sizeof tmp - p));
+}
+
+static inline void strbuf_append_i64(strbuf_t *b, int64_t v)
+{
+    if (v < 0) {
+        strbuf_putc(b, '-');
+        strbuf_append_u64(b, (uint64_t) 0 - (uint64_t) v);
+    } else {
+        strbuf_append_u64(b, (uint64_t) v);
+    }
+}
+
 /* Out-of-memory is not recoverable for a CDC daemon: log and abort. */
 void *xmalloc(size_t n);
 void *xcalloc(size_t count, size_t n);

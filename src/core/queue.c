@@ -13,9 +13,11 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 
 #include "sluice/buf.h"
+#include "sluice/log.h"
 
 #define CHUNK_SIZE (256 * 1024)
 #define CHUNK_MAX_ITEM (16 * 1024) /* larger payloads get their own allocation */
@@ -35,10 +37,29 @@ struct queue {
     size_t max_bytes;
 };
 
+/*
+ * Chunks are mapped and unmapped directly: through malloc, glibc's dynamic
+ * mmap threshold moves them into the reader thread's heap arena, where
+ * pages freed by the pipeline thread are not given back, and RSS creeps up.
+ */
+static qchunk_t *chunk_new(void)
+{
+    void *p = mmap(NULL, sizeof(qchunk_t) + CHUNK_SIZE, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) {
+        log_fatal("out of memory mapping a %d kB queue chunk: %m", CHUNK_SIZE / 1024);
+        abort();
+    }
+    qchunk_t *c = p;
+    atomic_init(&c->refs, 1);
+    c->used = 0;
+    return c;
+}
+
 static void chunk_unref(qchunk_t *c)
 {
     if (atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) == 1)
-        free(c);
+        munmap(c, sizeof(qchunk_t) + CHUNK_SIZE);
 }
 
 void qarena_release(qarena_t *arena)
@@ -55,9 +76,7 @@ qitem_t *qitem_new(qarena_t *arena, qitem_kind_t kind, const void *payload, size
     if (arena && len <= CHUNK_MAX_ITEM) {
         if (!arena->cur || arena->cur->used + need > CHUNK_SIZE) {
             qarena_release(arena);
-            arena->cur = xmalloc(sizeof(qchunk_t) + CHUNK_SIZE);
-            atomic_init(&arena->cur->refs, 1);
-            arena->cur->used = 0;
+            arena->cur = chunk_new();
         }
         qchunk_t *c = arena->cur;
         it = (qitem_t *) (c->mem + c->used);

@@ -91,9 +91,15 @@ bench_workload() {
         endpos="$(sync_barrier)"
         endpos="$(pg_psql -Atc "SELECT '$endpos'::pg_lsn + 1")"
         sync_barrier >/dev/null
+        # Alternate who drains first: the first reader finds the WAL colder.
         local ms_recv ms_sluice
-        ms_recv="$(time_recvlogical "b_recv_$r" "$endpos")" || return 1
-        ms_sluice="$(time_sluice "b_sluice_$r" "$endpos" "bench$name$r")" || return 1
+        if [ $((r % 2)) -eq 1 ]; then
+            ms_recv="$(time_recvlogical "b_recv_$r" "$endpos")" || return 1
+            ms_sluice="$(time_sluice "b_sluice_$r" "$endpos" "bench$name$r")" || return 1
+        else
+            ms_sluice="$(time_sluice "b_sluice_$r" "$endpos" "bench$name$r")" || return 1
+            ms_recv="$(time_recvlogical "b_recv_$r" "$endpos")" || return 1
+        fi
         log "$name run $r: pg_recvlogical ${ms_recv} ms, sluice ${ms_sluice} ms ($((changes * 1000 / ms_sluice)) changes/s)"
         echo "$name recv $ms_recv" >>"$RESULTS"
         echo "$name sluice $ms_sluice" >>"$RESULTS"
