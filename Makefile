@@ -21,14 +21,21 @@ CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
 BUILD     := build
 LIB_SRC   := src/config.c src/ops/log.c src/ops/testpoint.c src/core/buf.c src/core/queue.c \
              src/core/checkpoint.c src/core/pipeline.c src/pg/pgoutput.c src/pg/relcache.c \
-             src/pg/stream.c src/pg/catalog.c src/encode/json.c src/encode/pgtypes.c \
-             src/encode/pgtext.c src/kafka/sink.c src/ops/metrics.c src/ops/check.c
+             src/pg/stream.c src/pg/catalog.c src/pg/snapshot.c src/encode/json.c src/encode/pgtypes.c \
+             src/encode/pgtext.c src/encode/encoder.c src/encode/protobuf.c src/kafka/sink.c \
+             src/ops/metrics.c src/ops/check.c
 MAIN_SRC  := src/main.c
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 TOOL_SRC  := $(wildcard tests/tools/*.c)
 
-LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
-SAN_OBJ   := $(LIB_SRC:%.c=$(BUILD)/san/%.o)
+# Protobuf output: C code generated from sluice.proto by protoc-c into build/gen/ (never committed).
+PROTO     := src/encode/sluice.proto
+PB_C      := $(BUILD)/gen/sluice.pb-c.c
+PB_H      := $(BUILD)/gen/sluice.pb-c.h
+CFLAGS    += -I$(BUILD)/gen
+
+LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/$(PB_C:.c=.o)
+SAN_OBJ   := $(LIB_SRC:%.c=$(BUILD)/san/%.o) $(BUILD)/san/$(PB_C:.c=.o)
 DEPS      := $(LIB_OBJ:.o=.d) $(SAN_OBJ:.o=.d) $(BUILD)/obj/src/main.d
 
 SANFLAGS  := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
@@ -45,6 +52,12 @@ $(BUILD)/san/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(SANFLAGS) -MMD -MP -c $< -o $@
 
+$(BUILD)/gen/%.pb-c.c $(BUILD)/gen/%.pb-c.h: src/encode/%.proto
+	@mkdir -p $(dir $@)
+	protoc-c --c_out=$(BUILD)/gen --proto_path=src/encode $<
+
+$(BUILD)/obj/src/encode/protobuf.o $(BUILD)/san/src/encode/protobuf.o: $(PB_H)
+
 $(BUILD)/libsluice.a: $(LIB_OBJ)
 	ar rcs $@ $^
 
@@ -56,16 +69,16 @@ $(BUILD)/sluice: $(BUILD)/obj/src/main.o $(BUILD)/libsluice.a
 
 # Test tools: verifier, workload driver (C, against the real services).
 tools: $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
-$(BUILD)/tools/%: tests/tools/%.c $(BUILD)/libsluice.a
+$(BUILD)/tools/%: tests/tools/%.c $(wildcard tests/tools/*.h) $(BUILD)/libsluice.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libsluice.a $(LDLIBS)
 
 # Unit tests: one Check binary per suite, built twice (plain and sanitized).
-$(BUILD)/unit/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(BUILD)/libsluice.a
+$(BUILD)/unit/%: tests/unit/%.c $(wildcard tests/unit/*.h tests/tools/*.h) $(BUILD)/libsluice.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libsluice.a $(LDLIBS) $(CHECK_LIBS)
 
-$(BUILD)/unit-san/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(BUILD)/libsluice-san.a
+$(BUILD)/unit-san/%: tests/unit/%.c $(wildcard tests/unit/*.h tests/tools/*.h) $(BUILD)/libsluice-san.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(SANFLAGS) -Itests/unit -o $@ $< $(BUILD)/libsluice-san.a $(LDLIBS) $(CHECK_LIBS)
 
@@ -102,10 +115,10 @@ faults: deps
 MUTANTS := CONFIRM_BEFORE_COMMIT CHECKPOINT_AFTER_COMMIT SPLIT_TXN NO_SKIP
 mutants: $(MUTANTS:%=$(BUILD)/mutants/sluice-%) $(BUILD)/mutants/sluice-START_AT_SLOT \
          $(BUILD)/mutants/sluice-START_AT_SLOT-NO_SKIP
-$(BUILD)/mutants/sluice-%: $(LIB_SRC) $(MAIN_SRC) $(wildcard include/sluice/*.h)
+$(BUILD)/mutants/sluice-%: $(LIB_SRC) $(PB_C) $(MAIN_SRC) $(wildcard include/sluice/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(foreach m,$(subst -, ,$*),$(if $(filter START_AT_SLOT,$(m)),-DSLUICE_VARIANT_$(m),-DSLUICE_MUTANT_$(m))) \
-	    -o $@ $(LIB_SRC) $(MAIN_SRC) $(LDLIBS)
+	    -o $@ $(LIB_SRC) $(PB_C) $(MAIN_SRC) $(LDLIBS)
 
 # libFuzzer target for the pgoutput decoder (needs clang).
 FUZZ_TIME ?= 60

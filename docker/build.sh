@@ -9,7 +9,7 @@
 #   docker/build.sh check-runtime BIN   every library BIN needs comes from a runtime package
 set -eu
 
-BUILD_PKGS="build-essential pkg-config libpq-dev librdkafka-dev libjansson-dev libprotobuf-c-dev libmicrohttpd-dev"
+BUILD_PKGS="build-essential pkg-config libpq-dev librdkafka-dev libjansson-dev libprotobuf-c-dev protobuf-c-compiler libmicrohttpd-dev"
 # Debian 12 (bookworm) names; check-runtime proves they cover the binary.
 RUNTIME_PKGS="libpq5 librdkafka1 libjansson4 libprotobuf-c1 libmicrohttpd12 ca-certificates"
 

@@ -18,7 +18,16 @@
 
 #include "sluice/buf.h"
 
-typedef enum { T_STRING, T_BOOL, T_INT, T_SIZE, T_FORMAT, T_LOGLEVEL, T_LOGFORMAT } key_type_t;
+typedef enum {
+    T_STRING,
+    T_BOOL,
+    T_INT,
+    T_SIZE,
+    T_FORMAT,
+    T_LOGLEVEL,
+    T_LOGFORMAT,
+    T_SNAPSHOT_MODE
+} key_type_t;
 
 typedef struct {
     const char *name;
@@ -51,7 +60,8 @@ static const key_def_t keys[] = {
     {"checkpoint.topic", T_STRING, OFF(checkpoint_topic), NULL, false, 0, 0,
      "Compacted topic holding sluice's checkpoints. Default `<topic.prefix>.sluice.checkpoint`."},
     {"format", T_FORMAT, OFF(format), "json", false, 0, 0,
-     "Event encoding: `json` (Debezium envelope without schemas)."},
+     "Event encoding: `json` (Debezium envelope without schemas) or `protobuf` (the same events "
+     "as typed Protobuf messages, `sluice.proto`; README, \"Protobuf output\")."},
     {"tombstones.on.delete", T_BOOL, OFF(tombstones), "true", false, 0, 0,
      "After a delete event, also write a tombstone (same key, null value) for log compaction."},
     {"toast.placeholder", T_STRING, OFF(toast_placeholder), "__debezium_unavailable_value", false,
@@ -89,6 +99,26 @@ static const key_def_t keys[] = {
     {"checkpoint.idle.interval.ms", T_INT, OFF(idle_checkpoint_ms), "10000", false, 100, 3600000,
      "With no change to stream but WAL moving on (other databases, unpublished tables), commit a "
      "checkpoint-only Kafka transaction at most this often so the slot keeps advancing."},
+    {"snapshot.mode", T_SNAPSHOT_MODE, OFF(snapshot_mode), "initial", false, 0, 0,
+     "`initial`: on a fresh start (no checkpoint in Kafka) copy every published table's existing "
+     "rows (events with `op` `r`) and then stream from the exact point of that copy; a crash "
+     "during the copy resumes it. `never`: stream only. `initial_only`: copy, then exit 0 "
+     "(the slot stays, so a later `run` streams from the point of the copy). A checkpoint that "
+     "records a finished snapshot (or none at all) is never snapshotted again."},
+    {"snapshot.workers", T_INT, OFF(snapshot_workers), "4", false, 1, 64,
+     "Connections that copy tables in parallel during a snapshot, all reading the same exported "
+     "PostgreSQL snapshot."},
+    {"snapshot.chunk.size", T_SIZE, OFF(snapshot_chunk_bytes), "16MB", false, 8192, 1LL << 40,
+     "Tables are copied in chunks of this many bytes of heap (block ranges, `ctid`), so workers "
+     "share large tables."},
+    {"snapshot.commit.interval.ms", T_INT, OFF(snapshot_commit_interval_ms), "1000", false, 10,
+     3600000,
+     "During a snapshot, commit the Kafka transaction (with a checkpoint saying which tables are "
+     "complete) this often, or sooner at `commit.max.bytes`."},
+    {"snapshot.progress.interval.ms", T_INT, OFF(snapshot_progress_interval_ms), "10000", false,
+     100, 3600000,
+     "How often a running snapshot logs, per table, the rows copied, the rate and the time "
+     "left."},
     {"startup.timeout.ms", T_INT, OFF(kafka_startup_timeout_ms), "30000", false, 1000,
      3600000,
      "At start, how long to wait for the Kafka cluster (fencing, checkpoint read) before exiting "
@@ -353,14 +383,30 @@ static bool apply(config_t *cfg, const key_def_t *k, const char *value, const ch
     case T_FORMAT:
         if (!strcmp(value, "json"))
             *(output_format_t *) field = FORMAT_JSON;
+        else if (!strcmp(value, "protobuf"))
+            *(output_format_t *) field = FORMAT_PROTOBUF;
         else
-            return errf(err, errlen, "%s: invalid value \"%s\" for \"%s\": expected json", origin,
+            return errf(err, errlen,
+                        "%s: invalid value \"%s\" for \"%s\": expected json or protobuf", origin,
                         value, k->name);
         return true;
     case T_LOGLEVEL:
         if (!log_level_parse(value, (log_level_t *) field))
             return errf(err, errlen,
                         "%s: invalid value \"%s\" for \"%s\": expected debug, info, warning or error",
+                        origin, value, k->name);
+        return true;
+    case T_SNAPSHOT_MODE:
+        if (!strcmp(value, "initial"))
+            *(snapshot_mode_t *) field = SNAPSHOT_MODE_INITIAL;
+        else if (!strcmp(value, "never"))
+            *(snapshot_mode_t *) field = SNAPSHOT_MODE_NEVER;
+        else if (!strcmp(value, "initial_only"))
+            *(snapshot_mode_t *) field = SNAPSHOT_MODE_INITIAL_ONLY;
+        else
+            return errf(err, errlen,
+                        "%s: invalid value \"%s\" for \"%s\": expected initial, never or "
+                        "initial_only",
                         origin, value, k->name);
         return true;
     case T_LOGFORMAT:
@@ -540,6 +586,12 @@ bool config_finish(config_t *cfg, char *err, size_t errlen)
         return errf(err, errlen,
                     "\"kafka.transactional.id\" is managed by sluice: set \"transactional.id\" "
                     "instead");
+    /* Settings of the JSON text that Protobuf cannot honour: refused, never silently ignored. */
+    if (cfg->format == FORMAT_PROTOBUF && (cfg->json_schemas || cfg->numeric_json_number))
+        return errf(err, errlen,
+                    "\"%s\" applies to format = json only (format is protobuf, whose events "
+                    "are typed)",
+                    cfg->json_schemas ? "json.schemas" : "numeric.json.number");
     strbuf_t b = STRBUF_INIT;
     if (!cfg->checkpoint_topic) {
         strbuf_appendf(&b, "%s.sluice.checkpoint", cfg->topic_prefix);

@@ -31,6 +31,7 @@
 #include "sluice/pipeline.h"
 #include "sluice/queue.h"
 #include "sluice/sink.h"
+#include "sluice/snapshot.h"
 #include "sluice/stream.h"
 #include "sluice/testpoint.h"
 
@@ -129,8 +130,14 @@ typedef struct {
     sink_t *sink;
     checkpoint_t ckpt;
     pipeline_stats_t stats;
-    bool started; /* streamed at least once: failures are retried from now on */
+    bool started; /* streamed (or copied) at least once: failures are retried from now on */
     int backoff_ms;
+    /* The slot was just created with an exported snapshot (on the session's connection). */
+    bool exported;
+    sluice_lsn_t exported_lsn;
+    char snapshot_name[64];
+    sluice_lsn_t slot_confirmed; /* of the slot found by check_slot */
+    snapshot_filter_t *filter;   /* for the session being streamed */
 } runner_t;
 
 static void backoff(runner_t *r)
@@ -163,6 +170,8 @@ static int open_sink(runner_t *r)
         if (st == SINK_OK)
             st = sink_ensure_topic(r->sink, r->cfg.checkpoint_topic, true,
                                    r->cfg.kafka_startup_timeout_ms, err, sizeof err);
+        if (st == SINK_OK)
+            checkpoint_clear(&r->ckpt);
         if (st == SINK_OK)
             st = sink_read_checkpoint(r->sink, r->cfg.slot, &r->ckpt,
                                       r->cfg.kafka_startup_timeout_ms, err, sizeof err);
@@ -317,10 +326,20 @@ static int check_slot(runner_t *r, stream_t *s, const stream_identity_t *id, slu
             return EXIT_PG_SETUP;
         }
         sluice_lsn_t at;
-        e = stream_create_slot(s, r->cfg.slot, &at, err, sizeof err);
+        if (r->cfg.snapshot_mode != SNAPSHOT_MODE_NEVER) {
+            /* The initial snapshot reads the database exactly as of the slot's start. */
+            e = stream_create_slot_exported(s, r->cfg.slot, false, &at, r->snapshot_name,
+                                            sizeof r->snapshot_name, err, sizeof err);
+            r->exported = e == STREAM_OK;
+            r->exported_lsn = at;
+        } else {
+            e = stream_create_slot(s, r->cfg.slot, &at, err, sizeof err);
+        }
         if (e)
             return pg_failure(r, e, err);
-        log_info("created replication slot \"%s\" at " LSN_FMT, r->cfg.slot, LSN_ARGS(at));
+        log_info("created replication slot \"%s\" at " LSN_FMT "%s", r->cfg.slot, LSN_ARGS(at),
+                 r->exported ? " with an exported snapshot" : "");
+        r->slot_confirmed = at;
         *start = 0;
         return -1;
     }
@@ -346,6 +365,7 @@ static int check_slot(runner_t *r, stream_t *s, const stream_identity_t *id, slu
         if (rc != -1)
             return rc;
     }
+    r->slot_confirmed = slot.confirmed_flush;
     if (ck->present && slot.confirmed_flush > ck->end_lsn) {
         if (!r->accept_slot_ahead) {
             log_fatal("replication slot \"%s\" is at " LSN_FMT ", ahead of the Kafka checkpoint "
@@ -390,96 +410,14 @@ static bool still_owns_slot(runner_t *r, stream_t *s)
     return owns;
 }
 
-/* One replication session. Returns an exit code, or -1 to run another session. */
-static int run_session(runner_t *r)
+/* What to do after a session (streaming or copying) ended: an exit code, or -1 for another session. */
+static int session_outcome(runner_t *r, pipeline_result_t pr, const char *err)
 {
-    char err[1024];
-    stream_err_t cls;
-    stream_t *s = stream_connect(r->cfg.pg_conninfo, &cls, err, sizeof err);
-    if (!s) {
-        int rc = pg_failure(r, cls, err);
-        if (rc == -2)
-            backoff(r);
-        return rc == -2 ? -1 : rc;
+    if (pr == PIPE_SNAPSHOT) {
+        log_info("copying the requested tables, then streaming on from " LSN_FMT,
+                 LSN_ARGS(r->ckpt.end_lsn));
+        return -1;
     }
-    stream_identity_t id;
-    cls = stream_identify(s, &id, err, sizeof err);
-    if (!cls)
-        cls = stream_check_server(s, r->cfg.publication, err, sizeof err);
-    if (cls) {
-        stream_close(s);
-        int rc = pg_failure(r, cls, err);
-        if (rc == -2)
-            backoff(r);
-        return rc == -2 ? -1 : rc;
-    }
-    sluice_lsn_t start = 0;
-    int rc = check_slot(r, s, &id, &start);
-    if (rc != -1) {
-        stream_close(s);
-        if (rc == -2)
-            backoff(r);
-        return rc == -2 ? -1 : rc;
-    }
-    queue_t *q = queue_new((size_t) r->cfg.queue_max_bytes);
-    cls = stream_start(s, r->cfg.slot, r->cfg.publication, start,
-                       r->ckpt.present ? r->ckpt.end_lsn : 0, r->cfg.status_interval_ms, q, err,
-                       sizeof err);
-    if (cls) {
-        stream_close(s);
-        queue_free(q);
-        rc = pg_failure(r, cls, err);
-        if (rc == -2)
-            backoff(r);
-        return rc == -2 ? -1 : rc;
-    }
-    if (start)
-        log_info("streaming from slot \"%s\" at " LSN_FMT " (database \"%s\", publication \"%s\")",
-                 r->cfg.slot, LSN_ARGS(start), id.dbname, r->cfg.publication);
-    else
-        log_info("streaming from slot \"%s\" at its confirmed position (database \"%s\", "
-                 "publication \"%s\")",
-                 r->cfg.slot, id.dbname, r->cfg.publication);
-    r->started = true;
-    metrics_bind_queue(q, (size_t) r->cfg.queue_max_bytes);
-    metrics_set_state(MSTATE_STREAMING, NULL);
-
-    encoder_options_t eo = {.server_name = r->cfg.topic_prefix,
-                            .db_name = id.dbname,
-                            .toast_placeholder = r->cfg.toast_placeholder,
-                            .numeric_as_number = r->cfg.numeric_json_number,
-                            .schemas = r->cfg.json_schemas,
-                            .transaction_block = r->cfg.transaction_metadata};
-    encoder_t *enc = encoder_new(r->cfg.format, &eo);
-    pipeline_args_t args = {.cfg = &r->cfg,
-                            .sink = r->sink,
-                            .encoder = enc,
-                            .stream = s,
-                            .queue = q,
-                            .ckpt = &r->ckpt,
-                            .system_id = id.system_id,
-                            .stop = &stop_requested,
-                            .stats = &r->stats};
-    uint64_t commits_before = r->stats.kafka_commits;
-    pipeline_result_t pr = pipeline_run(&args, err, sizeof err);
-    if (r->stats.kafka_commits > commits_before)
-        r->backoff_ms = 0;
-    stream_stop(s);
-    if (pr == PIPE_FENCED && still_owns_slot(r, s)) {
-        /* Nobody else streams from our slot, so no other instance fenced us: the
-         * coordinator aborted our transaction (a timeout) and bumped the epoch.
-         * A new producer resumes from the checkpoint; nothing was confirmed. */
-        log_warning("%s, but this instance still holds slot \"%s\": treating it as a "
-                    "transaction aborted by the coordinator; rebuilding the producer",
-                    err, r->cfg.slot);
-        pr = PIPE_REBUILD;
-        snprintf(err, sizeof err, "producer fenced while holding the slot");
-    }
-    stream_close(s);
-    metrics_bind_queue(NULL, 0);
-    queue_free(q);
-    encoder_free(enc);
-
     static const metrics_error_t pipe_errors[] = {
         [PIPE_STREAM_LOST] = MERR_PG_LOST, [PIPE_REWIND] = MERR_KAFKA_ABORT,
         [PIPE_REBUILD] = MERR_KAFKA_FATAL, [PIPE_FENCED] = MERR_FENCED,
@@ -522,8 +460,241 @@ static int run_session(runner_t *r)
     case PIPE_PROTOCOL:
         log_fatal("%s", err);
         return EXIT_INTERNAL;
+    case PIPE_SNAPSHOT: return -1; /* handled above */
     }
     return EXIT_INTERNAL;
+}
+
+/*
+ * The initial snapshot (snapshot.h), between checking the slot and streaming:
+ * copies what the checkpoint says is not copied yet, then sets the stream
+ * filter and *start. *stream_now true: go on streaming (on the session's
+ * connection, which stayed idle so that an exported snapshot stayed alive).
+ * Otherwise returns run_session's answer: an exit code, or -1 for another session.
+ */
+static int initial_snapshot(runner_t *r, const stream_identity_t *id, sluice_lsn_t *start,
+                            bool *stream_now)
+{
+    char err[1024];
+    snapshot_progress_t *prog = NULL;
+    if (r->ckpt.present && r->ckpt.snapshot) {
+        prog = snapshot_progress_parse(r->ckpt.snapshot, err, sizeof err);
+        if (!prog) {
+            log_fatal("%s", err);
+            return EXIT_INTERNAL;
+        }
+    }
+    snapshot_mode_t mode = r->cfg.snapshot_mode;
+    bool fresh = !r->ckpt.present;
+    bool need = mode != SNAPSHOT_MODE_NEVER && (fresh || (prog && prog->running));
+    if (mode == SNAPSHOT_MODE_NEVER && prog && prog->running)
+        log_warning("the snapshot recorded in the checkpoint is not complete, but snapshot.mode = "
+                    "never: streaming without completing it (tables not copied have no \"r\" "
+                    "events)");
+    if (need) {
+        if (!prog)
+            prog = snapshot_progress_new();
+        sluice_lsn_t resume = r->ckpt.present ? r->ckpt.end_lsn : r->slot_confirmed;
+        stream_t *holder = NULL; /* keeps a temporary exported slot (and its snapshot) alive */
+        sluice_lsn_t cpoint = r->exported_lsn;
+        char name[64];
+        snprintf(name, sizeof name, "%s", r->snapshot_name);
+        if (!r->exported) {
+            stream_err_t cls;
+            holder = stream_connect(r->cfg.pg_conninfo, &cls, err, sizeof err);
+            char tmp[64];
+            snprintf(tmp, sizeof tmp, "%.50s_snapshot", r->cfg.slot);
+            if (holder)
+                cls = stream_create_slot_exported(holder, tmp, true, &cpoint, name, sizeof name,
+                                                  err, sizeof err);
+            if (cls) {
+                stream_close(holder);
+                snapshot_progress_free(prog);
+                r->started = true;
+                int rc = pg_failure(r, cls, err);
+                if (rc == -2)
+                    backoff(r);
+                return rc == -2 ? -1 : rc;
+            }
+            log_info("%s: exported a new snapshot at " LSN_FMT " (temporary slot \"%s\"); "
+                     "streaming resumes at " LSN_FMT " and leaves out changes of the tables "
+                     "copied now that commit before it",
+                     fresh ? "the slot exists but Kafka holds no checkpoint"
+                           : "resuming the interrupted snapshot",
+                     LSN_ARGS(cpoint), tmp, LSN_ARGS(resume));
+        } else {
+            resume = r->exported_lsn;
+        }
+        r->started = true;
+        metrics_set_state(MSTATE_STARTING, "copying the initial snapshot");
+        bool setup_error = false;
+        snapshot_args_t sa = {.cfg = &r->cfg,
+                              .sink = r->sink,
+                              .ckpt = &r->ckpt,
+                              .progress = prog,
+                              .resume_lsn = resume,
+                              .system_id = id->system_id,
+                              .db_name = id->dbname,
+                              .snapshot_name = name,
+                              .consistent_point = cpoint,
+                              .stop = &stop_requested,
+                              .setup_error = &setup_error};
+        uint64_t seq_before = r->ckpt.seq;
+        pipeline_result_t pr = snapshot_copy(&sa, err, sizeof err);
+        stream_close(holder);
+        r->exported = false;
+        if (r->ckpt.seq > seq_before)
+            r->backoff_ms = 0;
+        if (pr != PIPE_STOPPED && setup_error) {
+            snapshot_progress_free(prog);
+            log_fatal("%s", err);
+            return EXIT_PG_SETUP;
+        }
+        if (pr != PIPE_STOPPED) {
+            snapshot_progress_free(prog);
+            if (pr == PIPE_REWIND || pr == PIPE_STREAM_LOST || pr == PIPE_REBUILD)
+                snprintf(err + strlen(err), sizeof err - strlen(err),
+                         "; the snapshot resumes from the last checkpoint");
+            return session_outcome(r, pr, err);
+        }
+        if (prog->running) {
+            snapshot_progress_free(prog);
+            return EXIT_OK; /* stopped on request */
+        }
+        *start = r->ckpt.end_lsn;
+        if (mode == SNAPSHOT_MODE_INITIAL_ONLY) {
+            log_info("snapshot.mode = initial_only: the snapshot is complete; stopping. Slot "
+                     "\"%s\" stays at " LSN_FMT ": a later `sluice run` with snapshot.mode "
+                     "initial streams from exactly there (drop the slot if it never will: it "
+                     "holds WAL back)",
+                     r->cfg.slot, LSN_ARGS(r->ckpt.end_lsn));
+            snapshot_progress_free(prog);
+            return EXIT_OK;
+        }
+    } else if (mode == SNAPSHOT_MODE_INITIAL_ONLY) {
+        log_info("snapshot.mode = initial_only: %s; nothing to do",
+                 prog ? "the checkpoint records a complete snapshot"
+                      : "the checkpoint records no snapshot (streaming started without one)");
+        snapshot_progress_free(prog);
+        return EXIT_OK;
+    }
+    if (prog && !prog->running) {
+        /* Tables copied at or before the resume point need no filter any more. */
+        size_t before = prog->ntables;
+        snapshot_progress_prune(prog, r->ckpt.end_lsn);
+        if (prog->ntables != before) {
+            free(r->ckpt.snapshot);
+            r->ckpt.snapshot = snapshot_progress_to_json(prog);
+        }
+    }
+    snapshot_filter_free(r->filter);
+    r->filter = snapshot_filter_new(prog, r->ckpt.present ? r->ckpt.end_lsn : *start);
+    snapshot_progress_free(prog);
+    *stream_now = true;
+    return -1;
+}
+
+/* One replication session. Returns an exit code, or -1 to run another session. */
+static int run_session(runner_t *r)
+{
+    char err[1024];
+    stream_err_t cls;
+    stream_t *s = stream_connect(r->cfg.pg_conninfo, &cls, err, sizeof err);
+    if (!s) {
+        int rc = pg_failure(r, cls, err);
+        if (rc == -2)
+            backoff(r);
+        return rc == -2 ? -1 : rc;
+    }
+    stream_identity_t id;
+    cls = stream_identify(s, &id, err, sizeof err);
+    if (!cls)
+        cls = stream_check_server(s, r->cfg.publication, err, sizeof err);
+    if (cls) {
+        stream_close(s);
+        int rc = pg_failure(r, cls, err);
+        if (rc == -2)
+            backoff(r);
+        return rc == -2 ? -1 : rc;
+    }
+    sluice_lsn_t start = 0;
+    r->exported = false;
+    int rc = check_slot(r, s, &id, &start);
+    if (rc != -1) {
+        stream_close(s);
+        if (rc == -2)
+            backoff(r);
+        return rc == -2 ? -1 : rc;
+    }
+    bool stream_now = false;
+    rc = initial_snapshot(r, &id, &start, &stream_now);
+    if (!stream_now) {
+        stream_close(s);
+        return rc;
+    }
+    queue_t *q = queue_new((size_t) r->cfg.queue_max_bytes);
+    cls = stream_start(s, r->cfg.slot, r->cfg.publication, start,
+                       r->ckpt.present ? r->ckpt.end_lsn : 0, r->cfg.status_interval_ms, q, err,
+                       sizeof err);
+    if (cls) {
+        stream_close(s);
+        queue_free(q);
+        rc = pg_failure(r, cls, err);
+        if (rc == -2)
+            backoff(r);
+        return rc == -2 ? -1 : rc;
+    }
+    if (start)
+        log_info("streaming from slot \"%s\" at " LSN_FMT " (database \"%s\", publication \"%s\")",
+                 r->cfg.slot, LSN_ARGS(start), id.dbname, r->cfg.publication);
+    else
+        log_info("streaming from slot \"%s\" at its confirmed position (database \"%s\", "
+                 "publication \"%s\")",
+                 r->cfg.slot, id.dbname, r->cfg.publication);
+    r->started = true;
+    metrics_bind_queue(q, (size_t) r->cfg.queue_max_bytes);
+    metrics_set_state(MSTATE_STREAMING, NULL);
+
+    encoder_options_t eo = {.server_name = r->cfg.topic_prefix,
+                            .db_name = id.dbname,
+                            .toast_placeholder = r->cfg.toast_placeholder,
+                            .numeric_as_number = r->cfg.numeric_json_number,
+                            .schemas = r->cfg.json_schemas,
+                            .transaction_block = r->cfg.transaction_metadata};
+    encoder_t *enc = encoder_new(r->cfg.format, &eo);
+    pipeline_args_t args = {.cfg = &r->cfg,
+                            .sink = r->sink,
+                            .encoder = enc,
+                            .stream = s,
+                            .queue = q,
+                            .ckpt = &r->ckpt,
+                            .system_id = id.system_id,
+                            .stop = &stop_requested,
+                            .stats = &r->stats,
+                            .snapshot_filter = r->filter};
+    uint64_t commits_before = r->stats.kafka_commits;
+    pipeline_result_t pr = pipeline_run(&args, err, sizeof err);
+    if (r->stats.kafka_commits > commits_before)
+        r->backoff_ms = 0;
+    stream_stop(s);
+    if (pr == PIPE_FENCED && still_owns_slot(r, s)) {
+        /* Nobody else streams from our slot, so no other instance fenced us: the
+         * coordinator aborted our transaction (a timeout) and bumped the epoch.
+         * A new producer resumes from the checkpoint; nothing was confirmed. */
+        log_warning("%s, but this instance still holds slot \"%s\": treating it as a "
+                    "transaction aborted by the coordinator; rebuilding the producer",
+                    err, r->cfg.slot);
+        pr = PIPE_REBUILD;
+        snprintf(err, sizeof err, "producer fenced while holding the slot");
+    }
+    stream_close(s);
+    metrics_bind_queue(NULL, 0);
+    queue_free(q);
+    encoder_free(enc);
+    snapshot_filter_free(r->filter);
+    r->filter = NULL;
+
+    return session_outcome(r, pr, err);
 }
 
 static int cmd_run(runner_t *r)
@@ -578,6 +749,7 @@ static int cmd_run(runner_t *r)
     metrics_set_state(MSTATE_STOPPING, "exiting");
     sink_free(r->sink);
     r->sink = NULL;
+    checkpoint_clear(&r->ckpt);
     metrics_stop();
     return rc;
 }

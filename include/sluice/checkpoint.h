@@ -14,6 +14,11 @@
  *               a BEGIN whose final LSN is <= this is skipped whole
  *   end_lsn     where streaming resumes, and what PostgreSQL is told to flush
  *   seq         ordinal of the Kafka transaction (also the sluice.batch header)
+ *   snapshot    (optional) where the initial snapshot stands, snapshot.h's JSON:
+ *               {"state":"running|done","epoch":1,"consistent_point":"0/16B3780",
+ *                "tables":[{"table":"public.a","oid":16384,"state":"done",
+ *                           "lsn":"0/16B3780","rows":1000},…]}
+ *               absent in checkpoints of sluice before 0.2 and of snapshot.mode = never
  */
 #ifndef SLUICE_CHECKPOINT_H
 #define SLUICE_CHECKPOINT_H
@@ -29,7 +34,16 @@ typedef struct {
     int64_t commit_ts_us;
     uint64_t seq;
     char system_id[32];
+    /*
+     * JSON text of the "snapshot" member, or NULL. checkpoint_from_json
+     * allocates it and checkpoint_clear frees it; copies of a checkpoint_t
+     * made by assignment share it (the supervision loop owns the one in use).
+     */
+    char *snapshot;
 } checkpoint_t;
+
+/* Frees cp->snapshot and zeroes *cp. */
+void checkpoint_clear(checkpoint_t *cp);
 
 /* Appends the JSON value of cp for slot to out. */
 void checkpoint_to_json(const checkpoint_t *cp, const char *slot, strbuf_t *out);

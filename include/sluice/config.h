@@ -21,6 +21,13 @@ typedef struct {
     char *value;
 } config_pair_t;
 
+/* snapshot.mode: what happens to rows that exist before the slot (README, "Initial snapshot"). */
+typedef enum {
+    SNAPSHOT_MODE_INITIAL = 0, /* copy them once, then stream (default) */
+    SNAPSHOT_MODE_NEVER,       /* stream only */
+    SNAPSHOT_MODE_INITIAL_ONLY /* copy them once, then stop */
+} snapshot_mode_t;
+
 typedef struct {
     /* PostgreSQL */
     char *pg_conninfo;
@@ -46,6 +53,12 @@ typedef struct {
     long long queue_max_bytes;
     int kafka_startup_timeout_ms;
     int idle_checkpoint_ms;
+    /* initial snapshot */
+    snapshot_mode_t snapshot_mode;
+    int snapshot_workers;
+    long long snapshot_chunk_bytes;
+    int snapshot_commit_interval_ms;
+    int snapshot_progress_interval_ms;
     /* operations */
     log_level_t log_level;
     bool log_json;

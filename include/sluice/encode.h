@@ -1,10 +1,13 @@
 /*
  * encode.h — turns a decoded change into a Kafka key and value.
  *
- * One encoder per output format (json now; protobuf next), behind the same
- * three calls, so the pipeline never knows which format it writes. Encoders
- * append into a caller-owned strbuf_t that the caller resets and reuses: the
- * hot path allocates nothing once the buffers have grown.
+ * One encoder per output format behind the same calls, so the pipeline never
+ * knows which format it writes: json.c (Debezium's JSON envelope) and
+ * protobuf.c (the same events as the typed messages of sluice.proto, equal in
+ * content value for value); encoder.c picks by format. Encoders append into a
+ * caller-owned strbuf_t that the caller resets and reuses: the hot path
+ * allocates nothing once the buffers (and the Protobuf encoder's arena) have
+ * grown. Protobuf output is binary: use out->len, never strlen.
  *
  * Values arrive in PostgreSQL's text form (pgoutput without binary). Each type
  * OID maps to one documented output form (README, "Type mapping"; pgtypes.h);
@@ -57,6 +60,12 @@ typedef struct {
     uint32_t msg_len;
     bool msg_transactional;
     const txn_order_t *order; /* NULL: no "transaction" block */
+    /*
+     * source.snapshot: NULL writes "true" for OP_READ and "false" otherwise;
+     * the snapshot sets "last" on its very last row and "true" on the
+     * truncate that resets a table before it is copied again.
+     */
+    const char *snapshot;
 } change_event_t;
 
 /* A BEGIN or END event of the transaction metadata topic. */
@@ -70,14 +79,15 @@ typedef struct {
     const uint64_t *collection_counts;
 } txn_meta_t;
 
+/* format = json | protobuf */
 typedef enum { FORMAT_JSON = 0, FORMAT_PROTOBUF = 1 } output_format_t;
 
 typedef struct {
     const char *server_name;      /* topic.prefix: the "name" in the source block */
     const char *db_name;          /* database the slot decodes */
     const char *toast_placeholder; /* written for unchanged TOASTed values we cannot fill */
-    bool numeric_as_number;        /* numeric and money as JSON numbers (exact digits) */
-    bool schemas;                  /* Kafka Connect JSON with schemas: {"schema":…,"payload":…} */
+    bool numeric_as_number;        /* JSON only: numeric and money as JSON numbers (exact digits) */
+    bool schemas;                  /* JSON only: Kafka Connect JSON with schemas: {"schema":…,"payload":…} */
     bool transaction_block;        /* events carry a "transaction" block */
 } encoder_options_t;
 

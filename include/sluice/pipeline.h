@@ -29,6 +29,8 @@ typedef enum {
     PIPE_FENCED,      /* another instance owns the transactional id */
     PIPE_DATA,        /* data Kafka will never accept, or a source txn that cannot fit */
     PIPE_PROTOCOL,    /* PostgreSQL sent something sluice cannot decode */
+    PIPE_SNAPSHOT,    /* a "sluice.snapshot" message asked for tables to be copied: the
+                         request is committed in *ckpt (snapshot.h); copy, then stream on */
 } pipeline_result_t;
 
 /* The counters are atomic: the metrics server (ops/metrics.c) reads them while the pipeline runs. */
@@ -53,6 +55,12 @@ typedef struct {
     const char *system_id;
     volatile sig_atomic_t *stop;
     pipeline_stats_t *stats;
+    /*
+     * After a snapshot whose tables were copied later than where streaming
+     * resumes: changes committed before a table's copy are left out (they are
+     * in the copy). NULL: every change goes out. Not owned.
+     */
+    const struct snapshot_filter *snapshot_filter;
 } pipeline_args_t;
 
 /* Runs until the session ends; writes the reason into err (for everything but PIPE_STOPPED). */

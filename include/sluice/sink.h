@@ -106,7 +106,8 @@ void sink_poll(sink_t *s);
 /*
  * Reads the checkpoint topic read_committed to its end and returns the last
  * checkpoint of `slot` (out->present false if none). Must run after
- * sink_init_transactions, which settles our own open transaction.
+ * sink_init_transactions, which settles our own open transaction. *out is
+ * overwritten: checkpoint_clear a previous one first; the caller owns the result.
  */
 sink_status_t sink_read_checkpoint(sink_t *s, const char *slot, checkpoint_t *out, int timeout_ms,
                                    char *err, size_t errlen);

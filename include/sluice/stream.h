@@ -73,6 +73,26 @@ stream_err_t stream_create_slot(stream_t *s, const char *slot, sluice_lsn_t *con
                                 char *err, size_t errlen);
 
 /*
+ * CREATE_REPLICATION_SLOT slot [TEMPORARY] LOGICAL pgoutput (SNAPSHOT 'export'):
+ * also writes the exported snapshot's name. The snapshot shows the database
+ * exactly as of *consistent_point: every transaction committed before it is
+ * visible, and the slot decodes every one committed at or after it. It stays
+ * importable (SET TRANSACTION SNAPSHOT) only while this connection runs no
+ * other command; a TEMPORARY slot is dropped when the connection closes.
+ */
+stream_err_t stream_create_slot_exported(stream_t *s, const char *slot, bool temporary,
+                                         sluice_lsn_t *consistent_point, char *snapshot_name,
+                                         size_t snapshot_name_len, char *err, size_t errlen);
+
+/*
+ * The `options` every sluice connection to PostgreSQL sets so that values
+ * have one text form (DateStyle, TimeZone, IntervalStyle, extra_float_digits,
+ * bytea_output, lc_monetary): the replication session (pgoutput) and the
+ * snapshot's COPY sessions must print values alike.
+ */
+const char *stream_session_options(void);
+
+/*
  * Issues START_REPLICATION from start_lsn (0 = the slot's confirmed position)
  * and starts the reader thread, which pushes into q (not owned). confirmed is
  * the initial flush position reported (0 = report nothing yet).

@@ -7,6 +7,7 @@
 #include <inttypes.h>
 #include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "sluice/encode.h"
@@ -22,7 +23,17 @@ void checkpoint_to_json(const checkpoint_t *cp, const char *slot, strbuf_t *out)
                    LSN_ARGS(cp->commit_lsn), LSN_ARGS(cp->end_lsn), cp->xid, cp->commit_ts_us,
                    cp->seq);
     json_append_string(out, cp->system_id, strlen(cp->system_id));
+    if (cp->snapshot) {
+        strbuf_puts(out, ",\"snapshot\":");
+        strbuf_puts(out, cp->snapshot);
+    }
     strbuf_puts(out, ",\"sluice\":\"" SLUICE_VERSION "\"}");
+}
+
+void checkpoint_clear(checkpoint_t *cp)
+{
+    free(cp->snapshot);
+    memset(cp, 0, sizeof *cp);
 }
 
 static bool get_lsn(json_t *root, const char *name, sluice_lsn_t *out, char *err, size_t errlen)
@@ -70,6 +81,14 @@ bool checkpoint_from_json(const char *data, size_t len, checkpoint_t *out, char 
         snprintf(out->system_id, sizeof out->system_id, "%s", json_string_value(sys));
         out->present = true;
     }
+    json_t *snap = json_object_get(root, "snapshot");
+    if (ok && snap && !json_is_object(snap)) {
+        snprintf(err, errlen, "checkpoint field \"snapshot\" is not an object");
+        out->present = false;
+        ok = false;
+    }
+    if (ok && snap)
+        out->snapshot = json_dumps(snap, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(root);
     return ok;
 }

@@ -34,6 +34,7 @@
 #include "sluice/pgoutput.h"
 #include "sluice/pgtypes.h"
 #include "sluice/relcache.h"
+#include "sluice/snapshot.h"
 #include "sluice/testpoint.h"
 
 /* Events per table in the source transaction (transaction metadata). */
@@ -73,6 +74,9 @@ typedef struct {
     sluice_lsn_t keepalive_wal_end;
     int64_t last_checkpoint_ms;
     int txn_timeout_ms;
+    /* a "sluice.snapshot" message in the source transaction being read (or just read) */
+    bool snapshot_requested;
+    char *snapshot_request; /* the checkpoint's new snapshot member, until committed */
     char *err;
     size_t errlen;
 } pipe_t;
@@ -90,6 +94,7 @@ const char *pipeline_result_name(pipeline_result_t r)
     case PIPE_FENCED: return "fenced";
     case PIPE_DATA: return "data error";
     case PIPE_PROTOCOL: return "protocol error";
+    case PIPE_SNAPSHOT: return "snapshot requested";
     }
     return "unknown";
 }
@@ -195,6 +200,8 @@ static pipeline_result_t commit_kafka(pipe_t *p)
     if (!sink_in_transaction(a->sink))
         return PIPE_CONTINUE;
     checkpoint_t cp = p->have_pending ? p->pending : *a->ckpt;
+    /* The snapshot member travels on unchanged, or carries a request for new copies. */
+    cp.snapshot = p->snapshot_request ? p->snapshot_request : a->ckpt->snapshot;
     cp.present = true;
     cp.seq = a->ckpt->seq + 1;
     snprintf(cp.system_id, sizeof cp.system_id, "%s", a->system_id);
@@ -222,6 +229,10 @@ static pipeline_result_t commit_kafka(pipe_t *p)
     sink_status_t st = sink_commit(a->sink, &cp, a->cfg->slot, p->err, p->errlen);
     if (st != SINK_OK)
         return sink_failed(p, st);
+    if (cp.snapshot != a->ckpt->snapshot) {
+        free(a->ckpt->snapshot);
+        p->snapshot_request = NULL; /* owned by *a->ckpt from now on */
+    }
     *a->ckpt = cp;
     p->have_pending = false;
     p->last_checkpoint_ms = mono_ms();
@@ -436,6 +447,8 @@ static pipeline_result_t on_change(pipe_t *p, const pgo_msg_t *m, sluice_lsn_t l
     if (!rel)
         return protocol_error(p, "%s for relation OID %u, which PostgreSQL never described",
                               pgo_kind_name(m->kind), m->change.relid);
+    if (!snapshot_filter_emits(p->a->snapshot_filter, rel->oid, p->txn.commit_lsn))
+        return PIPE_CONTINUE; /* committed before the table's snapshot copy: the copy has it */
     const pgo_tuple_t *old = m->change.old_kind ? &m->change.old_tuple : NULL;
     const pgo_tuple_t *neu = m->kind == PGO_DELETE ? NULL : &m->change.new_tuple;
     if ((old && old->ncols != rel->ncols) || (neu && neu->ncols != rel->ncols))
@@ -473,6 +486,8 @@ static pipeline_result_t on_truncate(pipe_t *p, const pgo_msg_t *m, sluice_lsn_t
         if (!rel)
             return protocol_error(p, "TRUNCATE of relation OID %u, which PostgreSQL never described",
                                   m->truncate.relids[i]);
+        if (!snapshot_filter_emits(p->a->snapshot_filter, rel->oid, p->txn.commit_lsn))
+            continue; /* before the table's snapshot copy, which shows its result */
         p->seq++;
         txn_order_t order;
         change_event_t ev = {.op = OP_TRUNCATE,
@@ -524,6 +539,25 @@ static pipeline_result_t on_message(pipe_t *p, const pgo_msg_t *m)
                (p->have_pending && m->message.lsn < p->pending.end_lsn)) {
         return PIPE_CONTINUE; /* already in Kafka */
     }
+    if (strcmp(m->message.prefix, SNAPSHOT_REQUEST_PREFIX) == 0) {
+        /* A request to copy tables (snapshot.h): recorded in the checkpoint committed with
+         * this message, so it is carried out exactly once even across a crash. */
+        char rerr[256];
+        char *req = snapshot_progress_request(
+            p->snapshot_request ? p->snapshot_request : a->ckpt->snapshot, m->message.content,
+            m->message.len, rerr, sizeof rerr);
+        if (req) {
+            free(p->snapshot_request);
+            p->snapshot_request = req;
+            p->snapshot_requested = true;
+            log_info("a \"" SNAPSHOT_REQUEST_PREFIX "\" message at " LSN_FMT " asks for a "
+                     "snapshot of \"%.*s\"",
+                     LSN_ARGS(m->message.lsn), (int) (m->message.len > 200 ? 200 : m->message.len),
+                     m->message.content);
+        } else {
+            log_warning("ignoring the message at " LSN_FMT ": %s", LSN_ARGS(m->message.lsn), rerr);
+        }
+    }
     pipeline_result_t r = ensure_topic(p, p->message_topic);
     if (r != PIPE_CONTINUE)
         return r;
@@ -562,6 +596,11 @@ static pipeline_result_t on_message(pipe_t *p, const pgo_msg_t *m)
             if (m->message.lsn + 1 > p->pending.end_lsn)
                 p->pending.end_lsn = m->message.lsn + 1;
             a->stats->changes++;
+            if (p->snapshot_requested) {
+                r = commit_kafka(p);
+                if (r == PIPE_CONTINUE)
+                    r = PIPE_SNAPSHOT;
+            }
         }
     }
     return r;
@@ -639,6 +678,10 @@ static pipeline_result_t on_commit(pipe_t *p, const pgo_msg_t *m, bool more_inpu
     p->pending.commit_ts_us = p->txn.commit_ts_us;
     p->have_pending = true;
     a->stats->source_txns++;
+    if (p->snapshot_requested) {
+        pipeline_result_t r = commit_kafka(p);
+        return r == PIPE_CONTINUE ? PIPE_SNAPSHOT : r;
+    }
     int64_t open_ms = mono_ms() - p->ktxn_start_ms;
     if (!more_input || open_ms >= a->cfg->commit_interval_ms ||
         (long long) sink_txn_bytes(a->sink) >= a->cfg->commit_max_bytes || *a->stop)
@@ -787,6 +830,7 @@ pipeline_result_t pipeline_run(const pipeline_args_t *a, char *err, size_t errle
         if (sink_abort(a->sink, aerr, sizeof aerr) != SINK_OK)
             log_warning("%s", aerr);
     }
+    free(p.snapshot_request);
     relcache_free(p.rel);
     pgtype_registry_free(p.types);
     catalog_free(p.catalog);

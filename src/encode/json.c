@@ -32,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "encoders.h"
 #include "sluice/encode.h"
 #include "sluice/pgtypes.h"
 
@@ -39,7 +40,7 @@
 #define MAX_DEPTH 8
 
 struct encoder {
-    output_format_t format;
+    output_format_t format; /* first: encoder.c dispatches on it (encoders.h) */
     char *server_name;
     char *db_name;
     char *toast_placeholder;
@@ -250,9 +251,7 @@ static bool text_is(const char *s, size_t len, const char *lit)
 
 static void append_i64(strbuf_t *out, int64_t v)
 {
-    char buf[24];
-    int n = snprintf(buf, sizeof buf, "%" PRId64, v);
-    strbuf_append(out, buf, (size_t) n);
+    strbuf_append_i64(out, v);
 }
 
 /* Appends an offset "+hh[:mm[:ss]]" as ISO "+hh:mm[:ss]", "Z" for zero; false if malformed. */
@@ -666,7 +665,7 @@ static void append_row(encoder_t *enc, strbuf_t *out, const relcache_entry_t *re
     strbuf_putc(out, '}');
 }
 
-encoder_t *encoder_new(output_format_t format, const encoder_options_t *opts)
+encoder_t *json_encoder_new(output_format_t format, const encoder_options_t *opts)
 {
     if (format != FORMAT_JSON)
         return NULL;
@@ -682,7 +681,7 @@ encoder_t *encoder_new(output_format_t format, const encoder_options_t *opts)
     return enc;
 }
 
-void encoder_free(encoder_t *enc)
+void json_encoder_free(encoder_t *enc)
 {
     if (!enc)
         return;
@@ -824,7 +823,7 @@ static void build_key_schema(const encoder_t *enc, strbuf_t *out, const relcache
     schema_row(enc, out, rel, true, "Key", NULL, false);
 }
 
-void encoder_prepare_relation(encoder_t *enc, relcache_entry_t *rel)
+void json_encoder_prepare_relation(encoder_t *enc, relcache_entry_t *rel)
 {
     if (!enc->schemas)
         return;
@@ -840,8 +839,8 @@ void encoder_prepare_relation(encoder_t *enc, relcache_entry_t *rel)
 
 /* ---- keys and values ------------------------------------------------------ */
 
-bool encoder_key(encoder_t *enc, const relcache_entry_t *rel, const pgo_tuple_t *tuple,
-                 strbuf_t *out)
+bool json_encoder_key(encoder_t *enc, const relcache_entry_t *rel, const pgo_tuple_t *tuple,
+                      strbuf_t *out)
 {
     if (rel->nkafka_keys == 0 || !tuple)
         return false;
@@ -878,7 +877,7 @@ bool encoder_key(encoder_t *enc, const relcache_entry_t *rel, const pgo_tuple_t 
     "{\"type\":\"struct\",\"fields\":[{\"type\":\"string\",\"optional\":false,\"field\":"          \
     "\"prefix\"}],\"optional\":false,\"name\":\"io.debezium.connector.common.MessageKey\"}"
 
-void encoder_message_key(encoder_t *enc, const char *prefix, strbuf_t *out)
+void json_encoder_message_key(encoder_t *enc, const char *prefix, strbuf_t *out)
 {
     if (enc->schemas)
         strbuf_puts(out, "{\"schema\":" MESSAGE_KEY_SCHEMA ",\"payload\":");
@@ -891,7 +890,7 @@ void encoder_message_key(encoder_t *enc, const char *prefix, strbuf_t *out)
 
 static void append_lsn_string(strbuf_t *out, sluice_lsn_t lsn)
 {
-    strbuf_appendf(out, "%" PRIu64, (uint64_t) lsn);
+    strbuf_append_u64(out, (uint64_t) lsn);
 }
 
 static void append_txn_id(strbuf_t *out, const source_txn_t *txn)
@@ -912,7 +911,7 @@ static void append_txn_id(strbuf_t *out, const source_txn_t *txn)
     "{\"type\":\"string\",\"optional\":false,\"field\":\"op\"},"                                   \
     "{\"type\":\"int64\",\"optional\":true,\"field\":\"ts_ms\"}"
 
-void encoder_value(encoder_t *enc, const change_event_t *ev, strbuf_t *out)
+void json_encoder_value(encoder_t *enc, const change_event_t *ev, strbuf_t *out)
 {
     if (enc->schemas) {
         strbuf_puts(out, "{\"schema\":");
@@ -946,8 +945,16 @@ void encoder_value(encoder_t *enc, const change_event_t *ev, strbuf_t *out)
 
     strbuf_puts(out, ",\"source\":{\"version\":\"" SLUICE_VERSION "\",\"connector\":\"sluice\",\"name\":");
     json_append_string(out, enc->server_name, strlen(enc->server_name));
-    strbuf_appendf(out, ",\"ts_ms\":%lld,\"snapshot\":\"%s\",\"db\":",
-                   (long long) (ev->txn->commit_ts_us / 1000), ev->op == OP_READ ? "true" : "false");
+    strbuf_puts(out, ",\"ts_ms\":");
+    strbuf_append_i64(out, ev->txn->commit_ts_us / 1000);
+    if (ev->snapshot) {
+        strbuf_puts(out, ",\"snapshot\":");
+        json_append_string(out, ev->snapshot, strlen(ev->snapshot));
+        strbuf_puts(out, ",\"db\":");
+    } else {
+        strbuf_puts(out, ev->op == OP_READ ? ",\"snapshot\":\"true\",\"db\":"
+                                           : ",\"snapshot\":\"false\",\"db\":");
+    }
     json_append_string(out, enc->db_name, strlen(enc->db_name));
     strbuf_puts(out, ",\"sequence\":\"[\\\"");
     append_lsn_string(out, ev->txn->commit_lsn);
@@ -960,8 +967,11 @@ void encoder_value(encoder_t *enc, const change_event_t *ev, strbuf_t *out)
         strbuf_puts(out, ",\"table\":");
         json_append_string(out, ev->rel->relname, strlen(ev->rel->relname));
     }
-    strbuf_appendf(out, ",\"txId\":%u,\"lsn\":%" PRIu64 ",\"xmin\":null}", ev->txn->xid,
-                   (uint64_t) ev->lsn);
+    strbuf_puts(out, ",\"txId\":");
+    strbuf_append_u64(out, ev->txn->xid);
+    strbuf_puts(out, ",\"lsn\":");
+    strbuf_append_u64(out, (uint64_t) ev->lsn);
+    strbuf_puts(out, ",\"xmin\":null}");
     if (ev->op == OP_MESSAGE) {
         strbuf_puts(out, ",\"message\":{\"prefix\":");
         json_append_string(out, ev->msg_prefix, strlen(ev->msg_prefix));
@@ -969,7 +979,10 @@ void encoder_value(encoder_t *enc, const change_event_t *ev, strbuf_t *out)
         json_append_base64(out, (const uint8_t *) ev->msg_content, ev->msg_len);
         strbuf_appendf(out, ",\"transactional\":%s}", ev->msg_transactional ? "true" : "false");
     }
-    strbuf_appendf(out, ",\"op\":\"%c\",\"ts_ms\":%lld", (char) ev->op, (long long) ev->now_ms);
+    char op_field[] = ",\"op\":\"c\",\"ts_ms\":";
+    op_field[7] = (char) ev->op;
+    strbuf_append(out, op_field, sizeof op_field - 1);
+    strbuf_append_i64(out, ev->now_ms);
     if (ev->order && enc->transaction_block) {
         strbuf_puts(out, ",\"transaction\":{\"id\":");
         append_txn_id(out, ev->txn);
@@ -1000,7 +1013,7 @@ void encoder_value(encoder_t *enc, const change_event_t *ev, strbuf_t *out)
     "\"optional\":false,\"name\":\"io.debezium.connector.common.TransactionMetadataValue\","       \
     "\"version\":1}"
 
-void encoder_txn_key(encoder_t *enc, const source_txn_t *txn, strbuf_t *out)
+void json_encoder_txn_key(encoder_t *enc, const source_txn_t *txn, strbuf_t *out)
 {
     if (enc->schemas)
         strbuf_puts(out, "{\"schema\":" TXN_KEY_SCHEMA ",\"payload\":");
@@ -1011,7 +1024,7 @@ void encoder_txn_key(encoder_t *enc, const source_txn_t *txn, strbuf_t *out)
         strbuf_putc(out, '}');
 }
 
-void encoder_txn_value(encoder_t *enc, const txn_meta_t *m, int64_t now_ms, strbuf_t *out)
+void json_encoder_txn_value(encoder_t *enc, const txn_meta_t *m, int64_t now_ms, strbuf_t *out)
 {
     (void) now_ms;
     if (enc->schemas)

@@ -662,6 +662,7 @@ sink_status_t sink_read_checkpoint(sink_t *s, const char *slot, checkpoint_t *ou
                 st = SINK_DATA;
                 break;
             }
+            checkpoint_clear(out);
             *out = cp;
         }
         rd_kafka_message_destroy(m);
@@ -670,6 +671,6 @@ sink_status_t sink_read_checkpoint(sink_t *s, const char *slot, checkpoint_t *ou
     rd_kafka_consumer_close(c);
     rd_kafka_destroy(c);
     if (st != SINK_OK)
-        memset(out, 0, sizeof *out);
+        checkpoint_clear(out);
     return st;
 }

@@ -585,7 +585,7 @@ static void check_kafka(report_t *r, const pg_facts_t *f)
     /* The checkpoint against the slot (what `sluice run` checks before streaming). */
     config_t *sc = throwaway_cfg(cfg, "status");
     sink_t *ss = sink_new(sc, NULL, err, sizeof err);
-    checkpoint_t ck;
+    checkpoint_t ck = {0};
     st = ss ? sink_read_checkpoint(ss, cfg->slot, &ck, kafka_timeout(cfg), err, sizeof err)
             : SINK_DATA;
     if (st != SINK_OK) {
@@ -619,6 +619,7 @@ static void check_kafka(report_t *r, const pg_facts_t *f)
                "; the slot is not ahead of it",
                ck.seq, LSN_ARGS(ck.end_lsn));
     }
+    checkpoint_clear(&ck);
     sink_free(ss);
     throwaway_cfg_free(sc);
 }
@@ -727,7 +728,7 @@ int status_run(const config_t *cfg, FILE *out)
     /* The checkpoint, read_committed, without the real transactional id. */
     config_t *sc = throwaway_cfg(cfg, "status");
     sink_t *ss = sink_new(sc, NULL, err, sizeof err);
-    checkpoint_t ck;
+    checkpoint_t ck = {0};
     sink_status_t st =
         ss ? sink_read_checkpoint(ss, cfg->slot, &ck, kafka_timeout(cfg), err, sizeof err)
            : SINK_DATA;
@@ -765,6 +766,7 @@ int status_run(const config_t *cfg, FILE *out)
             fprintf(out, "consistency: ok (the slot is not ahead of the checkpoint)\n");
         }
     }
+    checkpoint_clear(&ck);
     sink_free(ss);
     throwaway_cfg_free(sc);
     return rc;

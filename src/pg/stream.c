@@ -67,6 +67,12 @@ static void conn_error(PGconn *conn, char *err, size_t errlen, const char *conte
         err[--n] = '\0';
 }
 
+const char *stream_session_options(void)
+{
+    return "-c DateStyle=ISO,YMD -c TimeZone=UTC -c IntervalStyle=iso_8601 "
+           "-c extra_float_digits=1 -c bytea_output=hex -c lc_monetary=C";
+}
+
 stream_t *stream_connect(const char *conninfo, stream_err_t *cls, char *err, size_t errlen)
 {
     /*
@@ -77,9 +83,7 @@ stream_t *stream_connect(const char *conninfo, stream_err_t *cls, char *err, siz
      * ISO-8601, floats are shortest-exact, bytea is hex, money has the C
      * locale's "$1,234.56" shape. The user's own options come first; ours win.
      */
-    static const char session_gucs[] =
-        "-c DateStyle=ISO,YMD -c TimeZone=UTC -c IntervalStyle=iso_8601 "
-        "-c extra_float_digits=1 -c bytea_output=hex -c lc_monetary=C";
+    const char *session_gucs = stream_session_options();
     char options[1024];
     snprintf(options, sizeof options, "%s", session_gucs);
     PQconninfoOption *parsed = PQconninfoParse(conninfo, NULL);
@@ -262,6 +266,30 @@ stream_err_t stream_create_slot(stream_t *s, const char *slot, sluice_lsn_t *con
         PQclear(res);
         return STREAM_ERR_PROTOCOL;
     }
+    PQclear(res);
+    return STREAM_OK;
+}
+
+stream_err_t stream_create_slot_exported(stream_t *s, const char *slot, bool temporary,
+                                         sluice_lsn_t *consistent_point, char *snapshot_name,
+                                         size_t snapshot_name_len, char *err, size_t errlen)
+{
+    strbuf_t sql = STRBUF_INIT;
+    /* Validated names ([a-z0-9_]+), safe to quote as identifiers. */
+    strbuf_appendf(&sql, "CREATE_REPLICATION_SLOT \"%s\"%s LOGICAL pgoutput (SNAPSHOT 'export')",
+                   slot, temporary ? " TEMPORARY" : "");
+    PGresult *res = run_query(s, sql.data, PGRES_TUPLES_OK, err, errlen);
+    strbuf_free(&sql);
+    if (!res)
+        return lost_or(s, STREAM_ERR_SETUP);
+    if (PQntuples(res) != 1 || PQnfields(res) < 3 || PQgetisnull(res, 0, 2) ||
+        !lsn_parse(PQgetvalue(res, 0, 1), consistent_point)) {
+        snprintf(err, errlen, "CREATE_REPLICATION_SLOT … (SNAPSHOT 'export') returned an "
+                              "unexpected result");
+        PQclear(res);
+        return STREAM_ERR_PROTOCOL;
+    }
+    snprintf(snapshot_name, snapshot_name_len, "%s", PQgetvalue(res, 0, 2));
     PQclear(res);
     return STREAM_OK;
 }

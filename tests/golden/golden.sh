@@ -16,6 +16,14 @@
 # What a read_committed consumer then sees (tests/tools/consume.c, run-to-run
 # noise masked) must equal tests/golden/expected/NAME.out byte for byte.
 # GOLDEN_ACCEPT=1 writes the outputs as the new expectations instead.
+#
+# golden_case NAME protobuf runs the case with "format = protobuf": the
+# consumer decodes each record with protobuf-c into the JSON the json format
+# writes (tests/tools/pbjson.h) and the same NAME.out must come out, so both
+# formats carry the same content, value for value. That run has its own slot
+# and topics (prefix goldenpb_NAME: it must not read the JSON run's records);
+# its source "name" (the prefix) is mapped back before the comparison. Cases
+# that set json.schemas (JSON only) are skipped.
 
 GOLDEN_DIR="$REPO/tests/golden"
 CONSUME="$REPO/build/tools/consume"
@@ -24,8 +32,17 @@ APPLY="$REPO/build/tools/apply"
 golden_case() {
     local PGOPTIONS="-c client_min_messages=warning"
     export PGOPTIONS
-    local name="$1" file="$GOLDEN_DIR/$1.sql"
+    local name="$1" file="$GOLDEN_DIR/$1.sql" format="${2:-json}"
     local schema="g_$1" slot="golden_$1" prefix="golden_$1" pub="golden_$1"
+    local fmt_args=() fmt_conf=()
+    if [ "$format" = protobuf ]; then
+        if grep -q '^-- sluice: json\.schemas' "$file"; then
+            log "golden $name (protobuf): skipped, json.schemas applies to JSON only"
+            return 0
+        fi
+        slot="goldenpb_$1" prefix="goldenpb_$1"
+        fmt_args=(--format protobuf) fmt_conf=("format = protobuf")
+    fi
     local work="$W/golden"
     mkdir -p "$work"
     [ -f "$file" ] || { fail "no golden case $file"; return 1; }
@@ -47,7 +64,7 @@ golden_case() {
     local cfg="$work/$name.conf" logf="$work/$name.log"
     : >"$logf"
     sluice_config "$cfg" "$slot" "$prefix" "postgres.publication = $pub" "topic.partitions = 1" \
-        "${extra[@]}"
+        "${extra[@]}" "${fmt_conf[@]}"
     sluice_start "$cfg" "$logf"
     local pid=$SLUICE_PID
     wait_slot_exists "$slot"
@@ -60,21 +77,23 @@ golden_case() {
 
     local out="$work/$name.out" check=()
     grep -q '^-- check-schemas' "$file" && check=(--check-schemas)
-    if ! "$CONSUME" --bootstrap "$KAFKA_BOOTSTRAP" --prefix "$prefix" "${check[@]}" >"$out" \
-        2>"$work/$name.consume.err"; then
+    if ! "$CONSUME" --bootstrap "$KAFKA_BOOTSTRAP" --prefix "$prefix" "${check[@]}" \
+        "${fmt_args[@]}" >"$out" 2>"$work/$name.consume.err"; then
         cat "$work/$name.consume.err" >&2
         fail "golden $name: the consumer found violations (above)"
         return 1
     fi
+    [ "$format" = json ] || sed -i "s/\"name\":\"$prefix\"/\"name\":\"golden_$name\"/g" "$out"
     local t k
     while read -r t k; do
         "$APPLY" --bootstrap "$KAFKA_BOOTSTRAP" --conninfo "$PG_ADMIN_CONNINFO" \
             --topic "$prefix.$schema.$t" --table "$schema.$t" --copy "$schema.${t}_copy" \
-            --key "$k" || { fail "golden $name: rebuilding $t from Kafka differs"; return 1; }
+            --key "$k" "${fmt_args[@]}" ||
+            { fail "golden $name: rebuilding $t from Kafka differs"; return 1; }
     done < <(sed -n 's/^-- apply: //p' "$file")
 
     local expected="$GOLDEN_DIR/expected/$name.out"
-    if [ "${GOLDEN_ACCEPT:-0}" = 1 ]; then
+    if [ "${GOLDEN_ACCEPT:-0}" = 1 ] && [ "$format" = json ]; then
         cp "$out" "$expected"
         log "golden $name: wrote $expected ($(wc -l <"$out") records)"
     elif ! diff -u "$expected" "$out" >"$work/$name.diff"; then
@@ -84,5 +103,5 @@ golden_case() {
     fi
     drop_slot "$slot"
     pg_psql -c "DROP PUBLICATION IF EXISTS $pub" -c "DROP SCHEMA $schema CASCADE" >/dev/null
-    log "golden $name: $(wc -l <"$out") records as expected"
+    log "golden $name ($format): $(wc -l <"$out") records as expected"
 }

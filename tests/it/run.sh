@@ -26,6 +26,7 @@ workload_setup
 
 . "$HERE/tests.sh"
 . "$HERE/tests_ops.sh"
+. "$HERE/tests_snapshot.sh"
 
 if [ "$#" -gt 0 ]; then
     for t in "$@"; do run_test "$t"; done

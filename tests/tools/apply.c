@@ -4,7 +4,7 @@
  *
  *   apply --bootstrap B --conninfo C --topic T --table S.TABLE --copy S.COPY
  *         [--key k1,k2] [--placeholder P] [--expect-placeholders yes|no]
- *         [--no-nulls col1,col2]
+ *         [--no-nulls col1,col2] [--format json|protobuf]
  *
  * 1. Reads T read_committed from the beginning and replays it per record
  *    key: c/u set the row to "after", d removes it, t empties the table. A
@@ -22,16 +22,21 @@
  *
  * --expect-placeholders: whether the placeholder must (yes) or must not (no)
  * appear in the events. --no-nulls: these columns must never be null in any
- * event (a fake null would be one). Exit 0 when everything holds, 1 if not.
+ * event (a fake null would be one). --format protobuf: the topic holds
+ * sluice's Protobuf records, decoded (tests/tools/pbjson.h) into the JSON the
+ * json format writes, then replayed the same way. Exit 0 when everything
+ * holds, 1 if not.
  */
 #include <jansson.h>
 #include <libpq-fe.h>
 #include <stdbool.h>
 
 #include "kread.h"
+#include "pbjson.h"
 
 static const char *opt_bootstrap, *opt_conninfo, *opt_topic, *opt_table, *opt_copy, *opt_key,
-    *opt_placeholder = "__debezium_unavailable_value", *opt_expect_ph, *opt_no_nulls;
+    *opt_placeholder = "__debezium_unavailable_value", *opt_expect_ph, *opt_no_nulls,
+    *opt_format = "json";
 static PGconn *conn;
 static long failures;
 static long placeholders_seen, forbidden_nulls;
@@ -457,6 +462,7 @@ int main(int argc, char **argv)
         else if (!strcmp(k, "--placeholder")) opt_placeholder = v;
         else if (!strcmp(k, "--expect-placeholders")) opt_expect_ph = v;
         else if (!strcmp(k, "--no-nulls")) opt_no_nulls = v;
+        else if (!strcmp(k, "--format")) opt_format = v;
         else kr_die("unknown option %s", k);
     }
     if (!opt_bootstrap || !opt_conninfo || !opt_topic || !opt_table || !opt_copy)
@@ -469,6 +475,8 @@ int main(int argc, char **argv)
 
     size_t n;
     krecord_t *recs = kr_read(opt_bootstrap, opt_topic, true, NULL, &n);
+    if (!strcmp(opt_format, "protobuf"))
+        pbj_records_to_json(recs, n, "", &(pbj_options_t) {0});
     rows = json_object();
     for (size_t i = 0; i < n; i++)
         replay(&recs[i]);

@@ -2,7 +2,7 @@
  * consume — prints what a read_committed consumer sees on sluice's topics,
  * normalized for golden tests, and checks Kafka Connect schemas.
  *
- *   consume --bootstrap B --prefix P [--check-schemas]
+ *   consume --bootstrap B --prefix P [--check-schemas] [--format json|protobuf]
  *
  * Reads every topic "<P>.*" but the checkpoint topic, in production order
  * (commit LSN, then position in the source transaction), and prints one
@@ -25,14 +25,20 @@
  * --check-schemas: every record must be {"schema","payload"} and the payload
  * must match the schema exactly (types, ranges, fields, optionality); each
  * mismatch is printed to stderr and the exit status is 1.
+ *
+ * --format protobuf: the topics hold sluice's Protobuf records; each is
+ * decoded with protobuf-c into the JSON text the json format writes for the
+ * same event (tests/tools/pbjson.h), so the same expected output serves both
+ * formats.
  */
 #include <jansson.h>
 #include <stdbool.h>
 
 #include "kread.h"
+#include "pbjson.h"
 
 static const char *opt_bootstrap, *opt_prefix;
-static bool opt_check;
+static bool opt_check, opt_protobuf;
 static long schema_errors;
 
 /* Length of the JSON value at s (strings and nesting respected); 0 if unterminated. */
@@ -314,15 +320,19 @@ int main(int argc, char **argv)
             opt_prefix = argv[++i];
         else if (!strcmp(argv[i], "--check-schemas"))
             opt_check = true;
+        else if (!strcmp(argv[i], "--format") && i + 1 < argc)
+            opt_protobuf = !strcmp(argv[++i], "protobuf");
         else
-            kr_die("usage: consume --bootstrap B --prefix P [--check-schemas]");
+            kr_die("usage: consume --bootstrap B --prefix P [--check-schemas] [--format json|protobuf]");
     }
     if (!opt_bootstrap || !opt_prefix)
-        kr_die("usage: consume --bootstrap B --prefix P [--check-schemas]");
+        kr_die("usage: consume --bootstrap B --prefix P [--check-schemas] [--format json|protobuf]");
     char prefix[512];
     snprintf(prefix, sizeof prefix, "%s.", opt_prefix);
     size_t n;
     krecord_t *recs = kr_read(opt_bootstrap, prefix, false, ".sluice.checkpoint", &n);
+    if (opt_protobuf)
+        pbj_records_to_json(recs, n, opt_prefix, &(pbj_options_t) {0});
     size_t cap = 1 << 22;
     char *line = malloc(cap);
     for (size_t i = 0; i < n; i++) {

@@ -28,6 +28,7 @@ typedef struct {
     char batch[24]; /* sluice.batch header: the Kafka transaction */
     char *key;     /* NUL-terminated copies; value NULL for a tombstone */
     char *value;
+    size_t key_len; /* Protobuf keys and values may hold NUL bytes */
     size_t value_len;
 } krecord_t;
 
@@ -170,6 +171,7 @@ static krecord_t *kr_read(const char *bootstrap, const char *prefix, bool exact,
             r->partition = m->partition;
             r->offset = m->offset;
             r->key = m->key ? kr_strndup(m->key, m->key_len) : NULL;
+            r->key_len = m->key_len;
             r->value = m->payload ? kr_strndup(m->payload, m->len) : NULL;
             r->value_len = m->len;
             size_t tl = strlen(r->topic);

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "sluice/config.h"
 #include "sluice/log.h"
@@ -93,6 +94,8 @@ static void expect(const char *name, sink_status_t got, sink_status_t want, cons
 
 int main(void)
 {
+    /* A hung case must fail the suite, not stall it. */
+    alarm(240);
     log_configure(LOG_ERROR, false, NULL);
     config_t cfg;
     char err[1024];

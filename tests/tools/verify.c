@@ -3,7 +3,8 @@
  * PostgreSQL committed. Exit 0 when every invariant holds, 1 otherwise.
  *
  *   verify check  --bootstrap B --conninfo C --prefix P --tables t1,t2 --slot S
- *                 [--ledger wl_ledger] [--no-state] [--live] [--schema public]
+ *                 [--ledger wl_ledger] [--no-state] [--live] [--schema public] [--snapshot]
+ *                 [--no-compare]   (replay, but compare the tables with apply.c instead)
  *     --live: sluice is still running (or faults are under way): transactions
  *             not yet in Kafka are not losses, but every one Kafka shows must
  *             be whole (V3 for a consumer reading while faults happen)
@@ -25,6 +26,15 @@
  *   V6 slot          confirmed_flush_lsn <= the last checkpoint's end_lsn
  *   state            replaying the topics per key gives exactly the rows
  *                    PostgreSQL has now (row_to_json)
+ *   snapshot rows    events with source.snapshot other than "false" (op "r",
+ *                    and the "t" that resets a table before it is copied
+ *                    again) belong to no source transaction: V1–V3 skip them;
+ *                    V4 (LSN order per partition) and the replay apply
+ *   V7 (--snapshot)  no gap and no overlap at the snapshot/stream hand-off,
+ *                    per key: a row is read ("r") at most once unless a reset
+ *                    truncate came between; a "c" never finds the row already
+ *                    there (the snapshot held it: overlap); a "u" or "d" never
+ *                    misses it (the snapshot lacked it: gap)
  * sample: every interval, reads the slot's confirmed_flush_lsn, then the
  *   checkpoint topic up to its end as of after that read: the slot must never
  *   be ahead of a committed checkpoint.
@@ -47,6 +57,9 @@
 static const char *opt_bootstrap, *opt_conninfo, *opt_prefix = "sluice", *opt_slot = "sluice",
                   *opt_tables = "", *opt_ledger = NULL, *opt_out = NULL, *opt_schema = "public";
 static bool opt_no_state;
+static bool opt_snapshot;   /* V7: the topics start with a snapshot */
+static bool opt_no_compare; /* replay (for V7) but leave the comparison to apply.c's typed one */
+static long snapshot_events, snapshot_last;
 static bool opt_live; /* sluice still running: only what Kafka already shows is checked */
 static int opt_interval_ms = 200;
 static long violations;
@@ -95,7 +108,8 @@ typedef struct {
     long events;
     uint64_t batch;
     sluice_lsn_t lsn;
-    uint8_t *seen; /* bitmap of seq */
+    uint8_t *seen;   /* bitmap of seq */
+    uint8_t *seen_c; /* of "c" events: a key change is a "d" and a "c" with one seq */
     size_t seen_bits;
 } txn_t;
 
@@ -296,11 +310,40 @@ typedef struct {
 #define MAX_PARTS 256
 static part_state_t parts_state[MAX_TOPICS][MAX_PARTS];
 static json_t *state[MAX_TOPICS]; /* canonical key → after */
+static json_t *key_part[MAX_TOPICS]; /* canonical key → partition it was last written to */
 static long tombstones, events;
 
 static char *canonical(json_t *j)
 {
     return json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+}
+
+static void state_set(int t, const char *ck, json_t *after, int partition)
+{
+    if (!key_part[t])
+        key_part[t] = json_object();
+    json_object_set(state[t], ck, after);
+    json_object_set_new(key_part[t], ck, json_integer(partition));
+}
+
+/* A truncate reaches every partition of the topic: each one empties the rows of its own
+ * partition, so a consumer reading the partitions in any interleaving replays it right. */
+static void state_truncate(int t, int partition)
+{
+    if (!key_part[t]) {
+        json_object_clear(state[t]);
+        return;
+    }
+    const char *k;
+    json_t *p;
+    void *tmp;
+    json_object_foreach_safe(key_part[t], tmp, k, p)
+    {
+        if (json_integer_value(p) == partition) {
+            json_object_del(state[t], k);
+            json_object_del(key_part[t], k);
+        }
+    }
 }
 
 static void on_event(const rd_kafka_message_t *m, int t)
@@ -347,6 +390,59 @@ static void on_event(const rd_kafka_message_t *m, int t)
     if (json_integer_value(json_object_get(source, "txId")) != (json_int_t) xid)
         violation("source.txId differs from header xid %u at %s[%d]@%" PRId64, xid,
                   rd_kafka_topic_name(m->rkt), m->partition, m->offset);
+    const char *snap = json_string_value(json_object_get(source, "snapshot"));
+    bool from_snapshot = snap && strcmp(snap, "false") != 0;
+    if ((op[0] == 'r') != (from_snapshot && op[0] != 't'))
+        violation("%s[%d]@%" PRId64 ": op \"%s\" with source.snapshot \"%s\"",
+                  rd_kafka_topic_name(m->rkt), m->partition, m->offset, op, snap ? snap : "?");
+    if (from_snapshot) {
+        snapshot_events++;
+        if (!strcmp(snap, "last"))
+            snapshot_last++;
+        if (lsn < ps->last_lsn)
+            violation("V4 %s[%d]@%" PRId64 ": snapshot LSN " LSN_FMT " after " LSN_FMT,
+                      rd_kafka_topic_name(m->rkt), m->partition, m->offset, LSN_ARGS(lsn),
+                      LSN_ARGS(ps->last_lsn));
+        ps->last_lsn = lsn;
+        ps->last_op = op[0];
+        ps->last_xid = xid;
+        ps->last_seq = seq;
+        free(ps->last_key);
+        ps->last_key = key ? strdup(key) : NULL;
+        if (!state[t])
+            state[t] = json_object();
+        if (op[0] == 't') {
+            state_truncate(t, m->partition);
+        } else if (key) {
+            json_t *kj = json_loads(key, 0, NULL);
+            char *ck = canonical(kj);
+            if (opt_snapshot && json_object_get(state[t], ck))
+                violation("V7 %s: row %s read twice by the snapshot without a reset between",
+                          rd_kafka_topic_name(m->rkt), ck);
+            state_set(t, ck, json_object_get(v, "after"), m->partition);
+            free(ck);
+            json_decref(kj);
+        }
+        free(key);
+        json_decref(v);
+        return;
+    }
+    if (opt_snapshot && key && state[t] && op[0] != 't') {
+        json_t *kj = json_loads(key, 0, NULL);
+        char *ck = canonical(kj);
+        bool there = json_object_get(state[t], ck) != NULL;
+        if (op[0] == 'c' && there)
+            violation("V7 overlap: %s[%d]@%" PRId64 " creates row %s, which the snapshot (or an "
+                      "earlier event) already holds",
+                      rd_kafka_topic_name(m->rkt), m->partition, m->offset, ck);
+        if ((op[0] == 'u' || op[0] == 'd') && !there)
+            violation("V7 gap: %s[%d]@%" PRId64 " %s row %s, which neither the snapshot nor an "
+                      "earlier event holds",
+                      rd_kafka_topic_name(m->rkt), m->partition, m->offset,
+                      op[0] == 'u' ? "updates" : "deletes", ck);
+        free(ck);
+        json_decref(kj);
+    }
 
     /* V4: commit order per partition, seq order per transaction. */
     if (lsn < ps->last_lsn)
@@ -380,14 +476,19 @@ static void on_event(const rd_kafka_message_t *m, int t)
                 while (nbits < seq + 1)
                     nbits *= 2;
                 tx->seen = realloc(tx->seen, nbits / 8);
+                tx->seen_c = realloc(tx->seen_c, nbits / 8);
                 memset(tx->seen + tx->seen_bits / 8, 0, (nbits - tx->seen_bits) / 8);
+                memset(tx->seen_c + tx->seen_bits / 8, 0, (nbits - tx->seen_bits) / 8);
                 tx->seen_bits = nbits;
             }
-            if (tx->seen[seq / 8] & (1u << (seq % 8)))
+            uint8_t *bits = op[0] == 'c' ? tx->seen_c : tx->seen;
+            uint8_t bit = (uint8_t) (1u << (seq % 8));
+            if (bits[seq / 8] & bit)
                 violation("V2 duplicate: xid %u seq %u again at %s[%d]@%" PRId64, xid, seq,
                           rd_kafka_topic_name(m->rkt), m->partition, m->offset);
-            tx->seen[seq / 8] |= (uint8_t) (1u << (seq % 8));
-            tx->events++;
+            if (!((tx->seen[seq / 8] | tx->seen_c[seq / 8]) & bit))
+                tx->events++;
+            bits[seq / 8] |= bit;
         }
     }
 
@@ -396,14 +497,14 @@ static void on_event(const rd_kafka_message_t *m, int t)
         if (!state[t])
             state[t] = json_object();
         if (op[0] == 't') {
-            json_object_clear(state[t]); /* every partition gets the truncate; clearing twice is harmless */
+            state_truncate(t, m->partition);
         } else if (key) {
             json_t *kj = json_loads(key, 0, NULL);
             char *ck = canonical(kj);
             if (op[0] == 'd')
                 json_object_del(state[t], ck);
             else
-                json_object_set(state[t], ck, json_object_get(v, "after"));
+                state_set(t, ck, json_object_get(v, "after"), m->partition);
             free(ck);
             json_decref(kj);
         }
@@ -562,7 +663,7 @@ static int cmd_check(void)
         }
         if (tx->events > 0) {
             for (uint32_t s = 1; s <= (uint32_t) tx->events; s++)
-                if (!(tx->seen[s / 8] & (1u << (s % 8)))) {
+                if (!((tx->seen[s / 8] | tx->seen_c[s / 8]) & (1u << (s % 8)))) {
                     violation("V1 xid %u: seq %u missing", tx->xid, s);
                     break;
                 }
@@ -578,7 +679,7 @@ static int cmd_check(void)
             complete++;
         }
     }
-    if (!opt_no_state)
+    if (!opt_no_state && !opt_no_compare)
         for (int t = 0; t < ntopics; t++)
             check_state(c, tables[t], t);
 
@@ -588,9 +689,11 @@ static int cmd_check(void)
         violation("V6 slot %s confirmed " LSN_FMT " is ahead of the last checkpoint " LSN_FMT,
                   opt_slot, LSN_ARGS(slot), LSN_ARGS(ckpts[nckpts - 1].end_lsn));
     PQfinish(c);
-    printf("verify: %ld records (%ld events, %ld tombstones), %ld source transactions in Kafka, "
-           "ledger %ld transactions / %ld changes, %zu checkpoints, slot at " LSN_FMT "\n",
-           records, events, tombstones, complete, ledger_txns, ledger_changes, nckpts, LSN_ARGS(slot));
+    printf("verify: %ld records (%ld events, %ld of them from the snapshot, %ld marked \"last\", %ld tombstones), %ld "
+           "source transactions in Kafka, ledger %ld transactions / %ld changes, %zu checkpoints, "
+           "slot at " LSN_FMT "\n",
+           records, events, snapshot_events, snapshot_last, tombstones, complete, ledger_txns, ledger_changes,
+           nckpts, LSN_ARGS(slot));
     if (violations) {
         printf("verify: FAILED with %ld violations\n", violations);
         return 1;
@@ -617,7 +720,7 @@ static int cmd_sample(void)
     rd_kafka_t *rk = new_consumer();
     bool assigned = false;
     sluice_lsn_t latest_end = 0;
-    long samples = 0, inconclusive = 0;
+    long samples = 0, inconclusive = 0, visibility_lags = 0;
     while (!stop_sampling) {
         usleep((useconds_t) opt_interval_ms * 1000);
         if (!assigned) {
@@ -644,7 +747,8 @@ static int cmd_sample(void)
         sluice_lsn_t slot;
         lsn_parse(PQgetvalue(r, 0, 0), &slot);
         PQclear(r);
-        /* Everything committed before the slot was read is below the high watermark now. */
+        /* The end of what a read_committed reader can see now (ListOffsets under
+         * read_committed answers the last stable offset). */
         int64_t lo, hi;
         if (rd_kafka_query_watermark_offsets(rk, ckpt_topic, 0, &lo, &hi, 5000)) {
             inconclusive++;
@@ -678,13 +782,42 @@ static int cmd_sample(void)
             continue;
         }
         samples++;
-        if (slot > latest_end && latest_end > 0)
-            violation("V6 slot confirmed " LSN_FMT " ahead of the last committed checkpoint " LSN_FMT,
-                      LSN_ARGS(slot), LSN_ARGS(latest_end));
+        if (slot > latest_end && latest_end > 0) {
+            /*
+             * EndTxn returns once the commit decision is in the transaction log;
+             * the markers that make the records visible to read_committed readers
+             * follow within milliseconds (and a new producer's init_transactions
+             * waits for them, which is why restart is exact). So the slot may be
+             * briefly ahead of the last *visible* checkpoint. It must catch up:
+             * a confirmed LSN no committed checkpoint ever reaches is the violation.
+             */
+            int64_t until = mono_ms() + 10000;
+            while (slot > latest_end && mono_ms() < until) {
+                rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
+                if (!m)
+                    continue;
+                if (!m->err && m->key_len == strlen(opt_slot) && !memcmp(m->key, opt_slot, m->key_len)) {
+                    checkpoint_t cp;
+                    char err[256];
+                    if (checkpoint_from_json(m->payload, m->len, &cp, err, sizeof err) &&
+                        cp.end_lsn > latest_end)
+                        latest_end = cp.end_lsn;
+                }
+                rd_kafka_message_destroy(m);
+            }
+            if (slot > latest_end)
+                violation("V6 slot confirmed " LSN_FMT " is ahead of every committed checkpoint "
+                          "(latest " LSN_FMT ") for 10 s",
+                          LSN_ARGS(slot), LSN_ARGS(latest_end));
+            else
+                visibility_lags++;
+        }
     }
     FILE *f = fopen(opt_out, "w");
     if (f) {
-        fprintf(f, "samples %ld inconclusive %ld violations %ld\n", samples, inconclusive, violations);
+        fprintf(f, "samples %ld inconclusive %ld violations %ld (commit markers not yet visible at "
+                   "%ld samples)\n",
+                samples, inconclusive, violations, visibility_lags);
         fclose(f);
     }
     rd_kafka_consumer_close(rk);
@@ -701,6 +834,14 @@ int main(int argc, char **argv)
         const char *a = argv[i];
         if (!strcmp(a, "--no-state")) {
             opt_no_state = true;
+            continue;
+        }
+        if (!strcmp(a, "--no-compare")) {
+            opt_no_compare = true;
+            continue;
+        }
+        if (!strcmp(a, "--snapshot")) {
+            opt_snapshot = true;
             continue;
         }
         if (!strcmp(a, "--live")) {

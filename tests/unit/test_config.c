@@ -342,6 +342,30 @@ START_TEST(test_override_errors_name_their_origin)
 }
 END_TEST
 
+START_TEST(test_protobuf_format_refuses_json_only_settings)
+{
+    static const char *base = "postgres.conninfo = host=db\n"
+                              "kafka.bootstrap.servers = k:1\n"
+                              "format = protobuf\n";
+    ck_assert(load(base));
+    ck_assert_int_eq(cfg.format, FORMAT_PROTOBUF);
+    ck_assert_msg(config_finish(&cfg, err, sizeof err), "%s", err);
+    static const char *json_only[] = {"json.schemas", "numeric.json.number"};
+    for (int i = 0; i < 2; i++) {
+        config_free(&cfg);
+        config_init(&cfg);
+        unlink(path);
+        char text[256];
+        snprintf(text, sizeof text, "%s%s = true\n", base, json_only[i]);
+        ck_assert(load(text));
+        ck_assert(!config_finish(&cfg, err, sizeof err));
+        char want[96];
+        snprintf(want, sizeof want, "\"%s\" applies to format = json only", json_only[i]);
+        ck_assert_msg(strstr(err, want), "error \"%s\" lacks \"%s\"", err, want);
+    }
+}
+END_TEST
+
 START_TEST(test_finish_derives_checkpoint_topic_and_transactional_id)
 {
     ck_assert(load("postgres.conninfo = host=db\n"
@@ -441,6 +465,7 @@ static Suite *config_suite(void)
     tcase_add_test(tc, test_quoted_values_keep_inner_spaces);
     tcase_add_test(tc, test_override_replaces_file_value);
     tcase_add_test(tc, test_override_errors_name_their_origin);
+    tcase_add_test(tc, test_protobuf_format_refuses_json_only_settings);
     tcase_add_test(tc, test_finish_derives_checkpoint_topic_and_transactional_id);
     tcase_add_test(tc, test_finish_keeps_explicit_checkpoint_topic_and_transactional_id);
     tcase_add_test(tc, test_finish_refuses_invalid_slot_names);

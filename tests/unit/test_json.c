@@ -781,8 +781,9 @@ END_TEST
 
 START_TEST(test_only_json_format_has_an_encoder)
 {
+    /* Protobuf has its own suite (test_protobuf.c); an unknown format has no encoder. */
     encoder_options_t opts = {0};
-    ck_assert_ptr_null(encoder_new(FORMAT_PROTOBUF, &opts));
+    ck_assert_ptr_null(encoder_new((output_format_t) 7, &opts));
     encoder_t *e = encoder_new(FORMAT_JSON, &opts);
     ck_assert_ptr_nonnull(e);
     encoder_free(e);

@@ -1,0 +1,999 @@
+/*
+ * protobuf.c — sluice's events as Protobuf (format = protobuf): the messages
+ * of src/encode/sluice.proto, built from the decoded change and packed with
+ * protobuf-c (C code generated at build time by protoc-c into build/gen/).
+ *
+ * The same events as json.c, value for value: each PostgreSQL type takes the
+ * protobuf form of its JSON form (the table at the top of sluice.proto and in
+ * the README), with the same fallbacks to PostgreSQL's text form, the same
+ * TOAST rule and the same keys. The unit tests decode every form back to
+ * JSON and require json.c's bytes for the same input (tests/unit/
+ * test_protobuf.c), and the golden tests do the same end to end.
+ *
+ * Memory: protobuf-c packs from a tree of C structs. The tree of one event
+ * (columns, values, NUL-terminated copies of text values, decoded bytea,
+ * element pointer arrays) is carved from an arena the encoder keeps and
+ * rewinds per event, and the envelope lives on the stack, so steady state
+ * allocates nothing. An arena that one huge event grew past ARENA_KEEP is
+ * released at the next event rather than held for the session.
+ *
+ * Numbers are parsed with strtod/strtof: sluice never calls setlocale, so
+ * the C locale's decimal point applies.
+ *
+ * Owns nothing per event. Never drops a column: text that does not parse as
+ * its type's form is a text_value holding the PostgreSQL text form.
+ */
+#include <limits.h>
+#include <math.h>
+#include <stdalign.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "encoders.h"
+#include "sluice.pb-c.h"
+#include "sluice/pgtypes.h"
+
+/* Nesting of arrays in composites in arrays...; deeper values are their text form (as json.c). */
+#define MAX_DEPTH 8
+/* Dimensions of one array: PostgreSQL allows 6 (MAXDIM); more is not an array_out text. */
+#define MAX_DIMS 32
+#define ARENA_CHUNK ((size_t) 64 * 1024)
+#define ARENA_KEEP ((size_t) 8 * 1024 * 1024)
+#define ARENA_ALIGN (alignof(max_align_t))
+
+/* ---- arena ---------------------------------------------------------------- */
+
+typedef struct arena_chunk {
+    struct arena_chunk *next;
+    size_t cap;
+    max_align_t data[];
+} arena_chunk_t;
+
+/* Chunks are kept across events; arena_reset rewinds to the first. */
+typedef struct {
+    arena_chunk_t *head;
+    arena_chunk_t *cur; /* NULL: nothing allocated since the reset */
+    size_t used;        /* bytes used in cur */
+    size_t total;       /* capacity of every chunk */
+} arena_t;
+
+static void arena_free(arena_t *a)
+{
+    for (arena_chunk_t *c = a->head, *next; c; c = next) {
+        next = c->next;
+        free(c);
+    }
+    *a = (arena_t) {0};
+}
+
+static void arena_reset(arena_t *a)
+{
+    if (a->total > ARENA_KEEP)
+        arena_free(a);
+    a->cur = NULL;
+    a->used = 0;
+}
+
+/* Returns n bytes aligned for any type; valid until the next arena_reset. */
+static void *arena_alloc(arena_t *a, size_t n)
+{
+    n = (n + ARENA_ALIGN - 1) & ~(size_t) (ARENA_ALIGN - 1);
+    if (!a->cur || a->cur->cap - a->used < n) {
+        arena_chunk_t *next = a->cur ? a->cur->next : a->head;
+        if (!next || next->cap < n) {
+            size_t cap = n > ARENA_CHUNK ? n : ARENA_CHUNK;
+            arena_chunk_t *c = xmalloc(sizeof *c + cap);
+            c->cap = cap;
+            c->next = next;
+            if (a->cur)
+                a->cur->next = c;
+            else
+                a->head = c;
+            a->total += cap;
+            next = c;
+        }
+        a->cur = next;
+        a->used = 0;
+    }
+    void *p = (unsigned char *) a->cur->data + a->used;
+    a->used += n;
+    return p;
+}
+
+/* A NUL-terminated copy (protobuf-c strings are C strings). */
+static char *arena_strndup(arena_t *a, const char *s, size_t len)
+{
+    char *p = arena_alloc(a, len + 1);
+    if (len)
+        memcpy(p, s, len);
+    p[len] = '\0';
+    return p;
+}
+
+/* ---- encoder -------------------------------------------------------------- */
+
+typedef struct {
+    output_format_t format; /* first: encoder.c dispatches on it (encoders.h) */
+    char *server_name;
+    char *db_name;
+    char *toast_placeholder;
+    bool transaction_block;
+    arena_t arena;
+    /* Element pointers of the arrays being parsed, innermost last: a dimension's
+     * elements are copied into the arena when it closes. Kept across events. */
+    void **stack;
+    size_t nstack, stack_cap;
+    /* The two unchanged-TOAST markers, shared by every value that needs one. */
+    Sluice__Unavailable unavailable_text, unavailable_binary;
+} pb_encoder_t;
+
+static void push(pb_encoder_t *enc, void *p)
+{
+    if (enc->nstack == enc->stack_cap) {
+        enc->stack_cap = enc->stack_cap ? enc->stack_cap * 2 : 64;
+        enc->stack = xrealloc(enc->stack, enc->stack_cap * sizeof *enc->stack);
+    }
+    enc->stack[enc->nstack++] = p;
+}
+
+encoder_t *protobuf_encoder_new(const encoder_options_t *opts)
+{
+    pb_encoder_t *enc = xcalloc(1, sizeof *enc);
+    enc->format = FORMAT_PROTOBUF;
+    enc->server_name = xstrdup(opts->server_name ? opts->server_name : "sluice");
+    enc->db_name = xstrdup(opts->db_name ? opts->db_name : "");
+    enc->toast_placeholder =
+        xstrdup(opts->toast_placeholder ? opts->toast_placeholder : "__debezium_unavailable_value");
+    enc->transaction_block = opts->transaction_block;
+    sluice__unavailable__init(&enc->unavailable_text);
+    enc->unavailable_text.placeholder = enc->toast_placeholder;
+    sluice__unavailable__init(&enc->unavailable_binary);
+    enc->unavailable_binary.placeholder = enc->toast_placeholder;
+    enc->unavailable_binary.binary = true;
+    return (encoder_t *) (void *) enc;
+}
+
+void protobuf_encoder_free(encoder_t *e)
+{
+    pb_encoder_t *enc = (pb_encoder_t *) (void *) e;
+    if (!enc)
+        return;
+    free(enc->server_name);
+    free(enc->db_name);
+    free(enc->toast_placeholder);
+    arena_free(&enc->arena);
+    free(enc->stack);
+    free(enc);
+}
+
+/* Appends the packed message to out. */
+static void pack(const ProtobufCMessage *m, strbuf_t *out)
+{
+    size_t n = protobuf_c_message_get_packed_size(m);
+    strbuf_reserve(out, n);
+    protobuf_c_message_pack(m, (uint8_t *) out->data + out->len);
+    out->len += n;
+    out->data[out->len] = '\0';
+}
+
+/* ---- text forms (the same rules as json.c) ------------------------------- */
+
+static bool text_is(const char *s, size_t len, const char *lit)
+{
+    return strlen(lit) == len && memcmp(s, lit, len) == 0;
+}
+
+/* PostgreSQL's integer output: an optional '-', then digits, fitting int64. */
+static bool parse_int64(const char *s, size_t len, int64_t *out)
+{
+    size_t i = 0;
+    bool neg = len > 0 && s[0] == '-';
+    if (neg)
+        i = 1;
+    if (i == len || len - i > 20)
+        return false;
+    uint64_t v = 0;
+    for (; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+        unsigned d = (unsigned) (s[i] - '0');
+        if (v > (UINT64_MAX - d) / 10)
+            return false;
+        v = v * 10 + d;
+    }
+    if (neg) {
+        if (v > (uint64_t) INT64_MAX + 1)
+            return false;
+        *out = v == (uint64_t) INT64_MAX + 1 ? INT64_MIN : -(int64_t) v;
+    } else {
+        if (v > (uint64_t) INT64_MAX)
+            return false;
+        *out = (int64_t) v;
+    }
+    return true;
+}
+
+/* A decimal number as JSON writes one (so not NaN, Infinity). */
+static bool is_number_text(const char *s, size_t len)
+{
+    size_t i = 0;
+    if (i < len && s[i] == '-')
+        i++;
+    if (i == len || s[i] < '0' || s[i] > '9')
+        return false;
+    if (s[i] == '0' && i + 1 < len && s[i + 1] >= '0' && s[i + 1] <= '9')
+        return false;
+    while (i < len && s[i] >= '0' && s[i] <= '9')
+        i++;
+    if (i < len && s[i] == '.') {
+        size_t start = ++i;
+        while (i < len && s[i] >= '0' && s[i] <= '9')
+            i++;
+        if (i == start)
+            return false;
+    }
+    if (i < len && (s[i] == 'e' || s[i] == 'E')) {
+        i++;
+        if (i < len && (s[i] == '+' || s[i] == '-'))
+            i++;
+        size_t start = i;
+        while (i < len && s[i] >= '0' && s[i] <= '9')
+            i++;
+        if (i == start)
+            return false;
+    }
+    return i == len;
+}
+
+/* real / double precision: shortest exact text → the same float or double; NaN, ±Infinity native. */
+static bool set_float(Sluice__Value *v, const pgtype_t *type, const char *s, size_t len)
+{
+    bool single = type->connect == CONNECT_FLOAT32;
+    double d;
+    if (text_is(s, len, "NaN")) {
+        d = NAN;
+    } else if (text_is(s, len, "Infinity")) {
+        d = INFINITY;
+    } else if (text_is(s, len, "-Infinity")) {
+        d = -INFINITY;
+    } else {
+        char buf[128];
+        if (!is_number_text(s, len) || len >= sizeof buf)
+            return false;
+        memcpy(buf, s, len);
+        buf[len] = '\0';
+        if (single) {
+            float f = strtof(buf, NULL);
+            if (isinf(f))
+                return false; /* out of range: not PostgreSQL's text, keep it */
+            v->kind_case = SLUICE__VALUE__KIND_FLOAT_VALUE;
+            v->float_value = f;
+            return true;
+        }
+        d = strtod(buf, NULL);
+        if (isinf(d))
+            return false;
+    }
+    if (single) {
+        v->kind_case = SLUICE__VALUE__KIND_FLOAT_VALUE;
+        v->float_value = (float) d;
+    } else {
+        v->kind_case = SLUICE__VALUE__KIND_DOUBLE_VALUE;
+        v->double_value = d;
+    }
+    return true;
+}
+
+/* money in lc_monetary C: "-$1,234.56" → "-1234.56"; another currency format is not parsed. */
+static bool money_decimal(const char *s, size_t len, char *buf, size_t cap, size_t *outn)
+{
+    size_t n = 0, i = 0;
+    if (i < len && s[i] == '-')
+        buf[n++] = s[i++];
+    if (i < len && s[i] == '$')
+        i++;
+    else
+        return false;
+    for (; i < len && n + 1 < cap; i++) {
+        if (s[i] == ',')
+            continue;
+        if ((s[i] < '0' || s[i] > '9') && s[i] != '.')
+            return false;
+        buf[n++] = s[i];
+    }
+    if (i != len || !is_number_text(buf, n))
+        return false;
+    *outn = n;
+    return true;
+}
+
+static int hex_value(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* bytea's hex text "\x0aff" → its bytes. */
+static bool set_bytea(pb_encoder_t *enc, Sluice__Value *v, const char *s, size_t len)
+{
+    if (len < 2 || s[0] != '\\' || s[1] != 'x' || (len - 2) % 2 != 0)
+        return false;
+    size_t n = (len - 2) / 2;
+    uint8_t *bytes = arena_alloc(&enc->arena, n);
+    for (size_t i = 0; i < n; i++) {
+        int hi = hex_value(s[2 + 2 * i]), lo = hex_value(s[3 + 2 * i]);
+        if (hi < 0 || lo < 0)
+            return false;
+        bytes[i] = (uint8_t) (hi << 4 | lo);
+    }
+    v->kind_case = SLUICE__VALUE__KIND_BYTES_VALUE;
+    v->bytes_value.len = n;
+    v->bytes_value.data = bytes;
+    return true;
+}
+
+/* An offset "+hh[:mm[:ss]]" as ISO "+hh:mm[:ss]", "Z" for zero, into o; -1 if malformed. */
+static int iso_offset(const char *s, size_t len, char *o)
+{
+    if (len < 3 || (s[0] != '+' && s[0] != '-'))
+        return -1;
+    for (size_t i = 1; i < len; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] == ':' && (i == 3 || i == 6))))
+            return -1;
+    if (!(len == 3 || len == 6 || len == 9))
+        return -1;
+    bool zero = true;
+    for (size_t i = 1; i < len; i++)
+        if (s[i] != '0' && s[i] != ':')
+            zero = false;
+    if (zero) {
+        o[0] = 'Z';
+        return 1;
+    }
+    memcpy(o, s, 3);
+    if (len == 3) {
+        memcpy(o + 3, ":00", 3);
+        return 6;
+    }
+    memcpy(o + 3, s + 3, len - 3);
+    return (int) len;
+}
+
+/* Length of "HH:MM:SS[.ffffff]" at the start of s. */
+static size_t time_part_len(const char *s, size_t len)
+{
+    size_t i = 0;
+    while (i < len && ((s[i] >= '0' && s[i] <= '9') || s[i] == ':' || s[i] == '.'))
+        i++;
+    return i;
+}
+
+/*
+ * timestamptz text "2024-05-01 12:00:00.5+00[ BC]" → "2024-05-01T12:00:00.5Z"
+ * (astronomical years: "-0043" for 44 BC, "+10000" past 9999) into o, which
+ * holds len + 32 bytes. Returns the length, 0 if s is not that text.
+ */
+static size_t iso_timestamptz(const char *s, size_t len, char *o)
+{
+    size_t y_end = 0;
+    while (y_end < len && s[y_end] >= '0' && s[y_end] <= '9')
+        y_end++;
+    if (y_end < 4 || len < y_end + 16 || s[y_end] != '-' || s[y_end + 6] != ' ')
+        return 0;
+    bool bc = memcmp(s + len - 3, " BC", 3) == 0;
+    size_t body_end = bc ? len - 3 : len;
+    const char *t = s + y_end + 7;
+    size_t tl = time_part_len(t, (size_t) (s + body_end - t));
+    if (tl < 8)
+        return 0;
+    /* The year's digits, saturating as strtoll does (json.c reads it with strtoll). */
+    long long year = 0;
+    for (size_t i = 0; i < y_end; i++) {
+        if (year > (LLONG_MAX - 9) / 10) {
+            year = LLONG_MAX;
+            break;
+        }
+        year = year * 10 + (s[i] - '0');
+    }
+    if (bc)
+        year = 1 - year;
+    char ybuf[32];
+    int yn;
+    if (year < 0)
+        yn = snprintf(ybuf, sizeof ybuf, "-%04lld", -year);
+    else if (year > 9999)
+        yn = snprintf(ybuf, sizeof ybuf, "+%lld", year);
+    else
+        yn = snprintf(ybuf, sizeof ybuf, "%04lld", year);
+    size_t n = 0;
+    memcpy(o, ybuf, (size_t) yn);
+    n += (size_t) yn;
+    memcpy(o + n, s + y_end, 6); /* -MM-DD */
+    n += 6;
+    o[n++] = 'T';
+    memcpy(o + n, t, tl);
+    n += tl;
+    int on = iso_offset(t + tl, (size_t) (s + body_end - t - tl), o + n);
+    if (on < 0)
+        return 0;
+    return n + (size_t) on;
+}
+
+/* timetz "12:00:00.5+02" → "12:00:00.5+02:00" into o (len + 8 bytes); 0 if not that text. */
+static size_t iso_timetz(const char *s, size_t len, char *o)
+{
+    size_t tl = time_part_len(s, len);
+    if (tl < 8)
+        return 0;
+    memcpy(o, s, tl);
+    int on = iso_offset(s + tl, len - tl, o + tl);
+    return on < 0 ? 0 : tl + (size_t) on;
+}
+
+/* ---- values --------------------------------------------------------------- */
+
+static void set_null(Sluice__Value *v)
+{
+    v->kind_case = SLUICE__VALUE__KIND_NULL_VALUE;
+    v->null_value = SLUICE__NULL_VALUE__NULL_VALUE;
+}
+
+/* s is copied unless it already lives in the arena, NUL-terminated (stable). */
+static char *text_copy(pb_encoder_t *enc, const char *s, size_t len, bool stable)
+{
+    return stable ? (char *) s : arena_strndup(&enc->arena, s, len);
+}
+
+static Sluice__Value *new_value(pb_encoder_t *enc)
+{
+    Sluice__Value *v = arena_alloc(&enc->arena, sizeof *v);
+    sluice__value__init(v);
+    return v;
+}
+
+static void set_text_value(pb_encoder_t *enc, Sluice__Value *v, const pgtype_t *type,
+                           const char *s, size_t len, int depth, bool stable);
+
+/*
+ * One quoted element of array_out or record_out, from s[i] == '"': backslash
+ * escapes the next character; in record_out a doubled quote is a quote.
+ * Returns the position after the closing quote (0 if there is none) and the
+ * element, unescaped into the arena, in *out / *outlen.
+ */
+static size_t read_quoted(pb_encoder_t *enc, const char *s, size_t len, size_t i,
+                          bool doubled_quotes, char **out, size_t *outlen)
+{
+    /* Measure first, so the arena holds exactly the element (not the rest of the text). */
+    size_t n = 0, j = i + 1, end = 0;
+    while (j < len) {
+        if (s[j] == '\\') {
+            if (j + 1 >= len)
+                return 0;
+            j += 2;
+        } else if (s[j] == '"') {
+            if (!(doubled_quotes && j + 1 < len && s[j + 1] == '"')) {
+                end = j + 1;
+                break;
+            }
+            j += 2;
+        } else {
+            j++;
+        }
+        n++;
+    }
+    if (!end)
+        return 0;
+    char *o = arena_alloc(&enc->arena, n + 1);
+    size_t k = 0;
+    for (j = i + 1; j < end - 1;) {
+        if (s[j] == '\\' || s[j] == '"') { /* an escape, or the first of a doubled quote */
+            o[k++] = s[j + 1];
+            j += 2;
+        } else {
+            o[k++] = s[j++];
+        }
+    }
+    o[k] = '\0';
+    *out = o;
+    *outlen = k;
+    return end;
+}
+
+/* Moves the element pointers pushed since mark into v as an array_value. */
+static void close_array(pb_encoder_t *enc, Sluice__Value *v, size_t mark)
+{
+    Sluice__Array *a = arena_alloc(&enc->arena, sizeof *a);
+    sluice__array__init(a);
+    a->n_elements = enc->nstack - mark;
+    a->elements = arena_alloc(&enc->arena, a->n_elements * sizeof *a->elements);
+    if (a->n_elements)
+        memcpy(a->elements, enc->stack + mark, a->n_elements * sizeof *a->elements);
+    enc->nstack = mark;
+    v->kind_case = SLUICE__VALUE__KIND_ARRAY_VALUE;
+    v->array_value = a;
+}
+
+/* One dimension "{...}" of array_out, from s[*pos] == '{', into v. */
+static bool parse_array_dim(pb_encoder_t *enc, Sluice__Value *v, const pgtype_t *type,
+                            const char *s, size_t len, size_t *pos, int depth, int dim)
+{
+    size_t i = *pos;
+    if (i >= len || s[i] != '{' || dim >= MAX_DIMS)
+        return false;
+    i++;
+    size_t mark = enc->nstack;
+    if (i < len && s[i] == '}') {
+        close_array(enc, v, mark);
+        *pos = i + 1;
+        return true;
+    }
+    for (;;) {
+        if (i >= len)
+            return false;
+        Sluice__Value *e = new_value(enc);
+        push(enc, e);
+        if (s[i] == '{') {
+            if (!parse_array_dim(enc, e, type, s, len, &i, depth, dim + 1))
+                return false;
+        } else if (s[i] == '"') {
+            char *elem;
+            size_t elen;
+            i = read_quoted(enc, s, len, i, false, &elem, &elen);
+            if (i == 0)
+                return false;
+            set_text_value(enc, e, type->elem, elem, elen, depth + 1, true);
+        } else {
+            size_t start = i;
+            while (i < len && s[i] != type->delim && s[i] != '}')
+                i++;
+            if (i == start)
+                return false;
+            if (text_is(s + start, i - start, "NULL"))
+                set_null(e);
+            else
+                set_text_value(enc, e, type->elem, s + start, i - start, depth + 1, false);
+        }
+        if (i >= len)
+            return false;
+        if (s[i] == '}') {
+            i++;
+            break;
+        }
+        if (s[i] != type->delim)
+            return false;
+        i++;
+    }
+    close_array(enc, v, mark);
+    *pos = i;
+    return true;
+}
+
+/* An array with the default lower bounds; "[0:2]={...}" is not one (its text form is kept). */
+static bool set_array(pb_encoder_t *enc, Sluice__Value *v, const pgtype_t *type, const char *s,
+                      size_t len, int depth)
+{
+    if (len == 0 || s[0] != '{' || !type->elem)
+        return false;
+    size_t pos = 0;
+    return parse_array_dim(enc, v, type, s, len, &pos, depth, 0) && pos == len;
+}
+
+/* record_out "(1,\"a b\",)" → the fields in their types' forms; the field count must match. */
+static bool set_composite(pb_encoder_t *enc, Sluice__Value *v, const pgtype_t *type,
+                          const char *s, size_t len, int depth)
+{
+    if (len < 2 || s[0] != '(')
+        return false;
+    uint16_t nf = type->nfields;
+    if (nf == 0 && !(len == 2 && s[1] == ')'))
+        return false;
+    Sluice__Composite *c = arena_alloc(&enc->arena, sizeof *c);
+    sluice__composite__init(c);
+    Sluice__Column *cols = arena_alloc(&enc->arena, nf * sizeof *cols);
+    Sluice__Value *vals = arena_alloc(&enc->arena, nf * sizeof *vals);
+    c->fields = arena_alloc(&enc->arena, nf * sizeof *c->fields);
+    c->n_fields = nf;
+    size_t i = 1;
+    for (uint16_t f = 0; nf > 0; f++) {
+        if (f >= nf || i >= len)
+            return false;
+        const pgtype_t *ft = type->field_types[f] ? type->field_types[f] : pgtype_unknown();
+        sluice__column__init(&cols[f]);
+        cols[f].name = type->field_names[f] ? type->field_names[f] : "";
+        cols[f].type_oid = ft->oid;
+        sluice__value__init(&vals[f]);
+        cols[f].value = &vals[f];
+        c->fields[f] = &cols[f];
+        if (s[i] == ',' || s[i] == ')') {
+            set_null(&vals[f]);
+        } else if (s[i] == '"') {
+            char *field;
+            size_t flen;
+            i = read_quoted(enc, s, len, i, true, &field, &flen);
+            if (i == 0)
+                return false;
+            set_text_value(enc, &vals[f], ft, field, flen, depth + 1, true);
+        } else {
+            size_t start = i;
+            while (i < len && s[i] != ',' && s[i] != ')')
+                i++;
+            set_text_value(enc, &vals[f], ft, s + start, i - start, depth + 1, false);
+        }
+        if (i >= len)
+            return false;
+        if (s[i] == ')') {
+            i++;
+            if (f + 1 != nf)
+                return false;
+            break;
+        }
+        i++; /* ',' */
+    }
+    if (nf == 0)
+        i = 2;
+    if (i != len)
+        return false;
+    v->kind_case = SLUICE__VALUE__KIND_COMPOSITE_VALUE;
+    v->composite_value = c;
+    return true;
+}
+
+/* One non-null text value of `type`, in the type's form (json.c's append_text, typed). */
+static void set_text_value(pb_encoder_t *enc, Sluice__Value *v, const pgtype_t *type,
+                           const char *s, size_t len, int depth, bool stable)
+{
+    switch (type->form) {
+    case PGTYPE_FORM_BOOL:
+        if (len == 1 && (s[0] == 't' || s[0] == 'f')) {
+            v->kind_case = SLUICE__VALUE__KIND_BOOL_VALUE;
+            v->bool_value = s[0] == 't';
+            return;
+        }
+        break;
+    case PGTYPE_FORM_INTEGER: {
+        int64_t x;
+        if (parse_int64(s, len, &x)) {
+            v->kind_case = SLUICE__VALUE__KIND_INT_VALUE;
+            v->int_value = x;
+            return;
+        }
+        break;
+    }
+    case PGTYPE_FORM_FLOAT:
+        if (set_float(v, type, s, len))
+            return;
+        break;
+    case PGTYPE_FORM_NUMERIC:
+        v->kind_case = SLUICE__VALUE__KIND_DECIMAL_VALUE;
+        v->decimal_value = text_copy(enc, s, len, stable);
+        return;
+    case PGTYPE_FORM_MONEY: {
+        char buf[64];
+        size_t n;
+        if (money_decimal(s, len, buf, sizeof buf, &n)) {
+            v->kind_case = SLUICE__VALUE__KIND_DECIMAL_VALUE;
+            v->decimal_value = arena_strndup(&enc->arena, buf, n);
+            return;
+        }
+        break;
+    }
+    case PGTYPE_FORM_BASE64:
+        if (set_bytea(enc, v, s, len))
+            return;
+        break;
+    case PGTYPE_FORM_DATE: {
+        int64_t days;
+        if (text_is(s, len, "infinity")) {
+            days = INT32_MAX;
+        } else if (text_is(s, len, "-infinity")) {
+            days = INT32_MIN;
+        } else if (!pgtext_date_days(s, len, &days) || days > INT32_MAX || days < INT32_MIN) {
+            break;
+        }
+        v->kind_case = SLUICE__VALUE__KIND_DATE_DAYS;
+        v->date_days = (int32_t) days;
+        return;
+    }
+    case PGTYPE_FORM_TIME: {
+        int64_t us;
+        if (pgtext_time_micros(s, len, &us)) {
+            v->kind_case = SLUICE__VALUE__KIND_TIME_MICROS;
+            v->time_micros = us;
+            return;
+        }
+        break;
+    }
+    case PGTYPE_FORM_TIMESTAMP: {
+        __int128 us;
+        int64_t t;
+        if (text_is(s, len, "infinity"))
+            t = INT64_MAX;
+        else if (text_is(s, len, "-infinity"))
+            t = INT64_MIN;
+        else if (pgtext_timestamp_micros(s, len, &us) && us < INT64_MAX && us > INT64_MIN)
+            t = (int64_t) us; /* years 294247–294276 do not fit: their text form, as json.c */
+        else
+            break;
+        v->kind_case = SLUICE__VALUE__KIND_TIMESTAMP_MICROS;
+        v->timestamp_micros = t;
+        return;
+    }
+    case PGTYPE_FORM_TIMESTAMPTZ: {
+        if (text_is(s, len, "infinity") || text_is(s, len, "-infinity"))
+            break;
+        char *o = arena_alloc(&enc->arena, len + 32);
+        size_t n = iso_timestamptz(s, len, o);
+        if (n) {
+            o[n] = '\0';
+            v->kind_case = SLUICE__VALUE__KIND_TEXT_VALUE;
+            v->text_value = o;
+            return;
+        }
+        break;
+    }
+    case PGTYPE_FORM_TIMETZ: {
+        char *o = arena_alloc(&enc->arena, len + 8);
+        size_t n = iso_timetz(s, len, o);
+        if (n) {
+            o[n] = '\0';
+            v->kind_case = SLUICE__VALUE__KIND_TEXT_VALUE;
+            v->text_value = o;
+            return;
+        }
+        break;
+    }
+    case PGTYPE_FORM_ARRAY:
+    case PGTYPE_FORM_COMPOSITE: {
+        if (depth >= MAX_DEPTH - 1)
+            break;
+        size_t mark = enc->nstack;
+        bool ok = type->form == PGTYPE_FORM_ARRAY ? set_array(enc, v, type, s, len, depth)
+                                                  : set_composite(enc, v, type, s, len, depth);
+        if (ok)
+            return;
+        enc->nstack = mark; /* not the shape the type says (bounds, a changed composite): text */
+        break;
+    }
+    case PGTYPE_FORM_TEXT: break;
+    }
+    v->kind_case = SLUICE__VALUE__KIND_TEXT_VALUE;
+    v->text_value = text_copy(enc, s, len, stable);
+}
+
+static const pgtype_t *column_type(const relcache_column_t *col)
+{
+    if (col->type)
+        return col->type;
+    const pgtype_t *t = pgtype_builtin(col->type_oid);
+    return t ? t : pgtype_unknown();
+}
+
+static void set_value(pb_encoder_t *enc, Sluice__Value *out, const pgtype_t *type,
+                      const pgo_value_t *v)
+{
+    switch (v->kind) {
+    case PGO_VALUE_NULL: set_null(out); return;
+    case PGO_VALUE_UNCHANGED_TOAST:
+        out->kind_case = SLUICE__VALUE__KIND_UNAVAILABLE;
+        out->unavailable = type->form == PGTYPE_FORM_BASE64 ? &enc->unavailable_binary
+                                                            : &enc->unavailable_text;
+        return;
+    case PGO_VALUE_BINARY:
+        /* Binary-format values (never requested today): their bytes, as json.c's base64. */
+        out->kind_case = SLUICE__VALUE__KIND_BYTES_VALUE;
+        out->bytes_value.len = v->len;
+        out->bytes_value.data = (uint8_t *) (uintptr_t) v->data;
+        return;
+    case PGO_VALUE_TEXT: set_text_value(enc, out, type, v->data, v->len, 0, false); return;
+    }
+    /* An unknown kind byte never passes the decoder; should one, its bytes are its text. */
+    set_text_value(enc, out, pgtype_unknown(), v->data ? v->data : "", v->data ? v->len : 0, 0,
+                   false);
+}
+
+/* Column i of rel with value v (the column's type decides the form). */
+static void set_column(pb_encoder_t *enc, Sluice__Column *col, Sluice__Value *val,
+                       const relcache_column_t *rc, const pgo_value_t *v)
+{
+    sluice__column__init(col);
+    col->name = rc->name;
+    col->type_oid = rc->type_oid;
+    sluice__value__init(val);
+    col->value = val;
+    if (v)
+        set_value(enc, val, column_type(rc), v);
+    else
+        set_null(val);
+}
+
+/*
+ * The columns of t (only the replica identity's with key_only) into *n and
+ * the returned array. fill (the whole old row, or NULL) supplies values
+ * PostgreSQL left out as unchanged TOAST.
+ */
+static Sluice__Column **build_columns(pb_encoder_t *enc, const relcache_entry_t *rel,
+                                      const pgo_tuple_t *t, bool key_only,
+                                      const pgo_tuple_t *fill, size_t *n)
+{
+    uint16_t ncols = t->ncols < rel->ncols ? t->ncols : rel->ncols;
+    size_t count = 0;
+    for (uint16_t i = 0; i < ncols; i++)
+        count += !key_only || rel->columns[i].is_key;
+    Sluice__Column **ptrs = arena_alloc(&enc->arena, count * sizeof *ptrs);
+    Sluice__Column *cols = arena_alloc(&enc->arena, count * sizeof *cols);
+    Sluice__Value *vals = arena_alloc(&enc->arena, count * sizeof *vals);
+    size_t k = 0;
+    for (uint16_t i = 0; i < ncols; i++) {
+        if (key_only && !rel->columns[i].is_key)
+            continue;
+        const pgo_value_t *v = &t->values[i];
+        if (v->kind == PGO_VALUE_UNCHANGED_TOAST && fill && i < fill->ncols &&
+            fill->values[i].kind != PGO_VALUE_UNCHANGED_TOAST)
+            v = &fill->values[i];
+        set_column(enc, &cols[k], &vals[k], &rel->columns[i], v);
+        ptrs[k] = &cols[k];
+        k++;
+    }
+    *n = count;
+    return ptrs;
+}
+
+/* ---- keys and values ------------------------------------------------------ */
+
+bool protobuf_encoder_key(encoder_t *e, const relcache_entry_t *rel, const pgo_tuple_t *tuple,
+                          strbuf_t *out)
+{
+    pb_encoder_t *enc = (pb_encoder_t *) (void *) e;
+    if (rel->nkafka_keys == 0 || !tuple)
+        return false;
+    arena_reset(&enc->arena);
+    size_t n = rel->nkafka_keys;
+    Sluice__Column **ptrs = arena_alloc(&enc->arena, n * sizeof *ptrs);
+    Sluice__Column *cols = arena_alloc(&enc->arena, n * sizeof *cols);
+    Sluice__Value *vals = arena_alloc(&enc->arena, n * sizeof *vals);
+    for (size_t k = 0; k < n; k++) {
+        uint16_t i = rel->kafka_key_index[k];
+        const pgo_value_t *v = i < tuple->ncols ? &tuple->values[i] : NULL;
+        set_column(enc, &cols[k], &vals[k], &rel->columns[i], v);
+        /* No type OID in keys: the key's bytes (its partition under murmur2, its identity
+         * under compaction) depend on names and values only, not on catalog OIDs that differ
+         * between databases for enums and domains. */
+        cols[k].type_oid = 0;
+        ptrs[k] = &cols[k];
+    }
+    Sluice__RowKey key = SLUICE__ROW_KEY__INIT;
+    key.n_columns = n;
+    key.columns = ptrs;
+    pack(&key.base, out);
+    return true;
+}
+
+void protobuf_encoder_message_key(encoder_t *e, const char *prefix, strbuf_t *out)
+{
+    (void) e;
+    Sluice__MessageKey key = SLUICE__MESSAGE_KEY__INIT;
+    key.prefix = (char *) (uintptr_t) prefix;
+    pack(&key.base, out);
+}
+
+static Sluice__Op op_of(event_op_t op)
+{
+    switch (op) {
+    case OP_CREATE: return SLUICE__OP__OP_CREATE;
+    case OP_UPDATE: return SLUICE__OP__OP_UPDATE;
+    case OP_DELETE: return SLUICE__OP__OP_DELETE;
+    case OP_TRUNCATE: return SLUICE__OP__OP_TRUNCATE;
+    case OP_MESSAGE: return SLUICE__OP__OP_MESSAGE;
+    case OP_READ: return SLUICE__OP__OP_READ;
+    }
+    return SLUICE__OP__OP_UNSPECIFIED;
+}
+
+/* "<xid>:<commit LSN>", the transaction id of Debezium's metadata, into buf (32 bytes). */
+static char *txn_id(const source_txn_t *txn, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "%u:%llu", txn->xid, (unsigned long long) txn->commit_lsn);
+    return buf;
+}
+
+void protobuf_encoder_value(encoder_t *e, const change_event_t *ev, strbuf_t *out)
+{
+    pb_encoder_t *enc = (pb_encoder_t *) (void *) e;
+    arena_reset(&enc->arena);
+    Sluice__ChangeEvent msg = SLUICE__CHANGE_EVENT__INIT;
+    Sluice__Row before = SLUICE__ROW__INIT, after = SLUICE__ROW__INIT;
+    /* Under REPLICA IDENTITY FULL the old row is whole: it fills unchanged TOAST values. */
+    const pgo_tuple_t *full_old = ev->before && !ev->before_is_key_only ? ev->before : NULL;
+    if (ev->before && ev->rel) {
+        before.columns = build_columns(enc, ev->rel, ev->before, ev->before_is_key_only, NULL,
+                                       &before.n_columns);
+        msg.before = &before;
+    }
+    if (ev->after && ev->rel) {
+        after.columns = build_columns(enc, ev->rel, ev->after, false, full_old, &after.n_columns);
+        msg.after = &after;
+    }
+
+    Sluice__Source source = SLUICE__SOURCE__INIT;
+    source.version = SLUICE_VERSION;
+    source.connector = "sluice";
+    source.name = enc->server_name;
+    source.ts_ms = ev->txn->commit_ts_us / 1000;
+    source.snapshot = (char *) (uintptr_t) (ev->snapshot ? ev->snapshot
+                                                       : ev->op == OP_READ ? "true" : "false");
+    source.db = enc->db_name;
+    source.commit_lsn = ev->txn->commit_lsn;
+    if (ev->rel) {
+        source.schema = ev->rel->nspname;
+        source.table = ev->rel->relname;
+    }
+    source.tx_id = ev->txn->xid;
+    source.lsn = ev->lsn;
+    msg.source = &source;
+    msg.op = op_of(ev->op);
+    msg.ts_ms = ev->now_ms;
+
+    Sluice__TransactionBlock block = SLUICE__TRANSACTION_BLOCK__INIT;
+    char id[48];
+    if (ev->order && enc->transaction_block) {
+        block.id = txn_id(ev->txn, id, sizeof id);
+        block.total_order = ev->order->total_order;
+        block.data_collection_order = ev->order->data_collection_order;
+        msg.transaction = &block;
+    }
+    Sluice__LogicalMessage message = SLUICE__LOGICAL_MESSAGE__INIT;
+    if (ev->op == OP_MESSAGE) {
+        message.prefix = (char *) (uintptr_t) (ev->msg_prefix ? ev->msg_prefix : "");
+        message.content.len = ev->msg_len;
+        message.content.data = (uint8_t *) (uintptr_t) ev->msg_content;
+        message.transactional = ev->msg_transactional;
+        msg.message = &message;
+    }
+    pack(&msg.base, out);
+}
+
+/* ---- transaction metadata ------------------------------------------------- */
+
+void protobuf_encoder_txn_key(encoder_t *e, const source_txn_t *txn, strbuf_t *out)
+{
+    (void) e;
+    char id[48];
+    Sluice__TransactionKey key = SLUICE__TRANSACTION_KEY__INIT;
+    key.id = txn_id(txn, id, sizeof id);
+    pack(&key.base, out);
+}
+
+void protobuf_encoder_txn_value(encoder_t *e, const txn_meta_t *m, int64_t now_ms, strbuf_t *out)
+{
+    pb_encoder_t *enc = (pb_encoder_t *) (void *) e;
+    (void) now_ms;
+    arena_reset(&enc->arena);
+    char id[48];
+    Sluice__TransactionEvent te = SLUICE__TRANSACTION_EVENT__INIT;
+    te.status = m->end ? SLUICE__TRANSACTION_STATUS__STATUS_END
+                       : SLUICE__TRANSACTION_STATUS__STATUS_BEGIN;
+    te.id = txn_id(m->txn, id, sizeof id);
+    te.ts_ms = m->txn->commit_ts_us / 1000;
+    if (m->end) {
+        te.event_count = m->event_count;
+        te.n_data_collections = m->ncollections;
+        te.data_collections =
+            arena_alloc(&enc->arena, m->ncollections * sizeof *te.data_collections);
+        Sluice__DataCollection *dc =
+            arena_alloc(&enc->arena, m->ncollections * sizeof *dc);
+        for (size_t i = 0; i < m->ncollections; i++) {
+            sluice__data_collection__init(&dc[i]);
+            dc[i].data_collection = (char *) (uintptr_t) m->collections[i];
+            dc[i].event_count = m->collection_counts[i];
+            te.data_collections[i] = &dc[i];
+        }
+    }
+    pack(&te.base, out);
+}
