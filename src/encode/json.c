@@ -389,11 +389,14 @@ static size_t read_quoted(const char *s, size_t len, size_t i, bool doubled_quot
 }
 
 /* One dimension "{...}" of array_out, from s[*pos] == '{'. */
+/* PostgreSQL allows at most 6 array dimensions (MAXDIM); deeper text is malformed. */
+#define ARRAY_MAX_DIMS 6
+
 static bool parse_array_dim(encoder_t *enc, strbuf_t *out, const pgtype_t *type, const char *s,
-                            size_t len, size_t *pos, int depth)
+                            size_t len, size_t *pos, int depth, int dim)
 {
     size_t i = *pos;
-    if (i >= len || s[i] != '{')
+    if (i >= len || s[i] != '{' || dim >= ARRAY_MAX_DIMS)
         return false;
     i++;
     strbuf_putc(out, '[');
@@ -408,7 +411,7 @@ static bool parse_array_dim(encoder_t *enc, strbuf_t *out, const pgtype_t *type,
         if (i >= len)
             return false;
         if (s[i] == '{') {
-            if (!parse_array_dim(enc, out, type, s, len, &i, depth))
+            if (!parse_array_dim(enc, out, type, s, len, &i, depth, dim + 1))
                 return false;
         } else if (s[i] == '"') {
             strbuf_t *scratch = &enc->scratch[depth];
@@ -453,7 +456,7 @@ static bool append_array(encoder_t *enc, strbuf_t *out, const pgtype_t *type, co
     if (len == 0 || s[0] != '{' || !type->elem)
         return false;
     size_t pos = 0;
-    return parse_array_dim(enc, out, type, s, len, &pos, depth) && pos == len;
+    return parse_array_dim(enc, out, type, s, len, &pos, depth, 0) && pos == len;
 }
 
 /* record_out "(1,\"a b\",)" → {"f1":1,"f2":"a b","f3":null}; field count must match the type. */

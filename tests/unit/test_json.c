@@ -495,6 +495,16 @@ START_TEST(test_arrays_become_json_arrays)
     ck_assert_str_eq(encode_text(1007, "{1,2"), "\"{1,2\"");
     ck_assert_str_eq(encode_text(1007, "{1,,2}"), "\"{1,,2}\"");
     ck_assert_str_eq(encode_text(1009, "{\"abc}"), "\"{\\\"abc}\"");
+    /* Six dimensions (PostgreSQL's limit) nest; deeper text is malformed: the text form,
+     * and thousands of open braces never recurse the stack away. */
+    ck_assert_str_eq(encode_text(1007, "{{{{{{1}}}}}}"), "[[[[[[1]]]]]]");
+    ck_assert_str_eq(encode_text(1007, "{{{{{{{1}}}}}}}"), "\"{{{{{{{1}}}}}}}\"");
+    char *deep = malloc(4001);
+    memset(deep, 0x7b, 4000);
+    deep[4000] = 0;
+    const char *deep_json = encode_text(1007, deep);
+    ck_assert_int_eq(deep_json[0], '"');
+    free(deep);
 }
 END_TEST
 
