@@ -40,7 +40,7 @@ DEPS      := $(LIB_OBJ:.o=.d) $(SAN_OBJ:.o=.d) $(BUILD)/obj/src/main.d
 
 SANFLAGS  := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
-.PHONY: mutants all deps check unit unit-plain unit-san it faults fuzz bench demo clean tools format
+.PHONY: soak mutants all deps check unit unit-plain unit-san it faults fuzz bench bench-snapshot demo clean tools format
 
 all: $(BUILD)/sluice tools
 
@@ -106,8 +106,15 @@ check: deps
 	$(MAKE) it
 
 faults: deps
-	$(MAKE) all
+	$(MAKE) all mutants
 	tests/fault/run.sh
+
+# A seeded random schedule of every fault for DURATION (e.g. make soak DURATION=30m).
+DURATION ?= 10m
+SEED ?= 1
+soak: deps
+	$(MAKE) all
+	DURATION=$(DURATION) SEED=$(SEED) tests/fault/soak.sh
 
 # Test-only builds for the fault suite: deliberately broken variants that the
 # verifier must catch, and a variant that streams from the slot's position so
@@ -132,6 +139,11 @@ fuzz: $(BUILD)/fuzz/pgoutput
 bench: deps
 	$(MAKE) all
 	tests/bench/run.sh
+
+# The initial snapshot against COPY … TO '/dev/null' (SNAP_BENCH_ROWS, default 1,000,000).
+bench-snapshot: deps
+	$(MAKE) all
+	tests/bench/snapshot.sh
 
 demo: deps
 	$(MAKE) $(BUILD)/sluice
