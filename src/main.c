@@ -520,7 +520,7 @@ static int initial_snapshot(runner_t *r, const stream_identity_t *id, sluice_lsn
                      "streaming resumes at " LSN_FMT " and leaves out changes of the tables "
                      "copied now that commit before it",
                      fresh ? "the slot exists but Kafka holds no checkpoint"
-                           : "resuming the interrupted snapshot",
+                           : "resuming the interrupted snapshot (or copying requested tables)",
                      LSN_ARGS(cpoint), tmp, LSN_ARGS(resume));
         } else {
             resume = r->exported_lsn;

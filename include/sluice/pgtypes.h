@@ -129,20 +129,7 @@ pgtype_t *pgtype_new_array(uint32_t oid, const char *name, const pgtype_t *elem,
 /* fields are filled by the caller: names copied with xstrdup, types registered descriptors */
 pgtype_t *pgtype_new_composite(uint32_t oid, const char *name, uint16_t nfields);
 
-/*
- * Parsers of PostgreSQL's text forms (DateStyle ISO, TimeZone UTC, the
- * settings sluice's replication session uses) into sluice's forms. Each
- * returns false for text it does not recognise; the caller then writes the
- * text form as a string instead of guessing.
- */
-/* "2024-05-01", "0044-03-15 BC", "10000-01-01" → days since 1970-01-01 (proleptic Gregorian). */
-bool pgtext_date_days(const char *s, size_t len, int64_t *days);
-/* "HH:MM:SS[.ffffff]" (24:00:00 included) → microseconds since midnight. */
-bool pgtext_time_micros(const char *s, size_t len, int64_t *micros);
-/* "YYYY-MM-DD HH:MM:SS[.ffffff][ BC]" → microseconds since 1970 (beyond int64 for years > 294246). */
-bool pgtext_timestamp_micros(const char *s, size_t len, __int128 *micros);
-/* Appends the decimal digits of v to buf (at least 41 bytes); returns the length. */
-size_t pgtext_format_int128(__int128 v, char *buf);
+/* Parsers of the text forms into these forms: pgtext.h. */
 
 /* Backwards-compatible: the JSON form of a built-in type OID (TEXT for others). */
 static inline pgtype_form_t pgtype_json_form(uint32_t oid)

@@ -17,7 +17,8 @@
  * bytea_output hex and lc_monetary C so those forms are exact and fixed) and
  * are written in the form pgtypes.h documents for their type. Arrays and
  * composites are parsed from their text form (array_out, record_out quoting)
- * and their elements written in the element type's form.
+ * and their elements written in the element type's form. The text forms are
+ * read by pgtext.h's parsers, which protobuf.c shares; this file writes JSON.
  *
  * Written directly into a reused strbuf rather than built as a jansson tree:
  * this is the per-change hot path and a tree costs an allocation per field.
@@ -34,6 +35,7 @@
 
 #include "encoders.h"
 #include "sluice/encode.h"
+#include "sluice/pgtext.h"
 #include "sluice/pgtypes.h"
 
 /* Nesting of arrays in composites in arrays...; deeper values are written as text. */
@@ -115,17 +117,6 @@ void json_append_base64(strbuf_t *out, const uint8_t *d, size_t n)
     out->data[out->len] = '\0';
 }
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /*
  * bytea's text form is "\x" followed by hex digits (bytea_output = hex, which
  * the replication session sets). Written as base64, Debezium's default binary
@@ -133,24 +124,15 @@ static int hex_value(char c)
  */
 static void append_bytea(strbuf_t *out, const char *s, size_t len)
 {
-    if (len < 2 || s[0] != '\\' || s[1] != 'x' || (len - 2) % 2 != 0) {
+    /* Decode into the output's spare room, base64 it from there (written after the decoded
+     * bytes), then move the base64 down over them: no copy of the bytes elsewhere. */
+    size_t cap = len / 2;
+    strbuf_reserve(out, cap + (cap + 2) / 3 * 4 + 4);
+    size_t mark = out->len, n;
+    if (!pgtext_bytea_hex(s, len, (uint8_t *) out->data + mark, &n)) {
+        out->data[mark] = '\0';
         json_append_string(out, s, len);
         return;
-    }
-    size_t n = (len - 2) / 2;
-    /* Decode in place into the output's spare room, then base64 it from a copy-free view:
-     * base64 output (4/3 n + 2) is written after the decoded bytes, then moved down. */
-    strbuf_reserve(out, n + (n + 2) / 3 * 4 + 4);
-    size_t mark = out->len;
-    uint8_t *bytes = (uint8_t *) out->data + mark;
-    for (size_t i = 0; i < n; i++) {
-        int hi = hex_value(s[2 + 2 * i]), lo = hex_value(s[3 + 2 * i]);
-        if (hi < 0 || lo < 0) {
-            out->data[mark] = '\0';
-            json_append_string(out, s, len);
-            return;
-        }
-        bytes[i] = (uint8_t) (hi << 4 | lo);
     }
     out->len = mark + n;
     json_append_base64(out, (const uint8_t *) out->data + mark, n);
@@ -174,42 +156,9 @@ static bool is_integer_text(const char *s, size_t len)
     return true;
 }
 
-/* True for text that is a valid JSON number (so not NaN, Infinity). */
-static bool is_json_number_text(const char *s, size_t len)
-{
-    size_t i = 0;
-    if (i < len && s[i] == '-')
-        i++;
-    if (i == len || s[i] < '0' || s[i] > '9')
-        return false;
-    if (s[i] == '0' && i + 1 < len && s[i + 1] >= '0' && s[i + 1] <= '9')
-        return false; /* no leading zeros in JSON */
-    while (i < len && s[i] >= '0' && s[i] <= '9')
-        i++;
-    if (i < len && s[i] == '.') {
-        i++;
-        size_t start = i;
-        while (i < len && s[i] >= '0' && s[i] <= '9')
-            i++;
-        if (i == start)
-            return false;
-    }
-    if (i < len && (s[i] == 'e' || s[i] == 'E')) {
-        i++;
-        if (i < len && (s[i] == '+' || s[i] == '-'))
-            i++;
-        size_t start = i;
-        while (i < len && s[i] >= '0' && s[i] <= '9')
-            i++;
-        if (i == start)
-            return false;
-    }
-    return i == len;
-}
-
 static void append_numeric_text(const encoder_t *enc, strbuf_t *out, const char *s, size_t len)
 {
-    if (enc->numeric_as_number && is_json_number_text(s, len))
+    if (enc->numeric_as_number && pgtext_is_number(s, len))
         strbuf_append(out, s, len);
     else
         json_append_string(out, s, len);
@@ -222,127 +171,20 @@ static void append_numeric_text(const encoder_t *enc, strbuf_t *out, const char 
 static void append_money(const encoder_t *enc, strbuf_t *out, const char *s, size_t len)
 {
     char buf[64];
-    size_t n = 0, i = 0;
-    if (i < len && s[i] == '-')
-        buf[n++] = s[i++];
-    if (i < len && s[i] == '$')
-        i++;
+    size_t n;
+    if (pgtext_money_decimal(s, len, buf, sizeof buf, &n))
+        append_numeric_text(enc, out, buf, n);
     else
-        goto as_text;
-    for (; i < len && n + 1 < sizeof buf; i++) {
-        if (s[i] == ',')
-            continue;
-        if ((s[i] < '0' || s[i] > '9') && s[i] != '.')
-            goto as_text;
-        buf[n++] = s[i];
-    }
-    if (i != len || !is_json_number_text(buf, n))
-        goto as_text;
-    append_numeric_text(enc, out, buf, n);
-    return;
-as_text:
-    json_append_string(out, s, len);
+        json_append_string(out, s, len);
 }
 
-static bool text_is(const char *s, size_t len, const char *lit)
+/* An ISO-8601 string from pgtext.h, in quotes; false (out as it was) for text not of the form. */
+static bool append_iso(strbuf_t *out, const char *s, size_t len,
+                       bool (*iso)(const char *s, size_t len, strbuf_t *out))
 {
-    return strlen(lit) == len && memcmp(s, lit, len) == 0;
-}
-
-static void append_i64(strbuf_t *out, int64_t v)
-{
-    strbuf_append_i64(out, v);
-}
-
-/* Appends an offset "+hh[:mm[:ss]]" as ISO "+hh:mm[:ss]", "Z" for zero; false if malformed. */
-static bool append_offset(strbuf_t *out, const char *s, size_t len)
-{
-    if (len < 3 || (s[0] != '+' && s[0] != '-'))
-        return false;
-    for (size_t i = 1; i < len; i++)
-        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] == ':' && (i == 3 || i == 6))))
-            return false;
-    if (!(len == 3 || len == 6 || len == 9))
-        return false;
-    bool zero = true;
-    for (size_t i = 1; i < len; i++)
-        if (s[i] != '0' && s[i] != ':')
-            zero = false;
-    if (zero) {
-        strbuf_putc(out, 'Z');
-        return true;
-    }
-    strbuf_append(out, s, 3);
-    if (len == 3)
-        strbuf_append(out, ":00", 3);
-    else
-        strbuf_append(out, s + 3, len - 3);
-    return true;
-}
-
-/* Length of "HH:MM:SS[.ffffff]" at the start of s. */
-static size_t time_part_len(const char *s, size_t len)
-{
-    size_t i = 0;
-    while (i < len && ((s[i] >= '0' && s[i] <= '9') || s[i] == ':' || s[i] == '.'))
-        i++;
-    return i;
-}
-
-/*
- * timestamptz text (TimeZone UTC) "2024-05-01 12:00:00.5+00[ BC]" →
- * "2024-05-01T12:00:00.5Z": ISO-8601 with astronomical years ("-0043" for
- * 44 BC, "+10000" past 9999), as Java's Instant parses it.
- */
-static bool append_timestamptz(strbuf_t *out, const char *s, size_t len)
-{
-    size_t y_end = 0;
-    while (y_end < len && s[y_end] >= '0' && s[y_end] <= '9')
-        y_end++;
-    if (y_end < 4 || len < y_end + 16 || s[y_end] != '-' || s[y_end + 6] != ' ')
-        return false;
-    bool bc = len > 3 && memcmp(s + len - 3, " BC", 3) == 0;
-    size_t body_end = bc ? len - 3 : len;
-    const char *t = s + y_end + 7;
-    size_t tl = time_part_len(t, (size_t) (s + body_end - t));
-    if (tl < 8)
-        return false;
-    long long year = strtoll(s, NULL, 10);
-    if (bc)
-        year = 1 - year;
-    char ybuf[32];
-    int yn;
-    if (year < 0)
-        yn = snprintf(ybuf, sizeof ybuf, "-%04lld", -year);
-    else if (year > 9999)
-        yn = snprintf(ybuf, sizeof ybuf, "+%lld", year);
-    else
-        yn = snprintf(ybuf, sizeof ybuf, "%04lld", year);
     size_t mark = out->len;
     strbuf_putc(out, '"');
-    strbuf_append(out, ybuf, (size_t) yn);
-    strbuf_append(out, s + y_end, 6); /* -MM-DD */
-    strbuf_putc(out, 'T');
-    strbuf_append(out, t, tl);
-    if (!append_offset(out, t + tl, (size_t) (s + body_end - t - tl))) {
-        out->len = mark;
-        out->data[mark] = '\0';
-        return false;
-    }
-    strbuf_putc(out, '"');
-    return true;
-}
-
-/* timetz "12:00:00.5+02" → "12:00:00.5+02:00" (the offset kept: it is part of the value). */
-static bool append_timetz(strbuf_t *out, const char *s, size_t len)
-{
-    size_t tl = time_part_len(s, len);
-    if (tl < 8)
-        return false;
-    size_t mark = out->len;
-    strbuf_putc(out, '"');
-    strbuf_append(out, s, tl);
-    if (!append_offset(out, s + tl, len - tl)) {
+    if (!iso(s, len, out)) {
         out->len = mark;
         out->data[mark] = '\0';
         return false;
@@ -355,93 +197,55 @@ static void append_text(encoder_t *enc, strbuf_t *out, const pgtype_t *type, con
                         size_t len, int depth);
 
 /*
- * One quoted element of array_out or record_out: backslash escapes the next
- * character; in record_out a doubled quote is a quote. Unescaped into scratch.
- * Returns the position after the closing quote, or 0 if there is none.
+ * One item of an array or record that is a value (NULL, BARE or QUOTED), in
+ * the type's form. A quoted item is unescaped into the scratch buffer of this
+ * depth (the item's own text may be nested deeper and use the next ones).
  */
-static size_t read_quoted(const char *s, size_t len, size_t i, bool doubled_quotes,
-                          strbuf_t *scratch)
+static void append_item(encoder_t *enc, strbuf_t *out, const pgtype_t *type, const char *s,
+                        const pgtext_item_t *item, int depth)
 {
-    strbuf_reset(scratch);
-    strbuf_reserve(scratch, len - i);
-    i++; /* opening quote */
-    while (i < len) {
-        char c = s[i];
-        if (c == '\\') {
-            if (i + 1 >= len)
-                return 0;
-            scratch->data[scratch->len++] = s[i + 1];
-            i += 2;
-        } else if (c == '"') {
-            if (doubled_quotes && i + 1 < len && s[i + 1] == '"') {
-                scratch->data[scratch->len++] = '"';
-                i += 2;
-            } else {
-                scratch->data[scratch->len] = '\0';
-                return i + 1;
-            }
-        } else {
-            scratch->data[scratch->len++] = c;
-            i++;
-        }
+    if (item->kind == PGTEXT_ITEM_NULL) {
+        strbuf_append(out, "null", 4);
+    } else if (item->kind == PGTEXT_ITEM_QUOTED) {
+        strbuf_t *scratch = &enc->scratch[depth];
+        strbuf_reset(scratch);
+        strbuf_reserve(scratch, item->n);
+        scratch->len = pgtext_unquote(s, item, scratch->data);
+        append_text(enc, out, type, scratch->data, scratch->len, depth + 1);
+    } else {
+        append_text(enc, out, type, s + item->start, item->end - item->start, depth + 1);
     }
-    return 0;
 }
 
-/* One dimension "{...}" of array_out, from s[*pos] == '{'. */
 /* PostgreSQL allows at most 6 array dimensions (MAXDIM); deeper text is malformed. */
 #define ARRAY_MAX_DIMS 6
 
+/* One dimension "{...}" of array_out, from s[*pos] == '{', as a JSON array. */
 static bool parse_array_dim(encoder_t *enc, strbuf_t *out, const pgtype_t *type, const char *s,
                             size_t len, size_t *pos, int depth, int dim)
 {
-    size_t i = *pos;
-    if (i >= len || s[i] != '{' || dim >= ARRAY_MAX_DIMS)
+    if (dim >= ARRAY_MAX_DIMS)
         return false;
-    i++;
+    pgtext_list_t l;
+    pgtext_array_begin(&l, s, len, *pos, type->delim);
     strbuf_putc(out, '[');
-    if (i < len && s[i] == '}') {
-        strbuf_putc(out, ']');
-        *pos = i + 1;
-        return true;
-    }
     for (bool first = true;; first = false) {
+        pgtext_item_t item = pgtext_list_next(&l);
+        if (item.kind == PGTEXT_ITEM_BAD)
+            return false;
+        if (item.kind == PGTEXT_ITEM_END)
+            break;
         if (!first)
             strbuf_putc(out, ',');
-        if (i >= len)
-            return false;
-        if (s[i] == '{') {
-            if (!parse_array_dim(enc, out, type, s, len, &i, depth, dim + 1))
+        if (item.kind == PGTEXT_ITEM_ARRAY) {
+            if (!parse_array_dim(enc, out, type, s, len, &l.pos, depth, dim + 1))
                 return false;
-        } else if (s[i] == '"') {
-            strbuf_t *scratch = &enc->scratch[depth];
-            i = read_quoted(s, len, i, false, scratch);
-            if (i == 0)
-                return false;
-            append_text(enc, out, type->elem, scratch->data, scratch->len, depth + 1);
         } else {
-            size_t start = i;
-            while (i < len && s[i] != type->delim && s[i] != '}')
-                i++;
-            if (i == start)
-                return false;
-            if (text_is(s + start, i - start, "NULL"))
-                strbuf_append(out, "null", 4);
-            else
-                append_text(enc, out, type->elem, s + start, i - start, depth + 1);
+            append_item(enc, out, type->elem, s, &item, depth);
         }
-        if (i >= len)
-            return false;
-        if (s[i] == '}') {
-            i++;
-            break;
-        }
-        if (s[i] != type->delim)
-            return false;
-        i++;
     }
     strbuf_putc(out, ']');
-    *pos = i;
+    *pos = l.pos;
     return true;
 }
 
@@ -465,41 +269,28 @@ static bool append_composite(encoder_t *enc, strbuf_t *out, const pgtype_t *type
 {
     if (len < 2 || s[0] != '(')
         return false;
-    size_t i = 1;
     strbuf_putc(out, '{');
-    uint16_t f = 0;
+    /* "()" is one empty field to the scanner; for a type without fields it is none. */
     if (type->nfields == 0)
         return len == 2 && s[1] == ')' && (strbuf_putc(out, '}'), true);
+    pgtext_list_t l;
+    pgtext_record_begin(&l, s, len);
+    uint16_t f = 0;
     for (;; f++) {
-        if (f >= type->nfields || i >= len)
+        pgtext_item_t item = pgtext_list_next(&l);
+        if (item.kind == PGTEXT_ITEM_BAD)
+            return false;
+        if (item.kind == PGTEXT_ITEM_END)
+            break;
+        if (f >= type->nfields)
             return false;
         if (f)
             strbuf_putc(out, ',');
         json_append_string(out, type->field_names[f], strlen(type->field_names[f]));
         strbuf_putc(out, ':');
-        if (s[i] == ',' || s[i] == ')') {
-            strbuf_append(out, "null", 4);
-        } else if (s[i] == '"') {
-            strbuf_t *scratch = &enc->scratch[depth];
-            i = read_quoted(s, len, i, true, scratch);
-            if (i == 0)
-                return false;
-            append_text(enc, out, type->field_types[f], scratch->data, scratch->len, depth + 1);
-        } else {
-            size_t start = i;
-            while (i < len && s[i] != ',' && s[i] != ')')
-                i++;
-            append_text(enc, out, type->field_types[f], s + start, i - start, depth + 1);
-        }
-        if (i >= len)
-            return false;
-        if (s[i] == ')') {
-            i++;
-            break;
-        }
-        i++; /* ',' */
+        append_item(enc, out, type->field_types[f], s, &item, depth);
     }
-    if (i != len || f + 1 != type->nfields)
+    if (l.pos != len || f != type->nfields)
         return false;
     strbuf_putc(out, '}');
     return true;
@@ -527,7 +318,7 @@ static void append_text(encoder_t *enc, strbuf_t *out, const pgtype_t *type, con
         }
         break;
     case PGTYPE_FORM_FLOAT:
-        if (is_json_number_text(s, len)) {
+        if (pgtext_is_number(s, len)) {
             strbuf_append(out, s, len);
             return;
         }
@@ -537,16 +328,8 @@ static void append_text(encoder_t *enc, strbuf_t *out, const pgtype_t *type, con
     case PGTYPE_FORM_BASE64: append_bytea(out, s, len); return;
     case PGTYPE_FORM_DATE: {
         int64_t days;
-        if (text_is(s, len, "infinity")) {
-            strbuf_puts(out, "2147483647");
-            return;
-        }
-        if (text_is(s, len, "-infinity")) {
-            strbuf_puts(out, "-2147483648");
-            return;
-        }
-        if (pgtext_date_days(s, len, &days)) {
-            append_i64(out, days);
+        if (pgtext_date_value(s, len, &days)) {
+            strbuf_append_i64(out, days);
             return;
         }
         break;
@@ -554,37 +337,25 @@ static void append_text(encoder_t *enc, strbuf_t *out, const pgtype_t *type, con
     case PGTYPE_FORM_TIME: {
         int64_t us;
         if (pgtext_time_micros(s, len, &us)) {
-            append_i64(out, us);
+            strbuf_append_i64(out, us);
             return;
         }
         break;
     }
     case PGTYPE_FORM_TIMESTAMP: {
-        __int128 us;
-        if (text_is(s, len, "infinity")) {
-            strbuf_puts(out, "9223372036854775807");
-            return;
-        }
-        if (text_is(s, len, "-infinity")) {
-            strbuf_puts(out, "-9223372036854775808");
-            return;
-        }
-        /* PostgreSQL's last 29 years (294247–294276 AD) do not fit int64 microseconds, which
-         * readers parse them into: those keep their text form rather than overflow a reader. */
-        if (pgtext_timestamp_micros(s, len, &us) && us < INT64_MAX && us > INT64_MIN) {
-            append_i64(out, (int64_t) us);
+        int64_t us;
+        if (pgtext_timestamp_value(s, len, &us)) {
+            strbuf_append_i64(out, us);
             return;
         }
         break;
     }
     case PGTYPE_FORM_TIMESTAMPTZ:
-        if (text_is(s, len, "infinity") || text_is(s, len, "-infinity"))
-            break;
-        if (append_timestamptz(out, s, len))
+        if (append_iso(out, s, len, pgtext_timestamptz_iso))
             return;
         break;
     case PGTYPE_FORM_TIMETZ:
-        if (append_timetz(out, s, len))
+        if (append_iso(out, s, len, pgtext_timetz_iso))
             return;
         break;
     case PGTYPE_FORM_ARRAY:

@@ -1,11 +1,122 @@
 /*
- * pgtext.c — strict parsers of PostgreSQL's date and time text forms
- * (DateStyle ISO), used by the encoders to write Debezium's numeric time
- * forms. Pure functions: no allocation, no locale, no libc time functions
- * (PostgreSQL's calendar is the proleptic Gregorian one over 4714 BC to
- * 294276 AD, wider than time_t conversions promise).
+ * pgtext.c — strict parsers of PostgreSQL's text forms (pgtext.h), shared by
+ * json.c and protobuf.c so both encoders read every text the same way and
+ * differ only in how they write the result.
+ *
+ * Pure functions: no allocation (results go to the caller's variables,
+ * buffers or strbuf), no locale, no libc time functions (PostgreSQL's
+ * calendar is the proleptic Gregorian one over 4714 BC to 294276 AD, wider
+ * than time_t conversions promise). Never writes a format's syntax (quotes,
+ * escapes): that is the encoder's.
  */
-#include "sluice/pgtypes.h"
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "sluice/pgtext.h"
+
+/* ---- numbers -------------------------------------------------------------- */
+
+bool pgtext_is_number(const char *s, size_t len)
+{
+    size_t i = 0;
+    if (i < len && s[i] == '-')
+        i++;
+    if (i == len || s[i] < '0' || s[i] > '9')
+        return false;
+    if (s[i] == '0' && i + 1 < len && s[i + 1] >= '0' && s[i + 1] <= '9')
+        return false; /* no leading zeros in JSON */
+    while (i < len && s[i] >= '0' && s[i] <= '9')
+        i++;
+    if (i < len && s[i] == '.') {
+        size_t start = ++i;
+        while (i < len && s[i] >= '0' && s[i] <= '9')
+            i++;
+        if (i == start)
+            return false;
+    }
+    if (i < len && (s[i] == 'e' || s[i] == 'E')) {
+        i++;
+        if (i < len && (s[i] == '+' || s[i] == '-'))
+            i++;
+        size_t start = i;
+        while (i < len && s[i] >= '0' && s[i] <= '9')
+            i++;
+        if (i == start)
+            return false;
+    }
+    return i == len;
+}
+
+bool pgtext_money_decimal(const char *s, size_t len, char *buf, size_t cap, size_t *n)
+{
+    size_t k = 0, i = 0;
+    if (i < len && s[i] == '-')
+        buf[k++] = s[i++];
+    if (i < len && s[i] == '$')
+        i++;
+    else
+        return false;
+    for (; i < len && k + 1 < cap; i++) {
+        if (s[i] == ',')
+            continue;
+        if ((s[i] < '0' || s[i] > '9') && s[i] != '.')
+            return false;
+        buf[k++] = s[i];
+    }
+    if (i != len || !pgtext_is_number(buf, k))
+        return false;
+    *n = k;
+    return true;
+}
+
+size_t pgtext_format_int128(__int128 v, char *buf)
+{
+    char tmp[48];
+    size_t n = 0;
+    unsigned __int128 u = v < 0 ? (unsigned __int128) 0 - (unsigned __int128) v : (unsigned __int128) v;
+    do {
+        tmp[n++] = (char) ('0' + (int) (u % 10));
+        u /= 10;
+    } while (u);
+    size_t len = 0;
+    if (v < 0)
+        buf[len++] = '-';
+    while (n)
+        buf[len++] = tmp[--n];
+    buf[len] = '\0';
+    return len;
+}
+
+/* ---- bytea ---------------------------------------------------------------- */
+
+static int hex_value(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+bool pgtext_bytea_hex(const char *s, size_t len, uint8_t *bytes, size_t *n)
+{
+    if (len < 2 || s[0] != '\\' || s[1] != 'x' || (len - 2) % 2 != 0)
+        return false;
+    size_t count = (len - 2) / 2;
+    for (size_t i = 0; i < count; i++) {
+        int hi = hex_value(s[2 + 2 * i]), lo = hex_value(s[3 + 2 * i]);
+        if (hi < 0 || lo < 0)
+            return false;
+        bytes[i] = (uint8_t) (hi << 4 | lo);
+    }
+    *n = count;
+    return true;
+}
+
+/* ---- dates and times ------------------------------------------------------ */
 
 /* Days from 1970-01-01 to y-m-d, astronomical years (1 BC = 0); Howard Hinnant's algorithm. */
 static int64_t days_from_civil(int64_t y, int m, int d)
@@ -128,20 +239,239 @@ bool pgtext_timestamp_micros(const char *s, size_t len, __int128 *micros)
     return true;
 }
 
-size_t pgtext_format_int128(__int128 v, char *buf)
+static bool text_is(const char *s, size_t len, const char *word)
 {
-    char tmp[48];
-    size_t n = 0;
-    unsigned __int128 u = v < 0 ? (unsigned __int128) 0 - (unsigned __int128) v : (unsigned __int128) v;
-    do {
-        tmp[n++] = (char) ('0' + (int) (u % 10));
-        u /= 10;
-    } while (u);
-    size_t len = 0;
-    if (v < 0)
-        buf[len++] = '-';
-    while (n)
-        buf[len++] = tmp[--n];
-    buf[len] = '\0';
-    return len;
+    return strlen(word) == len && memcmp(s, word, len) == 0;
+}
+
+bool pgtext_date_value(const char *s, size_t len, int64_t *days)
+{
+    if (text_is(s, len, "infinity"))
+        *days = INT32_MAX;
+    else if (text_is(s, len, "-infinity"))
+        *days = INT32_MIN;
+    else
+        return pgtext_date_days(s, len, days);
+    return true;
+}
+
+bool pgtext_timestamp_value(const char *s, size_t len, int64_t *micros)
+{
+    __int128 us;
+    if (text_is(s, len, "infinity"))
+        *micros = INT64_MAX;
+    else if (text_is(s, len, "-infinity"))
+        *micros = INT64_MIN;
+    else if (pgtext_timestamp_micros(s, len, &us) && us < INT64_MAX && us > INT64_MIN)
+        *micros = (int64_t) us;
+    else
+        return false;
+    return true;
+}
+
+/* Appends an offset "+hh[:mm[:ss]]" as ISO "+hh:mm[:ss]", "Z" for zero; false (and nothing
+ * appended) if malformed. */
+static bool append_iso_offset(strbuf_t *out, const char *s, size_t len)
+{
+    if (len < 3 || (s[0] != '+' && s[0] != '-'))
+        return false;
+    for (size_t i = 1; i < len; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] == ':' && (i == 3 || i == 6))))
+            return false;
+    if (!(len == 3 || len == 6 || len == 9))
+        return false;
+    bool zero = true;
+    for (size_t i = 1; i < len; i++)
+        if (s[i] != '0' && s[i] != ':')
+            zero = false;
+    if (zero) {
+        strbuf_putc(out, 'Z');
+        return true;
+    }
+    strbuf_append(out, s, 3);
+    if (len == 3)
+        strbuf_append(out, ":00", 3);
+    else
+        strbuf_append(out, s + 3, len - 3);
+    return true;
+}
+
+/* Length of "HH:MM:SS[.ffffff]" at the start of s (its characters; the offset decides the rest). */
+static size_t time_part_len(const char *s, size_t len)
+{
+    size_t i = 0;
+    while (i < len && ((s[i] >= '0' && s[i] <= '9') || s[i] == ':' || s[i] == '.'))
+        i++;
+    return i;
+}
+
+bool pgtext_timestamptz_iso(const char *s, size_t len, strbuf_t *out)
+{
+    size_t y_end = 0;
+    while (y_end < len && s[y_end] >= '0' && s[y_end] <= '9')
+        y_end++;
+    if (y_end < 4 || len < y_end + 16 || s[y_end] != '-' || s[y_end + 6] != ' ')
+        return false;
+    bool bc = memcmp(s + len - 3, " BC", 3) == 0;
+    size_t body_end = bc ? len - 3 : len;
+    const char *t = s + y_end + 7;
+    size_t tl = time_part_len(t, (size_t) (s + body_end - t));
+    if (tl < 8)
+        return false;
+    /* The year's digits, saturating at LLONG_MAX as strtoll does (s is not NUL-terminated). */
+    long long year = 0;
+    for (size_t i = 0; i < y_end; i++) {
+        int d = s[i] - '0';
+        if (year > (LLONG_MAX - d) / 10) {
+            year = LLONG_MAX;
+            break;
+        }
+        year = year * 10 + d;
+    }
+    if (bc)
+        year = 1 - year;
+    char ybuf[32];
+    int yn;
+    if (year < 0)
+        yn = snprintf(ybuf, sizeof ybuf, "-%04lld", -year);
+    else if (year > 9999)
+        yn = snprintf(ybuf, sizeof ybuf, "+%lld", year);
+    else
+        yn = snprintf(ybuf, sizeof ybuf, "%04lld", year);
+    size_t mark = out->len;
+    strbuf_append(out, ybuf, (size_t) yn);
+    strbuf_append(out, s + y_end, 6); /* -MM-DD */
+    strbuf_putc(out, 'T');
+    strbuf_append(out, t, tl);
+    if (!append_iso_offset(out, t + tl, (size_t) (s + body_end - t - tl))) {
+        out->len = mark;
+        out->data[mark] = '\0';
+        return false;
+    }
+    return true;
+}
+
+bool pgtext_timetz_iso(const char *s, size_t len, strbuf_t *out)
+{
+    size_t tl = time_part_len(s, len);
+    if (tl < 8)
+        return false;
+    size_t mark = out->len;
+    strbuf_append(out, s, tl);
+    if (!append_iso_offset(out, s + tl, len - tl)) {
+        out->len = mark;
+        out->data[mark] = '\0';
+        return false;
+    }
+    return true;
+}
+
+/* ---- arrays and composites ------------------------------------------------ */
+
+/*
+ * A quoted item from s[i] == '"': a backslash escapes the next character; in
+ * record_out (doubled_quotes) a doubled quote is a quote. Returns the position
+ * after the closing quote, 0 if there is none, and the unescaped length in *n.
+ */
+static size_t quoted_end(const char *s, size_t len, size_t i, bool doubled_quotes, size_t *n)
+{
+    size_t count = 0;
+    for (size_t j = i + 1; j < len; count++) {
+        if (s[j] == '\\') {
+            if (j + 1 >= len)
+                return 0;
+            j += 2;
+        } else if (s[j] == '"') {
+            if (!(doubled_quotes && j + 1 < len && s[j + 1] == '"')) {
+                *n = count;
+                return j + 1;
+            }
+            j += 2;
+        } else {
+            j++;
+        }
+    }
+    return 0;
+}
+
+void pgtext_array_begin(pgtext_list_t *l, const char *s, size_t len, size_t pos, char delim)
+{
+    *l = (pgtext_list_t) {
+        .s = s, .len = len, .pos = pos, .delim = delim, .array = true, .first = true};
+}
+
+void pgtext_record_begin(pgtext_list_t *l, const char *s, size_t len)
+{
+    *l = (pgtext_list_t) {
+        .s = s, .len = len, .pos = 0, .delim = ',', .array = false, .first = true};
+}
+
+pgtext_item_t pgtext_list_next(pgtext_list_t *l)
+{
+    const char *s = l->s;
+    size_t len = l->len, i = l->pos;
+    char close = l->array ? '}' : ')';
+    pgtext_item_t item = {.kind = PGTEXT_ITEM_BAD};
+    if (l->first) {
+        if (i >= len || s[i] != (l->array ? '{' : '('))
+            return item;
+        i++;
+        if (l->array && i < len && s[i] == '}') { /* "{}"; a record's "()" is one empty field */
+            l->pos = i + 1;
+            item.kind = PGTEXT_ITEM_END;
+            return item;
+        }
+    } else {
+        if (i >= len)
+            return item;
+        if (s[i] == close) {
+            l->pos = i + 1;
+            item.kind = PGTEXT_ITEM_END;
+            return item;
+        }
+        /* In a record one character separates fields whatever it is: record_out writes ','
+         * there, and a stray one after a closing quote has always been skipped, not refused. */
+        if (l->array && s[i] != l->delim)
+            return item;
+        i++;
+    }
+    l->first = false;
+    if (i >= len)
+        return item;
+    item.start = i;
+    if (l->array && s[i] == '{') {
+        item.kind = PGTEXT_ITEM_ARRAY;
+    } else if (!l->array && (s[i] == ',' || s[i] == ')')) {
+        item.kind = PGTEXT_ITEM_NULL;
+    } else if (s[i] == '"') {
+        i = quoted_end(s, len, i, !l->array, &item.n);
+        if (i == 0)
+            return item;
+        item.kind = PGTEXT_ITEM_QUOTED;
+    } else {
+        while (i < len && s[i] != l->delim && s[i] != close)
+            i++;
+        if (i == item.start)
+            return item; /* an empty array element: arrays write NULL */
+        bool null = l->array && i - item.start == 4 && memcmp(s + item.start, "NULL", 4) == 0;
+        item.kind = null ? PGTEXT_ITEM_NULL : PGTEXT_ITEM_BARE;
+    }
+    item.end = i;
+    l->pos = i;
+    return item;
+}
+
+size_t pgtext_unquote(const char *s, const pgtext_item_t *item, char *out)
+{
+    size_t k = 0;
+    for (size_t j = item->start + 1; j < item->end - 1;) {
+        if (s[j] == '\\' || s[j] == '"') { /* an escape, or the first of a doubled quote */
+            out[k++] = s[j + 1];
+            j += 2;
+        } else {
+            out[k++] = s[j++];
+        }
+    }
+    out[k] = '\0';
+    return k;
 }

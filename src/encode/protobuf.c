@@ -6,7 +6,8 @@
  * The same events as json.c, value for value: each PostgreSQL type takes the
  * protobuf form of its JSON form (the table at the top of sluice.proto and in
  * the README), with the same fallbacks to PostgreSQL's text form, the same
- * TOAST rule and the same keys. The unit tests decode every form back to
+ * TOAST rule and the same keys. Text forms are read with pgtext.h's parsers,
+ * the ones json.c uses. The unit tests decode every form back to
  * JSON and require json.c's bytes for the same input (tests/unit/
  * test_protobuf.c), and the golden tests do the same end to end.
  *
@@ -23,7 +24,6 @@
  * Owns nothing per event. Never drops a column: text that does not parse as
  * its type's form is a text_value holding the PostgreSQL text form.
  */
-#include <limits.h>
 #include <math.h>
 #include <stdalign.h>
 #include <stddef.h>
@@ -33,6 +33,7 @@
 
 #include "encoders.h"
 #include "sluice.pb-c.h"
+#include "sluice/pgtext.h"
 #include "sluice/pgtypes.h"
 
 /* Nesting of arrays in composites in arrays...; deeper values are their text form (as json.c). */
@@ -125,6 +126,7 @@ typedef struct {
      * elements are copied into the arena when it closes. Kept across events. */
     void **stack;
     size_t nstack, stack_cap;
+    strbuf_t iso; /* a timestamptz / timetz value's ISO form, before its copy into the arena */
     /* The two unchanged-TOAST markers, shared by every value that needs one. */
     Sluice__Unavailable unavailable_text, unavailable_binary;
 } pb_encoder_t;
@@ -165,6 +167,7 @@ void protobuf_encoder_free(encoder_t *e)
     free(enc->toast_placeholder);
     arena_free(&enc->arena);
     free(enc->stack);
+    strbuf_free(&enc->iso);
     free(enc);
 }
 
@@ -215,38 +218,6 @@ static bool parse_int64(const char *s, size_t len, int64_t *out)
     return true;
 }
 
-/* A decimal number as JSON writes one (so not NaN, Infinity). */
-static bool is_number_text(const char *s, size_t len)
-{
-    size_t i = 0;
-    if (i < len && s[i] == '-')
-        i++;
-    if (i == len || s[i] < '0' || s[i] > '9')
-        return false;
-    if (s[i] == '0' && i + 1 < len && s[i + 1] >= '0' && s[i + 1] <= '9')
-        return false;
-    while (i < len && s[i] >= '0' && s[i] <= '9')
-        i++;
-    if (i < len && s[i] == '.') {
-        size_t start = ++i;
-        while (i < len && s[i] >= '0' && s[i] <= '9')
-            i++;
-        if (i == start)
-            return false;
-    }
-    if (i < len && (s[i] == 'e' || s[i] == 'E')) {
-        i++;
-        if (i < len && (s[i] == '+' || s[i] == '-'))
-            i++;
-        size_t start = i;
-        while (i < len && s[i] >= '0' && s[i] <= '9')
-            i++;
-        if (i == start)
-            return false;
-    }
-    return i == len;
-}
-
 /* real / double precision: shortest exact text → the same float or double; NaN, ±Infinity native. */
 static bool set_float(Sluice__Value *v, const pgtype_t *type, const char *s, size_t len)
 {
@@ -260,7 +231,7 @@ static bool set_float(Sluice__Value *v, const pgtype_t *type, const char *s, siz
         d = -INFINITY;
     } else {
         char buf[128];
-        if (!is_number_text(s, len) || len >= sizeof buf)
+        if (!pgtext_is_number(s, len) || len >= sizeof buf)
             return false;
         memcpy(buf, s, len);
         buf[len] = '\0';
@@ -286,155 +257,29 @@ static bool set_float(Sluice__Value *v, const pgtype_t *type, const char *s, siz
     return true;
 }
 
-/* money in lc_monetary C: "-$1,234.56" → "-1234.56"; another currency format is not parsed. */
-static bool money_decimal(const char *s, size_t len, char *buf, size_t cap, size_t *outn)
-{
-    size_t n = 0, i = 0;
-    if (i < len && s[i] == '-')
-        buf[n++] = s[i++];
-    if (i < len && s[i] == '$')
-        i++;
-    else
-        return false;
-    for (; i < len && n + 1 < cap; i++) {
-        if (s[i] == ',')
-            continue;
-        if ((s[i] < '0' || s[i] > '9') && s[i] != '.')
-            return false;
-        buf[n++] = s[i];
-    }
-    if (i != len || !is_number_text(buf, n))
-        return false;
-    *outn = n;
-    return true;
-}
-
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* bytea's hex text "\x0aff" → its bytes. */
 static bool set_bytea(pb_encoder_t *enc, Sluice__Value *v, const char *s, size_t len)
 {
-    if (len < 2 || s[0] != '\\' || s[1] != 'x' || (len - 2) % 2 != 0)
+    uint8_t *bytes = arena_alloc(&enc->arena, len / 2);
+    size_t n;
+    if (!pgtext_bytea_hex(s, len, bytes, &n))
         return false;
-    size_t n = (len - 2) / 2;
-    uint8_t *bytes = arena_alloc(&enc->arena, n);
-    for (size_t i = 0; i < n; i++) {
-        int hi = hex_value(s[2 + 2 * i]), lo = hex_value(s[3 + 2 * i]);
-        if (hi < 0 || lo < 0)
-            return false;
-        bytes[i] = (uint8_t) (hi << 4 | lo);
-    }
     v->kind_case = SLUICE__VALUE__KIND_BYTES_VALUE;
     v->bytes_value.len = n;
     v->bytes_value.data = bytes;
     return true;
 }
 
-/* An offset "+hh[:mm[:ss]]" as ISO "+hh:mm[:ss]", "Z" for zero, into o; -1 if malformed. */
-static int iso_offset(const char *s, size_t len, char *o)
+/* An ISO-8601 string of pgtext.h's as a text_value; false for text that is not the form's. */
+static bool set_iso(pb_encoder_t *enc, Sluice__Value *v, const char *s, size_t len,
+                    bool (*iso)(const char *s, size_t len, strbuf_t *out))
 {
-    if (len < 3 || (s[0] != '+' && s[0] != '-'))
-        return -1;
-    for (size_t i = 1; i < len; i++)
-        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] == ':' && (i == 3 || i == 6))))
-            return -1;
-    if (!(len == 3 || len == 6 || len == 9))
-        return -1;
-    bool zero = true;
-    for (size_t i = 1; i < len; i++)
-        if (s[i] != '0' && s[i] != ':')
-            zero = false;
-    if (zero) {
-        o[0] = 'Z';
-        return 1;
-    }
-    memcpy(o, s, 3);
-    if (len == 3) {
-        memcpy(o + 3, ":00", 3);
-        return 6;
-    }
-    memcpy(o + 3, s + 3, len - 3);
-    return (int) len;
-}
-
-/* Length of "HH:MM:SS[.ffffff]" at the start of s. */
-static size_t time_part_len(const char *s, size_t len)
-{
-    size_t i = 0;
-    while (i < len && ((s[i] >= '0' && s[i] <= '9') || s[i] == ':' || s[i] == '.'))
-        i++;
-    return i;
-}
-
-/*
- * timestamptz text "2024-05-01 12:00:00.5+00[ BC]" → "2024-05-01T12:00:00.5Z"
- * (astronomical years: "-0043" for 44 BC, "+10000" past 9999) into o, which
- * holds len + 32 bytes. Returns the length, 0 if s is not that text.
- */
-static size_t iso_timestamptz(const char *s, size_t len, char *o)
-{
-    size_t y_end = 0;
-    while (y_end < len && s[y_end] >= '0' && s[y_end] <= '9')
-        y_end++;
-    if (y_end < 4 || len < y_end + 16 || s[y_end] != '-' || s[y_end + 6] != ' ')
-        return 0;
-    bool bc = memcmp(s + len - 3, " BC", 3) == 0;
-    size_t body_end = bc ? len - 3 : len;
-    const char *t = s + y_end + 7;
-    size_t tl = time_part_len(t, (size_t) (s + body_end - t));
-    if (tl < 8)
-        return 0;
-    /* The year's digits, saturating as strtoll does (json.c reads it with strtoll). */
-    long long year = 0;
-    for (size_t i = 0; i < y_end; i++) {
-        if (year > (LLONG_MAX - 9) / 10) {
-            year = LLONG_MAX;
-            break;
-        }
-        year = year * 10 + (s[i] - '0');
-    }
-    if (bc)
-        year = 1 - year;
-    char ybuf[32];
-    int yn;
-    if (year < 0)
-        yn = snprintf(ybuf, sizeof ybuf, "-%04lld", -year);
-    else if (year > 9999)
-        yn = snprintf(ybuf, sizeof ybuf, "+%lld", year);
-    else
-        yn = snprintf(ybuf, sizeof ybuf, "%04lld", year);
-    size_t n = 0;
-    memcpy(o, ybuf, (size_t) yn);
-    n += (size_t) yn;
-    memcpy(o + n, s + y_end, 6); /* -MM-DD */
-    n += 6;
-    o[n++] = 'T';
-    memcpy(o + n, t, tl);
-    n += tl;
-    int on = iso_offset(t + tl, (size_t) (s + body_end - t - tl), o + n);
-    if (on < 0)
-        return 0;
-    return n + (size_t) on;
-}
-
-/* timetz "12:00:00.5+02" → "12:00:00.5+02:00" into o (len + 8 bytes); 0 if not that text. */
-static size_t iso_timetz(const char *s, size_t len, char *o)
-{
-    size_t tl = time_part_len(s, len);
-    if (tl < 8)
-        return 0;
-    memcpy(o, s, tl);
-    int on = iso_offset(s + tl, len - tl, o + tl);
-    return on < 0 ? 0 : tl + (size_t) on;
+    strbuf_reset(&enc->iso);
+    if (!iso(s, len, &enc->iso))
+        return false;
+    v->kind_case = SLUICE__VALUE__KIND_TEXT_VALUE;
+    v->text_value = arena_strndup(&enc->arena, enc->iso.data, enc->iso.len);
+    return true;
 }
 
 /* ---- values --------------------------------------------------------------- */
@@ -462,48 +307,22 @@ static void set_text_value(pb_encoder_t *enc, Sluice__Value *v, const pgtype_t *
                            const char *s, size_t len, int depth, bool stable);
 
 /*
- * One quoted element of array_out or record_out, from s[i] == '"': backslash
- * escapes the next character; in record_out a doubled quote is a quote.
- * Returns the position after the closing quote (0 if there is none) and the
- * element, unescaped into the arena, in *out / *outlen.
+ * One item of an array or record that is a value (NULL, BARE or QUOTED) into
+ * v, in the type's form. A quoted item is unescaped into the arena, exactly
+ * its length (pgtext_list_next measured it).
  */
-static size_t read_quoted(pb_encoder_t *enc, const char *s, size_t len, size_t i,
-                          bool doubled_quotes, char **out, size_t *outlen)
+static void set_item(pb_encoder_t *enc, Sluice__Value *v, const pgtype_t *type, const char *s,
+                     const pgtext_item_t *item, int depth)
 {
-    /* Measure first, so the arena holds exactly the element (not the rest of the text). */
-    size_t n = 0, j = i + 1, end = 0;
-    while (j < len) {
-        if (s[j] == '\\') {
-            if (j + 1 >= len)
-                return 0;
-            j += 2;
-        } else if (s[j] == '"') {
-            if (!(doubled_quotes && j + 1 < len && s[j + 1] == '"')) {
-                end = j + 1;
-                break;
-            }
-            j += 2;
-        } else {
-            j++;
-        }
-        n++;
+    if (item->kind == PGTEXT_ITEM_NULL) {
+        set_null(v);
+    } else if (item->kind == PGTEXT_ITEM_QUOTED) {
+        char *o = arena_alloc(&enc->arena, item->n + 1);
+        size_t n = pgtext_unquote(s, item, o);
+        set_text_value(enc, v, type, o, n, depth + 1, true);
+    } else {
+        set_text_value(enc, v, type, s + item->start, item->end - item->start, depth + 1, false);
     }
-    if (!end)
-        return 0;
-    char *o = arena_alloc(&enc->arena, n + 1);
-    size_t k = 0;
-    for (j = i + 1; j < end - 1;) {
-        if (s[j] == '\\' || s[j] == '"') { /* an escape, or the first of a doubled quote */
-            o[k++] = s[j + 1];
-            j += 2;
-        } else {
-            o[k++] = s[j++];
-        }
-    }
-    o[k] = '\0';
-    *out = o;
-    *outlen = k;
-    return end;
 }
 
 /* Moves the element pointers pushed since mark into v as an array_value. */
@@ -524,54 +343,28 @@ static void close_array(pb_encoder_t *enc, Sluice__Value *v, size_t mark)
 static bool parse_array_dim(pb_encoder_t *enc, Sluice__Value *v, const pgtype_t *type,
                             const char *s, size_t len, size_t *pos, int depth, int dim)
 {
-    size_t i = *pos;
-    if (i >= len || s[i] != '{' || dim >= MAX_DIMS)
+    if (dim >= MAX_DIMS)
         return false;
-    i++;
+    pgtext_list_t l;
+    pgtext_array_begin(&l, s, len, *pos, type->delim);
     size_t mark = enc->nstack;
-    if (i < len && s[i] == '}') {
-        close_array(enc, v, mark);
-        *pos = i + 1;
-        return true;
-    }
     for (;;) {
-        if (i >= len)
+        pgtext_item_t item = pgtext_list_next(&l);
+        if (item.kind == PGTEXT_ITEM_BAD)
             return false;
+        if (item.kind == PGTEXT_ITEM_END)
+            break;
         Sluice__Value *e = new_value(enc);
         push(enc, e);
-        if (s[i] == '{') {
-            if (!parse_array_dim(enc, e, type, s, len, &i, depth, dim + 1))
+        if (item.kind == PGTEXT_ITEM_ARRAY) {
+            if (!parse_array_dim(enc, e, type, s, len, &l.pos, depth, dim + 1))
                 return false;
-        } else if (s[i] == '"') {
-            char *elem;
-            size_t elen;
-            i = read_quoted(enc, s, len, i, false, &elem, &elen);
-            if (i == 0)
-                return false;
-            set_text_value(enc, e, type->elem, elem, elen, depth + 1, true);
         } else {
-            size_t start = i;
-            while (i < len && s[i] != type->delim && s[i] != '}')
-                i++;
-            if (i == start)
-                return false;
-            if (text_is(s + start, i - start, "NULL"))
-                set_null(e);
-            else
-                set_text_value(enc, e, type->elem, s + start, i - start, depth + 1, false);
+            set_item(enc, e, type->elem, s, &item, depth);
         }
-        if (i >= len)
-            return false;
-        if (s[i] == '}') {
-            i++;
-            break;
-        }
-        if (s[i] != type->delim)
-            return false;
-        i++;
     }
     close_array(enc, v, mark);
-    *pos = i;
+    *pos = l.pos;
     return true;
 }
 
@@ -592,6 +385,7 @@ static bool set_composite(pb_encoder_t *enc, Sluice__Value *v, const pgtype_t *t
     if (len < 2 || s[0] != '(')
         return false;
     uint16_t nf = type->nfields;
+    /* "()" is one empty field to the scanner; for a type without fields it is none. */
     if (nf == 0 && !(len == 2 && s[1] == ')'))
         return false;
     Sluice__Composite *c = arena_alloc(&enc->arena, sizeof *c);
@@ -600,46 +394,30 @@ static bool set_composite(pb_encoder_t *enc, Sluice__Value *v, const pgtype_t *t
     Sluice__Value *vals = arena_alloc(&enc->arena, nf * sizeof *vals);
     c->fields = arena_alloc(&enc->arena, nf * sizeof *c->fields);
     c->n_fields = nf;
-    size_t i = 1;
-    for (uint16_t f = 0; nf > 0; f++) {
-        if (f >= nf || i >= len)
-            return false;
-        const pgtype_t *ft = type->field_types[f] ? type->field_types[f] : pgtype_unknown();
-        sluice__column__init(&cols[f]);
-        cols[f].name = type->field_names[f] ? type->field_names[f] : "";
-        cols[f].type_oid = ft->oid;
-        sluice__value__init(&vals[f]);
-        cols[f].value = &vals[f];
-        c->fields[f] = &cols[f];
-        if (s[i] == ',' || s[i] == ')') {
-            set_null(&vals[f]);
-        } else if (s[i] == '"') {
-            char *field;
-            size_t flen;
-            i = read_quoted(enc, s, len, i, true, &field, &flen);
-            if (i == 0)
+    if (nf > 0) {
+        pgtext_list_t l;
+        pgtext_record_begin(&l, s, len);
+        uint16_t f = 0;
+        for (;; f++) {
+            pgtext_item_t item = pgtext_list_next(&l);
+            if (item.kind == PGTEXT_ITEM_BAD)
                 return false;
-            set_text_value(enc, &vals[f], ft, field, flen, depth + 1, true);
-        } else {
-            size_t start = i;
-            while (i < len && s[i] != ',' && s[i] != ')')
-                i++;
-            set_text_value(enc, &vals[f], ft, s + start, i - start, depth + 1, false);
-        }
-        if (i >= len)
-            return false;
-        if (s[i] == ')') {
-            i++;
-            if (f + 1 != nf)
+            if (item.kind == PGTEXT_ITEM_END)
+                break;
+            if (f >= nf)
                 return false;
-            break;
+            const pgtype_t *ft = type->field_types[f] ? type->field_types[f] : pgtype_unknown();
+            sluice__column__init(&cols[f]);
+            cols[f].name = type->field_names[f] ? type->field_names[f] : "";
+            cols[f].type_oid = ft->oid;
+            sluice__value__init(&vals[f]);
+            cols[f].value = &vals[f];
+            c->fields[f] = &cols[f];
+            set_item(enc, &vals[f], ft, s, &item, depth);
         }
-        i++; /* ',' */
+        if (l.pos != len || f != nf)
+            return false;
     }
-    if (nf == 0)
-        i = 2;
-    if (i != len)
-        return false;
     v->kind_case = SLUICE__VALUE__KIND_COMPOSITE_VALUE;
     v->composite_value = c;
     return true;
@@ -677,7 +455,7 @@ static void set_text_value(pb_encoder_t *enc, Sluice__Value *v, const pgtype_t *
     case PGTYPE_FORM_MONEY: {
         char buf[64];
         size_t n;
-        if (money_decimal(s, len, buf, sizeof buf, &n)) {
+        if (pgtext_money_decimal(s, len, buf, sizeof buf, &n)) {
             v->kind_case = SLUICE__VALUE__KIND_DECIMAL_VALUE;
             v->decimal_value = arena_strndup(&enc->arena, buf, n);
             return;
@@ -690,16 +468,12 @@ static void set_text_value(pb_encoder_t *enc, Sluice__Value *v, const pgtype_t *
         break;
     case PGTYPE_FORM_DATE: {
         int64_t days;
-        if (text_is(s, len, "infinity")) {
-            days = INT32_MAX;
-        } else if (text_is(s, len, "-infinity")) {
-            days = INT32_MIN;
-        } else if (!pgtext_date_days(s, len, &days) || days > INT32_MAX || days < INT32_MIN) {
-            break;
+        if (pgtext_date_value(s, len, &days) && days <= INT32_MAX && days >= INT32_MIN) {
+            v->kind_case = SLUICE__VALUE__KIND_DATE_DAYS;
+            v->date_days = (int32_t) days;
+            return;
         }
-        v->kind_case = SLUICE__VALUE__KIND_DATE_DAYS;
-        v->date_days = (int32_t) days;
-        return;
+        break;
     }
     case PGTYPE_FORM_TIME: {
         int64_t us;
@@ -711,44 +485,22 @@ static void set_text_value(pb_encoder_t *enc, Sluice__Value *v, const pgtype_t *
         break;
     }
     case PGTYPE_FORM_TIMESTAMP: {
-        __int128 us;
-        int64_t t;
-        if (text_is(s, len, "infinity"))
-            t = INT64_MAX;
-        else if (text_is(s, len, "-infinity"))
-            t = INT64_MIN;
-        else if (pgtext_timestamp_micros(s, len, &us) && us < INT64_MAX && us > INT64_MIN)
-            t = (int64_t) us; /* years 294247–294276 do not fit: their text form, as json.c */
-        else
-            break;
-        v->kind_case = SLUICE__VALUE__KIND_TIMESTAMP_MICROS;
-        v->timestamp_micros = t;
-        return;
-    }
-    case PGTYPE_FORM_TIMESTAMPTZ: {
-        if (text_is(s, len, "infinity") || text_is(s, len, "-infinity"))
-            break;
-        char *o = arena_alloc(&enc->arena, len + 32);
-        size_t n = iso_timestamptz(s, len, o);
-        if (n) {
-            o[n] = '\0';
-            v->kind_case = SLUICE__VALUE__KIND_TEXT_VALUE;
-            v->text_value = o;
+        int64_t us;
+        if (pgtext_timestamp_value(s, len, &us)) {
+            v->kind_case = SLUICE__VALUE__KIND_TIMESTAMP_MICROS;
+            v->timestamp_micros = us;
             return;
         }
         break;
     }
-    case PGTYPE_FORM_TIMETZ: {
-        char *o = arena_alloc(&enc->arena, len + 8);
-        size_t n = iso_timetz(s, len, o);
-        if (n) {
-            o[n] = '\0';
-            v->kind_case = SLUICE__VALUE__KIND_TEXT_VALUE;
-            v->text_value = o;
+    case PGTYPE_FORM_TIMESTAMPTZ:
+        if (set_iso(enc, v, s, len, pgtext_timestamptz_iso))
             return;
-        }
         break;
-    }
+    case PGTYPE_FORM_TIMETZ:
+        if (set_iso(enc, v, s, len, pgtext_timetz_iso))
+            return;
+        break;
     case PGTYPE_FORM_ARRAY:
     case PGTYPE_FORM_COMPOSITE: {
         if (depth >= MAX_DEPTH - 1)

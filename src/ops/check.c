@@ -25,6 +25,7 @@
 
 #include "sluice/buf.h"
 #include "sluice/checkpoint.h"
+#include "sluice/snapshot.h"
 #include "sluice/log.h"
 #include "sluice/sink.h"
 #include "sluice/stream.h"
@@ -753,6 +754,20 @@ int status_run(const config_t *cfg, FILE *out)
                      ", committed at %s (%.1f s ago)\n",
                 ck.xid, LSN_ARGS(ck.commit_lsn), when,
                 ck.commit_ts_us ? age_seconds(ck.commit_ts_us) : 0.0);
+        snapshot_progress_t *sp = ck.snapshot ? snapshot_progress_parse(ck.snapshot, clean, sizeof clean) : NULL;
+        if (sp) {
+            size_t done = 0;
+            for (size_t i = 0; i < sp->ntables; i++)
+                done += sp->tables[i].state == SNAPSHOT_TABLE_DONE;
+            if (sp->running)
+                fprintf(out, "  snapshot:         running (snapshot %u at " LSN_FMT "): %zu of %zu "
+                             "tables complete in Kafka\n",
+                        sp->epoch, LSN_ARGS(sp->consistent_point), done, sp->ntables);
+            else
+                fprintf(out, "  snapshot:         done (%u snapshot%s, the latest at " LSN_FMT ")\n",
+                        sp->epoch, sp->epoch == 1 ? "" : "s", LSN_ARGS(sp->consistent_point));
+            snapshot_progress_free(sp);
+        }
         if (slot_exists && slot_confirmed > ck.end_lsn) {
             fprintf(out, "consistency: BROKEN: the slot (" LSN_FMT ") is ahead of the checkpoint "
                          "(" LSN_FMT "); `sluice run` will refuse to start\n",

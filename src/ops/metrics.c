@@ -14,6 +14,7 @@
  * hot path, blocks a caller, or acts on what it measures.
  */
 #include "sluice/metrics.h"
+#include "sluice/snapshot.h"
 
 #include <arpa/inet.h>
 #include <jansson.h>
@@ -445,6 +446,18 @@ void metrics_render(strbuf_t *out)
     metric_u64(out, "sluice_skipped_transactions_total", "counter",
                "Source transactions PostgreSQL resent that Kafka already held (skipped whole).",
                skipped);
+    metric_u64(out, "sluice_snapshot_rows_total", "counter",
+               "Rows copied by the initial snapshot (op \"r\" events produced) in this process.",
+               snapshot_stats.rows);
+    metric_u64(out, "sluice_snapshot_running", "gauge",
+               "1 while an initial (or requested) snapshot copies tables.",
+               (uint64_t) snapshot_stats.running);
+    metric_head(out, "sluice_snapshot_tables", "gauge",
+                "Tables of the latest snapshot: complete in Kafka, and in all.");
+    strbuf_appendf(out, "sluice_snapshot_tables{state=\"done\"} %llu\n",
+                   (unsigned long long) snapshot_stats.tables_done);
+    strbuf_appendf(out, "sluice_snapshot_tables{state=\"total\"} %llu\n",
+                   (unsigned long long) snapshot_stats.tables_total);
     metric_head(out, "sluice_kafka_transactions_total", "counter",
                 "Kafka transactions by outcome.");
     strbuf_appendf(out, "sluice_kafka_transactions_total{outcome=\"committed\"} %llu\n",

@@ -416,6 +416,7 @@ typedef struct {
     int64_t start_ms, done_ms;
     uint64_t logged_rows;
     int64_t logged_ms;
+    bool committed_done; /* a committed checkpoint lists it as done */
 } copy_table_t;
 
 typedef struct {
@@ -1011,6 +1012,12 @@ static pipeline_result_t commit_locked(copy_t *c, bool begin_next, char *err, si
     *a->ckpt = cp;
     log_debug("snapshot: committed Kafka transaction %" PRIu64, cp.seq);
     testpoint_hit("snapshot_commit");
+    for (size_t i = 0; i < c->ntables; i++)
+        if (!c->tables[i].committed_done &&
+            a->progress->tables[c->tables[i].pidx].state == SNAPSHOT_TABLE_DONE) {
+            c->tables[i].committed_done = true;
+            testpoint_hit("snapshot_table_committed");
+        }
     if (!begin_next)
         return PIPE_STOPPED;
     st = sink_begin(a->sink, err, errlen);
@@ -1089,13 +1096,16 @@ static bool plan(copy_t *c, PGconn *conn, relcache_t *cache, catalog_t *cat,
         return false;
     }
     int n = PQntuples(r);
+    /* The initial snapshot takes every published table; a resumed or requested one only
+     * the tables its progress record lists. */
+    bool initial = p->ntables == 0;
     /* New tables first, so the pointers taken below stay valid. */
     for (int i = 0; i < n; i++) {
         char name[300];
         snprintf(name, sizeof name, "%s.%s", PQgetvalue(r, i, 1), PQgetvalue(r, i, 2));
         uint32_t oid = (uint32_t) strtoul(PQgetvalue(r, i, 0), NULL, 10);
         snapshot_table_t *pt = snapshot_progress_find(p, name);
-        if (!pt && p->epoch > 1)
+        if (!pt && !initial)
             continue; /* published after the initial snapshot: copied only on request */
         if (!pt)
             pt = snapshot_progress_add(p, name, oid, SNAPSHOT_TABLE_WAITING);

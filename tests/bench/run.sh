@@ -1,24 +1,67 @@
 #!/usr/bin/env bash
-# Drain benchmark: the same backlog through sluice into Kafka (exactly-once,
-# JSON and Protobuf output) and through pg_recvlogical to /dev/null
-# (PostgreSQL's own decode ceiling, same pgoutput options), side by side in
-# one session.
+# Drain and latency benchmark (issue 7): the same backlog through
+# PostgreSQL's own decoder (pg_recvlogical to /dev/null: the ceiling), sluice
+# into Kafka (exactly-once; JSON and Protobuf output) and Debezium's
+# PostgreSQL connector on Kafka Connect (distributed mode, exactly-once
+# source support, and separately at-least-once), side by side in one
+# session on one machine; then commit-to-visible latency at a steady rate.
 #
 #   tests/bench/run.sh            (make bench)
-#   BENCH_RUNS=3 BENCH_PGBENCH_TXNS=20000 BENCH_ROWS=1000000 tests/bench/run.sh
+#   BENCH_RUNS=1 BENCH_PGBENCH_TXNS=2000 BENCH_ROWS=50000 BENCH_W3_ROWS=2000 \
+#     BENCH_W4_TXNS=2000 BENCH_LAT_SECONDS=10 tests/bench/run.sh      (quick look)
 #
-# W1: a pgbench backlog (TPC-B-like: 3 updates + 1 insert per transaction).
-# W2: one 1,000,000-row INSERT in a single transaction.
-# pg_recvlogical runs with -s 1 (status every second) and ends at --endpos.
-# For each run every consumer (pg_recvlogical, sluice with format = json,
-# sluice with format = protobuf) gets a fresh slot created before the workload,
-# so all drain exactly the same WAL. Timing starts when the consumer starts
-# streaming (sluice: its "streaming from" log line; pg_recvlogical: process
-# start) and ends when the slot's confirmed_flush_lsn reaches the end of the
-# workload (sluice confirms only after the Kafka commit) or pg_recvlogical
-# exits at --endpos. Prints medians with min-max and the ratio, and for each
-# format the bytes per change a consumer receives (key + value, uncompressed,
-# counted by tests/tools/topicbytes over the run's topics).
+# Workloads (each drained as a backlog):
+#   W1  pgbench (TPC-B-like: 3 updates + 1 insert per transaction),
+#       BENCH_PGBENCH_TXNS transactions (default 20,000) from 4 clients.
+#   W2  one BENCH_ROWS-row INSERT in a single transaction (default 1,000,000).
+#   W3  wide rows (12 columns) with two TOASTed values (~4 KB text, ~3 KB
+#       jsonb, stored out of line): BENCH_W3_ROWS inserts in transactions of
+#       100 rows, then every row updated once in transactions of 10 rows,
+#       leaving the TOASTed values unchanged (pgoutput sends them as
+#       "unchanged", Debezium and sluice write a placeholder). Default
+#       50,000 rows: 100,000 changes.
+#   W4  BENCH_W4_TXNS small transactions (default 20,000) from 4 pgbench
+#       clients over BENCH_W4_KEYS hot keys (default 1,000): update two
+#       keys, delete one and insert it again (4 changes per transaction;
+#       each client owns a quarter of the keys, so the count is exact).
+#
+# Systems (BENCH_SYSTEMS, default all): recv (pg_recvlogical, proto 1, the
+# same publication, -s 1, ends at --endpos), json and proto (sluice with
+# format = json / protobuf), dbz_eos (Debezium on a Connect worker with
+# exactly.once.source.support=enabled, connector exactly.once.support=
+# required) and dbz_alo (the same with exactly-once support disabled: plain
+# at-least-once). Debezium runs with plugin.name=pgoutput, JSON without
+# schemas, decimal.handling.mode=string, otherwise its defaults; the worker
+# has a fixed heap (BENCH_CONNECT_HEAP, default -Xms1g -Xmx1g). Jars come
+# from Maven Central (tests/bench/install-debezium.sh).
+#
+# Each run gives every system a fresh slot created before the workload, so
+# all drain exactly the same WAL; the order alternates between runs (the
+# first reader finds the WAL colder). Timing starts when the system streams
+# (sluice: its "streaming from" log line; Debezium: its "Processing
+# messages" line, after Connect and the task have started; pg_recvlogical:
+# process start) and ends when the last change event is visible to a
+# read_committed consumer (tests/tools/kcount; for pg_recvlogical: when it
+# exits at --endpos). Every Kafka system is read by the same consumer,
+# running while it drains.
+#
+# Figures per workload and system: changes/s (median of BENCH_RUNS runs,
+# default 3, with min-max of the elapsed time), MB/s into Kafka (key + value
+# bytes as the consumer receives them, uncompressed), bytes per change, CPU
+# seconds per 1,000 changes of the client (sluice, the Connect JVM,
+# pg_recvlogical), its walsender and the broker (utime + stime from
+# /proc/PID/stat: the client and the broker from streaming start to the
+# end, the walsender over its whole life), and the client's peak RSS
+# (VmHWM). Ratios: sluice / pg_recvlogical, sluice / Debezium.
+#
+# Latency (BENCH_LATENCY=1, default): pgbench -R at a steady rate of
+# BENCH_LAT_RATE changes/s (default: half of sluice JSON's median W1 drain
+# rate) for BENCH_LAT_WARMUP (5) + BENCH_LAT_SECONDS (30) seconds into
+# sluice JSON, Debezium EOS and Debezium at-least-once while running; the
+# consumer takes arrival time minus the event's source.ts_ms (the commit
+# time) for every event committed after the warm-up: p50 / p99 / max, the
+# rate achieved, and the client's steady RSS (VmRSS at the end) and peak.
+# BENCH_LAT_RUNS (default BENCH_RUNS) runs each, medians.
 set -uo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 . "$HERE/../env/env.sh"
@@ -27,140 +70,413 @@ HERE="$(cd "$(dirname "$0")" && pwd)"
 RUNS="${BENCH_RUNS:-3}"
 PGBENCH_TXNS="${BENCH_PGBENCH_TXNS:-20000}"
 ROWS="${BENCH_ROWS:-1000000}"
+W3_ROWS="${BENCH_W3_ROWS:-50000}"
+W4_TXNS="${BENCH_W4_TXNS:-20000}"
+W4_KEYS="${BENCH_W4_KEYS:-1000}"
+WORKLOADS="${BENCH_WORKLOADS:-W1 W2 W3 W4}"
+SYSTEMS="${BENCH_SYSTEMS:-recv json proto dbz_eos dbz_alo}"
+LATENCY="${BENCH_LATENCY:-1}"
+LAT_RUNS="${BENCH_LAT_RUNS:-$RUNS}"
+LAT_SECONDS="${BENCH_LAT_SECONDS:-30}"
+LAT_WARMUP="${BENCH_LAT_WARMUP:-5}"
+W3_ROWS=$(((W3_ROWS + 99) / 100 * 100))
+W4_TXNS=$(((W4_TXNS + 3) / 4 * 4))
+W4_KEYS=$(((W4_KEYS + 3) / 4 * 4))
 
 env_init
 W="$SLUICE_ENV_DIR/bench"
 mkdir -p "$W"
+. "$HERE/lib.sh"
+case " $SYSTEMS " in *" dbz_"*) debezium_install || exit 1 ;; esac
 pg_start "wal_sender_timeout=60s" "max_wal_size=4GB" "checkpoint_timeout=30min"
 kafka_start
 admin_conninfo
+BROKER_PID="$(kafka_node_pid 1)"
 
-now_ms() { date +%s%3N; }
+# ---------------------------------------------------------------------------
+# tables and workloads
 
-# time_recvlogical SLOT ENDPOS: prints elapsed ms.
-time_recvlogical() {
-    local t0 t1
-    t0=$(now_ms)
-    "$PG_BIN/pg_recvlogical" -d "$PG_ADMIN_CONNINFO" --slot "$1" --start -E "$2" -s 1 \
-        -o proto_version=1 -o publication_names=bench -o messages=true -f /dev/null --no-loop ||
-        { log "pg_recvlogical failed"; return 1; }
-    t1=$(now_ms)
-    echo $((t1 - t0))
+PGBENCH_CONN="host=$PGHOST_TEST port=$PGPORT_TEST dbname=sluice_test user=postgres password=postgres"
+"$PG_BIN/pgbench" -i -s 10 -q "$PGBENCH_CONN" >/dev/null 2>&1
+pg_psql -q <<'EOF'
+CREATE TABLE big (id int PRIMARY KEY, v text, n bigint);
+CREATE TABLE w3_wide (
+    id int PRIMARY KEY, k int NOT NULL, status text NOT NULL, amount numeric(12,2),
+    qty int, email text, note varchar(200), tags text[], created_at timestamptz,
+    updated_at timestamptz, doc text, attrs jsonb);
+ALTER TABLE w3_wide ALTER COLUMN doc SET STORAGE EXTERNAL, ALTER COLUMN attrs SET STORAGE EXTERNAL;
+CREATE TABLE w4_hot (id int PRIMARY KEY, v bigint NOT NULL, s text NOT NULL, at timestamptz);
+-- truncate is not published: TRUNCATE between runs is no change event
+CREATE PUBLICATION bench FOR TABLE pgbench_accounts, pgbench_branches, pgbench_tellers,
+    pgbench_history, big, w3_wide, w4_hot WITH (publish = 'insert, update, delete');
+EOF
+cat >"$W/w4.sql" <<EOF
+\set a random(0, $((W4_KEYS / 4 - 1)))
+\set b random(0, $((W4_KEYS / 4 - 1)))
+\set c random(0, $((W4_KEYS / 4 - 1)))
+BEGIN;
+UPDATE w4_hot SET v = v + 1, at = now() WHERE id = :client_id + 4 * :a;
+UPDATE w4_hot SET v = v + 1, at = now() WHERE id = :client_id + 4 * :b;
+DELETE FROM w4_hot WHERE id = :client_id + 4 * :c;
+INSERT INTO w4_hot VALUES (:client_id + 4 * :c, 0, 'hot key ' || :c, now());
+END;
+EOF
+
+# Each workload: NAME, change count, prepare (before the slots exist: not in
+# the backlog), run (the backlog), label.
+prep_none() { :; }
+run_W1() { "$PG_BIN/pgbench" -n -c 4 -j 2 -t $((PGBENCH_TXNS / 4)) "$PGBENCH_CONN" >/dev/null 2>&1; }
+prep_W2() { pg_psql -c "TRUNCATE big" >/dev/null; }
+run_W2() {
+    pg_psql -c "INSERT INTO big SELECT g, 'row ' || g || repeat('x', 60), g * 7 FROM generate_series(1, $ROWS) g" >/dev/null
+}
+prep_W3() { pg_psql -c "TRUNCATE w3_wide" >/dev/null; }
+run_W3() {
+    pg_psql >/dev/null <<EOF
+DO \$\$ BEGIN
+  FOR b IN 0..$((W3_ROWS / 100 - 1)) LOOP
+    INSERT INTO w3_wide
+    SELECT g, g % 97, 'new', (g % 100000) / 100.0, g % 13, 'user' || g || '@example.com',
+           'wide row ' || g, ARRAY['a' || g % 7, 'b' || g % 11], now(), now(),
+           repeat(md5(g::text), 125),
+           jsonb_build_object('id', g, 'blob', repeat(md5((g + 1)::text), 90))
+    FROM generate_series(b * 100 + 1, b * 100 + 100) g;
+    COMMIT;
+  END LOOP;
+  FOR b IN 0..$((W3_ROWS / 10 - 1)) LOOP
+    UPDATE w3_wide SET k = k + 1, status = 'updated', updated_at = clock_timestamp()
+    WHERE id BETWEEN b * 10 + 1 AND b * 10 + 10;
+    COMMIT;
+  END LOOP;
+END \$\$;
+EOF
+}
+prep_W4() {
+    pg_psql -c "TRUNCATE w4_hot" \
+        -c "INSERT INTO w4_hot SELECT g, 0, 'hot key ' || g / 4, now() FROM generate_series(0, $((W4_KEYS - 1))) g" >/dev/null
+}
+run_W4() { "$PG_BIN/pgbench" -n -c 4 -j 2 -t $((W4_TXNS / 4)) -f "$W/w4.sql" "$PGBENCH_CONN" >/dev/null 2>&1; }
+
+changes_of() {
+    case "$1" in
+    W1) echo $((PGBENCH_TXNS * 4)) ;;
+    W2) echo "$ROWS" ;;
+    W3) echo $((W3_ROWS * 2)) ;;
+    W4) echo $((W4_TXNS * 4)) ;;
+    esac
+}
+label_of() {
+    case "$1" in
+    W1) echo "W1 pgbench backlog, $PGBENCH_TXNS txns" ;;
+    W2) echo "W2 one $ROWS-row transaction" ;;
+    W3) echo "W3 $W3_ROWS wide TOASTed rows, inserted then updated" ;;
+    W4) echo "W4 $W4_TXNS update/delete txns on $W4_KEYS hot keys" ;;
+    esac
+}
+prep_of() { case "$1" in W1) echo prep_none ;; *) echo "prep_$1" ;; esac; }
+sys_label() {
+    case "$1" in
+    recv) echo "pg_recvlogical" ;;
+    json) echo "sluice JSON" ;;
+    proto) echo "sluice Protobuf" ;;
+    dbz_eos) echo "Debezium EOS" ;;
+    dbz_alo) echo "Debezium at-least-once" ;;
+    esac
 }
 
-# time_sluice SLOT ENDPOS PREFIX FORMAT: prints elapsed ms and sets SLUICE_RSS_KB.
-time_sluice() {
-    local slot="$1" endpos="$2" prefix="$3" cfg="$W/$1.conf" logf="$W/$1.log"
-    sluice_config "$cfg" "$slot" "$prefix" "postgres.publication = bench" "postgres.status_interval_ms = 10000" \
-        "format = $4"
-    : >"$logf"
-    sluice_start "$cfg" "$logf"
-    local pid=$SLUICE_PID t0="" t1
-    while [ -z "$t0" ]; do
-        grep -q "streaming from" "$logf" && t0=$(now_ms)
-        kill -0 "$pid" 2>/dev/null || { log "sluice died: $(tail -3 "$logf")"; return 1; }
+# ---------------------------------------------------------------------------
+# one drain per system; each sets D_MS D_RECORDS D_BYTES D_CPU D_WAL
+# D_BROKER D_HWM ("-" where a figure does not apply)
+
+# drain_recv SLOT ENDPOS
+drain_recv() {
+    local slot="$1" endpos="$2" t0 pid wpid="" c end="$W/$1.end"
+    rm -f "$end"
+    t0=$(now_ms)
+    (
+        "$PG_BIN/pg_recvlogical" -d "$PG_ADMIN_CONNINFO" --slot "$slot" --start -E "$endpos" -s 1 \
+            -o proto_version=1 -o publication_names=bench -o messages=true -f /dev/null --no-loop
+        rc=$?
+        now_ms >"$end"
+        # pg_recvlogical's own CPU time: this subshell's children.
+        times | awk 'NR == 2 { gsub(/[ms]/, " "); print int(($1 * 60 + $2 + $3 * 60 + $4) * '"$CLK_TCK"' + 0.5) }' >"$end.cpu"
+        exit $rc
+    ) &
+    pid=$!
+    D_WAL=0
+    D_HWM=0
+    # The walsender's CPU and pg_recvlogical's peak RSS, sampled (without
+    # forks, once both are found) until it exits.
+    local rpid="" v
+    while [ ! -f "$end" ]; do
+        [ -n "$wpid" ] || wpid="$(walsender_pid "$slot")"
+        [ -n "$rpid" ] || rpid="$(pgrep -P "$pid" -x pg_recvlogical | head -1)"
+        if [ -n "$wpid" ]; then
+            ticks_into v "$wpid"
+            [ "$v" -gt 0 ] && D_WAL=$v
+        fi
+        if [ -n "$rpid" ]; then
+            hwm_into v "$rpid"
+            [ "$v" -gt "$D_HWM" ] && D_HWM=$v
+        fi
         sleep 0.02
     done
-    while :; do
-        local cur
-        cur="$(slot_confirmed "$slot")"
-        if [ -n "$cur" ] && [ "$(pg_psql -Atc "SELECT '$cur'::pg_lsn >= '$endpos'::pg_lsn")" = t ]; then
-            t1=$(now_ms)
-            break
-        fi
-        sleep 0.05
+    wait "$pid" || { log "pg_recvlogical failed"; return 1; }
+    D_MS=$(($(cat "$end") - t0))
+    D_CPU="$(cat "$end.cpu")"
+    D_RECORDS="-"
+    D_BYTES="-"
+    D_BROKER="-"
+}
+
+# drain_sluice SLOT ENDPOS PREFIX FORMAT CHANGES
+drain_sluice() {
+    local slot="$1" prefix="$3" cfg="$W/$1.conf" logf="$W/$1.log" count="$W/$1.count"
+    sluice_config "$cfg" "$slot" "$prefix" "postgres.publication = bench" "postgres.status_interval_ms = 10000" \
+        "format = $4"
+    kcount_start "$prefix" "$5" "$count"
+    local kc=$KCOUNT_PID
+    : >"$logf"
+    sluice_start "$cfg" "$logf"
+    local pid=$SLUICE_PID t0="" c0 b0 rc=0
+    while [ -z "$t0" ]; do
+        grep -q "streaming from" "$logf" && t0=$(now_ms)
+        kill -0 "$pid" 2>/dev/null || { log "sluice died: $(tail -3 "$logf")"; kill "$kc"; return 1; }
+        sleep 0.02
     done
-    SLUICE_RSS_KB="$(peak_rss_kb "$pid")"
+    c0="$(cpu_ticks "$pid")"
+    b0="$(cpu_ticks "$BROKER_PID")"
+    wait "$kc" || rc=$?
+    D_CPU=$(($(cpu_ticks "$pid") - c0))
+    D_BROKER=$(($(cpu_ticks "$BROKER_PID") - b0))
+    D_WAL="$(cpu_ticks "$(walsender_pid "$slot")")"
+    D_HWM="$(peak_rss_kb "$pid")"
     sluice_stop "$pid" >/dev/null || true
-    echo $((t1 - t0))
+    if [ "$rc" -ne 0 ]; then
+        log "sluice ($4): not all $5 changes visible: $(cat "$count" "$count.err")"
+        return 1
+    fi
+    D_MS=$(($(kcount_field "$count" done_ms) - t0))
+    D_RECORDS="$(kcount_field "$count" records)"
+    D_BYTES=$(($(kcount_field "$count" key_bytes) + $(kcount_field "$count" value_bytes)))
 }
 
-# bytes_per_change PREFIX: key + value bytes per change record on the run's topics.
-bytes_per_change() {
-    "$REPO/build/tools/topicbytes" --bootstrap "$KAFKA_BOOTSTRAP" --prefix "$1" |
-        awk '{ if ($2 > 0) printf "%.1f", ($4 + $6) / $2; else print 0 }'
+# drain_debezium SLOT ENDPOS PREFIX MODE CHANGES: a fresh worker per drain
+# (its peak RSS is this drain's), stopped afterwards.
+drain_debezium() {
+    local slot="$1" prefix="$3" mode="$4" count="$W/$1.count" t0 c0 b0 rc=0 wpid
+    connect_start "$slot" "$mode" || return 1
+    kcount_start "$prefix" "$5" "$count"
+    local kc=$KCOUNT_PID
+    debezium_deploy "$slot" "$slot" "$prefix" "$mode" &&
+        debezium_wait_streaming "$CONNECT_PID" 120 || { kill "$kc"; connect_stop "$CONNECT_PID"; return 1; }
+    t0=$(now_ms)
+    c0="$(cpu_ticks "$CONNECT_PID")"
+    b0="$(cpu_ticks "$BROKER_PID")"
+    wait "$kc" || rc=$?
+    D_CPU=$(($(cpu_ticks "$CONNECT_PID") - c0))
+    D_BROKER=$(($(cpu_ticks "$BROKER_PID") - b0))
+    wpid="$(walsender_pid "$slot")"
+    D_WAL="$(cpu_ticks "${wpid:-0}")"
+    D_HWM="$(peak_rss_kb "$CONNECT_PID")"
+    connect_stop "$CONNECT_PID"
+    if [ "$rc" -ne 0 ]; then
+        log "Debezium ($mode): not all $5 changes visible: $(cat "$count" "$count.err")"
+        return 1
+    fi
+    D_MS=$(($(kcount_field "$count" done_ms) - t0))
+    D_RECORDS="$(kcount_field "$count" records)"
+    D_BYTES=$(($(kcount_field "$count" key_bytes) + $(kcount_field "$count" value_bytes)))
 }
-
-median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
-minmax() { sort -n | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%s-%s", lo, hi }'; }
 
 RESULTS="$W/results.txt"
 : >"$RESULTS"
 
-# bench_workload NAME CHANGES SETUP_FN RUN_FN
+# bench_workload NAME: RUNS runs, every system of SYSTEMS once per run.
+# Appends "NAME SYSTEM RUN ms records bytes cpu wal broker hwm_kb" lines
+# (CPU in clock ticks; a failed drain has ms "-") and "NAME wal_bytes N".
 bench_workload() {
-    local name="$1" changes="$2" run_fn="$3" r
+    local name="$1" changes r s slot endpos start order=() i
+    changes="$(changes_of "$name")"
     for ((r = 1; r <= RUNS; r++)); do
-        pg_psql -Atc "SELECT pg_create_logical_replication_slot('b_recv_$r', 'pgoutput')" >/dev/null
-        pg_psql -Atc "SELECT pg_create_logical_replication_slot('b_sluice_$r', 'pgoutput')" >/dev/null
-        pg_psql -Atc "SELECT pg_create_logical_replication_slot('b_proto_$r', 'pgoutput')" >/dev/null
-        "$run_fn"
+        "$(prep_of "$name")"
+        for s in $SYSTEMS; do
+            pg_psql -Atc "SELECT pg_create_logical_replication_slot('b_${s}_$r', 'pgoutput')" >/dev/null
+        done
+        start="$(pg_psql -Atc "SELECT pg_current_wal_lsn()")"
+        "run_$name"
         # endpos just past a barrier message; a second barrier after it makes
-        # pg_recvlogical see a record beyond endpos and exit at once (instead of
-        # waiting for a keepalive), while sluice is done when its checkpoint
-        # passes the first barrier.
-        local endpos
+        # pg_recvlogical see a record beyond endpos and exit at once (instead
+        # of waiting for a keepalive).
         endpos="$(sync_barrier)"
         endpos="$(pg_psql -Atc "SELECT '$endpos'::pg_lsn + 1")"
         sync_barrier >/dev/null
+        [ "$r" = 1 ] && echo "$name wal_bytes $(pg_psql -Atc "SELECT pg_wal_lsn_diff('$endpos', '$start')")" >>"$RESULTS"
         # Alternate who drains first: the first reader finds the WAL colder.
-        local ms_recv ms_sluice ms_proto
-        if [ $((r % 2)) -eq 1 ]; then
-            ms_recv="$(time_recvlogical "b_recv_$r" "$endpos")" || return 1
-            ms_sluice="$(time_sluice "b_sluice_$r" "$endpos" "bench$name$r" json)" || return 1
-            ms_proto="$(time_sluice "b_proto_$r" "$endpos" "benchpb$name$r" protobuf)" || return 1
-        else
-            ms_proto="$(time_sluice "b_proto_$r" "$endpos" "benchpb$name$r" protobuf)" || return 1
-            ms_sluice="$(time_sluice "b_sluice_$r" "$endpos" "bench$name$r" json)" || return 1
-            ms_recv="$(time_recvlogical "b_recv_$r" "$endpos")" || return 1
+        # shellcheck disable=SC2206
+        order=($SYSTEMS)
+        if [ $((r % 2)) -eq 0 ]; then
+            for ((i = ${#order[@]} - 1; i >= 0; i--)); do echo "${order[$i]}"; done >"$W/order"
+            mapfile -t order <"$W/order"
         fi
-        log "$name run $r: pg_recvlogical ${ms_recv} ms, sluice JSON ${ms_sluice} ms ($((changes * 1000 / ms_sluice)) changes/s), sluice Protobuf ${ms_proto} ms ($((changes * 1000 / ms_proto)) changes/s)"
-        echo "$name recv $ms_recv" >>"$RESULTS"
-        echo "$name sluice $ms_sluice" >>"$RESULTS"
-        echo "$name proto $ms_proto" >>"$RESULTS"
-        if [ "$r" = 1 ]; then
-            echo "$name sluice_bytes $(bytes_per_change "bench$name$r")" >>"$RESULTS"
-            echo "$name proto_bytes $(bytes_per_change "benchpb$name$r")" >>"$RESULTS"
-        fi
-        pg_psql -Atc "SELECT pg_drop_replication_slot('b_recv_$r'), pg_drop_replication_slot('b_sluice_$r'), pg_drop_replication_slot('b_proto_$r')" >/dev/null
+        local summary=""
+        for s in "${order[@]}"; do
+            slot="b_${s}_$r"
+            local ok=0
+            case "$s" in
+            recv) drain_recv "$slot" "$endpos" || ok=1 ;;
+            json) drain_sluice "$slot" "$endpos" "b$name$s$r" json "$changes" || ok=1 ;;
+            proto) drain_sluice "$slot" "$endpos" "b$name$s$r" protobuf "$changes" || ok=1 ;;
+            dbz_eos) drain_debezium "$slot" "$endpos" "b$name$s$r" eos "$changes" || ok=1 ;;
+            dbz_alo) drain_debezium "$slot" "$endpos" "b$name$s$r" alo "$changes" || ok=1 ;;
+            esac
+            if [ "$ok" -ne 0 ]; then
+                echo "$name $s $r - - - - - - -" >>"$RESULTS"
+                summary="$summary, $(sys_label "$s") FAILED"
+            else
+                echo "$name $s $r $D_MS $D_RECORDS $D_BYTES $D_CPU $D_WAL $D_BROKER $D_HWM" >>"$RESULTS"
+                summary="$summary, $(sys_label "$s") $D_MS ms ($((changes * 1000 / (D_MS > 0 ? D_MS : 1))) changes/s)"
+            fi
+            drop_slot "$slot"
+        done
+        log "$name run $r:${summary#,}"
     done
 }
 
-# W1: pgbench backlog.
-"$PG_BIN/pgbench" -i -s 10 -q "host=$PGHOST_TEST port=$PGPORT_TEST dbname=sluice_test user=postgres password=postgres" >/dev/null 2>&1
-pg_psql -c "CREATE PUBLICATION bench FOR TABLE pgbench_accounts, pgbench_branches, pgbench_tellers, pgbench_history, big"  2>/dev/null ||
-    { pg_psql -c "CREATE TABLE big (id int PRIMARY KEY, v text, n bigint)"; pg_psql -c "CREATE PUBLICATION bench FOR TABLE pgbench_accounts, pgbench_branches, pgbench_tellers, pgbench_history, big"; }
-run_pgbench() {
-    "$PG_BIN/pgbench" -n -c 4 -j 2 -t $((PGBENCH_TXNS / 4)) \
-        "host=$PGHOST_TEST port=$PGPORT_TEST dbname=sluice_test user=postgres password=postgres" >/dev/null 2>&1
-}
-run_big() {
-    pg_psql -c "TRUNCATE big" -c "INSERT INTO big SELECT g, 'row ' || g || repeat('x', 60), g * 7 FROM generate_series(1, $ROWS) g" >/dev/null
-}
-log "W1: pgbench backlog of $PGBENCH_TXNS transactions ($((PGBENCH_TXNS * 4)) changes), $RUNS runs"
-bench_workload W1 $((PGBENCH_TXNS * 4)) run_pgbench
-log "W2: one $ROWS-row INSERT, $RUNS runs"
-bench_workload W2 "$ROWS" run_big
-
-printf '\n%-34s %10s %16s %18s %18s %7s %7s\n' "workload" "changes" "pg_recvlogical" "sluice JSON (EOS)" \
-    "sluice Protobuf" "JSON" "Proto"
-for w in W1 W2; do
-    if [ "$w" = W1 ]; then n=$((PGBENCH_TXNS * 4)); label="W1 pgbench backlog ($PGBENCH_TXNS txns)"; else n=$ROWS; label="W2 one $ROWS-row transaction"; fi
-    rm=$(awk -v w=$w '$1 == w && $2 == "recv" { print $3 }' "$RESULTS" | median)
-    sm=$(awk -v w=$w '$1 == w && $2 == "sluice" { print $3 }' "$RESULTS" | median)
-    pm=$(awk -v w=$w '$1 == w && $2 == "proto" { print $3 }' "$RESULTS" | median)
-    rr=$(awk -v w=$w '$1 == w && $2 == "recv" { print $3 }' "$RESULTS" | minmax)
-    sr=$(awk -v w=$w '$1 == w && $2 == "sluice" { print $3 }' "$RESULTS" | minmax)
-    pr=$(awk -v w=$w '$1 == w && $2 == "proto" { print $3 }' "$RESULTS" | minmax)
-    sb=$(awk -v w=$w '$1 == w && $2 == "sluice_bytes" { print $3 }' "$RESULTS")
-    pb=$(awk -v w=$w '$1 == w && $2 == "proto_bytes" { print $3 }' "$RESULTS")
-    printf '%-34s %10d %14d/s %16d/s %16d/s %7.2f %7.2f\n' "$label" "$n" $((n * 1000 / rm)) \
-        $((n * 1000 / sm)) $((n * 1000 / pm)) \
-        "$(awk -v a="$rm" -v b="$sm" 'BEGIN { print a / b }')" "$(awk -v a="$rm" -v b="$pm" 'BEGIN { print a / b }')"
-    printf '%-34s %10s %13s ms %15s ms %15s ms\n' "   (elapsed min-max)" "" "$rr" "$sr" "$pr"
-    printf '%-34s %10s %16s %16s B %16s B\n' "   (bytes per change, key + value)" "" "" "$sb" "$pb"
+for w in $WORKLOADS; do
+    log "$(label_of "$w") ($(changes_of "$w") changes), $RUNS runs, systems: $SYSTEMS"
+    bench_workload "$w"
 done
+
+# ---------------------------------------------------------------------------
+# latency at a steady rate
+
+# field W SYS COLUMN: the values of one column (4 = ms ... 10 = hwm) of the
+# successful runs.
+field() { awk -v w="$1" -v s="$2" -v c="$3" '$1 == w && $2 == s && $4 != "-" { print $c }' "$RESULTS"; }
+
+# lat_run SYS RATE RUN: appends "L SYS RUN events p50 p99 max rss_kb hwm_kb".
+lat_run() {
+    local s="$1" rate="$2" r="$3" slot="l_$1_$3" prefix="l$1$3" out="$W/l_$1_$3.lat" pid t_since t_until
+    pg_psql -Atc "SELECT pg_create_logical_replication_slot('$slot', 'pgoutput')" >/dev/null
+    case "$s" in
+    json)
+        local logf="$W/$slot.log"
+        sluice_config "$W/$slot.conf" "$slot" "$prefix" "postgres.publication = bench" "format = json"
+        : >"$logf"
+        sluice_start "$W/$slot.conf" "$logf"
+        pid=$SLUICE_PID
+        until grep -q "streaming from" "$logf"; do
+            kill -0 "$pid" 2>/dev/null || { log "sluice died: $(tail -3 "$logf")"; return 1; }
+            sleep 0.05
+        done
+        ;;
+    dbz_eos | dbz_alo)
+        connect_start "$slot" "${s#dbz_}" || return 1
+        pid=$CONNECT_PID
+        debezium_deploy "$slot" "$slot" "$prefix" "${s#dbz_}" && debezium_wait_streaming "$pid" 120 ||
+            { connect_stop "$pid"; return 1; }
+        ;;
+    esac
+    t_since=$(($(now_ms) + LAT_WARMUP * 1000))
+    t_until=$((t_since + LAT_SECONDS * 1000))
+    "$KCOUNT" --bootstrap "$KAFKA_BOOTSTRAP" --prefix "$prefix" --latency --since-ms "$t_since" \
+        --until-ms "$t_until" --run-ms $(((LAT_WARMUP + LAT_SECONDS + 10) * 1000)) >"$out" 2>"$out.err" &
+    local kc=$!
+    "$PG_BIN/pgbench" -n -c 4 -j 2 -R $(((rate + 3) / 4)) -T $((LAT_WARMUP + LAT_SECONDS)) "$PGBENCH_CONN" \
+        >"$W/$slot.pgbench" 2>&1
+    local rss hwm
+    rss="$(rss_kb "$pid")"
+    hwm="$(peak_rss_kb "$pid")"
+    wait "$kc"
+    if [ "$s" = json ]; then sluice_stop "$pid" >/dev/null || true; else connect_stop "$pid"; fi
+    drop_slot "$slot"
+    echo "L $s $r $(kcount_field "$out" events) $(kcount_field "$out" p50_ms) $(kcount_field "$out" p99_ms) $(kcount_field "$out" max_ms) $rss $hwm" >>"$RESULTS"
+    log "latency $(sys_label "$s") run $r: $(cat "$out"), VmRSS $((rss / 1024)) MB"
+}
+
+LAT_RATE=""
+LAT_SYSTEMS=""
+if [ "$LATENCY" = 1 ]; then
+    for s in json dbz_eos dbz_alo; do
+        case " $SYSTEMS " in *" $s "*) LAT_SYSTEMS="$LAT_SYSTEMS $s" ;; esac
+    done
+    LAT_RATE="${BENCH_LAT_RATE:-}"
+    if [ -z "$LAT_RATE" ]; then
+        ms="$(field W1 json 4 | median)"
+        if [ "$ms" != "-" ]; then LAT_RATE=$((PGBENCH_TXNS * 4 * 1000 / ms / 2)); else LAT_RATE=2000; fi
+    fi
+    log "latency: $LAT_RATE changes/s (pgbench -R $(((LAT_RATE + 3) / 4)) txns/s) for ${LAT_WARMUP}+${LAT_SECONDS} s, $LAT_RUNS runs, systems:$LAT_SYSTEMS"
+    for ((r = 1; r <= LAT_RUNS; r++)); do
+        for s in $LAT_SYSTEMS; do
+            lat_run "$s" "$LAT_RATE" "$r" || { echo "L $s $r - - - - - -" >>"$RESULTS"; log "latency $(sys_label "$s") run $r FAILED"; }
+        done
+    done
+fi
+
+# ---------------------------------------------------------------------------
+# the table
+
+# per_k TICKS_MEDIAN CHANGES: CPU seconds per 1,000 changes.
+per_k() { awk -v t="$1" -v n="$2" -v hz="$CLK_TCK" 'BEGIN { if (t == "-" || t == "") print "-"; else printf "%.4f", t / hz / n * 1000 }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || a == 0) print "-"; else printf "%.2f", b / a }'; }
+
 echo
-echo "median of $RUNS runs each; JSON, Proto = sluice changes/s / pg_recvlogical changes/s"
-echo "bytes per change: key + value as a consumer receives them (uncompressed; Kafka stores them lz4-compressed), run 1"
-echo "machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), $(uname -sr); PostgreSQL $(pg_psql -Atc 'SHOW server_version'), Kafka 3.9.1 (1 broker, KRaft), librdkafka $(pkg-config --modversion rdkafka)"
+echo "sluice drain benchmark: median of $RUNS runs (min-max of the elapsed time)"
+for w in $WORKLOADS; do
+    n="$(changes_of "$w")"
+    wal="$(awk -v w="$w" '$1 == w && $2 == "wal_bytes" { print $3 }' "$RESULTS")"
+    printf '\n%s: %d changes, %.1f MB of WAL\n' "$(label_of "$w")" "$n" "$(awk -v b="${wal:-0}" 'BEGIN { print b / 1e6 }')"
+    printf '  %-24s %11s %19s %8s %8s %28s %9s\n' "system" "changes/s" "elapsed ms" "MB/s" "B/change" \
+        "CPU s/1k changes: client/wal/broker" "peak RSS"
+    declare -A MED=()
+    for s in $SYSTEMS; do
+        ms="$(field "$w" "$s" 4 | median)"
+        MED[$s]="$ms"
+        if [ "$ms" = "-" ]; then
+            printf '  %-24s %11s\n' "$(sys_label "$s")" "failed"
+            continue
+        fi
+        bytes="$(field "$w" "$s" 6 | median)"
+        recs="$(field "$w" "$s" 5 | median)"
+        if [ "$bytes" = "-" ]; then mbs="-"; bpc="-"; else
+            mbs="$(awk -v b="$bytes" -v ms="$ms" 'BEGIN { printf "%.1f", b / 1e6 / (ms / 1000) }')"
+            bpc="$(awk -v b="$bytes" -v r="$recs" 'BEGIN { printf "%.0f", r > 0 ? b / r : 0 }')"
+        fi
+        cpu="$(per_k "$(field "$w" "$s" 7 | median)" "$n")/$(per_k "$(field "$w" "$s" 8 | median)" "$n")/$(per_k "$(field "$w" "$s" 9 | median)" "$n")"
+        hwm="$(field "$w" "$s" 10 | median)"
+        printf '  %-24s %9d/s %8d (%s) %8s %8s %28s %6d MB\n' "$(sys_label "$s")" $((n * 1000 / (ms > 0 ? ms : 1))) \
+            "$ms" "$(field "$w" "$s" 4 | minmax)" "$mbs" "$bpc" "$cpu" $((hwm / 1024))
+    done
+    line=""
+    for a in json proto; do
+        [ -n "${MED[$a]:-}" ] || continue
+        [ -n "${MED[recv]:-}" ] && line="$line, $(sys_label "$a") / pg_recvlogical $(ratio "${MED[$a]}" "${MED[recv]}")"
+        [ -n "${MED[dbz_eos]:-}" ] && line="$line, $(sys_label "$a") / Debezium EOS $(ratio "${MED[$a]}" "${MED[dbz_eos]}")"
+        [ -n "${MED[dbz_alo]:-}" ] && line="$line, $(sys_label "$a") / Debezium ALO $(ratio "${MED[$a]}" "${MED[dbz_alo]}")"
+    done
+    [ -n "$line" ] && echo "  ratios of changes/s:${line#,}"
+    unset MED
+done
+
+if [ -n "$LAT_SYSTEMS" ]; then
+    printf '\nCommit-to-visible latency at %d changes/s offered (W1 pgbench -R, %d s after %d s warm-up), median of %d runs\n' \
+        "$LAT_RATE" "$LAT_SECONDS" "$LAT_WARMUP" "$LAT_RUNS"
+    printf '  %-24s %12s %9s %9s %9s %14s %9s\n' "system" "achieved/s" "p50 ms" "p99 ms" "max ms" "steady RSS" "peak RSS"
+    for s in $LAT_SYSTEMS; do
+        ev="$(field L "$s" 4 | median)"
+        if [ "$ev" = "-" ]; then printf '  %-24s %12s\n' "$(sys_label "$s")" "failed"; continue; fi
+        printf '  %-24s %10d/s %9s %9s %9s %11d MB %6d MB\n' "$(sys_label "$s")" $((ev / LAT_SECONDS)) \
+            "$(field L "$s" 5 | median) ($(field L "$s" 5 | minmax))" "$(field L "$s" 6 | median) ($(field L "$s" 6 | minmax))" \
+            "$(field L "$s" 7 | median)" $(($(field L "$s" 8 | median) / 1024)) $(($(field L "$s" 9 | median) / 1024))
+    done
+fi
+
+echo
+echo "changes/s: changes / elapsed (streaming start to the last change event visible to a read_committed consumer; pg_recvlogical: to its exit at --endpos)"
+echo "MB/s, B/change: key + value bytes as the consumer receives them (uncompressed); CPU: utime + stime per 1,000 changes"
+echo "  (client: sluice / the Connect JVM / pg_recvlogical from streaming start; wal: its walsender, whole life; broker: from streaming start)"
+echo "peak RSS: VmHWM of the client process (Connect: heap $CONNECT_HEAP); ratios > 1: the first is faster"
+echo "machine: $(nproc) cores ($(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)), $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), $(uname -sr)"
+echo "versions: PostgreSQL $(pg_psql -Atc 'SHOW server_version'), Kafka $(basename "$(dirname "$KAFKA_LIBS")" | sed 's/kafka-//') (1 broker, KRaft), librdkafka $(pkg-config --modversion rdkafka), $(java -version 2>&1 | head -1)${DEBEZIUM_VERSION:+, Debezium $DEBEZIUM_VERSION on Kafka Connect (distributed)}"
+echo "raw results: $RESULTS (kept with SLUICE_KEEP_ENV=1)"

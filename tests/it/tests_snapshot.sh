@@ -144,8 +144,8 @@ test_snapshot_kill9_resumes_exactly() {
     snap_writer "$W/snapk.writing" "$rows" 1000 &
     local writer=$!
     local rc=0 pid
-    # 1: killed after 75% of the rows were read (snap_a, 60% of them, is complete by then).
-    SLUICE_CRASH_AT="snapshot_row:$((rows * 75 / 100))" sluice_start "$cfg" "$logf"
+    # 1: killed just after the first Kafka commit that holds a complete table.
+    SLUICE_CRASH_AT="snapshot_table_committed:1" sluice_start "$cfg" "$logf"
     pid=$SLUICE_PID
     wait "$pid" || rc=$?
     [ "$rc" -eq 137 ] || fail "first run exited $rc, want 137 (killed at the crash point)"
@@ -227,4 +227,20 @@ test_snapshot_on_request_for_added_table() {
     verify_check "$prefix" "$slot" --tables snap_a,snap_late --no-compare || fail "verify found violations"
     snap_teardown "$slot"
     pg_psql -q -c "DROP TABLE IF EXISTS snap_late, snap_late_copy"
+}
+
+# Without SELECT on a published table the snapshot cannot read it: a clear
+# message and exit 5 (PostgreSQL not set up), not a retry loop.
+test_snapshot_without_select_privilege_exits_5() {
+    local slot=it_snapp prefix=itsnapp cfg="$W/snapp.conf" logf="$W/snapp.log" rc=0
+    drop_slot "$slot"
+    pg_psql -q -c "DROP PUBLICATION IF EXISTS it_snapp" -c "DROP TABLE IF EXISTS snap_priv" \
+        -c "CREATE TABLE snap_priv (id int PRIMARY KEY)" -c "INSERT INTO snap_priv VALUES (1)" \
+        -c "CREATE PUBLICATION it_snapp FOR TABLE snap_priv"
+    sluice_config "$cfg" "$slot" "$prefix" "postgres.publication = it_snapp" "snapshot.mode = initial"
+    timeout 60 "$SLUICE" run -c "$cfg" >"$logf" 2>&1 || rc=$?
+    [ "$rc" -eq 5 ] || fail "sluice exited $rc without SELECT on a published table, want 5: $(tail -3 "$logf")"
+    grep -q 'permission denied for table snap_priv.*needs SELECT' "$logf" || fail "no clear message: $(tail -3 "$logf")"
+    drop_slot "$slot"
+    pg_psql -q -c "DROP PUBLICATION it_snapp" -c "DROP TABLE snap_priv"
 }

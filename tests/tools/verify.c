@@ -63,6 +63,7 @@ static long snapshot_events, snapshot_last;
 static bool opt_live; /* sluice still running: only what Kafka already shows is checked */
 static int opt_interval_ms = 200;
 static long violations;
+static long live_partial; /* --live: transactions seen in some partitions only, so far */
 static volatile sig_atomic_t stop_sampling;
 
 static void violation(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -609,7 +610,10 @@ static int cmd_check(void)
     char ckpt_topic[256];
     snprintf(ckpt_topic, sizeof ckpt_topic, "%s.sluice.checkpoint", opt_prefix);
     char *ct[1] = {ckpt_topic};
-    consume_all(ct, 1, on_checkpoint);
+    /* While sluice runs, read the data first: a Kafka transaction whose records
+     * are visible has its checkpoint visible too, but not the other way round. */
+    if (!opt_live)
+        consume_all(ct, 1, on_checkpoint);
 
     char *topics[MAX_TOPICS], *tables[MAX_TOPICS];
     int ntopics = 0;
@@ -621,6 +625,8 @@ static int cmd_check(void)
         ntopics++;
     }
     long records = consume_all(topics, ntopics, on_event);
+    if (opt_live)
+        consume_all(ct, 1, on_checkpoint);
 
     PGconn *c = pg();
     long ledger_txns = 0, ledger_changes = 0;
@@ -652,8 +658,10 @@ static int cmd_check(void)
         if (opt_live && tx->events == 0)
             continue; /* not in Kafka yet */
         if (opt_live && tx->events < tx->expected) {
-            violation("V3 torn: xid %u shows %ld of its %ld changes to a read_committed reader",
-                      tx->xid, tx->events, tx->expected);
+            /* Partitions are read one after another, so a transaction committed in
+             * between shows in some and not yet in others; the final check proves
+             * it whole. An aborted one would show up as duplicates (V2) once resent. */
+            live_partial++;
             continue;
         }
         if (opt_ledger && tx->events != tx->expected) {
@@ -694,6 +702,8 @@ static int cmd_check(void)
            "slot at " LSN_FMT "\n",
            records, events, snapshot_events, snapshot_last, tombstones, complete, ledger_txns, ledger_changes,
            nckpts, LSN_ARGS(slot));
+    if (opt_live)
+        printf("verify: live read: %ld transactions visible in some partitions so far\n", live_partial);
     if (violations) {
         printf("verify: FAILED with %ld violations\n", violations);
         return 1;

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "sluice/checkpoint.h"
+#include "sluice/config.h"
 #include "sluice/snapshot.h"
 
 static pgo_value_t vals[16];
@@ -224,6 +225,24 @@ START_TEST(test_checkpoint_carries_the_snapshot_member)
 }
 END_TEST
 
+START_TEST(test_snapshot_mode_is_one_of_three)
+{
+    config_t cfg;
+    config_init(&cfg);
+    ck_assert_int_eq(cfg.snapshot_mode, SNAPSHOT_MODE_INITIAL); /* the default */
+    ck_assert(config_set(&cfg, "snapshot.mode", "never", "-o", err, sizeof err));
+    ck_assert_int_eq(cfg.snapshot_mode, SNAPSHOT_MODE_NEVER);
+    ck_assert(config_set(&cfg, "snapshot.mode", "initial_only", "-o", err, sizeof err));
+    ck_assert_int_eq(cfg.snapshot_mode, SNAPSHOT_MODE_INITIAL_ONLY);
+    ck_assert(!config_set(&cfg, "snapshot.mode", "always", "-o", err, sizeof err));
+    ck_assert_ptr_nonnull(strstr(err, "expected initial, never or initial_only"));
+    ck_assert(!config_set(&cfg, "snapshot.workers", "0", "-o", err, sizeof err));
+    ck_assert(config_set(&cfg, "snapshot.chunk.size", "64MB", "-o", err, sizeof err));
+    ck_assert_int_eq(cfg.snapshot_chunk_bytes, 64LL << 20);
+    config_free(&cfg);
+}
+END_TEST
+
 static Suite *snapshot_suite(void)
 {
     Suite *s = suite_create("snapshot");
@@ -239,6 +258,7 @@ static Suite *snapshot_suite(void)
     tcase_add_test(tc, test_filter_leaves_out_changes_the_copy_holds);
     tcase_add_test(tc, test_request_marks_tables_partial_and_running);
     tcase_add_test(tc, test_checkpoint_carries_the_snapshot_member);
+    tcase_add_test(tc, test_snapshot_mode_is_one_of_three);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1,0 +1,232 @@
+# shellcheck shell=bash
+# Helpers for the benchmarks: statistics, CPU time and memory of a process,
+# the read_committed counter, and Debezium's PostgreSQL connector on a Kafka
+# Connect worker in distributed mode. Source after tests/env/env.sh,
+# tests/it/lib.sh, env_init, pg_start, kafka_start and with $W set.
+
+KCOUNT="$REPO/build/tools/kcount"
+
+now_ms() { date +%s%3N; }
+
+median() { sort -n | awk '{ a[NR] = $1 } END { if (NR) print a[int((NR + 1) / 2)]; else print "-" }'; }
+minmax() { sort -n | awk 'NR == 1 { lo = $1 } { hi = $1 } END { if (NR) printf "%s-%s", lo, hi; else printf "-" }'; }
+
+# cpu_ticks PID: user + system CPU time of a process in clock ticks
+# (getconf CLK_TCK a second); 0 when it is gone. Fields 14 and 15 of
+# /proc/PID/stat, counted after the command name (which may hold spaces).
+cpu_ticks() {
+    local s
+    read -r s 2>/dev/null <"/proc/$1/stat" || { echo 0; return; }
+    s="${s##*) }"
+    # shellcheck disable=SC2206  # split the fields on purpose
+    local -a f=($s)
+    echo $((f[11] + f[12]))
+}
+CLK_TCK="$(getconf CLK_TCK)"
+
+# ticks_into VAR PID / hwm_into VAR PID: cpu_ticks and peak_rss_kb without
+# a fork, for sampling loops that must not steal the CPU they measure.
+# (Their locals start with _ti_/_hi_ so that VAR never names one of them.)
+ticks_into() {
+    local _ti_s
+    read -r _ti_s 2>/dev/null <"/proc/$2/stat" || { printf -v "$1" 0; return; }
+    _ti_s="${_ti_s##*) }"
+    # shellcheck disable=SC2206
+    local -a _ti_f=($_ti_s)
+    printf -v "$1" '%d' $((_ti_f[11] + _ti_f[12]))
+}
+hwm_into() {
+    local _hi_k _hi_v _hi_rest
+    printf -v "$1" 0
+    while read -r _hi_k _hi_v _hi_rest; do
+        [ "$_hi_k" = "VmHWM:" ] && { printf -v "$1" '%d' "$_hi_v"; return; }
+    done 2>/dev/null <"/proc/$2/status"
+}
+
+# rss_kb PID: current resident set (VmRSS).
+rss_kb() {
+    awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0
+}
+
+# walsender_pid SLOT: the walsender streaming SLOT (empty while none).
+walsender_pid() {
+    pg_psql -Atc "SELECT coalesce(active_pid::text, '') FROM pg_replication_slots WHERE slot_name = '$1'"
+}
+
+# drop_slot SLOT: drops SLOT once no walsender holds it (a stopped client's
+# walsender may take a moment to exit).
+drop_slot() {
+    local i
+    for ((i = 0; i < 300; i++)); do
+        [ -z "$(walsender_pid "$1")" ] && break
+        sleep 0.1
+    done
+    pg_psql -Atc "SELECT pg_drop_replication_slot('$1') FROM pg_replication_slots WHERE slot_name = '$1'" >/dev/null
+}
+
+# kcount_start PREFIX N OUTFILE: the counter in the background (KCOUNT_PID);
+# it stops by itself once N change events under PREFIX are visible.
+kcount_start() {
+    "$KCOUNT" --bootstrap "$KAFKA_BOOTSTRAP" --prefix "$1" --expect "$2" \
+        --timeout-ms $((${BENCH_DRAIN_TIMEOUT:-900} * 1000)) >"$3" 2>"$3.err" &
+    KCOUNT_PID=$!
+}
+
+# kcount_field FILE NAME: a value from the counter's output line.
+kcount_field() {
+    awk -v k="$2" '{ for (i = 1; i < NF; i++) if ($i == k) print $(i + 1) }' "$1"
+}
+
+# ---------------------------------------------------------------------------
+# Kafka Connect + Debezium
+
+# The Connect runtime is on the broker's classpath ($KAFKA_LIBS); the
+# Debezium plugin comes from tests/bench/install-debezium.sh.
+CONNECT_HEAP="${BENCH_CONNECT_HEAP:--Xms1g -Xmx1g}"
+
+debezium_install() {
+    DEBEZIUM_PLUGINS="$("$REPO/tests/bench/install-debezium.sh")" || {
+        log "tests/bench/install-debezium.sh failed"
+        return 1
+    }
+    DEBEZIUM_VERSION="$(basename "$(dirname "$DEBEZIUM_PLUGINS")")"
+    DEBEZIUM_VERSION="${DEBEZIUM_VERSION#debezium-}"
+}
+
+# connect_start ID MODE: a fresh distributed worker with its own group and
+# internal topics (so nothing carries over between runs), exactly-once
+# source support "enabled" (MODE eos) or "disabled" (MODE alo). Waits for
+# its REST API (120 s); sets CONNECT_PID, CONNECT_URL, CONNECT_LOG.
+connect_start() {
+    local id="$1" mode="$2" dir="$W/connect-$1" port eos t
+    mkdir -p "$dir"
+    port="$(_env_free_port)" || return 1
+    if [ "$mode" = eos ]; then eos=enabled; else eos=disabled; fi
+    cat >"$dir/worker.properties" <<EOF
+bootstrap.servers=$KAFKA_BOOTSTRAP
+group.id=bench-connect-$id
+config.storage.topic=bench-connect-$id-configs
+offset.storage.topic=bench-connect-$id-offsets
+status.storage.topic=bench-connect-$id-status
+config.storage.replication.factor=1
+offset.storage.replication.factor=1
+status.storage.replication.factor=1
+offset.storage.partitions=1
+status.storage.partitions=1
+key.converter=org.apache.kafka.connect.json.JsonConverter
+value.converter=org.apache.kafka.connect.json.JsonConverter
+key.converter.schemas.enable=false
+value.converter.schemas.enable=false
+plugin.path=$DEBEZIUM_PLUGINS
+plugin.discovery=service_load
+listeners=http://127.0.0.1:$port
+rest.advertised.host.name=127.0.0.1
+rest.advertised.port=$port
+exactly.once.source.support=$eos
+EOF
+    cat >"$dir/log4j.properties" <<EOF
+log4j.rootLogger=INFO, file
+log4j.appender.file=org.apache.log4j.FileAppender
+log4j.appender.file.File=$dir/connect.log
+log4j.appender.file.layout=org.apache.log4j.PatternLayout
+log4j.appender.file.layout.ConversionPattern=[%d] %p %m (%c)%n
+log4j.logger.org.reflections=ERROR
+log4j.logger.org.apache.kafka.clients=WARN
+EOF
+    rm -f "$dir/pid"
+    (
+        cd "$dir" || exit 1
+        # The JVM flags of Kafka's own connect-distributed.sh, with a fixed heap.
+        # shellcheck disable=SC2086  # intentional word splitting of JVM flags
+        setsid sh -c 'echo $$ >"$0"; exec "$@"' "$dir/pid" \
+            java $CONNECT_HEAP -server -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
+            -XX:InitiatingHeapOccupancyPercent=35 -XX:+ExplicitGCInvokesConcurrent \
+            -XX:MaxInlineLevel=15 -Djava.awt.headless=true -Dsluice.env="$SLUICE_ENV_DIR" \
+            -Dlog4j.configuration="file:$dir/log4j.properties" \
+            -cp "$KAFKA_LIBS/*" org.apache.kafka.connect.cli.ConnectDistributed "$dir/worker.properties" \
+            </dev/null >>"$dir/stdout.log" 2>&1 &
+    )
+    CONNECT_URL="http://127.0.0.1:$port"
+    CONNECT_LOG="$dir/connect.log"
+    CONNECT_PID=""
+    for ((t = 0; t < 1200; t++)); do
+        [ -n "$CONNECT_PID" ] || CONNECT_PID="$(cat "$dir/pid" 2>/dev/null)"
+        if [ -n "$CONNECT_PID" ] && ! _env_pid_alive "$CONNECT_PID"; then
+            log "Kafka Connect died: $(tail -5 "$dir/stdout.log" "$CONNECT_LOG" 2>/dev/null)"
+            return 1
+        fi
+        if curl -sf "$CONNECT_URL/connector-plugins" 2>/dev/null | grep -q PostgresConnector; then
+            env_on_exit "connect_stop $CONNECT_PID"
+            return 0
+        fi
+        sleep 0.1
+    done
+    log "Kafka Connect did not come up within 120 s: $(tail -5 "$CONNECT_LOG")"
+    kill -9 "$CONNECT_PID" 2>/dev/null
+    return 1
+}
+
+# connect_stop PID: SIGTERM (a graceful stop lets Debezium close its
+# replication connection), kill -9 after 30 s. No-op when it is gone or
+# when PID is no longer a Connect worker of this environment.
+connect_stop() {
+    local pid="$1" t
+    _env_pid_alive "$pid" || return 0
+    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "-Dsluice.env=$SLUICE_ENV_DIR .*ConnectDistributed" || return 0
+    kill -TERM "$pid" 2>/dev/null
+    for ((t = 0; t < 300; t++)); do
+        _env_pid_alive "$pid" || return 0
+        sleep 0.1
+    done
+    kill -9 "$pid" 2>/dev/null
+}
+
+# debezium_deploy NAME SLOT PREFIX MODE: Debezium's PostgreSQL connector on
+# the running worker, streaming an existing slot (no snapshot) of the
+# "bench" publication with pgoutput, JSON without schemas and numerics as
+# strings (what sluice writes), exactly.once.support=required when MODE is
+# eos. Everything else is Debezium's default.
+debezium_deploy() {
+    local name="$1" slot="$2" prefix="$3" mode="$4" eos=""
+    [ "$mode" = eos ] && eos='"exactly.once.support": "required",'
+    curl -sf -X PUT -H 'Content-Type: application/json' "$CONNECT_URL/connectors/$name/config" \
+        --data-binary @- >"$W/$name.deploy" <<EOF || { log "deploying $name failed: $(cat "$W/$name.deploy")"; return 1; }
+{
+  "connector.class": "io.debezium.connector.postgresql.PostgresConnector",
+  "tasks.max": "1",
+  $eos
+  "plugin.name": "pgoutput",
+  "database.hostname": "$PGHOST_TEST",
+  "database.port": "$PGPORT_TEST",
+  "database.user": "postgres",
+  "database.password": "postgres",
+  "database.dbname": "sluice_test",
+  "topic.prefix": "$prefix",
+  "slot.name": "$slot",
+  "publication.name": "bench",
+  "publication.autocreate.mode": "disabled",
+  "snapshot.mode": "no_data",
+  "decimal.handling.mode": "string",
+  "key.converter": "org.apache.kafka.connect.json.JsonConverter",
+  "value.converter": "org.apache.kafka.connect.json.JsonConverter",
+  "key.converter.schemas.enable": "false",
+  "value.converter.schemas.enable": "false"
+}
+EOF
+}
+
+# debezium_wait_streaming PID TIMEOUT_S: until the connector's log says it
+# streams (the moment timing starts, as sluice's "streaming from"): its
+# streaming source logs "Processing messages" once START_REPLICATION is
+# under way, after "Starting streaming" and the slot checks.
+DEBEZIUM_STREAMING_LINE="Processing messages"
+debezium_wait_streaming() {
+    local pid="$1" timeout="${2:-120}" t
+    for ((t = 0; t < timeout * 50; t++)); do
+        grep -q "$DEBEZIUM_STREAMING_LINE" "$CONNECT_LOG" 2>/dev/null && return 0
+        _env_pid_alive "$pid" || { log "Kafka Connect died: $(tail -5 "$CONNECT_LOG")"; return 1; }
+        sleep 0.02
+    done
+    log "Debezium did not start streaming within ${timeout}s: $(grep -E ' (ERROR|WARN) ' "$CONNECT_LOG" | tail -5)"
+    return 1
+}

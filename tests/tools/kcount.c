@@ -1,0 +1,291 @@
+/*
+ * kcount — the benchmark's read_committed consumer: when did the change
+ * events become visible in Kafka, and how long after their source commit.
+ * Works for any producer of Debezium-shaped topics (sluice, Debezium on
+ * Kafka Connect), so every system is timed by the same reader.
+ *
+ *   kcount --bootstrap B --prefix P --expect N [--timeout-ms T]
+ *       Count mode: reads every topic "<P>.*" (but sluice's checkpoint
+ *       topic) from the beginning, also topics created while it runs, and
+ *       stops when N change events (records with a value; tombstones are
+ *       not change events) are visible. Prints one line:
+ *
+ *         records <n> key_bytes <k> value_bytes <v> first_ms <t> done_ms <t>
+ *
+ *       first_ms / done_ms: wall clock (ms since the epoch) when the first
+ *       and the N-th event arrived. Exit 0; 3 when T ms (default 600000)
+ *       passed without reaching N (the line is printed all the same).
+ *
+ *   kcount --bootstrap B --prefix P --latency --since-ms S --until-ms U
+ *          [--run-ms D]
+ *       Latency mode: for every event whose source commit time (the
+ *       "ts_ms" of the envelope's "source" block, JSON only) is in [S, U),
+ *       records arrival time minus commit time. Runs D ms (default: until
+ *       SIGTERM/SIGINT), then prints:
+ *
+ *         events <n> p50_ms <x> p99_ms <y> max_ms <z> mean_ms <m>
+ *
+ * New topics are found by reading the cluster's metadata every 200 ms and
+ * assigned from their beginning (incremental assignment, no consumer
+ * group rebalance), so a topic created by the first event is read as well.
+ */
+#include <inttypes.h>
+#include <librdkafka/rdkafka.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+    (void) sig;
+    stop_requested = 1;
+}
+
+static void die(const char *what, const char *detail)
+{
+    fprintf(stderr, "kcount: %s: %s\n", what, detail);
+    exit(2);
+}
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Topic names already assigned (a small set: a handful of tables). */
+typedef struct {
+    char **names;
+    int n, cap;
+} topic_set_t;
+
+static int topic_set_has(const topic_set_t *s, const char *name)
+{
+    for (int i = 0; i < s->n; i++)
+        if (!strcmp(s->names[i], name))
+            return 1;
+    return 0;
+}
+
+/* Takes a copy of name. */
+static void topic_set_add(topic_set_t *s, const char *name)
+{
+    if (s->n == s->cap) {
+        s->cap = s->cap ? 2 * s->cap : 16;
+        s->names = realloc(s->names, (size_t) s->cap * sizeof *s->names);
+        if (!s->names)
+            die("memory", "out of memory");
+    }
+    s->names[s->n++] = strdup(name);
+}
+
+static int topic_wanted(const char *name, const char *dotted)
+{
+    size_t len = strlen(name);
+    static const char ckpt[] = ".sluice.checkpoint";
+    if (strncmp(name, dotted, strlen(dotted)) != 0)
+        return 0;
+    return !(len >= sizeof ckpt - 1 && !strcmp(name + len - (sizeof ckpt - 1), ckpt));
+}
+
+/* Assigns, from their beginning, the partitions of every wanted topic not
+ * assigned yet. A failed metadata request is retried at the next call. */
+static void assign_new_topics(rd_kafka_t *rk, topic_set_t *seen, const char *dotted)
+{
+    const struct rd_kafka_metadata *md;
+    if (rd_kafka_metadata(rk, 1, NULL, &md, 2000))
+        return;
+    rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(16);
+    for (int t = 0; t < md->topic_cnt; t++) {
+        const struct rd_kafka_metadata_topic *mt = &md->topics[t];
+        /* A topic being created may list no partitions yet: next round. */
+        if (mt->err || mt->partition_cnt == 0 || !topic_wanted(mt->topic, dotted) ||
+            topic_set_has(seen, mt->topic))
+            continue;
+        for (int p = 0; p < mt->partition_cnt; p++)
+            rd_kafka_topic_partition_list_add(parts, mt->topic, mt->partitions[p].id)->offset =
+                RD_KAFKA_OFFSET_BEGINNING;
+        topic_set_add(seen, mt->topic);
+    }
+    rd_kafka_metadata_destroy(md);
+    if (parts->cnt > 0) {
+        rd_kafka_error_t *err = rd_kafka_incremental_assign(rk, parts);
+        if (err)
+            die("assign", rd_kafka_error_string(err));
+    }
+    rd_kafka_topic_partition_list_destroy(parts);
+}
+
+/* The commit time in an event: "ts_ms" inside the "source" block; -1 if
+ * there is none (a Protobuf value, a record of another shape). String
+ * values in the row cannot fake the search key: quotes inside JSON strings
+ * are escaped. */
+static int64_t source_ts_ms(const char *v, size_t len)
+{
+    static const char src[] = "\"source\":{", ts[] = "\"ts_ms\":";
+    const char *p = memmem(v, len, src, sizeof src - 1);
+    if (!p)
+        return -1;
+    const char *end = v + len;
+    p = memmem(p, (size_t) (end - p), ts, sizeof ts - 1);
+    if (!p)
+        return -1;
+    p += sizeof ts - 1;
+    int64_t x = 0;
+    int digits = 0;
+    while (p < end && *p >= '0' && *p <= '9') {
+        x = x * 10 + (*p++ - '0');
+        digits++;
+    }
+    return digits ? x : -1;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *) a, y = *(const int64_t *) b;
+    return (x > y) - (x < y);
+}
+
+int main(int argc, char **argv)
+{
+    const char *bootstrap = NULL, *prefix = NULL;
+    uint64_t expect = 0;
+    int64_t timeout_ms = 600000, since_ms = 0, until_ms = INT64_MAX, run_ms = -1;
+    int latency = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--latency")) {
+            latency = 1;
+            continue;
+        }
+        if (!v)
+            die("usage", "missing value after an option");
+        i++;
+        if (!strcmp(a, "--bootstrap"))
+            bootstrap = v;
+        else if (!strcmp(a, "--prefix"))
+            prefix = v;
+        else if (!strcmp(a, "--expect"))
+            expect = strtoull(v, NULL, 10);
+        else if (!strcmp(a, "--timeout-ms"))
+            timeout_ms = strtoll(v, NULL, 10);
+        else if (!strcmp(a, "--since-ms"))
+            since_ms = strtoll(v, NULL, 10);
+        else if (!strcmp(a, "--until-ms"))
+            until_ms = strtoll(v, NULL, 10);
+        else if (!strcmp(a, "--run-ms"))
+            run_ms = strtoll(v, NULL, 10);
+        else
+            die("usage", a);
+    }
+    if (!bootstrap || !prefix || (!latency && expect == 0))
+        die("usage", "kcount --bootstrap B --prefix P (--expect N [--timeout-ms T] | "
+                     "--latency --since-ms S --until-ms U [--run-ms D])");
+    signal(SIGTERM, on_signal);
+    signal(SIGINT, on_signal);
+
+    char e[512], group[64], dotted[512];
+    snprintf(group, sizeof group, "sluice-kcount-%d", (int) getpid());
+    snprintf(dotted, sizeof dotted, "%s.", prefix);
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    if (rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap, e, sizeof e) ||
+        rd_kafka_conf_set(conf, "group.id", group, e, sizeof e) ||
+        rd_kafka_conf_set(conf, "isolation.level", "read_committed", e, sizeof e) ||
+        rd_kafka_conf_set(conf, "enable.auto.commit", "false", e, sizeof e) ||
+        rd_kafka_conf_set(conf, "fetch.wait.max.ms", "20", e, sizeof e) ||
+        rd_kafka_conf_set(conf, "fetch.max.bytes", "52428800", e, sizeof e))
+        die("consumer config", e);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, e, sizeof e);
+    if (!rk)
+        die("consumer", e);
+    rd_kafka_poll_set_consumer(rk);
+
+    topic_set_t seen = {0};
+    uint64_t records = 0, key_bytes = 0, value_bytes = 0;
+    int64_t first_ms = 0, done_ms = 0, start = mono_ms(), next_md = 0;
+    int64_t *lat = NULL;
+    size_t nlat = 0, caplat = 0;
+    int rc = 0;
+    while (!stop_requested) {
+        int64_t now = mono_ms();
+        if (now >= next_md) {
+            assign_new_topics(rk, &seen, dotted);
+            next_md = mono_ms() + 200;
+        }
+        if (!latency && now - start > timeout_ms) {
+            rc = 3;
+            break;
+        }
+        if (latency && run_ms >= 0 && now - start > run_ms)
+            break;
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
+        if (!m)
+            continue;
+        if (m->err) {
+            if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                fprintf(stderr, "kcount: consumer: %s\n", rd_kafka_message_errstr(m));
+            rd_kafka_message_destroy(m);
+            continue;
+        }
+        if (m->payload) {
+            int64_t t = wall_ms();
+            records++;
+            key_bytes += m->key_len;
+            value_bytes += m->len;
+            if (records == 1)
+                first_ms = t;
+            if (latency) {
+                int64_t ts = source_ts_ms(m->payload, m->len);
+                if (ts >= since_ms && ts < until_ms) {
+                    if (nlat == caplat) {
+                        caplat = caplat ? 2 * caplat : 65536;
+                        lat = realloc(lat, caplat * sizeof *lat);
+                        if (!lat)
+                            die("memory", "out of memory");
+                    }
+                    lat[nlat++] = t - ts;
+                }
+            } else if (records == expect) {
+                done_ms = t;
+                rd_kafka_message_destroy(m);
+                break;
+            }
+        }
+        rd_kafka_message_destroy(m);
+    }
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+    if (latency) {
+        if (nlat == 0) {
+            printf("events 0 p50_ms - p99_ms - max_ms - mean_ms -\n");
+            return 0;
+        }
+        qsort(lat, nlat, sizeof *lat, cmp_i64);
+        double sum = 0;
+        for (size_t i = 0; i < nlat; i++)
+            sum += (double) lat[i];
+        /* Nearest-rank percentiles. */
+        size_t i50 = (nlat * 50 + 99) / 100, i99 = (nlat * 99 + 99) / 100;
+        printf("events %zu p50_ms %" PRId64 " p99_ms %" PRId64 " max_ms %" PRId64 " mean_ms %.1f\n",
+               nlat, lat[i50 ? i50 - 1 : 0], lat[i99 ? i99 - 1 : 0], lat[nlat - 1],
+               sum / (double) nlat);
+        return 0;
+    }
+    printf("records %" PRIu64 " key_bytes %" PRIu64 " value_bytes %" PRIu64 " first_ms %" PRId64
+           " done_ms %" PRId64 "\n",
+           records, key_bytes, value_bytes, first_ms, done_ms);
+    return rc;
+}
