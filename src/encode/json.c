@@ -143,17 +143,28 @@ static void append_bytea(strbuf_t *out, const char *s, size_t len)
 }
 
 /* True if s is a JSON number PostgreSQL's integer output could produce. */
+/*
+ * True if s is an integer PostgreSQL's int2/int4/int8/oid output could
+ * produce: optional '-', no leading zeros, within int64 (oid within uint32).
+ * Anything else is written as a string, never as an invalid JSON number.
+ */
 static bool is_integer_text(const char *s, size_t len)
 {
     size_t i = 0;
-    if (len > 0 && s[0] == '-')
+    bool neg = len > 0 && s[0] == '-';
+    if (neg)
         i = 1;
-    if (i == len || len - i > 20)
+    if (i == len || len - i > 19)
         return false;
-    for (; i < len; i++)
+    if (s[i] == '0' && len - i > 1)
+        return false;
+    uint64_t v = 0;
+    for (; i < len; i++) {
         if (s[i] < '0' || s[i] > '9')
             return false;
-    return true;
+        v = v * 10 + (uint64_t) (s[i] - '0'); /* 19 digits cannot overflow uint64 */
+    }
+    return v <= (neg ? (uint64_t) INT64_MAX + 1 : (uint64_t) INT64_MAX);
 }
 
 static void append_numeric_text(const encoder_t *enc, strbuf_t *out, const char *s, size_t len)

@@ -39,7 +39,7 @@
 /* Nesting of arrays in composites in arrays...; deeper values are their text form (as json.c). */
 #define MAX_DEPTH 8
 /* Dimensions of one array: PostgreSQL allows 6 (MAXDIM); more is not an array_out text. */
-#define MAX_DIMS 32
+#define MAX_DIMS 6 /* PostgreSQL's MAXDIM: deeper array text is malformed */
 #define ARENA_CHUNK ((size_t) 64 * 1024)
 #define ARENA_KEEP ((size_t) 8 * 1024 * 1024)
 #define ARENA_ALIGN (alignof(max_align_t))

@@ -173,6 +173,19 @@ label_of() {
     W4) echo "W4 $W4_TXNS update/delete txns on $W4_KEYS hot keys" ;;
     esac
 }
+# The topics of a workload's tables (and of logical decoding messages), created
+# before every drain into Kafka.
+topics_of() {
+    case "$1" in
+    W1) echo "public.pgbench_accounts,public.pgbench_branches,public.pgbench_tellers,public.pgbench_history,message" ;;
+    W2) echo "public.big,message" ;;
+    W3) echo "public.w3_wide,message" ;;
+    W4) echo "public.w4_hot,message" ;;
+    esac
+}
+create_topics() {
+    "$KCOUNT" --bootstrap "$KAFKA_BOOTSTRAP" --prefix "$1" --create "$2" --partitions 3
+}
 prep_of() { case "$1" in W1) echo prep_none ;; *) echo "prep_$1" ;; esac; }
 sys_label() {
     case "$1" in
@@ -198,18 +211,23 @@ drain_recv() {
             -o proto_version=1 -o publication_names=bench -o messages=true -f /dev/null --no-loop
         rc=$?
         now_ms >"$end"
-        # pg_recvlogical's own CPU time: this subshell's children.
-        times | awk 'NR == 2 { gsub(/[ms]/, " "); print int(($1 * 60 + $2 + $3 * 60 + $4) * '"$CLK_TCK"' + 0.5) }' >"$end.cpu"
+        # pg_recvlogical's own CPU time: this subshell's children ("times"
+        # in a pipeline would run in a forked shell that has none).
+        times >"$end.times"
+        awk -v hz="$CLK_TCK" 'NR == 2 { gsub(/[ms]/, " "); print int(($1 * 60 + $2 + $3 * 60 + $4) * hz + 0.5) }' \
+            "$end.times" >"$end.cpu"
         exit $rc
     ) &
     pid=$!
     D_WAL=0
     D_HWM=0
     # The walsender's CPU and pg_recvlogical's peak RSS, sampled (without
-    # forks, once both are found) until it exits.
-    local rpid="" v
+    # forks, once both are found) until it exits. The walsender is the
+    # postmaster's newest child (every other client has stopped by now).
+    local rpid="" v pm
+    pm="$(head -1 "$PG_DATA/postmaster.pid")"
     while [ ! -f "$end" ]; do
-        [ -n "$wpid" ] || wpid="$(walsender_pid "$slot")"
+        [ -n "$wpid" ] || wpid="$(pgrep -n -P "$pm" -f '^postgres: walsender')"
         [ -n "$rpid" ] || rpid="$(pgrep -P "$pid" -x pg_recvlogical | head -1)"
         if [ -n "$wpid" ]; then
             ticks_into v "$wpid"
@@ -229,9 +247,10 @@ drain_recv() {
     D_BROKER="-"
 }
 
-# drain_sluice SLOT ENDPOS PREFIX FORMAT CHANGES
+# drain_sluice SLOT ENDPOS PREFIX FORMAT CHANGES TOPICS
 drain_sluice() {
     local slot="$1" prefix="$3" cfg="$W/$1.conf" logf="$W/$1.log" count="$W/$1.count"
+    create_topics "$prefix" "$6" || return 1
     sluice_config "$cfg" "$slot" "$prefix" "postgres.publication = bench" "postgres.status_interval_ms = 10000" \
         "format = $4"
     kcount_start "$prefix" "$5" "$count"
@@ -261,10 +280,11 @@ drain_sluice() {
     D_BYTES=$(($(kcount_field "$count" key_bytes) + $(kcount_field "$count" value_bytes)))
 }
 
-# drain_debezium SLOT ENDPOS PREFIX MODE CHANGES: a fresh worker per drain
-# (its peak RSS is this drain's), stopped afterwards.
+# drain_debezium SLOT ENDPOS PREFIX MODE CHANGES TOPICS: a fresh worker per
+# drain (its peak RSS is this drain's), stopped afterwards.
 drain_debezium() {
     local slot="$1" prefix="$3" mode="$4" count="$W/$1.count" t0 c0 b0 rc=0 wpid
+    create_topics "$prefix" "$6" || return 1
     connect_start "$slot" "$mode" || return 1
     kcount_start "$prefix" "$5" "$count"
     local kc=$KCOUNT_PID
@@ -296,12 +316,13 @@ RESULTS="$W/results.txt"
 # Appends "NAME SYSTEM RUN ms records bytes cpu wal broker hwm_kb" lines
 # (CPU in clock ticks; a failed drain has ms "-") and "NAME wal_bytes N".
 bench_workload() {
-    local name="$1" changes r s slot endpos start order=() i
+    local name="$1" changes topics r s slot endpos start order=() i
     changes="$(changes_of "$name")"
+    topics="$(topics_of "$name")"
     for ((r = 1; r <= RUNS; r++)); do
         "$(prep_of "$name")"
         for s in $SYSTEMS; do
-            pg_psql -Atc "SELECT pg_create_logical_replication_slot('b_${s}_$r', 'pgoutput')" >/dev/null
+            pg_psql -Atc "SELECT pg_create_logical_replication_slot('b_${name,,}_${s}_$r', 'pgoutput')" >/dev/null
         done
         start="$(pg_psql -Atc "SELECT pg_current_wal_lsn()")"
         "run_$name"
@@ -321,14 +342,14 @@ bench_workload() {
         fi
         local summary=""
         for s in "${order[@]}"; do
-            slot="b_${s}_$r"
+            slot="b_${name,,}_${s}_$r"
             local ok=0
             case "$s" in
             recv) drain_recv "$slot" "$endpos" || ok=1 ;;
-            json) drain_sluice "$slot" "$endpos" "b$name$s$r" json "$changes" || ok=1 ;;
-            proto) drain_sluice "$slot" "$endpos" "b$name$s$r" protobuf "$changes" || ok=1 ;;
-            dbz_eos) drain_debezium "$slot" "$endpos" "b$name$s$r" eos "$changes" || ok=1 ;;
-            dbz_alo) drain_debezium "$slot" "$endpos" "b$name$s$r" alo "$changes" || ok=1 ;;
+            json) drain_sluice "$slot" "$endpos" "b$name$s$r" json "$changes" "$topics" || ok=1 ;;
+            proto) drain_sluice "$slot" "$endpos" "b$name$s$r" protobuf "$changes" "$topics" || ok=1 ;;
+            dbz_eos) drain_debezium "$slot" "$endpos" "b$name$s$r" eos "$changes" "$topics" || ok=1 ;;
+            dbz_alo) drain_debezium "$slot" "$endpos" "b$name$s$r" alo "$changes" "$topics" || ok=1 ;;
             esac
             if [ "$ok" -ne 0 ]; then
                 echo "$name $s $r - - - - - - -" >>"$RESULTS"
@@ -359,6 +380,7 @@ field() { awk -v w="$1" -v s="$2" -v c="$3" '$1 == w && $2 == s && $4 != "-" { p
 lat_run() {
     local s="$1" rate="$2" r="$3" slot="l_$1_$3" prefix="l$1$3" out="$W/l_$1_$3.lat" pid t_since t_until
     pg_psql -Atc "SELECT pg_create_logical_replication_slot('$slot', 'pgoutput')" >/dev/null
+    create_topics "$prefix" "$(topics_of W1)" || return 1
     case "$s" in
     json)
         local logf="$W/$slot.log"
@@ -441,7 +463,7 @@ for w in $WORKLOADS; do
         recs="$(field "$w" "$s" 5 | median)"
         if [ "$bytes" = "-" ]; then mbs="-"; bpc="-"; else
             mbs="$(awk -v b="$bytes" -v ms="$ms" 'BEGIN { printf "%.1f", b / 1e6 / (ms / 1000) }')"
-            bpc="$(awk -v b="$bytes" -v r="$recs" 'BEGIN { printf "%.0f", r > 0 ? b / r : 0 }')"
+            bpc="$(awk -v b="$bytes" -v r="$recs" 'BEGIN { printf "%.0f", (r > 0 ? b / r : 0) }')"
         fi
         cpu="$(per_k "$(field "$w" "$s" 7 | median)" "$n")/$(per_k "$(field "$w" "$s" 8 | median)" "$n")/$(per_k "$(field "$w" "$s" 9 | median)" "$n")"
         hwm="$(field "$w" "$s" 10 | median)"

@@ -16,6 +16,11 @@
  *       and the N-th event arrived. Exit 0; 3 when T ms (default 600000)
  *       passed without reaching N (the line is printed all the same).
  *
+ *   kcount --bootstrap B --prefix P --create NAME[,NAME...] [--partitions N]
+ *       Creates the topics "<P>.<NAME>" (N partitions, default 3; an
+ *       existing one is fine) and exits: the benchmark creates every topic
+ *       before a drain, so no system pays for topic creation while timed.
+ *
  *   kcount --bootstrap B --prefix P --latency --since-ms S --until-ms U
  *          [--run-ms D]
  *       Latency mode: for every event whose source commit time (the
@@ -24,6 +29,10 @@
  *       SIGTERM/SIGINT), then prints:
  *
  *         events <n> p50_ms <x> p99_ms <y> max_ms <z> mean_ms <m>
+ *
+ * Not read: sluice's checkpoint topic "<P>.sluice.checkpoint" and the
+ * logical decoding message topic "<P>.message" (the harness's sync barriers
+ * land there: they are not table changes).
  *
  * New topics are found by reading the cluster's metadata every 200 ms and
  * assigned from their beginning (incremental assignment, no consumer
@@ -94,11 +103,62 @@ static void topic_set_add(topic_set_t *s, const char *name)
 
 static int topic_wanted(const char *name, const char *dotted)
 {
-    size_t len = strlen(name);
-    static const char ckpt[] = ".sluice.checkpoint";
-    if (strncmp(name, dotted, strlen(dotted)) != 0)
+    size_t plen = strlen(dotted);
+    if (strncmp(name, dotted, plen) != 0)
         return 0;
-    return !(len >= sizeof ckpt - 1 && !strcmp(name + len - (sizeof ckpt - 1), ckpt));
+    return strcmp(name + plen, "sluice.checkpoint") != 0 && strcmp(name + plen, "message") != 0;
+}
+
+/* Creates "<dotted><name>" for every name of the comma-separated list. */
+static int create_topics(const char *bootstrap, const char *dotted, const char *list, int partitions)
+{
+    char e[512];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    if (rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap, e, sizeof e))
+        die("producer config", e);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, e, sizeof e);
+    if (!rk)
+        die("admin client", e);
+    rd_kafka_NewTopic_t *nt[64];
+    size_t n = 0;
+    char *copy = strdup(list), *save = NULL;
+    for (char *tok = strtok_r(copy, ",", &save); tok && n < 64; tok = strtok_r(NULL, ",", &save)) {
+        char name[512];
+        snprintf(name, sizeof name, "%s%s", dotted, tok);
+        if (!(nt[n++] = rd_kafka_NewTopic_new(name, partitions, 1, e, sizeof e)))
+            die("topic", e);
+    }
+    free(copy);
+    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+    rd_kafka_AdminOptions_t *opts = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+    rd_kafka_AdminOptions_set_operation_timeout(opts, 30000, e, sizeof e);
+    rd_kafka_CreateTopics(rk, nt, n, opts, q);
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 40000);
+    int rc = 0;
+    if (!ev || rd_kafka_event_error(ev)) {
+        fprintf(stderr, "kcount: creating topics: %s\n", ev ? rd_kafka_event_error_string(ev) : "timed out");
+        rc = 2;
+    } else {
+        size_t cnt;
+        const rd_kafka_topic_result_t **res =
+            rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &cnt);
+        for (size_t i = 0; i < cnt; i++) {
+            rd_kafka_resp_err_t te = rd_kafka_topic_result_error(res[i]);
+            if (te && te != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
+                fprintf(stderr, "kcount: creating topic \"%s\": %s\n", rd_kafka_topic_result_name(res[i]),
+                        rd_kafka_err2str(te));
+                rc = 2;
+            }
+        }
+    }
+    if (ev)
+        rd_kafka_event_destroy(ev);
+    rd_kafka_AdminOptions_destroy(opts);
+    for (size_t i = 0; i < n; i++)
+        rd_kafka_NewTopic_destroy(nt[i]);
+    rd_kafka_queue_destroy(q);
+    rd_kafka_destroy(rk);
+    return rc;
 }
 
 /* Assigns, from their beginning, the partitions of every wanted topic not
@@ -161,7 +221,8 @@ static int cmp_i64(const void *a, const void *b)
 
 int main(int argc, char **argv)
 {
-    const char *bootstrap = NULL, *prefix = NULL;
+    const char *bootstrap = NULL, *prefix = NULL, *create = NULL;
+    int partitions = 3;
     uint64_t expect = 0;
     int64_t timeout_ms = 600000, since_ms = 0, until_ms = INT64_MAX, run_ms = -1;
     int latency = 0;
@@ -186,20 +247,27 @@ int main(int argc, char **argv)
             since_ms = strtoll(v, NULL, 10);
         else if (!strcmp(a, "--until-ms"))
             until_ms = strtoll(v, NULL, 10);
+        else if (!strcmp(a, "--create"))
+            create = v;
+        else if (!strcmp(a, "--partitions"))
+            partitions = atoi(v);
         else if (!strcmp(a, "--run-ms"))
             run_ms = strtoll(v, NULL, 10);
         else
             die("usage", a);
     }
-    if (!bootstrap || !prefix || (!latency && expect == 0))
+    if (!bootstrap || !prefix || (!latency && !create && expect == 0))
         die("usage", "kcount --bootstrap B --prefix P (--expect N [--timeout-ms T] | "
+                     "--create NAME[,NAME...] [--partitions N] | "
                      "--latency --since-ms S --until-ms U [--run-ms D])");
+    char e[512], group[64], dotted[512];
+    snprintf(dotted, sizeof dotted, "%s.", prefix);
+    if (create)
+        return create_topics(bootstrap, dotted, create, partitions);
     signal(SIGTERM, on_signal);
     signal(SIGINT, on_signal);
 
-    char e[512], group[64], dotted[512];
     snprintf(group, sizeof group, "sluice-kcount-%d", (int) getpid());
-    snprintf(dotted, sizeof dotted, "%s.", prefix);
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     if (rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap, e, sizeof e) ||
         rd_kafka_conf_set(conf, "group.id", group, e, sizeof e) ||

@@ -370,6 +370,12 @@ START_TEST(test_integer_types_become_exact_json_numbers)
     ck_assert_str_eq(encode_text(PGTYPE_INT4, "0"), "0");
     ck_assert_str_eq(encode_text(PGTYPE_INT8, "-9223372036854775808"), "-9223372036854775808");
     ck_assert_str_eq(encode_text(PGTYPE_INT8, "9223372036854775807"), "9223372036854775807");
+    /* Text no integer output produces is a string, never an invalid or overflowing number. */
+    ck_assert_str_eq(encode_text(PGTYPE_INT8, "9223372036854775808"), "\"9223372036854775808\"");
+    ck_assert_str_eq(encode_text(PGTYPE_INT8, "99999999999999999999"), "\"99999999999999999999\"");
+    ck_assert_str_eq(encode_text(PGTYPE_INT4, "007"), "\"007\"");
+    ck_assert_str_eq(encode_text(PGTYPE_INT4, "0"), "0");
+    ck_assert_str_eq(encode_text(PGTYPE_INT4, "-0"), "-0");
     ck_assert_str_eq(encode_text(PGTYPE_OID, "4294967295"), "4294967295");
     /* Not an integer's text form: written as a string rather than as bad JSON. */
     ck_assert_str_eq(encode_text(PGTYPE_INT4, "12a"), "\"12a\"");
