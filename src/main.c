@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "sluice/clock.h"
 #include "sluice/check.h"
 #include "sluice/checkpoint.h"
 #include "sluice/config.h"
@@ -117,12 +118,6 @@ static void sleep_ms(int ms)
         usleep(50 * 1000);
 }
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 typedef struct {
     config_t cfg;
@@ -155,7 +150,7 @@ static void backoff(runner_t *r)
 static int open_sink(runner_t *r)
 {
     char err[1024];
-    int64_t deadline = mono_ms() + r->cfg.kafka_startup_timeout_ms;
+    int64_t deadline = clock_mono_ms() + r->cfg.kafka_startup_timeout_ms;
     for (;;) {
         if (!r->sink) {
             r->sink = sink_new(&r->cfg, &stop_requested, err, sizeof err);
@@ -197,7 +192,7 @@ static int open_sink(runner_t *r)
             log_fatal("%s", err);
             return EXIT_KAFKA;
         }
-        if (!r->started && mono_ms() >= deadline) {
+        if (!r->started && clock_mono_ms() >= deadline) {
             log_fatal("%s: is Kafka at \"%s\" reachable, and are transactions enabled "
                       "(transaction.state.log.* settings)?",
                       err, config_kafka_get(&r->cfg, "bootstrap.servers"));
@@ -249,9 +244,9 @@ static int pg_failure(runner_t *r, stream_err_t cls, const char *raw_err)
 static int wait_slot_released(runner_t *r, stream_t *s, slot_info_t *slot)
 {
     char err[1024];
-    int64_t deadline = mono_ms() + 15000;
+    int64_t deadline = clock_mono_ms() + 15000;
     int pid = slot->active_pid;
-    while (slot->active_pid && mono_ms() < deadline && !stop_requested) {
+    while (slot->active_pid && clock_mono_ms() < deadline && !stop_requested) {
         sleep_ms(250);
         stream_err_t e = stream_slot_info(s, r->cfg.slot, slot, err, sizeof err);
         if (e)

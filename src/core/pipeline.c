@@ -18,6 +18,7 @@
  * Positions are never tracked per change: changes of one transaction share
  * its commit LSN, and only whole transactions are ever in Kafka.
  */
+#include "sluice/clock.h"
 #include "sluice/pipeline.h"
 
 #include <inttypes.h>
@@ -99,19 +100,7 @@ const char *pipeline_result_name(pipeline_result_t r)
     return "unknown";
 }
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static pipeline_result_t protocol_error(pipe_t *p, const char *fmt, ...) SLUICE_PRINTF(2, 3);
 static pipeline_result_t protocol_error(pipe_t *p, const char *fmt, ...)
@@ -137,7 +126,7 @@ static pipeline_result_t sink_failed(pipe_t *p, sink_status_t st)
      * too long to ever fit: stop with the reason instead of looping.
      */
     bool timed_out = sink_in_transaction(a->sink) && st != SINK_DATA && st != SINK_STOPPED &&
-                     mono_ms() - p->ktxn_start_ms >= p->txn_timeout_ms;
+                     clock_mono_ms() - p->ktxn_start_ms >= p->txn_timeout_ms;
     if (st == SINK_ABORT || st == SINK_STOPPED || st == SINK_DATA) {
         char aerr[512];
         sink_status_t ast = sink_abort(a->sink, aerr, sizeof aerr);
@@ -166,7 +155,7 @@ static pipeline_result_t sink_failed(pipe_t *p, sink_status_t st)
         a->stats->timeout_failed_lsn = key;
         log_warning("the Kafka transaction was open for %" PRId64 " ms, longer than "
                     "transaction.timeout.ms (%d ms); retrying once",
-                    mono_ms() - p->ktxn_start_ms, p->txn_timeout_ms);
+                    clock_mono_ms() - p->ktxn_start_ms, p->txn_timeout_ms);
     }
     switch (st) {
     case SINK_STOPPED: return PIPE_STOPPED;
@@ -187,7 +176,7 @@ static pipeline_result_t ensure_kafka_txn(pipe_t *p)
     sink_status_t st = sink_begin(p->a->sink, p->err, p->errlen);
     if (st != SINK_OK)
         return sink_failed(p, st);
-    p->ktxn_start_ms = mono_ms();
+    p->ktxn_start_ms = clock_mono_ms();
     p->have_pending = false;
     snprintf(p->hdr_batch, sizeof p->hdr_batch, "%" PRIu64, p->a->ckpt->seq + 1);
     return PIPE_CONTINUE;
@@ -225,7 +214,7 @@ static pipeline_result_t commit_kafka(pipe_t *p)
             return sink_failed(p, mst);
     }
 #endif
-    int64_t commit_start_ms = mono_ms();
+    int64_t commit_start_ms = clock_mono_ms();
     sink_status_t st = sink_commit(a->sink, &cp, a->cfg->slot, p->err, p->errlen);
     if (st != SINK_OK)
         return sink_failed(p, st);
@@ -235,9 +224,9 @@ static pipeline_result_t commit_kafka(pipe_t *p)
     }
     *a->ckpt = cp;
     p->have_pending = false;
-    p->last_checkpoint_ms = mono_ms();
+    p->last_checkpoint_ms = clock_mono_ms();
     a->stats->kafka_commits++;
-    metrics_kafka_committed((mono_ms() - commit_start_ms) * 1000);
+    metrics_kafka_committed((clock_mono_ms() - commit_start_ms) * 1000);
     log_debug("committed Kafka transaction %" PRIu64 " up to " LSN_FMT, cp.seq,
               LSN_ARGS(cp.end_lsn));
     testpoint_hit("after_commit");
@@ -494,7 +483,7 @@ static pipeline_result_t on_truncate(pipe_t *p, const pgo_msg_t *m, sluice_lsn_t
                              .rel = rel,
                              .lsn = lsn,
                              .txn = &p->txn,
-                             .now_ms = wall_ms(),
+                             .now_ms = clock_wall_ms(),
                              .order = count_event(p, rel, &order)};
         strbuf_reset(&p->value);
         encoder_value(p->a->encoder, &ev, &p->value);
@@ -527,7 +516,7 @@ static pipeline_result_t on_message(pipe_t *p, const pgo_msg_t *m)
 {
     const pipeline_args_t *a = p->a;
     bool transactional = m->message.flags & PGO_MESSAGE_TRANSACTIONAL;
-    source_txn_t nontx = {.xid = 0, .commit_lsn = m->message.lsn, .commit_ts_us = wall_ms() * 1000};
+    source_txn_t nontx = {.xid = 0, .commit_lsn = m->message.lsn, .commit_ts_us = clock_wall_ms() * 1000};
     if (transactional) {
         if (!p->in_txn)
             return protocol_error(p, "transactional MESSAGE outside a transaction");
@@ -573,7 +562,7 @@ static pipeline_result_t on_message(pipe_t *p, const pgo_msg_t *m)
     change_event_t ev = {.op = OP_MESSAGE,
                          .lsn = m->message.lsn,
                          .txn = &p->txn,
-                         .now_ms = wall_ms(),
+                         .now_ms = clock_wall_ms(),
                          .msg_prefix = m->message.prefix,
                          .msg_content = m->message.content,
                          .msg_len = m->message.len,
@@ -625,7 +614,7 @@ static pipeline_result_t on_begin(pipe_t *p, const pgo_msg_t *m)
     p->txn.xid = m->begin.xid;
     p->txn.commit_lsn = m->begin.final_lsn;
     p->txn.commit_ts_us = m->begin.commit_ts + PG_EPOCH_OFFSET_US;
-    p->txn_start_ms = mono_ms();
+    p->txn_start_ms = clock_mono_ms();
     set_txn_headers(p);
     const checkpoint_t *ck = p->a->ckpt;
     p->skipping = ck->present && m->begin.final_lsn <= ck->commit_lsn;
@@ -682,7 +671,7 @@ static pipeline_result_t on_commit(pipe_t *p, const pgo_msg_t *m, bool more_inpu
         pipeline_result_t r = commit_kafka(p);
         return r == PIPE_CONTINUE ? PIPE_SNAPSHOT : r;
     }
-    int64_t open_ms = mono_ms() - p->ktxn_start_ms;
+    int64_t open_ms = clock_mono_ms() - p->ktxn_start_ms;
     if (!more_input || open_ms >= a->cfg->commit_interval_ms ||
         (long long) sink_txn_bytes(a->sink) >= a->cfg->commit_max_bytes || *a->stop)
         return commit_kafka(p);
@@ -731,7 +720,7 @@ static pipeline_result_t maybe_idle_checkpoint(pipe_t *p)
     const pipeline_args_t *a = p->a;
     if (p->in_txn || sink_in_transaction(a->sink) || p->keepalive_wal_end <= a->ckpt->end_lsn)
         return PIPE_CONTINUE;
-    if (mono_ms() - p->last_checkpoint_ms < a->cfg->idle_checkpoint_ms)
+    if (clock_mono_ms() - p->last_checkpoint_ms < a->cfg->idle_checkpoint_ms)
         return PIPE_CONTINUE;
     pipeline_result_t r = ensure_kafka_txn(p);
     if (r != PIPE_CONTINUE)
@@ -767,7 +756,7 @@ pipeline_result_t pipeline_run(const pipeline_args_t *a, char *err, size_t errle
     pipe_t p = {.a = a, .err = err, .errlen = errlen};
     p.dec = pgo_decoder_new();
     p.rel = relcache_new(a->cfg->topic_prefix);
-    p.last_checkpoint_ms = mono_ms();
+    p.last_checkpoint_ms = clock_mono_ms();
     snprintf(p.message_topic, sizeof p.message_topic, "%s.message", a->cfg->topic_prefix);
     snprintf(p.txn_topic, sizeof p.txn_topic, "%s.transaction", a->cfg->topic_prefix);
     p.types = pgtype_registry_new();
@@ -785,7 +774,7 @@ pipeline_result_t pipeline_run(const pipeline_args_t *a, char *err, size_t errle
         int wait = 200;
         qitem_t *items = queue_pop_all(a->queue, wait);
         sink_poll(a->sink);
-        p.now_ms = wall_ms();
+        p.now_ms = clock_wall_ms();
         for (qitem_t *it = items; it; it = items) {
             items = it->next;
             if (r == PIPE_CONTINUE) {

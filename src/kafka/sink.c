@@ -8,6 +8,7 @@
  * Never: decides to exit or to rewind (the caller does, from the status),
  * or confirms anything to PostgreSQL.
  */
+#include "sluice/clock.h"
 #include "sluice/sink.h"
 
 #include <inttypes.h>
@@ -573,12 +574,6 @@ size_t sink_txn_bytes(const sink_t *s)
     return s->txn_bytes;
 }
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 sink_status_t sink_read_checkpoint(sink_t *s, const char *slot, checkpoint_t *out, int timeout_ms,
                                    char *err, size_t errlen)
@@ -628,11 +623,11 @@ sink_status_t sink_read_checkpoint(sink_t *s, const char *slot, checkpoint_t *ou
 
     sink_status_t st = SINK_RETRY;
     size_t keylen = strlen(slot);
-    int64_t deadline = mono_ms() + timeout_ms;
+    int64_t deadline = clock_mono_ms() + timeout_ms;
     uint64_t records = 0;
     snprintf(err, errlen, "reading checkpoint topic \"%s\" timed out after %d ms",
              s->checkpoint_topic, timeout_ms);
-    while (mono_ms() < deadline) {
+    while (clock_mono_ms() < deadline) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(c, 200);
         if (!m) {
             if (s->stop && *s->stop) {

@@ -13,6 +13,7 @@
  * Owns: the HTTP daemon, the sampler, every value below. Never: logs on the
  * hot path, blocks a caller, or acts on what it measures.
  */
+#include "sluice/clock.h"
 #include "sluice/metrics.h"
 #include "sluice/snapshot.h"
 
@@ -93,12 +94,6 @@ static pthread_t sampler;
 static atomic_bool sampler_stop;
 static bool sampler_running;
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int64_t wall_us(void)
 {
@@ -125,7 +120,7 @@ void metrics_set_state(metrics_state_t st, const char *reason)
     snprintf(state_reason, sizeof state_reason, "%s", reason ? reason : "");
     atomic_store(&m.state, (int) st);
     if (st == MSTATE_STREAMING)
-        progress_mono_ms = mono_ms(); /* a new session starts its stall clock afresh */
+        progress_mono_ms = clock_mono_ms(); /* a new session starts its stall clock afresh */
     pthread_mutex_unlock(&lock);
 }
 
@@ -163,7 +158,7 @@ void metrics_stream_received(size_t bytes, sluice_lsn_t server_wal_end)
 void metrics_status_sent(sluice_lsn_t lsn)
 {
     atomic_store_explicit(&m.confirmed_sent, lsn, memory_order_relaxed);
-    atomic_store_explicit(&m.last_status_mono_ms, mono_ms(), memory_order_relaxed);
+    atomic_store_explicit(&m.last_status_mono_ms, clock_mono_ms(), memory_order_relaxed);
 }
 
 void metrics_backpressure(bool waiting)
@@ -271,7 +266,7 @@ static void observe_progress_locked(void)
               load_stat(&bound_stats->idle_checkpoints);
     if (now != progress_seen || !progress_mono_ms) {
         progress_seen = now;
-        progress_mono_ms = mono_ms();
+        progress_mono_ms = clock_mono_ms();
     }
 }
 
@@ -357,7 +352,7 @@ static int health_locked(strbuf_t *out)
         strbuf_appendf(out, "%s%s%s", state_names[st], state_reason[0] ? ": " : "", state_reason);
         return 503;
     }
-    int64_t now = mono_ms();
+    int64_t now = clock_mono_ms();
     int64_t last_status = atomic_load(&m.last_status_mono_ms);
     if (last_status && now - last_status > feedback_timeout_ms) {
         strbuf_appendf(out, "no status update sent to PostgreSQL for %lld s",
@@ -426,7 +421,7 @@ void metrics_render(strbuf_t *out)
     int64_t last_status = atomic_load(&m.last_status_mono_ms);
     metric_dbl(out, "sluice_status_update_age_seconds", "gauge",
                "Seconds since the last standby status update to PostgreSQL (-1: none yet).",
-               last_status ? (double) (mono_ms() - last_status) / 1000.0 : -1.0);
+               last_status ? (double) (clock_mono_ms() - last_status) / 1000.0 : -1.0);
     metric_u64(out, "sluice_wal_received_bytes_total", "counter",
                "pgoutput bytes received on the replication connection.",
                atomic_load(&m.wal_bytes));

@@ -23,6 +23,7 @@
  * Owns: the worker connections and threads. Never: touches the replication
  * connection (the caller keeps it idle so the snapshot stays importable).
  */
+#include "sluice/clock.h"
 #include "sluice/snapshot.h"
 
 #include <ctype.h>
@@ -47,19 +48,7 @@
 
 snapshot_stats_t snapshot_stats;
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* ---- progress ------------------------------------------------------------ */
 
@@ -614,7 +603,7 @@ static bool add_row(worker_t *w, uint32_t ti, const char *row, int len, uint32_t
                          .after = &tuple,
                          .lsn = c->txn.commit_lsn,
                          .txn = &c->txn,
-                         .now_ms = wall_ms(),
+                         .now_ms = clock_wall_ms(),
                          .snapshot = marker};
     if (w->nrecs == w->caprecs) {
         w->caprecs = w->caprecs ? w->caprecs * 2 : 256;
@@ -642,7 +631,7 @@ static void complete_chunk_locked(copy_t *c, uint32_t ci)
     pt->state = SNAPSHOT_TABLE_DONE;
     pt->lsn = c->a->consistent_point;
     pt->rows = t->rows;
-    t->done_ms = mono_ms();
+    t->done_ms = clock_mono_ms();
     snapshot_stats.tables_done++;
     double secs = (double) (t->done_ms - t->start_ms) / 1000.0;
     log_info("snapshot of \"%s\" complete: %" PRIu64 " rows in %.1f s (%.0f rows/s)", t->name,
@@ -799,7 +788,7 @@ static void *worker_main(void *arg)
             c->next_chunk++;
             copy_table_t *t = &c->tables[c->chunks[ci].table];
             if (!t->start_ms)
-                t->start_ms = t->logged_ms = mono_ms();
+                t->start_ms = t->logged_ms = clock_mono_ms();
         }
         pthread_mutex_unlock(&c->lock);
         if (!have)
@@ -969,7 +958,7 @@ static bool produce_reset(copy_t *c, encoder_t *enc, copy_table_t *t, char *err,
                          .rel = t->rel,
                          .lsn = c->txn.commit_lsn,
                          .txn = &c->txn,
-                         .now_ms = wall_ms(),
+                         .now_ms = clock_wall_ms(),
                          .snapshot = "true"};
     strbuf_t value = STRBUF_INIT;
     encoder_value(enc, &ev, &value);
@@ -1024,13 +1013,13 @@ static pipeline_result_t commit_locked(copy_t *c, bool begin_next, char *err, si
     if (st != SINK_OK)
         return sink_class(st) == PIPE_STOPPED ? PIPE_REWIND : sink_class(st);
     snprintf(c->hdr_batch, sizeof c->hdr_batch, "%" PRIu64, a->ckpt->seq + 1);
-    c->txn_start_ms = mono_ms();
+    c->txn_start_ms = clock_mono_ms();
     return PIPE_STOPPED;
 }
 
 static void log_progress_locked(copy_t *c, bool force)
 {
-    int64_t now = mono_ms();
+    int64_t now = clock_mono_ms();
     for (size_t i = 0; i < c->ntables; i++) {
         copy_table_t *t = &c->tables[i];
         if (!t->start_ms || t->done_ms)
@@ -1275,7 +1264,7 @@ pipeline_result_t snapshot_copy(const snapshot_args_t *a, char *err, size_t errl
         goto out;
     }
     in_txn = true;
-    c.txn_start_ms = mono_ms();
+    c.txn_start_ms = clock_mono_ms();
     for (size_t i = 0; i < c.ntables; i++) {
         snapshot_table_t *pt = &p->tables[c.tables[i].pidx];
         if (pt->state == SNAPSHOT_TABLE_PARTIAL && !produce_reset(&c, enc, &c.tables[i], err, errlen)) {
@@ -1325,7 +1314,7 @@ pipeline_result_t snapshot_copy(const snapshot_args_t *a, char *err, size_t errl
             pthread_mutex_unlock(&c.lock);
             break;
         }
-        if (mono_ms() - c.txn_start_ms >= a->cfg->snapshot_commit_interval_ms ||
+        if (clock_mono_ms() - c.txn_start_ms >= a->cfg->snapshot_commit_interval_ms ||
             (long long) sink_txn_bytes(a->sink) >= a->cfg->commit_max_bytes) {
             pipeline_result_t cr = commit_locked(&c, true, err, errlen);
             if (cr != PIPE_STOPPED) {

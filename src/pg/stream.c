@@ -10,6 +10,7 @@
  * Owns: the PGconn, the reader thread. Never: decodes pgoutput, talks to
  * Kafka, or confirms an LSN the pipeline did not hand it.
  */
+#include "sluice/clock.h"
 #include "sluice/stream.h"
 
 #include <errno.h>
@@ -43,19 +44,7 @@ struct stream {
     int status_interval_ms;
 };
 
-static int64_t now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Copies libpq's message without the trailing newline. */
 static void conn_error(PGconn *conn, char *err, size_t errlen, const char *context)
@@ -306,7 +295,7 @@ static bool send_status(stream_t *s, bool request_reply)
     wire_put_u64(msg + 1, lsn);
     wire_put_u64(msg + 9, lsn);
     wire_put_u64(msg + 17, lsn);
-    wire_put_u64(msg + 25, (uint64_t) (now_us() - PG_EPOCH_OFFSET_US));
+    wire_put_u64(msg + 25, (uint64_t) (clock_wall_us() - PG_EPOCH_OFFSET_US));
     msg[33] = request_reply ? 1 : 0;
     if (PQputCopyData(s->conn, (const char *) msg, sizeof msg) <= 0 || PQflush(s->conn) != 0)
         return false;
@@ -369,11 +358,11 @@ static void *reader_main(void *arg)
     qarena_t arena = {0};
     batch_t batch = {0};
     bool flush = false; /* the batch is due: queue it before reading more */
-    int64_t next_status = mono_ms() + s->status_interval_ms;
+    int64_t next_status = clock_mono_ms() + s->status_interval_ms;
     sluice_lsn_t last_sent = atomic_load(&s->confirmed_sent);
 
     while (!atomic_load(&s->stop)) {
-        int64_t now = mono_ms();
+        int64_t now = clock_mono_ms();
         sluice_lsn_t confirmed = atomic_load(&s->confirmed);
         if (now >= next_status || confirmed != last_sent) {
             if (!send_status(s, false)) {
@@ -385,7 +374,7 @@ static void *reader_main(void *arg)
         }
         if (flush) {
             /* Back-pressure: wait for room, but never past the next status update. */
-            int wait = (int) (next_status - mono_ms());
+            int wait = (int) (next_status - clock_mono_ms());
             if (wait > 200)
                 wait = 200;
             if (wait < 1)
@@ -409,7 +398,7 @@ static void *reader_main(void *arg)
                 continue;
             }
             struct pollfd fds[2] = {{PQsocket(s->conn), POLLIN, 0}, {s->wake_fd, POLLIN, 0}};
-            int timeout = (int) (next_status - mono_ms());
+            int timeout = (int) (next_status - clock_mono_ms());
             if (timeout < 0)
                 timeout = 0;
             if (poll(fds, 2, timeout) < 0 && errno != EINTR) {
@@ -473,7 +462,7 @@ static void *reader_main(void *arg)
                     break;
                 }
                 last_sent = atomic_load(&s->confirmed_sent);
-                next_status = mono_ms() + s->status_interval_ms;
+                next_status = clock_mono_ms() + s->status_interval_ms;
             }
             metrics_stream_received(0, end);
             qitem_t *it = qitem_new(&arena, QITEM_KEEPALIVE, NULL, 0);

@@ -51,6 +51,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "sluice/clock.h"
 #include "sluice/checkpoint.h"
 #include "sluice/common.h"
 
@@ -92,12 +93,6 @@ static void die(const char *fmt, ...)
     exit(2);
 }
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* ---- transactions seen ---- */
 
@@ -241,15 +236,15 @@ static long consume_all(char **topics, int ntopics, void (*fn)(const rd_kafka_me
     rd_kafka_topic_partition_list_destroy(parts);
     int eofs = 0;
     long count = 0;
-    int64_t idle_since = mono_ms();
+    int64_t idle_since = clock_mono_ms();
     while (eofs < total) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 500);
         if (!m) {
-            if (mono_ms() - idle_since > 60000)
+            if (clock_mono_ms() - idle_since > 60000)
                 die("timed out reading topics (%d of %d partitions at their end)", eofs, total);
             continue;
         }
-        idle_since = mono_ms();
+        idle_since = clock_mono_ms();
         if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
             eofs++;
         } else if (m->err) {
@@ -764,9 +759,9 @@ static int cmd_sample(void)
             inconclusive++;
             continue;
         }
-        int64_t deadline = mono_ms() + 5000;
+        int64_t deadline = clock_mono_ms() + 5000;
         bool caught_up = false;
-        while (mono_ms() < deadline && !stop_sampling) {
+        while (clock_mono_ms() < deadline && !stop_sampling) {
             rd_kafka_topic_partition_list_t *pos = rd_kafka_topic_partition_list_new(1);
             rd_kafka_topic_partition_list_add(pos, ckpt_topic, 0);
             rd_kafka_position(rk, pos);
@@ -801,8 +796,8 @@ static int cmd_sample(void)
              * briefly ahead of the last *visible* checkpoint. It must catch up:
              * a confirmed LSN no committed checkpoint ever reaches is the violation.
              */
-            int64_t until = mono_ms() + 10000;
-            while (slot > latest_end && mono_ms() < until) {
+            int64_t until = clock_mono_ms() + 10000;
+            while (slot > latest_end && clock_mono_ms() < until) {
                 rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
                 if (!m)
                     continue;
