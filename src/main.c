@@ -126,6 +126,7 @@ typedef struct {
     checkpoint_t ckpt;
     pipeline_stats_t stats;
     bool started; /* streamed (or copied) at least once: failures are retried from now on */
+    bool recheck_slot; /* fenced without holding the slot: preflight before fencing back */
     int backoff_ms;
     /* The slot was just created with an exported snapshot (on the session's connection). */
     bool exported;
@@ -445,10 +446,20 @@ static int session_outcome(runner_t *r, pipeline_result_t pr, const char *err)
         backoff(r);
         return -1;
     case PIPE_FENCED:
-        log_fatal("%s: another sluice instance with transactional id \"%s\" took over; exiting "
-                  "without confirming anything further",
-                  err, r->cfg.transactional_id);
-        return EXIT_FENCED;
+        /*
+         * Fenced, and PostgreSQL no longer counts us as the slot's user (or cannot
+         * be asked). Another instance may have taken over — or the link to
+         * PostgreSQL broke while the coordinator aborted our transaction. Nothing
+         * was confirmed; go back to the preflight: if another instance streams
+         * from the slot it still holds it and we exit 8 there, else we resume.
+         */
+        log_warning("%s; this instance no longer holds slot \"%s\": checking the slot again "
+                    "before fencing anyone",
+                    err, r->cfg.slot);
+        sink_free(r->sink);
+        r->sink = NULL;
+        r->recheck_slot = true;
+        return -1;
     case PIPE_DATA:
         log_fatal("%s", err);
         return EXIT_DATA;
@@ -740,6 +751,15 @@ static int cmd_run(runner_t *r)
         rc = run_session(r);
         if (rc == -1 && stop_requested)
             rc = EXIT_OK;
+        while (rc == -1 && r->recheck_slot && !stop_requested) {
+            rc = preflight(r);
+            if (rc == -2) {
+                backoff(r);
+                rc = -1;
+                continue;
+            }
+            r->recheck_slot = false;
+        }
     }
     metrics_set_state(MSTATE_STOPPING, "exiting");
     sink_free(r->sink);

@@ -587,7 +587,7 @@ static void check_kafka(report_t *r, const pg_facts_t *f)
     config_t *sc = throwaway_cfg(cfg, "status");
     sink_t *ss = sink_new(sc, NULL, err, sizeof err);
     checkpoint_t ck = {0};
-    st = ss ? sink_read_checkpoint(ss, cfg->slot, &ck, kafka_timeout(cfg), err, sizeof err)
+    st = ss ? sink_read_checkpoint(ss, cfg->slot, &ck, cfg->kafka_startup_timeout_ms, err, sizeof err)
             : SINK_DATA;
     if (st != SINK_OK) {
         report(r, CK_FAIL, "checkpoint", "see the message", "reading \"%s\": %s",
@@ -731,7 +731,7 @@ int status_run(const config_t *cfg, FILE *out)
     sink_t *ss = sink_new(sc, NULL, err, sizeof err);
     checkpoint_t ck = {0};
     sink_status_t st =
-        ss ? sink_read_checkpoint(ss, cfg->slot, &ck, kafka_timeout(cfg), err, sizeof err)
+        ss ? sink_read_checkpoint(ss, cfg->slot, &ck, cfg->kafka_startup_timeout_ms, err, sizeof err)
            : SINK_DATA;
     if (st != SINK_OK) {
         config_redact(cfg, err, clean, sizeof clean);
