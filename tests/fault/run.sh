@@ -17,6 +17,7 @@ FAULT_CRASHES="${FAULT_CRASHES:-12}"
 RESULTS_MD="${FAULT_RESULTS:-$REPO/build/fault-results.md}"
 
 env_init
+env_on_exit reap_sluices
 W="$SLUICE_ENV_DIR/fault"
 mkdir -p "$W" "$(dirname "$RESULTS_MD")"
 pg_start "wal_sender_timeout=10s" "max_slot_wal_keep_size=-1"

@@ -22,6 +22,7 @@ case "$DURATION" in
 esac
 
 env_init
+env_on_exit reap_sluices
 W="$SLUICE_ENV_DIR/soak"
 mkdir -p "$W"
 pg_start "wal_sender_timeout=10s" "max_slot_wal_keep_size=-1"

@@ -32,6 +32,7 @@ run_test() {
     local start=$SECONDS
     ( set -e; "$name" )
     rc=$?
+    reap_sluices
     if [ "$rc" -ne 0 ]; then
         _t_failures=$((_t_failures + 1))
         _t_failed_names="${_t_failed_names:-} $name"
@@ -75,6 +76,18 @@ sluice_start() {
     shift 2
     "$SLUICE" run -c "$cfg" "$@" >>"$logf" 2>&1 &
     SLUICE_PID=$!
+    # Remembered so that a test failing half-way leaves no daemon behind (run_test reaps).
+    echo "$SLUICE_PID" >>"${SLUICE_ENV_DIR:-/tmp}/sluice.pids"
+}
+
+# Kills every sluice started by sluice_start that is still running.
+reap_sluices() {
+    local f="${SLUICE_ENV_DIR:-/tmp}/sluice.pids" p
+    [ -f "$f" ] || return 0
+    while read -r p; do
+        kill -9 "$p" 2>/dev/null || true
+    done <"$f"
+    : >"$f"
 }
 
 # sluice_stop PID [timeout]: SIGTERM, wait; returns sluice's exit code.

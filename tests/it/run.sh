@@ -17,6 +17,7 @@ IT_CRASHES="${IT_CRASHES:-20}"
 IT_BIG_ROWS="${IT_BIG_ROWS:-1000000}"
 
 env_init
+env_on_exit reap_sluices
 W="$SLUICE_ENV_DIR/it"
 mkdir -p "$W"
 pg_start "wal_sender_timeout=10s" "max_slot_wal_keep_size=-1"
