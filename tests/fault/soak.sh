@@ -59,15 +59,24 @@ declare -A count
 live_checks=0
 live_failures=0
 ensure_sluice() {
-    # A fault can end sluice on purpose (kill -9); the supervisor (this loop) restarts it,
-    # as systemd would. Any other exit is a finding.
+    # This loop supervises sluice as dist/sluice.service does: it restarts it after
+    # kill -9 (137) and after the exits that mean "a peer was unreachable at start"
+    # (4 PostgreSQL, 7 Kafka — a fault can hit just as sluice starts). Every other
+    # exit (those systemd must not restart: 2 3 5 6 8 9, and 1) is a finding.
     if ! kill -0 "$pid" 2>/dev/null; then
         local rc=0
         wait "$pid" 2>/dev/null || rc=$?
-        if [ "$rc" -ne 137 ]; then
+        case "$rc" in
+        137) ;;
+        4 | 7)
+            log "sluice exited $rc at start (peer unreachable), restarting: $(grep -E 'FATAL' "$logf" | tail -1 | cut -c1-160)"
+            count[start_retry]=$((${count[start_retry]:-0} + 1))
+            ;;
+        *)
             log "sluice exited $rc on its own: $(grep -E 'FATAL' "$logf" | tail -1)"
             count[unexpected_exit]=$((${count[unexpected_exit]:-0} + 1))
-        fi
+            ;;
+        esac
         sluice_start "$cfg" "$logf"
         pid=$SLUICE_PID
     fi
@@ -152,7 +161,7 @@ loops="$(grep -c 'terminating walsender process due to replication timeout' "$PG
 stalls="${count[5]:-0}"
 [ "$loops" -le $((stalls + 2)) ] || { log "V7: $loops walsender timeouts for $stalls link stalls"; ok=1; }
 
-summary_line="soak $DURATION seed $SEED: kills ${count[0]:-0}, crash points ${count[crash_point]:-0}, PostgreSQL restarts ${count[2]:-0}, broker kills ${count[3]:-0}, broker freezes ${count[4]:-0}, PostgreSQL link stalls ${count[5]:-0}, link cuts ${count[6]:-0}, live read_committed checks $live_checks ($live_failures failed), unexpected exits ${count[unexpected_exit]:-0}; $(sed -n 's/.*ledger \([0-9]*\) transactions \/ \([0-9]*\) changes.*/\1 transactions, \2 changes verified/p' "$W/final.verify"); V6 sampler: $(cat "$W/samples"); walsender timeouts $loops; result: $([ "$ok" -eq 0 ] && echo PASS || echo FAIL)"
+summary_line="soak $DURATION seed $SEED: kills ${count[0]:-0}, crash points ${count[crash_point]:-0}, PostgreSQL restarts ${count[2]:-0}, broker kills ${count[3]:-0}, broker freezes ${count[4]:-0}, PostgreSQL link stalls ${count[5]:-0}, link cuts ${count[6]:-0}, live read_committed checks $live_checks ($live_failures failed), restarts after exit 4/7 at start ${count[start_retry]:-0}, unexpected exits ${count[unexpected_exit]:-0}; $(sed -n 's/.*ledger \([0-9]*\) transactions \/ \([0-9]*\) changes.*/\1 transactions, \2 changes verified/p' "$W/final.verify"); V6 sampler: $(cat "$W/samples"); walsender timeouts $loops; result: $([ "$ok" -eq 0 ] && echo PASS || echo FAIL)"
 echo "$summary_line"
 mkdir -p "$REPO/build"
 echo "$summary_line" >>"$REPO/build/soak-results.txt"
