@@ -82,6 +82,9 @@ typedef struct {
     size_t errlen;
 } pipe_t;
 
+/* How long the input must be quiet before an open Kafka transaction is committed. */
+#define COMMIT_LINGER_MS 5
+
 /* Internal: keep going. */
 #define PIPE_CONTINUE ((pipeline_result_t) -1)
 
@@ -641,7 +644,7 @@ static pipeline_result_t on_begin(pipe_t *p, const pgo_msg_t *m)
     return r;
 }
 
-static pipeline_result_t on_commit(pipe_t *p, const pgo_msg_t *m, bool more_input)
+static pipeline_result_t on_commit(pipe_t *p, const pgo_msg_t *m)
 {
     const pipeline_args_t *a = p->a;
     if (!p->in_txn)
@@ -672,13 +675,14 @@ static pipeline_result_t on_commit(pipe_t *p, const pgo_msg_t *m, bool more_inpu
         return r == PIPE_CONTINUE ? PIPE_SNAPSHOT : r;
     }
     int64_t open_ms = clock_mono_ms() - p->ktxn_start_ms;
-    if (!more_input || open_ms >= a->cfg->commit_interval_ms ||
+    /* Otherwise the main loop commits once the input has been quiet for COMMIT_LINGER_MS. */
+    if (open_ms >= a->cfg->commit_interval_ms ||
         (long long) sink_txn_bytes(a->sink) >= a->cfg->commit_max_bytes || *a->stop)
         return commit_kafka(p);
     return PIPE_CONTINUE;
 }
 
-static pipeline_result_t on_data(pipe_t *p, qitem_t *it, bool more_input)
+static pipeline_result_t on_data(pipe_t *p, qitem_t *it)
 {
     pgo_msg_t m;
     if (!pgo_decode(p->dec, it->payload, it->len, &m, p->err, p->errlen)) {
@@ -688,7 +692,7 @@ static pipeline_result_t on_data(pipe_t *p, qitem_t *it, bool more_input)
     }
     switch (m.kind) {
     case PGO_BEGIN: return on_begin(p, &m);
-    case PGO_COMMIT: return on_commit(p, &m, more_input);
+    case PGO_COMMIT: return on_commit(p, &m);
     case PGO_RELATION: {
         /* Even while skipping: later transactions use the description. */
         relcache_entry_t *rel = relcache_put(p->rel, &m);
@@ -771,15 +775,30 @@ pipeline_result_t pipeline_run(const pipeline_args_t *a, char *err, size_t errle
             r = finish_on_stop(&p);
             break;
         }
+        /*
+         * Between source transactions with a Kafka transaction open: wait a little
+         * for more (a backlog arrives in bursts a few ms apart), then commit.
+         * Committing at every gap would cap throughput at the broker's commit rate.
+         */
         int wait = 200;
+        bool lingering = !p.in_txn && sink_in_transaction(a->sink);
+        if (lingering) {
+            int64_t left = a->cfg->commit_interval_ms - (clock_mono_ms() - p.ktxn_start_ms);
+            wait = left < COMMIT_LINGER_MS ? (int) left : COMMIT_LINGER_MS;
+            if (wait <= 0) {
+                r = commit_kafka(&p);
+                continue;
+            }
+        }
         qitem_t *items = queue_pop_all(a->queue, wait);
+        bool quiet = items == NULL;
         sink_poll(a->sink);
         p.now_ms = clock_wall_ms();
         for (qitem_t *it = items; it; it = items) {
             items = it->next;
             if (r == PIPE_CONTINUE) {
                 if (it->kind == QITEM_DATA) {
-                    r = on_data(&p, it, items != NULL || !queue_is_empty(a->queue));
+                    r = on_data(&p, it);
                 } else if (it->kind == QITEM_KEEPALIVE) {
                     if (it->wal_end > p.keepalive_wal_end)
                         p.keepalive_wal_end = it->wal_end;
@@ -807,7 +826,7 @@ pipeline_result_t pipeline_run(const pipeline_args_t *a, char *err, size_t errle
         }
         if (r != PIPE_CONTINUE)
             break;
-        if (!p.in_txn && sink_in_transaction(a->sink) && queue_is_empty(a->queue))
+        if (quiet && !p.in_txn && sink_in_transaction(a->sink))
             r = commit_kafka(&p);
         if (r == PIPE_CONTINUE)
             r = maybe_idle_checkpoint(&p);
