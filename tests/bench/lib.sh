@@ -4,11 +4,25 @@
 # Connect worker in distributed mode. Source after tests/env/env.sh,
 # tests/it/lib.sh, env_init, pg_start, kafka_start and with $W set.
 
+# The binaries are copied into the run's directory first: others may rebuild
+# build/ while a long benchmark runs, and every run should measure the same
+# sluice.
+bench_snapshot_binaries() {
+    mkdir -p "$W/bin"
+    cp "$REPO/build/sluice" "$REPO/build/tools/kcount" "$W/bin/" || return 1
+    SLUICE="$W/bin/sluice"
+    KCOUNT="$W/bin/kcount"
+}
 KCOUNT="$REPO/build/tools/kcount"
 
 now_ms() { date +%s%3N; }
 
-median() { sort -n | awk '{ a[NR] = $1 } END { if (NR) print a[int((NR + 1) / 2)]; else print "-" }'; }
+# median: of integers, one a line (an even count averages the middle two,
+# rounded down); "-" for none.
+median() {
+    sort -n | awk '{ a[NR] = $1 } END { if (!NR) print "-"; else if (NR % 2) print a[(NR + 1) / 2];
+                                        else print int((a[NR / 2] + a[NR / 2 + 1]) / 2) }'
+}
 minmax() { sort -n | awk 'NR == 1 { lo = $1 } { hi = $1 } END { if (NR) printf "%s-%s", lo, hi; else printf "-" }'; }
 
 # cpu_ticks PID: user + system CPU time of a process in clock ticks
@@ -123,6 +137,8 @@ listeners=http://127.0.0.1:$port
 rest.advertised.host.name=127.0.0.1
 rest.advertised.port=$port
 exactly.once.source.support=$eos
+connector.client.config.override.policy=All
+${BENCH_CONNECT_WORKER_CONFIG:-}
 EOF
     cat >"$dir/log4j.properties" <<EOF
 log4j.rootLogger=INFO, file
@@ -181,16 +197,22 @@ connect_stop() {
     kill -9 "$pid" 2>/dev/null
 }
 
-# debezium_deploy NAME SLOT PREFIX MODE: Debezium's PostgreSQL connector on
-# the running worker, streaming an existing slot (no snapshot) of the
-# "bench" publication with pgoutput, JSON without schemas and numerics as
-# strings (what sluice writes), exactly.once.support=required when MODE is
-# eos. Everything else is Debezium's default.
+# debezium_deploy NAME SLOT PREFIX MODE [PUBLICATION]: Debezium's PostgreSQL
+# connector on the running worker, streaming an existing slot (no snapshot)
+# of the publication (default "bench") with pgoutput, JSON without schemas
+# and numerics as strings (what sluice writes), exactly.once.support=
+# required when MODE is eos. Everything else is Debezium's default, unless
+# BENCH_DBZ_CONFIG adds JSON members, e.g.
+#   BENCH_DBZ_CONFIG='"max.batch.size": "4096", "max.queue.size": "16384", "producer.override.linger.ms": "5"'
+# (the worker allows producer.override.*; BENCH_CONNECT_WORKER_CONFIG adds
+# lines to the worker's properties).
 debezium_deploy() {
-    local name="$1" slot="$2" prefix="$3" mode="$4" eos=""
+    local name="$1" slot="$2" prefix="$3" mode="$4" publication="${5:-bench}" eos=""
     [ "$mode" = eos ] && eos='"exactly.once.support": "required",'
-    curl -sf -X PUT -H 'Content-Type: application/json' "$CONNECT_URL/connectors/$name/config" \
-        --data-binary @- >"$W/$name.deploy" <<EOF || { log "deploying $name failed: $(cat "$W/$name.deploy")"; return 1; }
+    local code
+    code="$(curl -s -o "$W/$name.deploy" -w '%{http_code}' -X PUT -H 'Content-Type: application/json' \
+        "$CONNECT_URL/connectors/$name/config" --data-binary @- <<EOF
+
 {
   "connector.class": "io.debezium.connector.postgresql.PostgresConnector",
   "tasks.max": "1",
@@ -203,17 +225,60 @@ debezium_deploy() {
   "database.dbname": "sluice_test",
   "topic.prefix": "$prefix",
   "slot.name": "$slot",
-  "publication.name": "bench",
+  "publication.name": "$publication",
   "publication.autocreate.mode": "disabled",
   "snapshot.mode": "no_data",
   "decimal.handling.mode": "string",
   "key.converter": "org.apache.kafka.connect.json.JsonConverter",
   "value.converter": "org.apache.kafka.connect.json.JsonConverter",
   "key.converter.schemas.enable": "false",
+  ${BENCH_DBZ_CONFIG:+$BENCH_DBZ_CONFIG,}
   "value.converter.schemas.enable": "false"
 }
 EOF
+)"
+    case "$code" in
+    2??) return 0 ;;
+    *) log "deploying $name failed (HTTP $code): $(cat "$W/$name.deploy")"; return 1 ;;
+    esac
 }
+
+# debezium_delete NAME: removes a connector from the running worker.
+debezium_delete() {
+    curl -sf -X DELETE "$CONNECT_URL/connectors/$1" >/dev/null
+}
+
+# debezium_warm_up MODE CHANGES: on the running worker, a connector that
+# streams CHANGES live inserts into dbz_warm (publication bench_warm, its
+# own slot) until a consumer has seen them all, then is removed: the JVM's
+# code is compiled before the measured drain, as it would be in a worker
+# that has been running for a while. Needs the dbz_warm table.
+debezium_warm_up() {
+    local mode="$1" n="$2" id="w$((++_DBZ_WARM_SEQ))" rc=0
+    pg_psql -Atc "SELECT pg_create_logical_replication_slot('dbz_warm_$id', 'pgoutput')" >/dev/null
+    kcount_start "dbzwarm$id" "$n" "$W/dbz_warm_$id.count"
+    local kc=$KCOUNT_PID
+    if ! debezium_deploy "dbz_warm_$id" "dbz_warm_$id" "dbzwarm$id" "$mode" bench_warm ||
+        ! debezium_wait_streaming "$CONNECT_PID" 120; then
+        kill "$kc"
+        return 1
+    fi
+    pg_psql >/dev/null <<EOF
+DO \$\$ BEGIN
+  FOR b IN 1..$(((n + 9) / 10)) LOOP
+    INSERT INTO dbz_warm (v) SELECT 'warm-up ' || g FROM generate_series(1, 10) g;
+    COMMIT;
+  END LOOP;
+END \$\$;
+EOF
+    wait "$kc" || { rc=1; log "Debezium warm-up: $(cat "$W/dbz_warm_$id.count" "$W/dbz_warm_$id.count.err")"; }
+    debezium_delete "dbz_warm_$id"
+    drop_slot "dbz_warm_$id"
+    # The measured connector logs its own "Processing messages" line.
+    cp "$CONNECT_LOG" "$CONNECT_LOG.warm" && : >"$CONNECT_LOG"
+    return $rc
+}
+_DBZ_WARM_SEQ=0
 
 # debezium_wait_streaming PID TIMEOUT_S: until the connector's log says it
 # streams (the moment timing starts, as sluice's "streaming from"): its

@@ -33,7 +33,11 @@
 # at-least-once). Debezium runs with plugin.name=pgoutput, JSON without
 # schemas, decimal.handling.mode=string, otherwise its defaults; the worker
 # has a fixed heap (BENCH_CONNECT_HEAP, default -Xms1g -Xmx1g). Jars come
-# from Maven Central (tests/bench/install-debezium.sh).
+# from Maven Central (tests/bench/install-debezium.sh). Every Debezium drain
+# gets a fresh worker (so its peak RSS is that drain's), warmed up first
+# with BENCH_DBZ_WARMUP (default 20,000) live changes of another table
+# through a connector that is then removed: the JIT has compiled the hot
+# code, as in a worker that has been running for a while.
 #
 # Each run gives every system a fresh slot created before the workload, so
 # all drain exactly the same WAL; the order alternates between runs (the
@@ -54,6 +58,10 @@
 # end, the walsender over its whole life), and the client's peak RSS
 # (VmHWM). Ratios: sluice / pg_recvlogical, sluice / Debezium.
 #
+# Before the first workload, BENCH_WARMUP_TXNS (default 5,000) pgbench
+# transactions go through sluice unmeasured: a fresh broker is slow to
+# commit its first transactions.
+#
 # Latency (BENCH_LATENCY=1, default): pgbench -R at a steady rate of
 # BENCH_LAT_RATE changes/s (default: half of sluice JSON's median W1 drain
 # rate) for BENCH_LAT_WARMUP (5) + BENCH_LAT_SECONDS (30) seconds into
@@ -62,6 +70,15 @@
 # time) for every event committed after the warm-up: p50 / p99 / max, the
 # rate achieved, and the client's steady RSS (VmRSS at the end) and peak.
 # BENCH_LAT_RUNS (default BENCH_RUNS) runs each, medians.
+#
+# Other knobs: BENCH_WORKLOADS (default "W1 W2 W3 W4"), BENCH_LATENCY=0,
+# BENCH_DRAIN_TIMEOUT (s a drain may take, default 900), BENCH_LAT_GRACE (s
+# to wait for late events after the load, default 120), BENCH_DBZ_CONFIG
+# (extra JSON members for the Debezium connector, e.g.
+# '"max.batch.size": "4096", "max.queue.size": "16384", "producer.override.linger.ms": "5"'),
+# BENCH_CONNECT_WORKER_CONFIG (extra worker property lines),
+# SLUICE_KEEP_ENV=1 (keep logs and raw results). The drains write every
+# event into Kafka under the env dir: the default sizes need ~15 GB of disk.
 set -uo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 . "$HERE/../env/env.sh"
@@ -79,14 +96,18 @@ LATENCY="${BENCH_LATENCY:-1}"
 LAT_RUNS="${BENCH_LAT_RUNS:-$RUNS}"
 LAT_SECONDS="${BENCH_LAT_SECONDS:-30}"
 LAT_WARMUP="${BENCH_LAT_WARMUP:-5}"
+LAT_GRACE="${BENCH_LAT_GRACE:-120}"
 W3_ROWS=$(((W3_ROWS + 99) / 100 * 100))
 W4_TXNS=$(((W4_TXNS + 3) / 4 * 4))
 W4_KEYS=$(((W4_KEYS + 3) / 4 * 4))
 
 env_init
+env_on_exit reap_sluices
 W="$SLUICE_ENV_DIR/bench"
 mkdir -p "$W"
 . "$HERE/lib.sh"
+bench_snapshot_binaries || exit 1
+DBZ_WARMUP="${BENCH_DBZ_WARMUP:-20000}"
 case " $SYSTEMS " in *" dbz_"*) debezium_install || exit 1 ;; esac
 pg_start "wal_sender_timeout=60s" "max_wal_size=4GB" "checkpoint_timeout=30min"
 kafka_start
@@ -106,6 +127,8 @@ CREATE TABLE w3_wide (
     updated_at timestamptz, doc text, attrs jsonb);
 ALTER TABLE w3_wide ALTER COLUMN doc SET STORAGE EXTERNAL, ALTER COLUMN attrs SET STORAGE EXTERNAL;
 CREATE TABLE w4_hot (id int PRIMARY KEY, v bigint NOT NULL, s text NOT NULL, at timestamptz);
+CREATE TABLE dbz_warm (id bigserial PRIMARY KEY, v text);
+CREATE PUBLICATION bench_warm FOR TABLE dbz_warm;
 -- truncate is not published: TRUNCATE between runs is no change event
 CREATE PUBLICATION bench FOR TABLE pgbench_accounts, pgbench_branches, pgbench_tellers,
     pgbench_history, big, w3_wide, w4_hot WITH (publish = 'insert, update, delete');
@@ -206,9 +229,12 @@ drain_recv() {
     local slot="$1" endpos="$2" t0 pid wpid="" c end="$W/$1.end"
     rm -f "$end"
     t0=$(now_ms)
+    rm -f "$end.pid"
     (
         "$PG_BIN/pg_recvlogical" -d "$PG_ADMIN_CONNINFO" --slot "$slot" --start -E "$endpos" -s 1 \
-            -o proto_version=1 -o publication_names=bench -o messages=true -f /dev/null --no-loop
+            -o proto_version=1 -o publication_names=bench -o messages=true -f /dev/null --no-loop &
+        echo $! >"$end.pid"
+        wait $!
         rc=$?
         now_ms >"$end"
         # pg_recvlogical's own CPU time: this subshell's children ("times"
@@ -228,7 +254,7 @@ drain_recv() {
     pm="$(head -1 "$PG_DATA/postmaster.pid")"
     while [ ! -f "$end" ]; do
         [ -n "$wpid" ] || wpid="$(pgrep -n -P "$pm" -f '^postgres: walsender')"
-        [ -n "$rpid" ] || rpid="$(pgrep -P "$pid" -x pg_recvlogical | head -1)"
+        [ -n "$rpid" ] || read -r rpid 2>/dev/null <"$end.pid"
         if [ -n "$wpid" ]; then
             ticks_into v "$wpid"
             [ "$v" -gt 0 ] && D_WAL=$v
@@ -286,6 +312,9 @@ drain_debezium() {
     local slot="$1" prefix="$3" mode="$4" count="$W/$1.count" t0 c0 b0 rc=0 wpid
     create_topics "$prefix" "$6" || return 1
     connect_start "$slot" "$mode" || return 1
+    if [ "$DBZ_WARMUP" -gt 0 ]; then
+        debezium_warm_up "$mode" "$DBZ_WARMUP" || { connect_stop "$CONNECT_PID"; return 1; }
+    fi
     kcount_start "$prefix" "$5" "$count"
     local kc=$KCOUNT_PID
     debezium_deploy "$slot" "$slot" "$prefix" "$mode" &&
@@ -364,6 +393,26 @@ bench_workload() {
     done
 }
 
+# Warm-up, not measured: a fresh broker (and its JIT) needs some traffic
+# before its first transactions are as fast as later ones.
+warm_up() {
+    local s slot
+    for s in json proto; do
+        slot="warm_$s"
+        pg_psql -Atc "SELECT pg_create_logical_replication_slot('$slot', 'pgoutput', false)" >/dev/null
+    done
+    "$PG_BIN/pgbench" -n -c 4 -j 2 -t $((BENCH_WARMUP_TXNS / 4)) "$PGBENCH_CONN" >/dev/null 2>&1
+    drain_sluice warm_json "" warmjson json $((BENCH_WARMUP_TXNS / 4 * 16)) "$(topics_of W1)" &&
+        drain_sluice warm_proto "" warmproto protobuf $((BENCH_WARMUP_TXNS / 4 * 16)) "$(topics_of W1)" ||
+        log "warm-up failed (going on)"
+    for s in json proto; do drop_slot "warm_$s"; done
+}
+BENCH_WARMUP_TXNS="${BENCH_WARMUP_TXNS:-5000}"
+if [ "$BENCH_WARMUP_TXNS" -gt 0 ]; then
+    log "warm-up: $BENCH_WARMUP_TXNS pgbench transactions through sluice (JSON, Protobuf), not measured"
+    warm_up
+fi
+
 for w in $WORKLOADS; do
     log "$(label_of "$w") ($(changes_of "$w") changes), $RUNS runs, systems: $SYSTEMS"
     bench_workload "$w"
@@ -396,6 +445,9 @@ lat_run() {
     dbz_eos | dbz_alo)
         connect_start "$slot" "${s#dbz_}" || return 1
         pid=$CONNECT_PID
+        if [ "$DBZ_WARMUP" -gt 0 ]; then
+            debezium_warm_up "${s#dbz_}" "$DBZ_WARMUP" || { connect_stop "$pid"; return 1; }
+        fi
         debezium_deploy "$slot" "$slot" "$prefix" "${s#dbz_}" && debezium_wait_streaming "$pid" 120 ||
             { connect_stop "$pid"; return 1; }
         ;;
@@ -403,18 +455,33 @@ lat_run() {
     t_since=$(($(now_ms) + LAT_WARMUP * 1000))
     t_until=$((t_since + LAT_SECONDS * 1000))
     "$KCOUNT" --bootstrap "$KAFKA_BOOTSTRAP" --prefix "$prefix" --latency --since-ms "$t_since" \
-        --until-ms "$t_until" --run-ms $(((LAT_WARMUP + LAT_SECONDS + 10) * 1000)) >"$out" 2>"$out.err" &
+        --until-ms "$t_until" --run-ms $(((LAT_WARMUP + LAT_SECONDS + LAT_GRACE) * 1000)) \
+        --progress "$out.progress" >"$out" 2>"$out.err" &
     local kc=$!
     "$PG_BIN/pgbench" -n -c 4 -j 2 -R $(((rate + 3) / 4)) -T $((LAT_WARMUP + LAT_SECONDS)) "$PGBENCH_CONN" \
         >"$W/$slot.pgbench" 2>&1
-    local rss hwm
+    local rss hwm expected got=0 last=-1 stable=0
     rss="$(rss_kb "$pid")"
     hwm="$(peak_rss_kb "$pid")"
+    # The events committed in the window: 4 per pgbench transaction whose
+    # history row (mtime = transaction start) falls in it. Wait until they
+    # have all arrived (or 99% and nothing more for 3 s: a transaction
+    # started just before the window may commit inside it), at most
+    # BENCH_LAT_GRACE seconds: a system that fell behind is still measured.
+    expected="$(pg_psql -Atc "SELECT 4 * count(*) FROM pgbench_history WHERE mtime >= to_timestamp($t_since / 1000.0)::timestamp AND mtime < to_timestamp($t_until / 1000.0)::timestamp")"
+    while kill -0 "$kc" 2>/dev/null; do
+        read -r got 2>/dev/null <"$out.progress" || got=0
+        [ "$got" -ge "$expected" ] && break
+        if [ "$got" = "$last" ]; then stable=$((stable + 1)); else stable=0; last=$got; fi
+        [ $((got * 100)) -ge $((expected * 99)) ] && [ "$stable" -ge 15 ] && break
+        sleep 0.2
+    done
+    kill -TERM "$kc" 2>/dev/null
     wait "$kc"
     if [ "$s" = json ]; then sluice_stop "$pid" >/dev/null || true; else connect_stop "$pid"; fi
     drop_slot "$slot"
-    echo "L $s $r $(kcount_field "$out" events) $(kcount_field "$out" p50_ms) $(kcount_field "$out" p99_ms) $(kcount_field "$out" max_ms) $rss $hwm" >>"$RESULTS"
-    log "latency $(sys_label "$s") run $r: $(cat "$out"), VmRSS $((rss / 1024)) MB"
+    echo "L $s $r $(kcount_field "$out" events) $(kcount_field "$out" p50_ms) $(kcount_field "$out" p99_ms) $(kcount_field "$out" max_ms) $rss $hwm $expected" >>"$RESULTS"
+    log "latency $(sys_label "$s") run $r: $(cat "$out") of $expected committed in the window, VmRSS $((rss / 1024)) MB"
 }
 
 LAT_RATE=""
@@ -431,7 +498,7 @@ if [ "$LATENCY" = 1 ]; then
     log "latency: $LAT_RATE changes/s (pgbench -R $(((LAT_RATE + 3) / 4)) txns/s) for ${LAT_WARMUP}+${LAT_SECONDS} s, $LAT_RUNS runs, systems:$LAT_SYSTEMS"
     for ((r = 1; r <= LAT_RUNS; r++)); do
         for s in $LAT_SYSTEMS; do
-            lat_run "$s" "$LAT_RATE" "$r" || { echo "L $s $r - - - - - -" >>"$RESULTS"; log "latency $(sys_label "$s") run $r FAILED"; }
+            lat_run "$s" "$LAT_RATE" "$r" || { echo "L $s $r - - - - - - -" >>"$RESULTS"; log "latency $(sys_label "$s") run $r FAILED"; }
         done
     done
 fi
@@ -484,11 +551,14 @@ done
 if [ -n "$LAT_SYSTEMS" ]; then
     printf '\nCommit-to-visible latency at %d changes/s offered (W1 pgbench -R, %d s after %d s warm-up), median of %d runs\n' \
         "$LAT_RATE" "$LAT_SECONDS" "$LAT_WARMUP" "$LAT_RUNS"
-    printf '  %-24s %12s %9s %9s %9s %14s %9s\n' "system" "achieved/s" "p50 ms" "p99 ms" "max ms" "steady RSS" "peak RSS"
+    printf '  %-24s %12s %10s %16s %16s %9s %11s %9s\n' "system" "committed/s" "delivered" "p50 ms" "p99 ms" "max ms" \
+        "steady RSS" "peak RSS"
     for s in $LAT_SYSTEMS; do
         ev="$(field L "$s" 4 | median)"
         if [ "$ev" = "-" ]; then printf '  %-24s %12s\n' "$(sys_label "$s")" "failed"; continue; fi
-        printf '  %-24s %10d/s %9s %9s %9s %11d MB %6d MB\n' "$(sys_label "$s")" $((ev / LAT_SECONDS)) \
+        exp="$(field L "$s" 10 | median)"
+        printf '  %-24s %10d/s %9s%% %16s %16s %9s %8d MB %6d MB\n' "$(sys_label "$s")" $((exp / LAT_SECONDS)) \
+            "$(awk -v a="$ev" -v b="$exp" 'BEGIN { printf "%.1f", (b > 0 ? 100 * a / b : 0) }')" \
             "$(field L "$s" 5 | median) ($(field L "$s" 5 | minmax))" "$(field L "$s" 6 | median) ($(field L "$s" 6 | minmax))" \
             "$(field L "$s" 7 | median)" $(($(field L "$s" 8 | median) / 1024)) $(($(field L "$s" 9 | median) / 1024))
     done
@@ -498,7 +568,9 @@ echo
 echo "changes/s: changes / elapsed (streaming start to the last change event visible to a read_committed consumer; pg_recvlogical: to its exit at --endpos)"
 echo "MB/s, B/change: key + value bytes as the consumer receives them (uncompressed); CPU: utime + stime per 1,000 changes"
 echo "  (client: sluice / the Connect JVM / pg_recvlogical from streaming start; wal: its walsender, whole life; broker: from streaming start)"
+[ -n "$LAT_SYSTEMS" ] && echo "latency: arrival at a read_committed consumer minus source.ts_ms (commit time); committed/s: what PostgreSQL took in the window; delivered: events of the window that arrived (waited for up to ${LAT_GRACE} s after the load)"
 echo "peak RSS: VmHWM of the client process (Connect: heap $CONNECT_HEAP); ratios > 1: the first is faster"
+case " $SYSTEMS " in *" dbz_"*) echo "Debezium: a fresh Connect worker per drain, warmed up with $DBZ_WARMUP live changes first; topics created before every drain${BENCH_DBZ_CONFIG:+; connector extras: $BENCH_DBZ_CONFIG}" ;; esac
 echo "machine: $(nproc) cores ($(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)), $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), $(uname -sr)"
 echo "versions: PostgreSQL $(pg_psql -Atc 'SHOW server_version'), Kafka $(basename "$(dirname "$KAFKA_LIBS")" | sed 's/kafka-//') (1 broker, KRaft), librdkafka $(pkg-config --modversion rdkafka), $(java -version 2>&1 | head -1)${DEBEZIUM_VERSION:+, Debezium $DEBEZIUM_VERSION on Kafka Connect (distributed)}"
 echo "raw results: $RESULTS (kept with SLUICE_KEEP_ENV=1)"

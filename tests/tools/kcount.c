@@ -22,13 +22,17 @@
  *       before a drain, so no system pays for topic creation while timed.
  *
  *   kcount --bootstrap B --prefix P --latency --since-ms S --until-ms U
- *          [--run-ms D]
+ *          [--run-ms D] [--progress FILE]
  *       Latency mode: for every event whose source commit time (the
  *       "ts_ms" of the envelope's "source" block, JSON only) is in [S, U),
  *       records arrival time minus commit time. Runs D ms (default: until
  *       SIGTERM/SIGINT), then prints:
  *
  *         events <n> p50_ms <x> p99_ms <y> max_ms <z> mean_ms <m>
+ *
+ *       With --progress, FILE holds the number of events counted so far
+ *       (rewritten every 200 ms), so the caller can stop it once every
+ *       event committed in the window has arrived, however late.
  *
  * Not read: sluice's checkpoint topic "<P>.sluice.checkpoint" and the
  * logical decoding message topic "<P>.message" (the harness's sync barriers
@@ -38,6 +42,7 @@
  * assigned from their beginning (incremental assignment, no consumer
  * group rebalance), so a topic created by the first event is read as well.
  */
+#include "sluice/clock.h"
 #include <inttypes.h>
 #include <librdkafka/rdkafka.h>
 #include <signal.h>
@@ -59,20 +64,6 @@ static void die(const char *what, const char *detail)
 {
     fprintf(stderr, "kcount: %s: %s\n", what, detail);
     exit(2);
-}
-
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* Topic names already assigned (a small set: a handful of tables). */
@@ -213,6 +204,19 @@ static int64_t source_ts_ms(const char *v, size_t len)
     return digits ? x : -1;
 }
 
+/* Replaces FILE with the count (write and rename: a reader never sees half). */
+static void write_progress(const char *file, size_t n)
+{
+    char tmp[1024];
+    snprintf(tmp, sizeof tmp, "%s.tmp", file);
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return;
+    fprintf(f, "%zu\n", n);
+    if (fclose(f) == 0)
+        rename(tmp, file);
+}
+
 static int cmp_i64(const void *a, const void *b)
 {
     int64_t x = *(const int64_t *) a, y = *(const int64_t *) b;
@@ -221,7 +225,7 @@ static int cmp_i64(const void *a, const void *b)
 
 int main(int argc, char **argv)
 {
-    const char *bootstrap = NULL, *prefix = NULL, *create = NULL;
+    const char *bootstrap = NULL, *prefix = NULL, *create = NULL, *progress = NULL;
     int partitions = 3;
     uint64_t expect = 0;
     int64_t timeout_ms = 600000, since_ms = 0, until_ms = INT64_MAX, run_ms = -1;
@@ -247,6 +251,8 @@ int main(int argc, char **argv)
             since_ms = strtoll(v, NULL, 10);
         else if (!strcmp(a, "--until-ms"))
             until_ms = strtoll(v, NULL, 10);
+        else if (!strcmp(a, "--progress"))
+            progress = v;
         else if (!strcmp(a, "--create"))
             create = v;
         else if (!strcmp(a, "--partitions"))
@@ -259,7 +265,7 @@ int main(int argc, char **argv)
     if (!bootstrap || !prefix || (!latency && !create && expect == 0))
         die("usage", "kcount --bootstrap B --prefix P (--expect N [--timeout-ms T] | "
                      "--create NAME[,NAME...] [--partitions N] | "
-                     "--latency --since-ms S --until-ms U [--run-ms D])");
+                     "--latency --since-ms S --until-ms U [--run-ms D] [--progress FILE])");
     char e[512], group[64], dotted[512];
     snprintf(dotted, sizeof dotted, "%s.", prefix);
     if (create)
@@ -283,15 +289,17 @@ int main(int argc, char **argv)
 
     topic_set_t seen = {0};
     uint64_t records = 0, key_bytes = 0, value_bytes = 0;
-    int64_t first_ms = 0, done_ms = 0, start = mono_ms(), next_md = 0;
+    int64_t first_ms = 0, done_ms = 0, start = clock_mono_ms(), next_md = 0;
     int64_t *lat = NULL;
     size_t nlat = 0, caplat = 0;
     int rc = 0;
     while (!stop_requested) {
-        int64_t now = mono_ms();
+        int64_t now = clock_mono_ms();
         if (now >= next_md) {
             assign_new_topics(rk, &seen, dotted);
-            next_md = mono_ms() + 200;
+            next_md = clock_mono_ms() + 200;
+            if (progress)
+                write_progress(progress, nlat);
         }
         if (!latency && now - start > timeout_ms) {
             rc = 3;
@@ -309,7 +317,7 @@ int main(int argc, char **argv)
             continue;
         }
         if (m->payload) {
-            int64_t t = wall_ms();
+            int64_t t = clock_wall_ms();
             records++;
             key_bytes += m->key_len;
             value_bytes += m->len;

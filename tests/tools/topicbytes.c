@@ -13,6 +13,7 @@
  *
  * Tombstones (null values) are not counted: they are not change events.
  */
+#include "sluice/clock.h"
 #include <librdkafka/rdkafka.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -27,12 +28,6 @@ static void die(const char *what, const char *detail)
     exit(2);
 }
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 int main(int argc, char **argv)
 {
@@ -79,15 +74,15 @@ int main(int argc, char **argv)
     rd_kafka_topic_partition_list_destroy(parts);
     uint64_t records = 0, key_bytes = 0, value_bytes = 0;
     int eofs = 0;
-    int64_t idle_since = mono_ms();
+    int64_t idle_since = clock_mono_ms();
     while (eofs < total) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 500);
         if (!m) {
-            if (mono_ms() - idle_since > 60000)
+            if (clock_mono_ms() - idle_since > 60000)
                 die("timeout", "the topics did not reach their end within 60 s");
             continue;
         }
-        idle_since = mono_ms();
+        idle_since = clock_mono_ms();
         if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
             eofs++;
         else if (m->err)
