@@ -41,16 +41,32 @@ struct queue {
  * Chunks are mapped and unmapped directly: through malloc, glibc's dynamic
  * mmap threshold moves them into the reader thread's heap arena, where
  * pages freed by the pipeline thread are not given back, and RSS creeps up.
+ * Up to CHUNK_SPARE released chunks are kept for reuse: a fresh mapping is
+ * zeroed page by page on first touch, which cost more CPU than the decoding
+ * on wide rows (a profile of 4 KB rows showed 15% in page faults).
  */
+#define CHUNK_SPARE 16
+
+static pthread_mutex_t spare_lock = PTHREAD_MUTEX_INITIALIZER;
+static qchunk_t *spare[CHUNK_SPARE];
+static int nspare;
+
 static qchunk_t *chunk_new(void)
 {
-    void *p = mmap(NULL, sizeof(qchunk_t) + CHUNK_SIZE, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED) {
-        log_fatal("out of memory mapping a %d kB queue chunk: %m", CHUNK_SIZE / 1024);
-        abort();
+    qchunk_t *c = NULL;
+    pthread_mutex_lock(&spare_lock);
+    if (nspare > 0)
+        c = spare[--nspare];
+    pthread_mutex_unlock(&spare_lock);
+    if (!c) {
+        void *p = mmap(NULL, sizeof(qchunk_t) + CHUNK_SIZE, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED) {
+            log_fatal("out of memory mapping a %d kB queue chunk: %m", CHUNK_SIZE / 1024);
+            abort();
+        }
+        c = p;
     }
-    qchunk_t *c = p;
     atomic_init(&c->refs, 1);
     c->used = 0;
     return c;
@@ -58,7 +74,15 @@ static qchunk_t *chunk_new(void)
 
 static void chunk_unref(qchunk_t *c)
 {
-    if (atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) == 1)
+    if (atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    pthread_mutex_lock(&spare_lock);
+    if (nspare < CHUNK_SPARE) {
+        spare[nspare++] = c;
+        c = NULL;
+    }
+    pthread_mutex_unlock(&spare_lock);
+    if (c)
         munmap(c, sizeof(qchunk_t) + CHUNK_SIZE);
 }
 

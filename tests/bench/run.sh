@@ -72,6 +72,8 @@
 # BENCH_LAT_RUNS (default BENCH_RUNS) runs each, medians.
 #
 # Other knobs: BENCH_WORKLOADS (default "W1 W2 W3 W4"), BENCH_LATENCY=0,
+# BENCH_SLUICE_CONFIG (extra sluice settings, ";"-separated), BENCH_PERF=FILE
+# (perf record -g of every sluice drain into FILE.SLOT),
 # BENCH_DRAIN_TIMEOUT (s a drain may take, default 900), BENCH_LAT_GRACE (s
 # to wait for late events after the load, default 120), BENCH_DBZ_CONFIG
 # (extra JSON members for the Debezium connector, e.g.
@@ -98,6 +100,9 @@ LAT_SECONDS="${BENCH_LAT_SECONDS:-30}"
 LAT_WARMUP="${BENCH_LAT_WARMUP:-5}"
 LAT_GRACE="${BENCH_LAT_GRACE:-120}"
 W3_ROWS=$(((W3_ROWS + 99) / 100 * 100))
+# BENCH_SLUICE_CONFIG: extra sluice config lines, separated by ";"
+# (e.g. "kafka.compression.type = none; kafka.linger.ms = 1").
+IFS=';' read -r -a SLUICE_EXTRA <<<"${BENCH_SLUICE_CONFIG:-}"
 W4_TXNS=$(((W4_TXNS + 3) / 4 * 4))
 W4_KEYS=$(((W4_KEYS + 3) / 4 * 4))
 
@@ -278,7 +283,7 @@ drain_sluice() {
     local slot="$1" prefix="$3" cfg="$W/$1.conf" logf="$W/$1.log" count="$W/$1.count"
     create_topics "$prefix" "$6" || return 1
     sluice_config "$cfg" "$slot" "$prefix" "postgres.publication = bench" "postgres.status_interval_ms = 10000" \
-        "format = $4"
+        "format = $4" "${SLUICE_EXTRA[@]}"
     kcount_start "$prefix" "$5" "$count"
     local kc=$KCOUNT_PID
     : >"$logf"
@@ -291,7 +296,13 @@ drain_sluice() {
     done
     c0="$(cpu_ticks "$pid")"
     b0="$(cpu_ticks "$BROKER_PID")"
+    local perf=""
+    if [ -n "${BENCH_PERF:-}" ]; then
+        perf record -F 999 -g -o "$BENCH_PERF.$1" -p "$pid" >/dev/null 2>&1 &
+        perf=$!
+    fi
     wait "$kc" || rc=$?
+    [ -z "$perf" ] || { kill -INT "$perf"; wait "$perf"; }
     D_CPU=$(($(cpu_ticks "$pid") - c0))
     D_BROKER=$(($(cpu_ticks "$BROKER_PID") - b0))
     D_WAL="$(cpu_ticks "$(walsender_pid "$slot")")"
@@ -433,7 +444,7 @@ lat_run() {
     case "$s" in
     json)
         local logf="$W/$slot.log"
-        sluice_config "$W/$slot.conf" "$slot" "$prefix" "postgres.publication = bench" "format = json"
+        sluice_config "$W/$slot.conf" "$slot" "$prefix" "postgres.publication = bench" "format = json" "${SLUICE_EXTRA[@]}"
         : >"$logf"
         sluice_start "$W/$slot.conf" "$logf"
         pid=$SLUICE_PID

@@ -844,6 +844,60 @@ START_TEST(test_string_appends_after_existing_content)
 }
 END_TEST
 
+/* The reference: RFC 8259's escaping, one byte at a time. */
+static void escape_reference(strbuf_t *b, const unsigned char *s, size_t len)
+{
+    strbuf_putc(b, '"');
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = s[i];
+        if (c == '"' || c == '\\')
+            strbuf_appendf(b, "\\%c", c);
+        else if (c == '\n')
+            strbuf_puts(b, "\\n");
+        else if (c == '\r')
+            strbuf_puts(b, "\\r");
+        else if (c == '\t')
+            strbuf_puts(b, "\\t");
+        else if (c == '\b')
+            strbuf_puts(b, "\\b");
+        else if (c == '\f')
+            strbuf_puts(b, "\\f");
+        else if (c < 0x20)
+            strbuf_appendf(b, "\\u%04x", c);
+        else
+            strbuf_putc(b, (char) c);
+    }
+    strbuf_putc(b, '"');
+}
+
+START_TEST(test_every_byte_at_every_offset_matches_the_reference)
+{
+    /* The encoder looks at eight bytes at a time: put each byte value at every
+     * position of strings of 0..40 bytes (around word boundaries), in text of
+     * plain ASCII and of UTF-8 continuation bytes. */
+    strbuf_t ref = {0};
+    unsigned char s[40];
+    for (int fill = 0; fill < 2; fill++) {
+        for (size_t len = 1; len <= sizeof s; len++) {
+            for (size_t pos = 0; pos < len; pos++) {
+                for (int v = 0; v < 256; v++) {
+                    for (size_t i = 0; i < len; i++)
+                        s[i] = fill ? (unsigned char) (0x80 + (i * 7) % 64) : (unsigned char) ('a' + i % 26);
+                    s[pos] = (unsigned char) v;
+                    strbuf_reset(&ref);
+                    escape_reference(&ref, s, len);
+                    string_json((const char *) s, len);
+                    if (out.len != ref.len || memcmp(out.data, ref.data, ref.len) != 0)
+                        ck_abort_msg("byte 0x%02x at %zu of %zu (fill %d): got %s, want %s", v, pos, len,
+                                     fill, out.data, ref.data);
+                }
+            }
+        }
+    }
+    strbuf_free(&ref);
+}
+END_TEST
+
 static const char *base64_json(const char *s, size_t len)
 {
     strbuf_reset(&out);
@@ -912,6 +966,7 @@ static Suite *json_suite(void)
     tcase_add_test(str, test_string_passes_utf8_through);
     tcase_add_test(str, test_every_byte_below_0x80_round_trips_through_jansson);
     tcase_add_test(str, test_string_appends_after_existing_content);
+    tcase_add_test(str, test_every_byte_at_every_offset_matches_the_reference);
     tcase_add_test(str, test_base64_matches_rfc4648_vectors);
     suite_add_tcase(s, str);
     return s;
