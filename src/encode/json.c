@@ -62,41 +62,44 @@ void json_append_string(strbuf_t *out, const char *s, size_t len)
     char *p = out->data + out->len;
     *p++ = '"';
     size_t i = 0;
-    /* Eight bytes at a time while none needs escaping (no byte < 0x20, '"' or
-     * '\\'; bytes >= 0x80 pass): long text values are most of wide rows. */
-    for (; i + 8 <= len; i += 8) {
-        uint64_t x;
-        memcpy(&x, s + i, 8);
-        const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
-        uint64_t q = x ^ (ones * '"'), b = x ^ (ones * '\\');
-        uint64_t special = ((x - ones * 0x20) | (q - ones) | (b - ones)) & ~x & highs;
-        /* ~x drops bytes >= 0x80; for the others q and b keep the high bit clear too. */
-        if (special)
-            break;
-        memcpy(p, s + i, 8);
-        p += 8;
-    }
-    for (; i < len; i++) {
-        unsigned char c = (unsigned char) s[i];
-        if (c >= 0x20 && c != '"' && c != '\\') {
-            *p++ = (char) c;
-            continue;
+    while (i < len) {
+        /* Eight bytes at a time while none needs escaping (no byte < 0x20, '"'
+         * or '\\'; bytes >= 0x80 pass): long text values are most of wide rows. */
+        for (; i + 8 <= len; i += 8) {
+            uint64_t x;
+            memcpy(&x, s + i, 8);
+            const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+            uint64_t q = x ^ (ones * '"'), b = x ^ (ones * '\\');
+            /* ~x drops bytes >= 0x80; for the others q and b keep the high bit clear too. */
+            if (((x - ones * 0x20) | (q - ones) | (b - ones)) & ~x & highs)
+                break;
+            memcpy(p, s + i, 8);
+            p += 8;
         }
-        *p++ = '\\';
-        switch (c) {
-        case '"': *p++ = '"'; break;
-        case '\\': *p++ = '\\'; break;
-        case '\n': *p++ = 'n'; break;
-        case '\r': *p++ = 'r'; break;
-        case '\t': *p++ = 't'; break;
-        case '\b': *p++ = 'b'; break;
-        case '\f': *p++ = 'f'; break;
-        default:
-            *p++ = 'u';
-            *p++ = '0';
-            *p++ = '0';
-            *p++ = hex_digits[c >> 4];
-            *p++ = hex_digits[c & 15];
+        /* Then byte by byte to the end of the word that needed it (or of the text). */
+        size_t stop = i + 8 < len ? i + 8 : len;
+        for (; i < stop; i++) {
+            unsigned char c = (unsigned char) s[i];
+            if (c >= 0x20 && c != '"' && c != '\\') {
+                *p++ = (char) c;
+                continue;
+            }
+            *p++ = '\\';
+            switch (c) {
+            case '"': *p++ = '"'; break;
+            case '\\': *p++ = '\\'; break;
+            case '\n': *p++ = 'n'; break;
+            case '\r': *p++ = 'r'; break;
+            case '\t': *p++ = 't'; break;
+            case '\b': *p++ = 'b'; break;
+            case '\f': *p++ = 'f'; break;
+            default:
+                *p++ = 'u';
+                *p++ = '0';
+                *p++ = '0';
+                *p++ = hex_digits[c >> 4];
+                *p++ = hex_digits[c & 15];
+            }
         }
     }
     *p++ = '"';

@@ -74,6 +74,10 @@ void log_reopen(void)
 void log_set_thread_name(const char *name)
 {
     thread_name = name;
+    /* The same name for top -H, perf and gdb (at most 15 characters). */
+    char os_name[16];
+    snprintf(os_name, sizeof os_name, "sluice:%s", name);
+    pthread_setname_np(pthread_self(), os_name);
 }
 
 bool log_enabled(log_level_t level)

@@ -298,7 +298,7 @@ drain_sluice() {
     b0="$(cpu_ticks "$BROKER_PID")"
     local perf=""
     if [ -n "${BENCH_PERF:-}" ]; then
-        perf record -F 999 -g -o "$BENCH_PERF.$1" -p "$pid" >/dev/null 2>&1 &
+        perf record -F 999 --call-graph "${BENCH_PERF_CALLGRAPH:-fp}" -o "$BENCH_PERF.$1" -p "$pid" >/dev/null 2>&1 &
         perf=$!
     fi
     wait "$kc" || rc=$?

@@ -874,15 +874,17 @@ START_TEST(test_every_byte_at_every_offset_matches_the_reference)
 {
     /* The encoder looks at eight bytes at a time: put each byte value at every
      * position of strings of 0..40 bytes (around word boundaries), in text of
-     * plain ASCII and of UTF-8 continuation bytes. */
+     * plain ASCII, of UTF-8 continuation bytes, and with a second escape. */
     strbuf_t ref = {0};
     unsigned char s[40];
-    for (int fill = 0; fill < 2; fill++) {
+    for (int fill = 0; fill < 3; fill++) {
         for (size_t len = 1; len <= sizeof s; len++) {
             for (size_t pos = 0; pos < len; pos++) {
                 for (int v = 0; v < 256; v++) {
                     for (size_t i = 0; i < len; i++)
                         s[i] = fill ? (unsigned char) (0x80 + (i * 7) % 64) : (unsigned char) ('a' + i % 26);
+                    if (fill == 2) /* a second escape further on: the fast path resumes after one */
+                        s[(pos + 9) % len] = '"';
                     s[pos] = (unsigned char) v;
                     strbuf_reset(&ref);
                     escape_reference(&ref, s, len);
