@@ -791,11 +791,14 @@ pipeline_result_t pipeline_run(const pipeline_args_t *a, char *err, size_t errle
             }
         }
         qitem_t *items = queue_pop_all(a->queue, wait);
-        bool quiet = items == NULL;
+        bool quiet = items == NULL, caught_up = false;
         sink_poll(a->sink);
         p.now_ms = clock_wall_ms();
         for (qitem_t *it = items; it; it = items) {
             items = it->next;
+            /* The walsender sends a keepalive when it has decoded all the WAL
+             * there is and waits for more (while anything it sent is unconfirmed). */
+            caught_up = it->kind == QITEM_KEEPALIVE;
             if (r == PIPE_CONTINUE) {
                 if (it->kind == QITEM_DATA) {
                     r = on_data(&p, it);
@@ -826,7 +829,12 @@ pipeline_result_t pipeline_run(const pipeline_args_t *a, char *err, size_t errle
         }
         if (r != PIPE_CONTINUE)
             break;
-        if (quiet && !p.in_txn && sink_in_transaction(a->sink))
+        /* Group commit: once the walsender has caught up with the WAL (its
+         * keepalive came last) or the input paused, commit the open Kafka
+         * transaction; what arrives meanwhile goes into the next one. While a
+         * backlog streams, no keepalive comes, and transactions grow to
+         * commit.interval.ms / commit.max.bytes. */
+        if ((quiet || caught_up) && !p.in_txn && sink_in_transaction(a->sink))
             r = commit_kafka(&p);
         if (r == PIPE_CONTINUE)
             r = maybe_idle_checkpoint(&p);

@@ -150,7 +150,8 @@ static rd_kafka_conf_t *base_conf(const config_t *cfg, bool producer, char *err,
         /* Defaults a user may override. murmur2_random: keys land where Java clients put them. */
         static const char *const defaults[][2] = {
             {"partitioner", "murmur2_random"},
-            {"linger.ms", "5"},
+            /* Batches fill within a transaction; the commit sends what waits at once. */
+            {"linger.ms", "50"},
             {"queue.buffering.max.kbytes", "16384"},
             {"queue.buffering.max.messages", "50000"},
             {"batch.size", "1000000"},
