@@ -89,7 +89,8 @@ static const key_def_t keys[] = {
      "fence each other: exactly one streams."},
     {"commit.interval.ms", T_INT, OFF(commit_interval_ms), "100", false, 0, 3600000,
      "Longest time a Kafka transaction stays open collecting whole source transactions before "
-     "it is committed (it commits sooner when the input is idle)."},
+     "it is committed (it commits sooner when the input is idle or sluice has caught up with "
+     "the WAL)."},
     {"commit.max.bytes", T_SIZE, OFF(commit_max_bytes), "16777216", false, 1024, 1LL << 40,
      "Commit the Kafka transaction at the next source transaction boundary once this many bytes "
      "were produced in it."},

@@ -775,9 +775,10 @@ int main(int argc, char **argv)
     /* librdkafka allocates every record (and frees it on its broker thread
      * once delivered): with glibc's default 128 kB trim threshold the heap
      * is given back and faulted in again, zeroed page by page, at every
-     * swing of the producer queue. Keep up to 64 MB of freed heap; the
-     * producer queue itself is bounded (queue.buffering.max.kbytes). */
-    mallopt(M_TRIM_THRESHOLD, 64 << 20);
+     * swing of the producer queue. Keep up to 32 MB of freed heap: about
+     * what the producer queue holds at its default bound (16 MB of records
+     * plus librdkafka's per-record overhead). */
+    mallopt(M_TRIM_THRESHOLD, 32 << 20);
     mallopt(M_MMAP_THRESHOLD, 1 << 20);
     if (argc < 2) {
         usage(stderr);

@@ -675,7 +675,8 @@ static pipeline_result_t on_commit(pipe_t *p, const pgo_msg_t *m)
         return r == PIPE_CONTINUE ? PIPE_SNAPSHOT : r;
     }
     int64_t open_ms = clock_mono_ms() - p->ktxn_start_ms;
-    /* Otherwise the main loop commits once the input has been quiet for COMMIT_LINGER_MS. */
+    /* Otherwise the main loop commits once the input has been quiet for COMMIT_LINGER_MS
+     * or the walsender has caught up (group commit, below). */
     if (open_ms >= a->cfg->commit_interval_ms ||
         (long long) sink_txn_bytes(a->sink) >= a->cfg->commit_max_bytes || *a->stop)
         return commit_kafka(p);
@@ -796,8 +797,10 @@ pipeline_result_t pipeline_run(const pipeline_args_t *a, char *err, size_t errle
         p.now_ms = clock_wall_ms();
         for (qitem_t *it = items; it; it = items) {
             items = it->next;
-            /* The walsender sends a keepalive when it has decoded all the WAL
-             * there is and waits for more (while anything it sent is unconfirmed). */
+            /* The walsender sends a keepalive (while anything it sent is
+             * unconfirmed) when its decoding reaches the WAL flush position it
+             * last read, before it reads that again or waits: once while a
+             * backlog streams, at every WAL flush when it is live. */
             caught_up = it->kind == QITEM_KEEPALIVE;
             if (r == PIPE_CONTINUE) {
                 if (it->kind == QITEM_DATA) {
@@ -831,9 +834,11 @@ pipeline_result_t pipeline_run(const pipeline_args_t *a, char *err, size_t errle
             break;
         /* Group commit: once the walsender has caught up with the WAL (its
          * keepalive came last) or the input paused, commit the open Kafka
-         * transaction; what arrives meanwhile goes into the next one. While a
-         * backlog streams, no keepalive comes, and transactions grow to
-         * commit.interval.ms / commit.max.bytes. */
+         * transaction; what arrives meanwhile goes into the next one, so live
+         * a Kafka transaction holds what arrived during the previous commit.
+         * While a backlog streams, transactions grow to commit.interval.ms /
+         * commit.max.bytes. Only whole source transactions are committed
+         * (!in_txn), as at any commit. */
         if ((quiet || caught_up) && !p.in_txn && sink_in_transaction(a->sink))
             r = commit_kafka(&p);
         if (r == PIPE_CONTINUE)

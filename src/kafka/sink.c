@@ -164,6 +164,10 @@ static rd_kafka_conf_t *base_conf(const config_t *cfg, bool producer, char *err,
         for (size_t i = 0; i < sizeof defaults / sizeof defaults[0]; i++)
             if (!conf_set(conf, defaults[i][0], defaults[i][1], err, errlen))
                 goto fail;
+        /* Before librdkafka 1.8, flush (and so commit_transaction) waited out
+         * linger.ms: every commit would take 50 ms longer. */
+        if (rd_kafka_version() < 0x010800ff && !conf_set(conf, "linger.ms", "5", err, errlen))
+            goto fail;
         rd_kafka_conf_set_stats_cb(conf, on_stats);
         if (cfg->metrics_listen && cfg->metrics_listen[0] &&
             !conf_set(conf, "statistics.interval.ms", "5000", err, errlen))

@@ -74,9 +74,9 @@ void log_reopen(void)
 void log_set_thread_name(const char *name)
 {
     thread_name = name;
-    /* The same name for top -H, perf and gdb (at most 15 characters). */
+    /* The same name for top -H, perf and gdb (the kernel keeps 15 characters). */
     char os_name[16];
-    snprintf(os_name, sizeof os_name, "sluice:%s", name);
+    snprintf(os_name, sizeof os_name, "%s", name);
     pthread_setname_np(pthread_self(), os_name);
 }
 
