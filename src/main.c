@@ -684,10 +684,27 @@ static int run_session(runner_t *r)
     if (r->stats.kafka_commits > commits_before)
         r->backoff_ms = 0;
     stream_stop(s);
+    if (pr == PIPE_FENCED && !r->stats.fenced_after_timeout) {
+        /* The open Kafka transaction (if any) was younger than transaction.timeout.ms:
+         * the coordinator cannot have aborted it, so a producer with our
+         * transactional id took over: another instance. Nothing was confirmed. */
+        log_fatal("%s: another instance with transactional id \"%s\" took over (this "
+                  "instance's Kafka transaction was younger than transaction.timeout.ms, so "
+                  "the coordinator did not abort it); stopping without confirming anything",
+                  err, r->cfg.transactional_id);
+        stream_close(s);
+        metrics_bind_queue(NULL, 0);
+        queue_free(q);
+        encoder_free(enc);
+        snapshot_filter_free(r->filter);
+        r->filter = NULL;
+        return EXIT_FENCED;
+    }
     if (pr == PIPE_FENCED && still_owns_slot(r, s)) {
-        /* Nobody else streams from our slot, so no other instance fenced us: the
-         * coordinator aborted our transaction (a timeout) and bumped the epoch.
-         * A new producer resumes from the checkpoint; nothing was confirmed. */
+        /* The transaction had outlived transaction.timeout.ms and nobody else streams
+         * from our slot, so no other instance fenced us: the coordinator aborted our
+         * transaction and bumped the epoch. A new producer resumes from the
+         * checkpoint; nothing was confirmed. */
         log_warning("%s, but this instance still holds slot \"%s\": treating it as a "
                     "transaction aborted by the coordinator; rebuilding the producer",
                     err, r->cfg.slot);

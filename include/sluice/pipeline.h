@@ -43,6 +43,9 @@ typedef struct {
     _Atomic uint64_t idle_checkpoints;
     /* commit LSN of the source transaction whose Kafka transaction last timed out */
     sluice_lsn_t timeout_failed_lsn;
+    /* PIPE_FENCED only: the open Kafka transaction had outlived transaction.timeout.ms, so
+     * the coordinator may have aborted it (and bumped the epoch) without any other instance */
+    bool fenced_after_timeout;
 } pipeline_stats_t;
 
 typedef struct {

@@ -160,6 +160,7 @@ static pipeline_result_t sink_failed(pipe_t *p, sink_status_t st)
                     "transaction.timeout.ms (%d ms); retrying once",
                     clock_mono_ms() - p->ktxn_start_ms, p->txn_timeout_ms);
     }
+    a->stats->fenced_after_timeout = st == SINK_FENCED && timed_out;
     switch (st) {
     case SINK_STOPPED: return PIPE_STOPPED;
     case SINK_DATA: return PIPE_DATA;
@@ -768,6 +769,7 @@ pipeline_result_t pipeline_run(const pipeline_args_t *a, char *err, size_t errle
     p.catalog = catalog_new(a->cfg->pg_conninfo);
     const char *tt = config_kafka_get(a->cfg, "transaction.timeout.ms");
     p.txn_timeout_ms = tt ? atoi(tt) : 60000;
+    a->stats->fenced_after_timeout = false;
     err[0] = '\0';
 
     pipeline_result_t r = PIPE_CONTINUE;

@@ -394,6 +394,11 @@ sink_status_t sink_ensure_topic(sink_t *s, const char *topic, bool compact, int 
         n = metadata_partitions(s, t->rkt, timeout_ms, &terr);
         if (n > 0) {
             t->partitions = n;
+            /* The broker that answered knows the topic; the transaction coordinator
+             * may learn it a moment later, and refuses its partitions until then
+             * (UNKNOWN_TOPIC_OR_PART: an aborted transaction and a reconnect, seen
+             * on a 3-broker cluster). Topics are created rarely: let it settle. */
+            usleep(500 * 1000);
             return SINK_OK;
         }
         usleep(100 * 1000);

@@ -93,7 +93,8 @@ test_second_instance_and_fencing() {
 
     # A second instance while the first streams: refused, and the first is untouched.
     local rc=0
-    "$SLUICE" run -c "$cfg" >"$W/two-b.log" 2>&1 || rc=$?
+    # (bounded: should it wrongly start streaming, the test fails instead of hanging)
+    timeout 120 "$SLUICE" run -c "$cfg" >"$W/two-b.log" 2>&1 || rc=$?
     [ "$rc" -eq 8 ] || fail "second instance exited $rc, want 8"
     grep -q 'is in use by PostgreSQL backend' "$W/two-b.log" || fail "second instance gave no clear error: $(cat "$W/two-b.log")"
     kill -0 "$a" || fail "first instance died when the second started"
