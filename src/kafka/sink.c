@@ -635,6 +635,18 @@ sink_status_t sink_read_checkpoint(sink_t *s, const char *slot, checkpoint_t *ou
     size_t keylen = strlen(slot);
     int64_t deadline = clock_mono_ms() + timeout_ms;
     uint64_t records = 0;
+    /*
+     * Done at the partition's end (EOF: with read_committed, its last stable
+     * offset), or at a record at or past the end it had when reading began.
+     * The second matters while an instance commits (sluice status and check
+     * next to a running sluice): new checkpoints then arrive faster than a
+     * fetch waits, and librdkafka reports EOF only for a fetch that brings
+     * nothing new. A record past that end came later, so it is as good.
+     */
+    int64_t lo = 0, hi = -1;
+    if (rd_kafka_query_watermark_offsets(c, s->checkpoint_topic, 0, &lo, &hi, timeout_ms) !=
+        RD_KAFKA_RESP_ERR_NO_ERROR)
+        hi = -1;
     snprintf(err, errlen, "reading checkpoint topic \"%s\" timed out after %d ms",
              s->checkpoint_topic, timeout_ms);
     while (clock_mono_ms() < deadline) {
@@ -670,7 +682,12 @@ sink_status_t sink_read_checkpoint(sink_t *s, const char *slot, checkpoint_t *ou
             checkpoint_clear(out);
             *out = cp;
         }
+        bool past_end = hi > 0 && m->offset >= hi - 1;
         rd_kafka_message_destroy(m);
+        if (past_end) {
+            st = SINK_OK;
+            break;
+        }
     }
     log_debug("checkpoint reader read %" PRIu64 " records", records);
     rd_kafka_consumer_close(c);

@@ -152,11 +152,21 @@ test_metrics_status_check_during_workload() {
     local pid=$SLUICE_PID port
     wait_slot_exists "$slot"
     port="$(metrics_port "$logf")"
-    "$WORKLOAD" "$PG_ADMIN_CONNINFO" --clients 2 --txns 3000 --seed 51 >/dev/null &
+    "$WORKLOAD" "$PG_ADMIN_CONNINFO" --clients 2 --txns 20000 --seed 51 >/dev/null &
     local wl=$!
-    sleep 3
-    curl -fsS "http://127.0.0.1:$port/metrics" >"$W/mon.scrape1"
-    parse_metrics "$W/mon.scrape1" >"$W/mon.parsed1" || fail "the first scrape does not parse"
+    # The first scrape once events flow and a Kafka transaction committed (the workload runs on for several seconds
+    # more: sluice keeps up within milliseconds, so the second scrape must come
+    # after more work, not merely later).
+    local i=0
+    while :; do
+        curl -fsS "http://127.0.0.1:$port/metrics" >"$W/mon.scrape1"
+        parse_metrics "$W/mon.scrape1" >"$W/mon.parsed1" || fail "the first scrape does not parse"
+        awk '($1 == "sluice_events_total" || $1 == "sluice_kafka_commit_duration_seconds_count") && $2 > 0 { f++ }
+             END { exit f != 2 }' "$W/mon.parsed1" && break
+        i=$((i + 1)); [ "$i" -lt 300 ] || fail "no events within 30 s of the workload's start"
+        sleep 0.1
+    done
+    kill -0 "$wl" 2>/dev/null || fail "the workload ended before the first scrape; it cannot show growth"
     [ "$(health_code "$port")" = 200 ] || fail "/healthz is not 200 while streaming: $(curl -s "http://127.0.0.1:$port/healthz")"
     rc=0; "$SLUICE" status -c "$cfg" >"$W/mon.status" 2>&1 || rc=$?
     cat "$W/mon.status" >&2
