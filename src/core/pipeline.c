@@ -68,6 +68,7 @@ typedef struct {
     uint64_t skipped_run; /* consecutive skipped transactions, for one log line */
     sluice_lsn_t skipped_upto;
     /* the open Kafka transaction */
+    bool ktxn_open; /* begun here, not yet committed or given up */
     int64_t ktxn_start_ms;
     bool have_pending;
     checkpoint_t pending; /* checkpoint to write at the next Kafka commit */
@@ -130,6 +131,9 @@ static pipeline_result_t sink_failed(pipe_t *p, sink_status_t st)
      */
     bool timed_out = sink_in_transaction(a->sink) && st != SINK_DATA && st != SINK_STOPPED &&
                      clock_mono_ms() - p->ktxn_start_ms >= p->txn_timeout_ms;
+    /* The same age test for fencing, also when a failed commit already gave the transaction up. */
+    bool aged = p->ktxn_open && clock_mono_ms() - p->ktxn_start_ms >= p->txn_timeout_ms;
+    p->ktxn_open = false;
     if (st == SINK_ABORT || st == SINK_STOPPED || st == SINK_DATA) {
         char aerr[512];
         sink_status_t ast = sink_abort(a->sink, aerr, sizeof aerr);
@@ -160,7 +164,7 @@ static pipeline_result_t sink_failed(pipe_t *p, sink_status_t st)
                     "transaction.timeout.ms (%d ms); retrying once",
                     clock_mono_ms() - p->ktxn_start_ms, p->txn_timeout_ms);
     }
-    a->stats->fenced_after_timeout = st == SINK_FENCED && timed_out;
+    a->stats->fenced_after_timeout = st == SINK_FENCED && aged;
     switch (st) {
     case SINK_STOPPED: return PIPE_STOPPED;
     case SINK_DATA: return PIPE_DATA;
@@ -181,6 +185,7 @@ static pipeline_result_t ensure_kafka_txn(pipe_t *p)
     if (st != SINK_OK)
         return sink_failed(p, st);
     p->ktxn_start_ms = clock_mono_ms();
+    p->ktxn_open = true;
     p->have_pending = false;
     snprintf(p->hdr_batch, sizeof p->hdr_batch, "%" PRIu64, p->a->ckpt->seq + 1);
     return PIPE_CONTINUE;
@@ -227,6 +232,7 @@ static pipeline_result_t commit_kafka(pipe_t *p)
         p->snapshot_request = NULL; /* owned by *a->ckpt from now on */
     }
     *a->ckpt = cp;
+    p->ktxn_open = false;
     p->have_pending = false;
     p->last_checkpoint_ms = clock_mono_ms();
     a->stats->kafka_commits++;
