@@ -684,6 +684,7 @@ static int run_session(runner_t *r)
     if (r->stats.kafka_commits > commits_before)
         r->backoff_ms = 0;
     stream_stop(s);
+    int fenced_exit = 0;
     if (pr == PIPE_FENCED && !r->stats.fenced_after_timeout) {
         /* The open Kafka transaction (if any) was younger than transaction.timeout.ms:
          * the coordinator cannot have aborted it, so a producer with our
@@ -692,15 +693,8 @@ static int run_session(runner_t *r)
                   "instance's Kafka transaction was younger than transaction.timeout.ms, so "
                   "the coordinator did not abort it); stopping without confirming anything",
                   err, r->cfg.transactional_id);
-        stream_close(s);
-        metrics_bind_queue(NULL, 0);
-        queue_free(q);
-        encoder_free(enc);
-        snapshot_filter_free(r->filter);
-        r->filter = NULL;
-        return EXIT_FENCED;
-    }
-    if (pr == PIPE_FENCED && still_owns_slot(r, s)) {
+        fenced_exit = EXIT_FENCED;
+    } else if (pr == PIPE_FENCED && still_owns_slot(r, s)) {
         /* The transaction had outlived transaction.timeout.ms and nobody else streams
          * from our slot, so no other instance fenced us: the coordinator aborted our
          * transaction and bumped the epoch. A new producer resumes from the
@@ -718,7 +712,7 @@ static int run_session(runner_t *r)
     snapshot_filter_free(r->filter);
     r->filter = NULL;
 
-    return session_outcome(r, pr, err);
+    return fenced_exit ? fenced_exit : session_outcome(r, pr, err);
 }
 
 static int cmd_run(runner_t *r)

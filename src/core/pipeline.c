@@ -129,11 +129,9 @@ static pipeline_result_t sink_failed(pipe_t *p, sink_status_t st)
      * is a broker outage; the same source transaction failing so twice is one
      * too long to ever fit: stop with the reason instead of looping.
      */
-    bool timed_out = sink_in_transaction(a->sink) && st != SINK_DATA && st != SINK_STOPPED &&
-                     clock_mono_ms() - p->ktxn_start_ms >= p->txn_timeout_ms;
-    /* The same age test for fencing, also when a failed commit already gave the transaction up. */
     bool aged = p->ktxn_open && clock_mono_ms() - p->ktxn_start_ms >= p->txn_timeout_ms;
     p->ktxn_open = false;
+    bool timed_out = aged && sink_in_transaction(a->sink) && st != SINK_DATA && st != SINK_STOPPED;
     if (st == SINK_ABORT || st == SINK_STOPPED || st == SINK_DATA) {
         char aerr[512];
         sink_status_t ast = sink_abort(a->sink, aerr, sizeof aerr);
