@@ -72,15 +72,21 @@
 # BENCH_LAT_RUNS (default BENCH_RUNS) runs each, medians.
 #
 # Other knobs: BENCH_WORKLOADS (default "W1 W2 W3 W4"), BENCH_LATENCY=0,
-# BENCH_SLUICE_CONFIG (extra sluice settings, ";"-separated), BENCH_PERF=FILE
+# BENCH_SLUICE_CONFIG (extra sluice settings, ";"-separated), BENCH_SLUICE_BIN
+# (another sluice binary), BENCH_PERF=FILE
 # (perf record -g of every sluice drain into FILE.SLOT),
 # BENCH_DRAIN_TIMEOUT (s a drain may take, default 900), BENCH_LAT_GRACE (s
 # to wait for late events after the load, default 120), BENCH_DBZ_CONFIG
 # (extra JSON members for the Debezium connector, e.g.
 # '"max.batch.size": "4096", "max.queue.size": "16384", "producer.override.linger.ms": "5"'),
 # BENCH_CONNECT_WORKER_CONFIG (extra worker property lines),
-# SLUICE_KEEP_ENV=1 (keep logs and raw results). The drains write every
-# event into Kafka under the env dir: the default sizes need ~15 GB of disk.
+# SLUICE_KEEP_ENV=1 (keep logs and raw results).
+# A/B in one run: the system json_b is sluice JSON built from
+# BENCH_B_SLUICE_BIN (default: the same binary) with BENCH_B_SLUICE_CONFIG
+# on top of BENCH_SLUICE_CONFIG, e.g. BENCH_SYSTEMS="json json_b"
+# BENCH_B_SLUICE_CONFIG="kafka.linger.ms = 5"; the table adds json_b / json.
+# The drains write every event into Kafka under the env dir: the default
+# sizes need ~15 GB of disk.
 set -uo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 . "$HERE/../env/env.sh"
@@ -103,6 +109,7 @@ W3_ROWS=$(((W3_ROWS + 99) / 100 * 100))
 # BENCH_SLUICE_CONFIG: extra sluice config lines, separated by ";"
 # (e.g. "kafka.compression.type = none; kafka.linger.ms = 1").
 IFS=';' read -r -a SLUICE_EXTRA <<<"${BENCH_SLUICE_CONFIG:-}"
+IFS=';' read -r -a SLUICE_EXTRA_B <<<"${BENCH_B_SLUICE_CONFIG:-}"
 W4_TXNS=$(((W4_TXNS + 3) / 4 * 4))
 W4_KEYS=$(((W4_KEYS + 3) / 4 * 4))
 
@@ -219,6 +226,7 @@ sys_label() {
     case "$1" in
     recv) echo "pg_recvlogical" ;;
     json) echo "sluice JSON" ;;
+    json_b) echo "sluice JSON (B)" ;;
     proto) echo "sluice Protobuf" ;;
     dbz_eos) echo "Debezium EOS" ;;
     dbz_alo) echo "Debezium at-least-once" ;;
@@ -278,16 +286,18 @@ drain_recv() {
     D_BROKER="-"
 }
 
-# drain_sluice SLOT ENDPOS PREFIX FORMAT CHANGES TOPICS
+# drain_sluice SLOT ENDPOS PREFIX FORMAT CHANGES TOPICS [B]: B = the json_b
+# variant (its binary and extra settings).
 drain_sluice() {
-    local slot="$1" prefix="$3" cfg="$W/$1.conf" logf="$W/$1.log" count="$W/$1.count"
+    local slot="$1" prefix="$3" cfg="$W/$1.conf" logf="$W/$1.log" count="$W/$1.count" extra=()
     create_topics "$prefix" "$6" || return 1
+    [ "${7:-}" = B ] && extra=("${SLUICE_EXTRA_B[@]}")
     sluice_config "$cfg" "$slot" "$prefix" "postgres.publication = bench" "postgres.status_interval_ms = 10000" \
-        "format = $4" "${SLUICE_EXTRA[@]}"
+        "format = $4" "${SLUICE_EXTRA[@]}" "${extra[@]}"
     kcount_start "$prefix" "$5" "$count"
     local kc=$KCOUNT_PID
     : >"$logf"
-    sluice_start "$cfg" "$logf"
+    if [ "${7:-}" = B ]; then SLUICE="$SLUICE_B" sluice_start "$cfg" "$logf"; else sluice_start "$cfg" "$logf"; fi
     local pid=$SLUICE_PID t0="" c0 b0 rc=0
     while [ -z "$t0" ]; do
         grep -q "streaming from" "$logf" && t0=$(now_ms)
@@ -387,6 +397,7 @@ bench_workload() {
             case "$s" in
             recv) drain_recv "$slot" "$endpos" || ok=1 ;;
             json) drain_sluice "$slot" "$endpos" "b$name$s$r" json "$changes" "$topics" || ok=1 ;;
+            json_b) drain_sluice "$slot" "$endpos" "b$name$s$r" json "$changes" "$topics" B || ok=1 ;;
             proto) drain_sluice "$slot" "$endpos" "b$name$s$r" protobuf "$changes" "$topics" || ok=1 ;;
             dbz_eos) drain_debezium "$slot" "$endpos" "b$name$s$r" eos "$changes" "$topics" || ok=1 ;;
             dbz_alo) drain_debezium "$slot" "$endpos" "b$name$s$r" alo "$changes" "$topics" || ok=1 ;;
@@ -555,6 +566,8 @@ for w in $WORKLOADS; do
         [ -n "${MED[dbz_eos]:-}" ] && line="$line, $(sys_label "$a") / Debezium EOS $(ratio "${MED[$a]}" "${MED[dbz_eos]}")"
         [ -n "${MED[dbz_alo]:-}" ] && line="$line, $(sys_label "$a") / Debezium ALO $(ratio "${MED[$a]}" "${MED[dbz_alo]}")"
     done
+    [ -n "${MED[json_b]:-}" ] && [ -n "${MED[json]:-}" ] &&
+        line="$line, $(sys_label json_b) / $(sys_label json) $(ratio "${MED[json_b]}" "${MED[json]}")"
     [ -n "$line" ] && echo "  ratios of changes/s:${line#,}"
     unset MED
 done

@@ -279,6 +279,10 @@ fault_09_slot_tampering() {
 
 # 9. A row larger than the broker's message limit: a clear stop with nothing
 # of its transaction visible; after raising the limit, delivered exactly once.
+# The row (5 MB) is also larger than the producer's default buffer (4 MB):
+# sluice sizes the buffer for message.max.bytes (librdkafka would refuse the
+# record as "queue full" for ever), and a buffer set too small by hand is a
+# configuration error.
 fault_10_row_too_large() {
     local prefix=flarge slot=f_large cfg="$W/flarge.conf" out="$W/flarge.out"
     fresh_tables
@@ -287,10 +291,10 @@ fault_10_row_too_large() {
     local pid=$SLUICE_PID
     wait_slot_exists "$slot"
     "$WORKLOAD" "$PG_ADMIN_CONNINFO" --clients 2 --txns 100 --seed 101 >/dev/null
-    # 2 MB of incompressible text in one row (the default limit is 1 MB).
+    # 5 MB of text in one row (the default limit is 1 MB).
     pg_psql -q -c "BEGIN" \
         -c "INSERT INTO wl_a VALUES (-1, 'small row in the same transaction', 1)" \
-        -c "INSERT INTO wl_c VALUES (-1, (SELECT string_agg(md5(g::text), '') FROM generate_series(1, 65536) g), 1)" \
+        -c "INSERT INTO wl_c VALUES (-1, (SELECT string_agg(md5(g::text), '') FROM generate_series(1, 163840) g), 1)" \
         -c "INSERT INTO wl_ledger VALUES (txid_current() % 4294967296, 2, -1)" -c "COMMIT"
     local waited=0 rc=0
     while kill -0 "$pid" 2>/dev/null && [ "$waited" -lt 600 ]; do sleep 0.1; waited=$((waited + 1)); done
@@ -308,10 +312,17 @@ fault_10_row_too_large() {
         --entity-name "$prefix.public.wl_c" --add-config max.message.bytes=10485760 >/dev/null 2>&1 ||
         { fail "could not raise the topic's max.message.bytes"; return 1; }
     echo "kafka.message.max.bytes = 10485760" >>"$cfg"
+    # A producer buffer set by hand below one record of that size: refused.
+    cp "$cfg" "$cfg.small"
+    echo "kafka.queue.buffering.max.kbytes = 1024" >>"$cfg.small"
+    rc=0
+    timeout 60 "$SLUICE" run -c "$cfg.small" >"$W/flarge.small" 2>&1 || rc=$?
+    [ "$rc" -eq 3 ] && grep -q 'kafka.queue.buffering.max.kbytes" = 1024 cannot hold one record of "kafka.message.max.bytes" = 10485760: set it to at least 10240' "$W/flarge.small" ||
+        { fail "a buffer below message.max.bytes: exit $rc: $(tail -3 "$W/flarge.small")"; return 1; }
     sluice_start "$cfg" "$W/flarge.log"
     pid=$SLUICE_PID
     finish_and_verify "$prefix" "$slot" "$pid"
-    record "a row larger than the message limit (2 MB > 1 MB): stop, nothing visible; limit raised: delivered once" \
+    record "a row larger than the message limit (5 MB > 1 MB): stop, nothing visible; limit raised: delivered once" \
         1 "1 oversized row" "$VERIFIED" "pass (exit 9, then exactly once)"
 }
 
