@@ -72,6 +72,8 @@ typedef struct {
     int64_t ktxn_start_ms;
     bool have_pending;
     checkpoint_t pending; /* checkpoint to write at the next Kafka commit */
+    /* a walsender keepalive came since the last Kafka commit (group commit) */
+    bool caught_up;
     /* idle progress */
     sluice_lsn_t keepalive_wal_end;
     int64_t last_checkpoint_ms;
@@ -231,6 +233,7 @@ static pipeline_result_t commit_kafka(pipe_t *p)
     }
     *a->ckpt = cp;
     p->ktxn_open = false;
+    p->caught_up = false;
     p->have_pending = false;
     p->last_checkpoint_ms = clock_mono_ms();
     a->stats->kafka_commits++;
@@ -798,16 +801,18 @@ pipeline_result_t pipeline_run(const pipeline_args_t *a, char *err, size_t errle
             }
         }
         qitem_t *items = queue_pop_all(a->queue, wait);
-        bool quiet = items == NULL, caught_up = false;
+        bool quiet = items == NULL;
         sink_poll(a->sink);
         p.now_ms = clock_wall_ms();
         for (qitem_t *it = items; it; it = items) {
             items = it->next;
             /* The walsender sends a keepalive (while anything it sent is
-             * unconfirmed) when its decoding reaches the WAL flush position it
-             * last read, before it reads that again or waits: once while a
-             * backlog streams, at every WAL flush when it is live. */
-            caught_up = it->kind == QITEM_KEEPALIVE;
+             * unconfirmed, and not again before our next status update) when its
+             * decoding reaches the WAL flush position it last read, before it
+             * reads that again or waits: once while a backlog streams, about once
+             * per Kafka commit (which sends a status update) when it is live. */
+            if (it->kind == QITEM_KEEPALIVE)
+                p.caught_up = true;
             if (r == PIPE_CONTINUE) {
                 if (it->kind == QITEM_DATA) {
                     r = on_data(&p, it);
@@ -838,14 +843,16 @@ pipeline_result_t pipeline_run(const pipeline_args_t *a, char *err, size_t errle
         }
         if (r != PIPE_CONTINUE)
             break;
-        /* Group commit: once the walsender has caught up with the WAL (its
-         * keepalive came last) or the input paused, commit the open Kafka
-         * transaction; what arrives meanwhile goes into the next one, so live
+        /* Group commit: once the walsender has caught up with the WAL (a
+         * keepalive came since the last commit; what followed it is whole
+         * source transactions committed later) or the input paused, commit the
+         * open Kafka transaction at the next boundary between source
+         * transactions; what arrives meanwhile goes into the next one, so live
          * a Kafka transaction holds what arrived during the previous commit.
          * While a backlog streams, transactions grow to commit.interval.ms /
          * commit.max.bytes. Only whole source transactions are committed
          * (!in_txn), as at any commit. */
-        if ((quiet || caught_up) && !p.in_txn && sink_in_transaction(a->sink))
+        if ((quiet || p.caught_up) && !p.in_txn && sink_in_transaction(a->sink))
             r = commit_kafka(&p);
         if (r == PIPE_CONTINUE)
             r = maybe_idle_checkpoint(&p);

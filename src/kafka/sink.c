@@ -643,6 +643,8 @@ sink_status_t sink_read_checkpoint(sink_t *s, const char *slot, checkpoint_t *ou
                                    char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
+    /* One deadline for the lookup, the watermark query and the read. */
+    int64_t deadline = clock_mono_ms() + timeout_ms;
     rd_kafka_resp_err_t terr;
     topic_slot_t *t = topic_lookup(s, s->checkpoint_topic, true);
     int n = metadata_partitions(s, t->rkt, timeout_ms, &terr);
@@ -687,7 +689,6 @@ sink_status_t sink_read_checkpoint(sink_t *s, const char *slot, checkpoint_t *ou
 
     sink_status_t st = SINK_RETRY;
     size_t keylen = strlen(slot);
-    int64_t deadline = clock_mono_ms() + timeout_ms;
     uint64_t records = 0;
     /*
      * Done at the partition's end (EOF: with read_committed, its last stable
@@ -698,8 +699,10 @@ sink_status_t sink_read_checkpoint(sink_t *s, const char *slot, checkpoint_t *ou
      * nothing new. A record past that end came later, so it is as good.
      */
     int64_t lo = 0, hi = -1;
-    if (rd_kafka_query_watermark_offsets(c, s->checkpoint_topic, 0, &lo, &hi, timeout_ms) !=
-        RD_KAFKA_RESP_ERR_NO_ERROR)
+    int64_t left = deadline - clock_mono_ms();
+    if (left < 1 ||
+        rd_kafka_query_watermark_offsets(c, s->checkpoint_topic, 0, &lo, &hi, (int) left) !=
+            RD_KAFKA_RESP_ERR_NO_ERROR)
         hi = -1;
     snprintf(err, errlen, "reading checkpoint topic \"%s\" timed out after %d ms",
              s->checkpoint_topic, timeout_ms);

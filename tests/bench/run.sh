@@ -453,11 +453,13 @@ lat_run() {
     pg_psql -Atc "SELECT pg_create_logical_replication_slot('$slot', 'pgoutput')" >/dev/null
     create_topics "$prefix" "$(topics_of W1)" || return 1
     case "$s" in
-    json)
-        local logf="$W/$slot.log"
-        sluice_config "$W/$slot.conf" "$slot" "$prefix" "postgres.publication = bench" "format = json" "${SLUICE_EXTRA[@]}"
+    json | json_b)
+        local logf="$W/$slot.log" extra=()
+        [ "$s" = json_b ] && extra=("${SLUICE_EXTRA_B[@]}")
+        sluice_config "$W/$slot.conf" "$slot" "$prefix" "postgres.publication = bench" "format = json" \
+            "${SLUICE_EXTRA[@]}" "${extra[@]}"
         : >"$logf"
-        sluice_start "$W/$slot.conf" "$logf"
+        if [ "$s" = json_b ]; then SLUICE="$SLUICE_B" sluice_start "$W/$slot.conf" "$logf"; else sluice_start "$W/$slot.conf" "$logf"; fi
         pid=$SLUICE_PID
         until grep -q "streaming from" "$logf"; do
             kill -0 "$pid" 2>/dev/null || { log "sluice died: $(tail -3 "$logf")"; return 1; }
@@ -500,7 +502,7 @@ lat_run() {
     done
     kill -TERM "$kc" 2>/dev/null
     wait "$kc"
-    if [ "$s" = json ]; then sluice_stop "$pid" >/dev/null || true; else connect_stop "$pid"; fi
+    case "$s" in json*) sluice_stop "$pid" >/dev/null || true ;; *) connect_stop "$pid" ;; esac
     drop_slot "$slot"
     echo "L $s $r $(kcount_field "$out" events) $(kcount_field "$out" p50_ms) $(kcount_field "$out" p99_ms) $(kcount_field "$out" max_ms) $rss $hwm $expected" >>"$RESULTS"
     log "latency $(sys_label "$s") run $r: $(cat "$out") of $expected committed in the window, VmRSS $((rss / 1024)) MB"
@@ -509,7 +511,7 @@ lat_run() {
 LAT_RATE=""
 LAT_SYSTEMS=""
 if [ "$LATENCY" = 1 ]; then
-    for s in json dbz_eos dbz_alo; do
+    for s in json json_b dbz_eos dbz_alo; do
         case " $SYSTEMS " in *" $s "*) LAT_SYSTEMS="$LAT_SYSTEMS $s" ;; esac
     done
     LAT_RATE="${BENCH_LAT_RATE:-}"
