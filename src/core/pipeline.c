@@ -807,10 +807,10 @@ pipeline_result_t pipeline_run(const pipeline_args_t *a, char *err, size_t errle
         for (qitem_t *it = items; it; it = items) {
             items = it->next;
             /* The walsender sends a keepalive (while anything it sent is
-             * unconfirmed, and not again before our next status update) when its
-             * decoding reaches the WAL flush position it last read, before it
-             * reads that again or waits: once while a backlog streams, about once
-             * per Kafka commit (which sends a status update) when it is live. */
+             * unconfirmed) when its decoding reaches the WAL flush position it
+             * last read, before it reads that again or waits: rarely while a
+             * backlog streams (it read the flush position once), at every WAL
+             * flush it catches up with when it is live. */
             if (it->kind == QITEM_KEEPALIVE)
                 p.caught_up = true;
             if (r == PIPE_CONTINUE) {

@@ -137,14 +137,6 @@ static bool conf_set(rd_kafka_conf_t *conf, const char *k, const char *v, char *
     return true;
 }
 
-static const char *user_kafka_setting(const config_t *cfg, const char *key)
-{
-    for (size_t i = 0; i < cfg->nkafka; i++)
-        if (strcmp(cfg->kafka[i].key, key) == 0)
-            return cfg->kafka[i].value;
-    return NULL;
-}
-
 static long long conf_number(rd_kafka_conf_t *conf, const char *key)
 {
     char v[64];
@@ -153,10 +145,11 @@ static long long conf_number(rd_kafka_conf_t *conf, const char *key)
 }
 
 /*
- * librdkafka answers QUEUE_FULL for ever to a record larger than
- * queue.buffering.max.kbytes, even with its queue empty: the buffer must hold
- * one record of message.max.bytes. sluice's default grows to fit; a buffer the
- * user set too small is a configuration error.
+ * librdkafka answers QUEUE_FULL for ever to a record whose value is larger
+ * than queue.buffering.max.kbytes, even with its queue empty; a record over
+ * message.max.bytes it refuses first (MSG_SIZE_TOO_LARGE). So the buffer must
+ * hold one record of message.max.bytes: sluice's default grows to fit; a
+ * buffer the user set too small is a configuration error.
  */
 static bool fit_buffer(rd_kafka_conf_t *conf, const config_t *cfg, char *err, size_t errlen)
 {
@@ -165,7 +158,7 @@ static bool fit_buffer(rd_kafka_conf_t *conf, const config_t *cfg, char *err, si
     if (max_msg <= kbytes * 1024)
         return true;
     long long need = (max_msg + 1023) / 1024;
-    if (user_kafka_setting(cfg, "queue.buffering.max.kbytes")) {
+    if (config_kafka_get(cfg, "queue.buffering.max.kbytes")) {
         snprintf(err, errlen,
                  "\"kafka.queue.buffering.max.kbytes\" = %lld cannot hold one record of "
                  "\"kafka.message.max.bytes\" = %lld: set it to at least %lld (or remove it: "
@@ -528,15 +521,6 @@ sink_status_t sink_produce(sink_t *s, const char *topic, int32_t partition, cons
             return SINK_OK;
         }
         if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-            if (rd_kafka_outq_len(s->rk) == 0) {
-                /* Nothing to wait for: this record alone is over the buffer (fit_buffer
-                 * sizes it for message.max.bytes; this guards what it cannot see). */
-                snprintf(err, errlen,
-                         "a record of %zu bytes for topic \"%s\" does not fit into the "
-                         "producer's empty queue: raise \"kafka.queue.buffering.max.kbytes\"",
-                         keylen + valuelen, topic);
-                return SINK_DATA;
-            }
             /* Back-pressure: wait for deliveries; the reader keeps PostgreSQL answered. */
             rd_kafka_poll(s->rk, 50);
             if (s->stop && *s->stop)

@@ -532,7 +532,10 @@ static void check_kafka(report_t *r, const pg_facts_t *f)
     sink_t *ts = sink_new(tc, NULL, err, sizeof err);
     sink_status_t st = ts ? sink_init_transactions(ts, kafka_timeout(cfg), err, sizeof err)
                           : SINK_DATA;
-    if (st == SINK_OK)
+    if (!ts)
+        report(r, CK_FAIL, "Kafka settings", "fix the setting the message names", "%s",
+               scrub(r, err));
+    else if (st == SINK_OK)
         report(r, CK_OK, "Kafka transactions", NULL,
                "init_transactions works (tried as \"%s\"; \"%s\" was not touched)",
                tc->transactional_id, cfg->transactional_id);
@@ -733,7 +736,12 @@ int status_run(const config_t *cfg, FILE *out)
     sink_status_t st =
         ss ? sink_read_checkpoint(ss, cfg->slot, &ck, cfg->kafka_startup_timeout_ms, err, sizeof err)
            : SINK_DATA;
-    if (st != SINK_OK) {
+    if (!ss) {
+        config_redact(cfg, err, clean, sizeof clean);
+        fprintf(out, "configuration: %s\n", clean);
+        if (rc == EXIT_OK)
+            rc = EXIT_CONFIG;
+    } else if (st != SINK_OK) {
         config_redact(cfg, err, clean, sizeof clean);
         fprintf(out, "checkpoint: unreadable from \"%s\": %s\n", cfg->checkpoint_topic, clean);
         if (rc == EXIT_OK)

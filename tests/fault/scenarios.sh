@@ -319,6 +319,10 @@ fault_10_row_too_large() {
     timeout 60 "$SLUICE" run -c "$cfg.small" >"$W/flarge.small" 2>&1 || rc=$?
     [ "$rc" -eq 3 ] && grep -q 'kafka.queue.buffering.max.kbytes" = 1024 cannot hold one record of "kafka.message.max.bytes" = 10485760: set it to at least 10240' "$W/flarge.small" ||
         { fail "a buffer below message.max.bytes: exit $rc: $(tail -3 "$W/flarge.small")"; return 1; }
+    rc=0
+    timeout 120 "$SLUICE" check -c "$cfg.small" >"$W/flarge.check" 2>&1 || rc=$?
+    [ "$rc" -eq 10 ] && grep -q 'FAIL  Kafka settings.*cannot hold one record' "$W/flarge.check" ||
+        { fail "sluice check with that buffer: exit $rc: $(cat "$W/flarge.check")"; return 1; }
     sluice_start "$cfg" "$W/flarge.log"
     pid=$SLUICE_PID
     finish_and_verify "$prefix" "$slot" "$pid"
