@@ -232,7 +232,10 @@ static int pg_failure(runner_t *r, stream_err_t cls, const char *raw_err)
     }
     if (!r->started) {
         log_fatal("%s", err);
-        return cls == STREAM_ERR_CONNECT ? EXIT_PG_CONNECT : EXIT_INTERNAL;
+        /* A connection that broke while starting (a server restart just then) is as
+         * transient as one that could not be made: exit 4, which a supervisor retries. */
+        return cls == STREAM_ERR_CONNECT || cls == STREAM_ERR_LOST ? EXIT_PG_CONNECT
+                                                                    : EXIT_INTERNAL;
     }
     log_warning("%s; retrying", err);
     return -2;

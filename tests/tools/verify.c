@@ -216,13 +216,23 @@ static const char *header(const rd_kafka_message_t *m, const char *name, char *b
     return buf;
 }
 
-/* Reads every partition of the topics to its end, calling fn for each message. */
+#define MAX_TOPICS 32
+
+/*
+ * Reads every partition of the topics to its end, calling fn for each message.
+ * A partition's end: EOF (with read_committed, its last stable offset), or a
+ * message at or past the end it had when reading began. The second matters
+ * in --live mode: while sluice commits several times a second every fetch
+ * brings something new, and librdkafka reports EOF only for a fetch that
+ * brings nothing. Messages past a partition's end are not read.
+ */
 static long consume_all(char **topics, int ntopics, void (*fn)(const rd_kafka_message_t *, int))
 {
     rd_kafka_t *rk = new_consumer();
     rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(16);
-    int total = 0;
+    int base[MAX_TOPICS], total = 0;
     for (int t = 0; t < ntopics; t++) {
+        base[t] = total;
         int n = partition_count(rk, topics[t]);
         if (n < 0) {
             fprintf(stderr, "verify: topic %s does not exist (no events)\n", topics[t]);
@@ -232,33 +242,55 @@ static long consume_all(char **topics, int ntopics, void (*fn)(const rd_kafka_me
             rd_kafka_topic_partition_list_add(parts, topics[t], p)->offset = RD_KAFKA_OFFSET_BEGINNING;
         total += n;
     }
+    int64_t *end = calloc((size_t) total + 1, sizeof *end);
+    bool *done = calloc((size_t) total + 1, sizeof *done);
+    if (!end || !done)
+        die("out of memory");
+    for (int i = 0; i < parts->cnt; i++) {
+        int64_t lo, hi;
+        end[i] = rd_kafka_query_watermark_offsets(rk, parts->elems[i].topic, parts->elems[i].partition,
+                                                  &lo, &hi, 10000) == RD_KAFKA_RESP_ERR_NO_ERROR
+                     ? hi
+                     : -1;
+    }
     rd_kafka_assign(rk, parts);
     rd_kafka_topic_partition_list_destroy(parts);
-    int eofs = 0;
+    int ndone = 0;
     long count = 0;
     int64_t idle_since = clock_mono_ms();
-    while (eofs < total) {
+    while (ndone < total) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 500);
         if (!m) {
             if (clock_mono_ms() - idle_since > 60000)
-                die("timed out reading topics (%d of %d partitions at their end)", eofs, total);
+                die("timed out reading topics (%d of %d partitions at their end)", ndone, total);
             continue;
         }
         idle_since = clock_mono_ms();
-        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-            eofs++;
-        } else if (m->err) {
-            fprintf(stderr, "verify: consumer: %s\n", rd_kafka_message_errstr(m));
-        } else {
-            int t = 0;
+        int t = 0;
+        if (m->rkt)
             for (; t < ntopics; t++)
                 if (!strcmp(topics[t], rd_kafka_topic_name(m->rkt)))
                     break;
+        int i = t < ntopics ? base[t] + m->partition : -1;
+        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            if (i >= 0 && i < total && !done[i]) {
+                done[i] = true;
+                ndone++;
+            }
+        } else if (m->err) {
+            fprintf(stderr, "verify: consumer: %s\n", rd_kafka_message_errstr(m));
+        } else if (i >= 0 && i < total && !done[i]) {
             fn(m, t);
             count++;
+            if (end[i] > 0 && m->offset >= end[i] - 1) {
+                done[i] = true;
+                ndone++;
+            }
         }
         rd_kafka_message_destroy(m);
     }
+    free(end);
+    free(done);
     rd_kafka_consumer_close(rk);
     rd_kafka_destroy(rk);
     return count;
@@ -302,7 +334,6 @@ typedef struct {
     char *last_key;
 } part_state_t;
 
-#define MAX_TOPICS 32
 #define MAX_PARTS 256
 static part_state_t parts_state[MAX_TOPICS][MAX_PARTS];
 static json_t *state[MAX_TOPICS]; /* canonical key → after */
