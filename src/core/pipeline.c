@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "sluice/buf.h"
 #include "sluice/catalog.h"
@@ -204,8 +205,17 @@ static pipeline_result_t commit_kafka(pipe_t *p)
     cp.seq = a->ckpt->seq + 1;
     snprintf(cp.system_id, sizeof cp.system_id, "%s", a->system_id);
 #ifdef SLUICE_MUTANT_CONFIRM_BEFORE_COMMIT
-    /* Deliberately broken build for the fault suite: confirms before Kafka commits. */
+    /* Deliberately broken build for the fault suite: confirms before Kafka commits.
+     * A real bug of this kind leaves the confirm a whole Kafka commit (tens of
+     * ms) to reach the walsender; here the kill at before_commit comes
+     * microseconds after it, and a walsender that was not scheduled in between
+     * dies on the broken socket without reading it (the suite once let this
+     * build pass that way). So: wait until the confirm is on the wire (up to
+     * 1 s), then give the walsender 100 ms to take it in, as a commit would. */
     stream_confirm(a->stream, cp.end_lsn);
+    for (int waited = 0; waited < 1000 && stream_confirmed_sent(a->stream) < cp.end_lsn; waited++)
+        usleep(1000);
+    usleep(100 * 1000);
 #endif
 #ifdef SLUICE_MUTANT_CHECKPOINT_AFTER_COMMIT
     /* Deliberately broken build: the checkpoint travels in a second Kafka transaction. */
@@ -535,9 +545,11 @@ static pipeline_result_t on_message(pipe_t *p, const pgo_msg_t *m)
             return PIPE_CONTINUE;
     } else if (p->in_txn) {
         return protocol_error(p, "non-transactional MESSAGE inside a transaction");
-    } else if (m->message.lsn < a->ckpt->end_lsn ||
-               (p->have_pending && m->message.lsn < p->pending.end_lsn)) {
-        return PIPE_CONTINUE; /* already in Kafka */
+    } else if (m->message.lsn <= a->ckpt->end_lsn ||
+               (p->have_pending && m->message.lsn <= p->pending.end_lsn)) {
+        /* Already in Kafka: the message's LSN is the end of its WAL record, so a
+         * checkpoint at or past it holds it (one a message set ends exactly there). */
+        return PIPE_CONTINUE;
     }
     if (strcmp(m->message.prefix, SNAPSHOT_REQUEST_PREFIX) == 0) {
         /* A request to copy tables (snapshot.h): recorded in the checkpoint committed with
@@ -587,14 +599,18 @@ static pipeline_result_t on_message(pipe_t *p, const pgo_msg_t *m)
         p->txn = saved;
         set_txn_headers(p);
         if (r == PIPE_CONTINUE) {
-            /* Resuming just past the message's LSN cannot skip any transaction: every commit
-             * record after it in WAL is at a higher LSN. */
+            /* The message's LSN is the end of its WAL record (PostgreSQL reports a
+             * logical message at its end pointer), which is also where the next record
+             * may start: a commit record right there has commit LSN == message.lsn,
+             * and PostgreSQL decodes a transaction only if its commit record starts at
+             * or after the point streaming resumes from. So the checkpoint ends exactly
+             * at the message, never past it (one byte past lost such a transaction). */
             if (!p->have_pending) {
                 p->pending = *a->ckpt;
                 p->have_pending = true;
             }
-            if (m->message.lsn + 1 > p->pending.end_lsn)
-                p->pending.end_lsn = m->message.lsn + 1;
+            if (m->message.lsn > p->pending.end_lsn)
+                p->pending.end_lsn = m->message.lsn;
             a->stats->changes++;
             if (p->snapshot_requested) {
                 r = commit_kafka(p);

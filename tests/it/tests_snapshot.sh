@@ -229,6 +229,40 @@ test_snapshot_on_request_for_added_table() {
     pg_psql -q -c "DROP TABLE IF EXISTS snap_late, snap_late_copy"
 }
 
+# A non-transactional message is decoded (and sent) on its own, ahead of the
+# transaction whose commit record follows it in WAL. The checkpoint such a
+# message advances must end at the message's LSN (the end of its record, where
+# the next record starts): one byte further, and a restart from the checkpoint
+# makes PostgreSQL skip a transaction committing right there. A snapshot
+# request written inside a transaction forces that restart every time.
+test_nontransactional_message_then_commit_not_skipped() {
+    local slot=it_ntm prefix=itntm cfg="$W/ntm.conf" logf="$W/ntm.log" rc=0 i out="$W/ntm.out"
+    fresh_tables
+    pg_psql -q -c "GRANT SELECT ON wl_c TO sluice"
+    drop_slot "$slot"
+    sluice_config "$cfg" "$slot" "$prefix"
+    sluice_start "$cfg" "$logf"
+    local pid=$SLUICE_PID
+    wait_slot_exists "$slot"
+    for i in 1 2 3; do
+        pg_psql -q -c "BEGIN" -c "INSERT INTO wl_a VALUES ($i, 'next to a request', $i)" \
+            -c "SELECT pg_logical_emit_message(false, 'sluice.snapshot', 'public.wl_c')" \
+            -c "COMMIT" >/dev/null
+        wait_log "$logf" "snapshot $i complete" 60 "$pid" || fail "requested snapshot $i did not complete"
+    done
+    local lsn
+    lsn="$(sync_barrier)"
+    wait_confirmed "$slot" "$lsn" 60
+    sluice_stop "$pid" || rc=$?
+    [ "$rc" -eq 0 ] || fail "sluice exited $rc"
+    "$REPO/build/tools/consume" --bootstrap "$KAFKA_BOOTSTRAP" --prefix "$prefix" >"$out" || fail "consume failed"
+    local got
+    got="$(grep -c '^public.wl_a key=.*"op":"c"' "$out" || true)"
+    log "wl_a insert events in Kafka: $got of 3 ($(grep -c 'asks for a snapshot' "$logf") requests logged)"
+    [ "$got" = 3 ] || fail "a transaction committed right after a non-transactional message was lost: $(grep wl_a "$out" | cut -c1-160)"
+    drop_slot "$slot"
+}
+
 # Without SELECT on a published table the snapshot cannot read it: a clear
 # message and exit 5 (PostgreSQL not set up), not a retry loop.
 test_snapshot_without_select_privilege_exits_5() {

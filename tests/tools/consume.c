@@ -354,7 +354,7 @@ int main(int argc, char **argv)
     }
     long split = 0;
     for (size_t i = 1; i < n; i++)
-        if (recs[i].lsn && recs[i].lsn == recs[i - 1].lsn &&
+        if (recs[i].lsn && recs[i].lsn == recs[i - 1].lsn && recs[i].xid == recs[i - 1].xid &&
             strcmp(recs[i].batch, recs[i - 1].batch) != 0 && split++ < 10)
             fprintf(stderr, "SPLIT: source transaction at %X/%08X spans Kafka transactions %s and %s\n",
                     (unsigned) (recs[i].lsn >> 32), (unsigned) recs[i].lsn, recs[i - 1].batch,

@@ -23,6 +23,7 @@ typedef struct {
     int32_t partition;
     int64_t offset;
     uint64_t lsn;  /* sluice.lsn header (commit LSN), 0 if absent */
+    uint32_t xid;  /* sluice.xid header: 0 for a non-transactional message */
     uint32_t seq;  /* sluice.seq header */
     int rank;      /* 1 for a transaction END event: last of its transaction */
     char batch[24]; /* sluice.batch header: the Kafka transaction */
@@ -98,6 +99,11 @@ static int kr_cmp(const void *a, const void *b)
     const krecord_t *x = a, *y = b;
     if (x->lsn != y->lsn)
         return x->lsn < y->lsn ? -1 : 1;
+    /* A non-transactional message's LSN is the end of its record, where the
+     * commit record of the transaction after it may start: same LSN, the
+     * message (xid 0) first. */
+    if (x->xid != y->xid)
+        return x->xid < y->xid ? -1 : 1;
     if (x->rank != y->rank)
         return x->rank - y->rank;
     if (x->seq != y->seq)
@@ -164,6 +170,7 @@ static krecord_t *kr_read(const char *bootstrap, const char *prefix, bool exact,
             r->lsn = kr_header(m, "sluice.lsn", buf, sizeof buf) && sscanf(buf, "%X/%X", &hi, &lo) == 2
                          ? ((uint64_t) hi << 32 | lo)
                          : 0;
+            r->xid = kr_header(m, "sluice.xid", buf, sizeof buf) ? (uint32_t) strtoul(buf, NULL, 10) : 0;
             r->seq = kr_header(m, "sluice.seq", buf, sizeof buf) ? (uint32_t) strtoul(buf, NULL, 10) : 0;
             if (!kr_header(m, "sluice.batch", r->batch, sizeof r->batch))
                 r->batch[0] = '\0';
