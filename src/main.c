@@ -224,6 +224,13 @@ static int pg_failure(runner_t *r, stream_err_t cls, const char *raw_err)
     else
         snprintf(err, sizeof err, "%s", raw_err);
     metrics_error(cls == STREAM_ERR_CONNECT ? MERR_PG_CONNECT : MERR_PG_LOST);
+    if (stop_requested) {
+        /* SIGTERM came while PostgreSQL was being reached (a connect can take
+         * connect_timeout): the operator asked for a stop, and nothing was
+         * confirmed, so this is the ordinary stop, not a failure to retry. */
+        log_warning("%s; stopping as requested", err);
+        return EXIT_OK;
+    }
     if (r->started)
         metrics_set_state(MSTATE_RECOVERING, err);
     if (cls == STREAM_ERR_SETUP) {
@@ -239,6 +246,17 @@ static int pg_failure(runner_t *r, stream_err_t cls, const char *raw_err)
     }
     log_warning("%s; retrying", err);
     return -2;
+}
+
+/* pg_failure for a step of a session: -1 (after a backoff) to run another session, or an exit code. */
+static int session_pg_failure(runner_t *r, stream_err_t cls, const char *err)
+{
+    int rc = pg_failure(r, cls, err);
+    if (rc == -2) {
+        backoff(r);
+        return -1;
+    }
+    return rc;
 }
 
 /*
@@ -496,11 +514,11 @@ static int initial_snapshot(runner_t *r, const stream_identity_t *id, sluice_lsn
     }
     snapshot_mode_t mode = r->cfg.snapshot_mode;
     bool fresh = !r->ckpt.present;
-    bool need = mode != SNAPSHOT_MODE_NEVER && (fresh || (prog && prog->running));
-    if (mode == SNAPSHOT_MODE_NEVER && prog && prog->running)
-        log_warning("the snapshot recorded in the checkpoint is not complete, but snapshot.mode = "
-                    "never: streaming without completing it (tables not copied have no \"r\" "
-                    "events)");
+    /* snapshot.mode decides a fresh start only: a snapshot the checkpoint records
+     * as running (interrupted, or asked for by a "sluice.snapshot" message) is
+     * completed in every mode, since the request was explicit and leaving it
+     * would leave tables without their rows. */
+    bool need = (fresh && mode != SNAPSHOT_MODE_NEVER) || (prog && prog->running);
     if (need) {
         if (!prog)
             prog = snapshot_progress_new();
@@ -521,10 +539,7 @@ static int initial_snapshot(runner_t *r, const stream_identity_t *id, sluice_lsn
                 stream_close(holder);
                 snapshot_progress_free(prog);
                 r->started = true;
-                int rc = pg_failure(r, cls, err);
-                if (rc == -2)
-                    backoff(r);
-                return rc == -2 ? -1 : rc;
+                return session_pg_failure(r, cls, err);
             }
             log_info("%s: exported a new snapshot at " LSN_FMT " (temporary slot \"%s\"); "
                      "streaming resumes at " LSN_FMT " and leaves out changes of the tables "
@@ -611,10 +626,7 @@ static int run_session(runner_t *r)
     stream_err_t cls;
     stream_t *s = stream_connect(r->cfg.pg_conninfo, &cls, err, sizeof err);
     if (!s) {
-        int rc = pg_failure(r, cls, err);
-        if (rc == -2)
-            backoff(r);
-        return rc == -2 ? -1 : rc;
+        return session_pg_failure(r, cls, err);
     }
     stream_identity_t id;
     cls = stream_identify(s, &id, err, sizeof err);
@@ -622,10 +634,7 @@ static int run_session(runner_t *r)
         cls = stream_check_server(s, r->cfg.publication, err, sizeof err);
     if (cls) {
         stream_close(s);
-        int rc = pg_failure(r, cls, err);
-        if (rc == -2)
-            backoff(r);
-        return rc == -2 ? -1 : rc;
+        return session_pg_failure(r, cls, err);
     }
     sluice_lsn_t start = 0;
     r->exported = false;
@@ -649,10 +658,7 @@ static int run_session(runner_t *r)
     if (cls) {
         stream_close(s);
         queue_free(q);
-        rc = pg_failure(r, cls, err);
-        if (rc == -2)
-            backoff(r);
-        return rc == -2 ? -1 : rc;
+        return session_pg_failure(r, cls, err);
     }
     if (start)
         log_info("streaming from slot \"%s\" at " LSN_FMT " (database \"%s\", publication \"%s\")",

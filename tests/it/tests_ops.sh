@@ -458,6 +458,33 @@ test_sigterm_bounded_while_kafka_down() {
     drop_slot "$slot"
 }
 
+# SIGTERM while sluice is still reaching PostgreSQL (a link that accepts and
+# then says nothing: libpq waits for its connect_timeout) is an ordinary stop:
+# exit 0, not the exit 4 of an unreachable server that a supervisor retries.
+test_sigterm_while_connecting_exits_0() {
+    local cfg="$W/sc.conf" logf="$W/sc.log" port rc=0
+    port="$(_env_free_port)"
+    "$REPO/build/tools/tcpproxy" "$port" 127.0.0.1 "$PGPORT_TEST" >"$W/sc-proxy.out" 2>&1 &
+    local proxy=$!
+    env_on_exit "kill $proxy 2>/dev/null || true"
+    sleep 0.3
+    kill -USR1 "$proxy"
+    sluice_config "$cfg" it_sc itsc \
+        "postgres.conninfo = host=127.0.0.1 port=$port dbname=sluice_test user=sluice password=sluice"
+    sluice_start "$cfg" "$logf"
+    local pid=$SLUICE_PID
+    sleep 2
+    kill -0 "$pid" 2>/dev/null || fail "sluice did not wait on the silent link: $(tail -2 "$logf")"
+    local t0=$SECONDS
+    sluice_stop "$pid" 40 || rc=$?
+    kill "$proxy" 2>/dev/null || true
+    log "stopped after $((SECONDS - t0)) s with exit $rc: $(grep -m1 'stopping as requested' "$logf" | sed 's/.*WARNING: *//' | cut -c1-160)"
+    [ "$rc" -eq 0 ] || fail "SIGTERM while connecting: exit $rc, want 0: $(tail -2 "$logf")"
+    grep -q "stopping as requested" "$logf" || fail "the log does not say the stop was requested"
+    [ "$(pg_psql -Atc "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'it_sc'")" = 0 ] ||
+        fail "a slot was created"
+}
+
 # TLS to PostgreSQL: a test CA signs a server certificate for 127.0.0.1 and
 # localhost; sslmode=verify-full streams over TLS, and a host name the
 # certificate does not name is refused with a clear error.
