@@ -9,6 +9,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <libpq-fe.h>
+#include <librdkafka/rdkafka.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -423,6 +424,35 @@ static bool apply(config_t *cfg, const key_def_t *k, const char *value, const ch
     return false;
 }
 
+/*
+ * A kafka.<name> setting is tried on a scratch librdkafka configuration as it
+ * is read, so a misspelt name or a bad value is a configuration error naming
+ * its line (exit 3) rather than a failure when the producer is built, after
+ * PostgreSQL was already contacted. librdkafka checks combinations of settings
+ * (and files such as ssl.ca.location) only then; sink_new reports those.
+ */
+static bool kafka_setting_valid(const char *key, const char *value, const char *origin, char *err,
+                                size_t errlen)
+{
+    char why[512] = "";
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_res_t res = rd_kafka_conf_set(conf, key + 6, value, why, sizeof why);
+    rd_kafka_conf_destroy(conf);
+    if (res == RD_KAFKA_CONF_OK)
+        return true;
+    if (res == RD_KAFKA_CONF_UNKNOWN)
+        return errf(err, errlen,
+                    "%s: unknown librdkafka setting \"%s\": after \"kafka.\" comes a property "
+                    "of librdkafka's CONFIGURATION.md (librdkafka %s)",
+                    origin, key, rd_kafka_version_str());
+    /* librdkafka's reason quotes the value: never for a secret (librdkafka
+     * takes today's secret settings as free strings, but stay safe). */
+    if (config_key_is_secret(key))
+        return errf(err, errlen, "%s: invalid value for \"%s\" (value not shown: it is a secret)",
+                    origin, key);
+    return errf(err, errlen, "%s: invalid value for \"%s\": %s", origin, key, why);
+}
+
 bool config_set(config_t *cfg, const char *key, const char *value, const char *origin, char *err,
                 size_t errlen)
 {
@@ -430,6 +460,8 @@ bool config_set(config_t *cfg, const char *key, const char *value, const char *o
     if (k)
         return apply(cfg, k, value, origin, err, errlen);
     if (strncmp(key, "kafka.", 6) == 0 && key[6]) {
+        if (!kafka_setting_valid(key, value, origin, err, errlen))
+            return false;
         set_kafka(cfg, key + 6, value);
         return true;
     }

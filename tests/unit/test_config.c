@@ -164,6 +164,20 @@ START_TEST(test_bare_kafka_prefix_is_an_unknown_key)
 }
 END_TEST
 
+START_TEST(test_unknown_kafka_setting_names_file_line_and_key)
+{
+    ck_assert(!load("kafka.bootstrap.servers = a:1\nkafka.linger.msec = 5\n"));
+    assert_error_at(2, "unknown librdkafka setting \"kafka.linger.msec\"", "CONFIGURATION.md");
+}
+END_TEST
+
+START_TEST(test_bad_kafka_value_names_file_line_and_librdkafka_reason)
+{
+    ck_assert(!load("kafka.bootstrap.servers = a:1\nkafka.compression.type = lzma\n"));
+    assert_error_at(2, "invalid value for \"kafka.compression.type\"", "lzma");
+}
+END_TEST
+
 START_TEST(test_missing_conninfo_is_reported_by_finish)
 {
     ck_assert(load("kafka.bootstrap.servers = a:1\n"));
@@ -447,6 +461,8 @@ static Suite *config_suite(void)
     tcase_add_test(tc, test_parsing_stops_at_the_first_error);
     tcase_add_test(tc, test_kafka_keys_pass_through_without_prefix);
     tcase_add_test(tc, test_bare_kafka_prefix_is_an_unknown_key);
+    tcase_add_test(tc, test_unknown_kafka_setting_names_file_line_and_key);
+    tcase_add_test(tc, test_bad_kafka_value_names_file_line_and_librdkafka_reason);
     tcase_add_test(tc, test_missing_conninfo_is_reported_by_finish);
     tcase_add_test(tc, test_empty_conninfo_counts_as_missing);
     tcase_add_test(tc, test_missing_bootstrap_servers_is_reported_by_finish);
