@@ -311,9 +311,16 @@ static bool send_status(stream_t *s, bool request_reply)
 static void push_end(stream_t *s, const char *reason)
 {
     qitem_t *it = qitem_new(NULL, QITEM_END, reason, strlen(reason));
-    /* Always accepted: the pipeline must learn that the stream ended. */
-    while (!queue_push(s->queue, it, 1000))
-        ;
+    /* The pipeline must learn that the stream ended, so wait for room — unless
+     * the pipeline is gone already (a Kafka failure ended it while the queue
+     * was full): then stream_stop is waiting for this thread and nobody will
+     * ever pop the queue. */
+    while (!queue_push(s->queue, it, 200)) {
+        if (atomic_load(&s->stop)) {
+            qitem_free(it);
+            return;
+        }
+    }
 }
 
 static void drain_wake(stream_t *s)

@@ -363,7 +363,7 @@ fault_11_txn_outlives_timeout() {
 # (make mutants) must fail the crash scenario.
 fault_12_verifier_catches_broken_builds() {
     local m caught=0 total=0
-    for m in CONFIRM_BEFORE_COMMIT CHECKPOINT_AFTER_COMMIT SPLIT_TXN START_AT_SLOT-NO_SKIP; do
+    for m in ${FAULT_MUTANTS:-CONFIRM_BEFORE_COMMIT CHECKPOINT_AFTER_COMMIT SPLIT_TXN START_AT_SLOT-NO_SKIP}; do
         total=$((total + 1))
         local bin="$REPO/build/mutants/sluice-$m" how=""
         [ -x "$bin" ] || { fail "missing $bin (make mutants)"; continue; }
