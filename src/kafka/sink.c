@@ -37,6 +37,7 @@ struct sink {
     topic_slot_t *topics;
     size_t topics_cap;
     size_t topics_count;
+    bool txn_ready; /* init_transactions succeeded: librdkafka refuses a second call */
     bool in_txn;
     size_t txn_bytes;
     uint64_t produced_since_poll;
@@ -331,9 +332,16 @@ static sink_status_t classify(sink_t *s, rd_kafka_error_t *error, const char *wh
 
 sink_status_t sink_init_transactions(sink_t *s, int timeout_ms, char *err, size_t errlen)
 {
-    rd_kafka_error_t *e = rd_kafka_init_transactions(s->rk, timeout_ms);
-    if (!e)
+    /* open_sink retries a failed topic check or checkpoint read from here: on
+     * a producer that is ready already, a second init_transactions fails with
+     * "Operation not valid in state Ready" (a needless rebuild, a misleading message). */
+    if (s->txn_ready)
         return SINK_OK;
+    rd_kafka_error_t *e = rd_kafka_init_transactions(s->rk, timeout_ms);
+    if (!e) {
+        s->txn_ready = true;
+        return SINK_OK;
+    }
     sink_status_t st = classify(s, e, "initializing Kafka transactions", err, errlen);
     if (st == SINK_ABORT)
         st = SINK_RETRY;
