@@ -134,6 +134,7 @@ typedef struct {
     sluice_lsn_t exported_lsn;
     char snapshot_name[64];
     sluice_lsn_t slot_confirmed; /* of the slot found by check_slot */
+    int prev_walsender;          /* server pid of the last session's replication connection */
     snapshot_filter_t *filter;   /* for the session being streamed */
 } runner_t;
 
@@ -267,9 +268,25 @@ static int session_pg_failure(runner_t *r, stream_err_t cls, const char *err)
 static int wait_slot_released(runner_t *r, stream_t *s, slot_info_t *slot)
 {
     char err[1024];
-    int64_t deadline = clock_mono_ms() + 15000;
+    int64_t begun = clock_mono_ms(), deadline = begun + 15000;
     int pid = slot->active_pid;
+    bool terminated = false;
     while (slot->active_pid && clock_mono_ms() < deadline && !stop_requested) {
+        if (!terminated && r->prev_walsender && slot->active_pid == r->prev_walsender &&
+            clock_mono_ms() - begun >= 1000) {
+            /* The holder is the walsender of this process's own last connection (a
+             * link that died silently: PostgreSQL notices only at its
+             * wal_sender_timeout). It serves nobody; end it rather than take it
+             * for another instance. */
+            log_warning("replication slot \"%s\" is still held by PostgreSQL backend %d, the "
+                        "walsender of this instance's previous connection, which the server has "
+                        "not noticed is gone: terminating it",
+                        r->cfg.slot, slot->active_pid);
+            stream_err_t e = stream_terminate_backend(s, slot->active_pid, err, sizeof err);
+            if (e)
+                log_warning("could not terminate backend %d: %s", slot->active_pid, err);
+            terminated = true;
+        }
         sleep_ms(250);
         stream_err_t e = stream_slot_info(s, r->cfg.slot, slot, err, sizeof err);
         if (e)
@@ -653,8 +670,8 @@ static int run_session(runner_t *r)
     }
     queue_t *q = queue_new((size_t) r->cfg.queue_max_bytes);
     cls = stream_start(s, r->cfg.slot, r->cfg.publication, start,
-                       r->ckpt.present ? r->ckpt.end_lsn : 0, r->cfg.status_interval_ms, q, err,
-                       sizeof err);
+                       r->ckpt.present ? r->ckpt.end_lsn : 0, r->cfg.status_interval_ms,
+                       r->cfg.receive_timeout_ms, q, err, sizeof err);
     if (cls) {
         stream_close(s);
         queue_free(q);
@@ -714,6 +731,7 @@ static int run_session(runner_t *r)
         pr = PIPE_REBUILD;
         snprintf(err, sizeof err, "producer fenced while holding the slot");
     }
+    r->prev_walsender = stream_backend_pid(s);
     stream_close(s);
     metrics_bind_queue(NULL, 0);
     queue_free(q);

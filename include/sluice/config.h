@@ -35,6 +35,7 @@ typedef struct {
     char *publication;
     bool create_slot;
     int status_interval_ms;
+    int receive_timeout_ms;
     /* output */
     char *topic_prefix;
     char *checkpoint_topic;

@@ -95,11 +95,13 @@ const char *stream_session_options(void);
 /*
  * Issues START_REPLICATION from start_lsn (0 = the slot's confirmed position)
  * and starts the reader thread, which pushes into q (not owned). confirmed is
- * the initial flush position reported (0 = report nothing yet).
+ * the initial flush position reported (0 = report nothing yet). A server
+ * silent for receive_timeout_ms (0 = no limit) while the reader waits ends the
+ * stream as lost; at half of it the reader asks the server for a keepalive.
  */
 stream_err_t stream_start(stream_t *s, const char *slot, const char *publication,
                           sluice_lsn_t start_lsn, sluice_lsn_t confirmed, int status_interval_ms,
-                          queue_t *q, char *err, size_t errlen);
+                          int receive_timeout_ms, queue_t *q, char *err, size_t errlen);
 
 /*
  * Publishes a new confirmed LSN (monotonic: lower values are ignored) and
@@ -120,6 +122,13 @@ void stream_stop(stream_t *s);
 
 /* PostgreSQL backend (walsender) PID of this connection. */
 int stream_backend_pid(stream_t *s);
+
+/*
+ * Asks PostgreSQL to terminate backend pid (pg_terminate_backend: allowed for
+ * a backend of the same role). For a walsender of this process's own earlier
+ * connection that the server has not yet noticed is gone.
+ */
+stream_err_t stream_terminate_backend(stream_t *s, int pid, char *err, size_t errlen);
 
 /* Bytes of XLogData received since start (for metrics and benchmarks). */
 uint64_t stream_bytes_received(stream_t *s);

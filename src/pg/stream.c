@@ -42,6 +42,7 @@ struct stream {
     atomic_uint_fast64_t bytes_received;
     queue_t *queue;
     int status_interval_ms;
+    int receive_timeout_ms;
 };
 
 
@@ -367,6 +368,10 @@ static void *reader_main(void *arg)
     bool flush = false; /* the batch is due: queue it before reading more */
     int64_t next_status = clock_mono_ms() + s->status_interval_ms;
     sluice_lsn_t last_sent = atomic_load(&s->confirmed_sent);
+    /* Silence from the server counts only while the reader waits to read: not
+     * while it holds data back for want of room in the queue. */
+    int64_t last_heard = clock_mono_ms();
+    bool pinged = false; /* asked the server for a keepalive during this silence */
 
     while (!atomic_load(&s->stop)) {
         int64_t now = clock_mono_ms();
@@ -389,6 +394,7 @@ static void *reader_main(void *arg)
             if (queue_push_list(s->queue, batch.head, batch.cost, wait)) {
                 batch = (batch_t){0};
                 flush = false;
+                last_heard = clock_mono_ms();
                 metrics_backpressure(false);
             } else {
                 metrics_backpressure(true);
@@ -404,8 +410,32 @@ static void *reader_main(void *arg)
                 flush = true;
                 continue;
             }
+            int64_t now_ms = clock_mono_ms();
+            int64_t wake_at = next_status;
+            if (s->receive_timeout_ms > 0) {
+                int64_t silent = now_ms - last_heard;
+                if (silent >= s->receive_timeout_ms) {
+                    snprintf(reason, sizeof reason,
+                             "replication connection lost: PostgreSQL sent nothing for %d ms, not "
+                             "even a keepalive it was asked for (postgres.receive_timeout_ms; a "
+                             "server or network that failed silently)",
+                             (int) silent);
+                    break;
+                }
+                if (!pinged && silent >= s->receive_timeout_ms / 2) {
+                    if (!send_status(s, true)) {
+                        conn_error(s->conn, reason, sizeof reason, "could not send status update");
+                        break;
+                    }
+                    pinged = true;
+                    last_sent = atomic_load(&s->confirmed_sent);
+                }
+                int64_t due = last_heard + (pinged ? s->receive_timeout_ms : s->receive_timeout_ms / 2);
+                if (due < wake_at)
+                    wake_at = due;
+            }
             struct pollfd fds[2] = {{PQsocket(s->conn), POLLIN, 0}, {s->wake_fd, POLLIN, 0}};
-            int timeout = (int) (next_status - clock_mono_ms());
+            int timeout = (int) (wake_at - now_ms);
             if (timeout < 0)
                 timeout = 0;
             if (poll(fds, 2, timeout) < 0 && errno != EINTR) {
@@ -433,6 +463,8 @@ static void *reader_main(void *arg)
             break;
         }
         atomic_fetch_add(&s->bytes_received, (uint64_t) r);
+        last_heard = clock_mono_ms();
+        pinged = false;
 
         wire_reader_t w;
         wire_init(&w, buf, (size_t) r);
@@ -497,7 +529,7 @@ static void *reader_main(void *arg)
 
 stream_err_t stream_start(stream_t *s, const char *slot, const char *publication,
                           sluice_lsn_t start_lsn, sluice_lsn_t confirmed, int status_interval_ms,
-                          queue_t *q, char *err, size_t errlen)
+                          int receive_timeout_ms, queue_t *q, char *err, size_t errlen)
 {
     char *publit = PQescapeLiteral(s->conn, publication, strlen(publication));
     strbuf_t sql = STRBUF_INIT;
@@ -532,6 +564,7 @@ stream_err_t stream_start(stream_t *s, const char *slot, const char *publication
     PQclear(res);
     s->queue = q;
     s->status_interval_ms = status_interval_ms;
+    s->receive_timeout_ms = receive_timeout_ms;
     atomic_store(&s->confirmed, confirmed);
     atomic_store(&s->confirmed_sent, confirmed);
     atomic_store(&s->stop, false);
@@ -573,6 +606,17 @@ void stream_stop(stream_t *s)
 int stream_backend_pid(stream_t *s)
 {
     return PQbackendPID(s->conn);
+}
+
+stream_err_t stream_terminate_backend(stream_t *s, int pid, char *err, size_t errlen)
+{
+    char sql[96];
+    snprintf(sql, sizeof sql, "SELECT pg_catalog.pg_terminate_backend(%d)", pid);
+    PGresult *res = run_query(s, sql, PGRES_TUPLES_OK, err, errlen);
+    if (!res)
+        return lost_or(s, STREAM_ERR_SETUP);
+    PQclear(res);
+    return STREAM_OK;
 }
 
 uint64_t stream_bytes_received(stream_t *s)

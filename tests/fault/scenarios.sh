@@ -382,3 +382,42 @@ fault_12_verifier_catches_broken_builds() {
     done
     [ "$caught" -eq "$total" ]
 }
+
+# 13. The walsender frozen (SIGSTOP): the server says nothing and the TCP link
+# stays up, as with a server or network that failed silently. sluice notices
+# within postgres.receive_timeout_ms (asking for a keepalive half-way), opens a
+# new connection, finds its slot still held by its own old walsender and ends
+# it instead of taking it for another instance (exit 8); then exactly once.
+fault_13_walsender_frozen() {
+    local prefix=ffrozen slot=f_frozen cfg="$W/ffrozen.conf" logf="$W/ffrozen.log" ws i
+    fresh_tables
+    sluice_config "$cfg" "$slot" "$prefix" "postgres.receive_timeout_ms = 4000"
+    sluice_start "$cfg" "$logf"
+    local pid=$SLUICE_PID
+    wait_slot_exists "$slot"
+    workload_loop "$W/ffrozen.running" 13
+    sleep 3
+    ws="$(pg_psql -Atc "SELECT active_pid FROM pg_replication_slots WHERE slot_name = '$slot'")"
+    [ -n "$ws" ] || { fail "no walsender holds $slot"; return 1; }
+    log "freezing walsender $ws (SIGSTOP)"
+    kill -STOP "$ws"
+    env_on_exit "kill -CONT $ws 2>/dev/null || true"
+    for ((i = 0; i < 150; i++)); do
+        grep -q "walsender of this instance's previous connection" "$logf" && break
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.2
+    done
+    kill -CONT "$ws"
+    grep -q "PostgreSQL sent nothing for" "$logf" ||
+        fail "sluice did not notice the silent server: $(tail -2 "$logf")"
+    grep -q "walsender of this instance's previous connection" "$logf" ||
+        fail "sluice did not recognise its own old walsender: $(tail -2 "$logf")"
+    log "$(grep -m1 'PostgreSQL sent nothing for' "$logf" | sed 's/.*WARNING: *//' | cut -c1-200)"
+    sleep 5
+    rm -f "$W/ffrozen.running"
+    wait "$WL_PID" 2>/dev/null || true
+    kill -0 "$pid" 2>/dev/null || fail "sluice exited: $(grep -m1 FATAL "$logf")"
+    finish_and_verify "$prefix" "$slot" "$pid"
+    record "walsender frozen (SIGSTOP): a server silent on a live TCP link" 1 "1 freeze" "$VERIFIED" \
+        "pass (noticed in postgres.receive_timeout_ms 4 s, own old walsender ended, no exit 8)"
+}

@@ -83,7 +83,7 @@ int main(int argc, char **argv)
     }
 
     queue_t *q = queue_new(64 * 1024 * 1024);
-    if (stream_start(s, slot, publication, 0, 0, 10000, q, err, sizeof err) != STREAM_OK) {
+    if (stream_start(s, slot, publication, 0, 0, 10000, 0, q, err, sizeof err) != STREAM_OK) {
         queue_free(q);
         goto fail;
     }
