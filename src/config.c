@@ -47,7 +47,8 @@ static const key_def_t keys[] = {
      "libpq connection string of the source database (`host=… dbname=… user=…`). sluice adds "
      "`replication=database` for the stream. Passwords may come from `${ENV}` or ~/.pgpass."},
     {"postgres.slot", T_STRING, OFF(slot), "sluice", false, 0, 0,
-     "Logical replication slot (pgoutput) that sluice reads and advances."},
+     "Logical replication slot (pgoutput) that sluice reads and advances: 1 to 63 characters of "
+     "`a-z`, `0-9` and `_`."},
     {"postgres.publication", T_STRING, OFF(publication), "sluice", false, 0, 0,
      "Publication naming the tables to stream; it must exist."},
     {"postgres.create_slot", T_BOOL, OFF(create_slot), "true", false, 0, 0,
@@ -109,7 +110,8 @@ static const key_def_t keys[] = {
     {"snapshot.mode", T_SNAPSHOT_MODE, OFF(snapshot_mode), "initial", false, 0, 0,
      "`initial`: on a fresh start (no checkpoint in Kafka) copy every published table's existing "
      "rows (events with `op` `r`) and then stream from the exact point of that copy; a crash "
-     "during the copy resumes it. `never`: stream only. `initial_only`: copy, then exit 0 "
+     "during the copy resumes it. `never`: stream only (tables asked for later with a "
+     "`sluice.snapshot` message are still copied). `initial_only`: copy, then exit 0 "
      "(the slot stays, so a later `run` streams from the point of the copy). A checkpoint that "
      "records a finished snapshot (or none at all) is never snapshotted again."},
     {"snapshot.workers", T_INT, OFF(snapshot_workers), "4", false, 1, 64,
@@ -669,13 +671,50 @@ void config_free(config_t *cfg)
     memset(cfg, 0, sizeof *cfg);
 }
 
+/* A byte count for the reference: 1024-based units where exact. */
+static void print_size(long long n)
+{
+    if (n >= (1LL << 30) && n % (1LL << 30) == 0)
+        printf("%lldGB", n >> 30);
+    else if (n >= (1LL << 20) && n % (1LL << 20) == 0)
+        printf("%lldMB", n >> 20);
+    else if (n >= 1024 && n % 1024 == 0)
+        printf("%lldkB", n >> 10);
+    else
+        printf("%lld", n);
+}
+
+/* The values a key accepts, as config.c checks them. */
+static void print_values(const key_def_t *k)
+{
+    switch (k->type) {
+    case T_STRING: printf("text"); break;
+    case T_BOOL: printf("`true` / `false` (or on/off, yes/no, 1/0)"); break;
+    case T_INT: printf("%lld – %lld", k->min, k->max); break;
+    case T_SIZE:
+        printf("bytes, ");
+        print_size(k->min);
+        printf(" – ");
+        print_size(k->max);
+        printf(" (units kB, MB, GB)");
+        break;
+    case T_FORMAT: printf("`json`, `protobuf`"); break;
+    case T_LOGLEVEL: printf("`debug`, `info`, `warning`, `error`"); break;
+    case T_LOGFORMAT: printf("`text`, `json`"); break;
+    case T_SNAPSHOT_MODE: printf("`initial`, `never`, `initial_only`"); break;
+    }
+}
+
 void config_print_reference(void)
 {
-    printf("| key | default | meaning |\n|---|---|---|\n");
-    for (size_t i = 0; i < NKEYS; i++)
-        printf("| `%s` | %s | %s |\n", keys[i].name,
-               keys[i].required ? "**required**" : keys[i].def ? keys[i].def : "(see meaning)",
-               keys[i].doc);
-    printf("| `kafka.<name>` | | Any librdkafka setting, passed through (`kafka.bootstrap.servers` "
-           "is required). |\n");
+    printf("| key | default | values | meaning |\n|---|---|---|---|\n");
+    for (size_t i = 0; i < NKEYS; i++) {
+        printf("| `%s` | %s | ", keys[i].name,
+               keys[i].required ? "**required**" : keys[i].def ? keys[i].def : "(see meaning)");
+        print_values(&keys[i]);
+        printf(" | %s |\n", keys[i].doc);
+    }
+    printf("| `kafka.<name>` | | as librdkafka's CONFIGURATION.md | Any librdkafka setting, passed "
+           "through (`kafka.bootstrap.servers` is required); the name and value are checked as "
+           "the file is read. |\n");
 }

@@ -813,9 +813,10 @@ int main(int argc, char **argv)
     /* librdkafka allocates every record (and frees it on its broker thread
      * once delivered): with glibc's default 128 kB trim threshold the heap
      * is given back and faulted in again, zeroed page by page, at every
-     * swing of the producer queue. Keep up to 32 MB of freed heap: about
-     * what the producer queue holds at its default bound (16 MB of records
-     * plus librdkafka's per-record overhead). */
+     * swing of the producer queue. Keep up to 32 MB of freed heap: room for
+     * the producer queue at its default bound (4 MB of records, 50,000
+     * records with librdkafka's per-record overhead) and the reader's queue
+     * (8 MB). */
     mallopt(M_TRIM_THRESHOLD, 32 << 20);
     mallopt(M_MMAP_THRESHOLD, 1 << 20);
     if (argc < 2) {
