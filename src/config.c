@@ -622,6 +622,11 @@ bool config_finish(config_t *cfg, char *err, size_t errlen)
     PQconninfoFree(copts);
     if (!config_kafka_get(cfg, "bootstrap.servers"))
         return errf(err, errlen, "missing required configuration key \"kafka.bootstrap.servers\"");
+    if (cfg->receive_timeout_ms > 0 && cfg->receive_timeout_ms < 1000)
+        return errf(err, errlen,
+                    "\"postgres.receive_timeout_ms\" = %d is too short to hear back from a busy "
+                    "server: use 0 (no limit) or at least 1000",
+                    cfg->receive_timeout_ms);
     if (config_kafka_get(cfg, "transactional.id"))
         return errf(err, errlen,
                     "\"kafka.transactional.id\" is managed by sluice: set \"transactional.id\" "

@@ -178,6 +178,18 @@ START_TEST(test_bad_kafka_value_names_file_line_and_librdkafka_reason)
 }
 END_TEST
 
+START_TEST(test_receive_timeout_is_0_or_at_least_a_second)
+{
+    ck_assert(load("postgres.conninfo = dbname=x\nkafka.bootstrap.servers = a:1\n"
+                   "postgres.receive_timeout_ms = 500\n"));
+    ck_assert(!config_finish(&cfg, err, sizeof err));
+    ck_assert_ptr_nonnull(strstr(err, "\"postgres.receive_timeout_ms\" = 500"));
+    ck_assert(config_set(&cfg, "postgres.receive_timeout_ms", "0", "-o", err, sizeof err));
+    ck_assert_msg(config_finish(&cfg, err, sizeof err), "%s", err);
+    ck_assert_int_eq(cfg.receive_timeout_ms, 0);
+}
+END_TEST
+
 START_TEST(test_missing_conninfo_is_reported_by_finish)
 {
     ck_assert(load("kafka.bootstrap.servers = a:1\n"));
@@ -463,6 +475,7 @@ static Suite *config_suite(void)
     tcase_add_test(tc, test_bare_kafka_prefix_is_an_unknown_key);
     tcase_add_test(tc, test_unknown_kafka_setting_names_file_line_and_key);
     tcase_add_test(tc, test_bad_kafka_value_names_file_line_and_librdkafka_reason);
+    tcase_add_test(tc, test_receive_timeout_is_0_or_at_least_a_second);
     tcase_add_test(tc, test_missing_conninfo_is_reported_by_finish);
     tcase_add_test(tc, test_empty_conninfo_counts_as_missing);
     tcase_add_test(tc, test_missing_bootstrap_servers_is_reported_by_finish);
