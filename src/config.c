@@ -57,11 +57,13 @@ static const key_def_t keys[] = {
     {"postgres.status_interval_ms", T_INT, OFF(status_interval_ms), "10000", false, 100, 3600000,
      "Interval of standby status updates to PostgreSQL; keep it well below the server's "
      "`wal_sender_timeout`."},
-    {"postgres.receive_timeout_ms", T_INT, OFF(receive_timeout_ms), "60000", false, 0, 3600000,
+    {"postgres.receive_timeout_ms", T_INT, OFF(receive_timeout_ms), "300000", false, 0, 3600000,
      "When PostgreSQL sends nothing for this long while sluice waits to read, the replication "
-     "connection is treated as lost and opened again (half of it without a word makes sluice ask "
-     "the server for a keepalive): a server or network that died silently is noticed. 0: never "
-     "(TCP keepalives only)."},
+     "connection is treated as lost and opened again (at half of it sluice asks for a keepalive, "
+     "which a live server sends at once): a hung walsender is noticed. (A dead network is an "
+     "error sooner, through the TCP settings sluice gives libpq.) PostgreSQL 15 reads nothing "
+     "while its decoding skips a large table rewrite: each session in a row that this ends "
+     "without a transaction doubles the next wait, up to an hour. 0: no limit."},
     {"topic.prefix", T_STRING, OFF(topic_prefix), "sluice", false, 0, 0,
      "Topic names are `<topic.prefix>.<schema>.<table>`; also the `source.name` of events."},
     {"checkpoint.topic", T_STRING, OFF(checkpoint_topic), NULL, false, 0, 0,

@@ -135,6 +135,8 @@ typedef struct {
     char snapshot_name[64];
     sluice_lsn_t slot_confirmed; /* of the slot found by check_slot */
     int prev_walsender;          /* server pid of the last session's replication connection */
+    char prev_walsender_start[64]; /* and its backend_start: a pid alone can be reused */
+    int silence_streak; /* sessions in a row that ended on receive_timeout_ms with no transaction */
     snapshot_filter_t *filter;   /* for the session being streamed */
 } runner_t;
 
@@ -179,6 +181,15 @@ static int open_sink(runner_t *r)
                          " (last transaction %u, commit " LSN_FMT ")",
                          r->ckpt.seq, LSN_ARGS(r->ckpt.end_lsn), r->ckpt.xid,
                          LSN_ARGS(r->ckpt.commit_lsn));
+            /* WAL records end on 8-byte boundaries: an end one byte past one is
+             * what earlier builds wrote after a non-transactional message. */
+            if (r->ckpt.present && (r->ckpt.end_lsn & 7) == 1)
+                log_warning("the checkpoint ends at " LSN_FMT ", one byte past a logical message, "
+                            "as sluice builds before the fix of 2026-12-03 wrote it: if a "
+                            "transaction's commit record began exactly at " LSN_FMT ", "
+                            "PostgreSQL skipped that transaction; compare the tables it may have "
+                            "written with their topics",
+                            LSN_ARGS(r->ckpt.end_lsn), LSN_ARGS(r->ckpt.end_lsn - 1));
             else
                 log_info("no checkpoint for slot \"%s\" in \"%s\": fresh start", r->cfg.slot,
                          r->cfg.checkpoint_topic);
@@ -272,12 +283,16 @@ static int wait_slot_released(runner_t *r, stream_t *s, slot_info_t *slot)
     int pid = slot->active_pid;
     bool terminated = false;
     while (slot->active_pid && clock_mono_ms() < deadline && !stop_requested) {
+        char holder_start[64] = "";
         if (!terminated && r->prev_walsender && slot->active_pid == r->prev_walsender &&
-            clock_mono_ms() - begun >= 1000) {
-            /* The holder is the walsender of this process's own last connection (a
-             * link that died silently: PostgreSQL notices only at its
-             * wal_sender_timeout). It serves nobody; end it rather than take it
-             * for another instance. */
+            r->prev_walsender_start[0] && clock_mono_ms() - begun >= 1000 &&
+            !stream_backend_start(s, slot->active_pid, holder_start, sizeof holder_start, err,
+                                  sizeof err) &&
+            strcmp(holder_start, r->prev_walsender_start) == 0) {
+            /* The holder is the walsender of this process's own last connection
+             * (same pid, same start: not a reused pid) after a link that died
+             * silently: PostgreSQL notices only at its wal_sender_timeout. It
+             * serves nobody; end it rather than take it for another instance. */
             log_warning("replication slot \"%s\" is still held by PostgreSQL backend %d, the "
                         "walsender of this instance's previous connection, which the server has "
                         "not noticed is gone: terminating it",
@@ -668,10 +683,28 @@ static int run_session(runner_t *r)
         stream_close(s);
         return rc;
     }
+    /* Who this session's walsender is, in case a later session finds it lingering. */
+    char my_start[64] = "";
+    int my_pid = stream_backend_pid(s);
+    if (stream_backend_start(s, my_pid, my_start, sizeof my_start, err, sizeof err))
+        my_start[0] = '\0';
+    /* A server silent past the timeout for several sessions in a row without
+     * streaming a transaction is likely a walsender replaying a transaction
+     * without reading (PostgreSQL 15 reads nothing while it skips a table
+     * rewrite): wait twice as long each time (up to an hour) instead of looping. */
+    long long recv_timeout = r->cfg.receive_timeout_ms;
+    for (int i = 0; i < r->silence_streak && recv_timeout && recv_timeout < 3600000; i++)
+        recv_timeout *= 2;
+    if (recv_timeout > 3600000)
+        recv_timeout = 3600000;
+    if (r->silence_streak)
+        log_info("the server was silent past the receive timeout %d time(s) in a row: waiting up "
+                 "to %lld ms this time",
+                 r->silence_streak, recv_timeout);
     queue_t *q = queue_new((size_t) r->cfg.queue_max_bytes);
     cls = stream_start(s, r->cfg.slot, r->cfg.publication, start,
                        r->ckpt.present ? r->ckpt.end_lsn : 0, r->cfg.status_interval_ms,
-                       r->cfg.receive_timeout_ms, q, err, sizeof err);
+                       (int) recv_timeout, q, err, sizeof err);
     if (cls) {
         stream_close(s);
         queue_free(q);
@@ -705,10 +738,14 @@ static int run_session(runner_t *r)
                             .stop = &stop_requested,
                             .stats = &r->stats,
                             .snapshot_filter = r->filter};
-    uint64_t commits_before = r->stats.kafka_commits;
+    uint64_t commits_before = r->stats.kafka_commits, txns_before = r->stats.source_txns;
     pipeline_result_t pr = pipeline_run(&args, err, sizeof err);
     if (r->stats.kafka_commits > commits_before)
         r->backoff_ms = 0;
+    if (r->stats.source_txns > txns_before)
+        r->silence_streak = 0;
+    else if (stream_timed_out(s) && r->silence_streak < 16)
+        r->silence_streak++;
     stream_stop(s);
     int fenced_exit = 0;
     if (pr == PIPE_FENCED && !r->stats.fenced_after_timeout) {
@@ -731,7 +768,8 @@ static int run_session(runner_t *r)
         pr = PIPE_REBUILD;
         snprintf(err, sizeof err, "producer fenced while holding the slot");
     }
-    r->prev_walsender = stream_backend_pid(s);
+    r->prev_walsender = my_pid;
+    snprintf(r->prev_walsender_start, sizeof r->prev_walsender_start, "%s", my_start);
     stream_close(s);
     metrics_bind_queue(NULL, 0);
     queue_free(q);

@@ -130,6 +130,17 @@ int stream_backend_pid(stream_t *s);
  */
 stream_err_t stream_terminate_backend(stream_t *s, int pid, char *err, size_t errlen);
 
+/*
+ * When backend pid started (pg_stat_activity.backend_start, as text), or ""
+ * when it is gone or belongs to a role whose sessions this one cannot see.
+ * With the pid it identifies a backend across server restarts.
+ */
+stream_err_t stream_backend_start(stream_t *s, int pid, char *out, size_t outlen, char *err,
+                                  size_t errlen);
+
+/* Whether the reader ended the stream because the server was silent for receive_timeout_ms. */
+bool stream_timed_out(stream_t *s);
+
 /* Bytes of XLogData received since start (for metrics and benchmarks). */
 uint64_t stream_bytes_received(stream_t *s);
 

@@ -43,6 +43,7 @@ struct stream {
     queue_t *queue;
     int status_interval_ms;
     int receive_timeout_ms;
+    atomic_bool timed_out; /* the reader ended the stream on receive_timeout_ms */
 };
 
 
@@ -81,10 +82,17 @@ stream_t *stream_connect(const char *conninfo, stream_err_t *cls, char *err, siz
         if (strcmp(o->keyword, "options") == 0 && o->val && *o->val)
             snprintf(options, sizeof options, "%s %s", o->val, session_gucs);
     PQconninfoFree(parsed);
-    /* Later entries override what the user's conninfo (expanded from dbname) says. */
-    const char *keys[] = {"connect_timeout", "dbname", "replication", "client_encoding",
-                          "fallback_application_name", "options", NULL};
-    const char *vals[] = {"10", conninfo, "database", "UTF8", "sluice", options, NULL};
+    /* Entries before dbname are defaults the user's conninfo (expanded from
+     * dbname) overrides; later ones override it. The TCP settings make a
+     * network that died without a reset an error within about two minutes
+     * (keepalive probes while idle; unacknowledged status updates otherwise)
+     * instead of the kernel's defaults: two hours idle, some 15 minutes of
+     * retransmissions. */
+    const char *keys[] = {"connect_timeout", "keepalives_idle", "keepalives_interval",
+                          "keepalives_count", "tcp_user_timeout", "dbname", "replication",
+                          "client_encoding", "fallback_application_name", "options", NULL};
+    const char *vals[] = {"10", "60", "10", "6", "120000", conninfo, "database", "UTF8",
+                          "sluice", options, NULL};
     PGconn *conn = PQconnectdbParams(keys, vals, 1);
     if (!conn || PQstatus(conn) != CONNECTION_OK) {
         conn_error(conn, err, errlen, "could not connect to PostgreSQL");
@@ -418,8 +426,10 @@ static void *reader_main(void *arg)
                     snprintf(reason, sizeof reason,
                              "replication connection lost: PostgreSQL sent nothing for %d ms, not "
                              "even a keepalive it was asked for (postgres.receive_timeout_ms; a "
-                             "server or network that failed silently)",
+                             "server or network that failed silently, or a walsender replaying "
+                             "a transaction without reading: the next wait is twice as long)",
                              (int) silent);
+                    atomic_store(&s->timed_out, true);
                     break;
                 }
                 if (!pinged && silent >= s->receive_timeout_ms / 2) {
@@ -444,9 +454,13 @@ static void *reader_main(void *arg)
             }
             if (fds[1].revents)
                 drain_wake(s);
-            if (fds[0].revents && !PQconsumeInput(s->conn)) {
-                conn_error(s->conn, reason, sizeof reason, "replication connection lost");
-                break;
+            if (fds[0].revents) {
+                if (!PQconsumeInput(s->conn)) {
+                    conn_error(s->conn, reason, sizeof reason, "replication connection lost");
+                    break;
+                }
+                /* Bytes of a message still arriving (a huge row on a slow link) are not silence. */
+                last_heard = clock_mono_ms();
             }
             continue;
         }
@@ -565,6 +579,7 @@ stream_err_t stream_start(stream_t *s, const char *slot, const char *publication
     s->queue = q;
     s->status_interval_ms = status_interval_ms;
     s->receive_timeout_ms = receive_timeout_ms;
+    atomic_store(&s->timed_out, false);
     atomic_store(&s->confirmed, confirmed);
     atomic_store(&s->confirmed_sent, confirmed);
     atomic_store(&s->stop, false);
@@ -606,6 +621,27 @@ void stream_stop(stream_t *s)
 int stream_backend_pid(stream_t *s)
 {
     return PQbackendPID(s->conn);
+}
+
+bool stream_timed_out(stream_t *s)
+{
+    return atomic_load(&s->timed_out);
+}
+
+stream_err_t stream_backend_start(stream_t *s, int pid, char *out, size_t outlen, char *err,
+                                  size_t errlen)
+{
+    char sql[160];
+    snprintf(sql, sizeof sql,
+             "SELECT backend_start FROM pg_catalog.pg_stat_activity WHERE pid = %d", pid);
+    out[0] = '\0';
+    PGresult *res = run_query(s, sql, PGRES_TUPLES_OK, err, errlen);
+    if (!res)
+        return lost_or(s, STREAM_ERR_SETUP);
+    if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 0))
+        snprintf(out, outlen, "%s", PQgetvalue(res, 0, 0));
+    PQclear(res);
+    return STREAM_OK;
 }
 
 stream_err_t stream_terminate_backend(stream_t *s, int pid, char *err, size_t errlen)

@@ -412,6 +412,14 @@ fault_13_walsender_frozen() {
         fail "sluice did not notice the silent server: $(tail -2 "$logf")"
     grep -q "walsender of this instance's previous connection" "$logf" ||
         fail "sluice did not recognise its own old walsender: $(tail -2 "$logf")"
+    # pg_terminate_backend's SIGTERM waited while the walsender was stopped: on
+    # SIGCONT it ends with that reason (not with the broken socket's).
+    for ((i = 0; i < 50; i++)); do
+        grep -q "\[$ws\] .*terminating connection due to administrator command" "$PG_LOG" && break
+        sleep 0.2
+    done
+    grep -q "\[$ws\] .*terminating connection due to administrator command" "$PG_LOG" ||
+        fail "walsender $ws was not terminated by sluice: $(grep "\[$ws\]" "$PG_LOG" | tail -2)"
     log "$(grep -m1 'PostgreSQL sent nothing for' "$logf" | sed 's/.*WARNING: *//' | cut -c1-200)"
     sleep 5
     rm -f "$W/ffrozen.running"

@@ -467,7 +467,10 @@ test_sigterm_while_connecting_exits_0() {
     "$REPO/build/tools/tcpproxy" "$port" 127.0.0.1 "$PGPORT_TEST" >"$W/sc-proxy.out" 2>&1 &
     local proxy=$!
     env_on_exit "kill $proxy 2>/dev/null || true"
-    sleep 0.3
+    # Its signal handlers are in place once it says "ready" (SIGUSR1 would kill it before).
+    local i
+    for ((i = 0; i < 100; i++)); do grep -q ready "$W/sc-proxy.out" && break; sleep 0.1; done
+    grep -q ready "$W/sc-proxy.out" || fail "tcpproxy did not start: $(cat "$W/sc-proxy.out")"
     kill -USR1 "$proxy"
     sluice_config "$cfg" it_sc itsc \
         "postgres.conninfo = host=127.0.0.1 port=$port dbname=sluice_test user=sluice password=sluice"

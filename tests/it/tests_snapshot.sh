@@ -245,9 +245,9 @@ test_nontransactional_message_then_commit_not_skipped() {
     local pid=$SLUICE_PID
     wait_slot_exists "$slot"
     for i in 1 2 3; do
-        pg_psql -q -c "BEGIN" -c "INSERT INTO wl_a VALUES ($i, 'next to a request', $i)" \
-            -c "SELECT pg_logical_emit_message(false, 'sluice.snapshot', 'public.wl_c')" \
-            -c "COMMIT" >/dev/null
+        # One round trip, so that no other WAL record comes between the message and the commit.
+        pg_psql -q -c "BEGIN; INSERT INTO wl_a VALUES ($i, 'next to a request', $i);
+            SELECT pg_logical_emit_message(false, 'sluice.snapshot', 'public.wl_c'); COMMIT;" >/dev/null
         wait_log "$logf" "snapshot $i complete" 60 "$pid" || fail "requested snapshot $i did not complete"
     done
     local lsn
