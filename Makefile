@@ -19,11 +19,7 @@ LDLIBS    += $(shell pkg-config --libs $(PKGS)) -pthread
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
 
 BUILD     := build
-LIB_SRC   := src/config.c src/ops/log.c src/ops/testpoint.c src/core/buf.c src/core/queue.c \
-             src/core/checkpoint.c src/core/pipeline.c src/pg/pgoutput.c src/pg/relcache.c \
-             src/pg/stream.c src/pg/catalog.c src/pg/snapshot.c src/encode/json.c src/encode/pgtypes.c \
-             src/encode/pgtext.c src/encode/encoder.c src/encode/protobuf.c src/kafka/sink.c \
-             src/ops/metrics.c src/ops/check.c
+LIB_SRC   := $(sort $(wildcard src/*/*.c))
 MAIN_SRC  := src/main.c
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 TOOL_SRC  := $(wildcard tests/tools/*.c)
@@ -40,7 +36,7 @@ DEPS      := $(LIB_OBJ:.o=.d) $(SAN_OBJ:.o=.d) $(BUILD)/obj/src/main.d
 
 SANFLAGS  := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
-.PHONY: soak mutants all deps check unit unit-plain unit-san it faults fuzz bench bench-snapshot demo clean tools format
+.PHONY: lint soak mutants all deps check unit unit-plain unit-san it faults fuzz bench bench-snapshot demo clean tools format
 
 all: $(BUILD)/sluice tools
 
@@ -101,7 +97,12 @@ deps:
 it: all
 	tests/it/run.sh
 
+# Source-tree rules: no include runs up a floor (tests/lint/layers.sh).
+lint:
+	tests/lint/layers.sh
+
 check: deps
+	$(MAKE) lint
 	$(MAKE) unit
 	$(MAKE) it
 
@@ -122,14 +123,14 @@ soak: deps
 MUTANTS := CONFIRM_BEFORE_COMMIT CHECKPOINT_AFTER_COMMIT SPLIT_TXN NO_SKIP
 mutants: $(MUTANTS:%=$(BUILD)/mutants/sluice-%) $(BUILD)/mutants/sluice-START_AT_SLOT \
          $(BUILD)/mutants/sluice-START_AT_SLOT-NO_SKIP
-$(BUILD)/mutants/sluice-%: $(LIB_SRC) $(PB_C) $(MAIN_SRC) $(wildcard include/sluice/*.h)
+$(BUILD)/mutants/sluice-%: $(LIB_SRC) $(PB_C) $(MAIN_SRC) $(wildcard include/sluice/*/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(foreach m,$(subst -, ,$*),$(if $(filter START_AT_SLOT,$(m)),-DSLUICE_VARIANT_$(m),-DSLUICE_MUTANT_$(m))) \
 	    -o $@ $(LIB_SRC) $(PB_C) $(MAIN_SRC) $(LDLIBS)
 
 # libFuzzer target for the pgoutput decoder (needs clang).
 FUZZ_TIME ?= 60
-$(BUILD)/fuzz/pgoutput: tests/fuzz/fuzz_pgoutput.c src/pg/pgoutput.c src/core/buf.c src/ops/log.c
+$(BUILD)/fuzz/pgoutput: tests/fuzz/fuzz_pgoutput.c src/pg/pgoutput.c src/base/buf.c src/base/log.c
 	@mkdir -p $(dir $@)
 	clang -std=c11 -D_GNU_SOURCE -g -O1 -Iinclude -fsanitize=fuzzer,address,undefined -o $@ $^ -pthread
 fuzz: $(BUILD)/fuzz/pgoutput
@@ -150,7 +151,7 @@ demo: deps
 	tests/demo/run.sh
 
 format:
-	clang-format -i $(LIB_SRC) $(MAIN_SRC) include/sluice/*.h tests/unit/*.c tests/tools/*.c
+	clang-format -i $(LIB_SRC) $(MAIN_SRC) include/sluice/*/*.h tests/unit/*.c tests/tools/*.c
 
 clean:
 	rm -rf $(BUILD)

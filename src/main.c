@@ -23,19 +23,21 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "sluice/clock.h"
-#include "sluice/check.h"
-#include "sluice/checkpoint.h"
-#include "sluice/config.h"
-#include "sluice/encode.h"
-#include "sluice/log.h"
-#include "sluice/metrics.h"
-#include "sluice/pipeline.h"
-#include "sluice/queue.h"
-#include "sluice/sink.h"
-#include "sluice/snapshot.h"
-#include "sluice/stream.h"
-#include "sluice/testpoint.h"
+#include "sluice/base/clock.h"
+#include "sluice/ops/check.h"
+#include "sluice/base/checkpoint.h"
+#include "sluice/base/config.h"
+#include "sluice/encode/encode.h"
+#include "sluice/base/log.h"
+#include "sluice/base/metrics.h"
+#include "sluice/ops/metrics_server.h"
+#include "sluice/core/pipeline.h"
+#include "sluice/base/queue.h"
+#include "sluice/kafka/sink.h"
+#include "sluice/core/snapshot.h"
+#include "sluice/core/snapshot_filter.h"
+#include "sluice/pg/stream.h"
+#include "sluice/base/testpoint.h"
 
 static volatile sig_atomic_t stop_requested;
 static int shutdown_timeout_ms = 30000;
@@ -481,8 +483,8 @@ static int session_outcome(runner_t *r, pipeline_result_t pr, const char *err)
     case PIPE_STOPPED:
         log_info("stopped: Kafka and PostgreSQL agree at " LSN_FMT " (%" PRIu64
                  " source transactions, %" PRIu64 " changes, %" PRIu64 " skipped as already in Kafka)",
-                 LSN_ARGS(r->ckpt.end_lsn), r->stats.source_txns, r->stats.changes,
-                 r->stats.skipped_txns);
+                 LSN_ARGS(r->ckpt.end_lsn), r->stats.counts.source_txns, r->stats.counts.changes,
+                 r->stats.counts.skipped_txns);
         return EXIT_OK;
     case PIPE_STREAM_LOST:
         log_warning("%s; reconnecting and resuming from " LSN_FMT, err, LSN_ARGS(r->ckpt.end_lsn));
@@ -738,11 +740,11 @@ static int run_session(runner_t *r)
                             .stop = &stop_requested,
                             .stats = &r->stats,
                             .snapshot_filter = r->filter};
-    uint64_t commits_before = r->stats.kafka_commits, txns_before = r->stats.source_txns;
+    uint64_t commits_before = r->stats.counts.kafka_commits, txns_before = r->stats.counts.source_txns;
     pipeline_result_t pr = pipeline_run(&args, err, sizeof err);
-    if (r->stats.kafka_commits > commits_before)
+    if (r->stats.counts.kafka_commits > commits_before)
         r->backoff_ms = 0;
-    if (r->stats.source_txns > txns_before)
+    if (r->stats.counts.source_txns > txns_before)
         r->silence_streak = 0;
     else if (stream_timed_out(s) && r->silence_streak < 16)
         r->silence_streak++;
@@ -799,7 +801,7 @@ static int cmd_run(runner_t *r)
     shutdown_timeout_ms = r->cfg.shutdown_timeout_ms;
     metrics_set_identity(r->cfg.slot, r->cfg.publication, r->cfg.transactional_id);
     metrics_set_state(MSTATE_STARTING, "preflight");
-    metrics_bind_stats(&r->stats);
+    metrics_bind_stats(&r->stats.counts);
     if (r->cfg.metrics_listen && r->cfg.metrics_listen[0]) {
         char err[512];
         /* A reader that sent no status update for 3 intervals (at least 30 s) is stuck. */

@@ -18,8 +18,8 @@
  * Positions are never tracked per change: changes of one transaction share
  * its commit LSN, and only whole transactions are ever in Kafka.
  */
-#include "sluice/clock.h"
-#include "sluice/pipeline.h"
+#include "sluice/base/clock.h"
+#include "sluice/core/pipeline.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
@@ -29,15 +29,16 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "sluice/buf.h"
-#include "sluice/catalog.h"
-#include "sluice/log.h"
-#include "sluice/metrics.h"
-#include "sluice/pgoutput.h"
-#include "sluice/pgtypes.h"
-#include "sluice/relcache.h"
-#include "sluice/snapshot.h"
-#include "sluice/testpoint.h"
+#include "sluice/base/buf.h"
+#include "sluice/pg/catalog.h"
+#include "sluice/base/log.h"
+#include "sluice/base/metrics.h"
+#include "sluice/pg/pgoutput.h"
+#include "sluice/pg/pgtypes.h"
+#include "sluice/pg/relcache.h"
+#include "sluice/base/snapshot_progress.h"
+#include "sluice/core/snapshot_filter.h"
+#include "sluice/base/testpoint.h"
 
 /* Events per table in the source transaction (transaction metadata). */
 typedef struct {
@@ -138,7 +139,7 @@ static pipeline_result_t sink_failed(pipe_t *p, sink_status_t st)
     if (st == SINK_ABORT || st == SINK_STOPPED || st == SINK_DATA) {
         char aerr[512];
         sink_status_t ast = sink_abort(a->sink, aerr, sizeof aerr);
-        a->stats->kafka_aborts++;
+        a->stats->counts.kafka_aborts++;
         p->have_pending = false;
         if (ast == SINK_FENCED)
             st = SINK_FENCED;
@@ -246,7 +247,7 @@ static pipeline_result_t commit_kafka(pipe_t *p)
     p->caught_up = false;
     p->have_pending = false;
     p->last_checkpoint_ms = clock_mono_ms();
-    a->stats->kafka_commits++;
+    a->stats->counts.kafka_commits++;
     metrics_kafka_committed((clock_mono_ms() - commit_start_ms) * 1000);
     log_debug("committed Kafka transaction %" PRIu64 " up to " LSN_FMT, cp.seq,
               LSN_ARGS(cp.end_lsn));
@@ -413,7 +414,7 @@ static pipeline_result_t emit_change(pipe_t *p, event_op_t op, const relcache_en
     pipeline_result_t r = produce(p, rel->topic, -1, has_key, true);
     if (r != PIPE_CONTINUE)
         return r;
-    a->stats->changes++;
+    a->stats->counts.changes++;
     testpoint_hit("mid_txn");
 #ifdef SLUICE_MUTANT_SPLIT_TXN
     /* Deliberately broken build: splits a source transaction across Kafka transactions. */
@@ -515,7 +516,7 @@ static pipeline_result_t on_truncate(pipe_t *p, const pgo_msg_t *m, sluice_lsn_t
             if (r != PIPE_CONTINUE)
                 return r;
         }
-        p->a->stats->changes++;
+        p->a->stats->counts.changes++;
     }
     return PIPE_CONTINUE;
 }
@@ -611,7 +612,7 @@ static pipeline_result_t on_message(pipe_t *p, const pgo_msg_t *m)
             }
             if (m->message.lsn > p->pending.end_lsn)
                 p->pending.end_lsn = m->message.lsn;
-            a->stats->changes++;
+            a->stats->counts.changes++;
             if (p->snapshot_requested) {
                 r = commit_kafka(p);
                 if (r == PIPE_CONTINUE)
@@ -679,7 +680,7 @@ static pipeline_result_t on_commit(pipe_t *p, const pgo_msg_t *m)
     p->in_txn = false;
     if (p->skipping) {
         p->skipping = false;
-        a->stats->skipped_txns++;
+        a->stats->counts.skipped_txns++;
         return PIPE_CONTINUE;
     }
     if (a->cfg->transaction_metadata) {
@@ -693,7 +694,7 @@ static pipeline_result_t on_commit(pipe_t *p, const pgo_msg_t *m)
     p->pending.xid = p->txn.xid;
     p->pending.commit_ts_us = p->txn.commit_ts_us;
     p->have_pending = true;
-    a->stats->source_txns++;
+    a->stats->counts.source_txns++;
     if (p->snapshot_requested) {
         pipeline_result_t r = commit_kafka(p);
         return r == PIPE_CONTINUE ? PIPE_SNAPSHOT : r;
@@ -759,7 +760,7 @@ static pipeline_result_t maybe_idle_checkpoint(pipe_t *p)
     p->have_pending = true;
     r = commit_kafka(p);
     if (r == PIPE_CONTINUE) {
-        a->stats->idle_checkpoints++;
+        a->stats->counts.idle_checkpoints++;
         log_debug("idle checkpoint at " LSN_FMT, LSN_ARGS(p->keepalive_wal_end));
     }
     return r;
@@ -772,7 +773,7 @@ static pipeline_result_t finish_on_stop(pipe_t *p)
             char aerr[512];
             if (sink_abort(p->a->sink, aerr, sizeof aerr) != SINK_OK)
                 log_warning("%s", aerr);
-            p->a->stats->kafka_aborts++;
+            p->a->stats->counts.kafka_aborts++;
         }
         return PIPE_STOPPED;
     }

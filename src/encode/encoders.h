@@ -12,7 +12,7 @@
 #ifndef SLUICE_ENCODERS_H
 #define SLUICE_ENCODERS_H
 
-#include "sluice/encode.h"
+#include "sluice/encode/encode.h"
 
 static inline output_format_t encoder_format(const encoder_t *enc)
 {

@@ -13,7 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "sluice/pgtext.h"
+#include "sluice/encode/pgtext.h"
 
 /* ---- numbers -------------------------------------------------------------- */
 

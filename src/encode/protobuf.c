@@ -33,8 +33,8 @@
 
 #include "encoders.h"
 #include "sluice.pb-c.h"
-#include "sluice/pgtext.h"
-#include "sluice/pgtypes.h"
+#include "sluice/encode/pgtext.h"
+#include "sluice/pg/pgtypes.h"
 
 /* Nesting of arrays in composites in arrays...; deeper values are their text form (as json.c). */
 #define MAX_DEPTH 8

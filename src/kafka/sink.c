@@ -8,8 +8,8 @@
  * Never: decides to exit or to rewind (the caller does, from the status),
  * or confirms anything to PostgreSQL.
  */
-#include "sluice/clock.h"
-#include "sluice/sink.h"
+#include "sluice/base/clock.h"
+#include "sluice/kafka/sink.h"
 
 #include <inttypes.h>
 #include <librdkafka/rdkafka.h>
@@ -19,10 +19,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "sluice/buf.h"
-#include "sluice/log.h"
-#include "sluice/metrics.h"
-#include "sluice/testpoint.h"
+#include "sluice/base/buf.h"
+#include "sluice/base/log.h"
+#include "sluice/base/metrics.h"
+#include "sluice/base/testpoint.h"
 
 typedef struct {
     char *name;

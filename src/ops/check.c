@@ -13,7 +13,7 @@
  * Every line a user sees names the problem and the fix; libpq and librdkafka
  * texts pass through config_redact, so no secret is ever printed.
  */
-#include "sluice/check.h"
+#include "sluice/ops/check.h"
 
 #include <inttypes.h>
 #include <libpq-fe.h>
@@ -23,12 +23,12 @@
 #include <string.h>
 #include <time.h>
 
-#include "sluice/buf.h"
-#include "sluice/checkpoint.h"
-#include "sluice/snapshot.h"
-#include "sluice/log.h"
-#include "sluice/sink.h"
-#include "sluice/stream.h"
+#include "sluice/base/buf.h"
+#include "sluice/base/checkpoint.h"
+#include "sluice/core/snapshot.h"
+#include "sluice/base/log.h"
+#include "sluice/kafka/sink.h"
+#include "sluice/pg/stream.h"
 
 typedef enum { CK_OK, CK_WARN, CK_FAIL, CK_SKIP } result_t;
 

@@ -4,14 +4,14 @@
  * Owns: that connection. Never: logs (errors go back to the pipeline, which
  * decides to reconnect), or touches the replication connection.
  */
-#include "sluice/catalog.h"
+#include "sluice/pg/catalog.h"
 
 #include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "sluice/buf.h"
+#include "sluice/base/buf.h"
 
 /* Composites nest (a field of a composite type, an array of those); cycles cannot exist
  * in PostgreSQL, this only bounds a corrupt answer. */

@@ -7,13 +7,13 @@
  * short message fails cleanly; each reader checks its tag bytes and that the
  * message ends exactly where its last field does.
  */
-#include "sluice/pgoutput.h"
+#include "sluice/pg/pgoutput.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "sluice/buf.h"
+#include "sluice/base/buf.h"
 
 struct pgo_decoder {
     pgo_column_t *columns;

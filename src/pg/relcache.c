@@ -3,13 +3,13 @@
  * smaller one of type names. Publications hold tens to thousands of tables;
  * lookups happen once per change, so the table stays at most half full.
  */
-#include "sluice/relcache.h"
+#include "sluice/pg/relcache.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "sluice/buf.h"
+#include "sluice/base/buf.h"
 
 typedef struct {
     uint32_t oid;

@@ -10,8 +10,8 @@
  * Owns: the PGconn, the reader thread. Never: decodes pgoutput, talks to
  * Kafka, or confirms an LSN the pipeline did not hand it.
  */
-#include "sluice/clock.h"
-#include "sluice/stream.h"
+#include "sluice/base/clock.h"
+#include "sluice/pg/stream.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -26,10 +26,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "sluice/buf.h"
-#include "sluice/log.h"
-#include "sluice/metrics.h"
-#include "sluice/testpoint.h"
+#include "sluice/base/buf.h"
+#include "sluice/base/log.h"
+#include "sluice/base/metrics.h"
+#include "sluice/base/testpoint.h"
 
 struct stream {
     PGconn *conn;

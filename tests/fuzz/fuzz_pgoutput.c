@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sluice/pgoutput.h"
+#include "sluice/pg/pgoutput.h"
 
 static pgo_decoder_t *dec;
 static volatile uint8_t sink;

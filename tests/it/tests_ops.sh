@@ -651,7 +651,7 @@ test_demo_shows_events_and_cleans_up() {
 test_readme_in_sync() {
     local ref="$W/ref.md"
     "$SLUICE" help-config >"$ref"
-    python3 - "$REPO/README.md" "$ref" "$REPO/include/sluice/common.h" <<'PY' || fail "README.md is out of sync"
+    python3 - "$REPO/README.md" "$ref" "$REPO/include/sluice/base/common.h" <<'PY' || fail "README.md is out of sync"
 import re, sys
 readme, ref, common = (open(p).read() for p in sys.argv[1:])
 assert ref.strip() in readme, 'the configuration reference differs from `sluice help-config`'

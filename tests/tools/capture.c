@@ -19,8 +19,8 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "sluice/queue.h"
-#include "sluice/stream.h"
+#include "sluice/base/queue.h"
+#include "sluice/pg/stream.h"
 
 static long long mono_ms(void)
 {

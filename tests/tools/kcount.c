@@ -42,7 +42,7 @@
  * assigned from their beginning (incremental assignment, no consumer
  * group rebalance), so a topic created by the first event is read as well.
  */
-#include "sluice/clock.h"
+#include "sluice/base/clock.h"
 #include <inttypes.h>
 #include <librdkafka/rdkafka.h>
 #include <signal.h>

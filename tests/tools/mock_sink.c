@@ -20,9 +20,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "sluice/config.h"
-#include "sluice/log.h"
-#include "sluice/sink.h"
+#include "sluice/base/config.h"
+#include "sluice/base/log.h"
+#include "sluice/kafka/sink.h"
 
 /* Kafka protocol ApiKeys (the mock API takes the numbers). */
 enum { API_PRODUCE = 0, API_END_TXN = 26 };

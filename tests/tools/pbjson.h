@@ -23,8 +23,8 @@
 #include <string.h>
 
 #include "sluice.pb-c.h"
-#include "sluice/buf.h"
-#include "sluice/encode.h"
+#include "sluice/base/buf.h"
+#include "sluice/encode/encode.h"
 
 /* Which messages a record holds follows from its topic (sluice.proto). */
 typedef enum { PBJ_TABLE, PBJ_MESSAGE, PBJ_TRANSACTION } pbj_topic_t;

@@ -51,9 +51,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "sluice/clock.h"
-#include "sluice/checkpoint.h"
-#include "sluice/common.h"
+#include "sluice/base/clock.h"
+#include "sluice/base/checkpoint.h"
+#include "sluice/base/common.h"
 
 static const char *opt_bootstrap, *opt_conninfo, *opt_prefix = "sluice", *opt_slot = "sluice",
                   *opt_tables = "", *opt_ledger = NULL, *opt_out = NULL, *opt_schema = "public";

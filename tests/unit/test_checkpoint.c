@@ -9,7 +9,7 @@
 #include <jansson.h>
 #include <string.h>
 
-#include "sluice/checkpoint.h"
+#include "sluice/base/checkpoint.h"
 
 static checkpoint_t sample(void)
 {

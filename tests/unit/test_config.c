@@ -12,7 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "sluice/config.h"
+#include "sluice/base/config.h"
 
 static config_t cfg;
 static char err[1024];

@@ -14,10 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sluice/encode.h"
-#include "sluice/pgoutput.h"
-#include "sluice/pgtypes.h"
-#include "sluice/relcache.h"
+#include "sluice/encode/encode.h"
+#include "sluice/pg/pgoutput.h"
+#include "sluice/pg/pgtypes.h"
+#include "sluice/pg/relcache.h"
 #include "wire_builder.h"
 
 #include "recorded_vectors.h"

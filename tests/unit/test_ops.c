@@ -11,8 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "sluice/config.h"
-#include "sluice/metrics.h"
+#include "sluice/base/config.h"
+#include "sluice/base/metrics.h"
 
 static config_t cfg;
 static char err[1024];
@@ -135,7 +135,7 @@ END_TEST
 
 /* ---- metrics ---------------------------------------------------------- */
 
-static pipeline_stats_t stats;
+static pipeline_counters_t stats;
 
 static char *render(void)
 {

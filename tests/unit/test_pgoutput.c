@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sluice/pgoutput.h"
+#include "sluice/pg/pgoutput.h"
 #include "wire_builder.h"
 
 /* ------------------------------------------------------------------------ */

@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "sluice/pgtext.h"
+#include "sluice/encode/pgtext.h"
 
 #define S(lit) (lit), (sizeof(lit) - 1)
 

@@ -20,10 +20,10 @@
 #include <string.h>
 
 #include "../tools/pbjson.h"
-#include "sluice/encode.h"
-#include "sluice/pgoutput.h"
-#include "sluice/pgtypes.h"
-#include "sluice/relcache.h"
+#include "sluice/encode/encode.h"
+#include "sluice/pg/pgoutput.h"
+#include "sluice/pg/pgtypes.h"
+#include "sluice/pg/relcache.h"
 #include "wire_builder.h"
 
 #include "recorded_vectors.h"

@@ -14,7 +14,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "sluice/queue.h"
+#include "sluice/base/queue.h"
 
 static long long mono_ms(void)
 {

@@ -7,8 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "sluice/pgoutput.h"
-#include "sluice/relcache.h"
+#include "sluice/pg/pgoutput.h"
+#include "sluice/pg/relcache.h"
 #include "wire_builder.h"
 
 static pgo_decoder_t *dec;

@@ -8,9 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sluice/checkpoint.h"
-#include "sluice/config.h"
-#include "sluice/snapshot.h"
+#include "sluice/base/checkpoint.h"
+#include "sluice/base/config.h"
+#include "sluice/core/snapshot.h"
+#include "sluice/core/snapshot_filter.h"
+#include "sluice/pg/copyrow.h"
 
 static pgo_value_t vals[16];
 static strbuf_t scratch;
@@ -18,7 +20,7 @@ static char err[256];
 
 static bool decode(const char *row, uint16_t ncols)
 {
-    return snapshot_decode_copy_row(row, strlen(row), vals, ncols, &scratch, err, sizeof err);
+    return copyrow_decode(row, strlen(row), vals, ncols, &scratch, err, sizeof err);
 }
 
 static void assert_text(int i, const char *want)
@@ -87,7 +89,7 @@ START_TEST(test_copy_row_values_survive_a_growing_scratch)
     memset(row + 9001, 'y', 9000);
     strcpy(row + 18001, "\tz\n");
     strbuf_t small = STRBUF_INIT;
-    ck_assert(snapshot_decode_copy_row(row, strlen(row), vals, 3, &small, err, sizeof err));
+    ck_assert(copyrow_decode(row, strlen(row), vals, 3, &small, err, sizeof err));
     ck_assert_uint_eq(vals[0].len, 9000);
     ck_assert_uint_eq(vals[1].len, 9000);
     ck_assert(vals[0].data[8999] == 'x' && vals[1].data[0] == 'y' && vals[2].data[0] == 'z');

@@ -1,0 +1,119 @@
+/*
+ * config.h — the daemon's configuration: a `key = value` file, then `-o
+ * key=value` overrides, then defaults. Every key is declared once in
+ * config.c's table (name, type, default, description); the README's
+ * reference and `sluice help-config` both come from it.
+ *
+ * Keys starting with "kafka." are handed to librdkafka without the prefix
+ * (librdkafka rejects the ones it does not know, and sluice reports that).
+ * An unknown non-kafka key, a malformed line or a missing required key is an
+ * error that names the file, the line and the key.
+ */
+#ifndef SLUICE_CONFIG_H
+#define SLUICE_CONFIG_H
+
+#include "sluice/base/common.h"
+#include "sluice/base/log.h"
+
+/* format = json | protobuf: the encoder that writes change events (encode/encode.h) */
+typedef enum { FORMAT_JSON = 0, FORMAT_PROTOBUF = 1 } output_format_t;
+
+typedef struct {
+    char *key;
+    char *value;
+} config_pair_t;
+
+/* snapshot.mode: what happens to rows that exist before the slot (README, "Initial snapshot"). */
+typedef enum {
+    SNAPSHOT_MODE_INITIAL = 0, /* copy them once, then stream (default) */
+    SNAPSHOT_MODE_NEVER,       /* stream only */
+    SNAPSHOT_MODE_INITIAL_ONLY /* copy them once, then stop */
+} snapshot_mode_t;
+
+typedef struct {
+    /* PostgreSQL */
+    char *pg_conninfo;
+    char *slot;
+    char *publication;
+    bool create_slot;
+    int status_interval_ms;
+    int receive_timeout_ms;
+    /* output */
+    char *topic_prefix;
+    char *checkpoint_topic;
+    output_format_t format;
+    bool tombstones;
+    char *toast_placeholder;
+    bool numeric_json_number;  /* numeric.json.number: numeric and money as JSON numbers */
+    bool json_schemas;         /* json.schemas: Kafka Connect {"schema","payload"} */
+    bool transaction_metadata; /* transaction.metadata: BEGIN/END topic, "transaction" block */
+    int topic_partitions;
+    int topic_replication_factor;
+    /* exactly-once sink */
+    char *transactional_id;
+    int commit_interval_ms;
+    long long commit_max_bytes;
+    long long queue_max_bytes;
+    int kafka_startup_timeout_ms;
+    int idle_checkpoint_ms;
+    /* initial snapshot */
+    snapshot_mode_t snapshot_mode;
+    int snapshot_workers;
+    long long snapshot_chunk_bytes;
+    int snapshot_commit_interval_ms;
+    int snapshot_progress_interval_ms;
+    /* operations */
+    log_level_t log_level;
+    bool log_json;
+    char *log_file;
+    char *metrics_listen;     /* NULL or "": no HTTP server */
+    int health_stall_timeout_ms;
+    int shutdown_timeout_ms;
+    /* librdkafka pass-through, prefix stripped */
+    config_pair_t *kafka;
+    size_t nkafka;
+} config_t;
+
+/* Fills cfg with every default; no required key is set. */
+void config_init(config_t *cfg);
+
+/*
+ * Reads `path` into cfg. Returns false and writes "sluice.conf:12: unknown
+ * configuration key "foo"" (or the like) into err.
+ */
+bool config_load_file(config_t *cfg, const char *path, char *err, size_t errlen);
+
+/* Applies one "key=value" (from -o). Same errors as the file, without a line. */
+bool config_set(config_t *cfg, const char *key, const char *value, const char *origin, char *err,
+                size_t errlen);
+
+/* Checks required keys and derives defaults that depend on others. */
+bool config_finish(config_t *cfg, char *err, size_t errlen);
+
+/* Looks up a pass-through librdkafka key (without "kafka."); NULL if unset. */
+const char *config_kafka_get(const config_t *cfg, const char *key);
+
+/* Frees what cfg owns. */
+void config_free(config_t *cfg);
+
+/* Prints the reference of every key (name, default, description) as Markdown. */
+void config_print_reference(void);
+
+/* True for keys whose values must never be logged (passwords, secrets). */
+bool config_key_is_secret(const char *key);
+
+/*
+ * True if the value of `key`, as written in a file (before ${ENV}
+ * expansion), holds a secret itself: a secret key with anything but ${NAME}
+ * references, or a conninfo with a literal password.
+ */
+bool config_value_holds_secret(const char *key, const char *raw_value);
+
+/*
+ * Copies msg into out with every secret value of cfg (the conninfo's
+ * password, secret kafka.* settings) replaced by "********": for messages
+ * from libraries that may quote what they were given.
+ */
+void config_redact(const config_t *cfg, const char *msg, char *out, size_t outlen);
+
+#endif

@@ -1,0 +1,71 @@
+/*
+ * snapshot_progress.h — the checkpoint's "snapshot" member: which tables of
+ * a snapshot are waiting, partially or completely in Kafka (core/snapshot.h
+ * has the protocol that writes it). Read back from Kafka at every start, so
+ * the parser takes outside data and reports what is wrong with it.
+ */
+#ifndef SLUICE_SNAPSHOT_PROGRESS_H
+#define SLUICE_SNAPSHOT_PROGRESS_H
+
+#include "sluice/base/common.h"
+
+/* Prefix of the logical decoding message that asks for a snapshot of tables. */
+#define SNAPSHOT_REQUEST_PREFIX "sluice.snapshot"
+
+typedef enum {
+    SNAPSHOT_TABLE_WAITING = 'w', /* nothing of it in Kafka yet */
+    SNAPSHOT_TABLE_PARTIAL = 'p', /* Kafka may hold some of its rows (or a request asked again) */
+    SNAPSHOT_TABLE_DONE = 'd',    /* all its rows are in Kafka, copied as of lsn */
+} snapshot_table_state_t;
+
+typedef struct {
+    char *name; /* "schema.table" as the publication lists it */
+    uint32_t oid;
+    snapshot_table_state_t state;
+    sluice_lsn_t lsn; /* DONE: consistent point of the snapshot its rows come from */
+    uint64_t rows;    /* DONE: rows copied */
+} snapshot_table_t;
+
+typedef struct {
+    bool running;                  /* false once every table is done */
+    uint32_t epoch;                /* snapshots taken so far (1 without a crash) */
+    sluice_lsn_t consistent_point; /* of the latest snapshot taken */
+    size_t ntables, cap;
+    snapshot_table_t *tables;
+} snapshot_progress_t;
+
+/* A new, running progress record with no table (epoch 0). Free with snapshot_progress_free. */
+snapshot_progress_t *snapshot_progress_new(void);
+void snapshot_progress_free(snapshot_progress_t *p);
+
+/* Parses the checkpoint's "snapshot" member; NULL with a reason in err if malformed. */
+snapshot_progress_t *snapshot_progress_parse(const char *json, char *err, size_t errlen);
+
+/* The JSON text of p (malloc'd; the caller frees it). */
+char *snapshot_progress_to_json(const snapshot_progress_t *p);
+
+/* The table named `name`, or NULL. */
+snapshot_table_t *snapshot_progress_find(snapshot_progress_t *p, const char *name);
+
+/* Adds a table (name copied) in state `state`; returns it. */
+snapshot_table_t *snapshot_progress_add(snapshot_progress_t *p, const char *name, uint32_t oid,
+                                        snapshot_table_state_t state);
+
+/*
+ * Forgets the done tables the stream can no longer bring an excluded change
+ * of: those copied at an LSN <= resume_lsn (every transaction streamed from
+ * there commits at or after it). Does nothing while running.
+ */
+void snapshot_progress_prune(snapshot_progress_t *p, sluice_lsn_t resume_lsn);
+
+/*
+ * The request of a "sluice.snapshot" message: `tables` holds table names
+ * ("schema.table", or "table" for public) separated by commas or white
+ * space. Returns the new checkpoint member (malloc'd JSON): `current` (NULL:
+ * none) with those tables marked partial and the snapshot running. NULL with
+ * a reason in err if `tables` names none or `current` is malformed.
+ */
+char *snapshot_progress_request(const char *current, const char *tables, size_t len, char *err,
+                                size_t errlen);
+
+#endif

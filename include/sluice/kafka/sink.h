@@ -1,0 +1,115 @@
+/*
+ * sink.h — the Kafka side: one transactional producer.
+ *
+ * Every call returns a sink_status_t that classifies the outcome the way
+ * the exactly-once protocol needs it (DESIGN.md, step 9):
+ *   SINK_OK       done
+ *   SINK_RETRY    transient (e.g. broker unreachable at init): call again later
+ *   SINK_ABORT    the Kafka transaction was aborted (or must be): rewind the
+ *                 source to the last checkpoint and resend
+ *   SINK_FATAL    the producer is unusable: destroy it, build a new one,
+ *                 init_transactions, re-read the checkpoint
+ *   SINK_FENCED   another instance took over the transactional id: exit, confirm nothing
+ *   SINK_DATA     Kafka will never accept this data (record too large, not
+ *                 authorized): stop with a clear error instead of looping
+ *   SINK_STOPPED  interrupted by a stop request while waiting
+ * and, on anything but SINK_OK, a message in err. The sink logs nothing that
+ * it also returns.
+ */
+#ifndef SLUICE_SINK_H
+#define SLUICE_SINK_H
+
+#include <signal.h>
+
+#include "sluice/base/checkpoint.h"
+#include "sluice/base/common.h"
+#include "sluice/base/config.h"
+
+typedef enum {
+    SINK_OK = 0,
+    SINK_RETRY,
+    SINK_ABORT,
+    SINK_FATAL,
+    SINK_FENCED,
+    SINK_DATA,
+    SINK_STOPPED,
+} sink_status_t;
+
+const char *sink_status_name(sink_status_t st);
+
+typedef struct sink sink_t;
+
+/*
+ * Headers every change record carries, as the text they are written in. The
+ * strings are formatted once per source (or Kafka) transaction by the caller;
+ * only seq changes per record.
+ */
+typedef struct {
+    const char *lsn;   /* commit LSN of the source transaction, "%X/%08X" */
+    const char *xid;   /* source transaction id */
+    const char *batch; /* ordinal of the Kafka transaction */
+    uint32_t seq;      /* 1-based position of the change in its source transaction */
+} sink_headers_t;
+
+/*
+ * Creates the producer (not yet initialised). cfg must outlive the sink.
+ * stop is polled while blocking; NULL if never interrupted.
+ */
+sink_t *sink_new(const config_t *cfg, volatile sig_atomic_t *stop, char *err, size_t errlen);
+void sink_free(sink_t *s);
+
+/* rd_kafka_init_transactions: fences older instances with the same transactional id. */
+sink_status_t sink_init_transactions(sink_t *s, int timeout_ms, char *err, size_t errlen);
+
+/*
+ * Creates the topic if it does not exist (remembering topics already
+ * checked). compact: cleanup.policy=compact and one partition (checkpoints).
+ */
+sink_status_t sink_ensure_topic(sink_t *s, const char *topic, bool compact, int timeout_ms,
+                                char *err, size_t errlen);
+
+/* Number of partitions of a topic sink_ensure_topic has seen; 0 if unknown. */
+int sink_partition_count(sink_t *s, const char *topic);
+
+sink_status_t sink_begin(sink_t *s, char *err, size_t errlen);
+
+/*
+ * Produces one record in the open transaction (key/value copied; a NULL
+ * value is a tombstone). partition -1 lets the partitioner choose
+ * (murmur2_random on the key). Waits while librdkafka's queue is full.
+ */
+sink_status_t sink_produce(sink_t *s, const char *topic, int32_t partition, const void *key,
+                           size_t keylen, const void *value, size_t valuelen,
+                           const sink_headers_t *h, char *err, size_t errlen);
+
+/*
+ * Produces the checkpoint record for `slot` into the checkpoint topic, then
+ * commits the transaction. SINK_OK means Kafka holds it all; only then may
+ * the caller confirm cp->end_lsn to PostgreSQL.
+ */
+sink_status_t sink_commit(sink_t *s, const checkpoint_t *cp, const char *slot, char *err,
+                          size_t errlen);
+
+/* Aborts the open transaction (a no-op without one). */
+sink_status_t sink_abort(sink_t *s, char *err, size_t errlen);
+
+bool sink_in_transaction(const sink_t *s);
+/* Bytes produced in the open transaction. */
+size_t sink_txn_bytes(const sink_t *s);
+
+/* The librdkafka handle, for the mock-cluster fault tests and statistics. */
+struct rd_kafka_s *sink_handle(sink_t *s);
+
+/* Serves delivery reports; call regularly. */
+void sink_poll(sink_t *s);
+
+/*
+ * Reads the checkpoint topic read_committed to its end and returns the last
+ * checkpoint of `slot` (out->present false if none). Must run after
+ * sink_init_transactions, which settles our own open transaction. *out is
+ * overwritten: checkpoint_clear a previous one first; the caller owns the result.
+ */
+sink_status_t sink_read_checkpoint(sink_t *s, const char *slot, checkpoint_t *out, int timeout_ms,
+                                   char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,206 @@
+/*
+ * snapshot_progress.c — the checkpoint's "snapshot" member as a struct and
+ * as JSON (snapshot_progress.h).
+ */
+#include "sluice/base/snapshot_progress.h"
+
+#include <ctype.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sluice/base/buf.h"
+#include "sluice/base/jsonstr.h"
+
+snapshot_progress_t *snapshot_progress_new(void)
+{
+    snapshot_progress_t *p = xcalloc(1, sizeof *p);
+    p->running = true;
+    return p;
+}
+
+void snapshot_progress_free(snapshot_progress_t *p)
+{
+    if (!p)
+        return;
+    for (size_t i = 0; i < p->ntables; i++)
+        free(p->tables[i].name);
+    free(p->tables);
+    free(p);
+}
+
+snapshot_table_t *snapshot_progress_find(snapshot_progress_t *p, const char *name)
+{
+    for (size_t i = 0; i < p->ntables; i++)
+        if (strcmp(p->tables[i].name, name) == 0)
+            return &p->tables[i];
+    return NULL;
+}
+
+snapshot_table_t *snapshot_progress_add(snapshot_progress_t *p, const char *name, uint32_t oid,
+                                        snapshot_table_state_t state)
+{
+    if (p->ntables == p->cap) {
+        p->cap = p->cap ? p->cap * 2 : 16;
+        p->tables = xrealloc(p->tables, p->cap * sizeof *p->tables);
+    }
+    snapshot_table_t *t = &p->tables[p->ntables++];
+    memset(t, 0, sizeof *t);
+    t->name = xstrdup(name);
+    t->oid = oid;
+    t->state = state;
+    return t;
+}
+
+static const char *state_name(snapshot_table_state_t s)
+{
+    switch (s) {
+    case SNAPSHOT_TABLE_WAITING: return "waiting";
+    case SNAPSHOT_TABLE_PARTIAL: return "partial";
+    case SNAPSHOT_TABLE_DONE: return "done";
+    }
+    return "waiting";
+}
+
+char *snapshot_progress_to_json(const snapshot_progress_t *p)
+{
+    strbuf_t b = STRBUF_INIT;
+    strbuf_appendf(&b, "{\"state\":\"%s\",\"epoch\":%u,\"consistent_point\":\"" LSN_FMT "\",\"tables\":[",
+                   p->running ? "running" : "done", p->epoch, LSN_ARGS(p->consistent_point));
+    for (size_t i = 0; i < p->ntables; i++) {
+        const snapshot_table_t *t = &p->tables[i];
+        if (i)
+            strbuf_putc(&b, ',');
+        strbuf_puts(&b, "{\"table\":");
+        json_append_string(&b, t->name, strlen(t->name));
+        strbuf_appendf(&b, ",\"oid\":%u,\"state\":\"%s\"", t->oid, state_name(t->state));
+        if (t->state == SNAPSHOT_TABLE_DONE)
+            strbuf_appendf(&b, ",\"lsn\":\"" LSN_FMT "\",\"rows\":%" PRIu64, LSN_ARGS(t->lsn),
+                           t->rows);
+        strbuf_putc(&b, '}');
+    }
+    strbuf_puts(&b, "]}");
+    return b.data;
+}
+
+snapshot_progress_t *snapshot_progress_parse(const char *text, char *err, size_t errlen)
+{
+    json_error_t jerr;
+    json_t *root = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
+    if (!json_is_object(root)) {
+        snprintf(err, errlen, "checkpoint snapshot progress is not a JSON object%s%s",
+                 root ? "" : ": ", root ? "" : jerr.text);
+        json_decref(root);
+        return NULL;
+    }
+    snapshot_progress_t *p = snapshot_progress_new();
+    const char *state = json_string_value(json_object_get(root, "state"));
+    json_t *epoch = json_object_get(root, "epoch");
+    const char *cpt = json_string_value(json_object_get(root, "consistent_point"));
+    json_t *tables = json_object_get(root, "tables");
+    bool ok = state && (!strcmp(state, "running") || !strcmp(state, "done")) &&
+              json_is_integer(epoch) && json_integer_value(epoch) >= 0 && cpt &&
+              lsn_parse(cpt, &p->consistent_point) && (!tables || json_is_array(tables));
+    if (ok) {
+        p->running = !strcmp(state, "running");
+        p->epoch = (uint32_t) json_integer_value(epoch);
+        size_t i;
+        json_t *t;
+        json_array_foreach(tables, i, t)
+        {
+            const char *name = json_string_value(json_object_get(t, "table"));
+            const char *ts = json_string_value(json_object_get(t, "state"));
+            json_t *oid = json_object_get(t, "oid");
+            if (!name || !ts || !json_is_integer(oid)) {
+                ok = false;
+                break;
+            }
+            snapshot_table_state_t st = !strcmp(ts, "done")      ? SNAPSHOT_TABLE_DONE
+                                        : !strcmp(ts, "partial") ? SNAPSHOT_TABLE_PARTIAL
+                                        : !strcmp(ts, "waiting") ? SNAPSHOT_TABLE_WAITING
+                                                                 : (snapshot_table_state_t) 0;
+            if (!st) {
+                ok = false;
+                break;
+            }
+            snapshot_table_t *e =
+                snapshot_progress_add(p, name, (uint32_t) json_integer_value(oid), st);
+            if (st == SNAPSHOT_TABLE_DONE) {
+                const char *lsn = json_string_value(json_object_get(t, "lsn"));
+                json_t *rows = json_object_get(t, "rows");
+                if (!lsn || !lsn_parse(lsn, &e->lsn) || !json_is_integer(rows)) {
+                    ok = false;
+                    break;
+                }
+                e->rows = (uint64_t) json_integer_value(rows);
+            }
+        }
+    }
+    json_decref(root);
+    if (!ok) {
+        snprintf(err, errlen, "checkpoint snapshot progress is malformed: %.200s", text);
+        snapshot_progress_free(p);
+        return NULL;
+    }
+    return p;
+}
+
+void snapshot_progress_prune(snapshot_progress_t *p, sluice_lsn_t resume_lsn)
+{
+    if (p->running)
+        return;
+    size_t n = 0;
+    for (size_t i = 0; i < p->ntables; i++) {
+        if (p->tables[i].state == SNAPSHOT_TABLE_DONE && p->tables[i].lsn <= resume_lsn)
+            free(p->tables[i].name);
+        else
+            p->tables[n++] = p->tables[i];
+    }
+    p->ntables = n;
+}
+
+char *snapshot_progress_request(const char *current, const char *tables, size_t len, char *err,
+                                size_t errlen)
+{
+    snapshot_progress_t *p = current ? snapshot_progress_parse(current, err, errlen)
+                                     : snapshot_progress_new();
+    if (!p)
+        return NULL;
+    int named = 0;
+    size_t i = 0;
+    while (i < len) {
+        while (i < len && (tables[i] == ',' || isspace((unsigned char) tables[i])))
+            i++;
+        size_t start = i;
+        while (i < len && tables[i] != ',' && !isspace((unsigned char) tables[i]))
+            i++;
+        if (i == start)
+            break;
+        char name[300];
+        int n = (int) (i - start);
+        if (memchr(tables + start, '.', i - start))
+            snprintf(name, sizeof name, "%.*s", n, tables + start);
+        else
+            snprintf(name, sizeof name, "public.%.*s", n, tables + start);
+        snapshot_table_t *t = snapshot_progress_find(p, name);
+        if (!t)
+            t = snapshot_progress_add(p, name, 0, SNAPSHOT_TABLE_PARTIAL);
+        t->state = SNAPSHOT_TABLE_PARTIAL;
+        t->lsn = 0;
+        t->rows = 0;
+        named++;
+    }
+    if (!named) {
+        snprintf(err, errlen, "the \"" SNAPSHOT_REQUEST_PREFIX "\" message names no table "
+                              "(expected \"schema.table[,schema.table…]\")");
+        snapshot_progress_free(p);
+        return NULL;
+    }
+    p->running = true;
+    char *json = snapshot_progress_to_json(p);
+    snapshot_progress_free(p);
+    return json;
+}
+
