@@ -70,7 +70,7 @@ static const key_def_t keys[] = {
      "Compacted topic holding sluice's checkpoints. Default `<topic.prefix>.sluice.checkpoint`."},
     {"format", T_FORMAT, OFF(format), "json", false, 0, 0,
      "Event encoding: `json` (Debezium envelope without schemas) or `protobuf` (the same events "
-     "as typed Protobuf messages, `sluice.proto`; README, \"Protobuf output\")."},
+     "as typed Protobuf messages, `sluice.proto`; docs/output.md, \"Protobuf output\")."},
     {"tombstones.on.delete", T_BOOL, OFF(tombstones), "true", false, 0, 0,
      "After a delete event, also write a tombstone (same key, null value) for log compaction."},
     {"toast.placeholder", T_STRING, OFF(toast_placeholder), "__debezium_unavailable_value", false,
