@@ -97,9 +97,11 @@ deps:
 it: all
 	tests/it/run.sh
 
-# Source-tree rules: no include runs up a floor (tests/lint/layers.sh).
+# Source-tree rules: no include runs up a floor (tests/lint/layers.sh);
+# every relative link in README.md and docs/ resolves (tests/lint/doclinks.sh).
 lint:
 	tests/lint/layers.sh
+	tests/lint/doclinks.sh
 
 check: deps
 	$(MAKE) lint
