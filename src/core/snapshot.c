@@ -580,29 +580,10 @@ static bool describe_table(copy_t *c, PGconn *conn, relcache_t *cache, catalog_t
     free(qn);
     free(qt);
 
-    /* As the pipeline's prepare_relation: types the built-in table does not know, and the
-     * primary key as the Kafka key under REPLICA IDENTITY FULL or NOTHING. */
-    for (uint16_t i = 0; i < rel->ncols; i++) {
-        const pgtype_t *ty = pgtype_builtin(rel->columns[i].type_oid);
-        if (!ty && !catalog_resolve_type(cat, types, rel->columns[i].type_oid, &ty, err, errlen))
-            return false;
-        rel->columns[i].type = ty;
-    }
-    if (rel->replident == 'f' || rel->replident == 'n') {
-        char *names[64];
-        int k = catalog_primary_key(cat, rel->oid, names, 64, err, errlen);
-        if (k < 0)
-            return false;
-        uint16_t pos[64];
-        uint16_t npos = 0;
-        for (int j = 0; j < k; j++) {
-            for (uint16_t i = 0; i < rel->ncols; i++)
-                if (strcmp(rel->columns[i].name, names[j]) == 0)
-                    pos[npos++] = i;
-            free(names[j]);
-        }
-        relcache_set_kafka_key(rel, pos, npos == k ? npos : 0);
-    }
+    /* As the pipeline completes a RELATION message: types the built-in table does not know,
+     * and the primary key as the Kafka key under REPLICA IDENTITY FULL or NOTHING. */
+    if (!catalog_complete_relation(cat, types, rel, false, err, errlen))
+        return false;
     encoder_prepare_relation(enc, rel);
     t->rel = rel;
     (void) c;
