@@ -46,7 +46,7 @@
 #include "sluice/base/metrics.h"
 #include "sluice/pg/pgtypes.h"
 #include "sluice/pg/relcache.h"
-#include "sluice/pg/stream.h"
+#include "sluice/pg/conn.h"
 #include "sluice/base/testpoint.h"
 
 /* ---- the copy ------------------------------------------------------------ */
@@ -96,7 +96,6 @@ typedef struct {
     source_txn_t txn;
     char hdr_lsn[24], hdr_xid[12], hdr_batch[24];
     int64_t txn_start_ms;
-    char options[1024];
 } copy_t;
 
 typedef struct {
@@ -163,22 +162,13 @@ static pipeline_result_t sink_class(sink_status_t st)
     return PIPE_REBUILD;
 }
 
+/* COPY prints values with the session's settings: pin the forms pgoutput's session has. */
 static PGconn *open_conn(copy_t *c, char *err, size_t errlen)
 {
-    const char *keys[] = {"connect_timeout", "dbname", "client_encoding",
-                          "fallback_application_name", "options", NULL};
-    const char *vals[] = {"10", c->a->cfg->pg_conninfo, "UTF8", "sluice-snapshot", c->options, NULL};
-    PGconn *conn = PQconnectdbParams(keys, vals, 1);
-    if (!conn || PQstatus(conn) != CONNECTION_OK) {
-        snprintf(err, errlen, "snapshot: could not connect to PostgreSQL: %s",
-                 conn ? PQerrorMessage(conn) : "out of memory");
-        size_t n = strlen(err);
-        while (n > 0 && (err[n - 1] == '\n' || err[n - 1] == ' '))
-            err[--n] = '\0';
-        PQfinish(conn);
-        return NULL;
-    }
-    return conn;
+    pgconn_spec_t spec = {.conninfo = c->a->cfg->pg_conninfo,
+                          .application = "sluice-snapshot",
+                          .pin_value_formats = true};
+    return pgconn_open(&spec, "snapshot: could not connect to PostgreSQL", err, errlen);
 }
 
 static bool exec_ok(PGconn *conn, const char *sql, char *err, size_t errlen)
@@ -817,15 +807,6 @@ pipeline_result_t snapshot_copy(const snapshot_args_t *a, char *err, size_t errl
     snapshot_progress_t *p = a->progress;
     copy_t c = {.a = a, .fail = PIPE_STOPPED};
     pthread_mutex_init(&c.lock, NULL);
-    snprintf(c.options, sizeof c.options, "%s", stream_session_options());
-    {
-        /* The user's own options come first; ours win (as on the replication connection). */
-        PQconninfoOption *parsed = PQconninfoParse(a->cfg->pg_conninfo, NULL);
-        for (PQconninfoOption *o = parsed; o && o->keyword; o++)
-            if (strcmp(o->keyword, "options") == 0 && o->val && *o->val)
-                snprintf(c.options, sizeof c.options, "%s %s", o->val, stream_session_options());
-        PQconninfoFree(parsed);
-    }
     p->running = true;
     p->epoch++;
     p->consistent_point = a->consistent_point;

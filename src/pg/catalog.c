@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "sluice/base/buf.h"
+#include "sluice/pg/conn.h"
 
 /* Composites nest (a field of a composite type, an array of those); cycles cannot exist
  * in PostgreSQL, this only bounds a corrupt answer. */
@@ -54,17 +55,9 @@ static bool ensure_conn(catalog_t *c, char *err, size_t errlen)
     if (c->conn && PQstatus(c->conn) == CONNECTION_OK)
         return true;
     PQfinish(c->conn);
-    const char *keys[] = {"connect_timeout", "dbname", "client_encoding",
-                          "fallback_application_name", NULL};
-    const char *vals[] = {"10", c->conninfo, "UTF8", "sluice-catalog", NULL};
-    c->conn = PQconnectdbParams(keys, vals, 1);
-    if (!c->conn || PQstatus(c->conn) != CONNECTION_OK) {
-        set_err(err, errlen, "could not connect to PostgreSQL", c->conn, NULL);
-        PQfinish(c->conn);
-        c->conn = NULL;
-        return false;
-    }
-    return true;
+    pgconn_spec_t spec = {.conninfo = c->conninfo, .application = "sluice-catalog"};
+    c->conn = pgconn_open(&spec, "catalog lookup: could not connect to PostgreSQL", err, errlen);
+    return c->conn != NULL;
 }
 
 /* Runs a one-parameter (oid) query; NULL with err set on failure. */

@@ -30,6 +30,7 @@
 #include "sluice/base/log.h"
 #include "sluice/base/metrics.h"
 #include "sluice/base/testpoint.h"
+#include "sluice/pg/conn.h"
 
 struct stream {
     PGconn *conn;
@@ -46,58 +47,25 @@ struct stream {
     atomic_bool timed_out; /* the reader ended the stream on receive_timeout_ms */
 };
 
-
-
-/* Copies libpq's message without the trailing newline. */
+/* "<context>: <libpq's message>", without the trailing newline. */
 static void conn_error(PGconn *conn, char *err, size_t errlen, const char *context)
 {
-    const char *m = conn ? PQerrorMessage(conn) : "out of memory";
-    snprintf(err, errlen, "%s: %s", context, m && *m ? m : "unknown error");
-    size_t n = strlen(err);
-    while (n > 0 && (err[n - 1] == '\n' || err[n - 1] == ' '))
-        err[--n] = '\0';
-}
-
-const char *stream_session_options(void)
-{
-    return "-c DateStyle=ISO,YMD -c TimeZone=UTC -c IntervalStyle=iso_8601 "
-           "-c extra_float_digits=1 -c bytea_output=hex -c lc_monetary=C";
+    size_t n = (size_t) snprintf(err, errlen, "%s: ", context);
+    if (n < errlen)
+        pgconn_error(conn, err + n, errlen - n);
 }
 
 stream_t *stream_connect(const char *conninfo, stream_err_t *cls, char *err, size_t errlen)
 {
-    /*
-     * The session settings that fix the text form of every value pgoutput
-     * sends (output functions run in the walsender with its settings): the
-     * encoders parse these forms (README, "Type mapping"). Whatever the
-     * server's defaults, dates are ISO, timestamptz is in UTC, intervals are
-     * ISO-8601, floats are shortest-exact, bytea is hex, money has the C
-     * locale's "$1,234.56" shape. The user's own options come first; ours win.
-     */
-    const char *session_gucs = stream_session_options();
-    char options[1024];
-    snprintf(options, sizeof options, "%s", session_gucs);
-    PQconninfoOption *parsed = PQconninfoParse(conninfo, NULL);
-    for (PQconninfoOption *o = parsed; o && o->keyword; o++)
-        if (strcmp(o->keyword, "options") == 0 && o->val && *o->val)
-            snprintf(options, sizeof options, "%s %s", o->val, session_gucs);
-    PQconninfoFree(parsed);
-    /* Entries before dbname are defaults the user's conninfo (expanded from
-     * dbname) overrides; later ones override it. The TCP settings make a
-     * network that died without a reset an error within about two minutes
-     * (keepalive probes while idle; unacknowledged status updates otherwise)
-     * instead of the kernel's defaults: two hours idle, some 15 minutes of
-     * retransmissions. */
-    const char *keys[] = {"connect_timeout", "keepalives_idle", "keepalives_interval",
-                          "keepalives_count", "tcp_user_timeout", "dbname", "replication",
-                          "client_encoding", "fallback_application_name", "options", NULL};
-    const char *vals[] = {"10", "60", "10", "6", "120000", conninfo, "database", "UTF8",
-                          "sluice", options, NULL};
-    PGconn *conn = PQconnectdbParams(keys, vals, 1);
-    if (!conn || PQstatus(conn) != CONNECTION_OK) {
-        conn_error(conn, err, errlen, "could not connect to PostgreSQL");
+    /* pgoutput's output functions run in the walsender with this session's settings: pin the
+     * text forms the encoders parse (README, "Type mapping"). */
+    pgconn_spec_t spec = {.conninfo = conninfo,
+                          .application = "sluice",
+                          .replication = true,
+                          .pin_value_formats = true};
+    PGconn *conn = pgconn_open(&spec, "could not connect to PostgreSQL", err, errlen);
+    if (!conn) {
         *cls = STREAM_ERR_CONNECT;
-        PQfinish(conn);
         return NULL;
     }
     stream_t *s = xcalloc(1, sizeof *s);
