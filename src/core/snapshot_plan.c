@@ -8,13 +8,13 @@
  * Owns: nothing past the call (the copy_t holds what it fills). Never:
  * copies a row or talks to Kafka.
  */
-#include "sluice/base/log.h"
+#include "snapshot_copy.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "snapshot_copy.h"
+#include "sluice/base/log.h"
 
 /* The columns of list_tables' answer. */
 enum {

@@ -13,7 +13,7 @@
  * transaction (the engine's thread does), or writes the progress record
  * except under the lock.
  */
-#include "sluice/base/clock.h"
+#include "snapshot_copy.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
@@ -21,7 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "snapshot_copy.h"
+#include "sluice/base/clock.h"
 #include "sluice/base/log.h"
 #include "sluice/base/metrics.h"
 #include "sluice/base/testpoint.h"
