@@ -287,49 +287,12 @@ static pipeline_result_t ensure_topic(pipe_t *p, const char *topic);
 static pipeline_result_t prepare_relation(pipe_t *p, relcache_entry_t *rel)
 {
     /* A RELATION message means the table (or a type it uses) may have changed: look again. */
-    bool forgot = false;
-    for (uint16_t i = 0; i < rel->ncols; i++) {
-        const pgtype_t *t = pgtype_builtin(rel->columns[i].type_oid);
-        if (!t) {
-            if (!forgot) {
-                pgtype_registry_forget(p->types);
-                forgot = true;
-            }
-            if (!catalog_resolve_type(p->catalog, p->types, rel->columns[i].type_oid, &t, p->err,
-                                      p->errlen)) {
-                size_t n = strlen(p->err);
-                snprintf(p->err + n, p->errlen - n, " (type %u of column \"%s\" of \"%s.%s\")",
-                         rel->columns[i].type_oid, rel->columns[i].name, rel->nspname,
-                         rel->relname);
-                return PIPE_STREAM_LOST; /* PostgreSQL unreachable: reconnect, resume */
-            }
-        }
-        rel->columns[i].type = t;
-    }
-    if (rel->replident == 'f' || rel->replident == 'n') {
-        char *names[64];
-        int n = catalog_primary_key(p->catalog, rel->oid, names, 64, p->err, p->errlen);
-        if (n < 0) {
-            size_t len = strlen(p->err);
-            snprintf(p->err + len, p->errlen - len, " (primary key of \"%s.%s\")", rel->nspname,
-                     rel->relname);
-            return PIPE_STREAM_LOST; /* PostgreSQL unreachable: reconnect, resume */
-        }
-        uint16_t pos[64];
-        uint16_t npos = 0;
-        for (int k = 0; k < n; k++) {
-            for (uint16_t i = 0; i < rel->ncols; i++)
-                if (strcmp(rel->columns[i].name, names[k]) == 0)
-                    pos[npos++] = i;
-            free(names[k]);
-        }
-        /* A primary key column the publication leaves out (column lists): no usable key. */
-        relcache_set_kafka_key(rel, pos, npos == n ? npos : 0);
-        if (n == 0 || npos != n)
-            log_debug("relation \"%s.%s\" (replica identity '%c') has no usable primary key: "
-                      "its records get null keys",
-                      rel->nspname, rel->relname, rel->replident);
-    }
+    if (!catalog_complete_relation(p->catalog, p->types, rel, true, p->err, p->errlen))
+        return PIPE_STREAM_LOST; /* PostgreSQL unreachable: reconnect, resume */
+    if ((rel->replident == 'f' || rel->replident == 'n') && rel->nkafka_keys == 0)
+        log_debug("relation \"%s.%s\" (replica identity '%c') has no usable primary key: "
+                  "its records get null keys",
+                  rel->nspname, rel->relname, rel->replident);
     encoder_prepare_relation(p->a->encoder, rel);
     return PIPE_CONTINUE;
 }

@@ -28,6 +28,7 @@
 #include "sluice/core/snapshot.h"
 #include "sluice/base/log.h"
 #include "sluice/kafka/sink.h"
+#include "sluice/pg/conn.h"
 #include "sluice/pg/stream.h"
 
 typedef enum { CK_OK, CK_WARN, CK_FAIL, CK_SKIP } result_t;
@@ -79,14 +80,6 @@ static void report(report_t *r, result_t res, const char *name, const char *fix,
 
 /* ---- PostgreSQL ------------------------------------------------------- */
 
-static PGconn *pg_open(const char *conninfo, const char *appname)
-{
-    const char *keys[] = {"connect_timeout", "dbname", "client_encoding",
-                          "fallback_application_name", NULL};
-    const char *vals[] = {"10", conninfo, "UTF8", appname, NULL};
-    return PQconnectdbParams(keys, vals, 1);
-}
-
 /* Runs sql with up to two text parameters; NULL (and err) on failure. */
 static PGresult *pg_query(PGconn *c, const char *sql, const char *p1, const char *p2, char *err,
                           size_t errlen)
@@ -117,24 +110,27 @@ typedef struct {
     size_t ntopics;
 } pg_facts_t;
 
-static void check_postgres(report_t *r, pg_facts_t *f)
+/* Opens the ordinary session the checks ask over and reports it; NULL when it fails. */
+static PGconn *check_pg_connect(report_t *r, pg_facts_t *f)
 {
-    const config_t *cfg = r->cfg;
     char err[1024];
-    PGconn *c = pg_open(cfg->pg_conninfo, "sluice-check");
-    if (PQstatus(c) != CONNECTION_OK) {
+    pgconn_spec_t spec = {.conninfo = r->cfg->pg_conninfo, .application = "sluice-check"};
+    PGconn *c = pgconn_open(&spec, NULL, err, sizeof err);
+    if (!c) {
         report(r, CK_FAIL, "PostgreSQL connection",
                "check \"postgres.conninfo\" (host, port, dbname, user, password), that the server "
                "runs, and that pg_hba.conf lets this user in",
-               "%s", scrub(r, PQerrorMessage(c)));
-        PQfinish(c);
-        return;
+               "%s", scrub(r, err));
+        return NULL;
     }
     f->connected = true;
     report(r, CK_OK, "PostgreSQL connection", NULL, "database \"%s\" on %s:%s as \"%s\"", PQdb(c),
            PQhost(c), PQport(c), PQuser(c));
+    return c;
+}
 
-    /* Server version. */
+static void check_pg_version(report_t *r, PGconn *c)
+{
     int ver = PQserverVersion(c);
     if (ver < 100000)
         report(r, CK_FAIL, "server version", "upgrade PostgreSQL to 10 or later (15 is tested)",
@@ -143,7 +139,13 @@ static void check_postgres(report_t *r, pg_facts_t *f)
         report(r, ver < 130000 ? CK_WARN : CK_OK, "server version",
                "sluice is tested with PostgreSQL 15; 13 or later is recommended",
                "PostgreSQL %d.%d", ver / 10000, ver % 100);
+}
 
+/* wal_level, a free replication slot, a free WAL sender. */
+static void check_pg_settings(report_t *r, PGconn *c)
+{
+    const config_t *cfg = r->cfg;
+    char err[1024];
     PGresult *res = pg_query(c,
                              "SELECT current_setting('wal_level'), "
                              "current_setting('max_replication_slots')::int, "
@@ -185,12 +187,16 @@ static void check_postgres(report_t *r, pg_facts_t *f)
                    "all %d of max_wal_senders are in use", max_senders);
         PQclear(res);
     }
+}
 
-    /* The role. */
-    res = pg_query(c,
-                   "SELECT rolsuper, rolreplication, rolcanlogin, current_user "
-                   "FROM pg_catalog.pg_roles WHERE rolname = current_user",
-                   NULL, NULL, err, sizeof err);
+/* The role's REPLICATION attribute. */
+static void check_pg_role(report_t *r, PGconn *c)
+{
+    char err[1024];
+    PGresult *res = pg_query(c,
+                             "SELECT rolsuper, rolreplication, rolcanlogin, current_user "
+                             "FROM pg_catalog.pg_roles WHERE rolname = current_user",
+                             NULL, NULL, err, sizeof err);
     if (res && PQntuples(res) == 1) {
         bool super = is_true(res, 0, 0), repl = is_true(res, 0, 1);
         const char *user = PQgetvalue(res, 0, 3);
@@ -209,8 +215,13 @@ static void check_postgres(report_t *r, pg_facts_t *f)
         report(r, CK_FAIL, "role privileges", "see the message", "%s", res ? "role not found" : scrub(r, err));
     }
     PQclear(res);
+}
 
-    /* A replication connection: pg_hba.conf and the REPLICATION attribute, for real. */
+/* A replication connection: pg_hba.conf and the REPLICATION attribute, for real. */
+static void check_pg_replication(report_t *r, pg_facts_t *f)
+{
+    const config_t *cfg = r->cfg;
+    char err[1024];
     stream_err_t cls;
     stream_t *s = stream_connect(cfg->pg_conninfo, &cls, err, sizeof err);
     stream_identity_t id;
@@ -225,13 +236,19 @@ static void check_postgres(report_t *r, pg_facts_t *f)
                "%s", scrub(r, err));
     }
     stream_close(s);
+}
 
-    /* The publication and its tables. */
-    res = pg_query(c,
-                   "SELECT puballtables, pubinsert, pubupdate, pubdelete, pubtruncate "
-                   "FROM pg_catalog.pg_publication WHERE pubname = $1",
-                   cfg->publication, NULL, err, sizeof err);
-    bool pub_ok = false, pub_upd_del = true;
+/* The publication; false when it is missing. *upd_del: it publishes UPDATE or DELETE. */
+static bool check_pg_publication(report_t *r, PGconn *c, bool *upd_del)
+{
+    const config_t *cfg = r->cfg;
+    char err[1024];
+    PGresult *res = pg_query(c,
+                             "SELECT puballtables, pubinsert, pubupdate, pubdelete, pubtruncate "
+                             "FROM pg_catalog.pg_publication WHERE pubname = $1",
+                             cfg->publication, NULL, err, sizeof err);
+    bool pub_ok = false;
+    *upd_del = true;
     if (!res) {
         report(r, CK_FAIL, "publication", "see the message", "%s", scrub(r, err));
     } else if (PQntuples(res) == 0) {
@@ -244,82 +261,95 @@ static void check_postgres(report_t *r, pg_facts_t *f)
                cfg->publication, PQdb(c));
     } else {
         pub_ok = true;
-        pub_upd_del = is_true(res, 0, 2) || is_true(res, 0, 3);
+        *upd_del = is_true(res, 0, 2) || is_true(res, 0, 3);
         report(r, CK_OK, "publication", NULL, "\"%s\" exists (%spublishes%s%s%s%s)",
                cfg->publication, is_true(res, 0, 0) ? "FOR ALL TABLES, " : "",
                is_true(res, 0, 1) ? " insert" : "", is_true(res, 0, 2) ? " update" : "",
                is_true(res, 0, 3) ? " delete" : "", is_true(res, 0, 4) ? " truncate" : "");
     }
     PQclear(res);
+    return pub_ok;
+}
 
-    if (pub_ok) {
-        res = pg_query(c,
-                       "SELECT pt.schemaname, pt.tablename, c.relreplident, "
-                       "       EXISTS (SELECT 1 FROM pg_catalog.pg_index i "
-                       "               WHERE i.indrelid = c.oid AND i.indisprimary), "
-                       "       has_table_privilege(c.oid, 'SELECT') "
-                       "FROM pg_catalog.pg_publication_tables pt "
-                       "JOIN pg_catalog.pg_namespace n ON n.nspname = pt.schemaname "
-                       "JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid "
-                       "                          AND c.relname = pt.tablename "
-                       "WHERE pt.pubname = $1 ORDER BY 1, 2",
-                       cfg->publication, NULL, err, sizeof err);
-        if (!res) {
-            report(r, CK_FAIL, "published tables", "see the message", "%s", scrub(r, err));
-        } else if (PQntuples(res) == 0) {
-            report(r, CK_WARN, "published tables",
-                   "add tables: ALTER PUBLICATION … ADD TABLE schema.table",
-                   "publication \"%s\" holds no table: there is nothing to stream", cfg->publication);
-        } else {
-            int n = PQntuples(res), ident_ok = 0, no_select = 0;
-            f->topics = xcalloc((size_t) n, sizeof *f->topics);
-            for (int i = 0; i < n; i++) {
-                const char *nsp = PQgetvalue(res, i, 0), *rel = PQgetvalue(res, i, 1);
-                char ident = PQgetvalue(res, i, 2)[0];
-                bool pk = is_true(res, i, 3);
-                strbuf_t t = STRBUF_INIT;
-                strbuf_appendf(&t, "%s.%s.%s", cfg->topic_prefix, nsp, rel);
-                f->topics[f->ntopics++] = t.data;
-                if (!is_true(res, i, 4))
-                    no_select++;
-                if (ident == 'f' || ident == 'i' || (ident == 'd' && pk)) {
-                    ident_ok++;
-                    continue;
-                }
-                char fix[512];
-                snprintf(fix, sizeof fix,
-                         "ALTER TABLE \"%s\".\"%s\" ADD PRIMARY KEY (…), or ALTER TABLE … REPLICA "
-                         "IDENTITY USING INDEX a_unique_index, or … REPLICA IDENTITY FULL",
-                         nsp, rel);
-                report(r, pub_upd_del ? CK_FAIL : CK_WARN, "replica identity", fix,
-                       "table \"%s.%s\" has %s: PostgreSQL rejects its UPDATEs and DELETEs once "
-                       "published, and its events get no key",
-                       nsp, rel, ident == 'n' ? "REPLICA IDENTITY NOTHING" : "no primary key");
+/* The published tables: a usable replica identity and SELECT (for a snapshot); their topics
+ * go into f->topics. */
+static void check_pg_tables(report_t *r, pg_facts_t *f, PGconn *c, bool pub_upd_del)
+{
+    const config_t *cfg = r->cfg;
+    char err[1024];
+    PGresult *res = pg_query(c,
+                             "SELECT pt.schemaname, pt.tablename, c.relreplident, "
+                             "       EXISTS (SELECT 1 FROM pg_catalog.pg_index i "
+                             "               WHERE i.indrelid = c.oid AND i.indisprimary), "
+                             "       has_table_privilege(c.oid, 'SELECT') "
+                             "FROM pg_catalog.pg_publication_tables pt "
+                             "JOIN pg_catalog.pg_namespace n ON n.nspname = pt.schemaname "
+                             "JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid "
+                             "                          AND c.relname = pt.tablename "
+                             "WHERE pt.pubname = $1 ORDER BY 1, 2",
+                             cfg->publication, NULL, err, sizeof err);
+    if (!res) {
+        report(r, CK_FAIL, "published tables", "see the message", "%s", scrub(r, err));
+    } else if (PQntuples(res) == 0) {
+        report(r, CK_WARN, "published tables",
+               "add tables: ALTER PUBLICATION … ADD TABLE schema.table",
+               "publication \"%s\" holds no table: there is nothing to stream", cfg->publication);
+    } else {
+        int n = PQntuples(res), ident_ok = 0, no_select = 0;
+        f->topics = xcalloc((size_t) n, sizeof *f->topics);
+        for (int i = 0; i < n; i++) {
+            const char *nsp = PQgetvalue(res, i, 0), *rel = PQgetvalue(res, i, 1);
+            char ident = PQgetvalue(res, i, 2)[0];
+            bool pk = is_true(res, i, 3);
+            strbuf_t t = STRBUF_INIT;
+            strbuf_appendf(&t, "%s.%s.%s", cfg->topic_prefix, nsp, rel);
+            f->topics[f->ntopics++] = t.data;
+            if (!is_true(res, i, 4))
+                no_select++;
+            if (ident == 'f' || ident == 'i' || (ident == 'd' && pk)) {
+                ident_ok++;
+                continue;
             }
-            if (ident_ok)
-                report(r, CK_OK, "replica identity", NULL,
-                       "%d of %d published tables have a primary key, an identity index or FULL",
-                       ident_ok, n);
-            if (no_select)
-                report(r, CK_WARN, "table privileges",
-                       "GRANT SELECT ON the published tables TO the role (sql/setup.sql does): "
-                       "an initial snapshot reads them",
-                       "the role cannot SELECT %d of %d published tables (streaming does not need "
-                       "it, a snapshot does)",
-                       no_select, n);
-            else
-                report(r, CK_OK, "table privileges", NULL, "SELECT on all %d published tables", n);
+            char fix[512];
+            snprintf(fix, sizeof fix,
+                     "ALTER TABLE \"%s\".\"%s\" ADD PRIMARY KEY (…), or ALTER TABLE … REPLICA "
+                     "IDENTITY USING INDEX a_unique_index, or … REPLICA IDENTITY FULL",
+                     nsp, rel);
+            report(r, pub_upd_del ? CK_FAIL : CK_WARN, "replica identity", fix,
+                   "table \"%s.%s\" has %s: PostgreSQL rejects its UPDATEs and DELETEs once "
+                   "published, and its events get no key",
+                   nsp, rel, ident == 'n' ? "REPLICA IDENTITY NOTHING" : "no primary key");
         }
-        PQclear(res);
+        if (ident_ok)
+            report(r, CK_OK, "replica identity", NULL,
+                   "%d of %d published tables have a primary key, an identity index or FULL",
+                   ident_ok, n);
+        if (no_select)
+            report(r, CK_WARN, "table privileges",
+                   "GRANT SELECT ON the published tables TO the role (sql/setup.sql does): "
+                   "an initial snapshot reads them",
+                   "the role cannot SELECT %d of %d published tables (streaming does not need "
+                   "it, a snapshot does)",
+                   no_select, n);
+        else
+            report(r, CK_OK, "table privileges", NULL, "SELECT on all %d published tables", n);
     }
+    PQclear(res);
+}
 
-    /* The slot. */
-    res = pg_query(c,
-                   "SELECT plugin, slot_type, database, active_pid, confirmed_flush_lsn, "
-                   "       wal_status, pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn), "
-                   "       current_database() "
-                   "FROM pg_catalog.pg_replication_slots WHERE slot_name = $1",
-                   cfg->slot, NULL, err, sizeof err);
+/* The replication slot: absent (and creatable) or logical, pgoutput, this database's, not
+ * lost; its position goes into f. */
+static void check_pg_slot(report_t *r, pg_facts_t *f, PGconn *c)
+{
+    const config_t *cfg = r->cfg;
+    char err[1024];
+    PGresult *res = pg_query(
+        c,
+        "SELECT plugin, slot_type, database, active_pid, confirmed_flush_lsn, "
+        "       wal_status, pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn), "
+        "       current_database() "
+        "FROM pg_catalog.pg_replication_slots WHERE slot_name = $1",
+        cfg->slot, NULL, err, sizeof err);
     if (!res) {
         report(r, CK_FAIL, "replication slot", "see the message", "%s", scrub(r, err));
     } else if (PQntuples(res) == 0) {
@@ -366,6 +396,21 @@ static void check_postgres(report_t *r, pg_facts_t *f)
         }
     }
     PQclear(res);
+}
+
+static void check_postgres(report_t *r, pg_facts_t *f)
+{
+    PGconn *c = check_pg_connect(r, f);
+    if (!c)
+        return;
+    check_pg_version(r, c);
+    check_pg_settings(r, c);
+    check_pg_role(r, c);
+    check_pg_replication(r, f);
+    bool pub_upd_del;
+    if (check_pg_publication(r, c, &pub_upd_del))
+        check_pg_tables(r, f, c, pub_upd_del);
+    check_pg_slot(r, f, c);
     PQfinish(c);
 }
 
@@ -499,7 +544,9 @@ static void throwaway_cfg_free(config_t *c)
     }
 }
 
-static void check_kafka(report_t *r, const pg_facts_t *f)
+/* A plain client and the cluster's metadata (*md, the caller destroys it); NULL, with the
+ * checks that need Kafka skipped, when Kafka cannot be reached. */
+static rd_kafka_t *check_kafka_reachable(report_t *r, const struct rd_kafka_metadata **md)
 {
     const config_t *cfg = r->cfg;
     const char *bootstrap = config_kafka_get(cfg, "bootstrap.servers");
@@ -508,10 +555,9 @@ static void check_kafka(report_t *r, const pg_facts_t *f)
     if (!rk) {
         report(r, CK_FAIL, "Kafka settings", "correct the kafka.* setting the message names", "%s",
                scrub(r, err));
-        return;
+        return NULL;
     }
-    const struct rd_kafka_metadata *md = NULL;
-    rd_kafka_resp_err_t me = rd_kafka_metadata(rk, 1, NULL, &md, kafka_timeout(cfg));
+    rd_kafka_resp_err_t me = rd_kafka_metadata(rk, 1, NULL, md, kafka_timeout(cfg));
     if (me) {
         report(r, CK_FAIL, "Kafka reachable",
                "check kafka.bootstrap.servers, the network, and the security settings "
@@ -522,12 +568,18 @@ static void check_kafka(report_t *r, const pg_facts_t *f)
         report(r, CK_SKIP, "topics", NULL, "Kafka unreachable");
         report(r, CK_SKIP, "checkpoint", NULL, "Kafka unreachable");
         rd_kafka_destroy(rk);
-        return;
+        return NULL;
     }
-    report(r, CK_OK, "Kafka reachable", NULL, "%d broker%s via \"%s\"", md->broker_cnt,
-           md->broker_cnt == 1 ? "" : "s", bootstrap);
+    report(r, CK_OK, "Kafka reachable", NULL, "%d broker%s via \"%s\"", (*md)->broker_cnt,
+           (*md)->broker_cnt == 1 ? "" : "s", bootstrap);
+    return rk;
+}
 
-    /* Transactions, with a throwaway id: fences nobody but an earlier `sluice check`. */
+/* Transactions, with a throwaway id: fences nobody but an earlier `sluice check`. */
+static void check_kafka_transactions(report_t *r)
+{
+    const config_t *cfg = r->cfg;
+    char err[1024];
     config_t *tc = throwaway_cfg(cfg, "check");
     sink_t *ts = sink_new(tc, NULL, err, sizeof err);
     sink_status_t st = ts ? sink_init_transactions(ts, kafka_timeout(cfg), err, sizeof err)
@@ -547,8 +599,13 @@ static void check_kafka(report_t *r, const pg_facts_t *f)
                "%s", scrub(r, err));
     sink_free(ts);
     throwaway_cfg_free(tc);
+}
 
-    /* Topics: present (the checkpoint topic with one partition) or creatable. */
+/* Topics: present (the checkpoint topic with one partition) or creatable. */
+static void check_kafka_topics(report_t *r, const pg_facts_t *f, rd_kafka_t *rk,
+                               const struct rd_kafka_metadata *md)
+{
+    const config_t *cfg = r->cfg;
     char **missing = xcalloc(f->ntopics + 2, sizeof *missing);
     size_t nmissing = 0, present = 0;
     int ck_parts = topic_partitions(md, cfg->checkpoint_topic);
@@ -583,15 +640,19 @@ static void check_kafka(report_t *r, const pg_facts_t *f)
         strbuf_free(&problems);
     }
     free(missing);
-    rd_kafka_metadata_destroy(md);
-    rd_kafka_destroy(rk);
+}
 
-    /* The checkpoint against the slot (what `sluice run` checks before streaming). */
+/* The checkpoint against the slot (what `sluice run` checks before streaming). */
+static void check_kafka_checkpoint(report_t *r, const pg_facts_t *f)
+{
+    const config_t *cfg = r->cfg;
+    char err[1024];
     config_t *sc = throwaway_cfg(cfg, "status");
     sink_t *ss = sink_new(sc, NULL, err, sizeof err);
     checkpoint_t ck = {0};
-    st = ss ? sink_read_checkpoint(ss, cfg->slot, &ck, cfg->kafka_startup_timeout_ms, err, sizeof err)
-            : SINK_DATA;
+    sink_status_t st =
+        ss ? sink_read_checkpoint(ss, cfg->slot, &ck, cfg->kafka_startup_timeout_ms, err, sizeof err)
+           : SINK_DATA;
     if (st != SINK_OK) {
         report(r, CK_FAIL, "checkpoint", "see the message", "reading \"%s\": %s",
                cfg->checkpoint_topic, scrub(r, err));
@@ -626,6 +687,19 @@ static void check_kafka(report_t *r, const pg_facts_t *f)
     checkpoint_clear(&ck);
     sink_free(ss);
     throwaway_cfg_free(sc);
+}
+
+static void check_kafka(report_t *r, const pg_facts_t *f)
+{
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_t *rk = check_kafka_reachable(r, &md);
+    if (!rk)
+        return;
+    check_kafka_transactions(r);
+    check_kafka_topics(r, f, rk, md);
+    rd_kafka_metadata_destroy(md);
+    rd_kafka_destroy(rk);
+    check_kafka_checkpoint(r, f);
 }
 
 int check_run(const config_t *cfg, FILE *out)
@@ -663,72 +737,101 @@ static double age_seconds(int64_t us)
     return ((double) ts.tv_sec * 1e6 + (double) ts.tv_nsec / 1e3 - (double) us) / 1e6;
 }
 
-int status_run(const config_t *cfg, FILE *out)
+/* What the slot says, as status prints it and the checkpoint is compared with. */
+typedef struct {
+    bool exists;
+    sluice_lsn_t confirmed;
+} status_slot_t;
+
+/* Prints the slot's state and lag; returns EXIT_OK or EXIT_PG_CONNECT or EXIT_PG_SETUP. */
+static int status_slot(const config_t *cfg, FILE *out, status_slot_t *slot)
 {
     char err[1024], clean[1024];
-    int rc = EXIT_OK;
-    bool slot_exists = false;
-    sluice_lsn_t slot_confirmed = 0;
-
-    PGconn *c = pg_open(cfg->pg_conninfo, "sluice-status");
-    if (PQstatus(c) != CONNECTION_OK) {
-        config_redact(cfg, PQerrorMessage(c), clean, sizeof clean);
-        fprintf(out, "PostgreSQL: unreachable: %s", clean);
-        if (!strchr(clean, '\n'))
-            fputc('\n', out);
-        rc = EXIT_PG_CONNECT;
-    } else {
-        PGresult *res = pg_query(
-            c,
-            "SELECT s.active_pid, s.confirmed_flush_lsn, s.wal_status, pg_current_wal_lsn(), "
-            "       pg_wal_lsn_diff(pg_current_wal_lsn(), s.confirmed_flush_lsn)::bigint, "
-            "       pg_wal_lsn_diff(pg_current_wal_lsn(), s.restart_lsn)::bigint, "
-            "       extract(epoch FROM r.flush_lag), r.state, "
-            "       extract(epoch FROM now() - r.reply_time), s.plugin "
-            "FROM pg_catalog.pg_replication_slots s "
-            "LEFT JOIN pg_catalog.pg_stat_replication r ON r.pid = s.active_pid "
-            "WHERE s.slot_name = $1",
-            cfg->slot, NULL, err, sizeof err);
-        if (!res) {
-            config_redact(cfg, err, clean, sizeof clean);
-            fprintf(out, "PostgreSQL: %s", clean);
-            rc = EXIT_PG_SETUP;
-        } else if (PQntuples(res) == 0) {
-            fprintf(out, "slot \"%s\": does not exist (sluice creates it at its first start)\n",
-                    cfg->slot);
-        } else {
-            slot_exists = true;
-            lsn_parse(PQgetvalue(res, 0, 1), &slot_confirmed);
-            if (PQgetisnull(res, 0, 0))
-                fprintf(out, "slot \"%s\": inactive (no sluice streams from it), wal_status %s\n",
-                        cfg->slot, PQgetvalue(res, 0, 2));
-            else if (PQgetisnull(res, 0, 7))
-                fprintf(out, "slot \"%s\": active, walsender pid %s, wal_status %s (its state, "
-                             "time lag and feedback are shown to superusers and members of "
-                             "pg_read_all_stats only)\n",
-                        cfg->slot, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 2));
-            else
-                fprintf(out, "slot \"%s\": active, walsender pid %s (%s), wal_status %s\n",
-                        cfg->slot, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 7),
-                        PQgetvalue(res, 0, 2));
-            fprintf(out, "  confirmed flush:  %s  (server WAL at %s)\n", PQgetvalue(res, 0, 1),
-                    PQgetvalue(res, 0, 3));
-            long long lag = atoll(PQgetvalue(res, 0, 4)), kept = atoll(PQgetvalue(res, 0, 5));
-            fprintf(out, "  lag:              %lld bytes", lag);
-            if (!PQgetisnull(res, 0, 6))
-                fprintf(out, ", %.3f s (flush lag reported by PostgreSQL)",
-                        atof(PQgetvalue(res, 0, 6)));
-            else if (!PQgetisnull(res, 0, 7))
-                fprintf(out, ", no time lag (caught up)");
-            fputc('\n', out);
-            fprintf(out, "  retained WAL:     %lld bytes (from restart_lsn)\n", kept);
-            if (!PQgetisnull(res, 0, 8))
-                fprintf(out, "  last feedback:    %.1f s ago\n", atof(PQgetvalue(res, 0, 8)));
-        }
-        PQclear(res);
+    pgconn_spec_t spec = {.conninfo = cfg->pg_conninfo, .application = "sluice-status"};
+    PGconn *c = pgconn_open(&spec, NULL, err, sizeof err);
+    if (!c) {
+        config_redact(cfg, err, clean, sizeof clean);
+        fprintf(out, "PostgreSQL: unreachable: %s\n", clean);
+        return EXIT_PG_CONNECT;
     }
+    int rc = EXIT_OK;
+    PGresult *res = pg_query(
+        c,
+        "SELECT s.active_pid, s.confirmed_flush_lsn, s.wal_status, pg_current_wal_lsn(), "
+        "       pg_wal_lsn_diff(pg_current_wal_lsn(), s.confirmed_flush_lsn)::bigint, "
+        "       pg_wal_lsn_diff(pg_current_wal_lsn(), s.restart_lsn)::bigint, "
+        "       extract(epoch FROM r.flush_lag), r.state, "
+        "       extract(epoch FROM now() - r.reply_time), s.plugin "
+        "FROM pg_catalog.pg_replication_slots s "
+        "LEFT JOIN pg_catalog.pg_stat_replication r ON r.pid = s.active_pid "
+        "WHERE s.slot_name = $1",
+        cfg->slot, NULL, err, sizeof err);
+    if (!res) {
+        config_redact(cfg, err, clean, sizeof clean);
+        fprintf(out, "PostgreSQL: %s", clean);
+        rc = EXIT_PG_SETUP;
+    } else if (PQntuples(res) == 0) {
+        fprintf(out, "slot \"%s\": does not exist (sluice creates it at its first start)\n",
+                cfg->slot);
+    } else {
+        slot->exists = true;
+        lsn_parse(PQgetvalue(res, 0, 1), &slot->confirmed);
+        if (PQgetisnull(res, 0, 0))
+            fprintf(out, "slot \"%s\": inactive (no sluice streams from it), wal_status %s\n",
+                    cfg->slot, PQgetvalue(res, 0, 2));
+        else if (PQgetisnull(res, 0, 7))
+            fprintf(out, "slot \"%s\": active, walsender pid %s, wal_status %s (its state, "
+                         "time lag and feedback are shown to superusers and members of "
+                         "pg_read_all_stats only)\n",
+                    cfg->slot, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 2));
+        else
+            fprintf(out, "slot \"%s\": active, walsender pid %s (%s), wal_status %s\n",
+                    cfg->slot, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 7),
+                    PQgetvalue(res, 0, 2));
+        fprintf(out, "  confirmed flush:  %s  (server WAL at %s)\n", PQgetvalue(res, 0, 1),
+                PQgetvalue(res, 0, 3));
+        long long lag = atoll(PQgetvalue(res, 0, 4)), kept = atoll(PQgetvalue(res, 0, 5));
+        fprintf(out, "  lag:              %lld bytes", lag);
+        if (!PQgetisnull(res, 0, 6))
+            fprintf(out, ", %.3f s (flush lag reported by PostgreSQL)",
+                    atof(PQgetvalue(res, 0, 6)));
+        else if (!PQgetisnull(res, 0, 7))
+            fprintf(out, ", no time lag (caught up)");
+        fputc('\n', out);
+        fprintf(out, "  retained WAL:     %lld bytes (from restart_lsn)\n", kept);
+        if (!PQgetisnull(res, 0, 8))
+            fprintf(out, "  last feedback:    %.1f s ago\n", atof(PQgetvalue(res, 0, 8)));
+    }
+    PQclear(res);
     PQfinish(c);
+    return rc;
+}
 
+/* The snapshot member of a checkpoint, when it has one. */
+static void status_snapshot(const checkpoint_t *ck, FILE *out)
+{
+    char err[256];
+    snapshot_progress_t *sp = ck->snapshot ? snapshot_progress_parse(ck->snapshot, err, sizeof err) : NULL;
+    if (sp) {
+        size_t done = 0;
+        for (size_t i = 0; i < sp->ntables; i++)
+            done += sp->tables[i].state == SNAPSHOT_TABLE_DONE;
+        if (sp->running)
+            fprintf(out, "  snapshot:         running (snapshot %u at " LSN_FMT "): %zu of %zu "
+                         "tables complete in Kafka\n",
+                    sp->epoch, LSN_ARGS(sp->consistent_point), done, sp->ntables);
+        else
+            fprintf(out, "  snapshot:         done (%u snapshot%s, the latest at " LSN_FMT ")\n",
+                    sp->epoch, sp->epoch == 1 ? "" : "s", LSN_ARGS(sp->consistent_point));
+        snapshot_progress_free(sp);
+    }
+}
+
+/* Prints the checkpoint and whether the slot is ahead of it; returns rc, or the exit code of
+ * the first problem when rc is EXIT_OK. */
+static int status_checkpoint(const config_t *cfg, FILE *out, const status_slot_t *slot, int rc)
+{
+    char err[1024], clean[1024];
     /* The checkpoint, read_committed, without the real transactional id. */
     config_t *sc = throwaway_cfg(cfg, "status");
     sink_t *ss = sink_new(sc, NULL, err, sizeof err);
@@ -749,7 +852,7 @@ int status_run(const config_t *cfg, FILE *out)
     } else if (!ck.present) {
         fprintf(out, "checkpoint: none for slot \"%s\" in \"%s\" (nothing committed yet)\n",
                 cfg->slot, cfg->checkpoint_topic);
-        if (slot_exists && rc == EXIT_OK)
+        if (slot->exists && rc == EXIT_OK)
             fprintf(out, "consistency: a slot without a checkpoint: fine before the first commit\n");
     } else {
         char when[64] = "?";
@@ -762,27 +865,14 @@ int status_run(const config_t *cfg, FILE *out)
                      ", committed at %s (%.1f s ago)\n",
                 ck.xid, LSN_ARGS(ck.commit_lsn), when,
                 ck.commit_ts_us ? age_seconds(ck.commit_ts_us) : 0.0);
-        snapshot_progress_t *sp = ck.snapshot ? snapshot_progress_parse(ck.snapshot, clean, sizeof clean) : NULL;
-        if (sp) {
-            size_t done = 0;
-            for (size_t i = 0; i < sp->ntables; i++)
-                done += sp->tables[i].state == SNAPSHOT_TABLE_DONE;
-            if (sp->running)
-                fprintf(out, "  snapshot:         running (snapshot %u at " LSN_FMT "): %zu of %zu "
-                             "tables complete in Kafka\n",
-                        sp->epoch, LSN_ARGS(sp->consistent_point), done, sp->ntables);
-            else
-                fprintf(out, "  snapshot:         done (%u snapshot%s, the latest at " LSN_FMT ")\n",
-                        sp->epoch, sp->epoch == 1 ? "" : "s", LSN_ARGS(sp->consistent_point));
-            snapshot_progress_free(sp);
-        }
-        if (slot_exists && slot_confirmed > ck.end_lsn) {
+        status_snapshot(&ck, out);
+        if (slot->exists && slot->confirmed > ck.end_lsn) {
             fprintf(out, "consistency: BROKEN: the slot (" LSN_FMT ") is ahead of the checkpoint "
                          "(" LSN_FMT "); `sluice run` will refuse to start\n",
-                    LSN_ARGS(slot_confirmed), LSN_ARGS(ck.end_lsn));
+                    LSN_ARGS(slot->confirmed), LSN_ARGS(ck.end_lsn));
             if (rc == EXIT_OK)
                 rc = EXIT_SLOT_MISMATCH;
-        } else if (!slot_exists && rc == EXIT_OK) {
+        } else if (!slot->exists && rc == EXIT_OK) {
             fprintf(out, "consistency: BROKEN: a checkpoint exists but the slot does not\n");
             rc = EXIT_SLOT_MISMATCH;
         } else if (rc == EXIT_OK) {
@@ -793,4 +883,11 @@ int status_run(const config_t *cfg, FILE *out)
     sink_free(ss);
     throwaway_cfg_free(sc);
     return rc;
+}
+
+int status_run(const config_t *cfg, FILE *out)
+{
+    status_slot_t slot = {0};
+    int rc = status_slot(cfg, out, &slot);
+    return status_checkpoint(cfg, out, &slot, rc);
 }

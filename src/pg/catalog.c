@@ -1,5 +1,6 @@
 /*
- * catalog.c — type and primary-key lookups on an ordinary libpq connection.
+ * catalog.c — type and primary-key lookups on an ordinary libpq connection,
+ * and completing a relation with them.
  *
  * Owns: that connection. Never: logs (errors go back to the pipeline, which
  * decides to reconnect), or touches the replication connection.
@@ -7,11 +8,13 @@
 #include "sluice/pg/catalog.h"
 
 #include <libpq-fe.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "sluice/base/buf.h"
+#include "sluice/pg/conn.h"
 
 /* Composites nest (a field of a composite type, an array of those); cycles cannot exist
  * in PostgreSQL, this only bounds a corrupt answer. */
@@ -52,17 +55,9 @@ static bool ensure_conn(catalog_t *c, char *err, size_t errlen)
     if (c->conn && PQstatus(c->conn) == CONNECTION_OK)
         return true;
     PQfinish(c->conn);
-    const char *keys[] = {"connect_timeout", "dbname", "client_encoding",
-                          "fallback_application_name", NULL};
-    const char *vals[] = {"10", c->conninfo, "UTF8", "sluice-catalog", NULL};
-    c->conn = PQconnectdbParams(keys, vals, 1);
-    if (!c->conn || PQstatus(c->conn) != CONNECTION_OK) {
-        set_err(err, errlen, "could not connect to PostgreSQL", c->conn, NULL);
-        PQfinish(c->conn);
-        c->conn = NULL;
-        return false;
-    }
-    return true;
+    pgconn_spec_t spec = {.conninfo = c->conninfo, .application = "sluice-catalog"};
+    c->conn = pgconn_open(&spec, "catalog lookup: could not connect to PostgreSQL", err, errlen);
+    return c->conn != NULL;
 }
 
 /* Runs a one-parameter (oid) query; NULL with err set on failure. */
@@ -215,4 +210,51 @@ int catalog_primary_key(catalog_t *c, uint32_t relid, char **names, int max, cha
         names[i] = xstrdup(PQgetvalue(r, i, 0));
     PQclear(r);
     return n;
+}
+
+/* Appends " (<what>)" to the message in err. */
+static void add_context(char *err, size_t errlen, const char *fmt, ...) SLUICE_PRINTF(3, 4);
+static void add_context(char *err, size_t errlen, const char *fmt, ...)
+{
+    size_t n = strlen(err);
+    if (n + 1 >= errlen)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err + n, errlen - n, fmt, ap);
+    va_end(ap);
+}
+
+bool catalog_complete_relation(catalog_t *c, pgtype_registry_t *reg, relcache_entry_t *rel,
+                               bool refresh_types, char *err, size_t errlen)
+{
+    bool forgot = !refresh_types;
+    for (uint16_t i = 0; i < rel->ncols; i++) {
+        const pgtype_t *t = pgtype_builtin(rel->columns[i].type_oid);
+        if (!t) {
+            if (!forgot) {
+                pgtype_registry_forget(reg);
+                forgot = true;
+            }
+            if (!resolve(c, reg, rel->columns[i].type_oid, 0, &t, err, errlen)) {
+                add_context(err, errlen, " (type %u of column \"%s\" of \"%s.%s\")",
+                            rel->columns[i].type_oid, rel->columns[i].name, rel->nspname,
+                            rel->relname);
+                return false;
+            }
+        }
+        rel->columns[i].type = t;
+    }
+    if (rel->replident != 'f' && rel->replident != 'n')
+        return true; /* DEFAULT, USING INDEX: the replica identity is the key (relcache_put) */
+    char *names[64];
+    int n = catalog_primary_key(c, rel->oid, names, 64, err, errlen);
+    if (n < 0) {
+        add_context(err, errlen, " (primary key of \"%s.%s\")", rel->nspname, rel->relname);
+        return false;
+    }
+    relcache_set_kafka_key_names(rel, names, n);
+    for (int k = 0; k < n; k++)
+        free(names[k]);
+    return true;
 }

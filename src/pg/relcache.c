@@ -158,6 +158,22 @@ void relcache_set_kafka_key(relcache_entry_t *e, const uint16_t *positions, uint
     e->key_schema = NULL;
 }
 
+bool relcache_set_kafka_key_names(relcache_entry_t *e, char *const *names, int n)
+{
+    uint16_t *pos = xcalloc(e->ncols ? e->ncols : 1, sizeof *pos);
+    uint16_t npos = 0;
+    for (int k = 0; k < n && npos < e->ncols; k++)
+        for (uint16_t i = 0; i < e->ncols; i++)
+            if (strcmp(e->columns[i].name, names[k]) == 0) {
+                pos[npos++] = i;
+                break;
+            }
+    bool usable = n > 0 && npos == n;
+    relcache_set_kafka_key(e, pos, usable ? npos : 0);
+    free(pos);
+    return usable;
+}
+
 const relcache_entry_t *relcache_get(const relcache_t *c, uint32_t oid)
 {
     return c->slots[find_slot(c->slots, c->cap, oid)];

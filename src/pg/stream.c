@@ -30,6 +30,7 @@
 #include "sluice/base/log.h"
 #include "sluice/base/metrics.h"
 #include "sluice/base/testpoint.h"
+#include "sluice/pg/conn.h"
 
 struct stream {
     PGconn *conn;
@@ -46,58 +47,25 @@ struct stream {
     atomic_bool timed_out; /* the reader ended the stream on receive_timeout_ms */
 };
 
-
-
-/* Copies libpq's message without the trailing newline. */
+/* "<context>: <libpq's message>", without the trailing newline. */
 static void conn_error(PGconn *conn, char *err, size_t errlen, const char *context)
 {
-    const char *m = conn ? PQerrorMessage(conn) : "out of memory";
-    snprintf(err, errlen, "%s: %s", context, m && *m ? m : "unknown error");
-    size_t n = strlen(err);
-    while (n > 0 && (err[n - 1] == '\n' || err[n - 1] == ' '))
-        err[--n] = '\0';
-}
-
-const char *stream_session_options(void)
-{
-    return "-c DateStyle=ISO,YMD -c TimeZone=UTC -c IntervalStyle=iso_8601 "
-           "-c extra_float_digits=1 -c bytea_output=hex -c lc_monetary=C";
+    size_t n = (size_t) snprintf(err, errlen, "%s: ", context);
+    if (n < errlen)
+        pgconn_error(conn, err + n, errlen - n);
 }
 
 stream_t *stream_connect(const char *conninfo, stream_err_t *cls, char *err, size_t errlen)
 {
-    /*
-     * The session settings that fix the text form of every value pgoutput
-     * sends (output functions run in the walsender with its settings): the
-     * encoders parse these forms (README, "Type mapping"). Whatever the
-     * server's defaults, dates are ISO, timestamptz is in UTC, intervals are
-     * ISO-8601, floats are shortest-exact, bytea is hex, money has the C
-     * locale's "$1,234.56" shape. The user's own options come first; ours win.
-     */
-    const char *session_gucs = stream_session_options();
-    char options[1024];
-    snprintf(options, sizeof options, "%s", session_gucs);
-    PQconninfoOption *parsed = PQconninfoParse(conninfo, NULL);
-    for (PQconninfoOption *o = parsed; o && o->keyword; o++)
-        if (strcmp(o->keyword, "options") == 0 && o->val && *o->val)
-            snprintf(options, sizeof options, "%s %s", o->val, session_gucs);
-    PQconninfoFree(parsed);
-    /* Entries before dbname are defaults the user's conninfo (expanded from
-     * dbname) overrides; later ones override it. The TCP settings make a
-     * network that died without a reset an error within about two minutes
-     * (keepalive probes while idle; unacknowledged status updates otherwise)
-     * instead of the kernel's defaults: two hours idle, some 15 minutes of
-     * retransmissions. */
-    const char *keys[] = {"connect_timeout", "keepalives_idle", "keepalives_interval",
-                          "keepalives_count", "tcp_user_timeout", "dbname", "replication",
-                          "client_encoding", "fallback_application_name", "options", NULL};
-    const char *vals[] = {"10", "60", "10", "6", "120000", conninfo, "database", "UTF8",
-                          "sluice", options, NULL};
-    PGconn *conn = PQconnectdbParams(keys, vals, 1);
-    if (!conn || PQstatus(conn) != CONNECTION_OK) {
-        conn_error(conn, err, errlen, "could not connect to PostgreSQL");
+    /* pgoutput's output functions run in the walsender with this session's settings: pin the
+     * text forms the encoders parse (README, "Type mapping"). */
+    pgconn_spec_t spec = {.conninfo = conninfo,
+                          .application = "sluice",
+                          .replication = true,
+                          .pin_value_formats = true};
+    PGconn *conn = pgconn_open(&spec, "could not connect to PostgreSQL", err, errlen);
+    if (!conn) {
         *cls = STREAM_ERR_CONNECT;
-        PQfinish(conn);
         return NULL;
     }
     stream_t *s = xcalloc(1, sizeof *s);
@@ -366,174 +334,227 @@ static void batch_free(batch_t *b)
     *b = (batch_t){0};
 }
 
+/* The reader thread's state between its steps. */
+typedef struct {
+    stream_t *s;
+    char reason[1024]; /* why the stream ended, for the pipeline */
+    qarena_t arena;
+    batch_t batch;
+    bool flush; /* the batch is due: queue it before reading more */
+    int64_t next_status;
+    sluice_lsn_t last_sent;
+    /* Silence from the server counts only while the reader waits to read: not
+     * while it holds data back for want of room in the queue. */
+    int64_t last_heard;
+    bool pinged; /* asked the server for a keepalive during this silence */
+} reader_t;
+
+/* A status update when one is due or the confirmed LSN moved; false if it could not be sent. */
+static bool reader_send_due_status(reader_t *rd)
+{
+    stream_t *s = rd->s;
+    int64_t now = clock_mono_ms();
+    sluice_lsn_t confirmed = atomic_load(&s->confirmed);
+    if (now < rd->next_status && confirmed == rd->last_sent)
+        return true;
+    if (!send_status(s, false)) {
+        conn_error(s->conn, rd->reason, sizeof rd->reason, "could not send status update");
+        return false;
+    }
+    rd->last_sent = confirmed;
+    rd->next_status = now + s->status_interval_ms;
+    return true;
+}
+
+/* Back-pressure: waits for room in the queue for the batch, but never past the next status
+ * update. */
+static void reader_hand_over(reader_t *rd)
+{
+    int wait = (int) (rd->next_status - clock_mono_ms());
+    if (wait > 200)
+        wait = 200;
+    if (wait < 1)
+        wait = 1;
+    if (queue_push_list(rd->s->queue, rd->batch.head, rd->batch.cost, wait)) {
+        rd->batch = (batch_t){0};
+        rd->flush = false;
+        rd->last_heard = clock_mono_ms();
+        metrics_backpressure(false);
+    } else {
+        metrics_backpressure(true);
+    }
+}
+
+/*
+ * Nothing to read: ends the stream on receive_timeout_ms of silence, asks for
+ * a keepalive at half of it, and otherwise waits in poll() for data, a wake-up
+ * or the next status update. False with rd->reason set when the stream ends.
+ */
+static bool reader_wait(reader_t *rd)
+{
+    stream_t *s = rd->s;
+    int64_t now_ms = clock_mono_ms();
+    int64_t wake_at = rd->next_status;
+    if (s->receive_timeout_ms > 0) {
+        int64_t silent = now_ms - rd->last_heard;
+        if (silent >= s->receive_timeout_ms) {
+            snprintf(rd->reason, sizeof rd->reason,
+                     "replication connection lost: PostgreSQL sent nothing for %d ms, not "
+                     "even a keepalive it was asked for (postgres.receive_timeout_ms; a "
+                     "server or network that failed silently, or a walsender replaying "
+                     "a transaction without reading: the next wait is twice as long)",
+                     (int) silent);
+            atomic_store(&s->timed_out, true);
+            return false;
+        }
+        if (!rd->pinged && silent >= s->receive_timeout_ms / 2) {
+            if (!send_status(s, true)) {
+                conn_error(s->conn, rd->reason, sizeof rd->reason, "could not send status update");
+                return false;
+            }
+            rd->pinged = true;
+            rd->last_sent = atomic_load(&s->confirmed_sent);
+        }
+        int64_t due = rd->last_heard +
+                      (rd->pinged ? s->receive_timeout_ms : s->receive_timeout_ms / 2);
+        if (due < wake_at)
+            wake_at = due;
+    }
+    struct pollfd fds[2] = {{PQsocket(s->conn), POLLIN, 0}, {s->wake_fd, POLLIN, 0}};
+    int timeout = (int) (wake_at - now_ms);
+    if (timeout < 0)
+        timeout = 0;
+    if (poll(fds, 2, timeout) < 0 && errno != EINTR) {
+        snprintf(rd->reason, sizeof rd->reason, "poll failed: %s", strerror(errno));
+        return false;
+    }
+    if (fds[1].revents)
+        drain_wake(s);
+    if (fds[0].revents) {
+        if (!PQconsumeInput(s->conn)) {
+            conn_error(s->conn, rd->reason, sizeof rd->reason, "replication connection lost");
+            return false;
+        }
+        /* Bytes of a message still arriving (a huge row on a slow link) are not silence. */
+        rd->last_heard = clock_mono_ms();
+    }
+    return true;
+}
+
+/* XLogData: 'w' | Int64 dataStart | Int64 walEnd | Int64 sendTime | payload. Takes buf. */
+static bool reader_take_xlogdata(reader_t *rd, wire_reader_t *w, char *buf, int len)
+{
+    sluice_lsn_t start = wire_u64(w, "data start");
+    sluice_lsn_t end = wire_u64(w, "WAL end");
+    wire_u64(w, "send time");
+    if (w->failed) {
+        snprintf(rd->reason, sizeof rd->reason, "invalid XLogData message of %d bytes", len);
+        PQfreemem(buf);
+        return false;
+    }
+    metrics_stream_received((size_t) len, end);
+    qitem_t *it = qitem_new(&rd->arena, QITEM_DATA, buf + w->pos, (size_t) len - w->pos);
+    PQfreemem(buf);
+    it->wal_start = start;
+    it->wal_end = end;
+    batch_add(&rd->batch, it);
+    return true;
+}
+
+/* Keepalive: 'k' | Int64 walEnd | Int64 sendTime | Byte1 replyRequested. Takes buf. */
+static bool reader_take_keepalive(reader_t *rd, wire_reader_t *w, char *buf, int len)
+{
+    stream_t *s = rd->s;
+    sluice_lsn_t end = wire_u64(w, "WAL end");
+    wire_u64(w, "send time");
+    uint8_t reply = wire_u8(w, "reply requested");
+    PQfreemem(buf);
+    if (w->failed) {
+        snprintf(rd->reason, sizeof rd->reason, "invalid keepalive message of %d bytes", len);
+        return false;
+    }
+    if (reply) {
+        if (!send_status(s, false)) {
+            conn_error(s->conn, rd->reason, sizeof rd->reason, "could not send status update");
+            return false;
+        }
+        rd->last_sent = atomic_load(&s->confirmed_sent);
+        rd->next_status = clock_mono_ms() + s->status_interval_ms;
+    }
+    metrics_stream_received(0, end);
+    qitem_t *it = qitem_new(&rd->arena, QITEM_KEEPALIVE, NULL, 0);
+    it->wal_end = end;
+    batch_add(&rd->batch, it);
+    return true;
+}
+
+/* One CopyData message of len bytes (takes buf): into the batch, or false with rd->reason. */
+static bool reader_take_message(reader_t *rd, char *buf, int len)
+{
+    atomic_fetch_add(&rd->s->bytes_received, (uint64_t) len);
+    rd->last_heard = clock_mono_ms();
+    rd->pinged = false;
+    wire_reader_t w;
+    wire_init(&w, buf, (size_t) len);
+    uint8_t tag = wire_u8(&w, "message type");
+    if (tag == 'w')
+        return reader_take_xlogdata(rd, &w, buf, len);
+    if (tag == 'k')
+        return reader_take_keepalive(rd, &w, buf, len);
+    snprintf(rd->reason, sizeof rd->reason,
+             "unexpected message type 0x%02x in the replication stream", tag);
+    PQfreemem(buf);
+    return false;
+}
+
 static void *reader_main(void *arg)
 {
     stream_t *s = arg;
     log_set_thread_name("reader");
-    char reason[1024] = "";
-    qarena_t arena = {0};
-    batch_t batch = {0};
-    bool flush = false; /* the batch is due: queue it before reading more */
-    int64_t next_status = clock_mono_ms() + s->status_interval_ms;
-    sluice_lsn_t last_sent = atomic_load(&s->confirmed_sent);
-    /* Silence from the server counts only while the reader waits to read: not
-     * while it holds data back for want of room in the queue. */
-    int64_t last_heard = clock_mono_ms();
-    bool pinged = false; /* asked the server for a keepalive during this silence */
-
+    reader_t rd = {.s = s,
+                   .next_status = clock_mono_ms() + s->status_interval_ms,
+                   .last_sent = atomic_load(&s->confirmed_sent),
+                   .last_heard = clock_mono_ms()};
     while (!atomic_load(&s->stop)) {
-        int64_t now = clock_mono_ms();
-        sluice_lsn_t confirmed = atomic_load(&s->confirmed);
-        if (now >= next_status || confirmed != last_sent) {
-            if (!send_status(s, false)) {
-                conn_error(s->conn, reason, sizeof reason, "could not send status update");
-                break;
-            }
-            last_sent = confirmed;
-            next_status = now + s->status_interval_ms;
-        }
-        if (flush) {
-            /* Back-pressure: wait for room, but never past the next status update. */
-            int wait = (int) (next_status - clock_mono_ms());
-            if (wait > 200)
-                wait = 200;
-            if (wait < 1)
-                wait = 1;
-            if (queue_push_list(s->queue, batch.head, batch.cost, wait)) {
-                batch = (batch_t){0};
-                flush = false;
-                last_heard = clock_mono_ms();
-                metrics_backpressure(false);
-            } else {
-                metrics_backpressure(true);
-            }
+        if (!reader_send_due_status(&rd))
+            break;
+        if (rd.flush) {
+            reader_hand_over(&rd);
             continue;
         }
-
         char *buf = NULL;
         int r = PQgetCopyData(s->conn, &buf, 1);
         if (r == 0) {
-            if (batch.head) {
+            if (rd.batch.head) {
                 /* Nothing more buffered: hand over what we have before waiting. */
-                flush = true;
+                rd.flush = true;
                 continue;
             }
-            int64_t now_ms = clock_mono_ms();
-            int64_t wake_at = next_status;
-            if (s->receive_timeout_ms > 0) {
-                int64_t silent = now_ms - last_heard;
-                if (silent >= s->receive_timeout_ms) {
-                    snprintf(reason, sizeof reason,
-                             "replication connection lost: PostgreSQL sent nothing for %d ms, not "
-                             "even a keepalive it was asked for (postgres.receive_timeout_ms; a "
-                             "server or network that failed silently, or a walsender replaying "
-                             "a transaction without reading: the next wait is twice as long)",
-                             (int) silent);
-                    atomic_store(&s->timed_out, true);
-                    break;
-                }
-                if (!pinged && silent >= s->receive_timeout_ms / 2) {
-                    if (!send_status(s, true)) {
-                        conn_error(s->conn, reason, sizeof reason, "could not send status update");
-                        break;
-                    }
-                    pinged = true;
-                    last_sent = atomic_load(&s->confirmed_sent);
-                }
-                int64_t due = last_heard + (pinged ? s->receive_timeout_ms : s->receive_timeout_ms / 2);
-                if (due < wake_at)
-                    wake_at = due;
-            }
-            struct pollfd fds[2] = {{PQsocket(s->conn), POLLIN, 0}, {s->wake_fd, POLLIN, 0}};
-            int timeout = (int) (wake_at - now_ms);
-            if (timeout < 0)
-                timeout = 0;
-            if (poll(fds, 2, timeout) < 0 && errno != EINTR) {
-                snprintf(reason, sizeof reason, "poll failed: %s", strerror(errno));
+            if (!reader_wait(&rd))
                 break;
-            }
-            if (fds[1].revents)
-                drain_wake(s);
-            if (fds[0].revents) {
-                if (!PQconsumeInput(s->conn)) {
-                    conn_error(s->conn, reason, sizeof reason, "replication connection lost");
-                    break;
-                }
-                /* Bytes of a message still arriving (a huge row on a slow link) are not silence. */
-                last_heard = clock_mono_ms();
-            }
             continue;
         }
         if (r == -1) {
             PGresult *res = PQgetResult(s->conn);
-            snprintf(reason, sizeof reason, "replication stream ended by the server: %s",
+            snprintf(rd.reason, sizeof rd.reason, "replication stream ended by the server: %s",
                      res && PQresultErrorMessage(res)[0] ? PQresultErrorMessage(res)
                                                          : "no error reported");
             PQclear(res);
             break;
         }
         if (r < 0) {
-            conn_error(s->conn, reason, sizeof reason, "replication connection lost");
+            conn_error(s->conn, rd.reason, sizeof rd.reason, "replication connection lost");
             break;
         }
-        atomic_fetch_add(&s->bytes_received, (uint64_t) r);
-        last_heard = clock_mono_ms();
-        pinged = false;
-
-        wire_reader_t w;
-        wire_init(&w, buf, (size_t) r);
-        uint8_t tag = wire_u8(&w, "message type");
-        if (tag == 'w') {
-            /* XLogData: 'w' | Int64 dataStart | Int64 walEnd | Int64 sendTime | payload */
-            sluice_lsn_t start = wire_u64(&w, "data start");
-            sluice_lsn_t end = wire_u64(&w, "WAL end");
-            wire_u64(&w, "send time");
-            if (w.failed) {
-                snprintf(reason, sizeof reason, "invalid XLogData message of %d bytes", r);
-                PQfreemem(buf);
-                break;
-            }
-            metrics_stream_received((size_t) r, end);
-            qitem_t *it = qitem_new(&arena, QITEM_DATA, buf + w.pos, (size_t) r - w.pos);
-            PQfreemem(buf);
-            it->wal_start = start;
-            it->wal_end = end;
-            batch_add(&batch, it);
-        } else if (tag == 'k') {
-            /* Keepalive: 'k' | Int64 walEnd | Int64 sendTime | Byte1 replyRequested */
-            sluice_lsn_t end = wire_u64(&w, "WAL end");
-            wire_u64(&w, "send time");
-            uint8_t reply = wire_u8(&w, "reply requested");
-            PQfreemem(buf);
-            if (w.failed) {
-                snprintf(reason, sizeof reason, "invalid keepalive message of %d bytes", r);
-                break;
-            }
-            if (reply) {
-                if (!send_status(s, false)) {
-                    conn_error(s->conn, reason, sizeof reason, "could not send status update");
-                    break;
-                }
-                last_sent = atomic_load(&s->confirmed_sent);
-                next_status = clock_mono_ms() + s->status_interval_ms;
-            }
-            metrics_stream_received(0, end);
-            qitem_t *it = qitem_new(&arena, QITEM_KEEPALIVE, NULL, 0);
-            it->wal_end = end;
-            batch_add(&batch, it);
-        } else {
-            snprintf(reason, sizeof reason,
-                     "unexpected message type 0x%02x in the replication stream", tag);
-            PQfreemem(buf);
+        if (!reader_take_message(&rd, buf, r))
             break;
-        }
-        if (batch.count >= 1024 || batch.cost >= 1024 * 1024)
-            flush = true;
+        if (rd.batch.count >= 1024 || rd.batch.cost >= 1024 * 1024)
+            rd.flush = true;
     }
-    batch_free(&batch);
-    qarena_release(&arena);
+    batch_free(&rd.batch);
+    qarena_release(&rd.arena);
     if (!atomic_load(&s->stop)) {
-        push_end(s, reason[0] ? reason : "replication stream ended");
+        push_end(s, rd.reason[0] ? rd.reason : "replication stream ended");
     } else if (PQstatus(s->conn) == CONNECTION_OK) {
         /* Stopping on request: report the final confirmed position. */
         send_status(s, false);

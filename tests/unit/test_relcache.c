@@ -37,8 +37,8 @@ typedef struct {
  * overwritten and freed before returning, so the entry can only be right if
  * the cache copied what it keeps.
  */
-static const relcache_entry_t *put(uint32_t oid, const char *nsp, const char *rel, char ident,
-                                   const col_t *cols, uint16_t ncols)
+static relcache_entry_t *put(uint32_t oid, const char *nsp, const char *rel, char ident,
+                             const col_t *cols, uint16_t ncols)
 {
     vec_t v = {0};
     v_u8(&v, 'R');
@@ -57,7 +57,7 @@ static const relcache_entry_t *put(uint32_t oid, const char *nsp, const char *re
     pgo_msg_t m;
     char err[256];
     ck_assert_msg(pgo_decode(dec, v.data, v.len, &m, err, sizeof err), "%s", err);
-    const relcache_entry_t *e = relcache_put(cache, &m);
+    relcache_entry_t *e = relcache_put(cache, &m);
     memset(v.data, 'Z', v.len);
     v_free(&v);
     return e;
@@ -237,6 +237,41 @@ START_TEST(test_clear_forgets_relations_and_types)
 }
 END_TEST
 
+/* REPLICA IDENTITY FULL flags every column: the primary key, named by the catalog, is the key. */
+static const col_t orders_full[] = {
+    {"note", 25, true}, {"region", 25, true}, {"id", 20, true}, {"total", 1700, true}};
+
+START_TEST(test_kafka_key_names_pick_columns_in_key_order)
+{
+    relcache_entry_t *e = put(16390, "public", "orders", 'f', orders_full, 4);
+    ck_assert_uint_eq(e->nkafka_keys, 0); /* FULL: none until the primary key is set */
+    char region[] = "region", id[] = "id";
+    char *pk[] = {id, region}; /* PRIMARY KEY (id, region): key order, not column order */
+    ck_assert(relcache_set_kafka_key_names(e, pk, 2));
+    ck_assert_uint_eq(e->nkafka_keys, 2);
+    ck_assert_uint_eq(e->kafka_key_index[0], 2);
+    ck_assert_uint_eq(e->kafka_key_index[1], 1);
+}
+END_TEST
+
+START_TEST(test_kafka_key_names_with_a_column_left_out_give_null_key)
+{
+    relcache_entry_t *e = put(16390, "public", "orders", 'f', orders_full, 4);
+    char id[] = "id", tenant[] = "tenant";
+    char *pk[] = {id};
+    ck_assert(relcache_set_kafka_key_names(e, pk, 1));
+    ck_assert_uint_eq(e->nkafka_keys, 1);
+    /* A column list that leaves "tenant" out: part of a key would merge distinct rows. */
+    char *wider[] = {tenant, id};
+    ck_assert(!relcache_set_kafka_key_names(e, wider, 2));
+    ck_assert_uint_eq(e->nkafka_keys, 0);
+    /* No primary key at all: null keys too. */
+    ck_assert(relcache_set_kafka_key_names(e, pk, 1));
+    ck_assert(!relcache_set_kafka_key_names(e, NULL, 0));
+    ck_assert_uint_eq(e->nkafka_keys, 0);
+}
+END_TEST
+
 START_TEST(test_free_of_null_is_harmless)
 {
     relcache_free(NULL);
@@ -257,6 +292,8 @@ static Suite *relcache_suite(void)
     tcase_add_test(tc, test_type_names_are_namespace_qualified);
     tcase_add_test(tc, test_many_type_names_are_all_found);
     tcase_add_test(tc, test_clear_forgets_relations_and_types);
+    tcase_add_test(tc, test_kafka_key_names_pick_columns_in_key_order);
+    tcase_add_test(tc, test_kafka_key_names_with_a_column_left_out_give_null_key);
     tcase_add_test(tc, test_free_of_null_is_harmless);
     suite_add_tcase(s, tc);
     return s;

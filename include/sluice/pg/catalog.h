@@ -18,6 +18,7 @@
 
 #include "sluice/base/common.h"
 #include "sluice/pg/pgtypes.h"
+#include "sluice/pg/relcache.h"
 
 typedef struct catalog catalog_t;
 
@@ -41,5 +42,18 @@ bool catalog_resolve_type(catalog_t *cat, pgtype_registry_t *reg, uint32_t oid,
  */
 int catalog_primary_key(catalog_t *cat, uint32_t relid, char **names, int max, char *err,
                         size_t errlen);
+
+/*
+ * Completes a relation just described (by a RELATION message, or by the
+ * snapshot as pgoutput would describe it) with what the encoders need and
+ * the stream does not say: the type of every column that is not built in, and
+ * under REPLICA IDENTITY FULL or NOTHING the primary key as the Kafka key
+ * (relcache_set_kafka_key_names; none usable: null keys). With refresh_types
+ * the registry is emptied before the first lookup, since a RELATION message
+ * may mean a type changed. Returns false with err naming the relation when
+ * PostgreSQL could not be asked.
+ */
+bool catalog_complete_relation(catalog_t *cat, pgtype_registry_t *reg, relcache_entry_t *rel,
+                               bool refresh_types, char *err, size_t errlen);
 
 #endif

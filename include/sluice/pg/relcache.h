@@ -67,6 +67,15 @@ relcache_entry_t *relcache_put(relcache_t *cache, const pgo_msg_t *msg);
 /* Sets the Kafka key columns (positions into e->columns, in key order); n = 0 for a null key. */
 void relcache_set_kafka_key(relcache_entry_t *e, const uint16_t *positions, uint16_t n);
 
+/*
+ * Sets the Kafka key to the columns named in names[0..n) (the primary key, in
+ * key order). A name that is not among e's columns (a publication's column
+ * list leaves a key column out) makes the key null: part of a key would merge
+ * rows Kafka must keep apart. Returns whether the key is usable (n > 0 and
+ * every name found). Borrows names.
+ */
+bool relcache_set_kafka_key_names(relcache_entry_t *e, char *const *names, int n);
+
 /* NULL if PostgreSQL never described this OID in this session. */
 const relcache_entry_t *relcache_get(const relcache_t *cache, uint32_t oid);
 

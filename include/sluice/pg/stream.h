@@ -51,8 +51,9 @@ typedef enum {
 } stream_err_t;
 
 /*
- * Opens a replication connection with the user's conninfo plus
- * replication=database, client_encoding=UTF8. On failure returns NULL, sets
+ * Opens a replication connection (pgconn_open: the user's conninfo plus
+ * replication=database and the session options that pin the text form of
+ * values, with the TCP keepalive defaults). On failure returns NULL, sets
  * *cls and writes libpq's reason (never the password) into err.
  */
 stream_t *stream_connect(const char *conninfo, stream_err_t *cls, char *err, size_t errlen);
@@ -83,14 +84,6 @@ stream_err_t stream_create_slot(stream_t *s, const char *slot, sluice_lsn_t *con
 stream_err_t stream_create_slot_exported(stream_t *s, const char *slot, bool temporary,
                                          sluice_lsn_t *consistent_point, char *snapshot_name,
                                          size_t snapshot_name_len, char *err, size_t errlen);
-
-/*
- * The `options` every sluice connection to PostgreSQL sets so that values
- * have one text form (DateStyle, TimeZone, IntervalStyle, extra_float_digits,
- * bytea_output, lc_monetary): the replication session (pgoutput) and the
- * snapshot's COPY sessions must print values alike.
- */
-const char *stream_session_options(void);
 
 /*
  * Issues START_REPLICATION from start_lsn (0 = the slot's confirmed position)
