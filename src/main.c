@@ -178,23 +178,24 @@ static int open_sink(runner_t *r)
             st = sink_read_checkpoint(r->sink, r->cfg.slot, &r->ckpt,
                                       r->cfg.kafka_startup_timeout_ms, err, sizeof err);
         if (st == SINK_OK) {
-            if (r->ckpt.present)
-                log_info("checkpoint: Kafka transaction %" PRIu64 " holds changes up to " LSN_FMT
-                         " (last transaction %u, commit " LSN_FMT ")",
-                         r->ckpt.seq, LSN_ARGS(r->ckpt.end_lsn), r->ckpt.xid,
-                         LSN_ARGS(r->ckpt.commit_lsn));
+            if (!r->ckpt.present) {
+                log_info("no checkpoint for slot \"%s\" in \"%s\": fresh start", r->cfg.slot,
+                         r->cfg.checkpoint_topic);
+                return -1;
+            }
+            log_info("checkpoint: Kafka transaction %" PRIu64 " holds changes up to " LSN_FMT
+                     " (last transaction %u, commit " LSN_FMT ")",
+                     r->ckpt.seq, LSN_ARGS(r->ckpt.end_lsn), r->ckpt.xid,
+                     LSN_ARGS(r->ckpt.commit_lsn));
             /* WAL records end on 8-byte boundaries: an end one byte past one is
              * what earlier builds wrote after a non-transactional message. */
-            if (r->ckpt.present && (r->ckpt.end_lsn & 7) == 1)
+            if ((r->ckpt.end_lsn & 7) == 1)
                 log_warning("the checkpoint ends at " LSN_FMT ", one byte past a logical message, "
                             "as sluice builds before the fix of 2026-12-03 wrote it: if a "
                             "transaction's commit record began exactly at " LSN_FMT ", "
                             "PostgreSQL skipped that transaction; compare the tables it may have "
                             "written with their topics",
                             LSN_ARGS(r->ckpt.end_lsn), LSN_ARGS(r->ckpt.end_lsn - 1));
-            else
-                log_info("no checkpoint for slot \"%s\" in \"%s\": fresh start", r->cfg.slot,
-                         r->cfg.checkpoint_topic);
             return -1;
         }
         if (st == SINK_STOPPED)
