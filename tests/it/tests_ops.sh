@@ -719,3 +719,36 @@ test_setup_sql_passes_check() {
     grep -q 'role "sluice" has REPLICATION$' "$out" || fail "the role is not a plain REPLICATION role"
     pg_psql -q -d postgres -c "DROP DATABASE setup_test"
 }
+
+# A start that finds a checkpoint says where Kafka stands and nothing else: the
+# "fresh start" line belongs to a start without one (it once followed every
+# checkpoint line, telling the operator the opposite of what happened).
+test_restart_with_checkpoint_is_no_fresh_start() {
+    local slot=it_rs prefix=itrs cfg="$W/rs.conf" first="$W/rs-1.log" second="$W/rs-2.log" rc
+    rm -f "$first" "$second"
+    sluice_config "$cfg" "$slot" "$prefix"
+    sluice_start "$cfg" "$first"
+    local pid=$SLUICE_PID
+    wait_log "$first" 'streaming from slot' 60 "$pid"
+    grep -q "no checkpoint for slot \"$slot\" in \".*\": fresh start" "$first" ||
+        fail "the first start did not say it starts fresh: $(head -5 "$first")"
+    pg_psql -c "INSERT INTO wl_a VALUES (999997, 'rs', 1) ON CONFLICT (id) DO UPDATE SET n = wl_a.n + 1" >/dev/null
+    local lsn
+    lsn="$(sync_barrier)"
+    wait_confirmed "$slot" "$lsn" 60
+    rc=0
+    sluice_stop "$pid" || rc=$?
+    [ "$rc" -eq 0 ] || fail "sluice exited $rc on SIGTERM"
+
+    sluice_start "$cfg" "$second"
+    pid=$SLUICE_PID
+    wait_log "$second" 'streaming from slot' 60 "$pid"
+    grep -Eq 'checkpoint: Kafka transaction [0-9]+ holds changes up to [0-9A-F]+/[0-9A-F]{8}' "$second" ||
+        fail "the restart did not log the checkpoint it found: $(head -5 "$second")"
+    ! grep -q 'fresh start' "$second" ||
+        fail "the restart found a checkpoint but logged a fresh start: $(grep 'fresh start' "$second")"
+    rc=0
+    sluice_stop "$pid" || rc=$?
+    [ "$rc" -eq 0 ] || fail "restarted sluice exited $rc on SIGTERM"
+    drop_slot "$slot"
+}
