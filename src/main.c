@@ -733,7 +733,7 @@ static int run_session(runner_t *r)
     pipeline_args_t args = {.cfg = &r->cfg,
                             .sink = r->sink,
                             .encoder = enc,
-                            .stream = s,
+                            .confirm = pipeline_confirm_to_stream(s),
                             .queue = q,
                             .ckpt = &r->ckpt,
                             .system_id = id.system_id,
