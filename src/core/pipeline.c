@@ -18,11 +18,9 @@
  * Positions are never tracked per change: changes of one transaction share
  * its commit LSN, and only whole transactions are ever in Kafka.
  *
- * State: where the source transaction being read stands (src_state_t) and
- * where the Kafka transaction this pipeline opened stands (ktxn_state_t),
- * each changed only through a transition function that stops the process on
- * a move the protocol does not have (a bug, never bad input: input the
- * protocol does not allow is a PIPE_PROTOCOL error before any move).
+ * State: where the source transaction being read stands (p->src) and where
+ * the Kafka transaction this pipeline opened stands (p->ktxn), each moved
+ * only through txn_state.h's checked transitions.
  */
 #include "sluice/base/clock.h"
 #include "sluice/core/pipeline.h"
@@ -44,25 +42,8 @@
 #include "sluice/pg/relcache.h"
 #include "sluice/base/snapshot_progress.h"
 #include "sluice/core/snapshot_filter.h"
+#include "sluice/core/txn_state.h"
 #include "sluice/base/testpoint.h"
-
-/* The source transaction being read (pgoutput BEGIN … COMMIT). */
-typedef enum {
-    SRC_BETWEEN,   /* between transactions */
-    SRC_STREAMING, /* inside one whose changes go to Kafka */
-    SRC_SKIPPING,  /* inside one Kafka already holds: skipped whole */
-} src_state_t;
-
-/* The Kafka transaction this pipeline opened. */
-typedef enum {
-    KTXN_NONE,    /* none open */
-    KTXN_OPEN,    /* begun; no whole source transaction (or message, or idle point) in it yet:
-                     a commit now writes the committed checkpoint again */
-    KTXN_PENDING, /* holds whole source transactions (messages, an idle point) up to p->pending,
-                     the checkpoint its commit writes */
-    KTXN_FAILED,  /* a sink call failed and the session ends; whether the sink still has a
-                     transaction open is the sink's to say (sink_in_transaction) */
-} ktxn_state_t;
 
 /* What one step leads to: the next input, or the end of the session (why: p->result). */
 typedef enum {
@@ -90,7 +71,7 @@ typedef struct {
     txn_collection_t *colls;
     size_t ncolls, colls_cap;
     /* the source transaction being read */
-    src_state_t src;
+    txn_state_src_t src;
     source_txn_t txn;
     uint32_t seq;
     int64_t txn_start_ms;
@@ -99,7 +80,7 @@ typedef struct {
     uint64_t skipped_run; /* consecutive skipped transactions, for one log line */
     sluice_lsn_t skipped_upto;
     /* the Kafka transaction */
-    ktxn_state_t ktxn;
+    txn_state_kafka_t ktxn;
     int64_t ktxn_start_ms;
     checkpoint_t pending; /* KTXN_PENDING: the checkpoint to write at the next Kafka commit */
     /* a walsender keepalive came since the last Kafka commit (group commit) */
@@ -150,74 +131,6 @@ pipeline_confirm_t pipeline_confirm_to_stream(stream_t *s)
         .confirm = confirm_stream, .confirmed_sent = confirmed_sent_stream, .ctx = s};
 }
 
-static const char *src_state_name(src_state_t st)
-{
-    switch (st) {
-    case SRC_BETWEEN: return "between transactions";
-    case SRC_STREAMING: return "streaming a transaction";
-    case SRC_SKIPPING: return "skipping a transaction";
-    }
-    return "unknown";
-}
-
-static const char *ktxn_state_name(ktxn_state_t st)
-{
-    switch (st) {
-    case KTXN_NONE: return "none";
-    case KTXN_OPEN: return "open";
-    case KTXN_PENDING: return "open with a pending checkpoint";
-    case KTXN_FAILED: return "failed";
-    }
-    return "unknown";
-}
-
-/* BEGIN starts a transaction, streamed or skipped; COMMIT ends it. */
-static bool src_transition_is_valid(src_state_t from, src_state_t to)
-{
-    switch (to) {
-    case SRC_STREAMING:
-    case SRC_SKIPPING: return from == SRC_BETWEEN;
-    case SRC_BETWEEN: return from == SRC_STREAMING || from == SRC_SKIPPING;
-    }
-    return false;
-}
-
-/*
- * Begun from none; pending once something whole is in it (and again with
- * more); over at a commit or an abort; failed from anywhere but failed, and
- * nothing after that: the session ends.
- */
-static bool ktxn_transition_is_valid(ktxn_state_t from, ktxn_state_t to)
-{
-    switch (to) {
-    case KTXN_OPEN: return from == KTXN_NONE;
-    case KTXN_PENDING: return from == KTXN_OPEN || from == KTXN_PENDING;
-    case KTXN_NONE: return from == KTXN_OPEN || from == KTXN_PENDING;
-    case KTXN_FAILED: return from != KTXN_FAILED;
-    }
-    return false;
-}
-
-static void src_transition(pipe_t *p, src_state_t to)
-{
-    if (!src_transition_is_valid(p->src, to)) {
-        log_fatal("bug: invalid source transaction transition from \"%s\" to \"%s\"",
-                  src_state_name(p->src), src_state_name(to));
-        abort();
-    }
-    p->src = to;
-}
-
-static void ktxn_transition(pipe_t *p, ktxn_state_t to)
-{
-    if (!ktxn_transition_is_valid(p->ktxn, to)) {
-        log_fatal("bug: invalid Kafka transaction transition from \"%s\" to \"%s\"",
-                  ktxn_state_name(p->ktxn), ktxn_state_name(to));
-        abort();
-    }
-    p->ktxn = to;
-}
-
 /* Begun by this pipeline and neither committed, aborted nor failed. */
 static bool ktxn_is_open(const pipe_t *p)
 {
@@ -248,8 +161,8 @@ static step_t commit_kafka(pipe_t *p);
  * Deliberately broken test builds (make mutants): the fault suite
  * (tests/fault/scenarios.sh fault_12) and make unit-mutants must catch each
  * (FATAL_AS_ABORT: make unit-mutants only).
- * A hook is compiled in only under its macro and is an empty inline
- * function otherwise, so a production build calls nothing here.
+ * A hook is compiled in only under its macro; otherwise it is a macro that
+ * leaves its argument as it is, so a production build calls nothing here.
  */
 #ifdef SLUICE_MUTANT_CONFIRM_BEFORE_COMMIT
 /*
@@ -271,11 +184,7 @@ static void mutant_confirm_before_commit(pipe_t *p, const checkpoint_t *cp)
     usleep(100 * 1000);
 }
 #else
-static inline void mutant_confirm_before_commit(pipe_t *p, const checkpoint_t *cp)
-{
-    (void) p;
-    (void) cp;
-}
+#define mutant_confirm_before_commit(p, cp) ((void) 0)
 #endif
 
 #ifdef SLUICE_MUTANT_CHECKPOINT_AFTER_COMMIT
@@ -298,12 +207,7 @@ static step_t mutant_checkpoint_after_commit(pipe_t *p, checkpoint_t *cp)
     return STEP_CONTINUE;
 }
 #else
-static inline step_t mutant_checkpoint_after_commit(pipe_t *p, checkpoint_t *cp)
-{
-    (void) p;
-    (void) cp;
-    return STEP_CONTINUE;
-}
+#define mutant_checkpoint_after_commit(p, cp) STEP_CONTINUE
 #endif
 
 #ifdef SLUICE_MUTANT_SPLIT_TXN
@@ -318,11 +222,7 @@ static step_t mutant_split_txn(pipe_t *p)
     return ensure_kafka_txn(p);
 }
 #else
-static inline step_t mutant_split_txn(pipe_t *p)
-{
-    (void) p;
-    return STEP_CONTINUE;
-}
+#define mutant_split_txn(p) STEP_CONTINUE
 #endif
 
 #ifdef SLUICE_MUTANT_FATAL_AS_ABORT
@@ -332,10 +232,7 @@ static sink_status_t mutant_fatal_as_abort(sink_status_t st)
     return st == SINK_FATAL ? SINK_ABORT : st;
 }
 #else
-static inline sink_status_t mutant_fatal_as_abort(sink_status_t st)
-{
-    return st;
-}
+#define mutant_fatal_as_abort(st) (st)
 #endif
 
 #ifdef SLUICE_MUTANT_NO_SKIP
@@ -346,10 +243,7 @@ static bool mutant_no_skip(bool skip)
     return false;
 }
 #else
-static inline bool mutant_no_skip(bool skip)
-{
-    return skip;
-}
+#define mutant_no_skip(skip) (skip)
 #endif
 
 /*
@@ -367,7 +261,7 @@ static step_t sink_failed(pipe_t *p, sink_status_t st)
      * too long to ever fit: stop with the reason instead of looping.
      */
     bool aged = ktxn_is_open(p) && clock_mono_ms() - p->ktxn_start_ms >= p->txn_timeout_ms;
-    ktxn_transition(p, KTXN_FAILED);
+    txn_state_kafka_move(&p->ktxn, KTXN_FAILED);
     bool timed_out = aged && sink_in_transaction(a->sink) && st != SINK_DATA && st != SINK_STOPPED;
     if (st == SINK_ABORT || st == SINK_STOPPED || st == SINK_DATA) {
         char aerr[512];
@@ -418,7 +312,7 @@ static step_t ensure_kafka_txn(pipe_t *p)
     sink_status_t st = sink_begin(p->a->sink, p->err, p->errlen);
     if (st != SINK_OK)
         return sink_failed(p, st);
-    ktxn_transition(p, KTXN_OPEN);
+    txn_state_kafka_move(&p->ktxn, KTXN_OPEN);
     p->ktxn_start_ms = clock_mono_ms();
     snprintf(p->hdr_batch, sizeof p->hdr_batch, "%" PRIu64, p->a->ckpt->seq + 1);
     return STEP_CONTINUE;
@@ -448,7 +342,7 @@ static step_t commit_kafka(pipe_t *p)
         p->snapshot_request = NULL; /* owned by *a->ckpt from now on */
     }
     *a->ckpt = cp;
-    ktxn_transition(p, KTXN_NONE);
+    txn_state_kafka_move(&p->ktxn, KTXN_NONE);
     p->caught_up = false;
     p->last_checkpoint_ms = clock_mono_ms();
     a->stats->counts.kafka_commits++;
@@ -806,7 +700,7 @@ static step_t on_message(pipe_t *p, const pgo_msg_t *m)
              * at the message, never past it (one byte past lost such a transaction). */
             if (p->ktxn != KTXN_PENDING) {
                 p->pending = *a->ckpt;
-                ktxn_transition(p, KTXN_PENDING);
+                txn_state_kafka_move(&p->ktxn, KTXN_PENDING);
             }
             if (m->message.lsn > p->pending.end_lsn)
                 p->pending.end_lsn = m->message.lsn;
@@ -837,7 +731,7 @@ static step_t on_begin(pipe_t *p, const pgo_msg_t *m)
         return protocol_error(p, "BEGIN of xid %u inside transaction %u", m->begin.xid, p->txn.xid);
     const checkpoint_t *ck = p->a->ckpt;
     bool skip = mutant_no_skip(ck->present && m->begin.final_lsn <= ck->commit_lsn);
-    src_transition(p, skip ? SRC_SKIPPING : SRC_STREAMING);
+    txn_state_src_move(&p->src, skip ? SRC_SKIPPING : SRC_STREAMING);
     p->seq = 0;
     p->txn.xid = m->begin.xid;
     p->txn.commit_lsn = m->begin.final_lsn;
@@ -873,7 +767,7 @@ static step_t on_commit(pipe_t *p, const pgo_msg_t *m)
         return protocol_error(p, "COMMIT at " LSN_FMT " for a transaction that began with final LSN " LSN_FMT,
                               LSN_ARGS(m->commit.commit_lsn), LSN_ARGS(p->txn.commit_lsn));
     bool skipped = p->src == SRC_SKIPPING;
-    src_transition(p, SRC_BETWEEN);
+    txn_state_src_move(&p->src, SRC_BETWEEN);
     if (skipped) {
         a->stats->counts.skipped_txns++;
         return STEP_CONTINUE;
@@ -888,7 +782,7 @@ static step_t on_commit(pipe_t *p, const pgo_msg_t *m)
     p->pending.end_lsn = m->commit.end_lsn;
     p->pending.xid = p->txn.xid;
     p->pending.commit_ts_us = p->txn.commit_ts_us;
-    ktxn_transition(p, KTXN_PENDING);
+    txn_state_kafka_move(&p->ktxn, KTXN_PENDING);
     a->stats->counts.source_txns++;
     if (p->snapshot_requested) {
         step_t r = commit_kafka(p);
@@ -952,7 +846,7 @@ static step_t maybe_idle_checkpoint(pipe_t *p)
         return r;
     p->pending = *a->ckpt;
     p->pending.end_lsn = p->keepalive_wal_end;
-    ktxn_transition(p, KTXN_PENDING);
+    txn_state_kafka_move(&p->ktxn, KTXN_PENDING);
     r = commit_kafka(p);
     if (r == STEP_CONTINUE) {
         a->stats->counts.idle_checkpoints++;
@@ -967,7 +861,7 @@ static void abort_kafka(pipe_t *p)
     char aerr[512];
     if (sink_abort(p->a->sink, aerr, sizeof aerr) != SINK_OK)
         log_warning("%s", aerr);
-    ktxn_transition(p, KTXN_NONE);
+    txn_state_kafka_move(&p->ktxn, KTXN_NONE);
 }
 
 static step_t finish_on_stop(pipe_t *p)

@@ -28,6 +28,7 @@
 #include "sluice/base/log.h"
 #include "sluice/base/queue.h"
 #include "sluice/core/pipeline.h"
+#include "sluice/core/txn_state.h"
 #include "sluice/encode/encode.h"
 #include "sluice/kafka/sink.h"
 #include "wire_builder.h"
@@ -654,7 +655,7 @@ START_TEST(test_sink_status_maps_to_result)
 END_TEST
 
 /* ------------------------------------------------------------------------ */
-/* The sink seam's state.                                                     */
+/* The sink seam's state.                                                    */
 
 /* The seam tracks the transaction and its bytes, whatever implementation is behind it. */
 START_TEST(test_sink_seam_tracks_transaction_and_bytes)
@@ -724,6 +725,48 @@ START_TEST(test_sink_begin_twice_aborts)
 }
 END_TEST
 
+/* ------------------------------------------------------------------------ */
+/* The pipeline's transaction states: exactly the protocol's moves.          */
+
+START_TEST(test_txn_state_allows_only_the_protocols_moves)
+{
+    /* source: BEGIN (streamed or skipped) from between, COMMIT back */
+    static const bool src_ok[3][3] = {
+        /* to:          BETWEEN STREAMING SKIPPING */
+        [SRC_BETWEEN] = {false, true, true},
+        [SRC_STREAMING] = {true, false, false},
+        [SRC_SKIPPING] = {true, false, false},
+    };
+    for (int from = 0; from < 3; from++)
+        for (int to = 0; to < 3; to++)
+            ck_assert_msg(txn_state_src_valid(from, to) == src_ok[from][to], "%s -> %s",
+                          txn_state_src_name(from), txn_state_src_name(to));
+    /* Kafka: begin from none, pending once something whole is in it, commit or abort back
+     * to none, failed from anything but failed, and nothing after that */
+    static const bool kafka_ok[4][4] = {
+        /* to:          NONE   OPEN   PENDING FAILED */
+        [KTXN_NONE] = {false, true, false, true},
+        [KTXN_OPEN] = {true, false, true, true},
+        [KTXN_PENDING] = {true, false, true, true},
+        [KTXN_FAILED] = {false, false, false, false},
+    };
+    for (int from = 0; from < 4; from++)
+        for (int to = 0; to < 4; to++)
+            ck_assert_msg(txn_state_kafka_valid(from, to) == kafka_ok[from][to], "%s -> %s",
+                          txn_state_kafka_name(from), txn_state_kafka_name(to));
+}
+END_TEST
+
+/* A move the protocol does not have stops the process. */
+START_TEST(test_txn_state_invalid_move_aborts)
+{
+    log_configure(LOG_FATAL, false, NULL);
+    txn_state_kafka_t st = KTXN_FAILED;
+    txn_state_kafka_move(&st, KTXN_OPEN);
+    ck_abort_msg("a move out of the failed state returned");
+}
+END_TEST
+
 static Suite *pipeline_suite(bool forking)
 {
     Suite *s = suite_create("pipeline");
@@ -737,10 +780,12 @@ static Suite *pipeline_suite(bool forking)
     suite_add_tcase(s, tc);
     TCase *seam = tcase_create("seam");
     tcase_add_test(seam, test_sink_seam_tracks_transaction_and_bytes);
+    tcase_add_test(seam, test_txn_state_allows_only_the_protocols_moves);
     /* A test that ends in abort() needs its own process (CK_FORK=yes, make unit-plain). */
     if (forking) {
         tcase_add_test_raise_signal(seam, test_sink_produce_without_transaction_aborts, SIGABRT);
         tcase_add_test_raise_signal(seam, test_sink_begin_twice_aborts, SIGABRT);
+        tcase_add_test_raise_signal(seam, test_txn_state_invalid_move_aborts, SIGABRT);
     }
     suite_add_tcase(s, seam);
     return s;
