@@ -36,7 +36,7 @@ DEPS      := $(LIB_OBJ:.o=.d) $(SAN_OBJ:.o=.d) $(BUILD)/obj/src/main.d
 
 SANFLAGS  := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
-.PHONY: lint soak mutants all deps check unit unit-plain unit-san it faults fuzz bench bench-snapshot demo clean tools format
+.PHONY: lint soak mutants all deps check unit unit-plain unit-san unit-mutants it faults fuzz bench bench-snapshot demo clean tools format
 
 all: $(BUILD)/sluice tools
 
@@ -90,6 +90,26 @@ unit-san: $(UNIT_SAN_BINS)
 
 unit: unit-plain unit-san
 
+# The protocol tests against deliberately broken pipelines: each build must fail the
+# test that names the rule it breaks (tests/unit/test_pipeline.c), or that test cannot fail.
+UNIT_MUTANTS := NO_SKIP:test_skips_txns_kafka_already_holds \
+                SPLIT_TXN:test_never_splits_a_source_txn \
+                CHECKPOINT_AFTER_COMMIT:test_checkpoint_is_last_record_before_commit \
+                CONFIRM_BEFORE_COMMIT:test_confirms_only_what_kafka_committed \
+                FATAL_AS_ABORT:test_sink_status_maps_to_result
+$(BUILD)/unit-mutants/test_pipeline-%: tests/unit/test_pipeline.c src/core/pipeline.c \
+        $(wildcard tests/unit/*.h include/sluice/*/*.h) $(BUILD)/libsluice.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -DSLUICE_MUTANT_$* -Itests/unit -o $@ $< src/core/pipeline.c \
+	    $(BUILD)/libsluice.a $(LDLIBS) $(CHECK_LIBS)
+unit-mutants: $(foreach m,$(UNIT_MUTANTS),$(BUILD)/unit-mutants/test_pipeline-$(firstword $(subst :, ,$(m))))
+	@set -e; for m in $(UNIT_MUTANTS); do name=$${m%%:*}; test=$${m#*:}; \
+	  out=$(BUILD)/unit-mutants/$$name.out; \
+	  if CK_FORK=yes $(BUILD)/unit-mutants/test_pipeline-$$name >$$out 2>&1 || \
+	     ! grep -q ":F:[^:]*:$$test:" $$out; then \
+	    cat $$out; echo "unit-mutants: the $$name build does not fail $$test"; exit 1; fi; \
+	  echo "unit-mutants: the $$name build fails $$test"; done
+
 # Installs Debian packages and the pinned Kafka broker (idempotent, fast when present).
 deps:
 	@tests/env/install.sh >/dev/null
@@ -106,6 +126,7 @@ lint:
 check: deps
 	$(MAKE) lint
 	$(MAKE) unit
+	$(MAKE) unit-mutants
 	$(MAKE) it
 
 faults: deps

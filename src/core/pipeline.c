@@ -7,7 +7,7 @@
  * commit.interval.ms has passed, commit.max.bytes were produced, or no more
  * input is waiting. The checkpoint record for the last source COMMIT in it is
  * produced just before the commit. Only after Kafka reports the commit does
- * the confirmed LSN move (stream_confirm).
+ * the confirmed LSN move (args->confirm, stream_confirm in the daemon).
  *
  * Changes are produced as they are decoded, so memory stays flat however
  * large a source transaction is: librdkafka's bounded queue pushes back, the
@@ -17,6 +17,10 @@
  * commit_lsn starts a transaction Kafka already has; it is skipped whole.
  * Positions are never tracked per change: changes of one transaction share
  * its commit LSN, and only whole transactions are ever in Kafka.
+ *
+ * State: where the source transaction being read stands (p->src) and where
+ * the Kafka transaction this pipeline opened stands (p->ktxn), each moved
+ * only through txn_state.h's checked transitions.
  */
 #include "sluice/base/clock.h"
 #include "sluice/core/pipeline.h"
@@ -38,7 +42,14 @@
 #include "sluice/pg/relcache.h"
 #include "sluice/base/snapshot_progress.h"
 #include "sluice/core/snapshot_filter.h"
+#include "sluice/core/txn_state.h"
 #include "sluice/base/testpoint.h"
+
+/* What one step leads to: the next input, or the end of the session (why: p->result). */
+typedef enum {
+    STEP_CONTINUE,
+    STEP_END,
+} step_t;
 
 /* Events per table in the source transaction (transaction metadata). */
 typedef struct {
@@ -60,8 +71,7 @@ typedef struct {
     txn_collection_t *colls;
     size_t ncolls, colls_cap;
     /* the source transaction being read */
-    bool in_txn;
-    bool skipping;
+    txn_state_src_t src;
     source_txn_t txn;
     uint32_t seq;
     int64_t txn_start_ms;
@@ -69,11 +79,10 @@ typedef struct {
     int64_t now_ms;       /* wall clock, read once per batch of input */
     uint64_t skipped_run; /* consecutive skipped transactions, for one log line */
     sluice_lsn_t skipped_upto;
-    /* the open Kafka transaction */
-    bool ktxn_open; /* begun here, not yet committed or given up */
+    /* the Kafka transaction */
+    txn_state_kafka_t ktxn;
     int64_t ktxn_start_ms;
-    bool have_pending;
-    checkpoint_t pending; /* checkpoint to write at the next Kafka commit */
+    checkpoint_t pending; /* KTXN_PENDING: the checkpoint to write at the next Kafka commit */
     /* a walsender keepalive came since the last Kafka commit (group commit) */
     bool caught_up;
     /* idle progress */
@@ -83,15 +92,13 @@ typedef struct {
     /* a "sluice.snapshot" message in the source transaction being read (or just read) */
     bool snapshot_requested;
     char *snapshot_request; /* the checkpoint's new snapshot member, until committed */
+    pipeline_result_t result; /* why the session ends, once a step returned STEP_END */
     char *err;
     size_t errlen;
 } pipe_t;
 
 /* How long the input must be quiet before an open Kafka transaction is committed. */
 #define COMMIT_LINGER_MS 5
-
-/* Internal: keep going. */
-#define PIPE_CONTINUE ((pipeline_result_t) -1)
 
 const char *pipeline_result_name(pipeline_result_t r)
 {
@@ -108,39 +115,158 @@ const char *pipeline_result_name(pipeline_result_t r)
     return "unknown";
 }
 
+static void confirm_stream(void *ctx, sluice_lsn_t lsn)
+{
+    stream_confirm(ctx, lsn);
+}
 
+static sluice_lsn_t confirmed_sent_stream(void *ctx)
+{
+    return stream_confirmed_sent(ctx);
+}
 
-static pipeline_result_t protocol_error(pipe_t *p, const char *fmt, ...) SLUICE_PRINTF(2, 3);
-static pipeline_result_t protocol_error(pipe_t *p, const char *fmt, ...)
+pipeline_confirm_t pipeline_confirm_to_stream(stream_t *s)
+{
+    return (pipeline_confirm_t) {
+        .confirm = confirm_stream, .confirmed_sent = confirmed_sent_stream, .ctx = s};
+}
+
+/* Begun by this pipeline and neither committed, aborted nor failed. */
+static bool ktxn_is_open(const pipe_t *p)
+{
+    return p->ktxn == KTXN_OPEN || p->ktxn == KTXN_PENDING;
+}
+
+static step_t session_end(pipe_t *p, pipeline_result_t why)
+{
+    p->result = why;
+    return STEP_END;
+}
+
+static step_t protocol_error(pipe_t *p, const char *fmt, ...) SLUICE_PRINTF(2, 3);
+static step_t protocol_error(pipe_t *p, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(p->err, p->errlen, fmt, ap);
     va_end(ap);
-    return PIPE_PROTOCOL;
+    return session_end(p, PIPE_PROTOCOL);
 }
+
+static step_t sink_failed(pipe_t *p, sink_status_t st);
+static step_t ensure_kafka_txn(pipe_t *p);
+static step_t commit_kafka(pipe_t *p);
+
+/*
+ * Deliberately broken test builds (make mutants): the fault suite
+ * (tests/fault/scenarios.sh fault_12) and make unit-mutants must catch each
+ * (FATAL_AS_ABORT: make unit-mutants only).
+ * A hook is compiled in only under its macro; otherwise it is a macro that
+ * leaves its argument as it is, so a production build calls nothing here.
+ */
+#ifdef SLUICE_MUTANT_CONFIRM_BEFORE_COMMIT
+/*
+ * Confirms before Kafka commits. A real bug of this kind leaves the confirm a
+ * whole Kafka commit (tens of ms) to reach the walsender; here the kill at
+ * before_commit comes microseconds after it, and a walsender that was not
+ * scheduled in between dies on the broken socket without reading it (the
+ * suite once let this build pass that way). So: wait until the confirm is on
+ * the wire (up to 1 s), then give the walsender 100 ms to take it in, as a
+ * commit would.
+ */
+static void mutant_confirm_before_commit(pipe_t *p, const checkpoint_t *cp)
+{
+    const pipeline_confirm_t *c = &p->a->confirm;
+    c->confirm(c->ctx, cp->end_lsn);
+    for (int waited = 0;
+         c->confirmed_sent && waited < 1000 && c->confirmed_sent(c->ctx) < cp->end_lsn; waited++)
+        usleep(1000);
+    usleep(100 * 1000);
+}
+#else
+#define mutant_confirm_before_commit(p, cp) ((void) 0)
+#endif
+
+#ifdef SLUICE_MUTANT_CHECKPOINT_AFTER_COMMIT
+/* The checkpoint travels in a second Kafka transaction: the changes are committed
+ * with the old checkpoint first, then a new transaction is begun for the new one. */
+static step_t mutant_checkpoint_after_commit(pipe_t *p, checkpoint_t *cp)
+{
+    const pipeline_args_t *a = p->a;
+    checkpoint_t old = *a->ckpt;
+    old.present = true;
+    old.seq = cp->seq;
+    snprintf(old.system_id, sizeof old.system_id, "%s", a->system_id);
+    sink_status_t st = sink_commit(a->sink, &old, a->cfg->slot, p->err, p->errlen);
+    if (st != SINK_OK)
+        return sink_failed(p, st);
+    testpoint_hit("after_commit");
+    cp->seq++;
+    if ((st = sink_begin(a->sink, p->err, p->errlen)) != SINK_OK)
+        return sink_failed(p, st);
+    return STEP_CONTINUE;
+}
+#else
+#define mutant_checkpoint_after_commit(p, cp) STEP_CONTINUE
+#endif
+
+#ifdef SLUICE_MUTANT_SPLIT_TXN
+/* Splits a source transaction across Kafka transactions: commits after every tenth change. */
+static step_t mutant_split_txn(pipe_t *p)
+{
+    if (p->seq % 10 != 0)
+        return STEP_CONTINUE;
+    step_t r = commit_kafka(p);
+    if (r != STEP_CONTINUE)
+        return r;
+    return ensure_kafka_txn(p);
+}
+#else
+#define mutant_split_txn(p) STEP_CONTINUE
+#endif
+
+#ifdef SLUICE_MUTANT_FATAL_AS_ABORT
+/* Takes an unusable producer for an aborted transaction: rewinds instead of rebuilding. */
+static sink_status_t mutant_fatal_as_abort(sink_status_t st)
+{
+    return st == SINK_FATAL ? SINK_ABORT : st;
+}
+#else
+#define mutant_fatal_as_abort(st) (st)
+#endif
+
+#ifdef SLUICE_MUTANT_NO_SKIP
+/* Never skips: resends what Kafka holds. */
+static bool mutant_no_skip(bool skip)
+{
+    (void) skip;
+    return false;
+}
+#else
+#define mutant_no_skip(skip) (skip)
+#endif
 
 /*
  * Turns a failed sink call into the session's outcome. Abortable failures
  * abort the Kafka transaction here, so the caller only reconnects.
  */
-static pipeline_result_t sink_failed(pipe_t *p, sink_status_t st)
+static step_t sink_failed(pipe_t *p, sink_status_t st)
 {
     const pipeline_args_t *a = p->a;
+    st = mutant_fatal_as_abort(st);
     /*
      * A Kafka transaction open longer than transaction.timeout.ms is aborted by
      * the coordinator (seen here as an abort, a fatal error or fencing). Once
      * is a broker outage; the same source transaction failing so twice is one
      * too long to ever fit: stop with the reason instead of looping.
      */
-    bool aged = p->ktxn_open && clock_mono_ms() - p->ktxn_start_ms >= p->txn_timeout_ms;
-    p->ktxn_open = false;
+    bool aged = ktxn_is_open(p) && clock_mono_ms() - p->ktxn_start_ms >= p->txn_timeout_ms;
+    txn_state_kafka_move(&p->ktxn, KTXN_FAILED);
     bool timed_out = aged && sink_in_transaction(a->sink) && st != SINK_DATA && st != SINK_STOPPED;
     if (st == SINK_ABORT || st == SINK_STOPPED || st == SINK_DATA) {
         char aerr[512];
         sink_status_t ast = sink_abort(a->sink, aerr, sizeof aerr);
         a->stats->counts.kafka_aborts++;
-        p->have_pending = false;
         if (ast == SINK_FENCED)
             st = SINK_FENCED;
         else if (ast != SINK_OK) {
@@ -150,7 +276,7 @@ static pipeline_result_t sink_failed(pipe_t *p, sink_status_t st)
         }
     }
     if (timed_out) {
-        sluice_lsn_t key = p->in_txn ? p->txn.commit_lsn : p->pending.commit_lsn;
+        sluice_lsn_t key = p->src != SRC_BETWEEN ? p->txn.commit_lsn : p->pending.commit_lsn;
         if (a->stats->timeout_failed_lsn == key) {
             size_t n = strlen(p->err);
             snprintf(p->err + n, p->errlen - n,
@@ -159,7 +285,7 @@ static pipeline_result_t sink_failed(pipe_t *p, sink_status_t st)
                      "\"kafka.transaction.timeout.ms\" (at most the broker's "
                      "transaction.max.timeout.ms)",
                      p->txn.xid, LSN_ARGS(key), p->txn_timeout_ms);
-            return PIPE_DATA;
+            return session_end(p, PIPE_DATA);
         }
         a->stats->timeout_failed_lsn = key;
         log_warning("the Kafka transaction was open for %" PRId64 " ms, longer than "
@@ -168,72 +294,45 @@ static pipeline_result_t sink_failed(pipe_t *p, sink_status_t st)
     }
     a->stats->fenced_after_timeout = st == SINK_FENCED && aged;
     switch (st) {
-    case SINK_STOPPED: return PIPE_STOPPED;
-    case SINK_DATA: return PIPE_DATA;
-    case SINK_FENCED: return PIPE_FENCED;
-    case SINK_ABORT: return PIPE_REWIND;
+    case SINK_STOPPED: return session_end(p, PIPE_STOPPED);
+    case SINK_DATA: return session_end(p, PIPE_DATA);
+    case SINK_FENCED: return session_end(p, PIPE_FENCED);
+    case SINK_ABORT: return session_end(p, PIPE_REWIND);
     case SINK_FATAL:
     case SINK_RETRY:
     case SINK_OK: break;
     }
-    return PIPE_REBUILD;
+    return session_end(p, PIPE_REBUILD);
 }
 
-static pipeline_result_t ensure_kafka_txn(pipe_t *p)
+static step_t ensure_kafka_txn(pipe_t *p)
 {
-    if (sink_in_transaction(p->a->sink))
-        return PIPE_CONTINUE;
+    if (ktxn_is_open(p))
+        return STEP_CONTINUE;
     sink_status_t st = sink_begin(p->a->sink, p->err, p->errlen);
     if (st != SINK_OK)
         return sink_failed(p, st);
+    txn_state_kafka_move(&p->ktxn, KTXN_OPEN);
     p->ktxn_start_ms = clock_mono_ms();
-    p->ktxn_open = true;
-    p->have_pending = false;
     snprintf(p->hdr_batch, sizeof p->hdr_batch, "%" PRIu64, p->a->ckpt->seq + 1);
-    return PIPE_CONTINUE;
+    return STEP_CONTINUE;
 }
 
 /* Commits the open Kafka transaction with the pending checkpoint, then confirms. */
-static pipeline_result_t commit_kafka(pipe_t *p)
+static step_t commit_kafka(pipe_t *p)
 {
     const pipeline_args_t *a = p->a;
-    if (!sink_in_transaction(a->sink))
-        return PIPE_CONTINUE;
-    checkpoint_t cp = p->have_pending ? p->pending : *a->ckpt;
+    if (!ktxn_is_open(p))
+        return STEP_CONTINUE;
+    checkpoint_t cp = p->ktxn == KTXN_PENDING ? p->pending : *a->ckpt;
     /* The snapshot member travels on unchanged, or carries a request for new copies. */
     cp.snapshot = p->snapshot_request ? p->snapshot_request : a->ckpt->snapshot;
     cp.present = true;
     cp.seq = a->ckpt->seq + 1;
     snprintf(cp.system_id, sizeof cp.system_id, "%s", a->system_id);
-#ifdef SLUICE_MUTANT_CONFIRM_BEFORE_COMMIT
-    /* Deliberately broken build for the fault suite: confirms before Kafka commits.
-     * A real bug of this kind leaves the confirm a whole Kafka commit (tens of
-     * ms) to reach the walsender; here the kill at before_commit comes
-     * microseconds after it, and a walsender that was not scheduled in between
-     * dies on the broken socket without reading it (the suite once let this
-     * build pass that way). So: wait until the confirm is on the wire (up to
-     * 1 s), then give the walsender 100 ms to take it in, as a commit would. */
-    stream_confirm(a->stream, cp.end_lsn);
-    for (int waited = 0; waited < 1000 && stream_confirmed_sent(a->stream) < cp.end_lsn; waited++)
-        usleep(1000);
-    usleep(100 * 1000);
-#endif
-#ifdef SLUICE_MUTANT_CHECKPOINT_AFTER_COMMIT
-    /* Deliberately broken build: the checkpoint travels in a second Kafka transaction. */
-    {
-        checkpoint_t old = *a->ckpt;
-        old.present = true;
-        old.seq = cp.seq;
-        snprintf(old.system_id, sizeof old.system_id, "%s", a->system_id);
-        sink_status_t mst = sink_commit(a->sink, &old, a->cfg->slot, p->err, p->errlen);
-        if (mst != SINK_OK)
-            return sink_failed(p, mst);
-        testpoint_hit("after_commit");
-        cp.seq++;
-        if ((mst = sink_begin(a->sink, p->err, p->errlen)) != SINK_OK)
-            return sink_failed(p, mst);
-    }
-#endif
+    mutant_confirm_before_commit(p, &cp);
+    if (mutant_checkpoint_after_commit(p, &cp) != STEP_CONTINUE)
+        return STEP_END;
     int64_t commit_start_ms = clock_mono_ms();
     sink_status_t st = sink_commit(a->sink, &cp, a->cfg->slot, p->err, p->errlen);
     if (st != SINK_OK)
@@ -243,17 +342,16 @@ static pipeline_result_t commit_kafka(pipe_t *p)
         p->snapshot_request = NULL; /* owned by *a->ckpt from now on */
     }
     *a->ckpt = cp;
-    p->ktxn_open = false;
+    txn_state_kafka_move(&p->ktxn, KTXN_NONE);
     p->caught_up = false;
-    p->have_pending = false;
     p->last_checkpoint_ms = clock_mono_ms();
     a->stats->counts.kafka_commits++;
     metrics_kafka_committed((clock_mono_ms() - commit_start_ms) * 1000);
     log_debug("committed Kafka transaction %" PRIu64 " up to " LSN_FMT, cp.seq,
               LSN_ARGS(cp.end_lsn));
     testpoint_hit("after_commit");
-    stream_confirm(a->stream, cp.end_lsn);
-    return PIPE_CONTINUE;
+    a->confirm.confirm(a->confirm.ctx, cp.end_lsn);
+    return STEP_CONTINUE;
 }
 
 static void set_txn_headers(pipe_t *p)
@@ -262,7 +360,7 @@ static void set_txn_headers(pipe_t *p)
     snprintf(p->hdr_xid, sizeof p->hdr_xid, "%u", p->txn.xid);
 }
 
-static pipeline_result_t produce(pipe_t *p, const char *topic, int32_t partition, bool has_key,
+static step_t produce(pipe_t *p, const char *topic, int32_t partition, bool has_key,
                                  bool has_value)
 {
     sink_headers_t h = {.lsn = p->hdr_lsn, .xid = p->hdr_xid, .batch = p->hdr_batch, .seq = p->seq};
@@ -271,10 +369,10 @@ static pipeline_result_t produce(pipe_t *p, const char *topic, int32_t partition
                                     has_value ? p->value.len : 0, &h, p->err, p->errlen);
     if (st != SINK_OK)
         return sink_failed(p, st);
-    return PIPE_CONTINUE;
+    return STEP_CONTINUE;
 }
 
-static pipeline_result_t ensure_topic(pipe_t *p, const char *topic);
+static step_t ensure_topic(pipe_t *p, const char *topic);
 
 /*
  * Completes a relation just described by PostgreSQL: the types of its columns
@@ -284,17 +382,17 @@ static pipeline_result_t ensure_topic(pipe_t *p, const char *topic);
  * whole row the record key. The catalog is asked only for what the built-in
  * table does not know, so a publication of plain tables never opens it.
  */
-static pipeline_result_t prepare_relation(pipe_t *p, relcache_entry_t *rel)
+static step_t prepare_relation(pipe_t *p, relcache_entry_t *rel)
 {
     /* A RELATION message means the table (or a type it uses) may have changed: look again. */
     if (!catalog_complete_relation(p->catalog, p->types, rel, true, p->err, p->errlen))
-        return PIPE_STREAM_LOST; /* PostgreSQL unreachable: reconnect, resume */
+        return session_end(p, PIPE_STREAM_LOST); /* PostgreSQL unreachable: reconnect, resume */
     if ((rel->replident == 'f' || rel->replident == 'n') && rel->nkafka_keys == 0)
         log_debug("relation \"%s.%s\" (replica identity '%c') has no usable primary key: "
                   "its records get null keys",
                   rel->nspname, rel->relname, rel->replident);
     encoder_prepare_relation(p->a->encoder, rel);
-    return PIPE_CONTINUE;
+    return STEP_CONTINUE;
 }
 
 /* Counts one change event of `rel` for the transaction metadata; fills *o. */
@@ -329,11 +427,11 @@ static const txn_order_t *count_event(pipe_t *p, const relcache_entry_t *rel, tx
  * transaction: END, with the counts known only now, just before its COMMIT
  * is recorded.
  */
-static pipeline_result_t emit_txn_meta(pipe_t *p, bool end)
+static step_t emit_txn_meta(pipe_t *p, bool end)
 {
     const pipeline_args_t *a = p->a;
-    pipeline_result_t r = ensure_topic(p, p->txn_topic);
-    if (r != PIPE_CONTINUE)
+    step_t r = ensure_topic(p, p->txn_topic);
+    if (r != STEP_CONTINUE)
         return r;
     const char *names[p->ncolls ? p->ncolls : 1];
     uint64_t counts[p->ncolls ? p->ncolls : 1];
@@ -355,7 +453,7 @@ static pipeline_result_t emit_txn_meta(pipe_t *p, bool end)
 }
 
 /* Produces one change event (and the tombstone after a delete). */
-static pipeline_result_t emit_change(pipe_t *p, event_op_t op, const relcache_entry_t *rel,
+static step_t emit_change(pipe_t *p, event_op_t op, const relcache_entry_t *rel,
                                      const pgo_tuple_t *before, bool before_key_only,
                                      const pgo_tuple_t *after, sluice_lsn_t lsn)
 {
@@ -374,24 +472,16 @@ static pipeline_result_t emit_change(pipe_t *p, event_op_t op, const relcache_en
     strbuf_reset(&p->value);
     bool has_key = encoder_key(a->encoder, rel, op == OP_DELETE ? before : after, &p->key);
     encoder_value(a->encoder, &ev, &p->value);
-    pipeline_result_t r = produce(p, rel->topic, -1, has_key, true);
-    if (r != PIPE_CONTINUE)
+    step_t r = produce(p, rel->topic, -1, has_key, true);
+    if (r != STEP_CONTINUE)
         return r;
     a->stats->counts.changes++;
     testpoint_hit("mid_txn");
-#ifdef SLUICE_MUTANT_SPLIT_TXN
-    /* Deliberately broken build: splits a source transaction across Kafka transactions. */
-    if (p->seq % 10 == 0) {
-        pipeline_result_t mr = commit_kafka(p);
-        if (mr != PIPE_CONTINUE)
-            return mr;
-        if ((mr = ensure_kafka_txn(p)) != PIPE_CONTINUE)
-            return mr;
-    }
-#endif
+    if (mutant_split_txn(p) != STEP_CONTINUE)
+        return STEP_END;
     if (op == OP_DELETE && a->cfg->tombstones && has_key)
         return produce(p, rel->topic, -1, true, false);
-    return PIPE_CONTINUE;
+    return STEP_CONTINUE;
 }
 
 /* Whether the Kafka key columns are equal in the old row a and the new row b. */
@@ -411,18 +501,18 @@ static bool same_key(const relcache_entry_t *rel, const pgo_tuple_t *a, const pg
     return true;
 }
 
-static pipeline_result_t on_change(pipe_t *p, const pgo_msg_t *m, sluice_lsn_t lsn)
+static step_t on_change(pipe_t *p, const pgo_msg_t *m, sluice_lsn_t lsn)
 {
-    if (!p->in_txn)
+    if (p->src == SRC_BETWEEN)
         return protocol_error(p, "%s outside a transaction", pgo_kind_name(m->kind));
-    if (p->skipping)
-        return PIPE_CONTINUE;
+    if (p->src == SRC_SKIPPING)
+        return STEP_CONTINUE;
     const relcache_entry_t *rel = relcache_get(p->rel, m->change.relid);
     if (!rel)
         return protocol_error(p, "%s for relation OID %u, which PostgreSQL never described",
                               pgo_kind_name(m->kind), m->change.relid);
     if (!snapshot_filter_emits(p->a->snapshot_filter, rel->oid, p->txn.commit_lsn))
-        return PIPE_CONTINUE; /* committed before the table's snapshot copy: the copy has it */
+        return STEP_CONTINUE; /* committed before the table's snapshot copy: the copy has it */
     const pgo_tuple_t *old = m->change.old_kind ? &m->change.old_tuple : NULL;
     const pgo_tuple_t *neu = m->kind == PGO_DELETE ? NULL : &m->change.new_tuple;
     if ((old && old->ncols != rel->ncols) || (neu && neu->ncols != rel->ncols))
@@ -438,23 +528,23 @@ static pipeline_result_t on_change(pipe_t *p, const pgo_msg_t *m, sluice_lsn_t l
             /* The key changed: as Debezium, a delete under the old key (and its tombstone),
              * then a create under the new one, so per-key consumers stay consistent. Under
              * REPLICA IDENTITY FULL the old row is whole ('O') and the key its primary key. */
-            pipeline_result_t r =
+            step_t r =
                 emit_change(p, OP_DELETE, rel, old, m->change.old_kind == 'K', NULL, lsn);
-            if (r != PIPE_CONTINUE)
+            if (r != STEP_CONTINUE)
                 return r;
             return emit_change(p, OP_CREATE, rel, NULL, false, neu, lsn);
         }
         return emit_change(p, OP_UPDATE, rel, old, m->change.old_kind == 'K', neu, lsn);
-    default: return PIPE_CONTINUE;
+    default: return STEP_CONTINUE;
     }
 }
 
-static pipeline_result_t on_truncate(pipe_t *p, const pgo_msg_t *m, sluice_lsn_t lsn)
+static step_t on_truncate(pipe_t *p, const pgo_msg_t *m, sluice_lsn_t lsn)
 {
-    if (!p->in_txn)
+    if (p->src == SRC_BETWEEN)
         return protocol_error(p, "TRUNCATE outside a transaction");
-    if (p->skipping)
-        return PIPE_CONTINUE;
+    if (p->src == SRC_SKIPPING)
+        return STEP_CONTINUE;
     for (uint32_t i = 0; i < m->truncate.nrelids; i++) {
         const relcache_entry_t *rel = relcache_get(p->rel, m->truncate.relids[i]);
         if (!rel)
@@ -475,45 +565,45 @@ static pipeline_result_t on_truncate(pipe_t *p, const pgo_msg_t *m, sluice_lsn_t
         /* Every partition gets the truncate, so a consumer of any partition sees it in order. */
         int parts = sink_partition_count(p->a->sink, rel->topic);
         for (int part = 0; part < (parts > 0 ? parts : 1); part++) {
-            pipeline_result_t r = produce(p, rel->topic, parts > 0 ? part : -1, false, true);
-            if (r != PIPE_CONTINUE)
+            step_t r = produce(p, rel->topic, parts > 0 ? part : -1, false, true);
+            if (r != STEP_CONTINUE)
                 return r;
         }
         p->a->stats->counts.changes++;
     }
-    return PIPE_CONTINUE;
+    return STEP_CONTINUE;
 }
 
-static pipeline_result_t ensure_topic(pipe_t *p, const char *topic)
+static step_t ensure_topic(pipe_t *p, const char *topic)
 {
     const pipeline_args_t *a = p->a;
     for (int attempt = 1;; attempt++) {
         sink_status_t st = sink_ensure_topic(a->sink, topic, false, 10000, p->err, p->errlen);
         if (st == SINK_OK)
-            return PIPE_CONTINUE;
+            return STEP_CONTINUE;
         if (st != SINK_RETRY || attempt >= 5 || *a->stop)
-            return st == SINK_RETRY ? PIPE_REWIND : sink_failed(p, st);
+            return st == SINK_RETRY ? session_end(p, PIPE_REWIND) : sink_failed(p, st);
         log_warning("%s; retrying", p->err);
     }
 }
 
-static pipeline_result_t on_message(pipe_t *p, const pgo_msg_t *m)
+static step_t on_message(pipe_t *p, const pgo_msg_t *m)
 {
     const pipeline_args_t *a = p->a;
     bool transactional = m->message.flags & PGO_MESSAGE_TRANSACTIONAL;
     source_txn_t nontx = {.xid = 0, .commit_lsn = m->message.lsn, .commit_ts_us = clock_wall_ms() * 1000};
     if (transactional) {
-        if (!p->in_txn)
+        if (p->src == SRC_BETWEEN)
             return protocol_error(p, "transactional MESSAGE outside a transaction");
-        if (p->skipping)
-            return PIPE_CONTINUE;
-    } else if (p->in_txn) {
+        if (p->src == SRC_SKIPPING)
+            return STEP_CONTINUE;
+    } else if (p->src != SRC_BETWEEN) {
         return protocol_error(p, "non-transactional MESSAGE inside a transaction");
     } else if (m->message.lsn <= a->ckpt->end_lsn ||
-               (p->have_pending && m->message.lsn <= p->pending.end_lsn)) {
+               (p->ktxn == KTXN_PENDING && m->message.lsn <= p->pending.end_lsn)) {
         /* Already in Kafka: the message's LSN is the end of its WAL record, so a
          * checkpoint at or past it holds it (one a message set ends exactly there). */
-        return PIPE_CONTINUE;
+        return STEP_CONTINUE;
     }
     if (strcmp(m->message.prefix, SNAPSHOT_REQUEST_PREFIX) == 0) {
         /* A request to copy tables (snapshot.h): recorded in the checkpoint committed with
@@ -534,10 +624,10 @@ static pipeline_result_t on_message(pipe_t *p, const pgo_msg_t *m)
             log_warning("ignoring the message at " LSN_FMT ": %s", LSN_ARGS(m->message.lsn), rerr);
         }
     }
-    pipeline_result_t r = ensure_topic(p, p->message_topic);
-    if (r != PIPE_CONTINUE)
+    step_t r = ensure_topic(p, p->message_topic);
+    if (r != STEP_CONTINUE)
         return r;
-    if (!transactional && (r = ensure_kafka_txn(p)) != PIPE_CONTINUE)
+    if (!transactional && (r = ensure_kafka_txn(p)) != STEP_CONTINUE)
         return r;
     source_txn_t saved = p->txn;
     if (!transactional) {
@@ -562,24 +652,24 @@ static pipeline_result_t on_message(pipe_t *p, const pgo_msg_t *m)
     if (!transactional) {
         p->txn = saved;
         set_txn_headers(p);
-        if (r == PIPE_CONTINUE) {
+        if (r == STEP_CONTINUE) {
             /* The message's LSN is the end of its WAL record (PostgreSQL reports a
              * logical message at its end pointer), which is also where the next record
              * may start: a commit record right there has commit LSN == message.lsn,
              * and PostgreSQL decodes a transaction only if its commit record starts at
              * or after the point streaming resumes from. So the checkpoint ends exactly
              * at the message, never past it (one byte past lost such a transaction). */
-            if (!p->have_pending) {
+            if (p->ktxn != KTXN_PENDING) {
                 p->pending = *a->ckpt;
-                p->have_pending = true;
+                txn_state_kafka_move(&p->ktxn, KTXN_PENDING);
             }
             if (m->message.lsn > p->pending.end_lsn)
                 p->pending.end_lsn = m->message.lsn;
             a->stats->counts.changes++;
             if (p->snapshot_requested) {
                 r = commit_kafka(p);
-                if (r == PIPE_CONTINUE)
-                    r = PIPE_SNAPSHOT;
+                if (r == STEP_CONTINUE)
+                    r = session_end(p, PIPE_SNAPSHOT);
             }
         }
     }
@@ -596,59 +686,56 @@ static void log_skipped(pipe_t *p)
     p->skipped_run = 0;
 }
 
-static pipeline_result_t on_begin(pipe_t *p, const pgo_msg_t *m)
+static step_t on_begin(pipe_t *p, const pgo_msg_t *m)
 {
-    if (p->in_txn)
+    if (p->src != SRC_BETWEEN)
         return protocol_error(p, "BEGIN of xid %u inside transaction %u", m->begin.xid, p->txn.xid);
-    p->in_txn = true;
+    const checkpoint_t *ck = p->a->ckpt;
+    bool skip = mutant_no_skip(ck->present && m->begin.final_lsn <= ck->commit_lsn);
+    txn_state_src_move(&p->src, skip ? SRC_SKIPPING : SRC_STREAMING);
     p->seq = 0;
     p->txn.xid = m->begin.xid;
     p->txn.commit_lsn = m->begin.final_lsn;
     p->txn.commit_ts_us = m->begin.commit_ts + PG_EPOCH_OFFSET_US;
     p->txn_start_ms = clock_mono_ms();
     set_txn_headers(p);
-    const checkpoint_t *ck = p->a->ckpt;
-    p->skipping = ck->present && m->begin.final_lsn <= ck->commit_lsn;
-#ifdef SLUICE_MUTANT_NO_SKIP
-    p->skipping = false; /* deliberately broken build: resends what Kafka holds */
-#endif
-    if (p->skipping) {
+    if (skip) {
         log_debug("skipping transaction %u at " LSN_FMT ": Kafka already holds it", m->begin.xid,
                   LSN_ARGS(m->begin.final_lsn));
         p->skipped_run++;
         p->skipped_upto = m->begin.final_lsn;
-        return PIPE_CONTINUE;
+        return STEP_CONTINUE;
     }
     log_skipped(p);
     metrics_source_txn_begin(p->txn.commit_ts_us);
-    if (p->have_pending && m->begin.final_lsn <= p->pending.commit_lsn)
+    if (p->ktxn == KTXN_PENDING && m->begin.final_lsn <= p->pending.commit_lsn)
         return protocol_error(p, "transaction %u at " LSN_FMT " arrived after a later one",
                               m->begin.xid, LSN_ARGS(m->begin.final_lsn));
     p->txn_events = 0;
     p->ncolls = 0;
-    pipeline_result_t r = ensure_kafka_txn(p);
-    if (r == PIPE_CONTINUE && p->a->cfg->transaction_metadata)
+    step_t r = ensure_kafka_txn(p);
+    if (r == STEP_CONTINUE && p->a->cfg->transaction_metadata)
         r = emit_txn_meta(p, false);
     return r;
 }
 
-static pipeline_result_t on_commit(pipe_t *p, const pgo_msg_t *m)
+static step_t on_commit(pipe_t *p, const pgo_msg_t *m)
 {
     const pipeline_args_t *a = p->a;
-    if (!p->in_txn)
+    if (p->src == SRC_BETWEEN)
         return protocol_error(p, "COMMIT without BEGIN");
     if (m->commit.commit_lsn != p->txn.commit_lsn)
         return protocol_error(p, "COMMIT at " LSN_FMT " for a transaction that began with final LSN " LSN_FMT,
                               LSN_ARGS(m->commit.commit_lsn), LSN_ARGS(p->txn.commit_lsn));
-    p->in_txn = false;
-    if (p->skipping) {
-        p->skipping = false;
+    bool skipped = p->src == SRC_SKIPPING;
+    txn_state_src_move(&p->src, SRC_BETWEEN);
+    if (skipped) {
         a->stats->counts.skipped_txns++;
-        return PIPE_CONTINUE;
+        return STEP_CONTINUE;
     }
     if (a->cfg->transaction_metadata) {
-        pipeline_result_t r = emit_txn_meta(p, true);
-        if (r != PIPE_CONTINUE)
+        step_t r = emit_txn_meta(p, true);
+        if (r != STEP_CONTINUE)
             return r;
     }
     p->pending.present = true;
@@ -656,11 +743,11 @@ static pipeline_result_t on_commit(pipe_t *p, const pgo_msg_t *m)
     p->pending.end_lsn = m->commit.end_lsn;
     p->pending.xid = p->txn.xid;
     p->pending.commit_ts_us = p->txn.commit_ts_us;
-    p->have_pending = true;
+    txn_state_kafka_move(&p->ktxn, KTXN_PENDING);
     a->stats->counts.source_txns++;
     if (p->snapshot_requested) {
-        pipeline_result_t r = commit_kafka(p);
-        return r == PIPE_CONTINUE ? PIPE_SNAPSHOT : r;
+        step_t r = commit_kafka(p);
+        return r == STEP_CONTINUE ? session_end(p, PIPE_SNAPSHOT) : r;
     }
     int64_t open_ms = clock_mono_ms() - p->ktxn_start_ms;
     /* Otherwise the main loop commits once the input has been quiet for COMMIT_LINGER_MS
@@ -668,16 +755,16 @@ static pipeline_result_t on_commit(pipe_t *p, const pgo_msg_t *m)
     if (open_ms >= a->cfg->commit_interval_ms ||
         (long long) sink_txn_bytes(a->sink) >= a->cfg->commit_max_bytes || *a->stop)
         return commit_kafka(p);
-    return PIPE_CONTINUE;
+    return STEP_CONTINUE;
 }
 
-static pipeline_result_t on_data(pipe_t *p, qitem_t *it)
+static step_t on_data(pipe_t *p, qitem_t *it)
 {
     pgo_msg_t m;
     if (!pgo_decode(p->dec, it->payload, it->len, &m, p->err, p->errlen)) {
         size_t n = strlen(p->err);
         snprintf(p->err + n, p->errlen - n, " (at WAL position " LSN_FMT ")", LSN_ARGS(it->wal_start));
-        return PIPE_PROTOCOL;
+        return session_end(p, PIPE_PROTOCOL);
     }
     switch (m.kind) {
     case PGO_BEGIN: return on_begin(p, &m);
@@ -687,13 +774,13 @@ static pipeline_result_t on_data(pipe_t *p, qitem_t *it)
         relcache_entry_t *rel = relcache_put(p->rel, &m);
         log_debug("relation %u \"%s.%s\" (%u columns, replica identity '%c')", rel->oid,
                   rel->nspname, rel->relname, rel->ncols, rel->replident);
-        pipeline_result_t r = prepare_relation(p, rel);
-        if (r != PIPE_CONTINUE || p->skipping)
+        step_t r = prepare_relation(p, rel);
+        if (r != STEP_CONTINUE || p->src == SRC_SKIPPING)
             return r;
         return ensure_topic(p, rel->topic);
     }
-    case PGO_TYPE: relcache_put_type(p->rel, &m); return PIPE_CONTINUE;
-    case PGO_ORIGIN: return PIPE_CONTINUE;
+    case PGO_TYPE: relcache_put_type(p->rel, &m); return STEP_CONTINUE;
+    case PGO_ORIGIN: return STEP_CONTINUE;
     case PGO_INSERT:
     case PGO_UPDATE:
     case PGO_DELETE: return on_change(p, &m, it->wal_start);
@@ -708,40 +795,47 @@ static pipeline_result_t on_data(pipe_t *p, qitem_t *it)
  * point every earlier transaction has passed; a checkpoint-only Kafka
  * transaction there lets the slot advance without a heartbeat table.
  */
-static pipeline_result_t maybe_idle_checkpoint(pipe_t *p)
+static step_t maybe_idle_checkpoint(pipe_t *p)
 {
     const pipeline_args_t *a = p->a;
-    if (p->in_txn || sink_in_transaction(a->sink) || p->keepalive_wal_end <= a->ckpt->end_lsn)
-        return PIPE_CONTINUE;
+    if (p->src != SRC_BETWEEN || ktxn_is_open(p) || p->keepalive_wal_end <= a->ckpt->end_lsn)
+        return STEP_CONTINUE;
     if (clock_mono_ms() - p->last_checkpoint_ms < a->cfg->idle_checkpoint_ms)
-        return PIPE_CONTINUE;
-    pipeline_result_t r = ensure_kafka_txn(p);
-    if (r != PIPE_CONTINUE)
+        return STEP_CONTINUE;
+    step_t r = ensure_kafka_txn(p);
+    if (r != STEP_CONTINUE)
         return r;
     p->pending = *a->ckpt;
     p->pending.end_lsn = p->keepalive_wal_end;
-    p->have_pending = true;
+    txn_state_kafka_move(&p->ktxn, KTXN_PENDING);
     r = commit_kafka(p);
-    if (r == PIPE_CONTINUE) {
+    if (r == STEP_CONTINUE) {
         a->stats->counts.idle_checkpoints++;
         log_debug("idle checkpoint at " LSN_FMT, LSN_ARGS(p->keepalive_wal_end));
     }
     return r;
 }
 
-static pipeline_result_t finish_on_stop(pipe_t *p)
+/* Aborts the open Kafka transaction, logging a failure (the session ends anyway). */
+static void abort_kafka(pipe_t *p)
 {
-    if (p->in_txn || !sink_in_transaction(p->a->sink)) {
-        if (sink_in_transaction(p->a->sink)) {
-            char aerr[512];
-            if (sink_abort(p->a->sink, aerr, sizeof aerr) != SINK_OK)
-                log_warning("%s", aerr);
+    char aerr[512];
+    if (sink_abort(p->a->sink, aerr, sizeof aerr) != SINK_OK)
+        log_warning("%s", aerr);
+    txn_state_kafka_move(&p->ktxn, KTXN_NONE);
+}
+
+static step_t finish_on_stop(pipe_t *p)
+{
+    if (p->src != SRC_BETWEEN || !ktxn_is_open(p)) {
+        if (ktxn_is_open(p)) {
+            abort_kafka(p);
             p->a->stats->counts.kafka_aborts++;
         }
-        return PIPE_STOPPED;
+        return session_end(p, PIPE_STOPPED);
     }
-    pipeline_result_t r = commit_kafka(p);
-    return r == PIPE_CONTINUE ? PIPE_STOPPED : r;
+    step_t r = commit_kafka(p);
+    return r == STEP_CONTINUE ? session_end(p, PIPE_STOPPED) : r;
 }
 
 pipeline_result_t pipeline_run(const pipeline_args_t *a, char *err, size_t errlen)
@@ -758,9 +852,14 @@ pipeline_result_t pipeline_run(const pipeline_args_t *a, char *err, size_t errle
     p.txn_timeout_ms = tt ? atoi(tt) : 60000;
     a->stats->fenced_after_timeout = false;
     err[0] = '\0';
+    /* The caller hands over a sink with nothing open (every session ends so). */
+    if (sink_in_transaction(a->sink)) {
+        log_fatal("bug: pipeline_run with a Kafka transaction already open");
+        abort();
+    }
 
-    pipeline_result_t r = PIPE_CONTINUE;
-    while (r == PIPE_CONTINUE) {
+    step_t r = STEP_CONTINUE;
+    while (r == STEP_CONTINUE) {
         if (*a->stop) {
             r = finish_on_stop(&p);
             break;
@@ -771,7 +870,7 @@ pipeline_result_t pipeline_run(const pipeline_args_t *a, char *err, size_t errle
          * Committing at every gap would cap throughput at the broker's commit rate.
          */
         int wait = 200;
-        bool lingering = !p.in_txn && sink_in_transaction(a->sink);
+        bool lingering = p.src == SRC_BETWEEN && ktxn_is_open(&p);
         if (lingering) {
             int64_t left = a->cfg->commit_interval_ms - (clock_mono_ms() - p.ktxn_start_ms);
             wait = left < COMMIT_LINGER_MS ? (int) left : COMMIT_LINGER_MS;
@@ -793,7 +892,7 @@ pipeline_result_t pipeline_run(const pipeline_args_t *a, char *err, size_t errle
              * flush it catches up with when it is live. */
             if (it->kind == QITEM_KEEPALIVE)
                 p.caught_up = true;
-            if (r == PIPE_CONTINUE) {
+            if (r == STEP_CONTINUE) {
                 if (it->kind == QITEM_DATA) {
                     r = on_data(&p, it);
                 } else if (it->kind == QITEM_KEEPALIVE) {
@@ -802,26 +901,24 @@ pipeline_result_t pipeline_run(const pipeline_args_t *a, char *err, size_t errle
                 } else {
                     snprintf(err, errlen, "%s", it->payload);
                     /* Whole source transactions in the open Kafka transaction are still good. */
-                    if (p.in_txn) {
-                        char aerr[512];
-                        if (sink_in_transaction(a->sink) &&
-                            sink_abort(a->sink, aerr, sizeof aerr) != SINK_OK)
-                            log_warning("%s", aerr);
-                        r = PIPE_STREAM_LOST;
+                    if (p.src != SRC_BETWEEN) {
+                        if (ktxn_is_open(&p))
+                            abort_kafka(&p);
+                        r = session_end(&p, PIPE_STREAM_LOST);
                     } else {
                         char saved[1024];
                         snprintf(saved, sizeof saved, "%s", err);
                         r = commit_kafka(&p);
-                        if (r == PIPE_CONTINUE) {
+                        if (r == STEP_CONTINUE) {
                             snprintf(err, errlen, "%s", saved);
-                            r = PIPE_STREAM_LOST;
+                            r = session_end(&p, PIPE_STREAM_LOST);
                         }
                     }
                 }
             }
             qitem_free(it);
         }
-        if (r != PIPE_CONTINUE)
+        if (r != STEP_CONTINUE)
             break;
         /* Group commit: once the walsender has caught up with the WAL (a
          * keepalive came since the last commit; what followed it is whole
@@ -831,15 +928,18 @@ pipeline_result_t pipeline_run(const pipeline_args_t *a, char *err, size_t errle
          * a Kafka transaction holds what arrived during the previous commit.
          * While a backlog streams, transactions grow to commit.interval.ms /
          * commit.max.bytes. Only whole source transactions are committed
-         * (!in_txn), as at any commit. */
-        if ((quiet || p.caught_up) && !p.in_txn && sink_in_transaction(a->sink))
+         * (SRC_BETWEEN), as at any commit. */
+        if ((quiet || p.caught_up) && p.src == SRC_BETWEEN && ktxn_is_open(&p))
             r = commit_kafka(&p);
-        if (r == PIPE_CONTINUE)
+        if (r == STEP_CONTINUE)
             r = maybe_idle_checkpoint(&p);
     }
     log_skipped(&p);
-    /* Leave nothing open: an aborted transaction is resent by PostgreSQL next session. */
-    if (r != PIPE_STOPPED && r != PIPE_FENCED && r != PIPE_REBUILD && sink_in_transaction(a->sink)) {
+    pipeline_result_t result = p.result;
+    /* Leave nothing open: an aborted transaction is resent by PostgreSQL next session. After
+     * a failed sink call only the sink knows whether one is (sink_in_transaction). */
+    if (result != PIPE_STOPPED && result != PIPE_FENCED && result != PIPE_REBUILD &&
+        sink_in_transaction(a->sink)) {
         char aerr[512];
         if (sink_abort(a->sink, aerr, sizeof aerr) != SINK_OK)
             log_warning("%s", aerr);
@@ -852,5 +952,5 @@ pipeline_result_t pipeline_run(const pipeline_args_t *a, char *err, size_t errle
     pgo_decoder_free(p.dec);
     strbuf_free(&p.key);
     strbuf_free(&p.value);
-    return r;
+    return result;
 }

@@ -523,7 +523,7 @@ static supervisor_step_t session_stream(supervisor_t *sv, session_t *ss)
     pipeline_args_t args = {.cfg = sv->cfg,
                             .sink = sv->sink,
                             .encoder = enc,
-                            .stream = s,
+                            .confirm = pipeline_confirm_to_stream(s),
                             .queue = q,
                             .ckpt = &sv->ckpt,
                             .system_id = id->system_id,

@@ -4,6 +4,10 @@
  * examples/transactions.c, plus the two outcomes a CDC daemon must not
  * retry: fenced, and data Kafka will never accept.
  *
+ * It is the sink seam's librdkafka implementation (sink_ops_t): the seam
+ * (sink_seam.c) keeps the transaction's state and writes the checkpoint
+ * record; this file talks to the broker.
+ *
  * Owns: the producer, its topic handles, the delivery-report state.
  * Never: decides to exit or to rewind (the caller does, from the status),
  * or confirms anything to PostgreSQL.
@@ -22,7 +26,6 @@
 #include "sluice/base/buf.h"
 #include "sluice/base/log.h"
 #include "sluice/base/metrics.h"
-#include "sluice/base/testpoint.h"
 
 typedef struct {
     char *name;
@@ -30,7 +33,7 @@ typedef struct {
     int partitions; /* 0 until known */
 } topic_slot_t;
 
-struct sink {
+typedef struct {
     const config_t *cfg;
     volatile sig_atomic_t *stop;
     rd_kafka_t *rk;
@@ -38,19 +41,24 @@ struct sink {
     size_t topics_cap;
     size_t topics_count;
     bool txn_ready; /* init_transactions succeeded: librdkafka refuses a second call */
-    bool in_txn;
-    size_t txn_bytes;
     uint64_t produced_since_poll;
     /* First failed delivery in the open transaction. */
     rd_kafka_resp_err_t dr_err;
     char dr_errstr[512];
     char *checkpoint_topic;
-};
+} rdsink_t;
 
-const char *sink_status_name(sink_status_t st)
+static const sink_ops_t rdsink_ops;
+
+/* The librdkafka producer behind s; a sink of another kind here is a bug. */
+static rdsink_t *rdsink_of(sink_t *s)
 {
-    static const char *const names[] = {"ok", "retry", "abort", "fatal", "fenced", "data", "stopped"};
-    return st <= SINK_STOPPED ? names[st] : "unknown";
+    rdsink_t *r = sink_impl(s, &rdsink_ops);
+    if (!r) {
+        log_fatal("bug: a librdkafka-only sink call on another kind of sink");
+        abort();
+    }
+    return r;
 }
 
 static uint64_t hash_str(const char *s)
@@ -88,7 +96,7 @@ static bool is_fenced(rd_kafka_resp_err_t err)
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
     (void) rk;
-    sink_t *s = opaque;
+    rdsink_t *s = opaque;
     /* Purged records belong to a transaction we aborted ourselves: not a cause. */
     if (!m->err || s->dr_err || m->err == RD_KAFKA_RESP_ERR__PURGE_QUEUE ||
         m->err == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT)
@@ -224,9 +232,11 @@ fail:
     return NULL;
 }
 
+static void rdsink_free(void *impl);
+
 sink_t *sink_new(const config_t *cfg, volatile sig_atomic_t *stop, char *err, size_t errlen)
 {
-    sink_t *s = xcalloc(1, sizeof *s);
+    rdsink_t *s = xcalloc(1, sizeof *s);
     s->cfg = cfg;
     s->stop = stop;
     s->topics_cap = 64;
@@ -236,7 +246,7 @@ sink_t *sink_new(const config_t *cfg, volatile sig_atomic_t *stop, char *err, si
     if (!conf || !conf_set(conf, "transactional.id", cfg->transactional_id, err, errlen)) {
         if (conf)
             rd_kafka_conf_destroy(conf);
-        sink_free(s);
+        rdsink_free(s);
         return NULL;
     }
     rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
@@ -246,16 +256,15 @@ sink_t *sink_new(const config_t *cfg, volatile sig_atomic_t *stop, char *err, si
     if (!s->rk) {
         snprintf(err, errlen, "could not create the Kafka producer: %s", e);
         rd_kafka_conf_destroy(conf);
-        sink_free(s);
+        rdsink_free(s);
         return NULL;
     }
-    return s;
+    return sink_wrap(&rdsink_ops, s, cfg->checkpoint_topic);
 }
 
-void sink_free(sink_t *s)
+static void rdsink_free(void *impl)
 {
-    if (!s)
-        return;
+    rdsink_t *s = impl;
     for (size_t i = 0; i < s->topics_cap; i++) {
         if (s->topics[i].name) {
             rd_kafka_topic_destroy(s->topics[i].rkt);
@@ -272,7 +281,7 @@ void sink_free(sink_t *s)
     free(s);
 }
 
-static topic_slot_t *topic_lookup(sink_t *s, const char *name, bool create)
+static topic_slot_t *topic_lookup(rdsink_t *s, const char *name, bool create)
 {
     size_t i = hash_str(name) & (s->topics_cap - 1);
     while (s->topics[i].name) {
@@ -306,7 +315,7 @@ static topic_slot_t *topic_lookup(sink_t *s, const char *name, bool create)
 }
 
 /* Classifies a transactional API error and destroys it. */
-static sink_status_t classify(sink_t *s, rd_kafka_error_t *error, const char *what, char *err,
+static sink_status_t classify(rdsink_t *s, rd_kafka_error_t *error, const char *what, char *err,
                               size_t errlen)
 {
     rd_kafka_resp_err_t code = rd_kafka_error_code(error);
@@ -330,8 +339,9 @@ static sink_status_t classify(sink_t *s, rd_kafka_error_t *error, const char *wh
     return st;
 }
 
-sink_status_t sink_init_transactions(sink_t *s, int timeout_ms, char *err, size_t errlen)
+sink_status_t sink_init_transactions(sink_t *sink, int timeout_ms, char *err, size_t errlen)
 {
+    rdsink_t *s = rdsink_of(sink);
     /* open_sink retries a failed topic check or checkpoint read from here: on
      * a producer that is ready already, a second init_transactions fails with
      * "Operation not valid in state Ready" (a needless rebuild, a misleading message). */
@@ -348,7 +358,7 @@ sink_status_t sink_init_transactions(sink_t *s, int timeout_ms, char *err, size_
     return st;
 }
 
-static int metadata_partitions(sink_t *s, rd_kafka_topic_t *rkt, int timeout_ms,
+static int metadata_partitions(rdsink_t *s, rd_kafka_topic_t *rkt, int timeout_ms,
                                rd_kafka_resp_err_t *terr)
 {
     const struct rd_kafka_metadata *md = NULL;
@@ -365,9 +375,10 @@ static int metadata_partitions(sink_t *s, rd_kafka_topic_t *rkt, int timeout_ms,
     return n;
 }
 
-sink_status_t sink_ensure_topic(sink_t *s, const char *topic, bool compact, int timeout_ms,
-                                char *err, size_t errlen)
+static sink_status_t rdsink_ensure_topic(void *impl, const char *topic, bool compact,
+                                         int timeout_ms, char *err, size_t errlen)
 {
+    rdsink_t *s = impl;
     topic_slot_t *t = topic_lookup(s, topic, true);
     if (t->partitions > 0)
         return SINK_OK;
@@ -453,14 +464,16 @@ sink_status_t sink_ensure_topic(sink_t *s, const char *topic, bool compact, int 
     return SINK_RETRY;
 }
 
-int sink_partition_count(sink_t *s, const char *topic)
+static int rdsink_partition_count(void *impl, const char *topic)
 {
+    rdsink_t *s = impl;
     topic_slot_t *t = topic_lookup(s, topic, false);
     return t ? t->partitions : 0;
 }
 
-sink_status_t sink_begin(sink_t *s, char *err, size_t errlen)
+static sink_status_t rdsink_begin(void *impl, char *err, size_t errlen)
 {
+    rdsink_t *s = impl;
     /* Serve delivery reports still due from the previous transaction first, so that
      * none of them is taken for a failure of this one. */
     rd_kafka_poll(s->rk, 0);
@@ -469,15 +482,13 @@ sink_status_t sink_begin(sink_t *s, char *err, size_t errlen)
         sink_status_t st = classify(s, e, "beginning a Kafka transaction", err, errlen);
         return st == SINK_RETRY || st == SINK_ABORT ? SINK_FATAL : st;
     }
-    s->in_txn = true;
-    s->txn_bytes = 0;
     s->dr_err = RD_KAFKA_RESP_ERR_NO_ERROR;
     s->dr_errstr[0] = '\0';
     return SINK_OK;
 }
 
 /* The status for a failed delivery seen in this transaction. */
-static sink_status_t delivery_status(sink_t *s, char *err, size_t errlen)
+static sink_status_t delivery_status(rdsink_t *s, char *err, size_t errlen)
 {
     snprintf(err, errlen, "%s", s->dr_errstr);
     if (is_permanent(s->dr_err))
@@ -487,20 +498,23 @@ static sink_status_t delivery_status(sink_t *s, char *err, size_t errlen)
     return SINK_ABORT;
 }
 
-rd_kafka_t *sink_handle(sink_t *s)
+rd_kafka_t *sink_handle(sink_t *sink)
 {
-    return s->rk;
+    return rdsink_of(sink)->rk;
 }
 
-void sink_poll(sink_t *s)
+static void rdsink_poll(void *impl)
 {
+    rdsink_t *s = impl;
     rd_kafka_poll(s->rk, 0);
 }
 
-sink_status_t sink_produce(sink_t *s, const char *topic, int32_t partition, const void *key,
-                           size_t keylen, const void *value, size_t valuelen,
-                           const sink_headers_t *h, char *err, size_t errlen)
+static sink_status_t rdsink_produce(void *impl, const char *topic, int32_t partition,
+                                    const void *key, size_t keylen, const void *value,
+                                    size_t valuelen, const sink_headers_t *h, char *err,
+                                    size_t errlen)
 {
+    rdsink_t *s = impl;
     topic_slot_t *t = topic_lookup(s, topic, true);
     /* seq by hand: snprintf per record showed up in profiles. */
     char seq[12];
@@ -521,7 +535,6 @@ sink_status_t sink_produce(sink_t *s, const char *topic, int32_t partition, cons
             RD_KAFKA_V_HEADER("sluice.xid", h->xid, -1), RD_KAFKA_V_HEADER("sluice.seq", p, -1),
             RD_KAFKA_V_HEADER("sluice.batch", h->batch, -1), RD_KAFKA_V_END);
         if (!e) {
-            s->txn_bytes += keylen + valuelen;
             if (++s->produced_since_poll >= 1024) {
                 s->produced_since_poll = 0;
                 rd_kafka_poll(s->rk, 0);
@@ -554,48 +567,30 @@ sink_status_t sink_produce(sink_t *s, const char *topic, int32_t partition, cons
     }
 }
 
-sink_status_t sink_abort(sink_t *s, char *err, size_t errlen)
+static sink_status_t rdsink_abort(void *impl, char *err, size_t errlen)
 {
-    if (!s->in_txn)
-        return SINK_OK;
+    rdsink_t *s = impl;
     for (int attempt = 1;; attempt++) {
         rd_kafka_error_t *e = rd_kafka_abort_transaction(s->rk, -1);
-        if (!e) {
-            s->in_txn = false;
+        if (!e)
             return SINK_OK;
-        }
         sink_status_t st = classify(s, e, "aborting the Kafka transaction", err, errlen);
         if (st != SINK_RETRY || attempt >= 10) {
-            s->in_txn = false;
             return st == SINK_RETRY ? SINK_FATAL : (st == SINK_FENCED ? SINK_FENCED : SINK_FATAL);
         }
         log_warning("%s; retrying (attempt %d)", err, attempt);
     }
 }
 
-sink_status_t sink_commit(sink_t *s, const checkpoint_t *cp, const char *slot, char *err,
-                          size_t errlen)
+/* The seam has produced the checkpoint record already (sink_commit). */
+static sink_status_t rdsink_commit(void *impl, char *err, size_t errlen)
 {
-    strbuf_t value = STRBUF_INIT;
-    checkpoint_to_json(cp, slot, &value);
-    char lsn[24], xid[12], batch[24];
-    snprintf(lsn, sizeof lsn, LSN_FMT, LSN_ARGS(cp->commit_lsn));
-    snprintf(xid, sizeof xid, "%u", cp->xid);
-    snprintf(batch, sizeof batch, "%" PRIu64, cp->seq);
-    sink_headers_t h = {.lsn = lsn, .xid = xid, .batch = batch, .seq = 0};
-    sink_status_t st = sink_produce(s, s->checkpoint_topic, 0, slot, strlen(slot), value.data,
-                                    value.len, &h, err, errlen);
-    strbuf_free(&value);
-    if (st != SINK_OK)
-        return st;
-    testpoint_hit("before_commit");
+    rdsink_t *s = impl;
     for (int attempt = 1;; attempt++) {
         rd_kafka_error_t *e = rd_kafka_commit_transaction(s->rk, -1);
-        if (!e) {
-            s->in_txn = false;
+        if (!e)
             return SINK_OK;
-        }
-        st = classify(s, e, "committing the Kafka transaction", err, errlen);
+        sink_status_t st = classify(s, e, "committing the Kafka transaction", err, errlen);
         if (st == SINK_RETRY && attempt < 10) {
             /* A retriable commit error (e.g. a timeout) resumes the same commit. */
             log_warning("%s; retrying (attempt %d)", err, attempt);
@@ -604,7 +599,7 @@ sink_status_t sink_commit(sink_t *s, const checkpoint_t *cp, const char *slot, c
         if (st == SINK_ABORT) {
             rd_kafka_poll(s->rk, 0);
             char aerr[512];
-            sink_status_t ast = sink_abort(s, aerr, sizeof aerr);
+            sink_status_t ast = rdsink_abort(s, aerr, sizeof aerr);
             if (ast != SINK_OK) {
                 snprintf(err + strlen(err), errlen - strlen(err), "; then %s", aerr);
                 return ast;
@@ -615,25 +610,25 @@ sink_status_t sink_commit(sink_t *s, const checkpoint_t *cp, const char *slot, c
         }
         /* Outcome unknown after repeated retries, or fatal: the caller rebuilds the producer,
          * whose init_transactions settles this transaction, and re-reads the checkpoint. */
-        s->in_txn = false;
         return st == SINK_RETRY ? SINK_FATAL : st;
     }
 }
 
-bool sink_in_transaction(const sink_t *s)
-{
-    return s->in_txn;
-}
+static const sink_ops_t rdsink_ops = {
+    .begin = rdsink_begin,
+    .produce = rdsink_produce,
+    .commit = rdsink_commit,
+    .abort = rdsink_abort,
+    .poll = rdsink_poll,
+    .ensure_topic = rdsink_ensure_topic,
+    .partition_count = rdsink_partition_count,
+    .free = rdsink_free,
+};
 
-size_t sink_txn_bytes(const sink_t *s)
+sink_status_t sink_read_checkpoint(sink_t *sink, const char *slot, checkpoint_t *out,
+                                   int timeout_ms, char *err, size_t errlen)
 {
-    return s->txn_bytes;
-}
-
-
-sink_status_t sink_read_checkpoint(sink_t *s, const char *slot, checkpoint_t *out, int timeout_ms,
-                                   char *err, size_t errlen)
-{
+    rdsink_t *s = rdsink_of(sink);
     memset(out, 0, sizeof *out);
     /* One deadline for the lookup, the watermark query and the read. */
     int64_t deadline = clock_mono_ms() + timeout_ms;

@@ -136,17 +136,6 @@ fault_04_broker_kill() {
         1 "2 broker kills" "$VERIFIED" "pass"
 }
 
-# 4. Broker errors injected with librdkafka's mock cluster: each error class
-# classified right, and no outcome but a commit ever lets the caller confirm.
-fault_05_mock_broker_errors() {
-    "$REPO/build/tools/mock_sink" >"$W/mock.out" 2>&1 || { cat "$W/mock.out" >&2; fail "mock cluster cases failed"; return 1; }
-    cat "$W/mock.out" >&2
-    local cases
-    cases="$(grep -c '^ok ' "$W/mock.out")"
-    record "broker errors injected with librdkafka's mock cluster (EndTxn/Produce: retriable, abortable, fatal, fenced, timeout)" \
-        1 "$cases error cases" "-" "pass"
-}
-
 # 5. The Kafka side stalled longer than the transaction timeout: the
 # coordinator broker frozen (SIGSTOP) past kafka.transaction.timeout.ms.
 fault_06_kafka_stall() {

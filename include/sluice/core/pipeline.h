@@ -44,11 +44,28 @@ typedef struct {
     bool fenced_after_timeout;
 } pipeline_stats_t;
 
+/*
+ * Where the pipeline confirms to PostgreSQL: confirm(ctx, lsn) after every
+ * successful Kafka commit, with the end LSN of the checkpoint that commit
+ * wrote, and at no other time. The daemon binds it to the replication stream
+ * (pipeline_confirm_to_stream); a test binds a recorder.
+ */
+typedef struct {
+    void (*confirm)(void *ctx, sluice_lsn_t lsn);
+    /* How far confirms have reached the server, or NULL. Only the
+     * CONFIRM_BEFORE_COMMIT test build (make mutants) waits on it. */
+    sluice_lsn_t (*confirmed_sent)(void *ctx);
+    void *ctx;
+} pipeline_confirm_t;
+
+/* stream_confirm and stream_confirmed_sent of s (not owned; must outlive the session). */
+pipeline_confirm_t pipeline_confirm_to_stream(stream_t *s);
+
 typedef struct {
     const config_t *cfg;
-    sink_t *sink;
+    sink_t *sink; /* with no Kafka transaction open */
     encoder_t *encoder;
-    stream_t *stream;
+    pipeline_confirm_t confirm;
     queue_t *queue;
     checkpoint_t *ckpt; /* in: committed checkpoint; out: the last one committed */
     const char *system_id;

@@ -15,6 +15,10 @@
  *   SINK_STOPPED  interrupted by a stop request while waiting
  * and, on anything but SINK_OK, a message in err. The sink logs nothing that
  * it also returns.
+ *
+ * The calls go through a small table of operations (sink_ops_t), so the
+ * protocol above the sink can be tested against a recording implementation
+ * without a broker.
  */
 #ifndef SLUICE_SINK_H
 #define SLUICE_SINK_H
@@ -52,14 +56,74 @@ typedef struct {
 } sink_headers_t;
 
 /*
- * Creates the producer (not yet initialised). cfg must outlive the sink.
- * stop is polled while blocking; NULL if never interrupted.
+ * The seam between the pipelines (streaming and snapshot) and a transactional
+ * producer. The librdkafka producer (sink_new) is one implementation; the
+ * unit tests plug in a recording one (tests/unit/test_pipeline.c). The
+ * dispatchers below (sink_begin, sink_produce, ...) keep the transaction's
+ * state, count its bytes and write the checkpoint record, so an
+ * implementation only talks to its broker. Every operation returns a status
+ * as above, with a message in err on anything but SINK_OK; `impl` is the
+ * pointer given to sink_wrap.
  */
-sink_t *sink_new(const config_t *cfg, volatile sig_atomic_t *stop, char *err, size_t errlen);
+typedef struct {
+    /* Opens a transaction (called only with none open). */
+    sink_status_t (*begin)(void *impl, char *err, size_t errlen);
+    /* One record into the open transaction; see sink_produce. */
+    sink_status_t (*produce)(void *impl, const char *topic, int32_t partition, const void *key,
+                             size_t keylen, const void *value, size_t valuelen,
+                             const sink_headers_t *h, char *err, size_t errlen);
+    /*
+     * Commits the open transaction, whose last record is already the
+     * checkpoint. Whatever it returns, the transaction is over: committed
+     * (SINK_OK), aborted (SINK_ABORT, SINK_DATA) or of unknown fate (the
+     * producer is rebuilt, SINK_FATAL, or fenced).
+     */
+    sink_status_t (*commit)(void *impl, char *err, size_t errlen);
+    /* Aborts the open transaction; it is over whatever this returns. */
+    sink_status_t (*abort)(void *impl, char *err, size_t errlen);
+    /* Serves delivery reports. */
+    void (*poll)(void *impl);
+    /* See sink_ensure_topic and sink_partition_count. */
+    sink_status_t (*ensure_topic)(void *impl, const char *topic, bool compact, int timeout_ms,
+                                  char *err, size_t errlen);
+    int (*partition_count)(void *impl, const char *topic);
+    /* Frees impl (sink_free). */
+    void (*free)(void *impl);
+} sink_ops_t;
+
+/*
+ * The Kafka transaction as the seam sees it. sink_begin moves NONE to OPEN;
+ * sink_commit and sink_abort move OPEN to NONE, except that a commit whose
+ * checkpoint record could not be produced leaves the transaction OPEN (the
+ * caller aborts it, or rebuilds the producer). Calling begin in OPEN, or
+ * produce or commit in NONE, is a bug in the caller: the process aborts
+ * with a message naming the call (sink_txn_transition).
+ */
+typedef enum {
+    SINK_TXN_NONE, /* no transaction open */
+    SINK_TXN_OPEN, /* begun: records may be produced, then committed or aborted */
+} sink_txn_state_t;
+
+const char *sink_txn_state_name(sink_txn_state_t st);
+
+/*
+ * Wraps an implementation. checkpoint_topic is copied: the topic
+ * sink_commit writes the checkpoint record to. The sink owns impl from now
+ * on (ops->free at sink_free); ops must outlive it.
+ */
+sink_t *sink_wrap(const sink_ops_t *ops, void *impl, const char *checkpoint_topic);
+
+/* The implementation behind s if s was wrapped with `ops`, else NULL (for calls only it has). */
+void *sink_impl(sink_t *s, const sink_ops_t *ops);
+
+/* Frees the sink and its implementation; NULL is fine. */
 void sink_free(sink_t *s);
 
-/* rd_kafka_init_transactions: fences older instances with the same transactional id. */
-sink_status_t sink_init_transactions(sink_t *s, int timeout_ms, char *err, size_t errlen);
+/*
+ * Creates the librdkafka producer (not yet initialised). cfg must outlive the
+ * sink. stop is polled while blocking; NULL if never interrupted.
+ */
+sink_t *sink_new(const config_t *cfg, volatile sig_atomic_t *stop, char *err, size_t errlen);
 
 /*
  * Creates the topic if it does not exist (remembering topics already
@@ -93,15 +157,22 @@ sink_status_t sink_commit(sink_t *s, const checkpoint_t *cp, const char *slot, c
 /* Aborts the open transaction (a no-op without one). */
 sink_status_t sink_abort(sink_t *s, char *err, size_t errlen);
 
+sink_txn_state_t sink_txn_state(const sink_t *s);
+/* sink_txn_state(s) == SINK_TXN_OPEN. */
 bool sink_in_transaction(const sink_t *s);
-/* Bytes produced in the open transaction. */
+/* Bytes (keys and values) produced in the open transaction. */
 size_t sink_txn_bytes(const sink_t *s);
-
-/* The librdkafka handle, for the mock-cluster fault tests and statistics. */
-struct rd_kafka_s *sink_handle(sink_t *s);
 
 /* Serves delivery reports; call regularly. */
 void sink_poll(sink_t *s);
+
+/* The librdkafka producer only (sink_new); calling these on another sink aborts. */
+
+/* rd_kafka_init_transactions: fences older instances with the same transactional id. */
+sink_status_t sink_init_transactions(sink_t *s, int timeout_ms, char *err, size_t errlen);
+
+/* The librdkafka handle, for the mock-cluster tests and statistics. */
+struct rd_kafka_s *sink_handle(sink_t *s);
 
 /*
  * Reads the checkpoint topic read_committed to its end and returns the last
