@@ -64,21 +64,6 @@ rss_kb() {
     awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0
 }
 
-# walsender_pid SLOT: the walsender streaming SLOT (empty while none).
-walsender_pid() {
-    pg_psql -Atc "SELECT coalesce(active_pid::text, '') FROM pg_replication_slots WHERE slot_name = '$1'"
-}
-
-# drop_slot SLOT: drops SLOT once no walsender holds it (a stopped client's
-# walsender may take a moment to exit).
-drop_slot() {
-    local i
-    for ((i = 0; i < 300; i++)); do
-        [ -z "$(walsender_pid "$1")" ] && break
-        sleep 0.1
-    done
-    pg_psql -Atc "SELECT pg_drop_replication_slot('$1') FROM pg_replication_slots WHERE slot_name = '$1'" >/dev/null
-}
 
 # kcount_start PREFIX N OUTFILE: the counter in the background (KCOUNT_PID);
 # it stops by itself once N change events under PREFIX are visible.
@@ -188,14 +173,11 @@ EOF
 # replication connection), kill -9 after 30 s. No-op when it is gone or
 # when PID is no longer a Connect worker of this environment.
 connect_stop() {
-    local pid="$1" t
+    local pid="$1"
     _env_pid_alive "$pid" || return 0
     tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "-Dsluice.env=$SLUICE_ENV_DIR .*ConnectDistributed" || return 0
     kill -TERM "$pid" 2>/dev/null
-    for ((t = 0; t < 300; t++)); do
-        _env_pid_alive "$pid" || return 0
-        sleep 0.1
-    done
+    wait_for 30 _env_pids_gone "$pid" && return 0
     kill -9 "$pid" 2>/dev/null
 }
 

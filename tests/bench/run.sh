@@ -113,6 +113,7 @@ IFS=';' read -r -a SLUICE_EXTRA_B <<<"${BENCH_B_SLUICE_CONFIG:-}"
 W4_TXNS=$(((W4_TXNS + 3) / 4 * 4))
 W4_KEYS=$(((W4_KEYS + 3) / 4 * 4))
 
+harness_build all || exit 1 # sluice and kcount, from a fresh clone too
 env_init
 env_on_exit reap_sluices
 W="$SLUICE_ENV_DIR/bench"
@@ -263,9 +264,16 @@ drain_recv() {
     # The walsender's CPU and pg_recvlogical's peak RSS, sampled (without
     # forks, once both are found) until it exits. The walsender is the
     # postmaster's newest child (every other client has stopped by now).
-    local rpid="" v pm
+    local rpid="" v pm deadline=$((SECONDS + ${BENCH_DRAIN_TIMEOUT:-900}))
     pm="$(head -1 "$PG_DATA/postmaster.pid")"
+    # Sampling every 20 ms until pg_recvlogical has ended (the pace of the samples).
     while [ ! -f "$end" ]; do
+        if [ "$SECONDS" -ge "$deadline" ]; then
+            log "pg_recvlogical did not reach $endpos within ${BENCH_DRAIN_TIMEOUT:-900} s"
+            kill "$(cat "$end.pid")" 2>/dev/null
+            wait "$pid"
+            return 1
+        fi
         [ -n "$wpid" ] || wpid="$(pgrep -n -P "$pm" -f '^postgres: walsender')"
         [ -n "$rpid" ] || read -r rpid 2>/dev/null <"$end.pid"
         if [ -n "$wpid" ]; then
@@ -286,6 +294,13 @@ drain_recv() {
     D_BROKER="-"
 }
 
+# drain_figures COUNT_FILE T0_MS: D_MS, D_RECORDS and D_BYTES from the counter's line.
+drain_figures() {
+    D_MS=$(($(kcount_field "$1" done_ms) - $2))
+    D_RECORDS="$(kcount_field "$1" records)"
+    D_BYTES=$(($(kcount_field "$1" key_bytes) + $(kcount_field "$1" value_bytes)))
+}
+
 # drain_sluice SLOT ENDPOS PREFIX FORMAT CHANGES TOPICS [B]: B = the json_b
 # variant (its binary and extra settings).
 drain_sluice() {
@@ -298,10 +313,13 @@ drain_sluice() {
     local kc=$KCOUNT_PID
     : >"$logf"
     if [ "${7:-}" = B ]; then SLUICE="$SLUICE_B" sluice_start "$cfg" "$logf"; else sluice_start "$cfg" "$logf"; fi
-    local pid=$SLUICE_PID t0="" c0 b0 rc=0
+    local pid=$SLUICE_PID t0="" c0 b0 rc=0 deadline=$((SECONDS + 120))
+    # Timing starts at "streaming from": polled every 20 ms (wait_for's 100 ms
+    # would blur the figure), for 120 s at most.
     while [ -z "$t0" ]; do
         grep -q "streaming from" "$logf" && t0=$(now_ms)
         kill -0 "$pid" 2>/dev/null || { log "sluice died: $(tail -3 "$logf")"; kill "$kc"; return 1; }
+        [ "$SECONDS" -lt "$deadline" ] || { log "sluice did not stream within 120 s"; kill "$kc"; return 1; }
         sleep 0.02
     done
     c0="$(cpu_ticks "$pid")"
@@ -322,9 +340,7 @@ drain_sluice() {
         log "sluice ($4): not all $5 changes visible: $(cat "$count" "$count.err")"
         return 1
     fi
-    D_MS=$(($(kcount_field "$count" done_ms) - t0))
-    D_RECORDS="$(kcount_field "$count" records)"
-    D_BYTES=$(($(kcount_field "$count" key_bytes) + $(kcount_field "$count" value_bytes)))
+    drain_figures "$count" "$t0"
 }
 
 # drain_debezium SLOT ENDPOS PREFIX MODE CHANGES TOPICS: a fresh worker per
@@ -354,9 +370,7 @@ drain_debezium() {
         log "Debezium ($mode): not all $5 changes visible: $(cat "$count" "$count.err")"
         return 1
     fi
-    D_MS=$(($(kcount_field "$count" done_ms) - t0))
-    D_RECORDS="$(kcount_field "$count" records)"
-    D_BYTES=$(($(kcount_field "$count" key_bytes) + $(kcount_field "$count" value_bytes)))
+    drain_figures "$count" "$t0"
 }
 
 RESULTS="$W/results.txt"
@@ -461,10 +475,7 @@ lat_run() {
         : >"$logf"
         if [ "$s" = json_b ]; then SLUICE="$SLUICE_B" sluice_start "$W/$slot.conf" "$logf"; else sluice_start "$W/$slot.conf" "$logf"; fi
         pid=$SLUICE_PID
-        until grep -q "streaming from" "$logf"; do
-            kill -0 "$pid" 2>/dev/null || { log "sluice died: $(tail -3 "$logf")"; return 1; }
-            sleep 0.05
-        done
+        wait_log "$logf" "streaming from" 120 "$pid" || return 1
         ;;
     dbz_eos | dbz_alo)
         connect_start "$slot" "${s#dbz_}" || return 1

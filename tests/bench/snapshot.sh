@@ -36,6 +36,7 @@ WORKERS="${SNAP_BENCH_WORKERS:-4}"
 CHECK="${SNAP_BENCH_CHECK:-1}"
 SLUICE="${SNAP_BENCH_SLUICE:-$SLUICE}" # e.g. a wrapper that runs sluice under perf
 
+harness_build all || exit 1
 env_init
 W="$SLUICE_ENV_DIR/bench"
 mkdir -p "$W"
@@ -120,16 +121,14 @@ if [ "$CHECK" = 1 ]; then
     slot=b_snapchk prefix=bsnapchk cfg="$W/chk.conf" logf="$W/chk.log"
     sluice_config "$cfg" "$slot" "$prefix" "postgres.publication = it_snap" \
         "snapshot.mode = initial" "snapshot.workers = $WORKERS"
-    touch "$W/writing"
-    snap_writer "$W/writing" "$ROWS" 0 &
-    writer=$!
-    sleep 1
+    snap_writer "$W/writing" "$ROWS" 0
+    writer=$WRITER_PID
+    snap_writes_go_on 1 || exit 1 # writing before sluice starts
     sluice_start "$cfg" "$logf"
     pid=$SLUICE_PID
     wait_log "$logf" 'snapshot 1 complete' 1800 "$pid" || exit 1
-    sleep 2
-    rm -f "$W/writing"
-    wait "$writer"
+    snap_writes_go_on 10 || exit 1 # into the stream
+    rounds_stop "$W/writing" "$writer"
     lsn="$(sync_barrier)"
     wait_confirmed "$slot" "$lsn" 600 || exit 1
     sluice_stop "$pid" || exit 1

@@ -14,8 +14,10 @@ if [ -t 2 ]; then B=$'\033[1m' D=$'\033[2m' R=$'\033[0m'; else B="" D="" R=""; f
 say() { printf '%s== %s%s\n' "$B" "$*" "$R" >&2; }
 die() { printf '%sdemo: %s%s\n' "$B" "$*" "$R" >&2; exit 1; }
 
-[ -x "$SLUICE" ] || die "$SLUICE is missing: run \`make demo\` (it builds sluice first)"
 T0=$SECONDS
+say "building sluice (make build/sluice; fast when it is built)"
+env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -C "$REPO" --no-print-directory -s build/sluice >&2 ||
+    die "building sluice failed (see above)"
 say "installing what is missing (Debian packages, Apache Kafka via Maven; fast when present)"
 . "$REPO/tests/env/env.sh"
 
@@ -55,12 +57,10 @@ say "starting sluice: $SLUICE run -c $CONF   (log: $LOG)"
 "$SLUICE" run -c "$CONF" >"$LOG" 2>&1 &
 SLUICE_PID=$!
 env_on_exit "kill -TERM $SLUICE_PID 2>/dev/null; wait $SLUICE_PID 2>/dev/null || true; echo '== sluice stopped; removing the demo environment' >&2"
-for _ in $(seq 1 150); do
-    grep -q "streaming from" "$LOG" && break
-    kill -0 "$SLUICE_PID" 2>/dev/null || { cat "$LOG" >&2; die "sluice exited (log above)"; }
-    sleep 0.2
-done
-grep -q "streaming from" "$LOG" || { tail -5 "$LOG" >&2; die "sluice did not start streaming within 30 s"; }
+rc=0
+wait_for -p "$SLUICE_PID" 30 grep -q "streaming from" "$LOG" || rc=$?
+[ "$rc" -ne 2 ] || { cat "$LOG" >&2; die "sluice exited (log above)"; }
+[ "$rc" -eq 0 ] || { tail -5 "$LOG" >&2; die "sluice did not start streaming within 30 s"; }
 PORT="$(sed -n 's|.*serving metrics on http://[^:]*:\([0-9]*\)/metrics.*|\1|p' "$LOG" | head -1)"
 say "sluice is streaming; metrics: curl -s localhost:$PORT/metrics, health: curl localhost:$PORT/healthz"
 
@@ -81,7 +81,7 @@ SQL
             pg_psql -q -c "UPDATE customers SET vip = true WHERE id = $((i - 2))" >/dev/null 2>&1 || true
             pg_psql -q -c "DELETE FROM orders WHERE id = (SELECT min(id) FROM orders)" >/dev/null 2>&1 || true
         fi
-        sleep 1
+        sleep 1 # the workload's pace
     done
 ) &
 WORKLOAD_PID=$!
@@ -108,13 +108,13 @@ for line in sys.stdin:
 }
 
 # sluice creates a table's topic when it first sees the table: wait for both.
-for _ in $(seq 1 150); do
-    topics="$(kcat -b "$KAFKA_BOOTSTRAP" -L -m 5 2>/dev/null | grep -Ec 'topic "demo\.public\.(customers|orders)"' || true)"
-    [ "$topics" = 2 ] && break
-    kill -0 "$SLUICE_PID" 2>/dev/null || { tail -5 "$LOG" >&2; die "sluice exited (log above)"; }
-    sleep 0.2
-done
-[ "$topics" = 2 ] || { tail -5 "$LOG" >&2; die "sluice created no topics within 30 s"; }
+both_topics() {
+    [ "$(kcat -b "$KAFKA_BOOTSTRAP" -L -m 5 2>/dev/null | grep -Ec 'topic "demo\.public\.(customers|orders)"')" = 2 ]
+}
+rc=0
+wait_for -p "$SLUICE_PID" 30 both_topics || rc=$?
+[ "$rc" -ne 2 ] || { tail -5 "$LOG" >&2; die "sluice exited (log above)"; }
+[ "$rc" -eq 0 ] || { tail -5 "$LOG" >&2; die "sluice created no topics within 30 s"; }
 
 say "change events as a read_committed consumer sees them (set up in $((SECONDS - T0)) s); Ctrl-C stops and cleans up"
 printf '%s%-9s %-22s %-16s %s%s\n' "$B" "op" "topic" "key" "row" "$R"

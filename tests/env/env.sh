@@ -68,6 +68,37 @@ _env_pid_alive() {
     [ -n "$st" ] && [ "$st" != Z ]
 }
 
+# True once none of the PIDs names a live process.
+_env_pids_gone() {
+    local pid
+    for pid in "$@"; do
+        ! _env_pid_alive "$pid" || return 1
+    done
+}
+
+# wait_for [-p PID] TIMEOUT_S CMD...: runs CMD (a command or function that
+# tests one condition) every 0.1 s until it succeeds. Returns 0 once it did,
+# 1 when TIMEOUT_S seconds passed without, and 2 as soon as process PID (-p)
+# has ended, so a caller waiting for a daemon's sign of life does not wait
+# out the timeout on a daemon that died. It says nothing: the caller knows
+# what was awaited and reports it. This is how every test waits for a
+# condition (a process ready, a slot created, a log line, an offset); a bare
+# sleep only paces a workload or holds a fault for a set time.
+wait_for() {
+    local pid=""
+    if [ "$1" = -p ]; then
+        pid="$2"
+        shift 2
+    fi
+    local deadline=$((${EPOCHREALTIME/./} + $1 * 1000000))
+    shift
+    until "$@"; do
+        [ -z "$pid" ] || _env_pid_alive "$pid" || return 2
+        [ "${EPOCHREALTIME/./}" -lt "$deadline" ] || return 1
+        sleep 0.1
+    done
+}
+
 # True if something listens on 127.0.0.1:PORT (or on a wildcard address).
 _env_port_listening() {
     ss -ltnH 2>/dev/null | awk -v p="$1" '{ n = $4; sub(/.*:/, "", n); if (n == p) f = 1 } END { exit !f }'
@@ -260,21 +291,17 @@ EOF
 # Start the already-initialised cluster in $PG_DATA and wait until it accepts
 # connections (30 s).
 _pg_ctl_start() {
-    local deadline=$((SECONDS + 30))
     if ! _pg_as "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$PG_LOG" -w -t 30 start >/dev/null 2>&1; then
         _env_err "pg_start: PostgreSQL failed to start or was not ready within 30 s (port $PGPORT_TEST, data $PG_DATA); last lines of $PG_LOG:"
         tail -n 30 "$PG_LOG" >&2 2>/dev/null || true
         return 1
     fi
     # pg_ctl -w already waits; pg_isready double-checks the socket we use.
-    until "$PG_BIN/pg_isready" -q -h "$PG_SOCKET_DIR" -p "$PGPORT_TEST" -d postgres -U postgres; do
-        if [ "$SECONDS" -ge "$deadline" ]; then
-            _env_err "pg_start: PostgreSQL not ready after 30 s (port $PGPORT_TEST); last lines of $PG_LOG:"
-            tail -n 30 "$PG_LOG" >&2 2>/dev/null || true
-            return 1
-        fi
-        sleep 0.2
-    done
+    if ! wait_for 30 "$PG_BIN/pg_isready" -q -h "$PG_SOCKET_DIR" -p "$PGPORT_TEST" -d postgres -U postgres; then
+        _env_err "pg_start: PostgreSQL not ready after 30 s (port $PGPORT_TEST); last lines of $PG_LOG:"
+        tail -n 30 "$PG_LOG" >&2 2>/dev/null || true
+        return 1
+    fi
 }
 
 # pg_stop [fast|immediate|smart]: stop the cluster (no-op if not running).
@@ -288,7 +315,7 @@ pg_stop() {
         if _env_pid_alive "$pid"; then
             _env_err "pg_stop: pg_ctl stop -m $mode failed, killing postmaster $pid"
             kill -9 "$pid" 2>/dev/null || true
-            sleep 0.5
+            wait_for 10 _env_pids_gone "$pid" || _env_err "pg_stop: postmaster $pid outlived kill -9 for 10 s"
         fi
         rm -f "$PG_DATA/postmaster.pid"
     fi
@@ -447,7 +474,7 @@ EOF
 # process itself right before exec'ing java, which works whether or not
 # setsid has to fork.
 _kafka_launch() {
-    local i="$1" dir pid t
+    local i="$1" dir
     dir="$(_kafka_dir "$i")"
     rm -f "$dir/pid"
     (
@@ -462,10 +489,7 @@ _kafka_launch() {
             -cp "$KAFKA_LIBS/*" kafka.Kafka "$dir/server.properties" \
             </dev/null >>"$dir/stdout.log" 2>&1 &
     )
-    for ((t = 0; t < 50; t++)); do
-        pid="$(cat "$dir/pid" 2>/dev/null)" && [ -n "$pid" ] && return 0
-        sleep 0.1
-    done
+    wait_for 5 test -s "$dir/pid" && return 0
     _env_err "kafka: node $i did not start (no pid file)"
     return 1
 }
@@ -520,14 +544,11 @@ kafka_wait_ready() {
 # rest of the cluster to notice; use kafka_wait_ready for that.
 kafka_stop_node() {
     _env_require || return 1
-    local i="$1" pid t
+    local i="$1" pid
     pid="$(kafka_node_pid "$i")"
     if [ -n "$pid" ]; then
         kill -9 "$pid" 2>/dev/null || true
-        for ((t = 0; t < 100; t++)); do
-            _env_pid_alive "$pid" || break
-            sleep 0.1
-        done
+        wait_for 10 _env_pids_gone "$pid" || _env_err "kafka: node $i outlived kill -9 for 10 s"
     fi
     rm -f "$(_kafka_dir "$i")/pid"
 }
@@ -552,7 +573,7 @@ kafka_start_node() {
 # kafka_stop [grace_s]: SIGTERM all nodes, wait up to grace_s (default 20),
 # then kill -9 the rest.  grace_s=0 kills immediately.
 kafka_stop() {
-    local grace="${1:-20}" i pid pids=() deadline
+    local grace="${1:-20}" i pid pids=()
     [ -n "${SLUICE_ENV_DIR:-}" ] && [ -n "${KAFKA_NODES:-}" ] || return 0
     for ((i = 1; i <= KAFKA_NODES; i++)); do
         pid="$(kafka_node_pid "$i")"
@@ -561,28 +582,13 @@ kafka_stop() {
     if [ ${#pids[@]} -gt 0 ]; then
         if [ "$grace" -gt 0 ]; then
             kill -TERM "${pids[@]}" 2>/dev/null || true
-            deadline=$((SECONDS + grace))
-            while [ "$SECONDS" -lt "$deadline" ]; do
-                for pid in "${pids[@]}"; do
-                    _env_pid_alive "$pid" && break
-                    pid=""
-                done
-                [ -z "$pid" ] && break
-                sleep 0.2
-            done
+            wait_for "$grace" _env_pids_gone "${pids[@]}" || true # then kill -9
         fi
         for pid in "${pids[@]}"; do
             if _env_pid_alive "$pid"; then kill -9 "$pid" 2>/dev/null || true; fi
         done
         # Wait for the kills to land so ports/dirs are free when we return.
-        for ((i = 0; i < 100; i++)); do
-            for pid in "${pids[@]}"; do
-                _env_pid_alive "$pid" && break
-                pid=""
-            done
-            [ -z "$pid" ] && break
-            sleep 0.1
-        done
+        wait_for 10 _env_pids_gone "${pids[@]}" || _env_err "kafka: a node outlived kill -9 for 10 s"
     fi
     for ((i = 1; i <= KAFKA_NODES; i++)); do
         rm -f "$(_kafka_dir "$i")/pid"

@@ -16,15 +16,10 @@ FAULT_SEEDS="${FAULT_SEEDS:-1}"
 FAULT_CRASHES="${FAULT_CRASHES:-12}"
 RESULTS_MD="${FAULT_RESULTS:-$REPO/build/fault-results.md}"
 
-env_init
-env_on_exit reap_sluices
-W="$SLUICE_ENV_DIR/fault"
-mkdir -p "$W" "$(dirname "$RESULTS_MD")"
-pg_start "wal_sender_timeout=10s" "max_slot_wal_keep_size=-1"
-kafka_start 3 "broker.session.timeout.ms=4000" "broker.heartbeat.interval.ms=500" \
-    "transaction.abort.timed.out.transaction.cleanup.interval.ms=2000"
-admin_conninfo
-workload_setup
+# sluice and the tools; the scenarios that run a deliberately broken build make it themselves.
+harness_build all || exit 1
+harness_env_start fault 3 || exit 1
+mkdir -p "$(dirname "$RESULTS_MD")"
 PROXY="$REPO/build/tools/tcpproxy"
 
 : >"$W/results"
@@ -36,11 +31,7 @@ verified_changes() { sed -n 's/.*ledger [0-9]* transactions \/ \([0-9]*\) change
 
 . "$HERE/scenarios.sh"
 
-if [ "$#" -gt 0 ]; then
-    for t in "$@"; do run_test "$t"; done
-else
-    for t in $(declare -F | awk '{ print $3 }' | grep '^fault_'); do run_test "$t"; done
-fi
+run_tests fault_ "$@"
 {
     echo "| scenario | runs | faults injected | changes verified | result |"
     echo "|---|---|---|---|---|"

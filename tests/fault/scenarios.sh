@@ -4,18 +4,30 @@
 
 . "$REPO/tests/it/tests.sh"
 
-# Starts the workload in rounds in the background until $1 is removed; sets WL_PID.
-workload_loop() {
-    local flag="$1" seed="$2"
-    touch "$flag"
-    (
-        s=$((seed * 1000))
-        while [ -f "$flag" ]; do
-            s=$((s + 1))
-            "$WORKLOAD" "$PG_ADMIN_CONNINFO" --clients 4 --txns 300 --seed "$s" >/dev/null 2>&1 || sleep 0.5
-        done
-    ) &
-    WL_PID=$!
+# The workload runs in rounds (workload_loop, tests/it/lib.sh) while faults
+# happen; a round that fails under a fault is no finding: the ledger holds
+# what committed. Between faults a scenario waits until sluice has caught up
+# (wait_progress): the next fault then hits a pipeline that is streaming
+# again. The sleeps that remain hold a fault for a set time.
+
+# recovered SLOT WHAT: sluice caught up after WHAT, or the scenario fails (V7).
+recovered() {
+    wait_progress "$1" 180 || fail "V7: $1 did not catch up within 180 s after $2"
+}
+
+# fault_start PREFIX SLOT SEED [config lines...]: empty tables; sluice on SLOT
+# with topics PREFIX.* (config $W/PREFIX.conf, log $W/PREFIX.log); the
+# workload in rounds (workload_loop $W/PREFIX.running SEED); returns once
+# sluice streams it. Sets SLUICE_PID and WL_PID.
+fault_start() {
+    local prefix="$1" slot="$2" seed="$3"
+    shift 3
+    fresh_tables
+    sluice_config "$W/$prefix.conf" "$slot" "$prefix" "$@"
+    sluice_start "$W/$prefix.conf" "$W/$prefix.log"
+    wait_slot_exists "$slot"
+    workload_loop "$W/$prefix.running" "$seed"
+    recovered "$slot" "its start"
 }
 
 # finish PREFIX SLOT PID: catch up, stop gracefully, verify; sets VERIFIED.
@@ -59,7 +71,7 @@ fault_01_crash() {
 # 1b. The skip rule: a build that streams from the slot's own position (so
 # PostgreSQL resends what Kafka holds after every crash) stays exactly once.
 fault_02_skip_rule() {
-    [ -x "$REPO/build/mutants/sluice-START_AT_SLOT" ] || { fail "make mutants first"; return 1; }
+    harness_build build/mutants/sluice-START_AT_SLOT
     crash_run "$REPO/build/mutants/sluice-START_AT_SLOT" fskip f_skip "$FAULT_CRASHES" 7 || {
         cat "$W/fskip.verify" >&2
         fail "exactly-once broke when PostgreSQL resent transactions"
@@ -74,21 +86,15 @@ fault_02_skip_rule() {
 
 # 2. PostgreSQL stopped with -m immediate and restarted (the slot may go back).
 fault_03_pg_immediate_restart() {
-    local prefix=fpg slot=f_pg cfg="$W/fpg.conf" k
-    fresh_tables
-    sluice_config "$cfg" "$slot" "$prefix"
-    sluice_start "$cfg" "$W/fpg.log"
+    local prefix=fpg slot=f_pg k
+    fault_start "$prefix" "$slot" 3
     local pid=$SLUICE_PID
-    wait_slot_exists "$slot"
-    workload_loop "$W/fpg.running" 3
     for k in 1 2 3; do
-        sleep 3
         pg_restart immediate
         log "PostgreSQL restarted with -m immediate ($k/3)"
+        recovered "$slot" "restart $k"
     done
-    sleep 3
-    rm -f "$W/fpg.running"
-    wait "$WL_PID" 2>/dev/null || true
+    rounds_stop "$W/fpg.running" "$WL_PID" || true
     kill -0 "$pid" || fail "sluice exited when PostgreSQL restarted"
     finish_and_verify "$prefix" "$slot" "$pid"
     record "PostgreSQL stopped with -m immediate and restarted, mid-workload" 1 "3 restarts" "$VERIFIED" "pass"
@@ -105,31 +111,25 @@ leader_of() {
 
 # 3. A broker killed mid-transaction: the transaction coordinator, then a partition leader.
 fault_04_broker_kill() {
-    local prefix=fbroker slot=f_broker cfg="$W/fbroker.conf"
-    fresh_tables
-    sluice_config "$cfg" "$slot" "$prefix"
-    sluice_start "$cfg" "$W/fbroker.log"
+    local prefix=fbroker slot=f_broker
+    fault_start "$prefix" "$slot" 4
     local pid=$SLUICE_PID
-    wait_slot_exists "$slot"
-    workload_loop "$W/fbroker.running" 4
-    sleep 4
     local coord leader
     coord="$(coordinator_of "sluice-$slot")"
     [ -n "$coord" ] || { fail "could not find the transaction coordinator"; return 1; }
     log "killing broker $coord (transaction coordinator of sluice-$slot)"
     kafka_stop_node "$coord"
-    sleep 10
+    sleep 10 # the fault, held
     kafka_start_node "$coord"
-    sleep 3
+    recovered "$slot" "the coordinator's return"
     leader="$(leader_of "$prefix.public.wl_a")"
     [ -n "$leader" ] || { fail "could not find the leader of $prefix.public.wl_a"; return 1; }
     log "killing broker $leader (leader of $prefix.public.wl_a-0)"
     kafka_stop_node "$leader"
-    sleep 10
+    sleep 10 # the fault, held
     kafka_start_node "$leader"
-    sleep 3
-    rm -f "$W/fbroker.running"
-    wait "$WL_PID" 2>/dev/null || true
+    recovered "$slot" "the leader's return"
+    rounds_stop "$W/fbroker.running" "$WL_PID" || true
     kill -0 "$pid" || fail "sluice exited when a broker died"
     finish_and_verify "$prefix" "$slot" "$pid"
     record "a broker killed mid-transaction (3 brokers, RF 3, min.insync 2): the coordinator, then a partition leader" \
@@ -139,24 +139,18 @@ fault_04_broker_kill() {
 # 5. The Kafka side stalled longer than the transaction timeout: the
 # coordinator broker frozen (SIGSTOP) past kafka.transaction.timeout.ms.
 fault_06_kafka_stall() {
-    local prefix=fstall slot=f_stall cfg="$W/fstall.conf"
-    fresh_tables
-    sluice_config "$cfg" "$slot" "$prefix" "kafka.transaction.timeout.ms = 10000"
-    sluice_start "$cfg" "$W/fstall.log"
+    local prefix=fstall slot=f_stall
+    fault_start "$prefix" "$slot" 5 "kafka.transaction.timeout.ms = 10000"
     local pid=$SLUICE_PID
-    wait_slot_exists "$slot"
-    workload_loop "$W/fstall.running" 5
-    sleep 4
     local coord kpid
     coord="$(coordinator_of "sluice-$slot")"
     kpid="$(kafka_node_pid "$coord")"
     log "freezing broker $coord (coordinator) for 15 s, longer than transaction.timeout.ms"
     kill -STOP "$kpid"
-    sleep 15
+    sleep 15 # the fault, held
     kill -CONT "$kpid"
-    sleep 8
-    rm -f "$W/fstall.running"
-    wait "$WL_PID" 2>/dev/null || true
+    recovered "$slot" "the stall"
+    rounds_stop "$W/fstall.running" "$WL_PID" || true
     kill -0 "$pid" || fail "sluice exited after the broker stall: $(tail -3 "$W/fstall.log")"
     finish_and_verify "$prefix" "$slot" "$pid"
     record "Kafka stalled longer than transaction.timeout.ms (coordinator broker frozen 15 s > 10 s)" \
@@ -165,32 +159,26 @@ fault_06_kafka_stall() {
 
 # 6. The link to PostgreSQL stalled past wal_sender_timeout, then cut.
 fault_07_pg_link_stall() {
-    local prefix=flink slot=f_link cfg="$W/flink.conf" port
+    local prefix=flink slot=f_link port
     port="$(_env_free_port)"
     "$PROXY" "$port" 127.0.0.1 "$PGPORT_TEST" >"$W/proxy.out" 2>&1 &
     local proxy=$!
     env_on_exit "kill $proxy 2>/dev/null || true"
-    sleep 0.3
-    fresh_tables
+    wait_for -p "$proxy" 10 log_has "$W/proxy.out" '^ready' || { fail "tcpproxy did not start: $(cat "$W/proxy.out")"; return 1; }
     local before
     before="$(timeout_loops)"
-    sluice_config "$cfg" "$slot" "$prefix" \
+    fault_start "$prefix" "$slot" 6 \
         "postgres.conninfo = host=127.0.0.1 port=$port dbname=sluice_test user=sluice password=sluice"
-    sluice_start "$cfg" "$W/flink.log"
     local pid=$SLUICE_PID
-    wait_slot_exists "$slot"
-    workload_loop "$W/flink.running" 6
-    sleep 3
     log "stalling the link to PostgreSQL for 15 s (wal_sender_timeout is 10 s)"
     kill -USR1 "$proxy"
-    sleep 15
+    sleep 15 # the fault, held
     kill -USR2 "$proxy"
-    sleep 5
+    recovered "$slot" "the stall"
     log "cutting the link to PostgreSQL"
     kill -HUP "$proxy"
-    sleep 5
-    rm -f "$W/flink.running"
-    wait "$WL_PID" 2>/dev/null || true
+    recovered "$slot" "the cut"
+    rounds_stop "$W/flink.running" "$WL_PID" || true
     kill -0 "$pid" || fail "sluice exited when its PostgreSQL link broke"
     finish_and_verify "$prefix" "$slot" "$pid"
     local after
@@ -285,9 +273,8 @@ fault_10_row_too_large() {
         -c "INSERT INTO wl_a VALUES (-1, 'small row in the same transaction', 1)" \
         -c "INSERT INTO wl_c VALUES (-1, (SELECT string_agg(md5(g::text), '') FROM generate_series(1, 163840) g), 1)" \
         -c "INSERT INTO wl_ledger VALUES (txid_current() % 4294967296, 2, -1)" -c "COMMIT"
-    local waited=0 rc=0
-    while kill -0 "$pid" 2>/dev/null && [ "$waited" -lt 600 ]; do sleep 0.1; waited=$((waited + 1)); done
-    wait "$pid" || rc=$?
+    local rc=0
+    wait_exit "$pid" 60 || rc=$?
     [ "$rc" -eq 9 ] || { fail "want exit 9 for a record over the limit, got $rc: $(tail -3 "$W/flarge.log")"; return 1; }
     grep -q "message.max.bytes" "$W/flarge.log" || fail "the error does not name the setting to raise"
     log "stopped: $(grep -m1 'FATAL' "$W/flarge.log" | sed 's/.*FATAL: *//' | cut -c1-200)"
@@ -330,13 +317,12 @@ fault_11_txn_outlives_timeout() {
     wait_slot_exists "$slot"
     pg_psql -q -c "BEGIN" -c "INSERT INTO wl_a SELECT g, 'big ' || g, g FROM generate_series(1, $rows) g" \
         -c "INSERT INTO wl_ledger VALUES (txid_current() % 4294967296, $rows, -1)" -c "COMMIT"
-    local waited=0 rc=0
-    while kill -0 "$pid" 2>/dev/null && [ "$waited" -lt 1800 ]; do sleep 0.1; waited=$((waited + 1)); done
-    kill -0 "$pid" 2>/dev/null && { kill -9 "$pid"; fail "sluice kept retrying a transaction that cannot fit"; return 1; }
-    wait "$pid" || rc=$?
+    local rc=0 t0=$SECONDS
+    wait_exit "$pid" 180 || rc=$?
+    [ "$rc" -ne 124 ] || { kill -9 "$pid"; fail "sluice kept retrying a transaction that cannot fit"; return 1; }
     [ "$rc" -eq 9 ] || { fail "want exit 9, got $rc: $(tail -3 "$W/ftimeout.log")"; return 1; }
     grep -q "kafka.transaction.timeout.ms" "$W/ftimeout.log" || fail "the error does not name the setting"
-    log "stopped after $((waited / 10)) s: $(grep -m1 FATAL "$W/ftimeout.log" | sed 's/.*FATAL: *//' | cut -c1-220)"
+    log "stopped after $((SECONDS - t0)) s: $(grep -m1 FATAL "$W/ftimeout.log" | sed 's/.*FATAL: *//' | cut -c1-220)"
     verify_check "$prefix" "$slot" --tables wl_a --ledger wl_ledger --live >"$out" 2>&1 ||
         { cat "$out" >&2; fail "a partial transaction is visible"; }
     grep -q ' 0 records' "$out" || fail "records of the failed transaction are visible: $(tail -2 "$out")"
@@ -351,11 +337,12 @@ fault_11_txn_outlives_timeout() {
 # The verifier is shown to catch what it claims: deliberately broken builds
 # (make mutants) must fail the crash scenario.
 fault_12_verifier_catches_broken_builds() {
-    local m caught=0 total=0
-    for m in ${FAULT_MUTANTS:-CONFIRM_BEFORE_COMMIT CHECKPOINT_AFTER_COMMIT SPLIT_TXN START_AT_SLOT-NO_SKIP}; do
+    local m caught=0 total=0 mutants="${FAULT_MUTANTS:-CONFIRM_BEFORE_COMMIT CHECKPOINT_AFTER_COMMIT SPLIT_TXN START_AT_SLOT-NO_SKIP}"
+    # shellcheck disable=SC2046  # one target per mutant
+    harness_build $(printf 'build/mutants/sluice-%s ' $mutants)
+    for m in $mutants; do
         total=$((total + 1))
         local bin="$REPO/build/mutants/sluice-$m" how=""
-        [ -x "$bin" ] || { fail "missing $bin (make mutants)"; continue; }
         if CRASH_CATCHUP_TIMEOUT=30 crash_run "$bin" "fm$total" "f_mutant$total" 8 $((60 + total)); then
             fail "the broken build $m passed every check"
             record "broken build: $m" 1 "$CRASH_KILLS kills" "-" "**NOT CAUGHT**"
@@ -378,24 +365,15 @@ fault_12_verifier_catches_broken_builds() {
 # new connection, finds its slot still held by its own old walsender and ends
 # it instead of taking it for another instance (exit 8); then exactly once.
 fault_13_walsender_frozen() {
-    local prefix=ffrozen slot=f_frozen cfg="$W/ffrozen.conf" logf="$W/ffrozen.log" ws i
-    fresh_tables
-    sluice_config "$cfg" "$slot" "$prefix" "postgres.receive_timeout_ms = 4000"
-    sluice_start "$cfg" "$logf"
+    local prefix=ffrozen slot=f_frozen logf="$W/ffrozen.log" ws
+    fault_start "$prefix" "$slot" 13 "postgres.receive_timeout_ms = 4000"
     local pid=$SLUICE_PID
-    wait_slot_exists "$slot"
-    workload_loop "$W/ffrozen.running" 13
-    sleep 3
     ws="$(pg_psql -Atc "SELECT active_pid FROM pg_replication_slots WHERE slot_name = '$slot'")"
     [ -n "$ws" ] || { fail "no walsender holds $slot"; return 1; }
     log "freezing walsender $ws (SIGSTOP)"
     kill -STOP "$ws"
     env_on_exit "kill -CONT $ws 2>/dev/null || true"
-    for ((i = 0; i < 150; i++)); do
-        grep -q "walsender of this instance's previous connection" "$logf" && break
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.2
-    done
+    wait_for -p "$pid" 30 log_has "$logf" "walsender of this instance's previous connection" || true # checked below
     kill -CONT "$ws"
     grep -q "PostgreSQL sent nothing for" "$logf" ||
         fail "sluice did not notice the silent server: $(tail -2 "$logf")"
@@ -403,16 +381,12 @@ fault_13_walsender_frozen() {
         fail "sluice did not recognise its own old walsender: $(tail -2 "$logf")"
     # pg_terminate_backend's SIGTERM waited while the walsender was stopped: on
     # SIGCONT it ends with that reason (not with the broken socket's).
-    for ((i = 0; i < 50; i++)); do
-        grep -q "\[$ws\] .*terminating connection due to administrator command" "$PG_LOG" && break
-        sleep 0.2
-    done
+    wait_for 10 log_has "$PG_LOG" "\[$ws\] .*terminating connection due to administrator command" || true # checked below
     grep -q "\[$ws\] .*terminating connection due to administrator command" "$PG_LOG" ||
         fail "walsender $ws was not terminated by sluice: $(grep "\[$ws\]" "$PG_LOG" | tail -2)"
     log "$(grep -m1 'PostgreSQL sent nothing for' "$logf" | sed 's/.*WARNING: *//' | cut -c1-200)"
-    sleep 5
-    rm -f "$W/ffrozen.running"
-    wait "$WL_PID" 2>/dev/null || true
+    recovered "$slot" "the freeze"
+    rounds_stop "$W/ffrozen.running" "$WL_PID" || true
     kill -0 "$pid" 2>/dev/null || fail "sluice exited: $(grep -m1 FATAL "$logf")"
     finish_and_verify "$prefix" "$slot" "$pid"
     record "walsender frozen (SIGSTOP): a server silent on a live TCP link" 1 "1 freeze" "$VERIFIED" \

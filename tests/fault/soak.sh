@@ -21,39 +21,26 @@ case "$DURATION" in
 *) SECS=$DURATION ;;
 esac
 
-env_init
-env_on_exit reap_sluices
-W="$SLUICE_ENV_DIR/soak"
-mkdir -p "$W"
-pg_start "wal_sender_timeout=10s" "max_slot_wal_keep_size=-1"
-kafka_start 3 "broker.session.timeout.ms=4000" "broker.heartbeat.interval.ms=500" \
-    "transaction.abort.timed.out.transaction.cleanup.interval.ms=2000"
-admin_conninfo
-workload_setup
+harness_build all || exit 1
+harness_env_start soak 3 || exit 1
 PROXY="$REPO/build/tools/tcpproxy"
 PORT="$(_env_free_port)"
 "$PROXY" "$PORT" 127.0.0.1 "$PGPORT_TEST" >"$W/proxy.out" 2>&1 &
 PROXY_PID=$!
 env_on_exit "kill $PROXY_PID 2>/dev/null || true"
+wait_for -p "$PROXY_PID" 10 log_has "$W/proxy.out" '^ready' || { log "tcpproxy did not start: $(cat "$W/proxy.out")"; exit 1; }
 
 slot=soak prefix=soak cfg="$W/soak.conf" logf="$W/soak.log"
 sluice_config "$cfg" "$slot" "$prefix" "commit.interval.ms = 50" "kafka.transaction.timeout.ms = 10000" \
     "postgres.conninfo = host=127.0.0.1 port=$PORT dbname=sluice_test user=sluice password=sluice"
 sluice_start "$cfg" "$logf"
 pid=$SLUICE_PID
-until [ "$(pg_psql -Atc "SELECT count(*) FROM pg_replication_slots WHERE slot_name = '$slot'")" = 1 ]; do sleep 0.2; done
+wait_for -p "$pid" 30 slot_exists "$slot" || { log "slot $slot was not created: $(tail -3 "$logf")"; exit 1; }
 "$VERIFY" sample --bootstrap "$KAFKA_BOOTSTRAP" --conninfo "$PG_ADMIN_CONNINFO" --prefix "$prefix" \
     --slot "$slot" --out "$W/samples" --interval-ms 200 2>>"$W/samples.log" &
 sampler=$!
-touch "$W/running"
-(
-    s=$((SEED * 100000))
-    while [ -f "$W/running" ]; do
-        s=$((s + 1))
-        "$WORKLOAD" "$PG_ADMIN_CONNINFO" --clients 4 --txns 300 --seed "$s" >/dev/null 2>&1 || sleep 0.5
-    done
-) &
-wl=$!
+workload_loop "$W/running" $((SEED * 100)) # seeds SEED * 100000 + 1, + 2, …
+wl=$WL_PID
 
 declare -A count
 live_checks=0
@@ -86,7 +73,7 @@ RANDOM=$SEED
 start=$SECONDS
 points=(after_commit before_commit after_confirm mid_txn)
 while [ $((SECONDS - start)) -lt "$SECS" ]; do
-    sleep $((5 + RANDOM % 20))
+    sleep $((5 + RANDOM % 20)) # the random schedule
     ensure_sluice
     kind=$((RANDOM % 8))
     case $kind in
@@ -111,20 +98,20 @@ while [ $((SECONDS - start)) -lt "$SECS" ]; do
         n=$((1 + RANDOM % 3))
         log "fault: broker $n killed for 10 s"
         kafka_stop_node "$n"
-        sleep 10
+        sleep 10 # the fault, held
         kafka_start_node "$n"
         ;;
     4)
         n=$((1 + RANDOM % 3))
         log "fault: broker $n frozen for 15 s (longer than the transaction timeout)"
         kill -STOP "$(kafka_node_pid "$n")"
-        sleep 15
+        sleep 15 # the fault, held
         kill -CONT "$(kafka_node_pid "$n")"
         ;;
     5)
         log "fault: link to PostgreSQL stalled 15 s (wal_sender_timeout 10 s)"
         kill -USR1 "$PROXY_PID"
-        sleep 15
+        sleep 15 # the fault, held
         kill -USR2 "$PROXY_PID"
         ;;
     6)
@@ -140,8 +127,7 @@ while [ $((SECONDS - start)) -lt "$SECS" ]; do
     esac
     count[$kind]=$((${count[$kind]:-0} + 1))
 done
-rm -f "$W/running"
-wait "$wl" 2>/dev/null
+rounds_stop "$W/running" "$wl"
 ensure_sluice
 
 ok=0

@@ -1,11 +1,25 @@
 # shellcheck shell=bash
 # Helpers shared by the integration tests, fault tests and benchmarks.
-# Source after tests/env/env.sh and env_init/pg_start/kafka_start.
+# Source after tests/env/env.sh; the helpers that talk to PostgreSQL or
+# Kafka need env_init/pg_start/kafka_start first.
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 SLUICE="$REPO/build/sluice"
 VERIFY="$REPO/build/tools/verify"
 WORKLOAD="$REPO/build/tools/workload"
+
+# harness_build TARGET...: makes what a script needs (e.g. all: sluice and the
+# test tools), so every script works from a fresh clone; fast when it is all
+# built. Run from a make recipe (make it, make faults …) it is a no-op check:
+# the parent's job server and flags are left out, they are not ours to use.
+harness_build() {
+    log "make $* (builds what is missing)"
+    env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL \
+        make -C "$REPO" --no-print-directory -s -j"$(nproc)" "$@" >&2 || {
+        log "make $* failed"
+        return 1
+    }
+}
 
 _t_failures=0
 _t_passed=0
@@ -40,6 +54,16 @@ run_test() {
         return 0
     fi
     pass "$name ($((SECONDS - start))s)"
+}
+
+# run_tests PREFIX [NAME...]: runs the named tests, or else every function
+# whose name starts with PREFIX (in name order).
+run_tests() {
+    local prefix="$1" t
+    shift
+    # shellcheck disable=SC2046  # one name a word
+    [ "$#" -gt 0 ] || set -- $(declare -F | awk '{ print $3 }' | grep "^$prefix")
+    for t in "$@"; do run_test "$t"; done
 }
 
 summary() {
@@ -92,25 +116,83 @@ reap_sluices() {
 
 # sluice_stop PID [timeout]: SIGTERM, wait; returns sluice's exit code.
 sluice_stop() {
-    local pid="$1" timeout="${2:-60}" i=0
+    local pid="$1" timeout="${2:-60}"
     kill -TERM "$pid" 2>/dev/null || true
-    while kill -0 "$pid" 2>/dev/null; do
-        sleep 0.2
-        i=$((i + 1))
-        if [ "$i" -gt $((timeout * 5)) ]; then
-            log "sluice $pid did not stop within ${timeout}s"
-            kill -9 "$pid" 2>/dev/null || true
-            wait "$pid" 2>/dev/null || true
-            return 124
-        fi
-    done
+    if ! wait_for "$timeout" _env_pids_gone "$pid"; then
+        log "sluice $pid did not stop within ${timeout}s"
+        kill -9 "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+        return 124
+    fi
     local rc=0
     wait "$pid" 2>/dev/null || rc=$?
     return "$rc"
 }
 
+# wait_exit PID TIMEOUT: until process PID (a child of this shell) has ended;
+# returns its exit code, or 124 (and leaves it running) after TIMEOUT s.
+wait_exit() {
+    wait_for "$2" _env_pids_gone "$1" || return 124
+    local rc=0
+    wait "$1" 2>/dev/null || rc=$?
+    return "$rc"
+}
+
 slot_confirmed() {
     pg_psql -Atc "SELECT coalesce(confirmed_flush_lsn::text, '') FROM pg_replication_slots WHERE slot_name = '$1'"
+}
+
+# True once the replication slot SLOT exists.
+slot_exists() {
+    [ "$(pg_psql -Atc "SELECT count(*) FROM pg_replication_slots WHERE slot_name = '$1'")" = 1 ]
+}
+
+# wait_slot_exists SLOT: until sluice has created its slot (30 s).
+wait_slot_exists() {
+    wait_for 30 slot_exists "$1" || {
+        fail "slot $1 was not created within 30 s"
+        return 1
+    }
+}
+
+# walsender_pid SLOT: the walsender streaming SLOT (empty while none).
+walsender_pid() {
+    pg_psql -Atc "SELECT coalesce(active_pid::text, '') FROM pg_replication_slots WHERE slot_name = '$1'"
+}
+
+# True once SLOT exists and no walsender holds it (a stalled client's was ended).
+slot_inactive() {
+    [ "$(pg_psql -Atc "SELECT NOT active FROM pg_replication_slots WHERE slot_name = '$1'")" = t ]
+}
+
+# True once no walsender holds SLOT (or SLOT does not exist).
+slot_free() {
+    [ -z "$(walsender_pid "$1")" ]
+}
+
+# drop_slot SLOT: drops SLOT (if it exists) once no walsender holds it: a
+# stopped client's walsender may take a moment to exit (30 s at most).
+drop_slot() {
+    wait_for 30 slot_free "$1" || true # then the drop says why it cannot
+    pg_psql -Atc "SELECT pg_drop_replication_slot('$1') FROM pg_replication_slots WHERE slot_name = '$1'" >/dev/null
+}
+
+# True once a log file has a line matching the extended regex.
+log_has() {
+    grep -Eq -- "$2" "$1" 2>/dev/null
+}
+
+# wait_log FILE PATTERN TIMEOUT [PID]: until FILE has a line matching PATTERN
+# (extended regex); with PID, gives up as soon as that process has ended.
+wait_log() {
+    local f="$1" pat="$2" timeout="${3:-120}" pid="${4:-}" rc=0
+    wait_for ${pid:+-p "$pid"} "$timeout" log_has "$f" "$pat" || rc=$?
+    case "$rc" in
+    0) return 0 ;;
+    2) log "the process exited before logging /$pat/: $(tail -3 "$f")" ;;
+    *) log "no /$pat/ in $f within ${timeout}s" ;;
+    esac
+    return 1
 }
 
 # sync_barrier: a non-transactional logical message after everything written so far;
@@ -119,20 +201,43 @@ sync_barrier() {
     pg_psql -Atc "SELECT pg_logical_emit_message(false, 'sluice-test', 'sync')"
 }
 
+# True once the slot's confirmed_flush_lsn >= LSN.
+slot_confirmed_past() {
+    [ "$(pg_psql -Atc "SELECT confirmed_flush_lsn >= '$2'::pg_lsn FROM pg_replication_slots WHERE slot_name = '$1'")" = t ]
+}
+
+# True once the walsender of SLOT has sent its client everything up to LSN.
+slot_sent_past() {
+    [ "$(pg_psql -Atc "SELECT r.sent_lsn >= '$2'::pg_lsn FROM pg_stat_replication r
+                       JOIN pg_replication_slots s ON s.active_pid = r.pid WHERE s.slot_name = '$1'")" = t ]
+}
+
 # wait_confirmed SLOT LSN TIMEOUT: until the slot's confirmed_flush_lsn >= LSN.
 wait_confirmed() {
-    local slot="$1" target="$2" timeout="${3:-120}" start=$SECONDS cur
-    while :; do
-        cur="$(slot_confirmed "$slot")"
-        if [ -n "$cur" ] && [ "$(pg_psql -Atc "SELECT '$cur'::pg_lsn >= '$target'::pg_lsn")" = t ]; then
-            return 0
-        fi
-        if [ $((SECONDS - start)) -ge "$timeout" ]; then
-            log "slot $slot at '${cur}' did not reach $target within ${timeout}s"
-            return 1
-        fi
-        sleep 0.3
-    done
+    local slot="$1" target="$2" timeout="${3:-120}"
+    wait_for "$timeout" slot_confirmed_past "$slot" "$target" && return 0
+    log "slot $slot at '$(slot_confirmed "$slot")' did not reach $target within ${timeout}s"
+    return 1
+}
+
+# catch_up_and_stop SLOT PID [TIMEOUT] [WHAT]: until sluice (process PID) has
+# everything written so far in Kafka (TIMEOUT s, default 120), then SIGTERM;
+# fails the test unless it caught up and exited 0. WHAT names the instance in
+# the message (default "sluice").
+catch_up_and_stop() {
+    local slot="$1" pid="$2" timeout="${3:-120}" what="${4:-sluice}" rc=0
+    wait_progress "$slot" "$timeout" || fail "$what: $slot did not catch up within ${timeout}s"
+    sluice_stop "$pid" || rc=$?
+    [ "$rc" -eq 0 ] || fail "$what exited $rc on SIGTERM (want 0)"
+}
+
+# wait_progress SLOT [TIMEOUT]: until sluice has everything written so far in
+# Kafka (its checkpoint passed a sync barrier written now): after a fault, the
+# sign that it recovered and streams again, before the next fault or the end.
+wait_progress() {
+    local lsn
+    lsn="$(sync_barrier)" || return 1
+    wait_confirmed "$1" "$lsn" "${2:-120}"
 }
 
 # peak_rss_kb PID: the process's peak resident set (VmHWM).
@@ -156,11 +261,92 @@ workload_setup() {
     "$WORKLOAD" "$PG_ADMIN_CONNINFO" --setup --txns 0
 }
 
+# rounds_start FLAG FIRST CMD...: the one loop behind every background
+# workload. Creates FLAG and runs `CMD... N` for N = FIRST+1, FIRST+2, … until
+# FLAG is removed (rounds_stop); sets ROUNDS_PID. A round that fails
+# (PostgreSQL restarting under a fault) is followed by a half-second pause —
+# pacing, not waiting for anything — and the next round; the loop's exit
+# status says whether any round failed.
+rounds_start() {
+    local flag="$1" n="$2"
+    shift 2
+    touch "$flag"
+    (
+        failed=0
+        while [ -f "$flag" ]; do
+            n=$((n + 1))
+            "$@" "$n" || { failed=1; sleep 0.5; }
+        done
+        exit "$failed"
+    ) &
+    ROUNDS_PID=$!
+}
+
+# rounds_stop FLAG PID: ends the loop after its current round; returns its status.
+rounds_stop() {
+    rm -f "$1"
+    wait "$2"
+}
+
+# workload_round CLIENTS TXNS SEED: one round of tests/tools/workload.
+workload_round() {
+    "$WORKLOAD" "$PG_ADMIN_CONNINFO" --clients "$1" --txns "$2" --seed "$3" >/dev/null 2>&1
+}
+
+# workload_loop FLAG SEED [TXNS] [CLIENTS]: workload rounds (TXNS, default 300,
+# from CLIENTS, default 4) in the background until FLAG is removed, seeded
+# SEED * 1000 + 1, + 2, …; sets WL_PID. Stop with rounds_stop FLAG "$WL_PID".
+workload_loop() {
+    rounds_start "$1" $(($2 * 1000)) workload_round "${4:-4}" "${3:-300}"
+    WL_PID=$ROUNDS_PID
+}
+
+# start_sampler PREFIX SLOT OUT: the V6 sampler in the background; sets SAMPLER_PID.
+start_sampler() {
+    "$VERIFY" sample --bootstrap "$KAFKA_BOOTSTRAP" --conninfo "$PG_ADMIN_CONNINFO" \
+        --prefix "$1" --slot "$2" --out "$3" --interval-ms 100 2>>"$3.log" &
+    SAMPLER_PID=$!
+}
+
+# stop_sampler PID OUT: stops it; fails the test on a violation or no conclusive sample.
+stop_sampler() {
+    local pid="$1" out="$2" rc=0
+    kill -TERM "$pid" 2>/dev/null || true
+    wait "$pid" || rc=$?
+    log "V6 sampler: $(cat "$out" 2>/dev/null)"
+    [ "$rc" -eq 0 ] || fail "V6: the slot was seen ahead of the committed checkpoint"
+    grep -q '^samples [1-9]' "$out" || fail "V6 sampler took no conclusive sample"
+    [ "$rc" -eq 0 ]
+}
+
 verify_check() {
     local prefix="$1" slot="$2"
     shift 2
     "$VERIFY" check --bootstrap "$KAFKA_BOOTSTRAP" --conninfo "$PG_ADMIN_CONNINFO" \
         --prefix "$prefix" --slot "$slot" "$@"
+}
+
+# harness_env_start NAME BROKERS: the environment the integration tests, the
+# fault suite and the soak share — a fresh PostgreSQL (wal_sender_timeout
+# 10 s, slots keep all WAL), a Kafka cluster of BROKERS nodes (with 3, a dead
+# broker is fenced within 4 s and timed-out transactions are aborted within
+# 2 s), the workload's tables — and the work dir W=$SLUICE_ENV_DIR/NAME.
+# Every sluice started with sluice_start is killed at exit.
+harness_env_start() {
+    local name="$1" brokers="$2"
+    env_init || return 1
+    env_on_exit reap_sluices
+    W="$SLUICE_ENV_DIR/$name"
+    mkdir -p "$W"
+    pg_start "wal_sender_timeout=10s" "max_slot_wal_keep_size=-1" || return 1
+    if [ "$brokers" -ge 3 ]; then
+        kafka_start "$brokers" "broker.session.timeout.ms=4000" "broker.heartbeat.interval.ms=500" \
+            "transaction.abort.timed.out.transaction.cleanup.interval.ms=2000" || return 1
+    else
+        kafka_start "$brokers" || return 1
+    fi
+    admin_conninfo
+    workload_setup
 }
 
 # The superuser's conninfo over TCP (workload, verifier).
@@ -185,28 +371,18 @@ crash_run() {
     local SLUICE_SAVED="$SLUICE"
     SLUICE="$bin"
     sluice_start "$cfg" "$logf"
-    local pid=$SLUICE_PID i=0
-    until [ "$(pg_psql -Atc "SELECT count(*) FROM pg_replication_slots WHERE slot_name = '$slot'")" = 1 ]; do
-        i=$((i + 1)); [ "$i" -lt 150 ] || { SLUICE="$SLUICE_SAVED"; log "slot $slot never created: $(tail -3 "$logf")"; return 1; }
-        sleep 0.2
-    done
-    "$VERIFY" sample --bootstrap "$KAFKA_BOOTSTRAP" --conninfo "$PG_ADMIN_CONNINFO" \
-        --prefix "$prefix" --slot "$slot" --out "$W/$prefix.samples" --interval-ms 100 2>>"$W/$prefix.samples.log" &
-    local sampler=$!
-    touch "$W/$prefix.running"
-    (
-        s=$((seed * 1000))
-        while [ -f "$W/$prefix.running" ]; do
-            s=$((s + 1))
-            "$WORKLOAD" "$PG_ADMIN_CONNINFO" --clients 4 --txns 400 --seed "$s" >/dev/null 2>&1 || sleep 0.5
-        done
-    ) &
-    local wl=$!
+    local pid=$SLUICE_PID i
+    wait_for 30 slot_exists "$slot" || { SLUICE="$SLUICE_SAVED"; log "slot $slot never created: $(tail -3 "$logf")"; return 1; }
+    start_sampler "$prefix" "$slot" "$W/$prefix.samples"
+    local sampler=$SAMPLER_PID
+    workload_loop "$W/$prefix.running" "$seed" 400
+    local wl=$WL_PID
     local points=(after_commit before_commit after_confirm mid_txn) rc
     CRASH_KILLS=0
     CRASH_POINTS=0
     RANDOM=$seed
     for ((i = 1; i <= crashes; i++)); do
+        # Random moments: the pauses are the schedule, not waits for a condition.
         sleep "0.$((RANDOM % 9 + 1))"
         if [ $((i % 2)) -eq 0 ]; then
             sleep "$((RANDOM % 2)).$((RANDOM % 10))"
@@ -215,26 +391,25 @@ crash_run() {
         else
             kill -9 "$pid" 2>/dev/null || true
             wait "$pid" 2>/dev/null || true
-            local p="${points[$((RANDOM % ${#points[@]}))]}" n=$((RANDOM % 5 + 1)) waited=0
+            local p="${points[$((RANDOM % ${#points[@]}))]}" n=$((RANDOM % 5 + 1))
             [ "$p" = mid_txn ] && n=$((RANDOM % 3000 + 1))
             echo "--- crash point $p:$n" >>"$logf"
             SLUICE_CRASH_AT="$p:$n" sluice_start "$cfg" "$logf"
             pid=$SLUICE_PID
-            while kill -0 "$pid" 2>/dev/null && [ "$waited" -lt 100 ]; do sleep 0.1; waited=$((waited + 1)); done
+            # Up to 10 s for the crash point to be reached; else killed like the others.
             rc=0
-            if kill -0 "$pid" 2>/dev/null; then
+            wait_exit "$pid" 10 || rc=$?
+            if [ "$rc" -eq 124 ]; then
                 kill -9 "$pid"; wait "$pid" 2>/dev/null || true
-            else
-                wait "$pid" 2>/dev/null || rc=$?
-                [ "$rc" -eq 137 ] && CRASH_POINTS=$((CRASH_POINTS + 1))
+            elif [ "$rc" -eq 137 ]; then
+                CRASH_POINTS=$((CRASH_POINTS + 1))
             fi
         fi
         CRASH_KILLS=$((CRASH_KILLS + 1))
         sluice_start "$cfg" "$logf"
         pid=$SLUICE_PID
     done
-    rm -f "$W/$prefix.running"
-    wait "$wl" 2>/dev/null || true
+    rounds_stop "$W/$prefix.running" "$wl" || true
     local lsn ok=0
     lsn="$(sync_barrier)"
     wait_confirmed "$slot" "$lsn" "${CRASH_CATCHUP_TIMEOUT:-180}" || ok=1

@@ -5,13 +5,14 @@
 
 # metrics_port LOGFILE: the port sluice logged for metrics.listen (waits up to 15 s).
 metrics_port() {
-    local i port
-    for ((i = 0; i < 75; i++)); do
-        port="$(sed -n 's|.*serving metrics on http://[^:]*:\([0-9]*\)/metrics.*|\1|p' "$1" | tail -1)"
-        [ -n "$port" ] && { echo "$port"; return 0; }
-        sleep 0.2
-    done
-    fail "sluice logged no metrics port: $(tail -3 "$1")"
+    wait_for 15 log_has "$1" 'serving metrics on http://[^:]*:[0-9]+/metrics' ||
+        { fail "sluice logged no metrics port: $(tail -3 "$1")"; return 1; }
+    sed -n 's|.*serving metrics on http://[^:]*:\([0-9]*\)/metrics.*|\1|p' "$1" | tail -1
+}
+
+# True once /healthz on PORT answers 200.
+healthy() {
+    [ "$(health_code "$1")" = 200 ]
 }
 
 # metric PORT NAME: the value of one sample (first match of NAME at line start).
@@ -157,15 +158,16 @@ test_metrics_status_check_during_workload() {
     # The first scrape once events flow and a Kafka transaction committed (the workload runs on for several seconds
     # more: sluice keeps up within milliseconds, so the second scrape must come
     # after more work, not merely later).
-    local i=0
-    while :; do
-        curl -fsS "http://127.0.0.1:$port/metrics" >"$W/mon.scrape1"
-        parse_metrics "$W/mon.scrape1" >"$W/mon.parsed1" || fail "the first scrape does not parse"
-        awk '($1 == "sluice_events_total" || $1 == "sluice_kafka_commit_duration_seconds_count") && $2 > 0 { f++ }
-             END { exit f != 2 }' "$W/mon.parsed1" && break
-        i=$((i + 1)); [ "$i" -lt 300 ] || fail "no events within 30 s of the workload's start"
-        sleep 0.1
-    done
+    first_scrape_shows_commits() {
+        curl -fsS "http://127.0.0.1:$port/metrics" >"$W/mon.scrape1" &&
+            parse_metrics "$W/mon.scrape1" >"$W/mon.parsed1" 2>/dev/null &&
+            awk '($1 == "sluice_events_total" || $1 == "sluice_kafka_commit_duration_seconds_count") && $2 > 0 { f++ }
+                 END { exit f != 2 }' "$W/mon.parsed1"
+    }
+    wait_for 30 first_scrape_shows_commits || {
+        parse_metrics "$W/mon.scrape1" >/dev/null || fail "the first scrape does not parse"
+        fail "no events within 30 s of the workload's start"
+    }
     kill -0 "$wl" 2>/dev/null || fail "the workload ended before the first scrape; it cannot show growth"
     [ "$(health_code "$port")" = 200 ] || fail "/healthz is not 200 while streaming: $(curl -s "http://127.0.0.1:$port/healthz")"
     rc=0; "$SLUICE" status -c "$cfg" >"$W/mon.status" 2>&1 || rc=$?
@@ -216,6 +218,7 @@ test_sigterm_mid_transaction_exactly_once() {
                    INSERT INTO wl_ledger VALUES (txid_current() % 4294967296, $rows, -1); COMMIT;"
     local commit_lsn ev=0 tx i
     commit_lsn="$(pg_psql -Atc "SELECT pg_current_wal_lsn()")"
+    # Polled every 50 ms, faster than wait_for: sluice is inside the transaction only briefly.
     for ((i = 0; i < 300; i++)); do
         ev="$(metric "$port" sluice_events_total)"
         tx="$(metric "$port" sluice_source_transactions_total)"
@@ -239,12 +242,7 @@ test_sigterm_mid_transaction_exactly_once() {
     # Restart: the whole transaction arrives, once.
     sluice_start "$cfg" "$logf"
     pid=$SLUICE_PID
-    local lsn
-    lsn="$(sync_barrier)"
-    wait_confirmed "$slot" "$lsn" 300
-    rc=0
-    sluice_stop "$pid" || rc=$?
-    [ "$rc" -eq 0 ] || fail "restarted sluice exited $rc"
+    catch_up_and_stop "$slot" "$pid" 300 "restarted sluice"
     verify_check "$prefix" "$slot" --tables sigt --ledger wl_ledger --no-state
     pg_psql -q -c "ALTER PUBLICATION sluice DROP TABLE sigt" -c "DROP TABLE sigt"
     drop_slot "$slot"
@@ -364,16 +362,9 @@ test_backpressure_broker_outage() {
     local pid=$SLUICE_PID port
     wait_slot_exists "$slot"
     port="$(metrics_port "$logf")"
-    touch "$W/bp.running"
-    (
-        s=700
-        while [ -f "$W/bp.running" ]; do
-            s=$((s + 1))
-            "$WORKLOAD" "$PG_ADMIN_CONNINFO" --clients 2 --txns 300 --seed "$s" >/dev/null || exit 1
-        done
-    ) &
-    local wl=$!
-    sleep 4
+    rounds_start "$W/bp.running" 700 workload_round 2 300
+    local wl=$ROUNDS_PID
+    wait_progress "$slot" 60 || fail "sluice did not stream the workload before the outage"
     [ "$(health_code "$port")" = 200 ] || fail "not healthy before the outage"
     local lag_before
     lag_before="$(metric "$port" sluice_replication_lag_bytes)"
@@ -381,7 +372,7 @@ test_backpressure_broker_outage() {
     kafka_stop_node 1
     local i rss max_rss=0 saw_503=0 max_lag=0 lag code reason="" saw_bp=0 bp
     for ((i = 0; i < 30; i++)); do
-        sleep 1
+        sleep 1 # the outage, held for 30 s and sampled once a second
         kill -0 "$pid" 2>/dev/null || { fail "sluice died during the outage: $(tail -5 "$logf")"; break; }
         rss="$(awk '/^VmRSS:/ { print $2 }' "/proc/$pid/status")"
         [ "$rss" -gt "$max_rss" ] && max_rss=$rss
@@ -401,13 +392,11 @@ test_backpressure_broker_outage() {
     [ "$max_rss" -lt $((100 * 1024)) ] || fail "RSS reached $max_rss kB during the outage"
     log "broker back"
     kafka_start_node 1
-    rm -f "$W/bp.running"
-    wait "$wl" || fail "workload failed"
+    rounds_stop "$W/bp.running" "$wl" || fail "a workload round failed"
     local lsn
     lsn="$(sync_barrier)"
     wait_confirmed "$slot" "$lsn" 240 || fail "the stream did not resume after the outage: $(tail -5 "$logf")"
-    for ((i = 0; i < 50; i++)); do [ "$(health_code "$port")" = 200 ] && break; sleep 0.2; done
-    [ "$(health_code "$port")" = 200 ] || fail "/healthz did not recover: $(curl -s "http://127.0.0.1:$port/healthz")"
+    wait_for 10 healthy "$port" || fail "/healthz did not recover: $(curl -s "http://127.0.0.1:$port/healthz")"
     if tail -n +"$pg_log_lines" "$PG_LOG" | grep -q 'terminating walsender process due to replication timeout'; then
         fail "PostgreSQL dropped the replication connection for timeout"
     fi
@@ -436,7 +425,9 @@ test_sigterm_bounded_while_kafka_down() {
     wait_confirmed "$slot" "$lsn" 60
     kafka_stop_node 1
     "$WORKLOAD" "$PG_ADMIN_CONNINFO" --clients 2 --txns 200 --seed 62 >/dev/null
-    sleep 2
+    # sluice has been sent the new transactions, so a Kafka transaction is open.
+    lsn="$(pg_psql -Atc "SELECT pg_current_wal_lsn()")"
+    wait_for 30 slot_sent_past "$slot" "$lsn" || fail "PostgreSQL did not send the new transactions to sluice"
     local before t0=$SECONDS
     before="$(slot_confirmed "$slot")"
     rc=0
@@ -449,11 +440,7 @@ test_sigterm_bounded_while_kafka_down() {
     kafka_start_node 1
     sluice_start "$cfg" "$logf"
     pid=$SLUICE_PID
-    lsn="$(sync_barrier)"
-    wait_confirmed "$slot" "$lsn" 180
-    rc=0
-    sluice_stop "$pid" || rc=$?
-    [ "$rc" -eq 0 ] || fail "restarted sluice exited $rc"
+    catch_up_and_stop "$slot" "$pid" 180 "restarted sluice"
     verify_check "$prefix" "$slot" --tables wl_a,wl_b,wl_c --ledger wl_ledger
     drop_slot "$slot"
 }
@@ -468,16 +455,16 @@ test_sigterm_while_connecting_exits_0() {
     local proxy=$!
     env_on_exit "kill $proxy 2>/dev/null || true"
     # Its signal handlers are in place once it says "ready" (SIGUSR1 would kill it before).
-    local i
-    for ((i = 0; i < 100; i++)); do grep -q ready "$W/sc-proxy.out" && break; sleep 0.1; done
-    grep -q ready "$W/sc-proxy.out" || fail "tcpproxy did not start: $(cat "$W/sc-proxy.out")"
+    wait_for -p "$proxy" 10 log_has "$W/sc-proxy.out" '^ready' ||
+        { fail "tcpproxy did not start: $(cat "$W/sc-proxy.out")"; return 1; }
     kill -USR1 "$proxy"
     sluice_config "$cfg" it_sc itsc \
         "postgres.conninfo = host=127.0.0.1 port=$port dbname=sluice_test user=sluice password=sluice"
     sluice_start "$cfg" "$logf"
     local pid=$SLUICE_PID
-    sleep 2
-    kill -0 "$pid" 2>/dev/null || fail "sluice did not wait on the silent link: $(tail -2 "$logf")"
+    # sluice is connecting once the proxy took its connection (and says nothing back).
+    wait_for -p "$pid" 30 log_has "$W/sc-proxy.out" '^accepted' ||
+        fail "sluice did not wait on the silent link: $(tail -2 "$logf")"
     local t0=$SECONDS
     sluice_stop "$pid" 40 || rc=$?
     kill "$proxy" 2>/dev/null || true
@@ -508,8 +495,10 @@ test_tls_verify_full() {
     chmod 600 "$PG_DATA/server.key"
     pg_psql -q -c "ALTER SYSTEM SET ssl = on" -c "SELECT pg_reload_conf()" >/dev/null
     trap 'pg_psql -q -c "ALTER SYSTEM RESET ssl" -c "SELECT pg_reload_conf()" >/dev/null' EXIT
-    sleep 1
     local tls="host=127.0.0.1 port=$PGPORT_TEST dbname=sluice_test user=sluice password=sluice sslmode=verify-full sslrootcert=$d/ca.crt"
+    # The reload is asynchronous: on once a connection made now gets TLS.
+    wait_for 10 "$PG_BIN/psql" -X -q -d "$tls" -c "SELECT 1" >/dev/null 2>&1 ||
+        fail "PostgreSQL does not accept TLS after the reload"
     fresh_tables
     sluice_config "$cfg" "$slot" "$prefix" "postgres.conninfo = $tls"
     sluice_start "$cfg" "$W/tls.log"
@@ -520,12 +509,7 @@ test_tls_verify_full() {
     log "replication connection: ssl|version = $ssl"
     [ "${ssl%%|*}" = t ] || fail "the replication connection does not use TLS ($ssl)"
     "$WORKLOAD" "$PG_ADMIN_CONNINFO" --clients 2 --txns 200 --seed 71 >/dev/null
-    local lsn
-    lsn="$(sync_barrier)"
-    wait_confirmed "$slot" "$lsn" 60
-    rc=0
-    sluice_stop "$pid" || rc=$?
-    [ "$rc" -eq 0 ] || fail "sluice over TLS exited $rc"
+    catch_up_and_stop "$slot" "$pid" 60 "sluice over TLS"
     verify_check "$prefix" "$slot" --tables wl_a,wl_b,wl_c --ledger wl_ledger
     # A name the certificate does not hold (the loopback address 127.0.0.2): refused.
     sluice_config "$cfg" "$slot" "$prefix" "postgres.conninfo = ${tls/host=127.0.0.1/host=127.0.0.2 hostaddr=127.0.0.1}"
@@ -620,16 +604,11 @@ PY
 # make demo, as a new user runs it: events show within a minute, and Ctrl-C
 # (SIGINT to its process group) stops everything and removes the temp dir.
 test_demo_shows_events_and_cleans_up() {
-    local out="$W/demo.out" err="$W/demo.err" i
+    local out="$W/demo.out" err="$W/demo.err"
     setsid "$REPO/tests/demo/run.sh" >"$out" 2>"$err" &
     local pid=$! t0=$SECONDS first=""
-    for ((i = 0; i < 600; i++)); do
-        if [ "$(grep -c '^insert ' "$out")" -ge 5 ] && grep -q '^update ' "$out"; then
-            first=$((SECONDS - t0)); break
-        fi
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.2
-    done
+    demo_shows_events() { [ "$(grep -c '^insert ' "$out")" -ge 5 ] && grep -q '^update ' "$out"; }
+    wait_for -p "$pid" 120 demo_shows_events && first=$((SECONDS - t0))
     local envdir
     envdir="$(sed -n 's/.*and a Kafka broker (KRaft) in \(\/tmp\/sluice-env\.[A-Za-z0-9]*\).*/\1/p' "$err" | head -1)"
     [ -n "$first" ] || fail "the demo showed no events: $(tail -5 "$err") $(tail -5 "$out")"
@@ -638,8 +617,7 @@ test_demo_shows_events_and_cleans_up() {
     local sluice_pid
     sluice_pid="$(pgrep -f "build/sluice run -c $envdir/sluice.conf" | head -1 || true)"
     kill -INT -- "-$pid" 2>/dev/null || true
-    for ((i = 0; i < 300; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
-    kill -0 "$pid" 2>/dev/null && { kill -9 -- "-$pid"; fail "the demo did not stop on Ctrl-C"; }
+    wait_for 60 _env_pids_gone "$pid" || { kill -9 -- "-$pid"; fail "the demo did not stop on Ctrl-C"; }
     [ -n "$envdir" ] && [ ! -d "$envdir" ] || fail "the demo left $envdir behind"
     [ -z "$sluice_pid" ] || ! kill -0 "$sluice_pid" 2>/dev/null || fail "the demo left sluice running"
     ! pgrep -f "sluice.env=$envdir" >/dev/null || fail "the demo left Kafka running"
@@ -683,13 +661,12 @@ test_sighup_reopens_log_file() {
     rm -f "$logf" "$logf.1"
     sluice_config "$cfg" "$slot" "$prefix" "log.file = $logf"
     sluice_start "$cfg" "$W/hup.stderr"
-    local pid=$SLUICE_PID i
+    local pid=$SLUICE_PID
     wait_slot_exists "$slot"
-    grep -q 'streaming from' "$logf" || sleep 1
+    wait_log "$logf" 'streaming from' 30 "$pid" || fail "sluice did not start streaming"
     mv "$logf" "$logf.1"
     kill -HUP "$pid"
-    for ((i = 0; i < 50; i++)); do [ -s "$logf" ] && break; sleep 0.1; done
-    grep -q 'received SIGHUP: log file reopened' "$logf" || fail "no new log file after SIGHUP"
+    wait_for 5 log_has "$logf" 'received SIGHUP: log file reopened' || fail "no new log file after SIGHUP"
     grep -q 'streaming from' "$logf.1" || fail "the rotated file lost its lines"
     kill -0 "$pid" || fail "SIGHUP stopped sluice"
     rc=0

@@ -34,21 +34,47 @@ snap_setup() {
         -c "ANALYZE snap_a, snap_b, snap_c, snap_p"
 }
 
-# snap_writer FLAG ROWS SEED: writes to every snap_ table until FLAG is removed:
-# updates, inserts, deletes and key changes in small transactions.
+# snap_write_round ROWS I: round I of the snap_ tables' writer (the tables
+# hold ROWS rows): updates, an insert, a delete and a key change in small
+# transactions.
+snap_write_round() {
+    local rows="$1" i="$2"
+    pg_psql -q -c "BEGIN; UPDATE snap_a SET amount = amount + 1, note = coalesce(note, '') || E'\\t+' WHERE id = $(((i * 7919) % (rows * 6 / 10) + 1));
+                     DELETE FROM snap_b WHERE id = $(((i * 104729) % (rows / 4) + 1));
+                     INSERT INTO snap_a (id, name, amount, at) VALUES (nextval('snap_new'), 'new $i', $i.5, now()); COMMIT;" \
+        -c "UPDATE snap_c SET n = n + 1, txt = txt || 'u' WHERE k = 'k$(((i * 31) % (rows / 10) + 1))'" \
+        -c "UPDATE snap_a SET id = -id WHERE id = $(((i * 613) % (rows * 6 / 10) + 1))" \
+        -c "INSERT INTO snap_p VALUES ($((i * 40 + 7)), 'w$i') ON CONFLICT (id) DO UPDATE SET v = excluded.v || '!'" \
+        -c "UPDATE snap_b SET v = v * 2, iv = iv + interval '1 day' WHERE id = $(((i * 13) % (rows / 4) + 1))" \
+        >/dev/null 2>&1
+}
+
+# snap_writer FLAG ROWS FIRST: writes to every snap_ table (snap_write_round
+# FIRST+1, FIRST+2, …) in the background until rounds_stop FLAG; sets WRITER_PID.
 snap_writer() {
-    local flag="$1" rows="$2" i=$3
-    while [ -f "$flag" ]; do
-        i=$((i + 1))
-        pg_psql -q -c "BEGIN; UPDATE snap_a SET amount = amount + 1, note = coalesce(note, '') || E'\\t+' WHERE id = $(((i * 7919) % (rows * 6 / 10) + 1));
-                         DELETE FROM snap_b WHERE id = $(((i * 104729) % (rows / 4) + 1));
-                         INSERT INTO snap_a (id, name, amount, at) VALUES (nextval('snap_new'), 'new $i', $i.5, now()); COMMIT;" \
-            -c "UPDATE snap_c SET n = n + 1, txt = txt || 'u' WHERE k = 'k$(((i * 31) % (rows / 10) + 1))'" \
-            -c "UPDATE snap_a SET id = -id WHERE id = $(((i * 613) % (rows * 6 / 10) + 1))" \
-            -c "INSERT INTO snap_p VALUES ($((i * 40 + 7)), 'w$i') ON CONFLICT (id) DO UPDATE SET v = excluded.v || '!'" \
-            -c "UPDATE snap_b SET v = v * 2, iv = iv + interval '1 day' WHERE id = $(((i * 13) % (rows / 4) + 1))" \
-            >/dev/null 2>&1 || sleep 0.2
-    done
+    rounds_start "$1" "$3" snap_write_round "$2"
+    WRITER_PID=$ROUNDS_PID
+}
+
+# The rows the writer inserted so far.
+snap_written() {
+    pg_psql -Atc "SELECT count(*) FROM snap_a WHERE name LIKE 'new %'"
+}
+
+# True once the writer has inserted N rows.
+snap_written_reached() {
+    [ "$(snap_written)" -ge "$1" ]
+}
+
+# snap_writes_go_on N: until the writer has inserted N more rows (60 s), e.g.
+# after the snapshot, so that the stream carries writes too.
+snap_writes_go_on() {
+    local before
+    before="$(snap_written)"
+    wait_for 60 snap_written_reached $((before + $1)) || {
+        fail "the writer inserted nothing for 60 s"
+        return 1
+    }
 }
 
 # snap_check PREFIX SLOT: verify (V1–V7 with the snapshot rules and the replayed state)
@@ -72,19 +98,6 @@ snap_teardown() {
         -c "DROP TABLE IF EXISTS snap_a, snap_b, snap_c, snap_p, snap_a_copy, snap_b_copy, snap_c_copy, snap_p_copy"
 }
 
-# wait_log FILE PATTERN TIMEOUT [PID]: until the log has a line matching PATTERN.
-wait_log() {
-    local f="$1" pat="$2" timeout="${3:-120}" pid="${4:-}" start=$SECONDS
-    until grep -Eq "$pat" "$f" 2>/dev/null; do
-        if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
-            log "sluice exited before logging /$pat/: $(tail -3 "$f")"
-            return 1
-        fi
-        [ $((SECONDS - start)) -lt "$timeout" ] || { log "no /$pat/ in $f within ${timeout}s"; return 1; }
-        sleep 0.2
-    done
-}
-
 # Issue 3 acceptance 1: a database holding rows over several tables, written to
 # concurrently while the snapshot runs; a consumer that applies the snapshot
 # and then the stream ends with tables equal to the source (md5 over every
@@ -96,26 +109,20 @@ test_snapshot_then_stream_equal_under_writes() {
     sluice_config "$cfg" "$slot" "$prefix" "postgres.publication = it_snap" "snapshot.mode = initial" \
         "snapshot.workers = 3" "snapshot.chunk.size = 256kB" "snapshot.commit.interval.ms = 200" \
         "snapshot.progress.interval.ms = 100"
-    touch "$W/snap.writing"
-    snap_writer "$W/snap.writing" "$rows" 0 &
-    local writer=$!
-    sleep 1
+    snap_writer "$W/snap.writing" "$rows" 0
+    local writer=$WRITER_PID
+    snap_writes_go_on 1 # writing before sluice starts
     local before_rows
     before_rows="$(pg_psql -Atc "SELECT (SELECT count(*) FROM snap_a) + (SELECT count(*) FROM snap_b) + (SELECT count(*) FROM snap_c) + (SELECT count(*) FROM snap_p)")"
     sluice_start "$cfg" "$logf"
     local pid=$SLUICE_PID
     wait_log "$logf" 'snapshot 1 complete' 300 "$pid" || fail "the snapshot did not complete"
-    sleep 2 # writes go on into the stream
-    rm -f "$W/snap.writing"
-    wait "$writer" || true
-    local lsn rc=0
-    lsn="$(sync_barrier)"
-    wait_confirmed "$slot" "$lsn" 120
-    sluice_stop "$pid" || rc=$?
-    [ "$rc" -eq 0 ] || fail "sluice exited $rc on SIGTERM"
+    snap_writes_go_on 10 # into the stream
+    rounds_stop "$W/snap.writing" "$writer" || true
+    catch_up_and_stop "$slot" "$pid" 120
     grep -E 'snapshot (1 at|of|1 complete)' "$logf" | head -12 >&2
     local written
-    written="$(pg_psql -Atc "SELECT count(*) FROM snap_a WHERE name LIKE 'new %'")"
+    written="$(snap_written)"
     log "snapshot: ~$before_rows rows when sluice started, $written rows inserted by the concurrent writer"
     [ "$written" -ge 20 ] || fail "the concurrent writer wrote only $written rows"
     grep -Eq 'copying 4 tables' "$logf" || fail "the snapshot did not copy the 4 tables"
@@ -140,9 +147,8 @@ test_snapshot_kill9_resumes_exactly() {
     sluice_config "$cfg" "$slot" "$prefix" "postgres.publication = it_snap" "snapshot.mode = initial" \
         "snapshot.workers = 2" "snapshot.chunk.size = 128kB" "snapshot.commit.interval.ms = 50" \
         "commit.max.bytes = 200000"
-    touch "$W/snapk.writing"
-    snap_writer "$W/snapk.writing" "$rows" 1000 &
-    local writer=$!
+    snap_writer "$W/snapk.writing" "$rows" 1000
+    local writer=$WRITER_PID
     local rc=0 pid
     # 1: killed just after the first Kafka commit that holds a complete table.
     SLUICE_CRASH_AT="snapshot_table_committed:1" sluice_start "$cfg" "$logf"
@@ -151,7 +157,7 @@ test_snapshot_kill9_resumes_exactly() {
     [ "$rc" -eq 137 ] || fail "first run exited $rc, want 137 (killed at the crash point)"
     # While sluice is down: writes go on, and snap_c is truncated and refilled.
     pg_psql -q -c "TRUNCATE snap_c" -c "INSERT INTO snap_c SELECT 'k' || g, -g, 'after truncate' FROM generate_series(1, 500) g"
-    sleep 1
+    snap_writes_go_on 5
     # 2: the resumed snapshot is killed too, after 5% of the rows.
     rc=0
     SLUICE_CRASH_AT="snapshot_row:$((rows / 20))" sluice_start "$cfg" "$logf"
@@ -163,15 +169,9 @@ test_snapshot_kill9_resumes_exactly() {
     sluice_start "$cfg" "$logf"
     pid=$SLUICE_PID
     wait_log "$logf" 'snapshot [0-9]+ complete' 300 "$pid" || fail "the resumed snapshot did not complete"
-    sleep 2
-    rm -f "$W/snapk.writing"
-    wait "$writer" || true
-    local lsn
-    lsn="$(sync_barrier)"
-    wait_confirmed "$slot" "$lsn" 120
-    rc=0
-    sluice_stop "$pid" || rc=$?
-    [ "$rc" -eq 0 ] || fail "sluice exited $rc on SIGTERM"
+    snap_writes_go_on 10 # into the stream
+    rounds_stop "$W/snapk.writing" "$writer" || true
+    catch_up_and_stop "$slot" "$pid" 120
     grep -E 'snapshot [0-9]+ at|copied again|complete before|resuming|exported a new' "$logf" >&2
     grep -q 'is copied again: a truncate event' "$logf" || fail "no table was reset and copied again"
     grep -Eq 'snapshot 2 at .*; [1-9][0-9]* tables complete before' "$logf" ||
@@ -183,11 +183,7 @@ test_snapshot_kill9_resumes_exactly() {
     sluice_start "$cfg" "$logf"
     pid=$SLUICE_PID
     pg_psql -q -c "UPDATE snap_b SET ok = NOT ok WHERE id % 100 = 1"
-    lsn="$(sync_barrier)"
-    wait_confirmed "$slot" "$lsn" 60
-    rc=0
-    sluice_stop "$pid" || rc=$?
-    [ "$rc" -eq 0 ] || fail "sluice exited $rc on SIGTERM (restart after the snapshot)"
+    catch_up_and_stop "$slot" "$pid" 60
     n_after="$(grep -c 'snapshot [0-9]* at' "$logf")"
     [ "$n_before" = "$n_after" ] || fail "a restart after a complete snapshot snapshotted again"
     snap_check "$prefix" "$slot"
@@ -216,11 +212,7 @@ test_snapshot_on_request_for_added_table() {
         -c "INSERT INTO snap_late VALUES (5000, 'new')" -c "UPDATE snap_a SET name = 'x' WHERE id < 5"
     wait_log "$logf" 'snapshot 2 complete' 120 "$pid" || fail "the requested snapshot did not complete"
     pg_psql -q -c "DELETE FROM snap_late WHERE id BETWEEN 31 AND 40" -c "UPDATE snap_late SET v = 'last' WHERE id = 41"
-    local lsn rc=0
-    lsn="$(sync_barrier)"
-    wait_confirmed "$slot" "$lsn" 60
-    sluice_stop "$pid" || rc=$?
-    [ "$rc" -eq 0 ] || fail "sluice exited $rc"
+    catch_up_and_stop "$slot" "$pid" 60
     grep -E 'asks for a snapshot|snapshot 2 at|snap_late' "$logf" >&2
     grep -q 'copying 1 tables' "$logf" || fail "the request did not copy just the one table"
     apply_check snap_late "$prefix" --key id || fail "snap_late rebuilt from Kafka differs"
@@ -250,11 +242,7 @@ test_nontransactional_message_then_commit_not_skipped() {
             SELECT pg_logical_emit_message(false, 'sluice.snapshot', 'public.wl_c'); COMMIT;" >/dev/null
         wait_log "$logf" "snapshot $i complete" 60 "$pid" || fail "requested snapshot $i did not complete"
     done
-    local lsn
-    lsn="$(sync_barrier)"
-    wait_confirmed "$slot" "$lsn" 60
-    sluice_stop "$pid" || rc=$?
-    [ "$rc" -eq 0 ] || fail "sluice exited $rc"
+    catch_up_and_stop "$slot" "$pid" 60
     "$REPO/build/tools/consume" --bootstrap "$KAFKA_BOOTSTRAP" --prefix "$prefix" >"$out" || fail "consume failed"
     local got
     got="$(grep -c '^public.wl_a key=.*"op":"c"' "$out" || true)"

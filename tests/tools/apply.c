@@ -61,7 +61,7 @@ static PGresult *q(const char *sql)
     PGresult *r = PQexec(conn, sql);
     ExecStatusType st = PQresultStatus(r);
     if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK)
-        kr_die("query failed: %.300s: %s", sql, PQresultErrorMessage(r));
+        kread_die("query failed: %.300s: %s", sql, PQresultErrorMessage(r));
     return r;
 }
 
@@ -130,7 +130,7 @@ static type_info_t *type_get(uint32_t oid)
              oid);
     PGresult *r = q(sql);
     if (PQntuples(r) != 1)
-        kr_die("type %u not found", oid);
+        kread_die("type %u not found", oid);
     type_info_t *t = calloc(1, sizeof *t);
     t->oid = oid;
     t->typtype = PQgetvalue(r, 0, 0)[0];
@@ -381,29 +381,29 @@ static json_t *unwrap(json_t *j)
     return p && json_object_get(j, "schema") ? p : j;
 }
 
-static void replay(const krecord_t *r)
+static void replay(const kread_record_t *r)
 {
     if (!r->value)
         return; /* tombstone */
     json_error_t e;
     json_t *root = json_loads(r->value, 0, &e);
     if (!root)
-        kr_die("invalid JSON in %s@%" PRId64 ": %s", r->topic, r->offset, e.text);
+        kread_die("invalid JSON in %s@%" PRId64 ": %s", r->topic, r->offset, e.text);
     json_t *v = unwrap(root);
     const char *op = json_string_value(json_object_get(v, "op"));
     if (!op)
-        kr_die("record without op at offset %" PRId64, r->offset);
+        kread_die("record without op at offset %" PRId64, r->offset);
     if (*op == 't') {
         json_object_clear(rows);
         json_decref(root);
         return;
     }
     if (!r->key)
-        kr_die("%c event without a key at offset %" PRId64 ": the table needs a primary key", *op,
-               r->offset);
+        kread_die("%c event without a key at offset %" PRId64 ": the table needs a primary key",
+                  *op, r->offset);
     json_t *kj = json_loads(r->key, 0, &e);
     if (!kj)
-        kr_die("invalid key JSON: %s", e.text);
+        kread_die("invalid key JSON: %s", e.text);
     char *ck = json_dumps(unwrap(kj), JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(kj);
     json_t *after = json_object_get(v, "after");
@@ -463,18 +463,18 @@ int main(int argc, char **argv)
         else if (!strcmp(k, "--expect-placeholders")) opt_expect_ph = v;
         else if (!strcmp(k, "--no-nulls")) opt_no_nulls = v;
         else if (!strcmp(k, "--format")) opt_format = v;
-        else kr_die("unknown option %s", k);
+        else kread_die("unknown option %s", k);
     }
     if (!opt_bootstrap || !opt_conninfo || !opt_topic || !opt_table || !opt_copy)
-        kr_die("usage: apply --bootstrap B --conninfo C --topic T --table S.T --copy S.C [...]");
+        kread_die("usage: apply --bootstrap B --conninfo C --topic T --table S.T --copy S.C [...]");
     base64(opt_placeholder, placeholder_b64, sizeof placeholder_b64);
     conn = PQconnectdb(opt_conninfo);
     if (PQstatus(conn) != CONNECTION_OK)
-        kr_die("connect: %s", PQerrorMessage(conn));
+        kread_die("connect: %s", PQerrorMessage(conn));
     PQclear(q("SET extra_float_digits = 1; SET DateStyle = ISO; SET IntervalStyle = postgres"));
 
     size_t n;
-    krecord_t *recs = kr_read(opt_bootstrap, opt_topic, true, NULL, &n);
+    kread_record_t *recs = kread_records(opt_bootstrap, opt_topic, true, NULL, &n);
     if (!strcmp(opt_format, "protobuf"))
         pbj_records_to_json(recs, n, "", &(pbj_options_t) {0});
     rows = json_object();
@@ -518,7 +518,7 @@ int main(int argc, char **argv)
         sb_puts(&ins, ")");
         PGresult *r = PQexec(conn, ins.p);
         if (PQresultStatus(r) != PGRES_COMMAND_OK)
-            kr_die("decoding row %s back failed: %s\n%.2000s", k, PQresultErrorMessage(r), ins.p);
+            kread_die("decoding row %s back failed: %s\n%.2000s", k, PQresultErrorMessage(r), ins.p);
         PQclear(r);
         free(ins.p);
         free(vals.p);

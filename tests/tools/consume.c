@@ -240,7 +240,7 @@ static void check_value(json_t *schema, json_t *v, const char *path)
     }
 }
 
-static void check_record(const krecord_t *r, const char *what, const char *text)
+static void check_record(const kread_record_t *r, const char *what, const char *text)
 {
     char where[512];
     snprintf(where, sizeof where, "%s[%d]@%" PRId64 " %s", r->topic, r->partition, r->offset, what);
@@ -273,7 +273,7 @@ static seen_t *seen_for(const char *topic)
         if (!strcmp(seen[i].topic, topic))
             return &seen[i];
     if (nseen == 256)
-        kr_die("too many topics");
+        kread_die("too many topics");
     seen[nseen].topic = strdup(topic);
     return &seen[nseen++];
 }
@@ -291,7 +291,7 @@ static void print_part(const char *suffix, const char *what, const char *text, c
         size_t sl = json_span(text + 10);
         const char *p = text + 10 + sl;
         if (sl && !strncmp(p, ",\"payload\":", 11)) {
-            char *schema = kr_strndup(text + 10, sl);
+            char *schema = kread_strndup(text + 10, sl);
             if (!*last || strcmp(*last, schema)) {
                 printf("%s %s-schema=%s\n", suffix, what, schema);
                 free(*last);
@@ -323,20 +323,21 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--format") && i + 1 < argc)
             opt_protobuf = !strcmp(argv[++i], "protobuf");
         else
-            kr_die("usage: consume --bootstrap B --prefix P [--check-schemas] [--format json|protobuf]");
+            kread_die("usage: consume --bootstrap B --prefix P [--check-schemas] [--format json|protobuf]");
     }
     if (!opt_bootstrap || !opt_prefix)
-        kr_die("usage: consume --bootstrap B --prefix P [--check-schemas] [--format json|protobuf]");
+        kread_die("usage: consume --bootstrap B --prefix P [--check-schemas] [--format json|protobuf]");
     char prefix[512];
     snprintf(prefix, sizeof prefix, "%s.", opt_prefix);
     size_t n;
-    krecord_t *recs = kr_read(opt_bootstrap, prefix, false, ".sluice.checkpoint", &n);
+    static const char *const skip[] = {"sluice.checkpoint", NULL};
+    kread_record_t *recs = kread_records(opt_bootstrap, prefix, false, skip, &n);
     if (opt_protobuf)
         pbj_records_to_json(recs, n, opt_prefix, &(pbj_options_t) {0});
     size_t cap = 1 << 22;
     char *line = malloc(cap);
     for (size_t i = 0; i < n; i++) {
-        const krecord_t *r = &recs[i];
+        const kread_record_t *r = &recs[i];
         const char *suffix = r->topic + strlen(prefix);
         seen_t *s = seen_for(r->topic);
         line[0] = '\0';
@@ -365,7 +366,7 @@ int main(int argc, char **argv)
     if (opt_check) {
         fprintf(stderr, "consume: %zu records, %ld schema mismatches\n", n, schema_errors);
         if (n == 0)
-            kr_die("no records to check");
+            kread_die("no records to check");
     }
     return schema_errors ? 1 : 0;
 }

@@ -39,18 +39,18 @@
  * land there: they are not table changes).
  *
  * New topics are found by reading the cluster's metadata every 200 ms and
- * assigned from their beginning (incremental assignment, no consumer
- * group rebalance), so a topic created by the first event is read as well.
+ * assigned from their beginning (kread_add_prefix of tests/tools/kread.h:
+ * incremental assignment, no consumer group rebalance), so a topic created
+ * by the first event is read as well.
  */
-#include "sluice/base/clock.h"
 #include <inttypes.h>
-#include <librdkafka/rdkafka.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
+
+#include "kread.h"
+#include "sluice/base/clock.h"
 
 static volatile sig_atomic_t stop_requested;
 
@@ -60,45 +60,6 @@ static void on_signal(int sig)
     stop_requested = 1;
 }
 
-static void die(const char *what, const char *detail)
-{
-    fprintf(stderr, "kcount: %s: %s\n", what, detail);
-    exit(2);
-}
-
-/* Topic names already assigned (a small set: a handful of tables). */
-typedef struct {
-    char **names;
-    int n, cap;
-} topic_set_t;
-
-static int topic_set_has(const topic_set_t *s, const char *name)
-{
-    for (int i = 0; i < s->n; i++)
-        if (!strcmp(s->names[i], name))
-            return 1;
-    return 0;
-}
-
-/* Takes a copy of name. */
-static void topic_set_add(topic_set_t *s, const char *name)
-{
-    if (s->n == s->cap) {
-        s->cap = s->cap ? 2 * s->cap : 16;
-        s->names = realloc(s->names, (size_t) s->cap * sizeof *s->names);
-        if (!s->names)
-            die("memory", "out of memory");
-    }
-    s->names[s->n++] = strdup(name);
-}
-
-static int topic_wanted(const char *name, const char *dotted)
-{
-    size_t plen = strlen(dotted);
-    if (strncmp(name, dotted, plen) != 0)
-        return 0;
-    return strcmp(name + plen, "sluice.checkpoint") != 0 && strcmp(name + plen, "message") != 0;
-}
 
 /* Creates "<dotted><name>" for every name of the comma-separated list. */
 static int create_topics(const char *bootstrap, const char *dotted, const char *list, int partitions)
@@ -106,10 +67,10 @@ static int create_topics(const char *bootstrap, const char *dotted, const char *
     char e[512];
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     if (rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap, e, sizeof e))
-        die("producer config", e);
+        kread_die("producer config: %s", e);
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, e, sizeof e);
     if (!rk)
-        die("admin client", e);
+        kread_die("admin client: %s", e);
     rd_kafka_NewTopic_t *nt[64];
     size_t n = 0;
     char *copy = strdup(list), *save = NULL;
@@ -117,7 +78,7 @@ static int create_topics(const char *bootstrap, const char *dotted, const char *
         char name[512];
         snprintf(name, sizeof name, "%s%s", dotted, tok);
         if (!(nt[n++] = rd_kafka_NewTopic_new(name, partitions, 1, e, sizeof e)))
-            die("topic", e);
+            kread_die("topic: %s", e);
     }
     free(copy);
     rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
@@ -150,34 +111,6 @@ static int create_topics(const char *bootstrap, const char *dotted, const char *
     rd_kafka_queue_destroy(q);
     rd_kafka_destroy(rk);
     return rc;
-}
-
-/* Assigns, from their beginning, the partitions of every wanted topic not
- * assigned yet. A failed metadata request is retried at the next call. */
-static void assign_new_topics(rd_kafka_t *rk, topic_set_t *seen, const char *dotted)
-{
-    const struct rd_kafka_metadata *md;
-    if (rd_kafka_metadata(rk, 1, NULL, &md, 2000))
-        return;
-    rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(16);
-    for (int t = 0; t < md->topic_cnt; t++) {
-        const struct rd_kafka_metadata_topic *mt = &md->topics[t];
-        /* A topic being created may list no partitions yet: next round. */
-        if (mt->err || mt->partition_cnt == 0 || !topic_wanted(mt->topic, dotted) ||
-            topic_set_has(seen, mt->topic))
-            continue;
-        for (int p = 0; p < mt->partition_cnt; p++)
-            rd_kafka_topic_partition_list_add(parts, mt->topic, mt->partitions[p].id)->offset =
-                RD_KAFKA_OFFSET_BEGINNING;
-        topic_set_add(seen, mt->topic);
-    }
-    rd_kafka_metadata_destroy(md);
-    if (parts->cnt > 0) {
-        rd_kafka_error_t *err = rd_kafka_incremental_assign(rk, parts);
-        if (err)
-            die("assign", rd_kafka_error_string(err));
-    }
-    rd_kafka_topic_partition_list_destroy(parts);
 }
 
 /* The commit time in an event: "ts_ms" inside the "source" block; -1 if
@@ -237,7 +170,7 @@ int main(int argc, char **argv)
             continue;
         }
         if (!v)
-            die("usage", "missing value after an option");
+            kread_die("usage: missing value after an option");
         i++;
         if (!strcmp(a, "--bootstrap"))
             bootstrap = v;
@@ -260,34 +193,24 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--run-ms"))
             run_ms = strtoll(v, NULL, 10);
         else
-            die("usage", a);
+            kread_die("usage: unknown option %s", a);
     }
     if (!bootstrap || !prefix || (!latency && !create && expect == 0))
-        die("usage", "kcount --bootstrap B --prefix P (--expect N [--timeout-ms T] | "
-                     "--create NAME[,NAME...] [--partitions N] | "
-                     "--latency --since-ms S --until-ms U [--run-ms D] [--progress FILE])");
-    char e[512], group[64], dotted[512];
+        kread_die("usage: kcount --bootstrap B --prefix P (--expect N [--timeout-ms T] | "
+                  "--create NAME[,NAME...] [--partitions N] | "
+                  "--latency --since-ms S --until-ms U [--run-ms D] [--progress FILE])");
+    char dotted[512];
     snprintf(dotted, sizeof dotted, "%s.", prefix);
     if (create)
         return create_topics(bootstrap, dotted, create, partitions);
     signal(SIGTERM, on_signal);
     signal(SIGINT, on_signal);
 
-    snprintf(group, sizeof group, "sluice-kcount-%d", (int) getpid());
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    if (rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap, e, sizeof e) ||
-        rd_kafka_conf_set(conf, "group.id", group, e, sizeof e) ||
-        rd_kafka_conf_set(conf, "isolation.level", "read_committed", e, sizeof e) ||
-        rd_kafka_conf_set(conf, "enable.auto.commit", "false", e, sizeof e) ||
-        rd_kafka_conf_set(conf, "fetch.wait.max.ms", "20", e, sizeof e) ||
-        rd_kafka_conf_set(conf, "fetch.max.bytes", "52428800", e, sizeof e))
-        die("consumer config", e);
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, e, sizeof e);
-    if (!rk)
-        die("consumer", e);
-    rd_kafka_poll_set_consumer(rk);
-
-    topic_set_t seen = {0};
+    /* Not table changes: the checkpoints, and the logical decoding messages (the
+     * harness's sync barriers land there). */
+    static const char *const skip[] = {"sluice.checkpoint", "message", NULL};
+    kread_t *kr = kread_open(bootstrap, 20);
+    kr->metadata_timeout_ms = 2000; /* a slow answer must not hold up the timing for long */
     uint64_t records = 0, key_bytes = 0, value_bytes = 0;
     int64_t first_ms = 0, done_ms = 0, start = clock_mono_ms(), next_md = 0;
     int64_t *lat = NULL;
@@ -296,7 +219,7 @@ int main(int argc, char **argv)
     while (!stop_requested) {
         int64_t now = clock_mono_ms();
         if (now >= next_md) {
-            assign_new_topics(rk, &seen, dotted);
+            kread_add_prefix(kr, dotted, skip); /* a failed metadata request: next round */
             next_md = clock_mono_ms() + 200;
             if (progress)
                 write_progress(progress, nlat);
@@ -307,7 +230,7 @@ int main(int argc, char **argv)
         }
         if (latency && run_ms >= 0 && now - start > run_ms)
             break;
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(kr->rk, 100);
         if (!m)
             continue;
         if (m->err) {
@@ -330,7 +253,7 @@ int main(int argc, char **argv)
                         caplat = caplat ? 2 * caplat : 65536;
                         lat = realloc(lat, caplat * sizeof *lat);
                         if (!lat)
-                            die("memory", "out of memory");
+                            kread_die("out of memory");
                     }
                     lat[nlat++] = t - ts;
                 }
@@ -342,8 +265,7 @@ int main(int argc, char **argv)
         }
         rd_kafka_message_destroy(m);
     }
-    rd_kafka_consumer_close(rk);
-    rd_kafka_destroy(rk);
+    kread_close(kr);
     if (latency) {
         if (nlat == 0) {
             printf("events 0 p50_ms - p99_ms - max_ms - mean_ms -\n");

@@ -376,40 +376,41 @@ static bool pbjson_record(pbj_topic_t kind, bool is_key, const void *data, size_
 
 #ifdef SLUICE_TESTS_KREAD_H
 /*
- * Replaces the Protobuf key and value of every record read by kr_read with
- * their JSON, and sorts them again (a transaction END event sorts last in
- * its transaction, which kr_read can only tell from JSON). Topics are
- * "<prefix>.…". Exits (kr_die) on a record that does not decode.
+ * Replaces the Protobuf key and value of every record read by
+ * kread_records with their JSON, and sorts them again (a transaction END
+ * event sorts last in its transaction, which kread_records can only tell
+ * from JSON). Topics are "<prefix>.…". Exits (kread_die) on a record that
+ * does not decode.
  */
-static void pbj_records_to_json(krecord_t *recs, size_t n, const char *prefix,
+static void pbj_records_to_json(kread_record_t *recs, size_t n, const char *prefix,
                                 const pbj_options_t *o)
 {
     strbuf_t b = STRBUF_INIT;
     for (size_t i = 0; i < n; i++) {
-        krecord_t *r = &recs[i];
+        kread_record_t *r = &recs[i];
         pbj_topic_t kind = pbj_topic_kind(r->topic, prefix);
         if (r->key) {
             strbuf_reset(&b);
             if (!pbjson_record(kind, true, r->key, r->key_len, o, &b))
-                kr_die("%s[%d]@%" PRId64 ": the key is not sluice Protobuf", r->topic,
-                       r->partition, r->offset);
+                kread_die("%s[%d]@%" PRId64 ": the key is not sluice Protobuf", r->topic,
+                          r->partition, r->offset);
             free(r->key);
-            r->key = kr_strndup(b.data, b.len);
+            r->key = kread_strndup(b.data, b.len);
             r->key_len = b.len;
         }
         if (r->value) {
             strbuf_reset(&b);
             if (!pbjson_record(kind, false, r->value, r->value_len, o, &b))
-                kr_die("%s[%d]@%" PRId64 ": the value is not sluice Protobuf", r->topic,
-                       r->partition, r->offset);
+                kread_die("%s[%d]@%" PRId64 ": the value is not sluice Protobuf", r->topic,
+                          r->partition, r->offset);
             free(r->value);
-            r->value = kr_strndup(b.data, b.len);
+            r->value = kread_strndup(b.data, b.len);
             r->value_len = b.len;
         }
         r->rank = kind == PBJ_TRANSACTION && r->value && strstr(r->value, "\"status\":\"END\"");
     }
     strbuf_free(&b);
-    qsort(recs, n, sizeof *recs, kr_cmp);
+    qsort(recs, n, sizeof *recs, kread_cmp);
 }
 #endif
 

@@ -9,7 +9,9 @@
  *   SIGHUP   cut: close every connection (new ones are accepted)
  *   SIGTERM  exit
  *
- * Prints "ready" once listening. One process, poll(), no threads.
+ * Prints "ready" once listening and "accepted" for each connection it takes
+ * (tests wait for these lines instead of sleeping). One process, poll(), no
+ * threads.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -156,6 +158,8 @@ int main(int argc, char **argv)
                     setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
                     pairs[slot].a = c;
                     pairs[slot].b = t;
+                    printf("accepted\n");
+                    fflush(stdout);
                 }
             }
         }

@@ -38,19 +38,20 @@
  * sample: every interval, reads the slot's confirmed_flush_lsn, then the
  *   checkpoint topic up to its end as of after that read: the slot must never
  *   be ahead of a committed checkpoint.
+ *
+ * Kafka is read with the tools' one read_committed reader (tests/tools/kread.h).
  */
 #include <inttypes.h>
 #include <jansson.h>
 #include <libpq-fe.h>
-#include <librdkafka/rdkafka.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "kread.h"
 #include "sluice/base/clock.h"
 #include "sluice/base/checkpoint.h"
 #include "sluice/base/common.h"
@@ -169,130 +170,40 @@ static const ckpt_t *ckpt_find(uint64_t seq, const ckpt_t **prev)
     return NULL;
 }
 
-/* ---- Kafka reading ---- */
-
-static rd_kafka_t *new_consumer(void)
-{
-    char e[512];
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    char group[64];
-    snprintf(group, sizeof group, "sluice-verify-%d", (int) getpid());
-    if (rd_kafka_conf_set(conf, "bootstrap.servers", opt_bootstrap, e, sizeof e) ||
-        rd_kafka_conf_set(conf, "group.id", group, e, sizeof e) ||
-        rd_kafka_conf_set(conf, "isolation.level", "read_committed", e, sizeof e) ||
-        rd_kafka_conf_set(conf, "enable.partition.eof", "true", e, sizeof e) ||
-        rd_kafka_conf_set(conf, "enable.auto.commit", "false", e, sizeof e) ||
-        rd_kafka_conf_set(conf, "fetch.max.bytes", "52428800", e, sizeof e))
-        die("consumer config: %s", e);
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, e, sizeof e);
-    if (!rk)
-        die("consumer: %s", e);
-    return rk;
-}
-
-static int partition_count(rd_kafka_t *rk, const char *topic)
-{
-    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
-    const struct rd_kafka_metadata *md;
-    int n = -1;
-    if (rd_kafka_metadata(rk, 0, rkt, &md, 10000) == 0) {
-        if (md->topic_cnt == 1 && !md->topics[0].err)
-            n = md->topics[0].partition_cnt;
-        rd_kafka_metadata_destroy(md);
-    }
-    rd_kafka_topic_destroy(rkt);
-    return n;
-}
-
-static const char *header(const rd_kafka_message_t *m, const char *name, char *buf, size_t len)
-{
-    rd_kafka_headers_t *hdrs;
-    const void *v;
-    size_t n;
-    if (rd_kafka_message_headers(m, &hdrs) || rd_kafka_header_get_last(hdrs, name, &v, &n) || n >= len)
-        return NULL;
-    memcpy(buf, v, n);
-    buf[n] = '\0';
-    return buf;
-}
+/* ---- Kafka reading (tests/tools/kread.h) ---- */
 
 #define MAX_TOPICS 32
 
-/*
- * Reads every partition of the topics to its end, calling fn for each message.
- * A partition's end: EOF (with read_committed, its last stable offset), or a
- * message at or past the end it had when reading began. The second matters
- * in --live mode: while sluice commits several times a second every fetch
- * brings something new, and librdkafka reports EOF only for a fetch that
- * brings nothing. Messages past a partition's end are not read.
- */
-static long consume_all(char **topics, int ntopics, void (*fn)(const rd_kafka_message_t *, int))
+typedef struct {
+    void (*fn)(const rd_kafka_message_t *, int);
+    int index[MAX_TOPICS]; /* the reader's topic index → the index in the caller's list */
+} read_topics_t;
+
+static void read_topics_record(const rd_kafka_message_t *m, int topic, void *arg)
 {
-    rd_kafka_t *rk = new_consumer();
-    rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(16);
-    int base[MAX_TOPICS], total = 0;
-    for (int t = 0; t < ntopics; t++) {
-        base[t] = total;
-        int n = partition_count(rk, topics[t]);
-        if (n < 0) {
+    read_topics_t *rt = arg;
+    rt->fn(m, rt->index[topic]);
+}
+
+/*
+ * Reads every partition of the topics to its end (kread_to_end: EOF, or the
+ * end it had when reading began), calling fn(record, index of its topic in
+ * topics) for each record; a topic that does not exist holds no events.
+ * Returns how many records it read.
+ */
+static long read_topics(char **topics, int ntopics, void (*fn)(const rd_kafka_message_t *, int))
+{
+    kread_t *kr = kread_open(opt_bootstrap, 0);
+    read_topics_t rt = {.fn = fn};
+    for (int t = 0; t < ntopics && t < MAX_TOPICS; t++) {
+        int before = kr->ntopics;
+        if (kread_add_topic(kr, topics[t]) < 0)
             fprintf(stderr, "verify: topic %s does not exist (no events)\n", topics[t]);
-            continue;
-        }
-        for (int p = 0; p < n; p++)
-            rd_kafka_topic_partition_list_add(parts, topics[t], p)->offset = RD_KAFKA_OFFSET_BEGINNING;
-        total += n;
+        else if (kr->ntopics > before)
+            rt.index[before] = t;
     }
-    int64_t *end = calloc((size_t) total + 1, sizeof *end);
-    bool *done = calloc((size_t) total + 1, sizeof *done);
-    if (!end || !done)
-        die("out of memory");
-    for (int i = 0; i < parts->cnt; i++) {
-        int64_t lo, hi;
-        end[i] = rd_kafka_query_watermark_offsets(rk, parts->elems[i].topic, parts->elems[i].partition,
-                                                  &lo, &hi, 10000) == RD_KAFKA_RESP_ERR_NO_ERROR
-                     ? hi
-                     : -1;
-    }
-    rd_kafka_assign(rk, parts);
-    rd_kafka_topic_partition_list_destroy(parts);
-    int ndone = 0;
-    long count = 0;
-    int64_t idle_since = clock_mono_ms();
-    while (ndone < total) {
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 500);
-        if (!m) {
-            if (clock_mono_ms() - idle_since > 60000)
-                die("timed out reading topics (%d of %d partitions at their end)", ndone, total);
-            continue;
-        }
-        idle_since = clock_mono_ms();
-        int t = 0;
-        if (m->rkt)
-            for (; t < ntopics; t++)
-                if (!strcmp(topics[t], rd_kafka_topic_name(m->rkt)))
-                    break;
-        int i = t < ntopics ? base[t] + m->partition : -1;
-        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-            if (i >= 0 && i < total && !done[i]) {
-                done[i] = true;
-                ndone++;
-            }
-        } else if (m->err) {
-            fprintf(stderr, "verify: consumer: %s\n", rd_kafka_message_errstr(m));
-        } else if (i >= 0 && i < total && !done[i]) {
-            fn(m, t);
-            count++;
-            if (end[i] > 0 && m->offset >= end[i] - 1) {
-                done[i] = true;
-                ndone++;
-            }
-        }
-        rd_kafka_message_destroy(m);
-    }
-    free(end);
-    free(done);
-    rd_kafka_consumer_close(rk);
-    rd_kafka_destroy(rk);
+    long count = kread_to_end(kr, read_topics_record, &rt);
+    kread_close(kr);
     return count;
 }
 
@@ -376,10 +287,10 @@ static void state_truncate(int t, int partition)
 static void on_event(const rd_kafka_message_t *m, int t)
 {
     char xb[16], sb[16], lb[32], bb[32];
-    const char *xs = header(m, "sluice.xid", xb, sizeof xb);
-    const char *ss = header(m, "sluice.seq", sb, sizeof sb);
-    const char *ls = header(m, "sluice.lsn", lb, sizeof lb);
-    const char *bs = header(m, "sluice.batch", bb, sizeof bb);
+    const char *xs = kread_header(m, "sluice.xid", xb, sizeof xb);
+    const char *ss = kread_header(m, "sluice.seq", sb, sizeof sb);
+    const char *ls = kread_header(m, "sluice.lsn", lb, sizeof lb);
+    const char *bs = kread_header(m, "sluice.batch", bb, sizeof bb);
     sluice_lsn_t lsn;
     if (!xs || !ss || !ls || !bs || !lsn_parse(ls, &lsn)) {
         violation("record %s[%d]@%" PRId64 " lacks sluice headers", rd_kafka_topic_name(m->rkt),
@@ -639,7 +550,7 @@ static int cmd_check(void)
     /* While sluice runs, read the data first: a Kafka transaction whose records
      * are visible has its checkpoint visible too, but not the other way round. */
     if (!opt_live)
-        consume_all(ct, 1, on_checkpoint);
+        read_topics(ct, 1, on_checkpoint);
 
     char *topics[MAX_TOPICS], *tables[MAX_TOPICS];
     int ntopics = 0;
@@ -650,9 +561,9 @@ static int cmd_check(void)
             die("out of memory");
         ntopics++;
     }
-    long records = consume_all(topics, ntopics, on_event);
+    long records = read_topics(topics, ntopics, on_event);
     if (opt_live)
-        consume_all(ct, 1, on_checkpoint);
+        read_topics(ct, 1, on_checkpoint);
 
     PGconn *c = pg();
     long ledger_txns = 0, ledger_changes = 0;
@@ -746,6 +657,21 @@ static void on_term(int sig)
     stop_sampling = 1;
 }
 
+/* Polls the sampler's reader once (up to 100 ms); a checkpoint of our slot raises *latest_end. */
+static void sample_poll(kread_t *kr, sluice_lsn_t *latest_end)
+{
+    rd_kafka_message_t *m = rd_kafka_consumer_poll(kr->rk, 100);
+    if (!m)
+        return;
+    if (!m->err && m->key_len == strlen(opt_slot) && !memcmp(m->key, opt_slot, m->key_len)) {
+        checkpoint_t cp;
+        char err[256];
+        if (checkpoint_from_json(m->payload, m->len, &cp, err, sizeof err) && cp.end_lsn > *latest_end)
+            *latest_end = cp.end_lsn;
+    }
+    rd_kafka_message_destroy(m);
+}
+
 static int cmd_sample(void)
 {
     signal(SIGTERM, on_term);
@@ -753,21 +679,14 @@ static int cmd_sample(void)
     char ckpt_topic[256];
     snprintf(ckpt_topic, sizeof ckpt_topic, "%s.sluice.checkpoint", opt_prefix);
     PGconn *c = pg();
-    rd_kafka_t *rk = new_consumer();
-    bool assigned = false;
+    kread_t *kr = kread_open(opt_bootstrap, 0);
     sluice_lsn_t latest_end = 0;
     long samples = 0, inconclusive = 0, visibility_lags = 0;
     while (!stop_sampling) {
+        /* The sampling interval: a pace, not a wait for anything. */
         usleep((useconds_t) opt_interval_ms * 1000);
-        if (!assigned) {
-            if (partition_count(rk, ckpt_topic) != 1)
-                continue;
-            rd_kafka_topic_partition_list_t *p = rd_kafka_topic_partition_list_new(1);
-            rd_kafka_topic_partition_list_add(p, ckpt_topic, 0)->offset = RD_KAFKA_OFFSET_BEGINNING;
-            rd_kafka_assign(rk, p);
-            rd_kafka_topic_partition_list_destroy(p);
-            assigned = true;
-        }
+        if (kread_add_topic(kr, ckpt_topic) < 0)
+            continue; /* sluice has not created it yet */
         if (PQstatus(c) != CONNECTION_OK) {
             PQreset(c);
             continue;
@@ -786,7 +705,7 @@ static int cmd_sample(void)
         /* The end of what a read_committed reader can see now (ListOffsets under
          * read_committed answers the last stable offset). */
         int64_t lo, hi;
-        if (rd_kafka_query_watermark_offsets(rk, ckpt_topic, 0, &lo, &hi, 5000)) {
+        if (rd_kafka_query_watermark_offsets(kr->rk, ckpt_topic, 0, &lo, &hi, 5000)) {
             inconclusive++;
             continue;
         }
@@ -795,23 +714,14 @@ static int cmd_sample(void)
         while (clock_mono_ms() < deadline && !stop_sampling) {
             rd_kafka_topic_partition_list_t *pos = rd_kafka_topic_partition_list_new(1);
             rd_kafka_topic_partition_list_add(pos, ckpt_topic, 0);
-            rd_kafka_position(rk, pos);
+            rd_kafka_position(kr->rk, pos);
             int64_t at = pos->elems[0].offset;
             rd_kafka_topic_partition_list_destroy(pos);
             if (at >= hi) {
                 caught_up = true;
                 break;
             }
-            rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
-            if (!m)
-                continue;
-            if (!m->err && m->key_len == strlen(opt_slot) && !memcmp(m->key, opt_slot, m->key_len)) {
-                checkpoint_t cp;
-                char err[256];
-                if (checkpoint_from_json(m->payload, m->len, &cp, err, sizeof err) && cp.end_lsn > latest_end)
-                    latest_end = cp.end_lsn;
-            }
-            rd_kafka_message_destroy(m);
+            sample_poll(kr, &latest_end);
         }
         if (!caught_up) {
             inconclusive++;
@@ -828,19 +738,8 @@ static int cmd_sample(void)
              * a confirmed LSN no committed checkpoint ever reaches is the violation.
              */
             int64_t until = clock_mono_ms() + 10000;
-            while (slot > latest_end && clock_mono_ms() < until) {
-                rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
-                if (!m)
-                    continue;
-                if (!m->err && m->key_len == strlen(opt_slot) && !memcmp(m->key, opt_slot, m->key_len)) {
-                    checkpoint_t cp;
-                    char err[256];
-                    if (checkpoint_from_json(m->payload, m->len, &cp, err, sizeof err) &&
-                        cp.end_lsn > latest_end)
-                        latest_end = cp.end_lsn;
-                }
-                rd_kafka_message_destroy(m);
-            }
+            while (slot > latest_end && clock_mono_ms() < until)
+                sample_poll(kr, &latest_end);
             if (slot > latest_end)
                 violation("V6 slot confirmed " LSN_FMT " is ahead of every committed checkpoint "
                           "(latest " LSN_FMT ") for 10 s",
@@ -856,8 +755,7 @@ static int cmd_sample(void)
                 samples, inconclusive, violations, visibility_lags);
         fclose(f);
     }
-    rd_kafka_consumer_close(rk);
-    rd_kafka_destroy(rk);
+    kread_close(kr);
     PQfinish(c);
     return violations ? 1 : 0;
 }

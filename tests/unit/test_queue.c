@@ -9,10 +9,12 @@
  */
 #include <check.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "sluice/base/queue.h"
 
@@ -212,6 +214,7 @@ typedef struct {
     queue_t *q;
     qitem_t *item;
     int timeout_ms;
+    atomic_int tid; /* the pushing thread's id, once it runs */
     bool result;
     long long done_ms;
 } push_arg_t;
@@ -219,9 +222,28 @@ typedef struct {
 static void *push_thread(void *p)
 {
     push_arg_t *a = p;
+    atomic_store(&a->tid, (int) gettid());
     a->result = queue_push(a->q, a->item, a->timeout_ms);
     a->done_ms = mono_ms();
     return NULL;
+}
+
+/* True once thread tid is asleep in the kernel (state S in /proc: for the
+ * pusher below, waiting on the queue for room; it holds no other lock). */
+static bool thread_asleep(int tid)
+{
+    char path[64], line[512];
+    snprintf(path, sizeof path, "/proc/self/task/%d/stat", tid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return false;
+    bool asleep = false;
+    if (fgets(line, sizeof line, f)) {
+        const char *end = strrchr(line, ')'); /* the name, in parentheses, may hold anything */
+        asleep = end && end[1] == ' ' && end[2] == 'S';
+    }
+    fclose(f);
+    return asleep;
 }
 
 START_TEST(test_blocked_push_completes_when_consumer_pops)
@@ -231,8 +253,12 @@ START_TEST(test_blocked_push_completes_when_consumer_pops)
     push_arg_t a = {.q = q, .item = make_item(900, 2), .timeout_ms = 10000};
     pthread_t t;
     ck_assert_int_eq(pthread_create(&t, NULL, push_thread, &a), 0);
-    struct timespec pause = {0, 100 * 1000000L};
-    nanosleep(&pause, NULL);
+    /* Pop only once the pusher is blocked for room (5 s at most), so the pop is what wakes it. */
+    long long deadline = mono_ms() + 5000;
+    while (!(atomic_load(&a.tid) && thread_asleep(atomic_load(&a.tid))) && mono_ms() < deadline)
+        sched_yield();
+    ck_assert_msg(atomic_load(&a.tid) && thread_asleep(atomic_load(&a.tid)),
+                  "the pusher did not block on a full queue within 5 s");
     long long popped_ms = mono_ms();
     qitem_t *first = queue_pop_all(q, 0);
     ck_assert_uint_eq(first->wal_start, 1);
