@@ -11,14 +11,23 @@
 PKGS      := libpq rdkafka jansson libprotobuf-c libmicrohttpd
 CC        ?= cc
 WERROR    ?= -Werror
+BUILD     := build
+
+# CFLAGS, CPPFLAGS, LDFLAGS and LDLIBS belong to whoever runs make (make CFLAGS=-O0,
+# a packager's hardening flags): the project's own flags are added to them with
+# override, so a value given on the command line adds to them instead of dropping
+# the include path. Builds with their own optimisation and sanitizers (fuzz, tsan)
+# use SLUICE_CFLAGS and SLUICE_LDLIBS alone.
 CFLAGS    ?= -O2 -g
-CFLAGS    += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wstrict-prototypes \
-             -Wno-missing-field-initializers $(WERROR) -pthread -Iinclude \
+SLUICE_CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wstrict-prototypes \
+             -Wno-missing-field-initializers $(WERROR) -pthread -Iinclude -I$(BUILD)/gen \
              $(shell pkg-config --cflags $(PKGS))
-LDLIBS    += $(shell pkg-config --libs $(PKGS)) -pthread
+SLUICE_LDLIBS := $(shell pkg-config --libs $(PKGS)) -pthread
+override CFLAGS += $(CPPFLAGS) $(SLUICE_CFLAGS)
+# Every link line ends in $(LDLIBS): LDFLAGS go first in it so that all of them honour it.
+override LDLIBS := $(LDFLAGS) $(LDLIBS) $(SLUICE_LDLIBS)
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
 
-BUILD     := build
 LIB_SRC   := $(sort $(wildcard src/*/*.c))
 MAIN_SRC  := src/main.c
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
@@ -28,7 +37,6 @@ TOOL_SRC  := $(wildcard tests/tools/*.c)
 PROTO     := src/encode/sluice.proto
 PB_C      := $(BUILD)/gen/sluice.pb-c.c
 PB_H      := $(BUILD)/gen/sluice.pb-c.h
-CFLAGS    += -I$(BUILD)/gen
 
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/$(PB_C:.c=.o)
 SAN_OBJ   := $(LIB_SRC:%.c=$(BUILD)/san/%.o) $(BUILD)/san/$(PB_C:.c=.o)
@@ -36,7 +44,7 @@ DEPS      := $(LIB_OBJ:.o=.d) $(SAN_OBJ:.o=.d) $(BUILD)/obj/src/main.d
 
 SANFLAGS  := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
-.PHONY: lint soak mutants all deps check unit unit-plain unit-san it faults fuzz bench bench-snapshot demo clean tools format
+.PHONY: lint soak mutants all deps check unit unit-plain unit-san it faults fuzz fuzz-ci bench bench-snapshot demo clean tools format
 
 all: $(BUILD)/sluice tools
 
@@ -128,14 +136,48 @@ $(BUILD)/mutants/sluice-%: $(LIB_SRC) $(PB_C) $(MAIN_SRC) $(wildcard include/slu
 	$(CC) $(CFLAGS) $(foreach m,$(subst -, ,$*),$(if $(filter START_AT_SLOT,$(m)),-DSLUICE_VARIANT_$(m),-DSLUICE_MUTANT_$(m))) \
 	    -o $@ $(LIB_SRC) $(PB_C) $(MAIN_SRC) $(LDLIBS)
 
-# libFuzzer target for the pgoutput decoder (needs clang).
-FUZZ_TIME ?= 60
-$(BUILD)/fuzz/pgoutput: tests/fuzz/fuzz_pgoutput.c src/pg/pgoutput.c src/base/buf.c src/base/log.c
+# libFuzzer targets, one per parser of outside data: tests/fuzz/fuzz_<target>.c with
+# its seeds in tests/fuzz/seeds/<target>/, linked against the library built with
+# clang's coverage instrumentation and ASan+UBSan. `make fuzz` runs each for
+# FUZZ_TIME seconds, keeping what it finds in build/fuzz/corpus/<target>/;
+# `make fuzz-ci` is the short run of `make check`. A crash stops make and leaves
+# its input in build/fuzz/ (rerun: build/fuzz/fuzz_<target> <file>).
+FUZZ_CC      ?= clang
+FUZZ_TIME    ?= 60
+FUZZ_CI_TIME ?= 20
+FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_FLAGS   := -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_OBJ     := $(LIB_SRC:%.c=$(BUILD)/fuzz/obj/%.o) $(BUILD)/fuzz/obj/$(PB_C:.c=.o)
+DEPS         += $(FUZZ_OBJ:.o=.d)
+
+$(BUILD)/fuzz/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	clang -std=c11 -D_GNU_SOURCE -g -O1 -Iinclude -fsanitize=fuzzer,address,undefined -o $@ $^ -pthread
-fuzz: $(BUILD)/fuzz/pgoutput
-	@mkdir -p $(BUILD)/fuzz/corpus
-	$(BUILD)/fuzz/pgoutput -max_total_time=$(FUZZ_TIME) $(BUILD)/fuzz/corpus tests/fuzz/seeds
+	$(FUZZ_CC) $(SLUICE_CFLAGS) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
+
+$(BUILD)/fuzz/obj/src/encode/protobuf.o: $(PB_H)
+
+$(BUILD)/libsluice-fuzz.a: $(FUZZ_OBJ)
+	ar rcs $@ $^
+
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(BUILD)/libsluice-fuzz.a
+	$(FUZZ_CC) $(SLUICE_CFLAGS) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $< \
+	    $(BUILD)/libsluice-fuzz.a $(SLUICE_LDLIBS)
+
+fuzz: $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	  mkdir -p $(BUILD)/fuzz/corpus/$$t; \
+	  printf '== fuzz %-18s %3s s: ' $$t $(FUZZ_TIME); \
+	  if ! $(BUILD)/fuzz/fuzz_$$t -max_total_time=$(FUZZ_TIME) -print_final_stats=1 \
+	        -artifact_prefix=$(BUILD)/fuzz/$$t- $(BUILD)/fuzz/corpus/$$t tests/fuzz/seeds/$$t \
+	        >$(BUILD)/fuzz/$$t.log 2>&1; then \
+	    echo "FAILED"; tail -n 60 $(BUILD)/fuzz/$$t.log; exit 1; fi; \
+	  awk '/stat::number_of_executed_units/ { n = $$2 } /stat::average_exec_per_sec/ { r = $$2 } \
+	       END { printf "%d runs, %d exec/s, ", n, r }' $(BUILD)/fuzz/$$t.log; \
+	  echo "corpus $$(ls $(BUILD)/fuzz/corpus/$$t | wc -l) new + $$(ls tests/fuzz/seeds/$$t | wc -l) seeds"; \
+	done
+
+fuzz-ci:
+	$(MAKE) fuzz FUZZ_TIME=$(FUZZ_CI_TIME)
 
 bench: deps
 	$(MAKE) all

@@ -8,7 +8,7 @@
  * text set on failure). The input is copied into a block of exactly its size
  * so a one-byte overread is caught.
  *
- *   make fuzz FUZZ_TIME=60    (seeds: tests/fuzz/seeds, recorded from PostgreSQL 15)
+ *   make fuzz FUZZ_TIME=60      seeds: tests/fuzz/seeds/pgoutput/ (recorded from PostgreSQL 15)
  */
 #include <stdint.h>
 #include <stdlib.h>
