@@ -23,9 +23,10 @@ SLUICE_CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wstrict-prototyp
              -Wno-missing-field-initializers $(WERROR) -pthread -Iinclude -I$(BUILD)/gen \
              $(shell pkg-config --cflags $(PKGS))
 SLUICE_LDLIBS := $(shell pkg-config --libs $(PKGS)) -pthread
-override CFLAGS += $(CPPFLAGS) $(SLUICE_CFLAGS)
+# (filter-out: a CFLAGS from the environment reaches `$(MAKE) unit` already extended.)
+override CFLAGS := $(filter-out $(CPPFLAGS) $(SLUICE_CFLAGS),$(CFLAGS)) $(CPPFLAGS) $(SLUICE_CFLAGS)
 # Every link line ends in $(LDLIBS): LDFLAGS go first in it so that all of them honour it.
-override LDLIBS := $(LDFLAGS) $(LDLIBS) $(SLUICE_LDLIBS)
+override LDLIBS := $(LDFLAGS) $(filter-out $(LDFLAGS) $(SLUICE_LDLIBS),$(LDLIBS)) $(SLUICE_LDLIBS)
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
 
 LIB_SRC   := $(sort $(wildcard src/*/*.c))
@@ -44,7 +45,7 @@ DEPS      := $(LIB_OBJ:.o=.d) $(SAN_OBJ:.o=.d) $(BUILD)/obj/src/main.d
 
 SANFLAGS  := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
-.PHONY: lint soak mutants all deps check unit unit-plain unit-san it faults fuzz fuzz-ci bench bench-snapshot demo clean tools format
+.PHONY: lint soak mutants all deps check unit unit-plain unit-san it faults fuzz fuzz-ci bench bench-snapshot demo clean tools format install uninstall install-check FORCE
 
 all: $(BUILD)/sluice tools
 
@@ -97,6 +98,47 @@ unit-san: $(UNIT_SAN_BINS)
 	  ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 CK_FORK=no $$t; done
 
 unit: unit-plain unit-san
+
+# make install [PREFIX=/usr/local] [DESTDIR=]: the binary, the systemd unit (its paths
+# rewritten for BINDIR and SYSCONFDIR), sql/setup.sql and sluice.proto in share/sluice/,
+# and the example configuration as documentation in share/doc/sluice/. Nothing goes
+# into SYSCONFDIR: the operator writes /etc/sluice/sluice.conf (mode 0600, it may hold
+# secrets) from the example, which names docker-compose hosts and is no working config.
+# make uninstall removes the same files. tests/lint/install.sh checks the layout.
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+DATADIR    ?= $(PREFIX)/share
+DOCDIR     ?= $(DATADIR)/doc/sluice
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+SYSCONFDIR ?= /etc
+INSTALL    ?= install
+
+$(BUILD)/sluice.service: dist/sluice.service FORCE
+	@mkdir -p $(dir $@)
+	sed -e 's|/usr/local/bin/sluice|$(BINDIR)/sluice|g' -e 's|/usr/local/share/doc/sluice/|$(DOCDIR)/|g' \
+	    -e 's|/usr/local/share/|$(DATADIR)/|g' -e 's|/etc/sluice/|$(SYSCONFDIR)/sluice/|g' \
+	    dist/sluice.service > $@
+
+install: $(BUILD)/sluice $(BUILD)/sluice.service
+	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DATADIR)/sluice $(DESTDIR)$(DOCDIR)
+	$(INSTALL) -m 0755 $(BUILD)/sluice $(DESTDIR)$(BINDIR)/sluice
+	$(INSTALL) -m 0644 $(BUILD)/sluice.service $(DESTDIR)$(UNITDIR)/sluice.service
+	$(INSTALL) -m 0644 sql/setup.sql $(DESTDIR)$(DATADIR)/sluice/setup.sql
+	$(INSTALL) -m 0644 src/encode/sluice.proto $(DESTDIR)$(DATADIR)/sluice/sluice.proto
+	$(INSTALL) -m 0644 docker/sluice.conf.example $(DESTDIR)$(DOCDIR)/sluice.conf.example
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/sluice $(DESTDIR)$(UNITDIR)/sluice.service \
+	    $(DESTDIR)$(DATADIR)/sluice/setup.sql $(DESTDIR)$(DATADIR)/sluice/sluice.proto \
+	    $(DESTDIR)$(DOCDIR)/sluice.conf.example
+	rmdir --ignore-fail-on-non-empty $(DESTDIR)$(DATADIR)/sluice $(DESTDIR)$(DOCDIR) 2>/dev/null || true
+
+# Installs into a temporary DESTDIR with PREFIX=/usr, checks the layout, runs the
+# installed binary, uninstalls.
+install-check: $(BUILD)/sluice
+	tests/lint/install.sh
+
+FORCE:
 
 # Installs Debian packages and the pinned Kafka broker (idempotent, fast when present).
 deps:
