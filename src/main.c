@@ -17,6 +17,7 @@
 #include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,7 +40,8 @@
 #include "sluice/pg/stream.h"
 #include "sluice/base/testpoint.h"
 
-static volatile sig_atomic_t stop_requested;
+/* Atomic: the signal thread sets it while the others read it (sigwait, not a handler). */
+static atomic_int stop_requested;
 static int shutdown_timeout_ms = 30000;
 
 /*

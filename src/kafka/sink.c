@@ -32,7 +32,7 @@ typedef struct {
 
 struct sink {
     const config_t *cfg;
-    volatile sig_atomic_t *stop;
+    atomic_int *stop;
     rd_kafka_t *rk;
     topic_slot_t *topics;
     size_t topics_cap;
@@ -224,7 +224,7 @@ fail:
     return NULL;
 }
 
-sink_t *sink_new(const config_t *cfg, volatile sig_atomic_t *stop, char *err, size_t errlen)
+sink_t *sink_new(const config_t *cfg, atomic_int *stop, char *err, size_t errlen)
 {
     sink_t *s = xcalloc(1, sizeof *s);
     s->cfg = cfg;

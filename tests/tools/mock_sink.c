@@ -15,6 +15,7 @@
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,7 +29,7 @@
 enum { API_PRODUCE = 0, API_END_TXN = 26 };
 
 static int failures;
-static volatile sig_atomic_t stop_flag;
+static atomic_int stop_flag;
 
 static sink_t *new_sink(config_t *cfg, rd_kafka_mock_cluster_t **mc)
 {

@@ -20,6 +20,7 @@
 #define SLUICE_SINK_H
 
 #include <signal.h>
+#include <stdatomic.h>
 
 #include "sluice/base/checkpoint.h"
 #include "sluice/base/common.h"
@@ -55,7 +56,7 @@ typedef struct {
  * Creates the producer (not yet initialised). cfg must outlive the sink.
  * stop is polled while blocking; NULL if never interrupted.
  */
-sink_t *sink_new(const config_t *cfg, volatile sig_atomic_t *stop, char *err, size_t errlen);
+sink_t *sink_new(const config_t *cfg, atomic_int *stop, char *err, size_t errlen);
 void sink_free(sink_t *s);
 
 /* rd_kafka_init_transactions: fences older instances with the same transactional id. */
