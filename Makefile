@@ -45,7 +45,7 @@ DEPS      := $(LIB_OBJ:.o=.d) $(SAN_OBJ:.o=.d) $(BUILD)/obj/src/main.d
 
 SANFLAGS  := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
-.PHONY: lint soak mutants all deps check unit unit-plain unit-san it faults fuzz fuzz-ci bench bench-snapshot demo clean tools format install uninstall install-check FORCE
+.PHONY: lint soak mutants all deps check unit unit-plain unit-san it faults fuzz fuzz-ci bench bench-snapshot demo clean tools format install uninstall install-check tsan tsan-unit FORCE
 
 all: $(BUILD)/sluice tools
 
@@ -139,6 +139,53 @@ install-check: $(BUILD)/sluice
 	tests/lint/install.sh
 
 FORCE:
+
+# ThreadSanitizer: the library, every unit suite and the daemon built with
+# -fsanitize=thread. `make tsan` runs the unit suites (test_queue's reader/consumer
+# hand-off among them), then one integration test, TSAN_IT, with the daemon under
+# TSan (tests/it finds it through SLUICE_BIN). Any report fails the run; the only
+# ones let through are in tests/tsan/suppressions.txt, each with its reason.
+# tests/tsan/c11threads.c routes librdkafka's C11 threads and locks through the
+# pthread functions TSan intercepts (see there why).
+TSANFLAGS    := -g -O1 -fsanitize=thread -fno-omit-frame-pointer
+TSAN_OBJ     := $(LIB_SRC:%.c=$(BUILD)/tsan/obj/%.o) $(BUILD)/tsan/obj/$(PB_C:.c=.o)
+TSAN_SHIM    := $(BUILD)/tsan/obj/tests/tsan/c11threads.o
+TSAN_BINS    := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tsan/unit/%)
+TSAN_IT      ?= test_workload_exactly_once
+TSAN_IT_TXNS ?= 2000
+TSAN_OPTS    := halt_on_error=1 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/tsan/suppressions.txt
+DEPS         += $(TSAN_OBJ:.o=.d) $(BUILD)/tsan/obj/src/main.d
+
+$(BUILD)/tsan/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(SLUICE_CFLAGS) $(TSANFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/tsan/obj/src/encode/protobuf.o: $(PB_H)
+
+$(BUILD)/libsluice-tsan.a: $(TSAN_OBJ)
+	ar rcs $@ $^
+
+$(BUILD)/tsan/sluice: $(BUILD)/tsan/obj/src/main.o $(TSAN_SHIM) $(BUILD)/libsluice-tsan.a
+	$(CC) $(SLUICE_CFLAGS) $(TSANFLAGS) -o $@ $^ $(SLUICE_LDLIBS)
+
+$(BUILD)/tsan/unit/%: tests/unit/%.c $(wildcard tests/unit/*.h tests/tools/*.h) $(TSAN_SHIM) $(BUILD)/libsluice-tsan.a
+	@mkdir -p $(dir $@)
+	$(CC) $(SLUICE_CFLAGS) $(TSANFLAGS) -Itests/unit -o $@ $< $(TSAN_SHIM) $(BUILD)/libsluice-tsan.a \
+	    $(SLUICE_LDLIBS) $(CHECK_LIBS)
+
+tsan-unit: $(TSAN_BINS)
+	@set -e; for t in $(TSAN_BINS); do echo "== $$t (TSan)"; \
+	  TSAN_OPTIONS="$(TSAN_OPTS)" CK_FORK=no $$t; done
+
+tsan: deps
+	$(MAKE) tsan-unit $(BUILD)/tsan/sluice tools
+	@rm -rf $(BUILD)/tsan/reports && mkdir -p $(BUILD)/tsan/reports
+	SLUICE_BIN=$(CURDIR)/$(BUILD)/tsan/sluice IT_TXNS=$(TSAN_IT_TXNS) \
+	  TSAN_OPTIONS="$(TSAN_OPTS) log_path=$(CURDIR)/$(BUILD)/tsan/reports/sluice" \
+	  tests/it/run.sh $(TSAN_IT)
+	@if ls $(BUILD)/tsan/reports/sluice.* >/dev/null 2>&1; then \
+	  cat $(BUILD)/tsan/reports/sluice.*; echo "tsan: the daemon reported races (above)"; exit 1; fi
+	@echo "tsan: clean (unit suites and $(TSAN_IT))"
 
 # Installs Debian packages and the pinned Kafka broker (idempotent, fast when present).
 deps:

@@ -3,7 +3,7 @@
 # Source after tests/env/env.sh and env_init/pg_start/kafka_start.
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-SLUICE="$REPO/build/sluice"
+SLUICE="${SLUICE_BIN:-$REPO/build/sluice}" # make tsan: a ThreadSanitizer build
 VERIFY="$REPO/build/tools/verify"
 WORKLOAD="$REPO/build/tools/workload"
 
