@@ -1,12 +1,19 @@
 # sluice — build, test, benchmark.
 #
-#   make            build build/sluice
-#   make check      unit tests (plain, then ASan+UBSan) and integration tests
-#                   against a real PostgreSQL 15 and a real Kafka broker
+#   make            build build/sluice (and the test tools)
+#   make check      lint, install-check, unit tests (plain, then ASan+UBSan), tsan,
+#                   fuzz-ci and the integration tests against a real PostgreSQL 15
+#                   and a real Kafka broker
 #   make unit       unit tests only
 #   make it         integration tests only
-#   make fuzz       run the pgoutput decoder fuzzer (libFuzzer, clang) briefly
+#   make tsan       unit suites and one integration test under ThreadSanitizer
+#   make fuzz       every fuzz target for FUZZ_TIME seconds (libFuzzer, clang)
+#   make install    PREFIX=/usr/local DESTDIR= (make uninstall undoes it)
+#   make format     apply .clang-format (make format-check lists what differs)
 #   make bench      benchmarks (not part of the tests)
+#
+# CFLAGS, CPPFLAGS, LDFLAGS and LDLIBS add to the project's flags (make CFLAGS=-O0);
+# WERROR= builds without -Werror.
 
 PKGS      := libpq rdkafka jansson libprotobuf-c libmicrohttpd
 CC        ?= cc
@@ -45,7 +52,7 @@ DEPS      := $(LIB_OBJ:.o=.d) $(SAN_OBJ:.o=.d) $(BUILD)/obj/src/main.d
 
 SANFLAGS  := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
-.PHONY: lint soak mutants all deps check unit unit-plain unit-san it faults fuzz fuzz-ci bench bench-snapshot demo clean tools format install uninstall install-check tsan tsan-unit FORCE
+.PHONY: lint soak mutants all deps check unit unit-plain unit-san it faults fuzz fuzz-ci bench bench-snapshot demo clean tools format install uninstall install-check tsan tsan-unit format-check FORCE
 
 all: $(BUILD)/sluice tools
 
@@ -200,7 +207,10 @@ lint:
 
 check: deps
 	$(MAKE) lint
+	$(MAKE) install-check
 	$(MAKE) unit
+	$(MAKE) tsan
+	$(MAKE) fuzz-ci
 	$(MAKE) it
 
 faults: deps
@@ -281,8 +291,19 @@ demo: deps
 	$(MAKE) $(BUILD)/sluice
 	tests/demo/run.sh
 
+# One format, .clang-format's: `make format` rewrites the C sources in place,
+# `make format-check` lists what differs and fails (clang-format 14).
+FORMAT_SRC := $(LIB_SRC) $(MAIN_SRC) $(wildcard src/*/*.h include/sluice/*/*.h tests/unit/*.[ch] \
+              tests/tools/*.[ch] tests/fuzz/*.c tests/tsan/*.c)
 format:
-	clang-format -i $(LIB_SRC) $(MAIN_SRC) include/sluice/*/*.h tests/unit/*.c tests/tools/*.c
+	clang-format -i $(FORMAT_SRC)
+
+format-check:
+	@command -v clang-format >/dev/null || { echo "format-check: clang-format is not installed (make deps)"; exit 1; }
+	@clang-format --dry-run $(FORMAT_SRC) 2>&1 | sed -n 's/:[0-9]*:[0-9]*: warning: code should be clang-formatted.*//p' \
+	  | sort | uniq -c | awk '{ n += $$1; print "  " $$2 ": " $$1 } \
+	    END { if (n) { print "format-check: " n " places differ from .clang-format (make format)"; exit 1 } }'
+	@echo "format-check: every file matches .clang-format"
 
 clean:
 	rm -rf $(BUILD)
