@@ -41,6 +41,9 @@ static void check_against_jansson(const uint8_t *in, size_t size, const checkpoi
     json_decref(root);
 }
 
+/* libFuzzer's entry point. */
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     uint8_t *in = malloc(size ? size : 1);

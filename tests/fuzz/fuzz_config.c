@@ -33,6 +33,10 @@ static void broken(const char *what, int line)
     abort();
 }
 
+/* libFuzzer's entry points. */
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void) argc;

@@ -49,6 +49,9 @@ static void encode_row(const pgo_value_t *v, uint16_t ncols, strbuf_t *out)
     strbuf_putc(out, '\n');
 }
 
+/* libFuzzer's entry point. */
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1)

@@ -67,6 +67,9 @@ static void touch_tuple(const uint8_t *base, size_t len, const pgo_tuple_t *t)
     }
 }
 
+/* libFuzzer's entry point. */
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (!dec)

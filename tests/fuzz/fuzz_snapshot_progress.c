@@ -95,6 +95,9 @@ static void fuzz_request(const char *current, const char *tables, size_t len)
     free(json);
 }
 
+/* libFuzzer's entry point. */
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     /* text: the JSON up to the first NUL, NUL-terminated in a block of its size. */
