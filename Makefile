@@ -1,24 +1,41 @@
 # sluice — build, test, benchmark.
 #
-#   make            build build/sluice
-#   make check      unit tests (plain, then ASan+UBSan) and integration tests
-#                   against a real PostgreSQL 15 and a real Kafka broker
+#   make            build build/sluice (and the test tools)
+#   make check      lint, install-check, unit tests (plain, then ASan+UBSan), tsan,
+#                   fuzz-ci and the integration tests against a real PostgreSQL 15
+#                   and a real Kafka broker
 #   make unit       unit tests only
 #   make it         integration tests only
-#   make fuzz       run the pgoutput decoder fuzzer (libFuzzer, clang) briefly
+#   make tsan       unit suites and one integration test under ThreadSanitizer
+#   make fuzz       every fuzz target for FUZZ_TIME seconds (libFuzzer, clang)
+#   make install    PREFIX=/usr/local DESTDIR= (make uninstall undoes it)
+#   make format     apply .clang-format (make format-check lists what differs)
 #   make bench      benchmarks (not part of the tests)
+#
+# CFLAGS, CPPFLAGS, LDFLAGS and LDLIBS add to the project's flags (make CFLAGS=-O0);
+# WERROR= builds without -Werror.
 
 PKGS      := libpq rdkafka jansson libprotobuf-c libmicrohttpd
 CC        ?= cc
 WERROR    ?= -Werror
+BUILD     := build
+
+# CFLAGS, CPPFLAGS, LDFLAGS and LDLIBS belong to whoever runs make (make CFLAGS=-O0,
+# a packager's hardening flags): the project's own flags are added to them with
+# override, so a value given on the command line adds to them instead of dropping
+# the include path. Builds with their own optimisation and sanitizers (fuzz, tsan)
+# use SLUICE_CFLAGS and SLUICE_LDLIBS alone.
 CFLAGS    ?= -O2 -g
-CFLAGS    += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wstrict-prototypes \
-             -Wno-missing-field-initializers $(WERROR) -pthread -Iinclude \
+SLUICE_CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wstrict-prototypes \
+             -Wno-missing-field-initializers $(WERROR) -pthread -Iinclude -I$(BUILD)/gen \
              $(shell pkg-config --cflags $(PKGS))
-LDLIBS    += $(shell pkg-config --libs $(PKGS)) -pthread
+SLUICE_LDLIBS := $(shell pkg-config --libs $(PKGS)) -pthread
+# (filter-out: a CFLAGS from the environment reaches `$(MAKE) unit` already extended.)
+override CFLAGS := $(filter-out $(CPPFLAGS) $(SLUICE_CFLAGS),$(CFLAGS)) $(CPPFLAGS) $(SLUICE_CFLAGS)
+# Every link line ends in $(LDLIBS): LDFLAGS go first in it so that all of them honour it.
+override LDLIBS := $(LDFLAGS) $(filter-out $(LDFLAGS) $(SLUICE_LDLIBS),$(LDLIBS)) $(SLUICE_LDLIBS)
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
 
-BUILD     := build
 LIB_SRC   := $(sort $(wildcard src/*/*.c))
 MAIN_SRC  := src/main.c
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
@@ -28,7 +45,6 @@ TOOL_SRC  := $(wildcard tests/tools/*.c)
 PROTO     := src/encode/sluice.proto
 PB_C      := $(BUILD)/gen/sluice.pb-c.c
 PB_H      := $(BUILD)/gen/sluice.pb-c.h
-CFLAGS    += -I$(BUILD)/gen
 
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/$(PB_C:.c=.o)
 SAN_OBJ   := $(LIB_SRC:%.c=$(BUILD)/san/%.o) $(BUILD)/san/$(PB_C:.c=.o)
@@ -36,7 +52,7 @@ DEPS      := $(LIB_OBJ:.o=.d) $(SAN_OBJ:.o=.d) $(BUILD)/obj/src/main.d
 
 SANFLAGS  := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
-.PHONY: lint soak mutants all deps check unit unit-plain unit-san unit-mutants it faults fuzz bench bench-snapshot demo clean tools format
+.PHONY: lint soak mutants all deps check unit unit-plain unit-san unit-mutants it faults fuzz fuzz-ci bench bench-snapshot demo clean tools format install uninstall install-check tsan tsan-unit format-check FORCE
 
 all: $(BUILD)/sluice tools
 
@@ -110,6 +126,94 @@ unit-mutants: $(foreach m,$(UNIT_MUTANTS),$(BUILD)/unit-mutants/test_pipeline-$(
 	    cat $$out; echo "unit-mutants: the $$name build does not fail $$test"; exit 1; fi; \
 	  echo "unit-mutants: the $$name build fails $$test"; done
 
+# make install [PREFIX=/usr/local] [DESTDIR=]: the binary, the systemd unit (its paths
+# rewritten for BINDIR and SYSCONFDIR), sql/setup.sql and sluice.proto in share/sluice/,
+# and the example configuration as documentation in share/doc/sluice/. Nothing goes
+# into SYSCONFDIR: the operator writes /etc/sluice/sluice.conf (mode 0600, it may hold
+# secrets) from the example, which names docker-compose hosts and is no working config.
+# make uninstall removes the same files. tests/lint/install.sh checks the layout.
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+DATADIR    ?= $(PREFIX)/share
+DOCDIR     ?= $(DATADIR)/doc/sluice
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+SYSCONFDIR ?= /etc
+INSTALL    ?= install
+
+$(BUILD)/sluice.service: dist/sluice.service FORCE
+	@mkdir -p $(dir $@)
+	sed -e 's|/usr/local/bin/sluice|$(BINDIR)/sluice|g' -e 's|/usr/local/share/doc/sluice/|$(DOCDIR)/|g' \
+	    -e 's|/usr/local/share/|$(DATADIR)/|g' -e 's|/etc/sluice/|$(SYSCONFDIR)/sluice/|g' \
+	    dist/sluice.service > $@
+
+install: $(BUILD)/sluice $(BUILD)/sluice.service
+	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DATADIR)/sluice $(DESTDIR)$(DOCDIR)
+	$(INSTALL) -m 0755 $(BUILD)/sluice $(DESTDIR)$(BINDIR)/sluice
+	$(INSTALL) -m 0644 $(BUILD)/sluice.service $(DESTDIR)$(UNITDIR)/sluice.service
+	$(INSTALL) -m 0644 sql/setup.sql $(DESTDIR)$(DATADIR)/sluice/setup.sql
+	$(INSTALL) -m 0644 src/encode/sluice.proto $(DESTDIR)$(DATADIR)/sluice/sluice.proto
+	$(INSTALL) -m 0644 docker/sluice.conf.example $(DESTDIR)$(DOCDIR)/sluice.conf.example
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/sluice $(DESTDIR)$(UNITDIR)/sluice.service \
+	    $(DESTDIR)$(DATADIR)/sluice/setup.sql $(DESTDIR)$(DATADIR)/sluice/sluice.proto \
+	    $(DESTDIR)$(DOCDIR)/sluice.conf.example
+	rmdir --ignore-fail-on-non-empty $(DESTDIR)$(DATADIR)/sluice $(DESTDIR)$(DOCDIR) 2>/dev/null || true
+
+# Installs into a temporary DESTDIR with PREFIX=/usr, checks the layout, runs the
+# installed binary, uninstalls.
+install-check: $(BUILD)/sluice
+	tests/lint/install.sh
+
+FORCE:
+
+# ThreadSanitizer: the library, every unit suite and the daemon built with
+# -fsanitize=thread. `make tsan` runs the unit suites (test_queue's reader/consumer
+# hand-off among them), then one integration test, TSAN_IT, with the daemon under
+# TSan (tests/it finds it through SLUICE_BIN). Any report fails the run; the only
+# ones let through are in tests/tsan/suppressions.txt, each with its reason.
+# tests/tsan/c11threads.c routes librdkafka's C11 threads and locks through the
+# pthread functions TSan intercepts (see there why).
+TSANFLAGS    := -g -O1 -fsanitize=thread -fno-omit-frame-pointer
+TSAN_OBJ     := $(LIB_SRC:%.c=$(BUILD)/tsan/obj/%.o) $(BUILD)/tsan/obj/$(PB_C:.c=.o)
+TSAN_SHIM    := $(BUILD)/tsan/obj/tests/tsan/c11threads.o
+TSAN_BINS    := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tsan/unit/%)
+TSAN_IT      ?= test_workload_exactly_once
+TSAN_IT_TXNS ?= 2000
+TSAN_OPTS    := halt_on_error=1 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/tsan/suppressions.txt
+DEPS         += $(TSAN_OBJ:.o=.d) $(BUILD)/tsan/obj/src/main.d
+
+$(BUILD)/tsan/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(SLUICE_CFLAGS) $(TSANFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/tsan/obj/src/encode/protobuf.o: $(PB_H)
+
+$(BUILD)/libsluice-tsan.a: $(TSAN_OBJ)
+	ar rcs $@ $^
+
+$(BUILD)/tsan/sluice: $(BUILD)/tsan/obj/src/main.o $(TSAN_SHIM) $(BUILD)/libsluice-tsan.a
+	$(CC) $(SLUICE_CFLAGS) $(TSANFLAGS) -o $@ $^ $(SLUICE_LDLIBS)
+
+$(BUILD)/tsan/unit/%: tests/unit/%.c $(wildcard tests/unit/*.h tests/tools/*.h) $(TSAN_SHIM) $(BUILD)/libsluice-tsan.a
+	@mkdir -p $(dir $@)
+	$(CC) $(SLUICE_CFLAGS) $(TSANFLAGS) -Itests/unit -o $@ $< $(TSAN_SHIM) $(BUILD)/libsluice-tsan.a \
+	    $(SLUICE_LDLIBS) $(CHECK_LIBS)
+
+tsan-unit: $(TSAN_BINS)
+	@set -e; for t in $(TSAN_BINS); do echo "== $$t (TSan)"; \
+	  TSAN_OPTIONS="$(TSAN_OPTS)" CK_FORK=no $$t; done
+
+tsan: deps
+	$(MAKE) tsan-unit $(BUILD)/tsan/sluice tools
+	@rm -rf $(BUILD)/tsan/reports && mkdir -p $(BUILD)/tsan/reports
+	SLUICE_BIN=$(CURDIR)/$(BUILD)/tsan/sluice IT_TXNS=$(TSAN_IT_TXNS) \
+	  TSAN_OPTIONS="$(TSAN_OPTS) log_path=$(CURDIR)/$(BUILD)/tsan/reports/sluice" \
+	  tests/it/run.sh $(TSAN_IT)
+	@if ls $(BUILD)/tsan/reports/sluice.* >/dev/null 2>&1; then \
+	  cat $(BUILD)/tsan/reports/sluice.*; echo "tsan: the daemon reported races (above)"; exit 1; fi
+	@echo "tsan: clean (unit suites and $(TSAN_IT))"
+
 # Installs Debian packages and the pinned Kafka broker (idempotent, fast when present).
 deps:
 	@tests/env/install.sh >/dev/null
@@ -125,8 +229,11 @@ lint:
 
 check: deps
 	$(MAKE) lint
+	$(MAKE) install-check
 	$(MAKE) unit
 	$(MAKE) unit-mutants
+	$(MAKE) tsan
+	$(MAKE) fuzz-ci
 	$(MAKE) it
 
 faults: deps
@@ -151,14 +258,48 @@ $(BUILD)/mutants/sluice-%: $(LIB_SRC) $(PB_C) $(MAIN_SRC) $(wildcard include/slu
 	$(CC) $(CFLAGS) $(foreach m,$(subst -, ,$*),$(if $(filter START_AT_SLOT,$(m)),-DSLUICE_VARIANT_$(m),-DSLUICE_MUTANT_$(m))) \
 	    -o $@ $(LIB_SRC) $(PB_C) $(MAIN_SRC) $(LDLIBS)
 
-# libFuzzer target for the pgoutput decoder (needs clang).
-FUZZ_TIME ?= 60
-$(BUILD)/fuzz/pgoutput: tests/fuzz/fuzz_pgoutput.c src/pg/pgoutput.c src/base/buf.c src/base/log.c
+# libFuzzer targets, one per parser of outside data: tests/fuzz/fuzz_<target>.c with
+# its seeds in tests/fuzz/seeds/<target>/, linked against the library built with
+# clang's coverage instrumentation and ASan+UBSan. `make fuzz` runs each for
+# FUZZ_TIME seconds, keeping what it finds in build/fuzz/corpus/<target>/;
+# `make fuzz-ci` is the short run of `make check`. A crash stops make and leaves
+# its input in build/fuzz/ (rerun: build/fuzz/fuzz_<target> <file>).
+FUZZ_CC      ?= clang
+FUZZ_TIME    ?= 60
+FUZZ_CI_TIME ?= 20
+FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_FLAGS   := -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_OBJ     := $(LIB_SRC:%.c=$(BUILD)/fuzz/obj/%.o) $(BUILD)/fuzz/obj/$(PB_C:.c=.o)
+DEPS         += $(FUZZ_OBJ:.o=.d)
+
+$(BUILD)/fuzz/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	clang -std=c11 -D_GNU_SOURCE -g -O1 -Iinclude -fsanitize=fuzzer,address,undefined -o $@ $^ -pthread
-fuzz: $(BUILD)/fuzz/pgoutput
-	@mkdir -p $(BUILD)/fuzz/corpus
-	$(BUILD)/fuzz/pgoutput -max_total_time=$(FUZZ_TIME) $(BUILD)/fuzz/corpus tests/fuzz/seeds
+	$(FUZZ_CC) $(SLUICE_CFLAGS) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
+
+$(BUILD)/fuzz/obj/src/encode/protobuf.o: $(PB_H)
+
+$(BUILD)/libsluice-fuzz.a: $(FUZZ_OBJ)
+	ar rcs $@ $^
+
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(BUILD)/libsluice-fuzz.a
+	$(FUZZ_CC) $(SLUICE_CFLAGS) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $< \
+	    $(BUILD)/libsluice-fuzz.a $(SLUICE_LDLIBS)
+
+fuzz: $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	  mkdir -p $(BUILD)/fuzz/corpus/$$t; \
+	  printf '== fuzz %-18s %3s s: ' $$t $(FUZZ_TIME); \
+	  if ! $(BUILD)/fuzz/fuzz_$$t -max_total_time=$(FUZZ_TIME) -print_final_stats=1 \
+	        -artifact_prefix=$(BUILD)/fuzz/$$t- $(BUILD)/fuzz/corpus/$$t tests/fuzz/seeds/$$t \
+	        >$(BUILD)/fuzz/$$t.log 2>&1; then \
+	    echo "FAILED"; tail -n 60 $(BUILD)/fuzz/$$t.log; exit 1; fi; \
+	  awk '/stat::number_of_executed_units/ { n = $$2 } /stat::average_exec_per_sec/ { r = $$2 } \
+	       END { printf "%d runs, %d exec/s, ", n, r }' $(BUILD)/fuzz/$$t.log; \
+	  echo "corpus $$(ls $(BUILD)/fuzz/corpus/$$t | wc -l) new + $$(ls tests/fuzz/seeds/$$t | wc -l) seeds"; \
+	done
+
+fuzz-ci:
+	$(MAKE) fuzz FUZZ_TIME=$(FUZZ_CI_TIME)
 
 bench: deps
 	$(MAKE) all
@@ -173,8 +314,19 @@ demo: deps
 	$(MAKE) $(BUILD)/sluice
 	tests/demo/run.sh
 
+# One format, .clang-format's: `make format` rewrites the C sources in place,
+# `make format-check` lists what differs and fails (clang-format 14).
+FORMAT_SRC := $(LIB_SRC) $(MAIN_SRC) $(wildcard src/*/*.h include/sluice/*/*.h tests/unit/*.[ch] \
+              tests/tools/*.[ch] tests/fuzz/*.c tests/tsan/*.c)
 format:
-	clang-format -i $(LIB_SRC) $(MAIN_SRC) include/sluice/*/*.h tests/unit/*.c tests/tools/*.c
+	clang-format -i $(FORMAT_SRC)
+
+format-check:
+	@command -v clang-format >/dev/null || { echo "format-check: clang-format is not installed (make deps)"; exit 1; }
+	@clang-format --dry-run $(FORMAT_SRC) 2>&1 | sed -n 's/:[0-9]*:[0-9]*: warning: code should be clang-formatted.*//p' \
+	  | sort | uniq -c | awk '{ n += $$1; print "  " $$2 ": " $$1 } \
+	    END { if (n) { print "format-check: " n " places differ from .clang-format (make format)"; exit 1 } }'
+	@echo "format-check: every file matches .clang-format"
 
 clean:
 	rm -rf $(BUILD)

@@ -11,6 +11,7 @@
 #include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,7 +25,8 @@
 #include "sluice/ops/check.h"
 #include "sluice/ops/metrics_server.h"
 
-static volatile sig_atomic_t stop_requested;
+/* Atomic: the signal thread sets it while the others read it (sigwait, not a handler). */
+static atomic_int stop_requested;
 static int shutdown_timeout_ms = 30000;
 
 /*

@@ -70,6 +70,11 @@ bool checkpoint_from_json(const char *data, size_t len, checkpoint_t *out, char 
                               "or of the wrong type");
         ok = false;
     }
+    /* PostgreSQL's system identifier is a 64-bit number (at most 20 digits): a longer one is corrupt. */
+    if (ok && strlen(json_string_value(sys)) >= sizeof out->system_id) {
+        snprintf(err, errlen, "checkpoint field \"system_id\" is longer than a system identifier");
+        ok = false;
+    }
     if (ok && out->end_lsn < out->commit_lsn) {
         snprintf(err, errlen, "checkpoint end_lsn is before its commit_lsn");
         ok = false;

@@ -602,13 +602,18 @@ bool config_finish(config_t *cfg, char *err, size_t errlen)
     PQconninfoOption *copts = PQconninfoParse(cfg->pg_conninfo, &perr);
     if (!copts) {
         /* libpq quotes the fragment it choked on, which may be a password: drop quoted parts. */
+        static const char elided[] = "\"…\""; /* 5 bytes: the ellipsis is 3 in UTF-8 */
         char clean[256];
         size_t n = 0;
         bool quoted = false;
-        for (const char *c = perr ? perr : "unparsable"; *c && n + 4 < sizeof clean; c++) {
+        /* Room left for the marker and the NUL after any step. */
+        for (const char *c = perr ? perr : "unparsable"; *c && n + sizeof elided < sizeof clean;
+             c++) {
             if (*c == '"') {
-                if (!quoted)
-                    n += (size_t) snprintf(clean + n, sizeof clean - n, "\"…\"");
+                if (!quoted) {
+                    memcpy(clean + n, elided, sizeof elided - 1);
+                    n += sizeof elided - 1;
+                }
                 quoted = !quoted;
             } else if (!quoted && *c != '\n') {
                 clean[n++] = *c;

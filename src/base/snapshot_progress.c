@@ -101,7 +101,8 @@ snapshot_progress_t *snapshot_progress_parse(const char *text, char *err, size_t
     const char *cpt = json_string_value(json_object_get(root, "consistent_point"));
     json_t *tables = json_object_get(root, "tables");
     bool ok = state && (!strcmp(state, "running") || !strcmp(state, "done")) &&
-              json_is_integer(epoch) && json_integer_value(epoch) >= 0 && cpt &&
+              json_is_integer(epoch) && json_integer_value(epoch) >= 0 &&
+              json_integer_value(epoch) <= UINT32_MAX && cpt &&
               lsn_parse(cpt, &p->consistent_point) && (!tables || json_is_array(tables));
     if (ok) {
         p->running = !strcmp(state, "running");
@@ -113,7 +114,8 @@ snapshot_progress_t *snapshot_progress_parse(const char *text, char *err, size_t
             const char *name = json_string_value(json_object_get(t, "table"));
             const char *ts = json_string_value(json_object_get(t, "state"));
             json_t *oid = json_object_get(t, "oid");
-            if (!name || !ts || !json_is_integer(oid)) {
+            if (!name || !ts || !json_is_integer(oid) || json_integer_value(oid) < 0 ||
+                json_integer_value(oid) > UINT32_MAX) {
                 ok = false;
                 break;
             }
@@ -130,7 +132,8 @@ snapshot_progress_t *snapshot_progress_parse(const char *text, char *err, size_t
             if (st == SNAPSHOT_TABLE_DONE) {
                 const char *lsn = json_string_value(json_object_get(t, "lsn"));
                 json_t *rows = json_object_get(t, "rows");
-                if (!lsn || !lsn_parse(lsn, &e->lsn) || !json_is_integer(rows)) {
+                if (!lsn || !lsn_parse(lsn, &e->lsn) || !json_is_integer(rows) ||
+                    json_integer_value(rows) < 0) {
                     ok = false;
                     break;
                 }
@@ -161,6 +164,46 @@ void snapshot_progress_prune(snapshot_progress_t *p, sluice_lsn_t resume_lsn)
     p->ntables = n;
 }
 
+/*
+ * Whether s[0..n) is UTF-8 as RFC 3629 has it (no NUL, overlong form,
+ * surrogate or code point past U+10FFFF): what a JSON reader accepts back.
+ */
+static bool utf8_is_valid(const char *s, size_t n)
+{
+    const unsigned char *u = (const unsigned char *) s;
+    size_t i = 0;
+    while (i < n) {
+        unsigned c = u[i];
+        size_t more;
+        uint32_t cp, min;
+        if (c == 0)
+            return false;
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        if (c >= 0xC2 && c <= 0xDF)
+            more = 1, cp = c & 0x1F, min = 0x80;
+        else if (c >= 0xE0 && c <= 0xEF)
+            more = 2, cp = c & 0x0F, min = 0x800;
+        else if (c >= 0xF0 && c <= 0xF4)
+            more = 3, cp = c & 0x07, min = 0x10000;
+        else
+            return false;
+        if (n - i - 1 < more)
+            return false;
+        for (size_t k = 1; k <= more; k++) {
+            if ((u[i + k] & 0xC0) != 0x80)
+                return false;
+            cp = (cp << 6) | (u[i + k] & 0x3F);
+        }
+        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+            return false;
+        i += more + 1;
+    }
+    return true;
+}
+
 char *snapshot_progress_request(const char *current, const char *tables, size_t len, char *err,
                                 size_t errlen)
 {
@@ -180,7 +223,17 @@ char *snapshot_progress_request(const char *current, const char *tables, size_t 
             break;
         char name[300];
         int n = (int) (i - start);
-        if (memchr(tables + start, '.', i - start))
+        bool qualified = memchr(tables + start, '.', i - start) != NULL;
+        /* Written into the checkpoint as JSON: a name that could not be read back is refused. */
+        if (!utf8_is_valid(tables + start, i - start) ||
+            i - start + (qualified ? 0 : strlen("public.")) >= sizeof name) {
+            snprintf(err, errlen, "the \"" SNAPSHOT_REQUEST_PREFIX "\" message names a table "
+                                  "that is not UTF-8 text or longer than %zu bytes",
+                     sizeof name - 1);
+            snapshot_progress_free(p);
+            return NULL;
+        }
+        if (qualified)
             snprintf(name, sizeof name, "%.*s", n, tables + start);
         else
             snprintf(name, sizeof name, "public.%.*s", n, tables + start);

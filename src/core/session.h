@@ -31,7 +31,7 @@ typedef enum {
 
 struct supervisor {
     const config_t *cfg;
-    volatile sig_atomic_t *stop;
+    atomic_int *stop;
     bool accept_slot_ahead;
     int exit_code; /* enum sluice_exit, once a step returned STEP_EXIT */
     sink_t *sink;

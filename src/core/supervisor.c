@@ -274,7 +274,7 @@ static supervisor_step_t recheck_slot(supervisor_t *sv)
 /* ------------------------------------------------------------------------ */
 
 supervisor_t *supervisor_new(const config_t *cfg, bool accept_slot_ahead,
-                             volatile sig_atomic_t *stop)
+                             atomic_int *stop)
 {
     supervisor_t *sv = xcalloc(1, sizeof *sv);
     sv->cfg = cfg;

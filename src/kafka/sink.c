@@ -35,7 +35,7 @@ typedef struct {
 
 typedef struct {
     const config_t *cfg;
-    volatile sig_atomic_t *stop;
+    atomic_int *stop;
     rd_kafka_t *rk;
     topic_slot_t *topics;
     size_t topics_cap;
@@ -234,7 +234,7 @@ fail:
 
 static void rdsink_free(void *impl);
 
-sink_t *sink_new(const config_t *cfg, volatile sig_atomic_t *stop, char *err, size_t errlen)
+sink_t *sink_new(const config_t *cfg, atomic_int *stop, char *err, size_t errlen)
 {
     rdsink_t *s = xcalloc(1, sizeof *s);
     s->cfg = cfg;

@@ -11,7 +11,7 @@ KAFKA_DIR="$CACHE/kafka-$KAFKA_VERSION"
 
 PKGS="build-essential pkg-config libpq-dev librdkafka-dev libjansson-dev \
 libprotobuf-c-dev protobuf-c-compiler check postgresql-15 postgresql-client-15 \
-postgresql-contrib kcat libmicrohttpd-dev clang libclang-rt-14-dev maven \
+postgresql-contrib kcat libmicrohttpd-dev clang libclang-rt-14-dev clang-format maven \
 default-jre-headless procps iproute2 python3 python3-yaml util-linux curl openssl"
 
 missing=""

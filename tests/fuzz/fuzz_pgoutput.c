@@ -8,7 +8,7 @@
  * text set on failure). The input is copied into a block of exactly its size
  * so a one-byte overread is caught.
  *
- *   make fuzz FUZZ_TIME=60    (seeds: tests/fuzz/seeds, recorded from PostgreSQL 15)
+ *   make fuzz FUZZ_TIME=60      seeds: tests/fuzz/seeds/pgoutput/ (recorded from PostgreSQL 15)
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -66,6 +66,9 @@ static void touch_tuple(const uint8_t *base, size_t len, const pgo_tuple_t *t)
         }
     }
 }
+
+/* libFuzzer's entry point. */
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -4,7 +4,7 @@
 # Kafka need env_init/pg_start/kafka_start first.
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-SLUICE="$REPO/build/sluice"
+SLUICE="${SLUICE_BIN:-$REPO/build/sluice}" # make tsan: a ThreadSanitizer build
 VERIFY="$REPO/build/tools/verify"
 WORKLOAD="$REPO/build/tools/workload"
 

@@ -175,6 +175,22 @@ START_TEST(test_refuses_xid_outside_32_bits)
 }
 END_TEST
 
+/* Found by fuzz_checkpoint: a longer system_id was cut to 31 bytes and accepted. */
+START_TEST(test_refuses_system_id_longer_than_fits)
+{
+    assert_refused("{\"commit_lsn\":\"0/1\",\"end_lsn\":\"0/2\",\"xid\":1,\"seq\":2,"
+                   "\"commit_ts_us\":3,\"system_id\":\"73012345678901234567890123456789\"}",
+                   "\"system_id\" is longer");
+    checkpoint_t cp;
+    char err[256];
+    const char *fits = "{\"commit_lsn\":\"0/1\",\"end_lsn\":\"0/2\",\"xid\":1,\"seq\":2,"
+                       "\"commit_ts_us\":3,\"system_id\":\"7301234567890123456789012345678\"}";
+    ck_assert_msg(checkpoint_from_json(fits, strlen(fits), &cp, err, sizeof err), "%s", err);
+    ck_assert_str_eq(cp.system_id, "7301234567890123456789012345678");
+    checkpoint_clear(&cp);
+}
+END_TEST
+
 START_TEST(test_refuses_end_lsn_before_commit_lsn)
 {
     assert_refused("{\"commit_lsn\":\"1/0\",\"end_lsn\":\"0/FFFFFFFF\"," GOOD_REST "}",
@@ -229,6 +245,7 @@ static Suite *checkpoint_suite(void)
     tcase_add_test(tc, test_refuses_missing_or_malformed_lsns);
     tcase_add_test(tc, test_refuses_missing_or_mistyped_fields);
     tcase_add_test(tc, test_refuses_xid_outside_32_bits);
+    tcase_add_test(tc, test_refuses_system_id_longer_than_fits);
     tcase_add_test(tc, test_refuses_end_lsn_before_commit_lsn);
     tcase_add_test(tc, test_lsn_parse_reads_postgres_text_form);
     tcase_add_test(tc, test_lsn_parse_refuses_anything_else);

@@ -206,6 +206,33 @@ START_TEST(test_empty_conninfo_counts_as_missing)
 }
 END_TEST
 
+/*
+ * Found by fuzz_config: libpq's message about a malformed conninfo, with its
+ * quoted parts replaced by a 5-byte marker, could end one byte past the end of
+ * the 256-byte buffer it was cleaned into (seen under `make unit`'s ASan run).
+ * Each length of the unquoted run lands the marker at a different offset.
+ */
+START_TEST(test_conninfo_error_of_any_length_stays_in_its_buffer)
+{
+    for (int k = 200; k < 260; k++) {
+        config_free(&cfg);
+        config_init(&cfg);
+        char conninfo[300];
+        snprintf(conninfo, sizeof conninfo, "x\"%.*s\"", k,
+                 "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+                 "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+                 "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+                 "AAAAAAAAAAAAAAAAAAAA");
+        ck_assert(config_set(&cfg, "postgres.conninfo", conninfo, "-o", err, sizeof err));
+        ck_assert(config_set(&cfg, "kafka.bootstrap.servers", "a:1", "-o", err, sizeof err));
+        ck_assert(!config_finish(&cfg, err, sizeof err));
+        ck_assert_msg(strncmp(err, "invalid \"postgres.conninfo\": missing \"…\" after \"…\"AAA",
+                              strlen("invalid \"postgres.conninfo\": missing \"…\" after \"…\"AAA")) == 0,
+                      "k=%d: %s", k, err);
+    }
+}
+END_TEST
+
 START_TEST(test_missing_bootstrap_servers_is_reported_by_finish)
 {
     ck_assert(load("postgres.conninfo = host=db\n"));
@@ -499,6 +526,7 @@ static Suite *config_suite(void)
     tcase_add_test(tc, test_finish_keeps_explicit_checkpoint_topic_and_transactional_id);
     tcase_add_test(tc, test_finish_refuses_invalid_slot_names);
     tcase_add_test(tc, test_missing_file_is_an_error_naming_it);
+    tcase_add_test(tc, test_conninfo_error_of_any_length_stays_in_its_buffer);
     tcase_add_test(tc, test_secret_keys_are_recognised);
     suite_add_tcase(s, tc);
     return s;

@@ -207,7 +207,7 @@ typedef struct {
     sink_t *sink;
     checkpoint_t ckpt;
     pipeline_stats_t stats;
-    volatile sig_atomic_t stop;
+    atomic_int stop;
     sluice_lsn_t wal; /* WAL position given to the next queued message */
     char err[1024];
 } session_t;

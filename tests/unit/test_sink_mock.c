@@ -42,7 +42,7 @@ typedef struct {
     char err[1024];
 } fixture_t;
 
-static volatile sig_atomic_t stop_flag;
+static atomic_int stop_flag;
 
 /*
  * A sink on a fresh one-broker mock cluster, transactions initialised;

@@ -138,6 +138,14 @@ START_TEST(test_progress_refuses_malformed_records)
         "{\"state\":\"done\",\"epoch\":1,\"consistent_point\":\"0/1\",\"tables\":[{\"table\":\"a\","
         "\"oid\":1,\"state\":\"done\"}]}", /* done without its LSN */
         "not json",
+        /* Numbers that do not fit the field were wrapped (found with fuzz_snapshot_progress's checks). */
+        "{\"state\":\"done\",\"epoch\":4294967296,\"consistent_point\":\"0/1\"}",
+        "{\"state\":\"done\",\"epoch\":1,\"consistent_point\":\"0/1\",\"tables\":[{\"table\":\"a\","
+        "\"oid\":-1,\"state\":\"waiting\"}]}",
+        "{\"state\":\"done\",\"epoch\":1,\"consistent_point\":\"0/1\",\"tables\":[{\"table\":\"a\","
+        "\"oid\":4294967296,\"state\":\"waiting\"}]}",
+        "{\"state\":\"done\",\"epoch\":1,\"consistent_point\":\"0/1\",\"tables\":[{\"table\":\"a\","
+        "\"oid\":1,\"state\":\"done\",\"lsn\":\"0/1\",\"rows\":-5}]}",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         snapshot_progress_t *p = snapshot_progress_parse(bad[i], err, sizeof err);
@@ -207,6 +215,42 @@ START_TEST(test_request_marks_tables_partial_and_running)
 }
 END_TEST
 
+/*
+ * Found by fuzz_snapshot_progress: a message naming a table in bytes that are
+ * not UTF-8 gave progress JSON that no reader (this one, jansson in
+ * checkpoint_from_json) accepts back, so the next start could not read its own
+ * checkpoint; a long name was cut short without a word.
+ */
+START_TEST(test_request_refuses_names_it_could_not_read_back)
+{
+    const char *bad[] = {"public.\xff", "ok, caf\xc3", "\xc0\xaf", "\xed\xa0\x80", "t\0u"};
+    const size_t lens[] = {8, 8, 2, 3, 3};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        err[0] = '\0';
+        char *json = snapshot_progress_request(NULL, bad[i], lens[i], err, sizeof err);
+        ck_assert_msg(json == NULL, "accepted #%zu: %s", i, json);
+        ck_assert_ptr_nonnull(strstr(err, "not UTF-8 text"));
+    }
+    char longname[400];
+    memset(longname, 'a', sizeof longname);
+    ck_assert_ptr_null(snapshot_progress_request(NULL, longname, 293, err, sizeof err));
+    ck_assert_ptr_nonnull(strstr(err, "longer than 299 bytes"));
+    /* What does fit, in UTF-8, is written and read back. */
+    const char *good = "caf\xc3\xa9.t\xe2\x82\xac, \xf0\x9f\x98\x80";
+    char *json = snapshot_progress_request(NULL, good, strlen(good), err, sizeof err);
+    ck_assert_msg(json != NULL, "%s", err);
+    snapshot_progress_t *p = snapshot_progress_parse(json, err, sizeof err);
+    ck_assert_msg(p != NULL, "%s", err);
+    ck_assert_ptr_nonnull(snapshot_progress_find(p, "caf\xc3\xa9.t\xe2\x82\xac"));
+    ck_assert_ptr_nonnull(snapshot_progress_find(p, "public.\xf0\x9f\x98\x80"));
+    snapshot_progress_free(p);
+    free(json);
+    json = snapshot_progress_request(NULL, longname, 292, err, sizeof err);
+    ck_assert_msg(json != NULL, "%s", err);
+    free(json);
+}
+END_TEST
+
 START_TEST(test_checkpoint_carries_the_snapshot_member)
 {
     checkpoint_t cp = {.present = true, .commit_lsn = 0, .end_lsn = 0x100, .seq = 3};
@@ -259,6 +303,7 @@ static Suite *snapshot_suite(void)
     tcase_add_test(tc, test_prune_forgets_tables_the_stream_is_past);
     tcase_add_test(tc, test_filter_leaves_out_changes_the_copy_holds);
     tcase_add_test(tc, test_request_marks_tables_partial_and_running);
+    tcase_add_test(tc, test_request_refuses_names_it_could_not_read_back);
     tcase_add_test(tc, test_checkpoint_carries_the_snapshot_member);
     tcase_add_test(tc, test_snapshot_mode_is_one_of_three);
     suite_add_tcase(s, tc);

@@ -13,6 +13,7 @@
 #define SLUICE_PIPELINE_H
 
 #include <signal.h>
+#include <stdatomic.h>
 
 #include "sluice/base/checkpoint.h"
 #include "sluice/base/config.h"
@@ -69,7 +70,7 @@ typedef struct {
     queue_t *queue;
     checkpoint_t *ckpt; /* in: committed checkpoint; out: the last one committed */
     const char *system_id;
-    volatile sig_atomic_t *stop;
+    atomic_int *stop;
     pipeline_stats_t *stats;
     /*
      * After a snapshot whose tables were copied later than where streaming

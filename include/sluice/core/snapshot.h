@@ -40,6 +40,7 @@
 #define SLUICE_SNAPSHOT_H
 
 #include <signal.h>
+#include <stdatomic.h>
 
 #include "sluice/base/buf.h"
 #include "sluice/base/snapshot_progress.h"
@@ -67,7 +68,7 @@ typedef struct {
     const char *db_name;
     const char *snapshot_name;     /* the exported snapshot, kept alive by the caller */
     sluice_lsn_t consistent_point; /* its LSN */
-    volatile sig_atomic_t *stop;
+    atomic_int *stop;
     bool *setup_error;             /* out (may be NULL): set when a privilege is missing */
 } snapshot_args_t;
 

@@ -38,6 +38,7 @@
 #define SLUICE_SUPERVISOR_H
 
 #include <signal.h>
+#include <stdatomic.h>
 
 #include "sluice/base/common.h"
 #include "sluice/base/config.h"
@@ -53,7 +54,7 @@ typedef struct supervisor supervisor_t;
  * even though the slot is ahead of the checkpoint (--accept-slot-ahead).
  */
 supervisor_t *supervisor_new(const config_t *cfg, bool accept_slot_ahead,
-                             volatile sig_atomic_t *stop);
+                             atomic_int *stop);
 
 /*
  * Runs until *stop (EXIT_OK, everything committed confirmed) or a failure

@@ -24,6 +24,7 @@
 #define SLUICE_SINK_H
 
 #include <signal.h>
+#include <stdatomic.h>
 
 #include "sluice/base/checkpoint.h"
 #include "sluice/base/common.h"
@@ -123,7 +124,7 @@ void sink_free(sink_t *s);
  * Creates the librdkafka producer (not yet initialised). cfg must outlive the
  * sink. stop is polled while blocking; NULL if never interrupted.
  */
-sink_t *sink_new(const config_t *cfg, volatile sig_atomic_t *stop, char *err, size_t errlen);
+sink_t *sink_new(const config_t *cfg, atomic_int *stop, char *err, size_t errlen);
 
 /*
  * Creates the topic if it does not exist (remembering topics already
