@@ -98,12 +98,14 @@ UNIT_BINS     := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/unit/%)
 UNIT_SAN_BINS := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/unit-san/%)
 
 unit-plain: $(UNIT_BINS)
-	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; CK_FORK=yes $$t; done
+	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; CK_TIMEOUT_MULTIPLIER=$${CK_TIMEOUT_MULTIPLIER:-10} CK_FORK=yes $$t; done
 
 unit-san: $(UNIT_SAN_BINS)
 	@set -e; for t in $(UNIT_SAN_BINS); do echo "== $$t (ASan+UBSan)"; \
-	  ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 CK_FORK=no $$t; done
+	  ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 CK_TIMEOUT_MULTIPLIER=$${CK_TIMEOUT_MULTIPLIER:-10} CK_FORK=no $$t; done
 
+# Check gives each test 4 s; the ASan builds of the byte-by-byte differential tests can
+# take longer on a loaded 2-core machine, so the limit is ten times that unless set.
 unit: unit-plain unit-san
 
 # The protocol tests against deliberately broken pipelines: each build must fail the
@@ -202,7 +204,7 @@ $(BUILD)/tsan/unit/%: tests/unit/%.c $(wildcard tests/unit/*.h tests/tools/*.h) 
 
 tsan-unit: $(TSAN_BINS)
 	@set -e; for t in $(TSAN_BINS); do echo "== $$t (TSan)"; \
-	  TSAN_OPTIONS="$(TSAN_OPTS)" CK_FORK=no $$t; done
+	  TSAN_OPTIONS="$(TSAN_OPTS)" CK_TIMEOUT_MULTIPLIER=$${CK_TIMEOUT_MULTIPLIER:-10} CK_FORK=no $$t; done
 
 tsan: deps
 	$(MAKE) tsan-unit $(BUILD)/tsan/sluice tools
