@@ -312,6 +312,10 @@ bool pgtext_timestamptz_iso(const char *s, size_t len, strbuf_t *out)
         y_end++;
     if (y_end < 4 || len < y_end + 16 || s[y_end] != '-' || s[y_end + 6] != ' ')
         return false;
+    /* "-MM-DD" is copied as it stands: digits only, so the ISO text never needs escaping. */
+    for (size_t i = y_end + 1; i < y_end + 6; i++)
+        if (i == y_end + 3 ? s[i] != '-' : (s[i] < '0' || s[i] > '9'))
+            return false;
     bool bc = memcmp(s + len - 3, " BC", 3) == 0;
     size_t body_end = bc ? len - 3 : len;
     const char *t = s + y_end + 7;
