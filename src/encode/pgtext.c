@@ -296,6 +296,11 @@ static bool append_iso_offset(strbuf_t *out, const char *s, size_t len)
     return true;
 }
 
+static bool is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
+
 /* Length of "HH:MM:SS[.ffffff]" at the start of s (its characters; the offset decides the rest). */
 static size_t time_part_len(const char *s, size_t len)
 {
@@ -313,9 +318,10 @@ bool pgtext_timestamptz_iso(const char *s, size_t len, strbuf_t *out)
     if (y_end < 4 || len < y_end + 16 || s[y_end] != '-' || s[y_end + 6] != ' ')
         return false;
     /* "-MM-DD" is copied as it stands: digits only, so the ISO text never needs escaping. */
-    for (size_t i = y_end + 1; i < y_end + 6; i++)
-        if (i == y_end + 3 ? s[i] != '-' : (s[i] < '0' || s[i] > '9'))
-            return false;
+    const char *md = s + y_end;
+    if (!is_digit(md[1]) || !is_digit(md[2]) || md[3] != '-' || !is_digit(md[4]) ||
+        !is_digit(md[5]))
+        return false;
     bool bc = memcmp(s + len - 3, " BC", 3) == 0;
     size_t body_end = bc ? len - 3 : len;
     const char *t = s + y_end + 7;
