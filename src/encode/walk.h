@@ -23,9 +23,10 @@
  * field gets its slot from array_element / composite_field, which is where a
  * writer also writes its separators.
  *
- * Cost: one call per value, never per byte. Quoted items are unescaped into
- * per-depth scratch buffers the walker keeps, so a walker in steady state
- * allocates nothing.
+ * Cost: one writer call per value (two for an array element or composite
+ * field), never one per byte. Quoted items are unescaped into per-depth
+ * scratch buffers the walker keeps, so a walker in steady state allocates
+ * nothing; text handed to a writer is borrowed for the call.
  */
 #ifndef SLUICE_WALK_H
 #define SLUICE_WALK_H
