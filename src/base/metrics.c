@@ -404,9 +404,14 @@ int metrics_health(strbuf_t *out)
     return code;
 }
 
-void metrics_render(strbuf_t *out)
+/*
+ * The exposition, one section per concern, each called with lock held and
+ * in this order (the order operators and tests/it/tests_ops.sh read).
+ */
+
+/* sluice_info, sluice_state, sluice_healthy, sluice_start_time_seconds. */
+static void render_identity_locked(strbuf_t *out)
 {
-    pthread_mutex_lock(&lock);
     metric_head(out, "sluice_info", "gauge", "Build and instance information.");
     strbuf_appendf(out, "sluice_info{version=\"%s\",slot=\"", SLUICE_VERSION);
     label_value(out, id_slot);
@@ -427,7 +432,11 @@ void metrics_render(strbuf_t *out)
     metric_u64(out, "sluice_healthy", "gauge", "1 when /healthz answers 200.", hc == 200);
     metric_dbl(out, "sluice_start_time_seconds", "gauge", "Start time, seconds since the epoch.",
                (double) atomic_load(&m.start_wall_ms) / 1000.0);
+}
 
+/* The replication connection: lag, the server's WAL end, what PostgreSQL was told. */
+static void render_replication_locked(strbuf_t *out)
+{
     metric_u64(out, "sluice_replication_lag_bytes", "gauge",
                "WAL the server reported beyond what Kafka holds and PostgreSQL was told.",
                lag_bytes());
@@ -448,7 +457,11 @@ void metrics_render(strbuf_t *out)
     metric_u64(out, "sluice_wal_received_bytes_total", "counter",
                "pgoutput bytes received on the replication connection.",
                atomic_load(&m.wal_bytes));
+}
 
+/* What reached Kafka: events and transactions (streamed and snapshot), Kafka transactions. */
+static void render_pipeline_locked(strbuf_t *out)
+{
     uint64_t ev = 0, txns = 0, skipped = 0, commits = 0, aborts = 0, idle = 0;
     if (bound_stats) {
         ev = load_stat(&bound_stats->changes);
@@ -487,7 +500,11 @@ void metrics_render(strbuf_t *out)
     metric_dbl(out, "sluice_last_kafka_commit_timestamp_seconds", "gauge",
                "When the last Kafka transaction committed, seconds since the epoch (0: never).",
                (double) atomic_load(&m.last_commit_wall_ms) / 1000.0);
+}
 
+/* sluice_kafka_commit_duration_seconds: cumulative buckets, sum, count. */
+static void render_commit_histogram_locked(strbuf_t *out)
+{
     metric_head(out, "sluice_kafka_commit_duration_seconds", "histogram",
                 "Time to produce the checkpoint and commit a Kafka transaction.");
     uint64_t cum = 0;
@@ -504,12 +521,19 @@ void metrics_render(strbuf_t *out)
                    (double) atomic_load(&m.commit_sum_us) / 1e6);
     strbuf_appendf(out, "sluice_kafka_commit_duration_seconds_count %llu\n",
                    (unsigned long long) atomic_load(&m.commit_count));
+}
 
+static void render_errors_locked(strbuf_t *out)
+{
     metric_head(out, "sluice_errors_total", "counter", "Failures by class (each was retried or ended the process).");
     for (int i = 0; i < MERR_COUNT_; i++)
         strbuf_appendf(out, "sluice_errors_total{class=\"%s\"} %llu\n", error_names[i],
                        (unsigned long long) atomic_load(&m.errors[i]));
+}
 
+/* The queue between reader and pipeline, backpressure, and the process's memory. */
+static void render_queue_locked(strbuf_t *out)
+{
     metric_u64(out, "sluice_queue_bytes", "gauge",
                "Bytes waiting between the replication reader and the pipeline.",
                bound_queue ? queue_bytes(bound_queue) : 0);
@@ -522,58 +546,85 @@ void metrics_render(strbuf_t *out)
                atomic_load(&m.backpressure_episodes));
     metric_u64(out, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.",
                (uint64_t) rss_bytes());
+}
 
-    if (rk.present) {
-        metric_dbl(out, "sluice_rdkafka_queue_messages", "gauge",
-                   "Messages in librdkafka's producer queue (msg_cnt).", rk.msg_cnt);
-        metric_dbl(out, "sluice_rdkafka_queue_bytes", "gauge",
-                   "Bytes in librdkafka's producer queue (msg_size).", rk.msg_size);
-        metric_dbl(out, "sluice_rdkafka_queue_max_messages", "gauge",
-                   "queue.buffering.max.messages.", rk.msg_max);
-        metric_dbl(out, "sluice_rdkafka_queue_max_bytes", "gauge",
-                   "queue.buffering.max.kbytes in bytes.", rk.msg_size_max);
-        metric_dbl(out, "sluice_rdkafka_requests_total", "counter",
-                   "Requests sent to Kafka brokers.", rk.tx);
-        metric_dbl(out, "sluice_rdkafka_sent_bytes_total", "counter",
-                   "Bytes sent to Kafka brokers.", rk.tx_bytes);
-        metric_dbl(out, "sluice_rdkafka_request_errors_total", "counter",
-                   "Request transmission errors.", rk.txerrs);
-        metric_dbl(out, "sluice_rdkafka_request_retries_total", "counter", "Request retries.",
-                   rk.txretries);
-        metric_dbl(out, "sluice_rdkafka_batch_size_bytes_avg", "gauge",
-                   "Average produce batch size over all topics (last statistics window).",
-                   rk.batch_size_avg);
-        metric_dbl(out, "sluice_rdkafka_batch_messages_avg", "gauge",
-                   "Average messages per produce batch (last statistics window).",
-                   rk.batch_cnt_avg);
-        metric_head(out, "sluice_rdkafka_broker_up", "gauge", "1 when the connection to the broker is up.");
-        for (int i = 0; i < rk.nbrokers; i++) {
-            strbuf_puts(out, "sluice_rdkafka_broker_up{broker=\"");
-            label_value(out, rk.brokers[i].name);
-            strbuf_appendf(out, "\"} %d\n", rk.brokers[i].up);
-        }
-        metric_head(out, "sluice_rdkafka_broker_rtt_avg_seconds", "gauge",
-                    "Average request round-trip time per broker (last statistics window).");
-        for (int i = 0; i < rk.nbrokers; i++) {
-            strbuf_puts(out, "sluice_rdkafka_broker_rtt_avg_seconds{broker=\"");
-            label_value(out, rk.brokers[i].name);
-            strbuf_appendf(out, "\"} %.6f\n", rk.brokers[i].rtt_avg_us / 1e6);
-        }
-        metric_head(out, "sluice_rdkafka_broker_internal_latency_avg_seconds", "gauge",
-                    "Average time a message waits in librdkafka's queue per broker.");
-        for (int i = 0; i < rk.nbrokers; i++) {
-            strbuf_puts(out, "sluice_rdkafka_broker_internal_latency_avg_seconds{broker=\"");
-            label_value(out, rk.brokers[i].name);
-            strbuf_appendf(out, "\"} %.6f\n", rk.brokers[i].int_latency_avg_us / 1e6);
-        }
-        metric_head(out, "sluice_rdkafka_broker_outbuf_messages", "gauge",
-                    "Messages waiting to be sent to the broker.");
-        for (int i = 0; i < rk.nbrokers; i++) {
-            strbuf_puts(out, "sluice_rdkafka_broker_outbuf_messages{broker=\"");
-            label_value(out, rk.brokers[i].name);
-            strbuf_appendf(out, "\"} %.0f\n", rk.brokers[i].outbuf_msg_cnt);
-        }
+/* `name{broker="<broker i>"} ` — the start of one broker's sample line. */
+static void broker_series(strbuf_t *out, const char *name, int i)
+{
+    strbuf_puts(out, name);
+    strbuf_puts(out, "{broker=\"");
+    label_value(out, rk.brokers[i].name);
+    strbuf_puts(out, "\"} ");
+}
+
+/* Per-broker gauges from librdkafka's last statistics. */
+static void render_rdkafka_brokers_locked(strbuf_t *out)
+{
+    metric_head(out, "sluice_rdkafka_broker_up", "gauge", "1 when the connection to the broker is up.");
+    for (int i = 0; i < rk.nbrokers; i++) {
+        broker_series(out, "sluice_rdkafka_broker_up", i);
+        strbuf_appendf(out, "%d\n", rk.brokers[i].up);
     }
+    metric_head(out, "sluice_rdkafka_broker_rtt_avg_seconds", "gauge",
+                "Average request round-trip time per broker (last statistics window).");
+    for (int i = 0; i < rk.nbrokers; i++) {
+        broker_series(out, "sluice_rdkafka_broker_rtt_avg_seconds", i);
+        strbuf_appendf(out, "%.6f\n", rk.brokers[i].rtt_avg_us / 1e6);
+    }
+    metric_head(out, "sluice_rdkafka_broker_internal_latency_avg_seconds", "gauge",
+                "Average time a message waits in librdkafka's queue per broker.");
+    for (int i = 0; i < rk.nbrokers; i++) {
+        broker_series(out, "sluice_rdkafka_broker_internal_latency_avg_seconds", i);
+        strbuf_appendf(out, "%.6f\n", rk.brokers[i].int_latency_avg_us / 1e6);
+    }
+    metric_head(out, "sluice_rdkafka_broker_outbuf_messages", "gauge",
+                "Messages waiting to be sent to the broker.");
+    for (int i = 0; i < rk.nbrokers; i++) {
+        broker_series(out, "sluice_rdkafka_broker_outbuf_messages", i);
+        strbuf_appendf(out, "%.0f\n", rk.brokers[i].outbuf_msg_cnt);
+    }
+}
+
+/* librdkafka's producer figures (statistics.interval.ms), once it sent some. */
+static void render_rdkafka_locked(strbuf_t *out)
+{
+    if (!rk.present)
+        return;
+    metric_dbl(out, "sluice_rdkafka_queue_messages", "gauge",
+               "Messages in librdkafka's producer queue (msg_cnt).", rk.msg_cnt);
+    metric_dbl(out, "sluice_rdkafka_queue_bytes", "gauge",
+               "Bytes in librdkafka's producer queue (msg_size).", rk.msg_size);
+    metric_dbl(out, "sluice_rdkafka_queue_max_messages", "gauge",
+               "queue.buffering.max.messages.", rk.msg_max);
+    metric_dbl(out, "sluice_rdkafka_queue_max_bytes", "gauge",
+               "queue.buffering.max.kbytes in bytes.", rk.msg_size_max);
+    metric_dbl(out, "sluice_rdkafka_requests_total", "counter",
+               "Requests sent to Kafka brokers.", rk.tx);
+    metric_dbl(out, "sluice_rdkafka_sent_bytes_total", "counter",
+               "Bytes sent to Kafka brokers.", rk.tx_bytes);
+    metric_dbl(out, "sluice_rdkafka_request_errors_total", "counter",
+               "Request transmission errors.", rk.txerrs);
+    metric_dbl(out, "sluice_rdkafka_request_retries_total", "counter", "Request retries.",
+               rk.txretries);
+    metric_dbl(out, "sluice_rdkafka_batch_size_bytes_avg", "gauge",
+               "Average produce batch size over all topics (last statistics window).",
+               rk.batch_size_avg);
+    metric_dbl(out, "sluice_rdkafka_batch_messages_avg", "gauge",
+               "Average messages per produce batch (last statistics window).",
+               rk.batch_cnt_avg);
+    render_rdkafka_brokers_locked(out);
+}
+
+void metrics_render(strbuf_t *out)
+{
+    pthread_mutex_lock(&lock);
+    render_identity_locked(out);
+    render_replication_locked(out);
+    render_pipeline_locked(out);
+    render_commit_histogram_locked(out);
+    render_errors_locked(out);
+    render_queue_locked(out);
+    render_rdkafka_locked(out);
     pthread_mutex_unlock(&lock);
 }
 

@@ -15,15 +15,14 @@
  * Values arrive as PostgreSQL's text forms (the replication session pins
  * DateStyle ISO, TimeZone UTC, IntervalStyle iso_8601, extra_float_digits,
  * bytea_output hex and lc_monetary C so those forms are exact and fixed) and
- * are written in the form pgtypes.h documents for their type. Arrays and
- * composites are parsed from their text form (array_out, record_out quoting)
- * and their elements written in the element type's form. The text forms are
- * read by pgtext.h's parsers, which protobuf.c shares; this file writes JSON.
+ * are written in the form pgtypes.h documents for their type. The text
+ * forms are read by the value walker (walk.h), which protobuf.c shares; this
+ * file only says how each value looks in JSON (json_writer).
  *
  * Written directly into a reused strbuf rather than built as a jansson tree:
  * this is the per-change hot path and a tree costs an allocation per field.
- * Parsing arrays and composites unescapes into per-depth scratch buffers the
- * encoder keeps, so steady state allocates nothing.
+ * The walker unescapes quoted array and composite items into scratch buffers
+ * it keeps, so steady state allocates nothing.
  *
  * Owns nothing per event. Never drops a column: text that does not parse as
  * its type's form is written as its PostgreSQL text form.
@@ -37,9 +36,7 @@
 #include "sluice/encode/encode.h"
 #include "sluice/encode/pgtext.h"
 #include "sluice/pg/pgtypes.h"
-
-/* Nesting of arrays in composites in arrays...; deeper values are written as text. */
-#define MAX_DEPTH 8
+#include "walk.h"
 
 struct encoder {
     output_format_t format; /* first: encoder.c dispatches on it (encoders.h) */
@@ -49,27 +46,79 @@ struct encoder {
     bool numeric_as_number;
     bool schemas;
     bool transaction_block;
-    strbuf_t scratch[MAX_DEPTH];
+    walk_t walk;   /* reads the text forms and calls json_writer below */
+    strbuf_t *out; /* where json_writer appends: the buffer of the value being written */
     strbuf_t schema_tmp;
 };
 
+/* ---- values: the walker's writer (walk.h) --------------------------------- */
+
+/* JSON appends in order: it has no slots, and every callback appends to enc->out. */
+static strbuf_t *out_of(void *ctx)
+{
+    return ((encoder_t *) ctx)->out;
+}
+
+static void write_null(void *ctx, void *slot)
+{
+    (void) slot;
+    strbuf_append(out_of(ctx), "null", 4);
+}
+
+static void write_boolean(void *ctx, void *slot, bool v)
+{
+    (void) slot;
+    if (v)
+        strbuf_append(out_of(ctx), "true", 4);
+    else
+        strbuf_append(out_of(ctx), "false", 5);
+}
+
+/* The digits as they came: PostgreSQL's integer output is already a JSON number. */
+static void write_integer(void *ctx, void *slot, const char *digits, size_t len, int64_t v)
+{
+    (void) slot, (void) v;
+    strbuf_append(out_of(ctx), digits, len);
+}
+
+/* NaN, Infinity, -Infinity have no JSON number: the walker writes them as strings. */
+static bool write_floating(void *ctx, void *slot, bool single, const char *digits, size_t len,
+                           double special)
+{
+    (void) slot, (void) single, (void) special;
+    if (!digits)
+        return false;
+    strbuf_append(out_of(ctx), digits, len);
+    return true;
+}
+
+/* numeric and money: a string (exact in any reader), or with numeric_as_number a JSON number. */
+static void write_numeric(void *ctx, void *slot, const char *decimal, size_t len)
+{
+    (void) slot;
+    const encoder_t *enc = ctx;
+    if (enc->numeric_as_number && pgtext_is_number(decimal, len))
+        strbuf_append(enc->out, decimal, len);
+    else
+        json_append_string(enc->out, decimal, len);
+}
 
 /*
- * bytea's text form is "\x" followed by hex digits (bytea_output = hex, which
- * the replication session sets). Written as base64, Debezium's default binary
- * form. Anything else is passed through as text, not guessed at.
+ * bytea (bytea_output = hex, which the replication session sets) as base64,
+ * Debezium's default binary form. Decoded into the output's spare room and
+ * base64'd from there (written after the decoded bytes), then the base64 is
+ * moved down over them: no copy of the bytes elsewhere.
  */
-static void append_bytea(strbuf_t *out, const char *s, size_t len)
+static bool write_bytea(void *ctx, void *slot, const char *hex, size_t len)
 {
-    /* Decode into the output's spare room, base64 it from there (written after the decoded
-     * bytes), then move the base64 down over them: no copy of the bytes elsewhere. */
+    (void) slot;
+    strbuf_t *out = out_of(ctx);
     size_t cap = len / 2;
     strbuf_reserve(out, cap + (cap + 2) / 3 * 4 + 4);
     size_t mark = out->len, n;
-    if (!pgtext_bytea_hex(s, len, (uint8_t *) out->data + mark, &n)) {
+    if (!pgtext_bytea_hex(hex, len, (uint8_t *) out->data + mark, &n)) {
         out->data[mark] = '\0';
-        json_append_string(out, s, len);
-        return;
+        return false;
     }
     out->len = mark + n;
     json_append_base64(out, (const uint8_t *) out->data + mark, n);
@@ -77,59 +126,22 @@ static void append_bytea(strbuf_t *out, const char *s, size_t len)
     memmove(out->data + mark, out->data + mark + n, enc_len);
     out->len = mark + enc_len;
     out->data[out->len] = '\0';
+    return true;
 }
 
-/* True if s is a JSON number PostgreSQL's integer output could produce. */
-/*
- * True if s is an integer PostgreSQL's int2/int4/int8/oid output could
- * produce: optional '-', no leading zeros, within int64 (oid within uint32).
- * Anything else is written as a string, never as an invalid JSON number.
- */
-static bool is_integer_text(const char *s, size_t len)
+/* Dates as days, times and timestamps as microseconds: JSON numbers of any size. */
+static bool write_temporal(void *ctx, void *slot, pgtype_form_t form, int64_t v)
 {
-    size_t i = 0;
-    bool neg = len > 0 && s[0] == '-';
-    if (neg)
-        i = 1;
-    if (i == len || len - i > 19)
-        return false;
-    if (s[i] == '0' && len - i > 1)
-        return false;
-    uint64_t v = 0;
-    for (; i < len; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return false;
-        v = v * 10 + (uint64_t) (s[i] - '0'); /* 19 digits cannot overflow uint64 */
-    }
-    return v <= (neg ? (uint64_t) INT64_MAX + 1 : (uint64_t) INT64_MAX);
+    (void) slot, (void) form;
+    strbuf_append_i64(out_of(ctx), v);
+    return true;
 }
 
-static void append_numeric_text(const encoder_t *enc, strbuf_t *out, const char *s, size_t len)
+/* The ISO-8601 text straight into the output, in quotes (it never needs escaping). */
+static bool write_iso(void *ctx, void *slot, const char *s, size_t len, walk_iso_fn iso)
 {
-    if (enc->numeric_as_number && pgtext_is_number(s, len))
-        strbuf_append(out, s, len);
-    else
-        json_append_string(out, s, len);
-}
-
-/*
- * money in lc_monetary C: "$1,234.56", "-$1,234.56". Written as the exact
- * decimal "1234.56"; another currency format stays text.
- */
-static void append_money(const encoder_t *enc, strbuf_t *out, const char *s, size_t len)
-{
-    char buf[64];
-    size_t n;
-    if (pgtext_money_decimal(s, len, buf, sizeof buf, &n))
-        append_numeric_text(enc, out, buf, n);
-    else
-        json_append_string(out, s, len);
-}
-
-/* An ISO-8601 string from pgtext.h, in quotes; false (out as it was) for text not of the form. */
-static bool append_iso(strbuf_t *out, const char *s, size_t len,
-                       bool (*iso)(const char *s, size_t len, strbuf_t *out))
-{
+    (void) slot;
+    strbuf_t *out = out_of(ctx);
     size_t mark = out->len;
     strbuf_putc(out, '"');
     if (!iso(s, len, out)) {
@@ -141,189 +153,90 @@ static bool append_iso(strbuf_t *out, const char *s, size_t len,
     return true;
 }
 
-static void append_text(encoder_t *enc, strbuf_t *out, const pgtype_t *type, const char *s,
-                        size_t len, int depth);
-
-/*
- * One item of an array or record that is a value (NULL, BARE or QUOTED), in
- * the type's form. A quoted item is unescaped into the scratch buffer of this
- * depth (the item's own text may be nested deeper and use the next ones).
- */
-static void append_item(encoder_t *enc, strbuf_t *out, const pgtype_t *type, const char *s,
-                        const pgtext_item_t *item, int depth)
+static void write_string(void *ctx, void *slot, const char *s, size_t len)
 {
-    if (item->kind == PGTEXT_ITEM_NULL) {
-        strbuf_append(out, "null", 4);
-    } else if (item->kind == PGTEXT_ITEM_QUOTED) {
-        strbuf_t *scratch = &enc->scratch[depth];
-        strbuf_reset(scratch);
-        strbuf_reserve(scratch, item->n);
-        scratch->len = pgtext_unquote(s, item, scratch->data);
-        append_text(enc, out, type, scratch->data, scratch->len, depth + 1);
-    } else {
-        append_text(enc, out, type, s + item->start, item->end - item->start, depth + 1);
-    }
+    (void) slot;
+    json_append_string(out_of(ctx), s, len);
 }
 
-/* PostgreSQL allows at most 6 array dimensions (MAXDIM); deeper text is malformed. */
-#define ARRAY_MAX_DIMS 6
-
-/* One dimension "{...}" of array_out, from s[*pos] == '{', as a JSON array. */
-static bool parse_array_dim(encoder_t *enc, strbuf_t *out, const pgtype_t *type, const char *s,
-                            size_t len, size_t *pos, int depth, int dim)
+static size_t write_array_begin(void *ctx, void *slot)
 {
-    if (dim >= ARRAY_MAX_DIMS)
-        return false;
-    pgtext_list_t l;
-    pgtext_array_begin(&l, s, len, *pos, type->delim);
-    strbuf_putc(out, '[');
-    for (bool first = true;; first = false) {
-        pgtext_item_t item = pgtext_list_next(&l);
-        if (item.kind == PGTEXT_ITEM_BAD)
-            return false;
-        if (item.kind == PGTEXT_ITEM_END)
-            break;
-        if (!first)
-            strbuf_putc(out, ',');
-        if (item.kind == PGTEXT_ITEM_ARRAY) {
-            if (!parse_array_dim(enc, out, type, s, len, &l.pos, depth, dim + 1))
-                return false;
-        } else {
-            append_item(enc, out, type->elem, s, &item, depth);
-        }
-    }
-    strbuf_putc(out, ']');
-    *pos = l.pos;
-    return true;
+    (void) slot;
+    strbuf_putc(out_of(ctx), '[');
+    return 0;
 }
 
-/*
- * An array with PostgreSQL's default lower bounds (1) becomes a JSON array,
- * nested per dimension. One with other bounds ("[0:2]={...}") keeps its text
- * form: a JSON array cannot say where it starts.
- */
-static bool append_array(encoder_t *enc, strbuf_t *out, const pgtype_t *type, const char *s,
-                         size_t len, int depth)
+static void *write_array_element(void *ctx, size_t array, size_t index)
 {
-    if (len == 0 || s[0] != '{' || !type->elem)
-        return false;
-    size_t pos = 0;
-    return parse_array_dim(enc, out, type, s, len, &pos, depth, 0) && pos == len;
+    (void) array;
+    if (index)
+        strbuf_putc(out_of(ctx), ',');
+    return NULL;
 }
 
-/* record_out "(1,\"a b\",)" → {"f1":1,"f2":"a b","f3":null}; field count must match the type. */
-static bool append_composite(encoder_t *enc, strbuf_t *out, const pgtype_t *type, const char *s,
-                             size_t len, int depth)
+static void write_array_end(void *ctx, void *slot, size_t array)
 {
-    if (len < 2 || s[0] != '(')
-        return false;
-    strbuf_putc(out, '{');
-    /* "()" is one empty field to the scanner; for a type without fields it is none. */
-    if (type->nfields == 0)
-        return len == 2 && s[1] == ')' && (strbuf_putc(out, '}'), true);
-    pgtext_list_t l;
-    pgtext_record_begin(&l, s, len);
-    uint16_t f = 0;
-    for (;; f++) {
-        pgtext_item_t item = pgtext_list_next(&l);
-        if (item.kind == PGTEXT_ITEM_BAD)
-            return false;
-        if (item.kind == PGTEXT_ITEM_END)
-            break;
-        if (f >= type->nfields)
-            return false;
-        if (f)
-            strbuf_putc(out, ',');
-        json_append_string(out, type->field_names[f], strlen(type->field_names[f]));
-        strbuf_putc(out, ':');
-        append_item(enc, out, type->field_types[f], s, &item, depth);
-    }
-    if (l.pos != len || f != type->nfields)
-        return false;
-    strbuf_putc(out, '}');
-    return true;
+    (void) slot, (void) array;
+    strbuf_putc(out_of(ctx), ']');
 }
 
-/* Writes one non-null text value of `type` in the type's form. */
-static void append_text(encoder_t *enc, strbuf_t *out, const pgtype_t *type, const char *s,
-                        size_t len, int depth)
+/* A composite as an object of its fields: {"f1":1,"f2":"a b","f3":null}. */
+static void write_composite_begin(void *ctx, void *slot, uint16_t nfields)
 {
-    switch (type->form) {
-    case PGTYPE_FORM_BOOL:
-        if (len == 1 && s[0] == 't') {
-            strbuf_append(out, "true", 4);
-            return;
-        }
-        if (len == 1 && s[0] == 'f') {
-            strbuf_append(out, "false", 5);
-            return;
-        }
-        break;
-    case PGTYPE_FORM_INTEGER:
-        if (is_integer_text(s, len)) {
-            strbuf_append(out, s, len);
-            return;
-        }
-        break;
-    case PGTYPE_FORM_FLOAT:
-        if (pgtext_is_number(s, len)) {
-            strbuf_append(out, s, len);
-            return;
-        }
-        break; /* NaN, Infinity, -Infinity: as strings */
-    case PGTYPE_FORM_NUMERIC: append_numeric_text(enc, out, s, len); return;
-    case PGTYPE_FORM_MONEY: append_money(enc, out, s, len); return;
-    case PGTYPE_FORM_BASE64: append_bytea(out, s, len); return;
-    case PGTYPE_FORM_DATE: {
-        int64_t days;
-        if (pgtext_date_value(s, len, &days)) {
-            strbuf_append_i64(out, days);
-            return;
-        }
-        break;
-    }
-    case PGTYPE_FORM_TIME: {
-        int64_t us;
-        if (pgtext_time_micros(s, len, &us)) {
-            strbuf_append_i64(out, us);
-            return;
-        }
-        break;
-    }
-    case PGTYPE_FORM_TIMESTAMP: {
-        int64_t us;
-        if (pgtext_timestamp_value(s, len, &us)) {
-            strbuf_append_i64(out, us);
-            return;
-        }
-        break;
-    }
-    case PGTYPE_FORM_TIMESTAMPTZ:
-        if (append_iso(out, s, len, pgtext_timestamptz_iso))
-            return;
-        break;
-    case PGTYPE_FORM_TIMETZ:
-        if (append_iso(out, s, len, pgtext_timetz_iso))
-            return;
-        break;
-    case PGTYPE_FORM_ARRAY:
-    case PGTYPE_FORM_COMPOSITE: {
-        if (depth >= MAX_DEPTH - 1)
-            break;
-        size_t mark = out->len;
-        bool ok = type->form == PGTYPE_FORM_ARRAY ? append_array(enc, out, type, s, len, depth)
-                                                  : append_composite(enc, out, type, s, len, depth);
-        if (ok)
-            return;
-        out->len = mark; /* not the shape the type says (bounds, a changed composite): text */
-        if (out->data)
-            out->data[mark] = '\0';
-        break;
-    }
-    case PGTYPE_FORM_TEXT: break;
-    }
-    json_append_string(out, s, len);
+    (void) slot, (void) nfields;
+    strbuf_putc(out_of(ctx), '{');
 }
+
+static void *write_composite_field(void *ctx, void *slot, uint16_t index, const char *name,
+                                   const pgtype_t *type)
+{
+    (void) slot, (void) type;
+    strbuf_t *out = out_of(ctx);
+    if (index)
+        strbuf_putc(out, ',');
+    json_append_string(out, name, strlen(name));
+    strbuf_putc(out, ':');
+    return NULL;
+}
+
+static void write_composite_end(void *ctx, void *slot)
+{
+    (void) slot;
+    strbuf_putc(out_of(ctx), '}');
+}
+
+static size_t write_mark(void *ctx)
+{
+    return out_of(ctx)->len;
+}
+
+static void write_rollback(void *ctx, size_t mark)
+{
+    strbuf_t *out = out_of(ctx);
+    out->len = mark;
+    if (out->data)
+        out->data[mark] = '\0';
+}
+
+static const walk_writer_t json_writer = {
+    .null = write_null,
+    .boolean = write_boolean,
+    .integer = write_integer,
+    .floating = write_floating,
+    .numeric = write_numeric,
+    .bytea = write_bytea,
+    .temporal = write_temporal,
+    .iso = write_iso,
+    .string = write_string,
+    .array_begin = write_array_begin,
+    .array_element = write_array_element,
+    .array_end = write_array_end,
+    .composite_begin = write_composite_begin,
+    .composite_field = write_composite_field,
+    .composite_end = write_composite_end,
+    .mark = write_mark,
+    .rollback = write_rollback,
+};
 
 static const pgtype_t *column_type(const relcache_column_t *col)
 {
@@ -349,7 +262,10 @@ static void append_value(encoder_t *enc, strbuf_t *out, const pgtype_t *type, co
     case PGO_VALUE_NULL: strbuf_append(out, "null", 4); return;
     case PGO_VALUE_UNCHANGED_TOAST: append_placeholder(enc, out, type); return;
     case PGO_VALUE_BINARY: json_append_base64(out, (const uint8_t *) v->data, v->len); return;
-    case PGO_VALUE_TEXT: append_text(enc, out, type, v->data, v->len, 0); return;
+    case PGO_VALUE_TEXT:
+        enc->out = out;
+        walk_text(&enc->walk, NULL, type, v->data, v->len);
+        return;
     }
     json_append_string(out, v->data, v->len);
 }
@@ -400,6 +316,7 @@ encoder_t *json_encoder_new(output_format_t format, const encoder_options_t *opt
     enc->numeric_as_number = opts->numeric_as_number;
     enc->schemas = opts->schemas;
     enc->transaction_block = opts->transaction_block;
+    walk_init(&enc->walk, &json_writer, enc);
     return enc;
 }
 
@@ -410,8 +327,7 @@ void json_encoder_free(encoder_t *enc)
     free(enc->server_name);
     free(enc->db_name);
     free(enc->toast_placeholder);
-    for (int i = 0; i < MAX_DEPTH; i++)
-        strbuf_free(&enc->scratch[i]);
+    walk_free(&enc->walk);
     strbuf_free(&enc->schema_tmp);
     free(enc);
 }
@@ -445,7 +361,7 @@ static connect_type_t connect_type_of(const encoder_t *enc, const pgtype_t *type
 static void schema_type_attrs(const encoder_t *enc, strbuf_t *out, const pgtype_t *type,
                               bool optional, int depth)
 {
-    bool deep = depth >= MAX_DEPTH - 1 &&
+    bool deep = depth >= WALK_MAX_DEPTH - 1 &&
                 (type->form == PGTYPE_FORM_ARRAY || type->form == PGTYPE_FORM_COMPOSITE);
     connect_type_t ct = deep ? CONNECT_STRING : connect_type_of(enc, type);
     strbuf_puts(out, "\"type\":\"");
@@ -633,26 +549,30 @@ static void append_txn_id(strbuf_t *out, const source_txn_t *txn)
     "{\"type\":\"string\",\"optional\":false,\"field\":\"op\"},"                                   \
     "{\"type\":\"int64\",\"optional\":true,\"field\":\"ts_ms\"}"
 
-void json_encoder_value(encoder_t *enc, const change_event_t *ev, strbuf_t *out)
+/* {"schema":<the event's Kafka Connect schema>,"payload": — json.schemas = true. */
+static void append_value_schema(encoder_t *enc, const change_event_t *ev, strbuf_t *out)
 {
-    if (enc->schemas) {
-        strbuf_puts(out, "{\"schema\":");
-        if (ev->op == OP_MESSAGE) {
-            strbuf_puts(out, MESSAGE_VALUE_SCHEMA_HEAD);
-            if (enc->transaction_block)
-                strbuf_puts(out, TXN_BLOCK_SCHEMA);
-            strbuf_puts(out, "],\"optional\":false,\"name\":\"io.debezium.connector.postgresql."
-                             "MessageValue\",\"version\":1}");
-        } else if (ev->rel && ev->rel->value_schema) {
-            strbuf_puts(out, ev->rel->value_schema);
-        } else if (ev->rel) {
-            strbuf_reset(&enc->schema_tmp);
-            build_value_schema(enc, &enc->schema_tmp, ev->rel);
-            strbuf_append(out, enc->schema_tmp.data, enc->schema_tmp.len);
-        }
-        strbuf_puts(out, ",\"payload\":");
+    strbuf_puts(out, "{\"schema\":");
+    if (ev->op == OP_MESSAGE) {
+        strbuf_puts(out, MESSAGE_VALUE_SCHEMA_HEAD);
+        if (enc->transaction_block)
+            strbuf_puts(out, TXN_BLOCK_SCHEMA);
+        strbuf_puts(out, "],\"optional\":false,\"name\":\"io.debezium.connector.postgresql."
+                         "MessageValue\",\"version\":1}");
+    } else if (ev->rel && ev->rel->value_schema) {
+        strbuf_puts(out, ev->rel->value_schema);
+    } else if (ev->rel) {
+        strbuf_reset(&enc->schema_tmp);
+        build_value_schema(enc, &enc->schema_tmp, ev->rel);
+        strbuf_append(out, enc->schema_tmp.data, enc->schema_tmp.len);
     }
-    /* Under REPLICA IDENTITY FULL the old row is whole: it fills unchanged TOAST values. */
+    strbuf_puts(out, ",\"payload\":");
+}
+
+/* "before" and "after"; under REPLICA IDENTITY FULL the old row is whole and fills unchanged
+ * TOAST values of the new one. */
+static void append_rows(encoder_t *enc, const change_event_t *ev, strbuf_t *out)
+{
     const pgo_tuple_t *full_old = ev->before && !ev->before_is_key_only ? ev->before : NULL;
     strbuf_puts(out, "{\"before\":");
     if (ev->before && ev->rel)
@@ -664,7 +584,10 @@ void json_encoder_value(encoder_t *enc, const change_event_t *ev, strbuf_t *out)
         append_row(enc, out, ev->rel, ev->after, false, full_old);
     else
         strbuf_append(out, "null", 4);
+}
 
+static void append_source(const encoder_t *enc, const change_event_t *ev, strbuf_t *out)
+{
     strbuf_puts(out, ",\"source\":{\"version\":\"" SLUICE_VERSION "\",\"connector\":\"sluice\",\"name\":");
     json_append_string(out, enc->server_name, strlen(enc->server_name));
     strbuf_puts(out, ",\"ts_ms\":");
@@ -694,6 +617,11 @@ void json_encoder_value(encoder_t *enc, const change_event_t *ev, strbuf_t *out)
     strbuf_puts(out, ",\"lsn\":");
     strbuf_append_u64(out, (uint64_t) ev->lsn);
     strbuf_puts(out, ",\"xmin\":null}");
+}
+
+/* "message" (logical decoding messages), "op", "ts_ms" and the "transaction" block. */
+static void append_tail(const encoder_t *enc, const change_event_t *ev, strbuf_t *out)
+{
     if (ev->op == OP_MESSAGE) {
         strbuf_puts(out, ",\"message\":{\"prefix\":");
         json_append_string(out, ev->msg_prefix, strlen(ev->msg_prefix));
@@ -711,6 +639,15 @@ void json_encoder_value(encoder_t *enc, const change_event_t *ev, strbuf_t *out)
         strbuf_appendf(out, ",\"total_order\":%" PRIu64 ",\"data_collection_order\":%" PRIu64 "}",
                        ev->order->total_order, ev->order->data_collection_order);
     }
+}
+
+void json_encoder_value(encoder_t *enc, const change_event_t *ev, strbuf_t *out)
+{
+    if (enc->schemas)
+        append_value_schema(enc, ev, out);
+    append_rows(enc, ev, out);
+    append_source(enc, ev, out);
+    append_tail(enc, ev, out);
     strbuf_putc(out, '}');
     if (enc->schemas)
         strbuf_putc(out, '}');

@@ -296,6 +296,11 @@ static bool append_iso_offset(strbuf_t *out, const char *s, size_t len)
     return true;
 }
 
+static bool is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
+
 /* Length of "HH:MM:SS[.ffffff]" at the start of s (its characters; the offset decides the rest). */
 static size_t time_part_len(const char *s, size_t len)
 {
@@ -311,6 +316,11 @@ bool pgtext_timestamptz_iso(const char *s, size_t len, strbuf_t *out)
     while (y_end < len && s[y_end] >= '0' && s[y_end] <= '9')
         y_end++;
     if (y_end < 4 || len < y_end + 16 || s[y_end] != '-' || s[y_end + 6] != ' ')
+        return false;
+    /* "-MM-DD" is copied as it stands: digits only, so the ISO text never needs escaping. */
+    const char *md = s + y_end;
+    if (!is_digit(md[1]) || !is_digit(md[2]) || md[3] != '-' || !is_digit(md[4]) ||
+        !is_digit(md[5]))
         return false;
     bool bc = memcmp(s + len - 3, " BC", 3) == 0;
     size_t body_end = bc ? len - 3 : len;

@@ -6,9 +6,10 @@
  * The same events as json.c, value for value: each PostgreSQL type takes the
  * protobuf form of its JSON form (the table at the top of sluice.proto and in
  * the README), with the same fallbacks to PostgreSQL's text form, the same
- * TOAST rule and the same keys. Text forms are read with pgtext.h's parsers,
- * the ones json.c uses. The unit tests decode every form back to
- * JSON and require json.c's bytes for the same input (tests/unit/
+ * TOAST rule and the same keys. Text forms are read by the value walker
+ * (walk.h) that json.c drives too; this file only says how each value looks
+ * as a Sluice__Value (protobuf_writer). The unit tests decode every form back
+ * to JSON and require json.c's bytes for the same input (tests/unit/
  * test_protobuf.c), and the golden tests do the same end to end.
  *
  * Memory: protobuf-c packs from a tree of C structs. The tree of one event
@@ -35,11 +36,8 @@
 #include "sluice.pb-c.h"
 #include "sluice/encode/pgtext.h"
 #include "sluice/pg/pgtypes.h"
+#include "walk.h"
 
-/* Nesting of arrays in composites in arrays...; deeper values are their text form (as json.c). */
-#define MAX_DEPTH 8
-/* Dimensions of one array: PostgreSQL allows 6 (MAXDIM); more is not an array_out text. */
-#define MAX_DIMS 6 /* PostgreSQL's MAXDIM: deeper array text is malformed */
 #define ARENA_CHUNK ((size_t) 64 * 1024)
 #define ARENA_KEEP ((size_t) 8 * 1024 * 1024)
 #define ARENA_ALIGN (alignof(max_align_t))
@@ -126,10 +124,13 @@ typedef struct {
      * elements are copied into the arena when it closes. Kept across events. */
     void **stack;
     size_t nstack, stack_cap;
+    walk_t walk;  /* reads the text forms and calls protobuf_writer */
     strbuf_t iso; /* a timestamptz / timetz value's ISO form, before its copy into the arena */
     /* The two unchanged-TOAST markers, shared by every value that needs one. */
     Sluice__Unavailable unavailable_text, unavailable_binary;
 } pb_encoder_t;
+
+static const walk_writer_t protobuf_writer; /* below, with the values */
 
 static void push(pb_encoder_t *enc, void *p)
 {
@@ -154,6 +155,7 @@ encoder_t *protobuf_encoder_new(const encoder_options_t *opts)
     sluice__unavailable__init(&enc->unavailable_binary);
     enc->unavailable_binary.placeholder = enc->toast_placeholder;
     enc->unavailable_binary.binary = true;
+    walk_init(&enc->walk, &protobuf_writer, enc);
     return (encoder_t *) (void *) enc;
 }
 
@@ -167,6 +169,7 @@ void protobuf_encoder_free(encoder_t *e)
     free(enc->toast_placeholder);
     arena_free(&enc->arena);
     free(enc->stack);
+    walk_free(&enc->walk);
     strbuf_free(&enc->iso);
     free(enc);
 }
@@ -181,59 +184,50 @@ static void pack(const ProtobufCMessage *m, strbuf_t *out)
     out->data[out->len] = '\0';
 }
 
-/* ---- text forms (the same rules as json.c) ------------------------------- */
+/* ---- values: the walker's writer (walk.h) --------------------------------- */
 
-static bool text_is(const char *s, size_t len, const char *lit)
+/*
+ * A slot is the Sluice__Value to fill. Text, decimals and bytes are copied
+ * into the arena (protobuf-c strings are NUL-terminated; the walker's text
+ * is borrowed for the call).
+ */
+
+static void set_null(void *ctx, void *slot)
 {
-    return strlen(lit) == len && memcmp(s, lit, len) == 0;
+    (void) ctx;
+    Sluice__Value *v = slot;
+    v->kind_case = SLUICE__VALUE__KIND_NULL_VALUE;
+    v->null_value = SLUICE__NULL_VALUE__NULL_VALUE;
 }
 
-/* PostgreSQL's integer output: an optional '-', then digits, fitting int64. */
-static bool parse_int64(const char *s, size_t len, int64_t *out)
+static void set_boolean(void *ctx, void *slot, bool b)
 {
-    size_t i = 0;
-    bool neg = len > 0 && s[0] == '-';
-    if (neg)
-        i = 1;
-    if (i == len || len - i > 20)
-        return false;
-    uint64_t v = 0;
-    for (; i < len; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return false;
-        unsigned d = (unsigned) (s[i] - '0');
-        if (v > (UINT64_MAX - d) / 10)
-            return false;
-        v = v * 10 + d;
-    }
-    if (neg) {
-        if (v > (uint64_t) INT64_MAX + 1)
-            return false;
-        *out = v == (uint64_t) INT64_MAX + 1 ? INT64_MIN : -(int64_t) v;
-    } else {
-        if (v > (uint64_t) INT64_MAX)
-            return false;
-        *out = (int64_t) v;
-    }
-    return true;
+    (void) ctx;
+    Sluice__Value *v = slot;
+    v->kind_case = SLUICE__VALUE__KIND_BOOL_VALUE;
+    v->bool_value = b;
+}
+
+static void set_integer(void *ctx, void *slot, const char *digits, size_t len, int64_t x)
+{
+    (void) ctx, (void) digits, (void) len;
+    Sluice__Value *v = slot;
+    v->kind_case = SLUICE__VALUE__KIND_INT_VALUE;
+    v->int_value = x;
 }
 
 /* real / double precision: shortest exact text → the same float or double; NaN, ±Infinity native. */
-static bool set_float(Sluice__Value *v, const pgtype_t *type, const char *s, size_t len)
+static bool set_floating(void *ctx, void *slot, bool single, const char *digits, size_t len,
+                         double special)
 {
-    bool single = type->connect == CONNECT_FLOAT32;
-    double d;
-    if (text_is(s, len, "NaN")) {
-        d = NAN;
-    } else if (text_is(s, len, "Infinity")) {
-        d = INFINITY;
-    } else if (text_is(s, len, "-Infinity")) {
-        d = -INFINITY;
-    } else {
+    (void) ctx;
+    Sluice__Value *v = slot;
+    double d = special;
+    if (digits) {
         char buf[128];
-        if (!pgtext_is_number(s, len) || len >= sizeof buf)
+        if (len >= sizeof buf)
             return false;
-        memcpy(buf, s, len);
+        memcpy(buf, digits, len);
         buf[len] = '\0';
         if (single) {
             float f = strtof(buf, NULL);
@@ -257,12 +251,22 @@ static bool set_float(Sluice__Value *v, const pgtype_t *type, const char *s, siz
     return true;
 }
 
-/* bytea's hex text "\x0aff" → its bytes. */
-static bool set_bytea(pb_encoder_t *enc, Sluice__Value *v, const char *s, size_t len)
+static void set_numeric(void *ctx, void *slot, const char *decimal, size_t len)
 {
+    pb_encoder_t *enc = ctx;
+    Sluice__Value *v = slot;
+    v->kind_case = SLUICE__VALUE__KIND_DECIMAL_VALUE;
+    v->decimal_value = arena_strndup(&enc->arena, decimal, len);
+}
+
+/* bytea's hex text "\x0aff" → its bytes, decoded into the arena. */
+static bool set_bytea(void *ctx, void *slot, const char *hex, size_t len)
+{
+    pb_encoder_t *enc = ctx;
+    Sluice__Value *v = slot;
     uint8_t *bytes = arena_alloc(&enc->arena, len / 2);
     size_t n;
-    if (!pgtext_bytea_hex(s, len, bytes, &n))
+    if (!pgtext_bytea_hex(hex, len, bytes, &n))
         return false;
     v->kind_case = SLUICE__VALUE__KIND_BYTES_VALUE;
     v->bytes_value.len = n;
@@ -270,10 +274,35 @@ static bool set_bytea(pb_encoder_t *enc, Sluice__Value *v, const char *s, size_t
     return true;
 }
 
-/* An ISO-8601 string of pgtext.h's as a text_value; false for text that is not the form's. */
-static bool set_iso(pb_encoder_t *enc, Sluice__Value *v, const char *s, size_t len,
-                    bool (*iso)(const char *s, size_t len, strbuf_t *out))
+/* A date outside int32 days (JSON writes any) is text: date_days is an int32 field. */
+static bool set_temporal(void *ctx, void *slot, pgtype_form_t form, int64_t x)
 {
+    (void) ctx;
+    Sluice__Value *v = slot;
+    switch (form) {
+    case PGTYPE_FORM_DATE:
+        if (x > INT32_MAX || x < INT32_MIN)
+            return false;
+        v->kind_case = SLUICE__VALUE__KIND_DATE_DAYS;
+        v->date_days = (int32_t) x;
+        return true;
+    case PGTYPE_FORM_TIME:
+        v->kind_case = SLUICE__VALUE__KIND_TIME_MICROS;
+        v->time_micros = x;
+        return true;
+    case PGTYPE_FORM_TIMESTAMP:
+        v->kind_case = SLUICE__VALUE__KIND_TIMESTAMP_MICROS;
+        v->timestamp_micros = x;
+        return true;
+    default: return false;
+    }
+}
+
+/* The ISO-8601 text of a timestamptz or timetz, formatted in the encoder's buffer, then copied. */
+static bool set_iso(void *ctx, void *slot, const char *s, size_t len, walk_iso_fn iso)
+{
+    pb_encoder_t *enc = ctx;
+    Sluice__Value *v = slot;
     strbuf_reset(&enc->iso);
     if (!iso(s, len, &enc->iso))
         return false;
@@ -282,242 +311,114 @@ static bool set_iso(pb_encoder_t *enc, Sluice__Value *v, const char *s, size_t l
     return true;
 }
 
-/* ---- values --------------------------------------------------------------- */
-
-static void set_null(Sluice__Value *v)
+static void set_string(void *ctx, void *slot, const char *s, size_t len)
 {
-    v->kind_case = SLUICE__VALUE__KIND_NULL_VALUE;
-    v->null_value = SLUICE__NULL_VALUE__NULL_VALUE;
+    pb_encoder_t *enc = ctx;
+    Sluice__Value *v = slot;
+    v->kind_case = SLUICE__VALUE__KIND_TEXT_VALUE;
+    v->text_value = arena_strndup(&enc->arena, s, len);
 }
 
-/* s is copied unless it already lives in the arena, NUL-terminated (stable). */
-static char *text_copy(pb_encoder_t *enc, const char *s, size_t len, bool stable)
+/* An array's token is where its elements start on the pointer stack. */
+static size_t set_array_begin(void *ctx, void *slot)
 {
-    return stable ? (char *) s : arena_strndup(&enc->arena, s, len);
+    (void) slot;
+    return ((pb_encoder_t *) ctx)->nstack;
 }
 
-static Sluice__Value *new_value(pb_encoder_t *enc)
+static void *set_array_element(void *ctx, size_t array, size_t index)
 {
-    Sluice__Value *v = arena_alloc(&enc->arena, sizeof *v);
-    sluice__value__init(v);
-    return v;
+    (void) array, (void) index;
+    pb_encoder_t *enc = ctx;
+    Sluice__Value *e = arena_alloc(&enc->arena, sizeof *e);
+    sluice__value__init(e);
+    push(enc, e);
+    return e;
 }
 
-static void set_text_value(pb_encoder_t *enc, Sluice__Value *v, const pgtype_t *type,
-                           const char *s, size_t len, int depth, bool stable);
-
-/*
- * One item of an array or record that is a value (NULL, BARE or QUOTED) into
- * v, in the type's form. A quoted item is unescaped into the arena, exactly
- * its length (pgtext_list_next measured it).
- */
-static void set_item(pb_encoder_t *enc, Sluice__Value *v, const pgtype_t *type, const char *s,
-                     const pgtext_item_t *item, int depth)
+/* Moves the element pointers pushed since the array began into it as an array_value. */
+static void set_array_end(void *ctx, void *slot, size_t array)
 {
-    if (item->kind == PGTEXT_ITEM_NULL) {
-        set_null(v);
-    } else if (item->kind == PGTEXT_ITEM_QUOTED) {
-        char *o = arena_alloc(&enc->arena, item->n + 1);
-        size_t n = pgtext_unquote(s, item, o);
-        set_text_value(enc, v, type, o, n, depth + 1, true);
-    } else {
-        set_text_value(enc, v, type, s + item->start, item->end - item->start, depth + 1, false);
-    }
-}
-
-/* Moves the element pointers pushed since mark into v as an array_value. */
-static void close_array(pb_encoder_t *enc, Sluice__Value *v, size_t mark)
-{
+    pb_encoder_t *enc = ctx;
+    Sluice__Value *v = slot;
     Sluice__Array *a = arena_alloc(&enc->arena, sizeof *a);
     sluice__array__init(a);
-    a->n_elements = enc->nstack - mark;
+    a->n_elements = enc->nstack - array;
     a->elements = arena_alloc(&enc->arena, a->n_elements * sizeof *a->elements);
     if (a->n_elements)
-        memcpy(a->elements, enc->stack + mark, a->n_elements * sizeof *a->elements);
-    enc->nstack = mark;
+        memcpy(a->elements, enc->stack + array, a->n_elements * sizeof *a->elements);
+    enc->nstack = array;
     v->kind_case = SLUICE__VALUE__KIND_ARRAY_VALUE;
     v->array_value = a;
 }
 
-/* One dimension "{...}" of array_out, from s[*pos] == '{', into v. */
-static bool parse_array_dim(pb_encoder_t *enc, Sluice__Value *v, const pgtype_t *type,
-                            const char *s, size_t len, size_t *pos, int depth, int dim)
+/* The composite and its nfields columns, carved at once; each field fills its own. */
+static void set_composite_begin(void *ctx, void *slot, uint16_t nf)
 {
-    if (dim >= MAX_DIMS)
-        return false;
-    pgtext_list_t l;
-    pgtext_array_begin(&l, s, len, *pos, type->delim);
-    size_t mark = enc->nstack;
-    for (;;) {
-        pgtext_item_t item = pgtext_list_next(&l);
-        if (item.kind == PGTEXT_ITEM_BAD)
-            return false;
-        if (item.kind == PGTEXT_ITEM_END)
-            break;
-        Sluice__Value *e = new_value(enc);
-        push(enc, e);
-        if (item.kind == PGTEXT_ITEM_ARRAY) {
-            if (!parse_array_dim(enc, e, type, s, len, &l.pos, depth, dim + 1))
-                return false;
-        } else {
-            set_item(enc, e, type->elem, s, &item, depth);
-        }
-    }
-    close_array(enc, v, mark);
-    *pos = l.pos;
-    return true;
-}
-
-/* An array with the default lower bounds; "[0:2]={...}" is not one (its text form is kept). */
-static bool set_array(pb_encoder_t *enc, Sluice__Value *v, const pgtype_t *type, const char *s,
-                      size_t len, int depth)
-{
-    if (len == 0 || s[0] != '{' || !type->elem)
-        return false;
-    size_t pos = 0;
-    return parse_array_dim(enc, v, type, s, len, &pos, depth, 0) && pos == len;
-}
-
-/* record_out "(1,\"a b\",)" → the fields in their types' forms; the field count must match. */
-static bool set_composite(pb_encoder_t *enc, Sluice__Value *v, const pgtype_t *type,
-                          const char *s, size_t len, int depth)
-{
-    if (len < 2 || s[0] != '(')
-        return false;
-    uint16_t nf = type->nfields;
-    /* "()" is one empty field to the scanner; for a type without fields it is none. */
-    if (nf == 0 && !(len == 2 && s[1] == ')'))
-        return false;
+    pb_encoder_t *enc = ctx;
+    Sluice__Value *v = slot;
     Sluice__Composite *c = arena_alloc(&enc->arena, sizeof *c);
     sluice__composite__init(c);
     Sluice__Column *cols = arena_alloc(&enc->arena, nf * sizeof *cols);
     Sluice__Value *vals = arena_alloc(&enc->arena, nf * sizeof *vals);
     c->fields = arena_alloc(&enc->arena, nf * sizeof *c->fields);
     c->n_fields = nf;
-    if (nf > 0) {
-        pgtext_list_t l;
-        pgtext_record_begin(&l, s, len);
-        uint16_t f = 0;
-        for (;; f++) {
-            pgtext_item_t item = pgtext_list_next(&l);
-            if (item.kind == PGTEXT_ITEM_BAD)
-                return false;
-            if (item.kind == PGTEXT_ITEM_END)
-                break;
-            if (f >= nf)
-                return false;
-            const pgtype_t *ft = type->field_types[f] ? type->field_types[f] : pgtype_unknown();
-            sluice__column__init(&cols[f]);
-            cols[f].name = type->field_names[f] ? type->field_names[f] : "";
-            cols[f].type_oid = ft->oid;
-            sluice__value__init(&vals[f]);
-            cols[f].value = &vals[f];
-            c->fields[f] = &cols[f];
-            set_item(enc, &vals[f], ft, s, &item, depth);
-        }
-        if (l.pos != len || f != nf)
-            return false;
+    for (uint16_t f = 0; f < nf; f++) {
+        sluice__column__init(&cols[f]);
+        sluice__value__init(&vals[f]);
+        cols[f].value = &vals[f];
+        c->fields[f] = &cols[f];
     }
     v->kind_case = SLUICE__VALUE__KIND_COMPOSITE_VALUE;
     v->composite_value = c;
-    return true;
 }
 
-/* One non-null text value of `type`, in the type's form (json.c's append_text, typed). */
-static void set_text_value(pb_encoder_t *enc, Sluice__Value *v, const pgtype_t *type,
-                           const char *s, size_t len, int depth, bool stable)
+static void *set_composite_field(void *ctx, void *slot, uint16_t index, const char *name,
+                                 const pgtype_t *type)
 {
-    switch (type->form) {
-    case PGTYPE_FORM_BOOL:
-        if (len == 1 && (s[0] == 't' || s[0] == 'f')) {
-            v->kind_case = SLUICE__VALUE__KIND_BOOL_VALUE;
-            v->bool_value = s[0] == 't';
-            return;
-        }
-        break;
-    case PGTYPE_FORM_INTEGER: {
-        int64_t x;
-        if (parse_int64(s, len, &x)) {
-            v->kind_case = SLUICE__VALUE__KIND_INT_VALUE;
-            v->int_value = x;
-            return;
-        }
-        break;
-    }
-    case PGTYPE_FORM_FLOAT:
-        if (set_float(v, type, s, len))
-            return;
-        break;
-    case PGTYPE_FORM_NUMERIC:
-        v->kind_case = SLUICE__VALUE__KIND_DECIMAL_VALUE;
-        v->decimal_value = text_copy(enc, s, len, stable);
-        return;
-    case PGTYPE_FORM_MONEY: {
-        char buf[64];
-        size_t n;
-        if (pgtext_money_decimal(s, len, buf, sizeof buf, &n)) {
-            v->kind_case = SLUICE__VALUE__KIND_DECIMAL_VALUE;
-            v->decimal_value = arena_strndup(&enc->arena, buf, n);
-            return;
-        }
-        break;
-    }
-    case PGTYPE_FORM_BASE64:
-        if (set_bytea(enc, v, s, len))
-            return;
-        break;
-    case PGTYPE_FORM_DATE: {
-        int64_t days;
-        if (pgtext_date_value(s, len, &days) && days <= INT32_MAX && days >= INT32_MIN) {
-            v->kind_case = SLUICE__VALUE__KIND_DATE_DAYS;
-            v->date_days = (int32_t) days;
-            return;
-        }
-        break;
-    }
-    case PGTYPE_FORM_TIME: {
-        int64_t us;
-        if (pgtext_time_micros(s, len, &us)) {
-            v->kind_case = SLUICE__VALUE__KIND_TIME_MICROS;
-            v->time_micros = us;
-            return;
-        }
-        break;
-    }
-    case PGTYPE_FORM_TIMESTAMP: {
-        int64_t us;
-        if (pgtext_timestamp_value(s, len, &us)) {
-            v->kind_case = SLUICE__VALUE__KIND_TIMESTAMP_MICROS;
-            v->timestamp_micros = us;
-            return;
-        }
-        break;
-    }
-    case PGTYPE_FORM_TIMESTAMPTZ:
-        if (set_iso(enc, v, s, len, pgtext_timestamptz_iso))
-            return;
-        break;
-    case PGTYPE_FORM_TIMETZ:
-        if (set_iso(enc, v, s, len, pgtext_timetz_iso))
-            return;
-        break;
-    case PGTYPE_FORM_ARRAY:
-    case PGTYPE_FORM_COMPOSITE: {
-        if (depth >= MAX_DEPTH - 1)
-            break;
-        size_t mark = enc->nstack;
-        bool ok = type->form == PGTYPE_FORM_ARRAY ? set_array(enc, v, type, s, len, depth)
-                                                  : set_composite(enc, v, type, s, len, depth);
-        if (ok)
-            return;
-        enc->nstack = mark; /* not the shape the type says (bounds, a changed composite): text */
-        break;
-    }
-    case PGTYPE_FORM_TEXT: break;
-    }
-    v->kind_case = SLUICE__VALUE__KIND_TEXT_VALUE;
-    v->text_value = text_copy(enc, s, len, stable);
+    (void) ctx;
+    Sluice__Column *col = ((Sluice__Value *) slot)->composite_value->fields[index];
+    col->name = (char *) (uintptr_t) name;
+    col->type_oid = type->oid;
+    return col->value;
 }
+
+static void set_composite_end(void *ctx, void *slot)
+{
+    (void) ctx, (void) slot;
+}
+
+/* What a half-built array leaves is element pointers on the stack; arena bytes are reclaimed
+ * at the next event. */
+static size_t set_mark(void *ctx)
+{
+    return ((pb_encoder_t *) ctx)->nstack;
+}
+
+static void set_rollback(void *ctx, size_t mark)
+{
+    ((pb_encoder_t *) ctx)->nstack = mark;
+}
+
+static const walk_writer_t protobuf_writer = {
+    .null = set_null,
+    .boolean = set_boolean,
+    .integer = set_integer,
+    .floating = set_floating,
+    .numeric = set_numeric,
+    .bytea = set_bytea,
+    .temporal = set_temporal,
+    .iso = set_iso,
+    .string = set_string,
+    .array_begin = set_array_begin,
+    .array_element = set_array_element,
+    .array_end = set_array_end,
+    .composite_begin = set_composite_begin,
+    .composite_field = set_composite_field,
+    .composite_end = set_composite_end,
+    .mark = set_mark,
+    .rollback = set_rollback,
+};
 
 static const pgtype_t *column_type(const relcache_column_t *col)
 {
@@ -531,7 +432,7 @@ static void set_value(pb_encoder_t *enc, Sluice__Value *out, const pgtype_t *typ
                       const pgo_value_t *v)
 {
     switch (v->kind) {
-    case PGO_VALUE_NULL: set_null(out); return;
+    case PGO_VALUE_NULL: set_null(enc, out); return;
     case PGO_VALUE_UNCHANGED_TOAST:
         out->kind_case = SLUICE__VALUE__KIND_UNAVAILABLE;
         out->unavailable = type->form == PGTYPE_FORM_BASE64 ? &enc->unavailable_binary
@@ -543,11 +444,10 @@ static void set_value(pb_encoder_t *enc, Sluice__Value *out, const pgtype_t *typ
         out->bytes_value.len = v->len;
         out->bytes_value.data = (uint8_t *) (uintptr_t) v->data;
         return;
-    case PGO_VALUE_TEXT: set_text_value(enc, out, type, v->data, v->len, 0, false); return;
+    case PGO_VALUE_TEXT: walk_text(&enc->walk, out, type, v->data, v->len); return;
     }
     /* An unknown kind byte never passes the decoder; should one, its bytes are its text. */
-    set_text_value(enc, out, pgtype_unknown(), v->data ? v->data : "", v->data ? v->len : 0, 0,
-                   false);
+    set_string(enc, out, v->data ? v->data : "", v->data ? v->len : 0);
 }
 
 /* Column i of rel with value v (the column's type decides the form). */
@@ -562,7 +462,7 @@ static void set_column(pb_encoder_t *enc, Sluice__Column *col, Sluice__Value *va
     if (v)
         set_value(enc, val, column_type(rc), v);
     else
-        set_null(val);
+        set_null(enc, val);
 }
 
 /*

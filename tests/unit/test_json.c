@@ -10,6 +10,7 @@
  */
 #include <check.h>
 #include <jansson.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -923,6 +924,49 @@ START_TEST(test_base64_matches_rfc4648_vectors)
 }
 END_TEST
 
+/*
+ * The per-change path reuses its buffers: quoted array items unescape into
+ * the walker's per-depth scratch, bytea decodes in the output's spare room.
+ * Once warm, a thousand more events leave the heap exactly as it was (a
+ * buffer allocated per event and kept, or leaked, would grow it).
+ */
+START_TEST(test_steady_state_does_not_grow_the_heap)
+{
+    static const uint32_t types[] = {PGTYPE_INT4, PGTYPE_TEXT, 1009, PGTYPE_BYTEA,
+                                     PGTYPE_TIMESTAMPTZ, 1009};
+    static const bool keys[] = {true, false, false, false, false, false};
+    relcache_entry_t *rel = put_typed_relation(types, 6, keys);
+#define TEXT_VALUE(lit) {PGO_VALUE_TEXT, sizeof(lit) - 1, lit}
+    pgo_value_t vals[6] = {TEXT_VALUE("42"), TEXT_VALUE("hello"), TEXT_VALUE("{1,\"2 3\",4}"),
+                           TEXT_VALUE("\\x0102"), TEXT_VALUE("2024-01-02 03:04:05+00"),
+                           TEXT_VALUE("{{\"a b\",c},{NULL,\"e\\\"f\"}}")};
+#undef TEXT_VALUE
+    pgo_tuple_t tuple = {.ncols = 6, .values = vals};
+    change_event_t ev = event(OP_UPDATE, rel);
+    ev.before = &tuple;
+    ev.after = &tuple;
+    strbuf_t key = STRBUF_INIT;
+    for (int i = 0; i < 10; i++) { /* warm up: the buffers reach their size */
+        strbuf_reset(&key);
+        strbuf_reset(&out);
+        encoder_key(enc, rel, &tuple, &key);
+        encoder_value(enc, &ev, &out);
+    }
+    ck_assert_ptr_nonnull(strstr(out.data, "\"c5\":[[\"a b\",\"c\"],[null,\"e\\\"f\"]]"));
+    struct mallinfo2 before = mallinfo2();
+    for (int i = 0; i < 1000; i++) {
+        strbuf_reset(&key);
+        strbuf_reset(&out);
+        encoder_key(enc, rel, &tuple, &key);
+        encoder_value(enc, &ev, &out);
+    }
+    struct mallinfo2 after = mallinfo2();
+    ck_assert_uint_eq(after.uordblks, before.uordblks);
+    ck_assert_uint_eq(after.hblks, before.hblks);
+    strbuf_free(&key);
+}
+END_TEST
+
 static Suite *json_suite(void)
 {
     Suite *s = suite_create("json");
@@ -960,6 +1004,7 @@ static Suite *json_suite(void)
     tcase_add_test(ty, test_column_names_are_escaped);
     tcase_add_test(ty, test_key_is_refused_without_replica_identity);
     tcase_add_test(ty, test_only_json_format_has_an_encoder);
+    tcase_add_test(ty, test_steady_state_does_not_grow_the_heap);
     suite_add_tcase(s, ty);
 
     TCase *str = tcase_create("strings");

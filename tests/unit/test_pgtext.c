@@ -126,6 +126,10 @@ START_TEST(test_timestamptz_iso_is_utc_with_astronomical_years)
     ck_assert_str_eq(iso(pgtext_timestamptz_iso, "2024-01-02 03:04:05"), "(refused)");
     ck_assert_str_eq(iso(pgtext_timestamptz_iso, "2024-01-02 03:04:05+5"), "(refused)");
     ck_assert_str_eq(iso(pgtext_timestamptz_iso, "2024-01-02 03:04:05 UTC"), "(refused)");
+    /* The month and day are copied into the ISO text: anything but digits is refused. */
+    ck_assert_str_eq(iso(pgtext_timestamptz_iso, "2024-0\"-02 03:04:05+00"), "(refused)");
+    ck_assert_str_eq(iso(pgtext_timestamptz_iso, "2024-01x02 03:04:05+00"), "(refused)");
+    ck_assert_str_eq(iso(pgtext_timestamptz_iso, "2024-01-0\n 03:04:05+00"), "(refused)");
 }
 END_TEST
 
