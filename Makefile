@@ -26,7 +26,7 @@ BUILD     := build
 # the include path. Builds with their own optimisation and sanitizers (fuzz, tsan)
 # use SLUICE_CFLAGS and SLUICE_LDLIBS alone.
 CFLAGS    ?= -O2 -g
-SLUICE_CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wstrict-prototypes \
+SLUICE_CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
              -Wno-missing-field-initializers $(WERROR) -pthread -Iinclude -I$(BUILD)/gen \
              $(shell pkg-config --cflags $(PKGS))
 SLUICE_LDLIBS := $(shell pkg-config --libs $(PKGS)) -pthread
@@ -115,10 +115,10 @@ UNIT_MUTANTS := NO_SKIP:test_skips_txns_kafka_already_holds \
                 CHECKPOINT_AFTER_COMMIT:test_checkpoint_is_last_record_before_commit \
                 CONFIRM_BEFORE_COMMIT:test_confirms_only_what_kafka_committed \
                 FATAL_AS_ABORT:test_sink_status_maps_to_result
-$(BUILD)/unit-mutants/test_pipeline-%: tests/unit/test_pipeline.c src/core/pipeline.c \
+$(BUILD)/unit-mutants/test_pipeline-%: tests/unit/test_pipeline.c src/core/pipeline.c src/core/pipeline_events.c \
         $(wildcard tests/unit/*.h include/sluice/*/*.h) $(BUILD)/libsluice.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -DSLUICE_MUTANT_$* -Itests/unit -o $@ $< src/core/pipeline.c \
+	$(CC) $(CFLAGS) -DSLUICE_MUTANT_$* -Itests/unit -o $@ $< src/core/pipeline.c src/core/pipeline_events.c \
 	    $(BUILD)/libsluice.a $(LDLIBS) $(CHECK_LIBS)
 unit-mutants: $(foreach m,$(UNIT_MUTANTS),$(BUILD)/unit-mutants/test_pipeline-$(firstword $(subst :, ,$(m))))
 	@set -e; for m in $(UNIT_MUTANTS); do name=$${m%%:*}; test=$${m#*:}; \
