@@ -5,7 +5,7 @@
  *
  * The same events as json.c, value for value: each PostgreSQL type takes the
  * protobuf form of its JSON form (the table at the top of sluice.proto and in
- * the README), with the same fallbacks to PostgreSQL's text form, the same
+ * docs/output.md), with the same fallbacks to PostgreSQL's text form, the same
  * TOAST rule and the same keys. Text forms are read by the value walker
  * (walk.h) that json.c drives too; this file only says how each value looks
  * as a Sluice__Value (protobuf_writer). The unit tests decode every form back

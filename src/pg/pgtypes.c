@@ -1,7 +1,7 @@
 /*
  * pgtypes.c — the built-in type table and the session's type registry.
  *
- * The table below is the README's "Type mapping" in code: one row per
+ * The table below is docs/output.md's "Type mapping" in code: one row per
  * built-in OID (pg_type.dat) with its JSON form, its Kafka Connect schema
  * type and Debezium's logical name. Arrays of built-in types get their
  * element from the same table. Types not listed are described by the

@@ -58,7 +58,7 @@ static void conn_error(PGconn *conn, char *err, size_t errlen, const char *conte
 stream_t *stream_connect(const char *conninfo, stream_err_t *cls, char *err, size_t errlen)
 {
     /* pgoutput's output functions run in the walsender with this session's settings: pin the
-     * text forms the encoders parse (README, "Type mapping"). */
+     * text forms the encoders parse (docs/output.md, "Type mapping"). */
     pgconn_spec_t spec = {.conninfo = conninfo,
                           .application = "sluice",
                           .replication = true,

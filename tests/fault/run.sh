@@ -3,7 +3,7 @@
 # duplicates nothing when things break. Real PostgreSQL 15, a real 3-broker
 # KRaft cluster (replication factor 3, min.insync.replicas 2), the verifier of
 # tests/tools/verify.c. Prints a results table (scenario, runs, faults injected,
-# changes verified, result) that the README carries.
+# changes verified, result) as docs/results/ records it.
 #
 #   tests/fault/run.sh [scenario...]      (default: the quick set, all scenarios)
 #   FAULT_SEEDS="1 2 3" tests/fault/run.sh fault_crash

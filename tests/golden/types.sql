@@ -1,4 +1,4 @@
--- Every type of the README's type mapping, with its edge values; each row
+-- Every type of the type mapping (docs/output.md), with its edge values; each row
 -- comes back from Kafka equal to PostgreSQL's col::text (the apply line).
 -- apply: alltypes id
 CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');

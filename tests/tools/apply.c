@@ -9,9 +9,9 @@
  * 1. Reads T read_committed from the beginning and replays it per record
  *    key: c/u set the row to "after", d removes it, t empties the table. A
  *    value equal to the TOAST placeholder keeps the row's previous value of
- *    that column (what the README tells consumers to do).
+ *    that column (what docs/output.md tells consumers to do).
  * 2. Creates COPY (LIKE TABLE) and inserts every replayed row, turning each
- *    JSON value back into a PostgreSQL value by the README's type mapping
+ *    JSON value back into a PostgreSQL value by the type mapping
  *    ("the documented equivalent"), written as SQL so that PostgreSQL itself
  *    parses it: days since 1970 → '1970-01-01'::date + n, microseconds →
  *    timestamp arithmetic, base64 → decode(…), arrays → ARRAY[…], composites

@@ -201,7 +201,7 @@ typedef struct {
 } case_t;
 
 /*
- * Every form of the README's type table with its edge values (the golden
+ * Every form of the type table (docs/output.md) with its edge values (the golden
  * types.sql rows among them), and texts that are not the form's (kept as
  * text by both encoders).
  */

@@ -26,7 +26,7 @@ bool lsn_parse(const char *text, sluice_lsn_t *out);
  */
 #define PG_EPOCH_OFFSET_US INT64_C(946684800000000)
 
-/* Process exit codes; the README documents each one. */
+/* Process exit codes; docs/operations.md documents each one (test_readme_in_sync). */
 enum sluice_exit {
     EXIT_OK = 0,             /* stopped on request, everything committed is confirmed */
     EXIT_INTERNAL = 1,       /* a bug or an unexpected system error */

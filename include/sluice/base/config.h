@@ -1,8 +1,8 @@
 /*
  * config.h — the daemon's configuration: a `key = value` file, then `-o
  * key=value` overrides, then defaults. Every key is declared once in
- * config.c's table (name, type, default, description); the README's
- * reference and `sluice help-config` both come from it.
+ * config.c's table (name, type, default, description); the reference in
+ * docs/configuration.md and `sluice help-config` both come from it.
  *
  * Keys starting with "kafka." are handed to librdkafka without the prefix
  * (librdkafka rejects the ones it does not know, and sluice reports that).
@@ -23,7 +23,7 @@ typedef struct {
     char *value;
 } config_pair_t;
 
-/* snapshot.mode: what happens to rows that exist before the slot (README, "Initial snapshot"). */
+/* snapshot.mode: what happens to rows that exist before the slot (docs/design.md). */
 typedef enum {
     SNAPSHOT_MODE_INITIAL = 0, /* copy them once, then stream (default) */
     SNAPSHOT_MODE_NEVER,       /* stream only */

@@ -1,8 +1,8 @@
 /*
  * pipeline.h — the pipeline thread: decode, assemble source transactions,
  * encode, batch whole source transactions into Kafka transactions, commit
- * with a checkpoint, and only then confirm to PostgreSQL (DESIGN.md steps
- * 5–10).
+ * with a checkpoint, and only then confirm to PostgreSQL (docs/design.md,
+ * steps 5–10).
  *
  * One pipeline_run per replication session. It returns why the session
  * ended; the caller (main) decides whether to reconnect, rebuild the

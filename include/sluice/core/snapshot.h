@@ -1,7 +1,7 @@
 /*
  * snapshot.h — the initial snapshot: every row a published table holds
  * before streaming starts, as events with op "r", handed over to the stream
- * with no gap and no overlap (README, "Initial snapshot"; DESIGN.md).
+ * with no gap and no overlap (docs/design.md, "The initial snapshot").
  *
  * The hand-off. A logical slot created with (SNAPSHOT 'export') names a
  * snapshot that shows exactly the transactions committed before the slot's

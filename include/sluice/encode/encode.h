@@ -10,7 +10,7 @@
  * grown. Protobuf output is binary: use out->len, never strlen.
  *
  * Values arrive in PostgreSQL's text form (pgoutput without binary). Each type
- * OID maps to one documented output form (README, "Type mapping"; pgtypes.h);
+ * OID maps to one documented output form (docs/output.md, "Type mapping"; pgtypes.h);
  * a type the encoder does not know is written as its text form, never
  * dropped. Text the encoder cannot parse for its type's form (it never
  * should) is also written as its text form: never a null, never a crash.

@@ -2,7 +2,7 @@
  * sink.h — the Kafka side: one transactional producer.
  *
  * Every call returns a sink_status_t that classifies the outcome the way
- * the exactly-once protocol needs it (DESIGN.md, step 9):
+ * the exactly-once protocol needs it (docs/design.md, step 9):
  *   SINK_OK       done
  *   SINK_RETRY    transient (e.g. broker unreachable at init): call again later
  *   SINK_ABORT    the Kafka transaction was aborted (or must be): rewind the

@@ -1,6 +1,6 @@
 /*
  * pgtypes.h — PostgreSQL types as the encoders see them: one descriptor per
- * type OID saying which JSON form its values take (README, "Type mapping";
+ * type OID saying which JSON form its values take (docs/output.md, "Type mapping";
  * this file is that table in code) and which Kafka Connect schema describes
  * them.
  *
