@@ -1,6 +1,6 @@
 /*
  * supervisor.h — `sluice run`: strings the exactly-once protocol together
- * (DESIGN.md) and keeps it going until a stop is asked for or a failure must
+ * (docs/design.md) and keeps it going until a stop is asked for or a failure must
  * not be retried.
  *
  *   preflight ─► fence (init_transactions) ─► read checkpoint ─► session:
