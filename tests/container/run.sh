@@ -128,7 +128,7 @@ build_standin() {
         return
     fi
     t0="$(now)"
-    podman build --pull=never --label org.sluice.test-standin=yes -t "$image" "$ctx" \
+    podman build --pull=never --label org.sluice.test-standin=yes -t "$image" "$ctx"
         >"$WORK/build-$name.log" 2>&1 || { tail -20 "$WORK/build-$name.log" >&2; return 1; }
     figure "stand-in $image: built in $(since "$t0") s"
 }
@@ -137,12 +137,12 @@ build_images() {
     local t0
     build_base_image
     t0="$(now)"
-    (cd "$REPO" && podman build --pull=never --format docker -f docker/Dockerfile -t localhost/sluice:dev .) \
+    (cd "$REPO" && podman build --pull=never --format docker -f docker/Dockerfile -t localhost/sluice:dev .)
         >"$WORK/build-sluice.log" 2>&1 || { tail -30 "$WORK/build-sluice.log" >&2; return 1; }
     figure "sluice image (docker/Dockerfile): built in $(since "$t0") s, $(podman image inspect --format '{{.Size}}' localhost/sluice:dev | awk '{ printf "%.0f", $1 / 1048576 }') MB"
     if [ -f "$REPO/docker/demo-consumer.Dockerfile" ]; then
         t0="$(now)"
-        (cd "$REPO" && podman build --pull=never -f docker/demo-consumer.Dockerfile -t localhost/sluice-demo-consumer:dev .) \
+        (cd "$REPO" && podman build --pull=never -f docker/demo-consumer.Dockerfile -t localhost/sluice-demo-consumer:dev .)
             >"$WORK/build-consumer.log" 2>&1 || { tail -20 "$WORK/build-consumer.log" >&2; return 1; }
         figure "demo consumer image: built in $(since "$t0") s"
     fi
@@ -211,6 +211,17 @@ run_demo() {
             fail "no event of shop.public.$table at the consumer (as '<topic> key=…') within ${DEADLINE} s of up; it printed $(grep -c . "$WORK/consumer.log") lines: $(head -c 300 "$WORK/consumer.log")"
         fi
     done
+    # Where the time went: each service's first sign of being ready, after up.
+    local svc pat at
+    for svc in "postgres:init: complete" "kafka:Kafka Server started" "sluice:streaming from slot" \
+        "consumer:rebalanced"; do
+        pat="${svc#*:}"
+        svc="${svc%%:*}"
+        [ -n "$pat" ] || continue
+        at="$(podman logs -t "${project}_${svc}_1" 2>&1 | grep -m1 -F -- "$pat" | cut -d' ' -f1)"
+        [ -n "$at" ] && figure "$svc: '$pat' $(awk -v a="$t_up" -v b="$(date -d "$at" +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s after up"
+    done
+    figure "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
     # Every kind of change of the load generator, read_committed.
     sleep 8
     podman logs "${project}_consumer_1" >"$WORK/consumer.log" 2>/dev/null || true

@@ -14,10 +14,10 @@ fi
 if [ ! -s "$PGDATA/PG_VERSION" ]; then
     : "${POSTGRES_PASSWORD:?POSTGRES_PASSWORD must be set}"
     initdb --username=postgres --pwfile=<(printf '%s\n' "$POSTGRES_PASSWORD") \
-        --auth-local=trust --auth-host=scram-sha-256 --encoding=UTF8 >/dev/null
+        --auth-local=trust --auth-host=scram-sha-256 --encoding=UTF8 --no-sync >/dev/null
     echo "host all all all scram-sha-256" >>"$PGDATA/pg_hba.conf"
     echo "listen_addresses = '*'" >>"$PGDATA/postgresql.conf"
-    pg_ctl -D "$PGDATA" -w -o "-c listen_addresses='' -c unix_socket_directories=/var/run/postgresql" start >/dev/null
+    pg_ctl -D "$PGDATA" -w -o "-c listen_addresses='' -c unix_socket_directories=/var/run/postgresql -c fsync=off" start >/dev/null
     db="${POSTGRES_DB:-postgres}"
     if [ "$db" != postgres ]; then
         psql -X -q -v ON_ERROR_STOP=1 -h /var/run/postgresql -U postgres -d postgres \
