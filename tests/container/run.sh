@@ -128,7 +128,7 @@ build_standin() {
         return
     fi
     t0="$(now)"
-    podman build --pull=never --label org.sluice.test-standin=yes -t "$image" "$ctx"
+    podman build --pull=never --label org.sluice.test-standin=yes -t "$image" "$ctx" \
         >"$WORK/build-$name.log" 2>&1 || { tail -20 "$WORK/build-$name.log" >&2; return 1; }
     figure "stand-in $image: built in $(since "$t0") s"
 }
@@ -137,12 +137,12 @@ build_images() {
     local t0
     build_base_image
     t0="$(now)"
-    (cd "$REPO" && podman build --pull=never --format docker -f docker/Dockerfile -t localhost/sluice:dev .)
+    (cd "$REPO" && podman build --pull=never --format docker -f docker/Dockerfile -t localhost/sluice:dev .) \
         >"$WORK/build-sluice.log" 2>&1 || { tail -30 "$WORK/build-sluice.log" >&2; return 1; }
     figure "sluice image (docker/Dockerfile): built in $(since "$t0") s, $(podman image inspect --format '{{.Size}}' localhost/sluice:dev | awk '{ printf "%.0f", $1 / 1048576 }') MB"
     if [ -f "$REPO/docker/demo-consumer.Dockerfile" ]; then
         t0="$(now)"
-        (cd "$REPO" && podman build --pull=never -f docker/demo-consumer.Dockerfile -t localhost/sluice-demo-consumer:dev .)
+        (cd "$REPO" && podman build --pull=never -f docker/demo-consumer.Dockerfile -t localhost/sluice-demo-consumer:dev .) \
             >"$WORK/build-consumer.log" 2>&1 || { tail -20 "$WORK/build-consumer.log" >&2; return 1; }
         figure "demo consumer image: built in $(since "$t0") s"
     fi
@@ -184,7 +184,7 @@ inventory() {
 consumer_has() { grep -q "^$1 key=" "$WORK/consumer.log"; }
 
 run_demo() {
-    local project t_up shown=() table topic first
+    local project t_up table topic
     project="$(python3 -c 'import sys, yaml; print(yaml.safe_load(open(sys.argv[1]))["name"])' "$COMPOSE_FILE")"
     compose down -v >/dev/null 2>&1 || true # what an earlier, interrupted run left
     inventory >"$WORK/before.inv"
