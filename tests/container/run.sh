@@ -50,7 +50,10 @@ cleanup() {
     if [ -n "${UP:-}" ]; then
         compose down -v >>"$WORK/down.log" 2>&1 || true
     fi
-    rm -rf "$WORK"
+    # An interrupted debootstrap leaves /proc mounted in its target: unmount
+    # whatever is under WORK, and never let rm cross into another file system.
+    awk -v w="$WORK/" 'index($2, w) == 1 { print $2 }' /proc/mounts | sort -r | xargs -r umount -l || true
+    rm -rf --one-file-system "$WORK"
     exit "$rc"
 }
 trap cleanup EXIT
@@ -115,7 +118,7 @@ build_base_image() {
     rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/*
     tar -C "$rootfs" -c . | podman import --change 'CMD ["bash"]' - localhost/debian:bookworm >/dev/null
     podman tag localhost/debian:bookworm localhost/debian:bookworm-slim docker.io/library/debian:bookworm-slim
-    rm -rf "$rootfs"
+    rm -rf --one-file-system "$rootfs"
     figure "base image (debootstrap + import): $(since "$t0") s"
 }
 
