@@ -63,8 +63,7 @@ def main():
         for c in pod['containers']:
             where = f"container {c['name']}"
             args = c.get('args', [])
-            if '--standby' not in args:
-                err(f, d, f'{where}: args must include --standby (two replicas of one slot)')
+            standby_arg = '--standby' in args
             ports = {p.get('name'): p['containerPort'] for p in c.get('ports', [])}
             for probe in ('readinessProbe', 'livenessProbe'):
                 pr = c.get(probe)
@@ -117,6 +116,8 @@ def main():
                 err(f, d, f'{where}: runs -c {conf_path} but no ConfigMap key sluice.conf is mounted at /etc/sluice')
                 continue
             cfg = dict(re.findall(r'^\s*([\w.]+)\s*=\s*(.*?)\s*$', cfg_text, re.M))
+            if not standby_arg and cfg.get('standby') != 'true':
+                err(f, d, f'{where}: two replicas of one slot need hot-standby mode (--standby or standby = true)')
             listen = cfg.get('metrics.listen', '')
             if not listen.endswith(':' + str(ports.get('metrics'))):
                 err(f, d, f"{where}: metrics.listen {listen!r} is not the metrics port {ports.get('metrics')}")
