@@ -247,6 +247,12 @@ run_demo() {
     local uid
     uid="$(podman exec "${project}_sluice_1" awk '/^Uid:/ { print $2 }' /proc/1/status)"
     [ "$uid" = 10001 ] && pass "sluice runs as uid $uid" || fail "sluice runs as uid '$uid', want 10001"
+    local ro caps
+    ro="$(podman inspect --format '{{.HostConfig.ReadonlyRootfs}}' "${project}_sluice_1")"
+    caps="$(podman exec "${project}_sluice_1" awk '/^CapEff:/ { print $2 }' /proc/1/status)"
+    [ "$ro" = true ] && [ "$caps" = 0000000000000000 ] &&
+        pass "sluice streams with a read-only root file system and no capabilities" ||
+        fail "sluice's container: read-only root '$ro', effective capabilities '$caps'"
     local restarts waited
     restarts="$(podman inspect --format '{{.RestartCount}}' "${project}_sluice_1")"
     waited="$(podman logs "${project}_sluice_1" 2>&1 | grep -c 'retrying' || true)"
