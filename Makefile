@@ -237,6 +237,7 @@ lint:
 check: deps
 	$(MAKE) lint
 	$(MAKE) install-check
+	$(MAKE) k8s-validate
 	$(MAKE) unit
 	$(MAKE) unit-mutants
 	$(MAKE) tsan
@@ -337,5 +338,17 @@ format-check:
 
 clean:
 	rm -rf $(BUILD)
+
+# --- Deployment (issue 14) ------------------------------------------------------
+# deploy/kubernetes/ against the Kubernetes schemas (kubeconform, pinned; no
+# cluster needed), and broken manifests that must be refused. Part of check.
+.PHONY: k8s-validate container-test
+k8s-validate: $(BUILD)/sluice
+	tests/k8s/validate.sh
+
+# The container path end to end: images, the compose demo, `down -v` (root,
+# podman; about 5 minutes). Outside CI: docs/testing.md, docs/results/.
+container-test:
+	tests/container/run.sh
 
 -include $(DEPS)

@@ -132,8 +132,17 @@ static const key_def_t keys[] = {
      "left."},
     {"startup.timeout.ms", T_INT, OFF(kafka_startup_timeout_ms), "30000", false, 1000,
      3600000,
-     "At start, how long to wait for the Kafka cluster (fencing, checkpoint read) before exiting "
-     "with code 7. Once running, sluice retries a lost broker for ever."},
+     "At start, how long one attempt waits for the Kafka cluster (fencing, checkpoint read); "
+     "sluice exits with code 7 once this and `startup.retry.timeout.ms` have passed. Once "
+     "running, sluice retries a lost broker for ever."},
+    {"startup.retry.timeout.ms", T_INT, OFF(startup_retry_timeout_ms), "60000", false, 0,
+     86400000,
+     "At start, how long sluice keeps trying again, with backoff (0.5 s doubling to 5 s), when "
+     "PostgreSQL cannot be reached or its connection breaks (exit 4) and when the Kafka cluster "
+     "cannot be reached (exit 7), counted from the start of `run`; then it exits with that code. "
+     "Peers started together with sluice (a compose file, a pod, a booting host) are so waited "
+     "for. Every failed attempt is logged as a warning with its reason (a wrong password too: it "
+     "is exit 4). 0: exit at the first failure (Kafka still gets `startup.timeout.ms`)."},
     {"log.level", T_LOGLEVEL, OFF(log_level), "info", false, 0, 0,
      "`debug`, `info`, `warning` or `error`."},
     {"log.format", T_LOGFORMAT, OFF(log_json), "text", false, 0, 0,

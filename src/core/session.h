@@ -18,8 +18,9 @@
 
 /*
  * What a step tells its caller. Each step's comment names the values it can
- * return. STEP_RETRY comes only once the run has started (before that a
- * failure is an exit); the backoff it asks for is taken by the loop that ran
+ * return. STEP_RETRY comes once the run has started, and before that only for
+ * PostgreSQL unreachable within startup.retry.timeout.ms (any other failure
+ * at start is an exit); the backoff it asks for is taken by the loop that ran
  * the step, after the session's connections are closed.
  */
 typedef enum {
@@ -38,6 +39,7 @@ struct supervisor {
     checkpoint_t ckpt;
     pipeline_stats_t stats;
     bool started; /* streamed (or copied) at least once: failures are retried from now on */
+    int64_t start_ms; /* clock_mono_ms() when the run began (startup.retry.timeout.ms) */
     bool recheck_slot; /* fenced without holding the slot: preflight before fencing back */
     int backoff_ms;
     /* The slot was just created with an exported snapshot (on the session's connection). */

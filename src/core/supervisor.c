@@ -35,12 +35,21 @@ static void sleep_ms(supervisor_t *sv, int ms)
         usleep(50 * 1000);
 }
 
+/* 500 ms doubling to 30 s; to 5 s while starting, so that a peer coming up is found soon. */
 static void backoff(supervisor_t *sv)
 {
+    int cap = sv->started ? 30000 : 5000;
     sv->backoff_ms = sv->backoff_ms ? sv->backoff_ms * 2 : 500;
-    if (sv->backoff_ms > 30000)
-        sv->backoff_ms = 30000;
+    if (sv->backoff_ms > cap)
+        sv->backoff_ms = cap;
     sleep_ms(sv, sv->backoff_ms);
+}
+
+/* Before anything streamed: ms of startup.retry.timeout.ms left (0 when it has run out). */
+static int64_t startup_retry_left_ms(const supervisor_t *sv)
+{
+    int64_t left = sv->start_ms + sv->cfg->startup_retry_timeout_ms - clock_mono_ms();
+    return sv->started || left < 0 ? 0 : left;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -91,6 +100,8 @@ static supervisor_step_t open_sink(supervisor_t *sv)
 {
     char err[1024];
     int64_t deadline = clock_mono_ms() + sv->cfg->kafka_startup_timeout_ms;
+    if (deadline < clock_mono_ms() + startup_retry_left_ms(sv))
+        deadline = clock_mono_ms() + startup_retry_left_ms(sv);
     for (;;) {
         if (!sv->sink) {
             sv->sink = sink_new(sv->cfg, sv->stop, err, sizeof err);
@@ -163,10 +174,18 @@ supervisor_step_t supervisor_pg_failure(supervisor_t *sv, stream_err_t cls, cons
         return supervisor_exit(sv, EXIT_PG_SETUP);
     }
     if (!sv->started) {
-        log_fatal("%s", err);
         /* A connection that broke while starting (a server restart just then) is as
-         * transient as one that could not be made: exit 4, which a supervisor retries. */
+         * transient as one that could not be made: tried again for startup.retry.timeout.ms,
+         * then exit 4, which a supervisor retries. */
         bool transient = cls == STREAM_ERR_CONNECT || cls == STREAM_ERR_LOST;
+        int64_t left = transient ? startup_retry_left_ms(sv) : 0;
+        if (left > 0) {
+            log_warning("%s; retrying for up to %" PRId64 " s more (startup.retry.timeout.ms)",
+                        err, (left + 999) / 1000);
+            metrics_set_state(MSTATE_STARTING, err);
+            return STEP_RETRY;
+        }
+        log_fatal("%s", err);
         return supervisor_exit(sv, transient ? EXIT_PG_CONNECT : EXIT_INTERNAL);
     }
     log_warning("%s; retrying", err);
@@ -281,6 +300,7 @@ supervisor_t *supervisor_new(const config_t *cfg, bool accept_slot_ahead,
     sv->stop = stop;
     sv->accept_slot_ahead = accept_slot_ahead;
     sv->exit_code = EXIT_INTERNAL; /* a run that ends without a step's verdict is a bug */
+    sv->start_ms = clock_mono_ms();
     metrics_set_identity(cfg->slot, cfg->publication, cfg->transactional_id);
     metrics_set_state(MSTATE_STARTING, "preflight");
     metrics_bind_stats(&sv->stats.counts);
@@ -289,7 +309,11 @@ supervisor_t *supervisor_new(const config_t *cfg, bool accept_slot_ahead,
 
 int supervisor_run(supervisor_t *sv)
 {
-    supervisor_step_t st = preflight(sv); /* not started yet: STEP_CONTINUE or STEP_EXIT */
+    supervisor_step_t st = preflight(sv); /* not started yet: STEP_RETRY while PostgreSQL is away */
+    while (st == STEP_RETRY) {
+        backoff(sv);
+        st = *sv->stop ? supervisor_exit(sv, EXIT_OK) : preflight(sv);
+    }
     while (st == STEP_CONTINUE) {
         if (!sv->sink) { /* first time, or dropped after a fatal or fenced producer */
             st = open_sink(sv);

@@ -55,6 +55,7 @@ typedef struct {
     long long commit_max_bytes;
     long long queue_max_bytes;
     int kafka_startup_timeout_ms;
+    int startup_retry_timeout_ms; /* PostgreSQL or Kafka unreachable at start: retried this long */
     int idle_checkpoint_ms;
     /* initial snapshot */
     snapshot_mode_t snapshot_mode;

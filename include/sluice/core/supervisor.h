@@ -21,7 +21,9 @@
  * (500 ms doubling to 30 s, reset by every Kafka commit).
  *
  * At start every failure is logged once and ends the run with the documented
- * exit code (common.h, enum sluice_exit). Once streaming (or copying), a lost
+ * exit code (common.h, enum sluice_exit), except that a PostgreSQL or Kafka
+ * that cannot be reached yet is tried again, with backoff, until
+ * startup.retry.timeout.ms after the start. Once streaming (or copying), a lost
  * PostgreSQL or Kafka is retried with backoff for ever; only a fenced
  * producer, a slot that disagrees with the checkpoint, or data Kafka cannot
  * take end the run.
