@@ -32,7 +32,7 @@ supervisor_step_t supervisor_exit(supervisor_t *sv, int exit_code)
 static void sleep_ms(supervisor_t *sv, int ms)
 {
     for (int waited = 0; waited < ms && !*sv->stop; waited += 50)
-        usleep(50 * 1000);
+        usleep((useconds_t) (ms - waited < 50 ? ms - waited : 50) * 1000);
 }
 
 static void backoff(supervisor_t *sv)
@@ -72,13 +72,19 @@ static void log_checkpoint_found(const supervisor_t *sv)
 static sink_status_t fence_and_read_checkpoint(supervisor_t *sv, char *err, size_t errlen)
 {
     int timeout_ms = sv->cfg->kafka_startup_timeout_ms;
+    int64_t t0 = clock_mono_ms();
     sink_status_t st = sink_init_transactions(sv->sink, timeout_ms, err, errlen);
+    int64_t t1 = clock_mono_ms();
     if (st == SINK_OK)
         st = sink_ensure_topic(sv->sink, sv->cfg->checkpoint_topic, true, timeout_ms, err, errlen);
+    int64_t t2 = clock_mono_ms();
     if (st == SINK_OK)
         checkpoint_clear(&sv->ckpt);
     if (st == SINK_OK)
         st = sink_read_checkpoint(sv->sink, sv->cfg->slot, &sv->ckpt, timeout_ms, err, errlen);
+    log_debug("fence %" PRId64 " ms, checkpoint topic %" PRId64 " ms, checkpoint read %" PRId64
+              " ms",
+              t1 - t0, t2 - t1, clock_mono_ms() - t2);
     return st;
 }
 
@@ -213,11 +219,16 @@ supervisor_step_t supervisor_wait_slot_released(supervisor_t *sv, stream_t *s, s
                 log_warning("could not terminate backend %d: %s", slot->active_pid, err);
             terminated = true;
         }
-        sleep_ms(sv, 250);
+        /* A stopped instance's walsender exits within milliseconds: look often at
+         * first, so that a restart does not wait a whole poll interval for it. */
+        sleep_ms(sv, clock_mono_ms() - begun < 1000 ? 20 : 250);
         stream_err_t e = stream_slot_info(s, sv->cfg->slot, slot, err, sizeof err);
         if (e)
             return supervisor_pg_failure(sv, e, err);
     }
+    if (!slot->active_pid)
+        log_debug("replication slot \"%s\" was released by backend %d after %" PRId64 " ms",
+                  sv->cfg->slot, pid, clock_mono_ms() - begun);
     if (slot->active_pid) {
         log_fatal("replication slot \"%s\" is in use by PostgreSQL backend %d: another sluice "
                   "instance (or another client) streams from it; refusing to start",
@@ -289,7 +300,9 @@ supervisor_t *supervisor_new(const config_t *cfg, bool accept_slot_ahead,
 
 int supervisor_run(supervisor_t *sv)
 {
+    int64_t t0 = clock_mono_ms();
     supervisor_step_t st = preflight(sv); /* not started yet: STEP_CONTINUE or STEP_EXIT */
+    log_debug("preflight %" PRId64 " ms", clock_mono_ms() - t0);
     while (st == STEP_CONTINUE) {
         if (!sv->sink) { /* first time, or dropped after a fatal or fenced producer */
             st = open_sink(sv);
