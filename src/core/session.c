@@ -243,15 +243,23 @@ static supervisor_step_t session_outcome(supervisor_t *sv, pipeline_result_t pr,
 }
 
 /*
- * The pipeline ended PIPE_FENCED: tell a takeover by another instance (exit 8)
- * from a transaction the coordinator aborted for its age (*pr becomes
- * PIPE_REBUILD). STEP_CONTINUE or STEP_EXIT.
+ * The pipeline ended PIPE_FENCED: tell a takeover by another instance (exit 8;
+ * in standby mode STEP_STANDBY) from a transaction the coordinator aborted
+ * for its age (*pr becomes PIPE_REBUILD). STEP_CONTINUE, STEP_STANDBY or STEP_EXIT.
  */
 static supervisor_step_t tell_fence_cause(supervisor_t *sv, stream_t *s, pipeline_result_t *pr,
                                           char *err, size_t errlen)
 {
     if (*pr != PIPE_FENCED)
         return STEP_CONTINUE;
+    if (!sv->stats.fenced_after_timeout && sv->cfg->standby) {
+        /* Standby mode: the instance that took the lease fenced us; wait as a
+         * standby (this producer can never write again). */
+        log_warning("%s: another instance with transactional id \"%s\" took over; nothing was "
+                    "confirmed; back to standby",
+                    err, sv->cfg->transactional_id);
+        return STEP_STANDBY;
+    }
     if (!sv->stats.fenced_after_timeout) {
         /* The open Kafka transaction (if any) was younger than transaction.timeout.ms:
          * the coordinator cannot have aborted it, so a producer with our
@@ -549,7 +557,7 @@ static supervisor_step_t session_stream(supervisor_t *sv, session_t *ss)
     encoder_free(enc);
     snapshot_filter_free(sv->filter);
     sv->filter = NULL;
-    return fenced == STEP_EXIT ? STEP_EXIT : session_outcome(sv, pr, err);
+    return fenced != STEP_CONTINUE ? fenced : session_outcome(sv, pr, err);
 }
 
 /*

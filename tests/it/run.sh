@@ -24,6 +24,7 @@ harness_env_start it 1 || exit 1
 . "$HERE/tests.sh"
 . "$HERE/tests_ops.sh"
 . "$HERE/tests_snapshot.sh"
+. "$HERE/tests_standby.sh"
 
 run_tests test_ "$@"
 summary
