@@ -19,6 +19,7 @@
 #include "sluice/base/clock.h"
 #include "sluice/base/log.h"
 #include "sluice/base/metrics.h"
+#include "sluice/base/testpoint.h"
 #include "sluice/core/supervisor.h"
 #include "sluice/pg/lease.h"
 
@@ -345,8 +346,11 @@ static supervisor_step_t recheck_slot(supervisor_t *sv)
 {
     supervisor_step_t st = STEP_CONTINUE;
     while (sv->recheck_slot) {
-        if (*sv->stop) /* before the next fence, never after it */
+        testpoint_hit("recheck_slot");
+        if (*sv->stop) { /* before the next fence, never after it */
+            log_info("stopping as requested, before fencing again");
             return supervisor_exit(sv, EXIT_OK);
+        }
         st = preflight(sv);
         if (st == STEP_RETRY) {
             backoff(sv);

@@ -174,3 +174,47 @@ test_three_instances_side_by_side_each_exactly_once() {
         drop_slot "it_side_$i"
     done
 }
+
+# producer_epoch TXID: the producer epoch Kafka's coordinator holds for transactional id TXID.
+producer_epoch() {
+    kafka_tool org.apache.kafka.tools.TransactionsCommand --bootstrap-server "$KAFKA_BOOTSTRAP" \
+        describe --transactional-id "$1" 2>/dev/null | awk 'NR == 2 { print $4 }'
+}
+
+# A stop asked for while sluice re-checks the slot after being fenced without
+# holding it ends the run there: no new producer, no fence of whoever holds
+# the transactional id (it once went on to open the sink, fencing with
+# init_transactions, and only then noticed the stop: the producer epoch tells). The scenario: sluice freezes itself inside a Kafka
+# transaction (test point mid_txn, SIGSTOP); PostgreSQL ends its walsender
+# (wal_sender_timeout), and another producer with its transactional id
+# fences it. Woken up, it is fenced with a transaction older than
+# transaction.timeout.ms and without the slot, so it re-checks the slot, and
+# the test point recheck_slot asks for the stop right there.
+test_sigterm_during_the_slot_recheck_fences_nobody() {
+    local slot=it_rk prefix=itrk cfg="$W/rk.conf" logf="$W/rk.log" rc
+    rm -f "$logf"
+    sluice_config "$cfg" "$slot" "$prefix" "kafka.transaction.timeout.ms = 3000"
+    SLUICE_CRASH_AT="mid_txn:1:STOP,recheck_slot:1:TERM" sluice_start "$cfg" "$logf"
+    local pid=$SLUICE_PID
+    wait_log "$logf" 'streaming from slot' 60 "$pid"
+    pg_psql -c "INSERT INTO wl_a SELECT g, 'rk', 1 FROM generate_series(999900, 999909) g
+                ON CONFLICT (id) DO UPDATE SET n = wl_a.n + 1" >/dev/null
+    wait_log "$logf" 'test point "mid_txn" reached' 30 "$pid" || return 1
+    wait_for 60 slot_inactive "$slot" || fail "PostgreSQL did not end the frozen instance's walsender"
+    "$REPO/build/tools/ktxn" --bootstrap "$KAFKA_BOOTSTRAP" --topic "$prefix.sluice.checkpoint" \
+        --id "sluice-$slot" --key fence-test >"$W/rk.ktxn" 2>&1 ||
+        fail "the fencing producer failed: $(cat "$W/rk.ktxn")"
+    local epoch
+    epoch="$(producer_epoch "sluice-$slot")"
+    [ -n "$epoch" ] || fail "no producer epoch for sluice-$slot"
+    kill -CONT "$pid"
+    rc=0
+    wait_exit "$pid" 60 || rc=$?
+    [ "$rc" -eq 0 ] || fail "exit $rc after a stop during the re-check (want 0): $(tail -3 "$logf")"
+    grep -q 'test point "recheck_slot" reached' "$logf" ||
+        { fail "the scenario did not reach the re-check: $(grep -E 'WARNING|FATAL' "$logf" | tail -3)"; return 1; }
+    # No new producer: the epoch the other producer left is still the last one.
+    [ "$(producer_epoch "sluice-$slot")" = "$epoch" ] ||
+        fail "sluice fenced again after the stop was asked for (producer epoch $epoch -> $(producer_epoch "sluice-$slot"))"
+    drop_slot "$slot"
+}
