@@ -452,6 +452,13 @@ static supervisor_step_t session_connect(supervisor_t *sv, session_t *ss)
 {
     char err[1024];
     stream_err_t cls;
+    if (sv->preflight_stream) {
+        /* Identified and checked moments ago, idle since: the session's connection. */
+        ss->stream = sv->preflight_stream;
+        ss->id = sv->preflight_id;
+        sv->preflight_stream = NULL;
+        return STEP_CONTINUE;
+    }
     ss->stream = stream_connect(sv->cfg->pg_conninfo, &cls, err, sizeof err);
     if (!ss->stream)
         return supervisor_pg_failure(sv, cls, err);

@@ -42,6 +42,13 @@ struct supervisor {
     bool started; /* streamed (or copied) at least once: failures are retried from now on */
     bool recheck_slot; /* fenced without holding the slot: preflight before fencing back */
     lease_t *lease;    /* standby mode: the slot's lease, held while active (pg/lease.h) */
+    /* The preflight's connection, checked and idle, handed to the next session
+     * (one connection less at start); NULL once taken or closed. */
+    stream_t *preflight_stream;
+    stream_identity_t preflight_id;
+    /* A producer made before the first preflight (it connects meanwhile) and not
+     * yet initialised: open_sink adopts it, so it fences only after the preflight. */
+    sink_t *early_sink;
     int backoff_ms;
     /* The slot was just created with an exported snapshot (on the session's connection). */
     bool exported;

@@ -103,7 +103,8 @@ static supervisor_step_t open_sink(supervisor_t *sv)
         if (*sv->stop) /* never fence anyone on the way out */
             return supervisor_exit(sv, EXIT_OK);
         if (!sv->sink) {
-            sv->sink = sink_new(sv->cfg, sv->stop, err, sizeof err);
+            sv->sink = sv->early_sink ? sv->early_sink : sink_new(sv->cfg, sv->stop, err, sizeof err);
+            sv->early_sink = NULL;
             if (!sv->sink) {
                 char clean[1024];
                 config_redact(sv->cfg, err, clean, sizeof clean);
@@ -334,6 +335,13 @@ static supervisor_step_t preflight(supervisor_t *sv)
         st = STEP_STANDBY; /* the lease decides who streams, not the slot (standby_wait) */
     else if (st == STEP_CONTINUE && slot.exists && slot.active_pid)
         st = supervisor_wait_slot_released(sv, s, &slot);
+    if (st == STEP_CONTINUE) {
+        /* Checked and idle: the first session streams on it (session_connect). */
+        stream_close(sv->preflight_stream);
+        sv->preflight_stream = s;
+        sv->preflight_id = id;
+        return st;
+    }
     stream_close(s);
     return st;
 }
@@ -510,6 +518,13 @@ supervisor_t *supervisor_new(const config_t *cfg, bool accept_slot_ahead,
 int supervisor_run(supervisor_t *sv)
 {
     int64_t t0 = clock_mono_ms();
+    if (!sv->cfg->standby) {
+        /* Created now, the producer finds its brokers while the preflight talks
+         * to PostgreSQL; it fences nobody until open_sink calls init_transactions
+         * (after the preflight). A failure here is reported by open_sink. */
+        char err[1024];
+        sv->early_sink = sink_new(sv->cfg, sv->stop, err, sizeof err);
+    }
     /* not started yet: STEP_CONTINUE, STEP_STANDBY or STEP_EXIT */
     supervisor_step_t st = preflight(sv);
     log_debug("preflight %" PRId64 " ms", clock_mono_ms() - t0);
@@ -545,6 +560,10 @@ int supervisor_run(supervisor_t *sv)
         st = *sv->stop ? supervisor_exit(sv, EXIT_OK) : recheck_slot(sv);
     }
     metrics_set_state(MSTATE_STOPPING, "exiting");
+    stream_close(sv->preflight_stream);
+    sv->preflight_stream = NULL;
+    sink_free(sv->early_sink);
+    sv->early_sink = NULL;
     sink_free(sv->sink);
     sv->sink = NULL;
     lease_close(sv->lease);
