@@ -406,7 +406,8 @@ static supervisor_step_t standby_wait(supervisor_t *sv)
     char err[1024], holder[160], reason[1400];
     int stale_ms = 3 * cfg->standby_poll_interval_ms > 10000 ? 3 * cfg->standby_poll_interval_ms
                                                              : 10000;
-    int logged_holder = 0;
+    int logged_holder = 0, ended_holder = 0;
+    int64_t ended_at = 0;
     bool waited = false, failing = false, warned_invisible = false;
     step_down(sv);
     for (;;) {
@@ -452,13 +453,19 @@ static supervisor_step_t standby_wait(supervisor_t *sv)
         waited = true;
         describe_holder(&v, holder, sizeof holder);
         if (v.holder_idle_ms > cfg->standby_takeover_timeout_ms) {
-            log_warning("standby: the active instance of slot \"%s\" (lease held by %s) has not "
-                        "renewed its lease for %" PRId64 " ms (standby.takeover.timeout.ms = %d): "
-                        "ending its session and taking over",
-                        cfg->slot, holder, v.holder_idle_ms, cfg->standby_takeover_timeout_ms);
-            cls = lease_terminate(sv->lease, v.holder_pid, err, sizeof err);
-            if (cls)
-                log_warning("could not end backend %d: %s", v.holder_pid, err);
+            if (v.holder_pid != ended_holder) {
+                log_warning("standby: the active instance of slot \"%s\" (lease held by %s) has "
+                            "not renewed its lease for %" PRId64 " ms "
+                            "(standby.takeover.timeout.ms = %d): ending its session and taking over",
+                            cfg->slot, holder, v.holder_idle_ms, cfg->standby_takeover_timeout_ms);
+                cls = lease_terminate(sv->lease, v.holder_pid, err, sizeof err);
+                if (cls)
+                    log_warning("could not end backend %d: %s", v.holder_pid, err);
+                ended_holder = v.holder_pid;
+                ended_at = clock_mono_ms();
+            } else if (clock_mono_ms() - ended_at > cfg->standby_takeover_timeout_ms) {
+                ended_holder = 0; /* still there: try again (and say so) */
+            }
             sleep_ms(sv, 20); /* the backend exits, and frees the lock, within moments */
             continue;
         }
