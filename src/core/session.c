@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sluice/base/clock.h"
 #include "sluice/base/log.h"
 #include "sluice/base/metrics.h"
 #include "sluice/base/queue.h"
@@ -452,13 +453,16 @@ static supervisor_step_t session_connect(supervisor_t *sv, session_t *ss)
 {
     char err[1024];
     stream_err_t cls;
-    if (sv->preflight_stream) {
-        /* Identified and checked moments ago, idle since: the session's connection. */
-        ss->stream = sv->preflight_stream;
+    stream_t *checked = sv->preflight_stream;
+    sv->preflight_stream = NULL;
+    if (checked && clock_mono_ms() - sv->preflight_mono_ms < 10000) {
+        /* Identified and checked moments ago, idle since: the session's connection.
+         * (Not after a long wait for Kafka: a connection idle that long may be gone.) */
+        ss->stream = checked;
         ss->id = sv->preflight_id;
-        sv->preflight_stream = NULL;
         return STEP_CONTINUE;
     }
+    stream_close(checked);
     ss->stream = stream_connect(sv->cfg->pg_conninfo, &cls, err, sizeof err);
     if (!ss->stream)
         return supervisor_pg_failure(sv, cls, err);

@@ -46,6 +46,7 @@ struct supervisor {
      * (one connection less at start); NULL once taken or closed. */
     stream_t *preflight_stream;
     stream_identity_t preflight_id;
+    int64_t preflight_mono_ms; /* when it was checked */
     /* A producer made before the first preflight (it connects meanwhile) and not
      * yet initialised: open_sink adopts it, so it fences only after the preflight. */
     sink_t *early_sink;

@@ -103,8 +103,10 @@ static supervisor_step_t open_sink(supervisor_t *sv)
         if (*sv->stop) /* never fence anyone on the way out */
             return supervisor_exit(sv, EXIT_OK);
         if (!sv->sink) {
-            sv->sink = sv->early_sink ? sv->early_sink : sink_new(sv->cfg, sv->stop, err, sizeof err);
+            sv->sink = sv->early_sink;
             sv->early_sink = NULL;
+            if (!sv->sink)
+                sv->sink = sink_new(sv->cfg, sv->stop, err, sizeof err);
             if (!sv->sink) {
                 char clean[1024];
                 config_redact(sv->cfg, err, clean, sizeof clean);
@@ -340,6 +342,7 @@ static supervisor_step_t preflight(supervisor_t *sv)
         stream_close(sv->preflight_stream);
         sv->preflight_stream = s;
         sv->preflight_id = id;
+        sv->preflight_mono_ms = clock_mono_ms();
         return st;
     }
     stream_close(s);
@@ -456,7 +459,8 @@ static supervisor_step_t standby_wait(supervisor_t *sv)
             if (v.holder_pid != ended_holder) {
                 log_warning("standby: the active instance of slot \"%s\" (lease held by %s) has "
                             "not renewed its lease for %" PRId64 " ms "
-                            "(standby.takeover.timeout.ms = %d): ending its session and taking over",
+                            "(standby.takeover.timeout.ms = %d): ending its session and taking "
+                            "over",
                             cfg->slot, holder, v.holder_idle_ms, cfg->standby_takeover_timeout_ms);
                 cls = lease_terminate(sv->lease, v.holder_pid, err, sizeof err);
                 if (cls)

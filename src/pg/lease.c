@@ -87,7 +87,8 @@ static stream_err_t set_name(lease_t *l, const char *name, char *err, size_t err
 lease_t *lease_connect(const char *conninfo, const char *slot, bool standby, stream_err_t *cls,
                        char *err, size_t errlen)
 {
-    pgconn_spec_t spec = {.conninfo = conninfo, .application = standby ? "sluice" : "sluice-status"};
+    pgconn_spec_t spec = {.conninfo = conninfo,
+                          .application = standby ? "sluice" : "sluice-status"};
     PGconn *conn = pgconn_open(&spec, "could not connect to PostgreSQL", err, errlen);
     if (!conn) {
         *cls = STREAM_ERR_CONNECT;
