@@ -52,7 +52,7 @@ DEPS      := $(LIB_OBJ:.o=.d) $(SAN_OBJ:.o=.d) $(BUILD)/obj/src/main.d
 
 SANFLAGS  := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
-.PHONY: lint soak mutants all deps check unit unit-plain unit-san unit-mutants it faults fuzz fuzz-ci bench bench-snapshot demo clean tools format install uninstall install-check tsan tsan-unit format-check FORCE
+.PHONY: lint soak mutants all deps check unit unit-plain unit-san unit-mutants it faults fuzz fuzz-ci bench bench-snapshot demo clean tools format install uninstall install-check tsan tsan-unit format-check FORCE standby-test
 
 all: $(BUILD)/sluice tools
 
@@ -254,6 +254,12 @@ SEED ?= 1
 soak: deps
 	$(MAKE) all
 	DURATION=$(DURATION) SEED=$(SEED) tests/fault/soak.sh
+
+# Hot standby under fire: 3 instances on one slot, >= 10 takeovers under load
+# (tests/fault/standby.sh; STANDBY_FAULTS, STANDBY_SEED). About 5 minutes.
+standby-test: deps
+	$(MAKE) all
+	tests/fault/standby.sh
 
 # Test-only builds for the fault suite: deliberately broken variants that the
 # verifier must catch, and a variant that streams from the slot's position so

@@ -143,6 +143,18 @@ static const key_def_t keys[] = {
      "Peers started together with sluice (a compose file, a pod, a booting host) are so waited "
      "for. Every failed attempt is logged as a warning with its reason (a wrong password too: it "
      "is exit 4). 0: exit at the first failure (Kafka still gets `startup.timeout.ms`)."},
+    {"standby", T_BOOL, OFF(standby), "false", false, 0, 0,
+     "Hot standby: run several instances on one slot (on several hosts); the one holding the "
+     "slot's lease in PostgreSQL streams, the others wait and take over when it stops, dies, "
+     "freezes or loses its network, fencing it first (`sluice run --standby` sets this; "
+     "docs/operations.md, \"Hot standby\"). Give every instance of the slot the same setting."},
+    {"standby.poll.interval.ms", T_INT, OFF(standby_poll_interval_ms), "1000", false, 100, 60000,
+     "How often a standby looks at the lease, and how often the active instance renews it."},
+    {"standby.takeover.timeout.ms", T_INT, OFF(standby_takeover_timeout_ms), "15000", false, 1000,
+     3600000,
+     "A standby takes over from an active instance that has not renewed its lease for this long "
+     "(a frozen process, a network cut); one that exited or lost its connection is replaced "
+     "within `standby.poll.interval.ms`. At least 3 poll intervals."},
     {"log.level", T_LOGLEVEL, OFF(log_level), "info", false, 0, 0,
      "`debug`, `info`, `warning` or `error`."},
     {"log.format", T_LOGFORMAT, OFF(log_json), "text", false, 0, 0,
@@ -643,6 +655,12 @@ bool config_finish(config_t *cfg, char *err, size_t errlen)
                     "\"postgres.receive_timeout_ms\" = %d is too short to hear back from a busy "
                     "server: use 0 (no limit) or at least 1000",
                     cfg->receive_timeout_ms);
+    if (cfg->standby_takeover_timeout_ms < 3 * cfg->standby_poll_interval_ms)
+        return errf(err, errlen,
+                    "\"standby.takeover.timeout.ms\" = %d must be at least 3 times "
+                    "\"standby.poll.interval.ms\" (%d): a live instance renews its lease once "
+                    "per poll interval",
+                    cfg->standby_takeover_timeout_ms, cfg->standby_poll_interval_ms);
     if (config_kafka_get(cfg, "transactional.id"))
         return errf(err, errlen,
                     "\"kafka.transactional.id\" is managed by sluice: set \"transactional.id\" "

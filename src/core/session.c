@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sluice/base/clock.h"
 #include "sluice/base/log.h"
 #include "sluice/base/metrics.h"
 #include "sluice/base/queue.h"
@@ -243,15 +244,23 @@ static supervisor_step_t session_outcome(supervisor_t *sv, pipeline_result_t pr,
 }
 
 /*
- * The pipeline ended PIPE_FENCED: tell a takeover by another instance (exit 8)
- * from a transaction the coordinator aborted for its age (*pr becomes
- * PIPE_REBUILD). STEP_CONTINUE or STEP_EXIT.
+ * The pipeline ended PIPE_FENCED: tell a takeover by another instance (exit 8;
+ * in standby mode STEP_STANDBY) from a transaction the coordinator aborted
+ * for its age (*pr becomes PIPE_REBUILD). STEP_CONTINUE, STEP_STANDBY or STEP_EXIT.
  */
 static supervisor_step_t tell_fence_cause(supervisor_t *sv, stream_t *s, pipeline_result_t *pr,
                                           char *err, size_t errlen)
 {
     if (*pr != PIPE_FENCED)
         return STEP_CONTINUE;
+    if (!sv->stats.fenced_after_timeout && sv->cfg->standby) {
+        /* Standby mode: the instance that took the lease fenced us; wait as a
+         * standby (this producer can never write again). */
+        log_warning("%s: another instance with transactional id \"%s\" took over; nothing was "
+                    "confirmed; back to standby",
+                    err, sv->cfg->transactional_id);
+        return STEP_STANDBY;
+    }
     if (!sv->stats.fenced_after_timeout) {
         /* The open Kafka transaction (if any) was younger than transaction.timeout.ms:
          * the coordinator cannot have aborted it, so a producer with our
@@ -444,6 +453,16 @@ static supervisor_step_t session_connect(supervisor_t *sv, session_t *ss)
 {
     char err[1024];
     stream_err_t cls;
+    stream_t *checked = sv->preflight_stream;
+    sv->preflight_stream = NULL;
+    if (checked && clock_mono_ms() - sv->preflight_mono_ms < 10000) {
+        /* Identified and checked moments ago, idle since: the session's connection.
+         * (Not after a long wait for Kafka: a connection idle that long may be gone.) */
+        ss->stream = checked;
+        ss->id = sv->preflight_id;
+        return STEP_CONTINUE;
+    }
+    stream_close(checked);
     ss->stream = stream_connect(sv->cfg->pg_conninfo, &cls, err, sizeof err);
     if (!ss->stream)
         return supervisor_pg_failure(sv, cls, err);
@@ -549,7 +568,7 @@ static supervisor_step_t session_stream(supervisor_t *sv, session_t *ss)
     encoder_free(enc);
     snapshot_filter_free(sv->filter);
     sv->filter = NULL;
-    return fenced == STEP_EXIT ? STEP_EXIT : session_outcome(sv, pr, err);
+    return fenced != STEP_CONTINUE ? fenced : session_outcome(sv, pr, err);
 }
 
 /*

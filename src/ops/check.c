@@ -29,6 +29,7 @@
 #include "sluice/base/log.h"
 #include "sluice/kafka/sink.h"
 #include "sluice/pg/conn.h"
+#include "sluice/pg/lease.h"
 #include "sluice/pg/stream.h"
 
 typedef enum { CK_OK, CK_WARN, CK_FAIL, CK_SKIP } result_t;
@@ -807,6 +808,43 @@ static int status_slot(const config_t *cfg, FILE *out, status_slot_t *slot)
     return rc;
 }
 
+/*
+ * Which instance is active and which wait, for instances in standby mode
+ * (pg/lease.h): the lease's holder and the standbys' connections. Prints
+ * nothing when none of them is there (instances not in standby mode hold no
+ * lease).
+ */
+static void status_instances(const config_t *cfg, FILE *out)
+{
+    char err[1024];
+    stream_err_t cls;
+    lease_t *l = lease_connect(cfg->pg_conninfo, cfg->slot, false, &cls, err, sizeof err);
+    lease_view_t v;
+    if (!l || lease_look(l, &v, err, sizeof err)) {
+        char clean[1024];
+        config_redact(cfg, err, clean, sizeof clean);
+        fprintf(out, "instances: cannot look at the standby lease: %s\n", clean);
+        lease_close(l);
+        return;
+    }
+    lease_close(l);
+    if (v.holder_pid) {
+        fprintf(out, "active instance:  holds the lease (PostgreSQL backend %d, client %s)",
+                v.holder_pid, v.holder_client[0] ? v.holder_client : "hidden from this role");
+        if (v.holder_idle_ms >= 0)
+            fprintf(out, ", renewed %.1f s ago", (double) v.holder_idle_ms / 1000);
+        fputc('\n', out);
+    } else if (v.standbys) {
+        fprintf(out, "active instance:  none holds the lease (a standby takes it within "
+                     "standby.poll.interval.ms)\n");
+    }
+    if (v.standbys)
+        fprintf(out, "standby instances: %d waiting (client%s %s)\n", v.standbys,
+                v.standbys == 1 ? "" : "s", v.standby_clients);
+    else if (v.holder_pid)
+        fprintf(out, "standby instances: none waiting\n");
+}
+
 /* The snapshot member of a checkpoint, when it has one. */
 static void status_snapshot(const checkpoint_t *ck, FILE *out)
 {
@@ -889,5 +927,7 @@ int status_run(const config_t *cfg, FILE *out)
 {
     status_slot_t slot = {0};
     int rc = status_slot(cfg, out, &slot);
+    if (rc == EXIT_OK)
+        status_instances(cfg, out);
     return status_checkpoint(cfg, out, &slot, rc);
 }

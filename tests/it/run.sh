@@ -25,6 +25,7 @@ harness_env_start it 1 || exit 1
 . "$HERE/tests_ops.sh"
 . "$HERE/tests_snapshot.sh"
 . "$HERE/tests_deploy.sh"
+. "$HERE/tests_standby.sh"
 
 run_tests test_ "$@"
 summary

@@ -63,6 +63,10 @@ typedef struct {
     long long snapshot_chunk_bytes;
     int snapshot_commit_interval_ms;
     int snapshot_progress_interval_ms;
+    /* hot standby */
+    bool standby;
+    int standby_poll_interval_ms;
+    int standby_takeover_timeout_ms;
     /* operations */
     log_level_t log_level;
     bool log_json;

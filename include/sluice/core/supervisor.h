@@ -14,8 +14,13 @@
  *     a table copy was asked for                     next session at once (copies first)
  *     stopped, fenced by another instance, bad data  exit
  *
+ *   In standby mode (standby = true) the preflight hands over to the slot's
+ *   lease (pg/lease.h): wait until this instance holds it, taking it from a
+ *   holder that stopped renewing it, then fence; an instance fenced by
+ *   another one lets go of everything and waits again instead of exiting.
+ *
  * Owns: the Kafka sink (the producer that fences older instances and reads
- * the checkpoint), the checkpoint itself between sessions, each session's
+ * the checkpoint), the standby lease, the checkpoint itself between sessions, each session's
  * replication connection, queue, encoder and snapshot filter, the pipeline's
  * counters (bound to the metrics), and the retry loop with its backoff
  * (500 ms doubling to 30 s, reset by every Kafka commit).
