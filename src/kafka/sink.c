@@ -58,6 +58,9 @@ typedef struct {
      * made: SASL authentication failures and TLS handshake failures, the last one's text. */
     int auth_failures, tls_failures;
     char conn_errstr[512];
+    /* The error callback's last text about a broker connection: said when a wait for
+     * the cluster ends without an answer. */
+    char last_errstr[512];
 } rdsink_t;
 
 static const sink_ops_t rdsink_ops;
@@ -132,6 +135,8 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
     rdsink_t *s = opaque;
     if (!s)
         return;
+    if (err != RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN)
+        snprintf(s->last_errstr, sizeof s->last_errstr, "%s", reason);
     if (access_unauthenticated((rd_kafka_resp_err_t) err))
         s->auth_failures++;
     else if (err == RD_KAFKA_RESP_ERR__SSL)
@@ -436,7 +441,11 @@ sink_status_t sink_init_transactions(sink_t *sink, int timeout_ms, char *err, si
             rd_kafka_error_destroy(e);
             continue;
         }
+        bool timed_out = rd_kafka_error_code(e) == RD_KAFKA_RESP_ERR__TIMED_OUT;
         sink_status_t st = classify(s, e, "initializing Kafka transactions", err, errlen);
+        size_t n = strlen(err);
+        if (timed_out && s->last_errstr[0] && n + 1 < errlen)
+            snprintf(err + n, errlen - n, " (the last connection error: %s)", s->last_errstr);
         if (st == SINK_ABORT)
             st = s->denied_err ? refuse(s, s->denied_err, ACCESS_TOPIC_WRITE, NULL, err, errlen)
                                : SINK_RETRY;
@@ -729,7 +738,7 @@ static sink_status_t rdsink_commit(void *impl, char *err, size_t errlen)
                 /* Refused (a topic's Write ACL, say): the transaction is aborted, or, if
                  * that failed too, is the coordinator's to abort; either way nothing of
                  * it counts, and the ACL is what to report. */
-                if (ast != SINK_OK)
+                if (ast != SINK_OK && !s->refused) /* (a refusal again says nothing new) */
                     log_warning("%s", aerr);
                 return refuse(s, s->denied_err, ACCESS_TOPIC_WRITE, NULL, err, errlen);
             }
