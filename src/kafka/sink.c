@@ -740,6 +740,9 @@ static sink_status_t rdsink_commit(void *impl, char *err, size_t errlen)
                  * it counts, and the ACL is what to report. */
                 if (ast != SINK_OK && !s->refused) /* (a refusal again says nothing new) */
                     log_warning("%s", aerr);
+                rd_kafka_poll(s->rk, 0);
+                if (access_denied(s->dr_err)) /* a delivery report names the topic */
+                    return delivery_status(s, err, errlen);
                 return refuse(s, s->denied_err, ACCESS_TOPIC_WRITE, NULL, err, errlen);
             }
             if (ast != SINK_OK) {
