@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "sluice/base/buf.h"
 #include "sluice/base/checkpoint.h"
@@ -641,8 +642,17 @@ static void check_kafka_transactions(report_t *r)
     char err[1024];
     config_t *tc = throwaway_cfg(cfg, "check");
     sink_t *ts = sink_new(tc, NULL, err, sizeof err);
-    sink_status_t st = ts ? sink_init_transactions(ts, kafka_timeout(cfg), err, sizeof err)
-                          : SINK_DATA;
+    sink_status_t st = SINK_DATA;
+    /* A retriable answer (the coordinator still loading, on a broker just started) is
+     * asked again, as `run` would, until the check's timeout. */
+    int64_t deadline = clock_mono_ms() + kafka_timeout(cfg);
+    while (ts) {
+        int64_t left = deadline - clock_mono_ms();
+        st = sink_init_transactions(ts, left < 1 ? 1 : (int) left, err, sizeof err);
+        if (st != SINK_RETRY || clock_mono_ms() + 250 >= deadline)
+            break;
+        usleep(250 * 1000);
+    }
     if (!ts)
         report(r, CK_FAIL, "Kafka settings", "fix the setting the message names", "%s",
                scrub(r, err));

@@ -18,6 +18,8 @@ HERE="$(cd "$(dirname "$0")" && pwd)"
 . "$HERE/lib.sh"
 
 harness_build all || exit 1
+# SLUICE_BIN: another sluice binary to test (e.g. a build without a fix, to see a test fail).
+SLUICE="${SLUICE_BIN:-$SLUICE}"
 env_init || exit 1
 env_on_exit reap_sluices
 W="$SLUICE_ENV_DIR/sec"

@@ -192,6 +192,9 @@ sec_acl_removed_while_streaming() {
     start_sampler "$prefix" "$slot" "$W/mid.samples"
     sampler=$SAMPLER_PID
     workload_loop "$W/mid.running" 63 100 2
+    # A failing check ends this test's subshell: stop the loop and the sampler with it, so
+    # that no later test finds the tables still being written.
+    trap 'rm -f "$W/mid.running"; kill "$sampler" 2>/dev/null || true' EXIT
     local n
     n="$(ks_doc_acls | wc -l)"
     for ((i = 1; i <= n; i++)); do
