@@ -133,7 +133,8 @@ static const key_def_t keys[] = {
     {"startup.timeout.ms", T_INT, OFF(kafka_startup_timeout_ms), "30000", false, 1000,
      3600000,
      "At start, how long to wait for the Kafka cluster (fencing, checkpoint read) before exiting "
-     "with code 7. Once running, sluice retries a lost broker for ever."},
+     "with code 7. Credentials the brokers refuse end the wait at once (also exit 7). Once "
+     "running, sluice retries a lost broker for ever."},
     {"log.level", T_LOGLEVEL, OFF(log_level), "info", false, 0, 0,
      "`debug`, `info`, `warning` or `error`."},
     {"log.format", T_LOGFORMAT, OFF(log_json), "text", false, 0, 0,
