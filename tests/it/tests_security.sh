@@ -194,7 +194,9 @@ sec_acl_removed_while_streaming() {
     workload_loop "$W/mid.running" 63 100 2
     # A failing check ends this test's subshell: stop the loop and the sampler with it, so
     # that no later test finds the tables still being written.
-    trap 'rm -f "$W/mid.running"; kill "$sampler" 2>/dev/null || true' EXIT
+    # (Expanded now: the trap runs after this function's locals are gone.)
+    # shellcheck disable=SC2064
+    trap "rm -f '$W/mid.running'; kill $sampler 2>/dev/null || true" EXIT
     local n
     n="$(ks_doc_acls | wc -l)"
     for ((i = 1; i <= n; i++)); do
