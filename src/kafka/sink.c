@@ -55,7 +55,8 @@ typedef struct {
      * the commit reports it as refused. */
     rd_kafka_resp_err_t denied_err;
     /* Connection-level refusals seen through the error callback since the producer was
-     * made: SASL authentication failures and TLS handshake failures, the last one's text. */
+     * made: SASL authentication failures and TLS handshake failures, the last one's text.
+     * A wait for the cluster counts those that come while it waits (refusal_mark). */
     int auth_failures, tls_failures;
     char conn_errstr[512];
     /* The error callback's last text about a broker connection: said when a wait for
@@ -391,21 +392,31 @@ static sink_status_t classify(rdsink_t *s, rd_kafka_error_t *error, const char *
     return st;
 }
 
+/* The refusal counts when a wait for the cluster began (connection_refused). */
+typedef struct {
+    int auth_failures, tls_failures;
+} refusal_mark_t;
+
+static refusal_mark_t refusal_mark(const rdsink_t *s)
+{
+    return (refusal_mark_t){s->auth_failures, s->tls_failures};
+}
+
 /*
  * True, with err naming the cause and s->refused set, once the brokers have
- * refused the connection itself: at the first SASL authentication failure
- * (the broker checked the credentials and said no) or the third failed TLS
- * handshake (one could be a broker going down mid-handshake). librdkafka
- * retries both for ever and its calls only time out, so callers that wait
- * for the cluster ask this between slices of their wait. Serves the error
- * callback first.
+ * refused the connection itself since the wait marked by `since` began: at
+ * the first SASL authentication failure (the broker checked the credentials
+ * and said no) or the third failed TLS handshake (one could be a broker
+ * going down mid-handshake). librdkafka retries both for ever and its calls
+ * only time out, so callers that wait for the cluster ask this between slices
+ * of their wait. Serves the error callback first.
  */
-static bool connection_refused(rdsink_t *s, char *err, size_t errlen)
+static bool connection_refused(rdsink_t *s, refusal_mark_t since, char *err, size_t errlen)
 {
     rd_kafka_poll(s->rk, 0);
-    if (s->auth_failures > 0)
+    if (s->auth_failures > since.auth_failures)
         access_explain_authentication(s->cfg, s->conn_errstr, err, errlen);
-    else if (s->tls_failures >= 3)
+    else if (s->tls_failures - since.tls_failures >= 3)
         access_explain_tls(s->cfg, s->conn_errstr, err, errlen);
     else
         return false;
@@ -424,6 +435,7 @@ sink_status_t sink_init_transactions(sink_t *sink, int timeout_ms, char *err, si
     /* In slices (a timed-out call resumes), asking between them whether the brokers
      * refused the connection itself. */
     int64_t deadline = clock_mono_ms() + timeout_ms;
+    refusal_mark_t since = refusal_mark(s);
     for (;;) {
         int64_t left = deadline - clock_mono_ms();
         int slice = left < 1 ? 1 : left > 500 ? 500 : (int) left;
@@ -432,7 +444,7 @@ sink_status_t sink_init_transactions(sink_t *sink, int timeout_ms, char *err, si
             s->txn_ready = true;
             return SINK_OK;
         }
-        if (connection_refused(s, err, errlen)) {
+        if (connection_refused(s, since, err, errlen)) {
             rd_kafka_error_destroy(e);
             return SINK_DATA;
         }
@@ -464,13 +476,14 @@ static int metadata_partitions(rdsink_t *s, rd_kafka_topic_t *rkt, int timeout_m
 {
     const struct rd_kafka_metadata *md = NULL;
     int64_t deadline = clock_mono_ms() + timeout_ms;
+    refusal_mark_t since = refusal_mark(s);
     rd_kafka_resp_err_t e;
     for (;;) {
         int64_t begun = clock_mono_ms(), left = deadline - begun;
         e = rd_kafka_metadata(s->rk, 0, rkt, &md, left < 1 ? 1 : left > 500 ? 500 : (int) left);
         if (e != RD_KAFKA_RESP_ERR__TRANSPORT && e != RD_KAFKA_RESP_ERR__TIMED_OUT)
             break;
-        if (connection_refused(s, err, errlen)) {
+        if (connection_refused(s, since, err, errlen)) {
             *terr = RD_KAFKA_RESP_ERR__AUTHENTICATION;
             return -1;
         }
