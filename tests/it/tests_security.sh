@@ -292,3 +292,19 @@ sec_mtls_run_exactly_once() {
     grep ' FATAL: ' "$W/tls-nocert.log" | grep -q 'the last connection error: .*certificate' ||
         fail "mTLS without a client certificate: the refusal is not said: $(grep ' FATAL: ' "$W/tls-nocert.log")"
 }
+
+# A CA that did not sign the brokers' certificates: the TLS handshake fails, and run ends
+# with exit 7 saying so once it has failed three times, without waiting out
+# startup.timeout.ms (set long here so that a wait would show).
+sec_wrong_ca_exit_7() {
+    local cfg="$W/ca.conf" rc
+    openssl req -x509 -newkey rsa:2048 -nodes -keyout "$W/other-ca.key" -out "$W/other-ca.crt" \
+        -days 1 -subj "/CN=another-ca" >/dev/null 2>&1
+    ks_config "$cfg" sec_ca secca "kafka.ssl.ca.location = $W/other-ca.crt" "startup.timeout.ms = 120000"
+    rc=0
+    timeout 100 "$SLUICE" run -c "$cfg" >"$W/ca.log" 2>&1 || rc=$?
+    [ "$rc" -eq 7 ] || fail "a wrong CA: run exited $rc, want 7 (124: it waited)"
+    grep ' FATAL: ' "$W/ca.log" | grep -q 'the TLS handshake with Kafka failed: .*certificate verify failed' ||
+        fail "a wrong CA: no clear message: $(grep ' FATAL: ' "$W/ca.log")"
+    log "a wrong CA: run exit $rc: $(grep ' FATAL: ' "$W/ca.log" | sed 's/.*FATAL: *//' | cut -c1-150)…"
+}
