@@ -19,7 +19,9 @@
 # CONTROLLER) and User:admin (SCRAM; the tests' administrator). SCRAM
 # credentials for admin and sluice are written into the metadata log when the
 # node is formatted (kafka-storage format --add-scram, KIP-900), so they exist
-# before the first client connects.
+# before the first client connects. (kafka-configs --alter --add-config
+# 'SCRAM-SHA-512=[password=…]' --entity-type users as the admin adds more once
+# it runs: kafka.admin.ConfigCommand, tried with 3.9.1.)
 #
 # TLS comes from a throwaway CA made with openssl here (RSA 2048, 2 days):
 # a server certificate for the broker (DNS:localhost, IP:127.0.0.1, server and
