@@ -52,7 +52,7 @@ DEPS      := $(LIB_OBJ:.o=.d) $(SAN_OBJ:.o=.d) $(BUILD)/obj/src/main.d
 
 SANFLAGS  := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
-.PHONY: lint soak mutants all deps check unit unit-plain unit-san unit-mutants it faults fuzz fuzz-ci bench bench-snapshot demo clean tools format install uninstall install-check tsan tsan-unit format-check FORCE standby-test
+.PHONY: lint soak mutants all deps check unit unit-plain unit-san unit-mutants it faults fuzz fuzz-ci bench bench-snapshot demo clean tools format install uninstall install-check tsan tsan-unit format-check FORCE standby-test security
 
 all: $(BUILD)/sluice tools
 
@@ -247,6 +247,11 @@ check: deps
 faults: deps
 	$(MAKE) all mutants
 	tests/fault/run.sh
+
+# sluice on a secured Kafka (SASL_SSL, mTLS, ACLs): tests/it/run_security.sh, about 4 minutes.
+security: deps
+	$(MAKE) all
+	tests/it/run_security.sh
 
 # A seeded random schedule of every fault for DURATION (e.g. make soak DURATION=30m).
 DURATION ?= 10m

@@ -133,8 +133,9 @@ static const key_def_t keys[] = {
     {"startup.timeout.ms", T_INT, OFF(kafka_startup_timeout_ms), "30000", false, 1000,
      3600000,
      "At start, how long one attempt waits for the Kafka cluster (fencing, checkpoint read); "
-     "sluice exits with code 7 once this and `startup.retry.timeout.ms` have passed. Once "
-     "running, sluice retries a lost broker for ever."},
+     "sluice exits with code 7 once this and `startup.retry.timeout.ms` have passed. "
+     "Credentials the brokers refuse end the wait at once (also exit 7). Once running, sluice "
+     "retries a lost broker for ever."},
     {"startup.retry.timeout.ms", T_INT, OFF(startup_retry_timeout_ms), "60000", false, 0,
      86400000,
      "At start, how long sluice keeps trying again, with backoff (0.5 s doubling to 5 s), when "

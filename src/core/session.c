@@ -234,7 +234,9 @@ static supervisor_step_t session_outcome(supervisor_t *sv, pipeline_result_t pr,
         return STEP_NEXT_SESSION;
     case PIPE_DATA:
         log_fatal("%s", err);
-        return supervisor_exit(sv, EXIT_DATA);
+        /* Kafka refusing sluice's principal is exit 7 whenever it happens (an ACL
+         * restored heals it, so a supervisor may retry); data it cannot take is 9. */
+        return supervisor_exit(sv, sink_refused(sv->sink) ? EXIT_KAFKA : EXIT_DATA);
     case PIPE_PROTOCOL:
         log_fatal("%s", err);
         return supervisor_exit(sv, EXIT_INTERNAL);

@@ -22,11 +22,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "sluice/base/buf.h"
 #include "sluice/base/checkpoint.h"
+#include "sluice/base/clock.h"
 #include "sluice/core/snapshot.h"
 #include "sluice/base/log.h"
+#include "sluice/kafka/access.h"
 #include "sluice/kafka/sink.h"
 #include "sluice/pg/conn.h"
 #include "sluice/pg/lease.h"
@@ -424,20 +427,34 @@ static void quiet_log(const rd_kafka_t *rk, int level, const char *fac, const ch
     log_debug("kafka [%s]: %s", fac, buf);
 }
 
+/* Refusals of the connection itself, seen through the check client's error callback. */
+typedef struct {
+    int auth_failures, tls_failures;
+    char reason[512];
+} refusals_t;
+
 static void quiet_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
     (void) rk;
-    (void) err;
-    (void) opaque;
     log_debug("kafka: %s", reason);
+    refusals_t *rf = opaque;
+    if (access_unauthenticated((rd_kafka_resp_err_t) err))
+        rf->auth_failures++;
+    else if (err == RD_KAFKA_RESP_ERR__SSL)
+        rf->tls_failures++;
+    else
+        return;
+    snprintf(rf->reason, sizeof rf->reason, "%s", reason);
 }
 
-/* A plain (non-transactional) producer with the user's kafka.* settings. */
-static rd_kafka_t *kafka_client(const config_t *cfg, char *err, size_t errlen)
+/* A plain (non-transactional) producer with the user's kafka.* settings; its error callback
+ * counts refusals into rf. */
+static rd_kafka_t *kafka_client(const config_t *cfg, refusals_t *rf, char *err, size_t errlen)
 {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     rd_kafka_conf_set_log_cb(conf, quiet_log);
     rd_kafka_conf_set_error_cb(conf, quiet_error);
+    rd_kafka_conf_set_opaque(conf, rf);
     char e[512];
     for (size_t i = 0; i < cfg->nkafka; i++) {
         if (rd_kafka_conf_set(conf, cfg->kafka[i].key, cfg->kafka[i].value, e, sizeof e) !=
@@ -470,10 +487,13 @@ static int topic_partitions(const struct rd_kafka_metadata *md, const char *topi
     return -1;
 }
 
-/* Validates (without creating) the creation of the given topics; appends failures to out. */
+/* Validates (without creating) the creation of the given topics; appends failures to out.
+ * *refused: Kafka denied the creation (the first such topic's ACL is named in problems). */
 static bool topics_creatable(rd_kafka_t *rk, const config_t *cfg, char **topics, size_t n,
-                             strbuf_t *problems)
+                             strbuf_t *problems, bool *refused)
 {
+    char acl[1024];
+    *refused = false;
     if (n == 0)
         return true;
     rd_kafka_NewTopic_t **nt = xcalloc(n, sizeof *nt);
@@ -500,6 +520,12 @@ static bool topics_creatable(rd_kafka_t *rk, const config_t *cfg, char **topics,
     if (!ev) {
         strbuf_appendf(problems, "%sthe request timed out", ok ? "" : "; ");
         ok = false;
+    } else if (access_denied(rd_kafka_event_error(ev)) && made > 0) {
+        access_explain(cfg, rd_kafka_event_error(ev), ACCESS_TOPIC_CREATE, topics[0], acl,
+                       sizeof acl);
+        strbuf_appendf(problems, "%s%s", ok ? "" : "; ", acl);
+        *refused = true;
+        ok = false;
     } else if (rd_kafka_event_error(ev)) {
         strbuf_appendf(problems, "%s%s", ok ? "" : "; ", rd_kafka_event_error_string(ev));
         ok = false;
@@ -509,7 +535,16 @@ static bool topics_creatable(rd_kafka_t *rk, const config_t *cfg, char **topics,
             rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &cnt);
         for (size_t i = 0; i < cnt; i++) {
             rd_kafka_resp_err_t te = rd_kafka_topic_result_error(res[i]);
-            if (te && te != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
+            if (access_denied(te)) {
+                /* One ACL covers them all: named once. */
+                if (!*refused) {
+                    access_explain(cfg, te, ACCESS_TOPIC_CREATE, rd_kafka_topic_result_name(res[i]),
+                                   acl, sizeof acl);
+                    strbuf_appendf(problems, "%s%s", ok ? "" : "; ", acl);
+                }
+                *refused = true;
+                ok = false;
+            } else if (te && te != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
                 const char *msg = rd_kafka_topic_result_error_string(res[i]);
                 strbuf_appendf(problems, "%s\"%s\": %s", ok ? "" : "; ",
                                rd_kafka_topic_result_name(res[i]), msg ? msg : rd_kafka_err2str(te));
@@ -547,27 +582,52 @@ static void throwaway_cfg_free(config_t *c)
 
 /* A plain client and the cluster's metadata (*md, the caller destroys it); NULL, with the
  * checks that need Kafka skipped, when Kafka cannot be reached. */
-static rd_kafka_t *check_kafka_reachable(report_t *r, const struct rd_kafka_metadata **md)
+static rd_kafka_t *check_kafka_reachable(report_t *r, refusals_t *rf,
+                                         const struct rd_kafka_metadata **md)
 {
     const config_t *cfg = r->cfg;
     const char *bootstrap = config_kafka_get(cfg, "bootstrap.servers");
     char err[1024];
-    rd_kafka_t *rk = kafka_client(cfg, err, sizeof err);
+    rd_kafka_t *rk = kafka_client(cfg, rf, err, sizeof err);
     if (!rk) {
         report(r, CK_FAIL, "Kafka settings", "correct the kafka.* setting the message names", "%s",
                scrub(r, err));
         return NULL;
     }
-    rd_kafka_resp_err_t me = rd_kafka_metadata(rk, 1, NULL, md, kafka_timeout(cfg));
-    if (me) {
+    /* In slices, so that refused credentials (retried by librdkafka for ever) end the
+     * wait as sink_init_transactions does: at the first SASL failure, the third TLS one. */
+    int64_t deadline = clock_mono_ms() + kafka_timeout(cfg);
+    rd_kafka_resp_err_t me;
+    for (;;) {
+        int64_t left = deadline - clock_mono_ms();
+        me = rd_kafka_metadata(rk, 1, NULL, md, left < 1 ? 1 : left > 500 ? 500 : (int) left);
+        rd_kafka_poll(rk, 0); /* serves the error callback */
+        if (!me || rf->auth_failures > 0 || rf->tls_failures >= 3 || clock_mono_ms() >= deadline)
+            break;
+    }
+    bool refused = rf->auth_failures > 0 || rf->tls_failures >= 3;
+    if (me && refused) {
+        if (rf->auth_failures > 0)
+            access_explain_authentication(cfg, rf->reason, err, sizeof err);
+        else
+            access_explain_tls(cfg, rf->reason, err, sizeof err);
+        report(r, CK_FAIL, "Kafka reachable",
+               rf->auth_failures ? "correct kafka.sasl.username / kafka.sasl.password (or create "
+                                  "the user on the cluster)"
+                                : "correct the kafka.ssl.* settings",
+               "%s", scrub(r, err));
+    } else if (me) {
         report(r, CK_FAIL, "Kafka reachable",
                "check kafka.bootstrap.servers, the network, and the security settings "
                "(kafka.security.protocol, kafka.sasl.*, kafka.ssl.*)",
                "no answer from \"%s\" within %d ms: %s", bootstrap, kafka_timeout(cfg),
                rd_kafka_err2str(me));
-        report(r, CK_SKIP, "Kafka transactions", NULL, "Kafka unreachable");
-        report(r, CK_SKIP, "topics", NULL, "Kafka unreachable");
-        report(r, CK_SKIP, "checkpoint", NULL, "Kafka unreachable");
+    }
+    if (me) {
+        const char *why = refused ? "Kafka refused the connection" : "Kafka unreachable";
+        report(r, CK_SKIP, "Kafka transactions", NULL, "%s", why);
+        report(r, CK_SKIP, "topics", NULL, "%s", why);
+        report(r, CK_SKIP, "checkpoint", NULL, "%s", why);
         rd_kafka_destroy(rk);
         return NULL;
     }
@@ -583,8 +643,17 @@ static void check_kafka_transactions(report_t *r)
     char err[1024];
     config_t *tc = throwaway_cfg(cfg, "check");
     sink_t *ts = sink_new(tc, NULL, err, sizeof err);
-    sink_status_t st = ts ? sink_init_transactions(ts, kafka_timeout(cfg), err, sizeof err)
-                          : SINK_DATA;
+    sink_status_t st = SINK_DATA;
+    /* A retriable answer (the coordinator still loading, on a broker just started) is
+     * asked again, as `run` would, until the check's timeout. */
+    int64_t deadline = clock_mono_ms() + kafka_timeout(cfg);
+    while (ts) {
+        int64_t left = deadline - clock_mono_ms();
+        st = sink_init_transactions(ts, left < 1 ? 1 : (int) left, err, sizeof err);
+        if (st != SINK_RETRY || clock_mono_ms() + 250 >= deadline)
+            break;
+        usleep(250 * 1000);
+    }
     if (!ts)
         report(r, CK_FAIL, "Kafka settings", "fix the setting the message names", "%s",
                scrub(r, err));
@@ -592,33 +661,69 @@ static void check_kafka_transactions(report_t *r)
         report(r, CK_OK, "Kafka transactions", NULL,
                "init_transactions works (tried as \"%s\"; \"%s\" was not touched)",
                tc->transactional_id, cfg->transactional_id);
+    else if (sink_refused(ts))
+        report(r, CK_FAIL, "Kafka transactions",
+               "add the ACL the message names (docs/operations.md, Security, lists every ACL "
+               "sluice needs)",
+               "%s", scrub(r, err));
     else
         report(r, CK_FAIL, "Kafka transactions",
                "the brokers need a healthy __transaction_state topic "
-               "(transaction.state.log.replication.factor <= brokers, min.isr met) and the role "
-               "needs the TransactionalId ACL (Write, Describe) for \"sluice-*\"",
+               "(transaction.state.log.replication.factor <= brokers, min.isr met)",
                "%s", scrub(r, err));
     sink_free(ts);
     throwaway_cfg_free(tc);
 }
 
-/* Topics: present (the checkpoint topic with one partition) or creatable. */
+/*
+ * True if Kafka answers for topic, asked by name, that it exists or that it does not:
+ * the principal may describe it (the all-topics listing leaves out, without a word, the
+ * topics it may not). False, with *denied, when it may not.
+ */
+static bool topic_describable(rd_kafka_t *rk, const config_t *cfg, const char *topic,
+                              rd_kafka_resp_err_t *denied)
+{
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 0, rkt, &md, kafka_timeout(cfg));
+    if (!e && md->topic_cnt == 1)
+        e = md->topics[0].err;
+    if (md)
+        rd_kafka_metadata_destroy(md);
+    rd_kafka_topic_destroy(rkt);
+    *denied = access_denied(e) ? e : RD_KAFKA_RESP_ERR_NO_ERROR;
+    return !*denied;
+}
+
+/* Topics: present (the checkpoint topic with one partition) or creatable, and writable as far
+ * as Kafka tells (Write implies Describe: a topic sluice may not describe it may not write). */
 static void check_kafka_topics(report_t *r, const pg_facts_t *f, rd_kafka_t *rk,
                                const struct rd_kafka_metadata *md)
 {
     const config_t *cfg = r->cfg;
     char **missing = xcalloc(f->ntopics + 2, sizeof *missing);
-    size_t nmissing = 0, present = 0;
+    size_t nmissing = 0, present = 0, ndenied = 0;
+    const char *denied_topic = NULL;
+    rd_kafka_resp_err_t denied = RD_KAFKA_RESP_ERR_NO_ERROR, d;
     int ck_parts = topic_partitions(md, cfg->checkpoint_topic);
-    if (ck_parts < 0)
-        missing[nmissing++] = cfg->checkpoint_topic;
-    else
+    if (ck_parts >= 0)
         present++;
+    else if (topic_describable(rk, cfg, cfg->checkpoint_topic, &d))
+        missing[nmissing++] = cfg->checkpoint_topic;
+    else {
+        ndenied++;
+        denied = d;
+        denied_topic = cfg->checkpoint_topic;
+    }
     for (size_t i = 0; i < f->ntopics; i++) {
-        if (topic_partitions(md, f->topics[i]) < 0)
-            missing[nmissing++] = f->topics[i];
-        else
+        if (topic_partitions(md, f->topics[i]) >= 0)
             present++;
+        else if (topic_describable(rk, cfg, f->topics[i], &d))
+            missing[nmissing++] = f->topics[i];
+        else if (ndenied++ == 0) {
+            denied = d;
+            denied_topic = f->topics[i];
+        }
     }
     if (ck_parts > 1) {
         report(r, CK_FAIL, "topics",
@@ -626,18 +731,28 @@ static void check_kafka_topics(report_t *r, const pg_facts_t *f, rd_kafka_t *rk,
                "creates it compacted with one partition)",
                "checkpoint topic \"%s\" has %d partitions, it must have 1", cfg->checkpoint_topic,
                ck_parts);
+    } else if (ndenied) {
+        char acl[1024];
+        access_explain(cfg, denied, ACCESS_TOPIC_WRITE, denied_topic, acl, sizeof acl);
+        report(r, CK_FAIL, "topics",
+               "add the ACL the message names (docs/operations.md, Security, lists every ACL "
+               "sluice needs)",
+               "%s (%zu of %zu topics refused)", scrub(r, acl), ndenied, f->ntopics + 1);
     } else {
         strbuf_t problems = STRBUF_INIT;
         strbuf_append(&problems, "", 0);
-        if (topics_creatable(rk, cfg, missing, nmissing, &problems))
+        bool refused;
+        if (topics_creatable(rk, cfg, missing, nmissing, &problems, &refused))
             report(r, CK_OK, "topics", NULL, "%zu present, %zu to be created by sluice (validated)",
                    present, nmissing);
         else
             report(r, CK_FAIL, "topics",
-                   "create them beforehand, or grant the role CREATE on the cluster or topics; "
-                   "check topic.partitions and topic.replication.factor",
+                   refused ? "add the ACL the message names, or create the topics beforehand "
+                             "(docs/operations.md, Security)"
+                           : "create them beforehand, or grant the role CREATE on the cluster or "
+                             "topics; check topic.partitions and topic.replication.factor",
                    "%zu present, %zu missing and not creatable: %s", present, nmissing,
-                   problems.data);
+                   scrub(r, problems.data));
         strbuf_free(&problems);
     }
     free(missing);
@@ -655,8 +770,11 @@ static void check_kafka_checkpoint(report_t *r, const pg_facts_t *f)
         ss ? sink_read_checkpoint(ss, cfg->slot, &ck, cfg->kafka_startup_timeout_ms, err, sizeof err)
            : SINK_DATA;
     if (st != SINK_OK) {
-        report(r, CK_FAIL, "checkpoint", "see the message", "reading \"%s\": %s",
-               cfg->checkpoint_topic, scrub(r, err));
+        report(r, CK_FAIL, "checkpoint",
+               ss && sink_refused(ss) ? "add the ACL the message names (docs/operations.md, "
+                                        "Security, lists every ACL sluice needs)"
+                                      : "see the message",
+               "reading \"%s\": %s", cfg->checkpoint_topic, scrub(r, err));
     } else if (!ck.present) {
         report(r, f->slot_exists ? CK_WARN : CK_OK, "checkpoint",
                "fine on a first start; otherwise Kafka lost the checkpoint topic",
@@ -693,7 +811,8 @@ static void check_kafka_checkpoint(report_t *r, const pg_facts_t *f)
 static void check_kafka(report_t *r, const pg_facts_t *f)
 {
     const struct rd_kafka_metadata *md = NULL;
-    rd_kafka_t *rk = check_kafka_reachable(r, &md);
+    refusals_t rf = {0}; /* outlives the client, whose error callback fills it */
+    rd_kafka_t *rk = check_kafka_reachable(r, &rf, &md);
     if (!rk)
         return;
     check_kafka_transactions(r);
