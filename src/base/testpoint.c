@@ -51,7 +51,7 @@ static void arm(const char *spec, size_t len)
         log_warning("test point \"%s\" ignored: expected name[:n[:KILL|STOP|TERM]]", spec);
         return;
     }
-    snprintf(points[npoints].name, sizeof points[npoints].name, "%s", buf);
+    memcpy(points[npoints].name, buf, strlen(buf) + 1); /* length checked above */
     points[npoints].sig = sig;
     atomic_store(&points[npoints].countdown, n);
     npoints++;
