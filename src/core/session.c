@@ -38,11 +38,21 @@ static supervisor_step_t create_slot(supervisor_t *sv, session_t *ss)
     char err[1024];
     const config_t *cfg = sv->cfg;
     if (sv->ckpt.present) {
+        /* A server past timeline 1 was promoted (or restored): most likely a failover
+         * to a standby that had no copy of the slot. */
+        char why[384] = "";
+        if (ss->id.timeline > 1)
+            snprintf(why, sizeof why,
+                     " This server is on timeline %u: if it is a standby promoted after a "
+                     "failover, the slot was not copied to it; only a failover slot is "
+                     "(postgres.slot.failover = true, PostgreSQL 17+, with the standby set up "
+                     "as docs/operations.md \"Failover\" says).",
+                     ss->id.timeline);
         log_fatal("replication slot \"%s\" does not exist, but Kafka holds a checkpoint at "
-                  LSN_FMT ": the slot was dropped, so changes after it may be lost. Recreate "
-                  "the pipeline deliberately (new slot and an initial snapshot), or remove "
-                  "the checkpoint record for slot \"%s\" from \"%s\"",
-                  cfg->slot, LSN_ARGS(sv->ckpt.end_lsn), cfg->slot, cfg->checkpoint_topic);
+                  LSN_FMT ": the slot was dropped or lost, so changes after it may be lost.%s "
+                  "Recreate the pipeline deliberately (new slot and an initial snapshot), or "
+                  "remove the checkpoint record for slot \"%s\" from \"%s\"",
+                  cfg->slot, LSN_ARGS(sv->ckpt.end_lsn), why, cfg->slot, cfg->checkpoint_topic);
         return supervisor_exit(sv, EXIT_SLOT_MISMATCH);
     }
     if (!cfg->create_slot) {
@@ -63,7 +73,8 @@ static supervisor_step_t create_slot(supervisor_t *sv, session_t *ss)
     }
     if (e)
         return supervisor_pg_failure(sv, e, err);
-    log_info("created replication slot \"%s\" at " LSN_FMT "%s", cfg->slot, LSN_ARGS(at),
+    log_info("created replication slot \"%s\" at " LSN_FMT "%s%s", cfg->slot, LSN_ARGS(at),
+             cfg->slot_failover ? " as a failover slot" : "",
              sv->exported ? " with an exported snapshot" : "");
     sv->slot_confirmed = at;
     ss->start = 0;
@@ -150,6 +161,13 @@ static supervisor_step_t check_slot(supervisor_t *sv, session_t *ss)
     supervisor_step_t st = check_slot_kind(sv, ss, &slot);
     if (st == STEP_CONTINUE && slot.active_pid)
         st = supervisor_wait_slot_released(sv, ss->stream, &slot);
+    if (st == STEP_CONTINUE && sv->cfg->slot_failover && !slot.failover) {
+        e = stream_slot_enable_failover(ss->stream, sv->cfg->slot, err, sizeof err);
+        if (e)
+            return supervisor_pg_failure(sv, e, err);
+        log_info("replication slot \"%s\" is now a failover slot (postgres.slot.failover)",
+                 sv->cfg->slot);
+    }
     if (st != STEP_CONTINUE)
         return st;
     return check_slot_position(sv, ss, &slot);
@@ -444,12 +462,13 @@ static supervisor_step_t session_connect(supervisor_t *sv, session_t *ss)
 {
     char err[1024];
     stream_err_t cls;
+    stream_wants_t wants = stream_wants_of(sv->cfg);
     ss->stream = stream_connect(sv->cfg->pg_conninfo, &cls, err, sizeof err);
     if (!ss->stream)
         return supervisor_pg_failure(sv, cls, err);
     cls = stream_identify(ss->stream, &ss->id, err, sizeof err);
     if (!cls)
-        cls = stream_check_server(ss->stream, sv->cfg->publication, err, sizeof err);
+        cls = stream_check_server(ss->stream, sv->cfg->publication, &wants, err, sizeof err);
     return cls ? supervisor_pg_failure(sv, cls, err) : STEP_CONTINUE;
 }
 
