@@ -5,6 +5,8 @@
 #                   against a real PostgreSQL 15 and a real Kafka broker
 #   make unit       unit tests only
 #   make it         integration tests only
+#   make check-newest  a core subset on the newest pair (PostgreSQL 18, Kafka 4.x); part of check
+#   make matrix     the core tests on PostgreSQL 14-18 x Kafka 3.9.1, 4.x (long; not in CI)
 #   make fuzz       run the pgoutput decoder fuzzer (libFuzzer, clang) briefly
 #   make bench      benchmarks (not part of the tests)
 
@@ -36,7 +38,7 @@ DEPS      := $(LIB_OBJ:.o=.d) $(SAN_OBJ:.o=.d) $(BUILD)/obj/src/main.d
 
 SANFLAGS  := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
-.PHONY: lint soak mutants all deps check unit unit-plain unit-san unit-mutants it faults fuzz bench bench-snapshot demo clean tools format
+.PHONY: matrix check-newest lint soak mutants all deps check unit unit-plain unit-san unit-mutants it faults fuzz bench bench-snapshot demo clean tools format
 
 all: $(BUILD)/sluice tools
 
@@ -128,6 +130,19 @@ check: deps
 	$(MAKE) unit
 	$(MAKE) unit-mutants
 	$(MAKE) it
+	$(MAKE) check-newest
+
+# The newest pair besides the default one: exactly once under a workload and
+# under kill -9, and the golden output, on PostgreSQL 18 with Kafka 4.x.
+NEWEST_TESTS := test_workload_exactly_once test_crash_restart_exactly_once test_golden
+check-newest: all
+	@tests/env/install.sh --pg 18 --kafka 4 >/dev/null
+	SLUICE_PG_VERSION=18 SLUICE_KAFKA_VERSION=4 tests/it/run.sh $(NEWEST_TESTS)
+
+# Every PostgreSQL (14-18) x every pinned Kafka: the core tests, one table
+# (tests/it/matrix.sh; MATRIX_PG, MATRIX_KAFKA, MATRIX_TESTS narrow it).
+matrix: all
+	tests/it/matrix.sh
 
 faults: deps
 	$(MAKE) all mutants
