@@ -7,6 +7,7 @@
 #   make it         integration tests only
 #   make check-newest  a core subset on the newest pair (PostgreSQL 18, Kafka 4.x); part of check
 #   make matrix     the core tests on PostgreSQL 14-18 x Kafka 3.9.1, 4.x (long; not in CI)
+#   make failover   primary killed, standby promoted, exactly once (PostgreSQL 17, 18; not in CI)
 #   make fuzz       run the pgoutput decoder fuzzer (libFuzzer, clang) briefly
 #   make bench      benchmarks (not part of the tests)
 
@@ -38,7 +39,7 @@ DEPS      := $(LIB_OBJ:.o=.d) $(SAN_OBJ:.o=.d) $(BUILD)/obj/src/main.d
 
 SANFLAGS  := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
-.PHONY: matrix check-newest lint soak mutants all deps check unit unit-plain unit-san unit-mutants it faults fuzz bench bench-snapshot demo clean tools format
+.PHONY: matrix check-newest failover lint soak mutants all deps check unit unit-plain unit-san unit-mutants it faults fuzz bench bench-snapshot demo clean tools format
 
 all: $(BUILD)/sluice tools
 
@@ -143,6 +144,11 @@ check-newest: all
 # (tests/it/matrix.sh; MATRIX_PG, MATRIX_KAFKA, MATRIX_TESTS narrow it).
 matrix: all
 	tests/it/matrix.sh
+
+# Failover on PostgreSQL 17 and 18: primary killed and standby promoted
+# FAILOVER_KILLS (3) times under a workload, exactly once (tests/it/failover.sh).
+failover: all
+	tests/it/failover.sh
 
 faults: deps
 	$(MAKE) all mutants
