@@ -137,6 +137,52 @@ static supervisor_step_t check_slot_position(supervisor_t *sv, session_t *ss,
 }
 
 /*
+ * A checkpoint read on another timeline (the server failed over or was
+ * restored since) must end within this server's history: where its timeline
+ * forked off. Beyond it, Kafka holds changes this server never had, and it
+ * may reuse those positions for new ones, which streaming from the
+ * checkpoint would skip. STEP_CONTINUE, STEP_RETRY or STEP_EXIT.
+ */
+static supervisor_step_t check_history(supervisor_t *sv, const session_t *ss)
+{
+    char err[1024];
+    const checkpoint_t *ck = &sv->ckpt;
+    if (!ck->present || !ck->timeline || ck->timeline == ss->id.timeline)
+        return STEP_CONTINUE;
+    sluice_lsn_t fork = 0;
+    bool found = false;
+    if (ck->timeline < ss->id.timeline) {
+        stream_err_t e = stream_timeline_fork(ss->stream, ss->id.timeline, ck->timeline, &fork,
+                                              &found, err, sizeof err);
+        if (e)
+            return supervisor_pg_failure(sv, e, err);
+    }
+    if (!found) {
+        log_fatal("the checkpoint in \"%s\" was written on timeline %u, which is not in the "
+                  "history of this server (timeline %u): it is not the server sluice streamed "
+                  "from, nor one promoted or restored from it. Point postgres.conninfo at the "
+                  "right server, or recreate the pipeline deliberately",
+                  sv->cfg->checkpoint_topic, ck->timeline, ss->id.timeline);
+        return supervisor_exit(sv, EXIT_SLOT_MISMATCH);
+    }
+    if (ck->end_lsn > fork) {
+        log_fatal("Kafka holds changes up to " LSN_FMT " of timeline %u, but this server's "
+                  "history left timeline %u at " LSN_FMT ": the changes in between never reached "
+                  "this server (it was promoted from a standby that did not have them; "
+                  "synchronized_standby_slots on the primary prevents that, see docs/operations.md "
+                  "\"Failover\"), and streaming on would skip its new transactions at those "
+                  "positions. Compare Kafka with the database for what the old primary had, "
+                  "then recreate the pipeline deliberately",
+                  LSN_ARGS(ck->end_lsn), ck->timeline, ck->timeline, LSN_ARGS(fork));
+        return supervisor_exit(sv, EXIT_SLOT_MISMATCH);
+    }
+    log_info("the server is on timeline %u; the checkpoint (" LSN_FMT ", timeline %u) lies "
+             "within its history (timeline %u ended at " LSN_FMT ")",
+             ss->id.timeline, LSN_ARGS(ck->end_lsn), ck->timeline, ck->timeline, LSN_ARGS(fork));
+    return STEP_CONTINUE;
+}
+
+/*
  * Step 3: the slot must not be ahead of the checkpoint, and must exist if a
  * checkpoint does; ss->start is where to stream from. STEP_CONTINUE,
  * STEP_RETRY or STEP_EXIT.
@@ -152,6 +198,9 @@ static supervisor_step_t check_slot(supervisor_t *sv, session_t *ss)
                   sv->cfg->checkpoint_topic, ck->system_id, ss->id.system_id);
         return supervisor_exit(sv, EXIT_SLOT_MISMATCH);
     }
+    supervisor_step_t hist = check_history(sv, ss);
+    if (hist != STEP_CONTINUE)
+        return hist;
     slot_info_t slot;
     stream_err_t e = stream_slot_info(ss->stream, sv->cfg->slot, &slot, err, sizeof err);
     if (e)
@@ -361,6 +410,7 @@ static supervisor_step_t copy_snapshot(supervisor_t *sv, session_t *ss, snapshot
                           .progress = prog,
                           .resume_lsn = resume,
                           .system_id = ss->id.system_id,
+                          .timeline = ss->id.timeline,
                           .db_name = ss->id.dbname,
                           .snapshot_name = name,
                           .consistent_point = cpoint,
@@ -546,6 +596,7 @@ static supervisor_step_t session_stream(supervisor_t *sv, session_t *ss)
                             .queue = q,
                             .ckpt = &sv->ckpt,
                             .system_id = id->system_id,
+                            .timeline = id->timeline,
                             .stop = sv->stop,
                             .stats = &sv->stats,
                             .snapshot_filter = sv->filter};

@@ -155,6 +155,50 @@ void stream_version_text(int v, char *out, size_t outlen)
         snprintf(out, outlen, "%d.%d.%d", v / 10000, v / 100 % 100, v % 100);
 }
 
+bool stream_history_fork(const char *history, uint32_t tli, sluice_lsn_t *fork)
+{
+    /* Each line: "<parent tli>\t<switchpoint>\t<reason>"; blank and '#' lines are skipped. */
+    for (const char *line = history; line && *line;) {
+        const char *next = strchr(line, '\n');
+        char buf[128];
+        size_t n = next ? (size_t) (next - line) : strlen(line);
+        snprintf(buf, sizeof buf, "%.*s", (int) (n < sizeof buf ? n : sizeof buf - 1), line);
+        char *end;
+        unsigned long parent = strtoul(buf, &end, 10);
+        if (end != buf && (*end == '\t' || *end == ' ') && parent == tli) {
+            while (*end == '\t' || *end == ' ')
+                end++;
+            char lsn[32];
+            size_t k = strcspn(end, "\t \r");
+            snprintf(lsn, sizeof lsn, "%.*s", (int) (k < sizeof lsn ? k : sizeof lsn - 1), end);
+            if (lsn_parse(lsn, fork))
+                return true;
+        }
+        line = next ? next + 1 : NULL;
+    }
+    return false;
+}
+
+stream_err_t stream_timeline_fork(stream_t *s, uint32_t current, uint32_t tli, sluice_lsn_t *fork,
+                                  bool *found, char *err, size_t errlen)
+{
+    char sql[64];
+    *found = false;
+    snprintf(sql, sizeof sql, "TIMELINE_HISTORY %u", current);
+    PGresult *res = run_query(s, sql, PGRES_TUPLES_OK, err, errlen);
+    if (!res)
+        return lost_or(s, STREAM_ERR_SETUP);
+    if (PQntuples(res) != 1 || PQnfields(res) < 2) {
+        snprintf(err, errlen, "TIMELINE_HISTORY %u returned %d rows, expected 1", current,
+                 PQntuples(res));
+        PQclear(res);
+        return STREAM_ERR_PROTOCOL;
+    }
+    *found = stream_history_fork(PQgetvalue(res, 0, 1), tli, fork);
+    PQclear(res);
+    return STREAM_OK;
+}
+
 stream_wants_t stream_wants_of(const config_t *cfg)
 {
     return (stream_wants_t){.failover = cfg->slot_failover, .origin_none = cfg->origin == ORIGIN_NONE};

@@ -6,11 +6,14 @@
 # immediate), the standby promoted, sluice reconnecting to it and resuming
 # from its synced slot, a new standby built from the new primary. Then the
 # verifier: every committed change exactly once (V1-V5, V7), the slot not
-# ahead of the checkpoint. sluice's downtime per failover is printed. Last,
+# ahead of the checkpoint. sluice's downtime per failover is printed. Then
 # the same failover with an ordinary slot: sluice stops with exit 6 and a
-# message naming the cause, and nothing is confirmed.
+# message naming the cause, and nothing is confirmed. Last, a failover slot
+# without synchronized_standby_slots and a standby that missed what Kafka
+# holds: sluice stops with exit 6 (the checkpoint lies past the point where
+# the new primary's timeline forked) instead of skipping new transactions.
 #
-#   tests/it/failover.sh                 (FAILOVER_PG="17 18", FAILOVER_KILLS=3)
+#   tests/it/failover.sh        (FAILOVER_PG="17 18", FAILOVER_KILLS=3, FAILOVER_TESTS=all)
 #
 # The two nodes keep their ports (A and B), so one conninfo names both:
 # host=127.0.0.1,127.0.0.1 port=A,B target_session_attrs=read-write. A new
@@ -266,10 +269,62 @@ test_failover_without_failover_slot_exits_6() {
     log "checkpoint unchanged: $(echo "$after" | tr '\n' ' ')"
 }
 
-run_test test_failover_exactly_once
+# A failover slot without synchronized_standby_slots: sluice streams changes
+# the standby does not have (here: the standby is stopped meanwhile), the
+# primary dies, the standby is promoted. Kafka then holds changes past the
+# point where the new primary's history forked off: sluice must stop (exit 6)
+# and say so, not stream on and skip the new primary's transactions at those
+# positions.
+test_failover_standby_behind_exits_6() {
+    local slot=fobehind prefix=fobehind cfg="$W/fobehind.conf" logf="$W/fobehind.log" primary standby rc=0
+    primary="$(current_primary)" || { fail "no primary is running"; return 1; }
+    standby="$(other "$primary")"
+    use_node "$primary"
+    make_standby "$standby" "$primary" || return 1
+    node_psql "$primary" -q -c "ALTER SYSTEM RESET synchronized_standby_slots" -c "SELECT pg_reload_conf()" >/dev/null
+    pg_psql -q -c "TRUNCATE wl_a, wl_b, wl_c, wl_ledger"
+    sluice_config "$cfg" "$slot" "$prefix" "commit.interval.ms = 50" "postgres.slot.failover = true" \
+        "postgres.conninfo = $(CONNINFO_HOSTS) user=sluice password=sluice"
+    "$SLUICE" check -c "$cfg" >"$W/fobehind.check" 2>&1 || true
+    grep -q '^  warn  synchronized_standby_slots: is unset' "$W/fobehind.check" ||
+        { cat "$W/fobehind.check" >&2; fail "check did not warn about the unset synchronized_standby_slots"; }
+    sluice_start "$cfg" "$logf"
+    local pid=$SLUICE_PID
+    wait_slot_exists "$slot" || return 1
+    "$WORKLOAD" "$PG_ADMIN_CONNINFO" --clients 2 --txns 100 --seed 91 >/dev/null
+    wait_progress "$slot" 60 || fail "sluice did not catch up"
+    wait_for 120 slot_synced_on "$standby" "$slot" || { fail "slot $slot not synchronized to node $standby"; return 1; }
+    # The standby stops receiving; the primary goes on, and sluice streams it all to Kafka.
+    node_kill "$standby"
+    "$WORKLOAD" "$PG_ADMIN_CONNINFO" --clients 2 --txns 200 --seed 92 >/dev/null
+    wait_progress "$slot" 60 || fail "sluice did not catch up with the standby down"
+    local before after
+    before="$("$SLUICE" status -c "$cfg" 2>&1 | grep -E '^checkpoint:|resumes at' || true)"
+    node_kill "$primary"
+    node_start "$standby" || return 1
+    promote "$standby" || { fail "node $standby did not promote"; return 1; }
+    use_node "$standby"
+    wait_exit "$pid" 180 || rc=$?
+    [ "$rc" -eq 6 ] || fail "sluice exited $rc after a failover to a standby that lacks what Kafka holds, want 6: $(tail -3 "$logf")"
+    grep -q "Kafka holds changes up to [0-9A-F/]* of timeline [0-9]*, but this server's history left timeline [0-9]* at [0-9A-F/]*: the changes in between never reached this server" "$logf" ||
+        fail "no clear message: $(grep -m1 FATAL "$logf")"
+    log "exit $rc: $(grep -m1 FATAL "$logf" | sed 's/.*FATAL: *//' | cut -c1-300)"
+    after="$("$SLUICE" status -c "$cfg" 2>&1 | grep -E '^checkpoint:|resumes at' || true)"
+    [ -n "$before" ] && [ "$before" = "$after" ] || fail "the checkpoint moved: '$before' -> '$after'"
+    # The new primary lacks transactions that are in Kafka: what the guard is for.
+    local lost
+    lost="$(verify_check "$prefix" "$slot" --tables wl_a,wl_b,wl_c --ledger wl_ledger --no-state 2>&1 | grep -c 'V2' || true)"
+    log "the verifier finds $lost transaction(s) in Kafka that the new primary never committed"
+    [ "$lost" -gt 0 ] || fail "the scenario did not put the standby behind Kafka (nothing to guard against)"
+    make_standby "$(other "$standby")" "$standby" || return 1
+}
+
+# FAILOVER_TESTS names a subset (default: all three, in this order).
+for t in ${FAILOVER_TESTS:-test_failover_exactly_once test_failover_without_failover_slot_exits_6 test_failover_standby_behind_exits_6}; do
+    run_test "$t"
+done
 if [ -f "$W/downtime" ]; then
     log "sluice's downtime per failover (PostgreSQL $PG_VERSION_NUM, Kafka $KAFKA_VERSION): kill->promoted, promoted->streaming, kill->streaming (ms)"
     while read -r i a b c; do log "  failover $i: $a + $b = $c ms"; done <"$W/downtime"
 fi
-run_test test_failover_without_failover_slot_exits_6
 summary

@@ -220,6 +220,30 @@ START_TEST(test_config_keys_and_wants)
 }
 END_TEST
 
+/* A timeline history file as TIMELINE_HISTORY returns it (timeline 4's, after three promotions). */
+START_TEST(test_history_fork)
+{
+    const char *h = "1\t0/3000060\tno recovery target specified\n"
+                    "\n"
+                    "2\t0/5A7F1C8\tno recovery target specified\n"
+                    "3\t1/00000D0\tat restore point \"x\"\n";
+    sluice_lsn_t fork = 0;
+    ck_assert(stream_history_fork(h, 1, &fork));
+    ck_assert_uint_eq(fork, 0x3000060);
+    ck_assert(stream_history_fork(h, 2, &fork));
+    ck_assert_uint_eq(fork, 0x5A7F1C8);
+    ck_assert(stream_history_fork(h, 3, &fork));
+    ck_assert_uint_eq(fork, UINT64_C(0x1000000D0));
+    ck_assert(!stream_history_fork(h, 4, &fork)); /* the current timeline has not ended */
+    ck_assert(!stream_history_fork(h, 12, &fork));
+    ck_assert(!stream_history_fork("", 1, &fork));
+    ck_assert(!stream_history_fork("11\t0/1\tx\n", 1, &fork)); /* 11 is not 1 */
+    ck_assert(!stream_history_fork("1\tnot-an-lsn\tx\n", 1, &fork));
+    ck_assert(stream_history_fork("1\t0/16B3748", 1, &fork)); /* no reason, no newline */
+    ck_assert_uint_eq(fork, 0x16B3748);
+}
+END_TEST
+
 static Suite *versions_suite(void)
 {
     Suite *s = suite_create("versions");
@@ -236,6 +260,7 @@ static Suite *versions_suite(void)
     tcase_add_test(tc, test_wants_supported_by_version);
     tcase_add_test(tc, test_version_text);
     tcase_add_test(tc, test_config_keys_and_wants);
+    tcase_add_test(tc, test_history_fork);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -69,6 +69,7 @@ typedef struct {
     queue_t *queue;
     checkpoint_t *ckpt; /* in: committed checkpoint; out: the last one committed */
     const char *system_id;
+    uint32_t timeline; /* the server's timeline, recorded in every checkpoint */
     volatile sig_atomic_t *stop;
     pipeline_stats_t *stats;
     /*

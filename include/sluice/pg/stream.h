@@ -133,6 +133,20 @@ bool stream_start_sql(int server_version, const char *slot, sluice_lsn_t start_l
 bool stream_alter_failover_sql(int server_version, const char *slot, strbuf_t *out, char *err,
                                size_t errlen);
 
+/*
+ * Where timeline tli ended in the history of timeline current (the text of its
+ * timeline history file: lines "parent_tli<TAB>switchpoint<TAB>reason"):
+ * true and *fork, or false when tli is not in it. Pure, for the unit tests.
+ */
+bool stream_history_fork(const char *history, uint32_t tli, sluice_lsn_t *fork);
+
+/*
+ * TIMELINE_HISTORY current: *found and *fork as stream_history_fork says for
+ * tli (an ancestor of current, which must be > 1).
+ */
+stream_err_t stream_timeline_fork(stream_t *s, uint32_t current, uint32_t tli, sluice_lsn_t *fork,
+                                  bool *found, char *err, size_t errlen);
+
 /* The connected server's server_version_num. */
 int stream_server_version(stream_t *s);
 
