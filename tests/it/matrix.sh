@@ -27,7 +27,7 @@ test_second_instance_and_fencing test_golden test_golden_protobuf \
 test_snapshot_then_stream_equal_under_writes test_snapshot_on_request_for_added_table \
 test_check_good_and_broken_setups test_version_slot_creation_per_version \
 test_version_refused_command_quoted_whole test_version_origin_none test_version_failover_slot \
-test_version_generated_columns_snapshot_equals_stream}"
+test_version_generated_columns_snapshot_equals_stream test_version_empty_transactions_leave_no_metadata}"
 
 OUT="$REPO/build/matrix"
 mkdir -p "$OUT"

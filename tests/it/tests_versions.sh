@@ -284,3 +284,24 @@ print(" ".join(out))')"
     drop_slot it_ver_gen
     pg_psql -q -c "DROP PUBLICATION it_vergen" -c "DROP TABLE ver_gen"
 }
+
+# Transaction metadata of a transaction without a published change: PostgreSQL
+# 14 sends its BEGIN and COMMIT (15+ skips it); sluice writes no BEGIN/END
+# events for it on any version, so the metadata topic is the same on all.
+test_version_empty_transactions_leave_no_metadata() {
+    local cfg="$W/verempty.conf" logf="$W/verempty.log" got
+    ver_setup
+    pg_psql -q -c "DROP TABLE IF EXISTS ver_unpublished" -c "CREATE TABLE ver_unpublished (id int)"
+    sluice_config "$cfg" it_ver_empty itverempty "postgres.publication = it_ver" "snapshot.mode = never" \
+        "transaction.metadata = true"
+    ver_run "$cfg" "$logf" it_ver_empty "INSERT INTO ver_unpublished VALUES (1)" \
+        "INSERT INTO ver_unpublished VALUES (2)" "INSERT INTO ver_t VALUES (2, 'published')" \
+        "INSERT INTO ver_unpublished VALUES (3)"
+    got="$("$REPO/build/tools/consume" --bootstrap "$KAFKA_BOOTSTRAP" --prefix itverempty |
+        sed -n 's/^transaction key=.*"status":"\([A-Z]*\)".*"event_count":\([0-9a-z]*\).*/\1:\2/p' | tr '\n' ' ')"
+    [ "$got" = "BEGIN:null END:1 " ] ||
+        fail "PostgreSQL $(pg_version_text): transaction metadata '$got', want 'BEGIN:null END:1 ' (one transaction with one event)"
+    [ "$(ver_events itverempty)" = "c2" ] || fail "events '$(ver_events itverempty)', want 'c2'"
+    pg_psql -q -c "DROP TABLE ver_unpublished"
+    ver_teardown it_ver_empty
+}
