@@ -27,7 +27,8 @@ typedef enum {
     T_FORMAT,
     T_LOGLEVEL,
     T_LOGFORMAT,
-    T_SNAPSHOT_MODE
+    T_SNAPSHOT_MODE,
+    T_ORIGIN
 } key_type_t;
 
 typedef struct {
@@ -54,6 +55,17 @@ static const key_def_t keys[] = {
     {"postgres.create_slot", T_BOOL, OFF(create_slot), "true", false, 0, 0,
      "Create the slot on a fresh start (no checkpoint in Kafka). A missing slot while a "
      "checkpoint exists is always an error."},
+    {"postgres.slot.failover", T_BOOL, OFF(slot_failover), "false", false, 0, 0,
+     "Make the slot a failover slot (PostgreSQL 17+; refused on older servers): PostgreSQL "
+     "copies it to standbys that have `sync_replication_slots = on`, so after a failover "
+     "sluice finds it on the promoted standby and resumes exactly (docs/operations.md, "
+     "\"Failover\"). A slot sluice creates is created so; an existing slot is altered to it. "
+     "Without it a failover loses the slot and sluice stops with exit 6."},
+    {"postgres.origin", T_ORIGIN, OFF(origin), "any", false, 0, 0,
+     "`any`: stream every change. `none`: only changes made on this server, leaving out those "
+     "a logical replication subscription applied here (pgoutput's `origin` option, "
+     "PostgreSQL 16+; refused on older servers): what a bidirectional set-up needs so that "
+     "changes do not travel in circles."},
     {"postgres.status_interval_ms", T_INT, OFF(status_interval_ms), "10000", false, 100, 3600000,
      "Interval of standby status updates to PostgreSQL; keep it well below the server's "
      "`wal_sender_timeout`."},
@@ -442,6 +454,15 @@ static bool apply(config_t *cfg, const key_def_t *k, const char *value, const ch
                         "initial_only",
                         origin, value, k->name);
         return true;
+    case T_ORIGIN:
+        if (!strcmp(value, "any"))
+            *(origin_filter_t *) field = ORIGIN_ANY;
+        else if (!strcmp(value, "none"))
+            *(origin_filter_t *) field = ORIGIN_NONE;
+        else
+            return errf(err, errlen, "%s: invalid value \"%s\" for \"%s\": expected any or none",
+                        origin, value, k->name);
+        return true;
     case T_LOGFORMAT:
         if (!strcmp(value, "text"))
             *(bool *) field = false;
@@ -742,6 +763,7 @@ static void print_values(const key_def_t *k)
     case T_LOGLEVEL: printf("`debug`, `info`, `warning`, `error`"); break;
     case T_LOGFORMAT: printf("`text`, `json`"); break;
     case T_SNAPSHOT_MODE: printf("`initial`, `never`, `initial_only`"); break;
+    case T_ORIGIN: printf("`any`, `none`"); break;
     }
 }
 

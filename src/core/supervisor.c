@@ -345,9 +345,10 @@ static supervisor_step_t preflight(supervisor_t *sv)
     if (!s)
         return supervisor_pg_failure(sv, cls, err);
     stream_identity_t id;
+    stream_wants_t wants = stream_wants_of(sv->cfg);
     cls = stream_identify(s, &id, err, sizeof err);
     if (!cls)
-        cls = stream_check_server(s, sv->cfg->publication, err, sizeof err);
+        cls = stream_check_server(s, sv->cfg->publication, &wants, err, sizeof err);
     slot_info_t slot;
     if (!cls)
         cls = stream_slot_info(s, sv->cfg->slot, &slot, err, sizeof err);

@@ -133,16 +133,184 @@ static PGconn *check_pg_connect(report_t *r, pg_facts_t *f)
     return c;
 }
 
-static void check_pg_version(report_t *r, PGconn *c)
+/*
+ * The server's version and what sluice does on it (the same builders `run`
+ * uses write the commands shown), and whether it can do what the
+ * configuration asks. False when sluice cannot run on it at all.
+ */
+static bool check_pg_version(report_t *r, PGconn *c)
 {
+    const config_t *cfg = r->cfg;
     int ver = PQserverVersion(c);
-    if (ver < 100000)
-        report(r, CK_FAIL, "server version", "upgrade PostgreSQL to 10 or later (15 is tested)",
-               "PostgreSQL %d.%d has no pgoutput logical decoding", ver / 10000, ver % 10000);
+    char text[32], err[512];
+    stream_version_text(ver, text, sizeof text);
+    if (ver < PG_VERSION_MIN) {
+        report(r, CK_FAIL, "server version",
+               "upgrade PostgreSQL to 14 or later (14 to 18 are tested: docs/operations.md, "
+               "\"Supported versions\")",
+               "PostgreSQL %s (server_version_num %d): sluice needs 14 or later (pgoutput's "
+               "messages option)",
+               text, ver);
+        return false;
+    }
+    strbuf_t create = STRBUF_INIT;
+    stream_create_slot_sql(ver, cfg->slot, false, cfg->snapshot_mode != SNAPSHOT_MODE_NEVER,
+                           cfg->slot_failover && ver >= PG_VERSION_FAILOVER, &create, err,
+                           sizeof err);
+    report(r, CK_OK, "server version", NULL,
+           "PostgreSQL %s (server_version_num %d%s): sluice creates a slot with %s and reads "
+           "pgoutput protocol 1 with messages",
+           text, ver, ver > 189999 ? ", newer than the 18 sluice was tested with" : "",
+           create.data ? create.data : "?");
+    strbuf_free(&create);
+    stream_wants_t wants = stream_wants_of(cfg);
+    stream_wants_t origin_only = {.origin_none = wants.origin_none};
+    if (wants.origin_none) {
+        if (stream_wants_supported(ver, &origin_only, err, sizeof err))
+            report(r, CK_OK, "postgres.origin", NULL,
+                   "none: changes that a logical replication subscription applied here are left "
+                   "out (origin 'none')");
+        else
+            report(r, CK_FAIL, "postgres.origin",
+                   "set postgres.origin = any (or upgrade PostgreSQL to 16 or later)", "%s", err);
+    }
+    stream_wants_t failover_only = {.failover = wants.failover};
+    if (wants.failover && !stream_wants_supported(ver, &failover_only, err, sizeof err))
+        report(r, CK_FAIL, "postgres.slot.failover",
+               "remove postgres.slot.failover (or upgrade PostgreSQL to 17 or later)", "%s", err);
+    return true;
+}
+
+/* A comma-separated list without blanks: "a, b" → "a,b" in out. */
+static void squeeze_list(const char *in, char *out, size_t outlen)
+{
+    size_t n = 0;
+    for (const char *p = in; *p && n + 1 < outlen; p++)
+        if (*p != ' ' && *p != '"')
+            out[n++] = *p;
+    out[n] = '\0';
+}
+
+/*
+ * Failover: a slot survives a failover to a standby only as a failover slot
+ * (17+) that the standby synchronizes, and only safely when the primary holds
+ * logical changes back until the standby has them (synchronized_standby_slots).
+ * Warns when the primary has a standby the slot would not survive a failover
+ * to, or when a failover slot lacks that guard. Settings of PostgreSQL 18
+ * that drop an idle slot are reported too.
+ */
+static void check_pg_failover(report_t *r, PGconn *c)
+{
+    const config_t *cfg = r->cfg;
+    int ver = PQserverVersion(c);
+    char err[1024];
+    bool v17 = ver >= PG_VERSION_FAILOVER;
+    PGresult *res = pg_query(
+        c,
+        v17 ? "SELECT (SELECT string_agg(slot_name || CASE WHEN active THEN '' ELSE ' (inactive)' "
+              "END, ', ' ORDER BY slot_name) FROM pg_catalog.pg_replication_slots "
+              "WHERE slot_type = 'physical'), "
+              "(SELECT count(*) FROM pg_catalog.pg_stat_replication r WHERE NOT EXISTS (SELECT 1 "
+              " FROM pg_catalog.pg_replication_slots s WHERE s.active_pid = r.pid "
+              " AND s.slot_type = 'logical')), "
+              "(SELECT failover FROM pg_catalog.pg_replication_slots WHERE slot_name = $1), "
+              "current_setting('synchronized_standby_slots'), "
+              "(SELECT string_agg(slot_name, ',') FROM pg_catalog.pg_replication_slots "
+              " WHERE slot_type = 'physical'), pg_catalog.pg_is_in_recovery()"
+            : "SELECT (SELECT string_agg(slot_name || CASE WHEN active THEN '' ELSE ' (inactive)' "
+              "END, ', ' ORDER BY slot_name) FROM pg_catalog.pg_replication_slots "
+              "WHERE slot_type = 'physical'), "
+              "(SELECT count(*) FROM pg_catalog.pg_stat_replication r WHERE NOT EXISTS (SELECT 1 "
+              " FROM pg_catalog.pg_replication_slots s WHERE s.active_pid = r.pid "
+              " AND s.slot_type = 'logical')), "
+              "false, '', '', pg_catalog.pg_is_in_recovery() "
+              "WHERE $1::text IS NOT NULL",
+        cfg->slot, NULL, err, sizeof err);
+    if (!res || PQntuples(res) != 1) {
+        report(r, CK_FAIL, "failover", "see the message", "%s", res ? "no answer" : scrub(r, err));
+        PQclear(res);
+        return;
+    }
+    const char *physical = PQgetisnull(res, 0, 0) ? "" : PQgetvalue(res, 0, 0);
+    int senders = atoi(PQgetvalue(res, 0, 1));
+    bool slot_failover = is_true(res, 0, 2);
+    char guard[512], physical_names[512];
+    squeeze_list(PQgetvalue(res, 0, 3), guard, sizeof guard);
+    snprintf(physical_names, sizeof physical_names, ",%s,", PQgetvalue(res, 0, 4));
+    bool in_recovery = is_true(res, 0, 5);
+    bool standby = physical[0] || senders > 0;
+    char who[768];
+    if (physical[0])
+        snprintf(who, sizeof who, "physical replication slot(s) %s", physical);
     else
-        report(r, ver < 130000 ? CK_WARN : CK_OK, "server version",
-               "sluice is tested with PostgreSQL 15; 13 or later is recommended",
-               "PostgreSQL %d.%d", ver / 10000, ver % 100);
+        snprintf(who, sizeof who, "%d physical replication connection(s)", senders);
+    if (in_recovery) {
+        report(r, CK_WARN, "failover",
+               "point postgres.conninfo at the primary (several hosts: add "
+               "target_session_attrs=primary)",
+               "this server is a standby (in recovery): sluice streams from the primary");
+    } else if (!cfg->slot_failover && !slot_failover) {
+        if (standby)
+            report(r, CK_WARN, "failover",
+                   v17 ? "set postgres.slot.failover = true and synchronize the slot to the "
+                         "standby (docs/operations.md, \"Failover\")"
+                       : "PostgreSQL 17 or later keeps a slot across a failover "
+                         "(postgres.slot.failover); before that, plan to recreate the pipeline "
+                         "after one",
+                   "this primary has a standby (%s), but slot \"%s\" is not a failover slot: "
+                   "after a failover to it the slot is gone and sluice stops (exit 6)",
+                   who, cfg->slot);
+    } else if (v17) {
+        /* A failover slot, or one sluice turns into one at start. */
+        report(r, CK_OK, "failover", NULL, "slot \"%s\" %s a failover slot%s%s", cfg->slot,
+               slot_failover ? "is" : "becomes", standby ? "; standby: " : "",
+               standby ? who : "");
+        if (!guard[0]) {
+            report(r, CK_WARN, "synchronized_standby_slots",
+                   "on the primary: synchronized_standby_slots = 'the standby''s physical slot' "
+                   "(and reload)",
+                   "is unset: PostgreSQL may send sluice changes the standby does not have yet; "
+                   "after a failover the new primary lacks them although Kafka holds them, and "
+                   "the synced slot may not be usable");
+        } else {
+            char missing[512] = "";
+            size_t n = 0;
+            for (char *save = NULL, *name = strtok_r(guard, ",", &save); name;
+                 name = strtok_r(NULL, ",", &save)) {
+                char needle[160];
+                snprintf(needle, sizeof needle, ",%s,", name);
+                if (!strstr(physical_names, needle))
+                    n += (size_t) snprintf(missing + n, n < sizeof missing ? sizeof missing - n : 0,
+                                           "%s%s", n ? ", " : "", name);
+            }
+            if (missing[0])
+                report(r, CK_WARN, "synchronized_standby_slots",
+                       "create the standby's physical slot (pg_create_physical_replication_slot) "
+                       "or correct the setting",
+                       "names %s, which is not a physical slot of this server: PostgreSQL "
+                       "holds sluice's changes back until that slot catches up",
+                       missing);
+            else
+                report(r, CK_OK, "synchronized_standby_slots", NULL,
+                       "%s: sluice gets only changes the standby has", PQgetvalue(res, 0, 3));
+        }
+    }
+    PQclear(res);
+
+    if (ver >= 180000) {
+        res = pg_query(c,
+                       "SELECT current_setting('idle_replication_slot_timeout'), "
+                       "       current_setting('idle_replication_slot_timeout', true)::interval "
+                       "       > interval '0'",
+                       NULL, NULL, err, sizeof err);
+        if (res && is_true(res, 0, 1))
+            report(r, CK_WARN, "idle_replication_slot_timeout",
+                   "set it to 0, or well above the longest time sluice may be stopped",
+                   "is %s: PostgreSQL 18 invalidates slot \"%s\" when sluice is stopped that "
+                   "long, and changes after it are lost",
+                   PQgetvalue(res, 0, 0), cfg->slot);
+        PQclear(res);
+    }
 }
 
 /* wal_level, a free replication slot, a free WAL sender. */
@@ -407,7 +575,10 @@ static void check_postgres(report_t *r, pg_facts_t *f)
     PGconn *c = check_pg_connect(r, f);
     if (!c)
         return;
-    check_pg_version(r, c);
+    if (!check_pg_version(r, c)) {
+        PQfinish(c);
+        return;
+    }
     check_pg_settings(r, c);
     check_pg_role(r, c);
     check_pg_replication(r, f);
@@ -415,6 +586,7 @@ static void check_postgres(report_t *r, pg_facts_t *f)
     if (check_pg_publication(r, c, &pub_upd_del))
         check_pg_tables(r, f, c, pub_upd_del);
     check_pg_slot(r, f, c);
+    check_pg_failover(r, c);
     PQfinish(c);
 }
 

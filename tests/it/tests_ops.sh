@@ -497,7 +497,7 @@ test_tls_verify_full() {
     trap 'pg_psql -q -c "ALTER SYSTEM RESET ssl" -c "SELECT pg_reload_conf()" >/dev/null' EXIT
     local tls="host=127.0.0.1 port=$PGPORT_TEST dbname=sluice_test user=sluice password=sluice sslmode=verify-full sslrootcert=$d/ca.crt"
     # The reload is asynchronous: on once a connection made now gets TLS.
-    wait_for 10 "$PG_BIN/psql" -X -q -d "$tls" -c "SELECT 1" >/dev/null 2>&1 ||
+    wait_for 10 "$PG_CLIENT_BIN/psql" -X -q -d "$tls" -c "SELECT 1" >/dev/null 2>&1 ||
         fail "PostgreSQL does not accept TLS after the reload"
     fresh_tables
     sluice_config "$cfg" "$slot" "$prefix" "postgres.conninfo = $tls"

@@ -30,12 +30,20 @@ typedef enum {
     SNAPSHOT_MODE_INITIAL_ONLY /* copy them once, then stop */
 } snapshot_mode_t;
 
+/* postgres.origin: which changes to stream by where they were made (PostgreSQL 16+ for none). */
+typedef enum {
+    ORIGIN_ANY = 0, /* every change, also those a logical replication subscription applied */
+    ORIGIN_NONE     /* only changes made on this server (pgoutput's origin = none) */
+} origin_filter_t;
+
 typedef struct {
     /* PostgreSQL */
     char *pg_conninfo;
     char *slot;
     char *publication;
     bool create_slot;
+    bool slot_failover;     /* postgres.slot.failover: a failover slot (PostgreSQL 17+) */
+    origin_filter_t origin; /* postgres.origin */
     int status_interval_ms;
     int receive_timeout_ms;
     /* output */
