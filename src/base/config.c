@@ -683,6 +683,11 @@ bool config_finish(config_t *cfg, char *err, size_t errlen)
                     "\"standby.poll.interval.ms\" (%d): a live instance renews its lease once "
                     "per poll interval",
                     cfg->standby_takeover_timeout_ms, cfg->standby_poll_interval_ms);
+    if (cfg->standby && cfg->snapshot_mode == SNAPSHOT_MODE_INITIAL_ONLY)
+        return errf(err, errlen,
+                    "\"snapshot.mode\" = initial_only copies and exits, which leaves a standby "
+                    "nothing to take over: run the copy without \"standby\" (or --standby), then "
+                    "start the standby instances with snapshot.mode = initial or never");
     if (config_kafka_get(cfg, "transactional.id"))
         return errf(err, errlen,
                     "\"kafka.transactional.id\" is managed by sluice: set \"transactional.id\" "

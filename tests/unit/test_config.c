@@ -208,6 +208,19 @@ START_TEST(test_standby_takeover_timeout_is_at_least_three_polls)
 }
 END_TEST
 
+/* A one-off copy that exits has nothing for a standby to take over: refused, not left to chance. */
+START_TEST(test_standby_refuses_initial_only)
+{
+    ck_assert(load("postgres.conninfo = dbname=x\nkafka.bootstrap.servers = a:1\n"
+                   "snapshot.mode = initial_only\n"));
+    ck_assert_msg(config_finish(&cfg, err, sizeof err), "%s", err);
+    ck_assert(config_set(&cfg, "standby", "true", "--standby", err, sizeof err));
+    ck_assert(!config_finish(&cfg, err, sizeof err));
+    ck_assert_ptr_nonnull(strstr(err, "\"snapshot.mode\" = initial_only"));
+    ck_assert_ptr_nonnull(strstr(err, "standby"));
+}
+END_TEST
+
 START_TEST(test_missing_conninfo_is_reported_by_finish)
 {
     ck_assert(load("kafka.bootstrap.servers = a:1\n"));
@@ -522,6 +535,7 @@ static Suite *config_suite(void)
     tcase_add_test(tc, test_bad_kafka_value_names_file_line_and_librdkafka_reason);
     tcase_add_test(tc, test_receive_timeout_is_0_or_at_least_a_second);
     tcase_add_test(tc, test_standby_takeover_timeout_is_at_least_three_polls);
+    tcase_add_test(tc, test_standby_refuses_initial_only);
     tcase_add_test(tc, test_missing_conninfo_is_reported_by_finish);
     tcase_add_test(tc, test_empty_conninfo_counts_as_missing);
     tcase_add_test(tc, test_missing_bootstrap_servers_is_reported_by_finish);
