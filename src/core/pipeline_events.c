@@ -126,7 +126,7 @@ static step_t emit_txn_meta(pipe_t *p, bool end)
     strbuf_reset(&p->key);
     strbuf_reset(&p->value);
     encoder_txn_key(a->encoder, &p->txn, &p->key);
-    encoder_txn_value(a->encoder, &meta, p->now_ms, &p->value);
+    encoder_txn_value(a->encoder, &meta, p->now_us / 1000, &p->value);
     return pipe_produce(p, p->txn_topic, -1, true, true);
 }
 
@@ -144,7 +144,7 @@ static step_t emit_change(pipe_t *p, event_op_t op, const relcache_entry_t *rel,
                          .after = after,
                          .lsn = lsn,
                          .txn = &p->txn,
-                         .now_ms = p->now_ms,
+                         .now_us = p->now_us,
                          .order = count_event(p, rel, &order)};
     strbuf_reset(&p->key);
     strbuf_reset(&p->value);
@@ -236,7 +236,7 @@ static step_t on_truncate(pipe_t *p, const pgo_msg_t *m, sluice_lsn_t lsn)
                              .rel = rel,
                              .lsn = lsn,
                              .txn = &p->txn,
-                             .now_ms = clock_wall_ms(),
+                             .now_us = clock_wall_us(),
                              .order = count_event(p, rel, &order)};
         strbuf_reset(&p->value);
         encoder_value(p->a->encoder, &ev, &p->value);
@@ -317,7 +317,7 @@ static step_t on_message(pipe_t *p, const pgo_msg_t *m)
     change_event_t ev = {.op = OP_MESSAGE,
                          .lsn = m->message.lsn,
                          .txn = &p->txn,
-                         .now_ms = clock_wall_ms(),
+                         .now_us = clock_wall_us(),
                          .msg_prefix = m->message.prefix,
                          .msg_content = m->message.content,
                          .msg_len = m->message.len,

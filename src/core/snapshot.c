@@ -125,7 +125,7 @@ static bool produce_reset(copy_t *c, copy_table_t *t, char *err, size_t errlen)
                          .rel = t->rel,
                          .lsn = c->txn.commit_lsn,
                          .txn = &c->txn,
-                         .now_ms = clock_wall_ms(),
+                         .now_us = clock_wall_us(),
                          .snapshot = "true"};
     strbuf_t value = STRBUF_INIT;
     encoder_value(c->enc, &ev, &value);
@@ -230,7 +230,7 @@ static void copy_init(copy_t *c)
     c->eo = (encoder_options_t){.server_name = a->cfg->topic_prefix,
                                 .db_name = a->db_name,
                                 .toast_placeholder = a->cfg->toast_placeholder,
-                                .numeric_as_number = a->cfg->numeric_json_number,
+                                .forms = a->cfg->forms,
                                 .schemas = a->cfg->json_schemas,
                                 .transaction_block = false};
     c->enc = encoder_new(a->cfg->format, &c->eo);

@@ -93,7 +93,7 @@ bool copy_worker_add_row(copy_worker_t *w, uint32_t ti, const char *row, int len
                          .after = &tuple,
                          .lsn = c->txn.commit_lsn,
                          .txn = &c->txn,
-                         .now_ms = clock_wall_ms(),
+                         .now_us = clock_wall_us(),
                          .snapshot = marker};
     if (w->nrecs == w->caprecs) {
         w->caprecs = w->caprecs ? w->caprecs * 2 : 256;

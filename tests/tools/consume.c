@@ -10,8 +10,8 @@
  *
  *   <topic without "P."> key=<key JSON|null> value=<value JSON|null>
  *
- * Values that change from run to run are replaced by "*": ts_ms, txId, lsn,
- * sequence, transaction ids. The replacement works on the JSON text sluice
+ * Values that change from run to run are replaced by "*": ts_ms, ts_us, ts_ns,
+ * txId, lsn, sequence, transaction ids. The replacement works on the JSON text sluice
  * wrote, so every other byte (numbers included) is printed as produced.
  * With schemas ({"schema":…,"payload":…}) the payload is printed, and the
  * schema on a line of its own each time it differs from the last one printed
@@ -76,7 +76,7 @@ static size_t json_span(const char *s)
 static char *mask_fields(const char *text)
 {
     static const char *const names[] = {"\"ts_ms\":", "\"txId\":", "\"lsn\":", "\"sequence\":",
-                                        "\"id\":", "\"version\":"};
+                                        "\"id\":", "\"version\":", "\"ts_us\":", "\"ts_ns\":"};
     size_t len = strlen(text);
     char *out = malloc(len + 1);
     size_t o = 0;
