@@ -412,13 +412,21 @@ static void append_default(encoder_t *enc, strbuf_t *out, const pgtype_t *type, 
     }
 }
 
-/* {"type":..,"optional":..[,"name":..][,"default":..][,"field":name]} for one column or element. */
+static connect_type_t field_connect_type(const encoder_t *enc, const pgtype_t *type,
+                                         int32_t typmod);
+
+/*
+ * {"type":..,"optional":..[,"name":..][,"default":..][,"field":name]} for one
+ * column or element. No default on a struct (a composite, a
+ * VariableScaleDecimal): Kafka Connect's JsonConverter cannot read one back
+ * ("Invalid default value: Struct schemas do not match").
+ */
 static void schema_field(encoder_t *enc, strbuf_t *out, const pgtype_t *type, int32_t typmod,
                          const char *field, bool optional, const char *default_text, int depth)
 {
     strbuf_putc(out, '{');
     schema_type_attrs(enc, out, type, typmod, optional, depth);
-    if (default_text)
+    if (default_text && field_connect_type(enc, type, typmod) != CONNECT_STRUCT)
         append_default(enc, out, type, typmod, optional, default_text);
     if (field) {
         strbuf_puts(out, ",\"field\":");
@@ -457,6 +465,14 @@ static connect_type_t connect_type_of(const encoder_t *enc, const pgtype_t *type
     if (type->form == PGTYPE_FORM_INTERVAL && enc->forms.interval == INTERVAL_NUMERIC)
         return CONNECT_INT64;
     return type->connect;
+}
+
+static connect_type_t field_connect_type(const encoder_t *enc, const pgtype_t *type,
+                                         int32_t typmod)
+{
+    int precision, scale;
+    typmod = pgtype_effective_typmod(type, typmod);
+    return connect_type_of(enc, type, precise_kind(enc, type, typmod, &precision, &scale));
 }
 
 #define VARIABLE_SCALE_FIELDS                                                                      \
