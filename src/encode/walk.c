@@ -80,14 +80,22 @@ static bool special_float(const char *s, size_t len, double *v)
     return true;
 }
 
-/* NaN or ±Infinity by float.special.handling.mode: null, or the writer's own form of it. */
+/*
+ * NaN or ±Infinity by float.special.handling.mode: null, or the writer's own
+ * form of it, else (JSON has no number for them) the strings "NaN",
+ * "Infinity", "-Infinity" — also for a numeric past double's range.
+ */
 static bool write_special_float(const walk_t *w, void *slot, bool single, double v, bool nullable)
 {
     if (w->forms.float_special == FLOAT_SPECIAL_NULL && nullable) {
         w->writer->null(w->ctx, slot);
         return true;
     }
-    return w->writer->floating(w->ctx, slot, single, NULL, 0, v);
+    if (!w->writer->floating(w->ctx, slot, single, NULL, 0, v)) {
+        const char *name = isnan(v) ? "NaN" : v > 0 ? "Infinity" : "-Infinity";
+        w->writer->string(w->ctx, slot, name, strlen(name));
+    }
+    return true;
 }
 
 static bool walk_float(const walk_t *w, void *slot, const pgtype_t *type, bool nullable,
