@@ -44,6 +44,7 @@ typedef struct {
 
 #define OFF(f) offsetof(config_t, f)
 
+static const char *const origin_filters[] = {"any", "none", NULL};
 static const char *const decimal_modes[] = {"string", "precise", "double", NULL};
 static const char *const interval_modes[] = {"string", "numeric", NULL};
 static const char *const infinity_modes[] = {"clamp", "extreme", "null", NULL};
@@ -63,6 +64,18 @@ static const key_def_t keys[] = {
     {"postgres.create_slot", T_BOOL, OFF(create_slot), "true", false, 0, 0,
      "Create the slot on a fresh start (no checkpoint in Kafka). A missing slot while a "
      "checkpoint exists is always an error."},
+    {"postgres.slot.failover", T_BOOL, OFF(slot_failover), "false", false, 0, 0,
+     "Make the slot a failover slot (PostgreSQL 17+; refused on older servers): PostgreSQL "
+     "copies it to standbys that have `sync_replication_slots = on`, so after a failover "
+     "sluice finds it on the promoted standby and resumes exactly (docs/operations.md, "
+     "\"Failover\"). A slot sluice creates is created so; an existing slot is altered to it. "
+     "Without it a failover loses the slot and sluice stops with exit 6."},
+    {"postgres.origin", T_CHOICE, OFF(origin), "any", false, 0, 0,
+     "`any`: stream every change. `none`: only changes made on this server, leaving out those "
+     "a logical replication subscription applied here (pgoutput's `origin` option, "
+     "PostgreSQL 16+; refused on older servers): what a bidirectional set-up needs so that "
+     "changes do not travel in circles.",
+     origin_filters},
     {"postgres.status_interval_ms", T_INT, OFF(status_interval_ms), "10000", false, 100, 3600000,
      "Interval of standby status updates to PostgreSQL; keep it well below the server's "
      "`wal_sender_timeout`."},
@@ -176,8 +189,30 @@ static const key_def_t keys[] = {
      "left."},
     {"startup.timeout.ms", T_INT, OFF(kafka_startup_timeout_ms), "30000", false, 1000,
      3600000,
-     "At start, how long to wait for the Kafka cluster (fencing, checkpoint read) before exiting "
-     "with code 7. Once running, sluice retries a lost broker for ever."},
+     "At start, how long one attempt waits for the Kafka cluster (fencing, checkpoint read); "
+     "sluice exits with code 7 once this and `startup.retry.timeout.ms` have passed. "
+     "Credentials the brokers refuse end the wait at once (also exit 7). Once running, sluice "
+     "retries a lost broker for ever."},
+    {"startup.retry.timeout.ms", T_INT, OFF(startup_retry_timeout_ms), "60000", false, 0,
+     86400000,
+     "At start, how long sluice keeps trying again, with backoff (0.5 s doubling to 5 s), when "
+     "PostgreSQL cannot be reached or its connection breaks (exit 4) and when the Kafka cluster "
+     "cannot be reached (exit 7), counted from the start of `run`; then it exits with that code. "
+     "Peers started together with sluice (a compose file, a pod, a booting host) are so waited "
+     "for. Every failed attempt is logged as a warning with its reason (a wrong password too: it "
+     "is exit 4). 0: exit at the first failure (Kafka still gets `startup.timeout.ms`)."},
+    {"standby", T_BOOL, OFF(standby), "false", false, 0, 0,
+     "Hot standby: run several instances on one slot (on several hosts); the one holding the "
+     "slot's lease in PostgreSQL streams, the others wait and take over when it stops, dies, "
+     "freezes or loses its network, fencing it first (`sluice run --standby` sets this; "
+     "docs/operations.md, \"Hot standby\"). Give every instance of the slot the same setting."},
+    {"standby.poll.interval.ms", T_INT, OFF(standby_poll_interval_ms), "1000", false, 100, 60000,
+     "How often a standby looks at the lease, and how often the active instance renews it."},
+    {"standby.takeover.timeout.ms", T_INT, OFF(standby_takeover_timeout_ms), "15000", false, 1000,
+     3600000,
+     "A standby takes over from an active instance that has not renewed its lease for this long "
+     "(a frozen process, a network cut); one that exited or lost its connection is replaced "
+     "within `standby.poll.interval.ms`. At least 3 poll intervals."},
     {"log.level", T_LOGLEVEL, OFF(log_level), "info", false, 0, 0,
      "`debug`, `info`, `warning` or `error`."},
     {"log.format", T_LOGFORMAT, OFF(log_json), "text", false, 0, 0,
@@ -698,6 +733,12 @@ bool config_finish(config_t *cfg, char *err, size_t errlen)
                     "\"postgres.receive_timeout_ms\" = %d is too short to hear back from a busy "
                     "server: use 0 (no limit) or at least 1000",
                     cfg->receive_timeout_ms);
+    if (cfg->standby_takeover_timeout_ms < 3 * cfg->standby_poll_interval_ms)
+        return errf(err, errlen,
+                    "\"standby.takeover.timeout.ms\" = %d must be at least 3 times "
+                    "\"standby.poll.interval.ms\" (%d): a live instance renews its lease once "
+                    "per poll interval",
+                    cfg->standby_takeover_timeout_ms, cfg->standby_poll_interval_ms);
     if (config_kafka_get(cfg, "transactional.id"))
         return errf(err, errlen,
                     "\"kafka.transactional.id\" is managed by sluice: set \"transactional.id\" "

@@ -62,6 +62,8 @@ typedef struct {
     int txn_timeout_ms;
     /* a "sluice.snapshot" message in the source transaction being read (or just read) */
     bool snapshot_requested;
+    /* transaction.metadata: BEGIN held back until the source transaction produces a record */
+    bool txn_meta_pending, txn_meta_begun;
     char *snapshot_request; /* the checkpoint's new snapshot member, until committed */
     pipeline_result_t result; /* why the session ends, once a step returned STEP_END */
     char *err;

@@ -159,6 +159,7 @@ static pipeline_result_t commit_locked(copy_t *c, bool begin_next, char *err, si
     if (cp.commit_lsn > cp.end_lsn)
         cp.commit_lsn = cp.end_lsn;
     snprintf(cp.system_id, sizeof cp.system_id, "%s", a->system_id);
+    cp.timeline = a->timeline;
     cp.snapshot = snapshot_progress_to_json(a->progress);
     sink_status_t st = sink_commit(a->sink, &cp, a->cfg->slot, err, errlen);
     if (st != SINK_OK) {

@@ -76,6 +76,11 @@ typedef struct {
     float_special_mode_t float_special;
     bool numeric_json_number; /* numeric.json.number: numeric and money as JSON numbers */
 } value_forms_t;
+/* postgres.origin: which changes to stream by where they were made (PostgreSQL 16+ for none). */
+typedef enum {
+    ORIGIN_ANY = 0, /* every change, also those a logical replication subscription applied */
+    ORIGIN_NONE     /* only changes made on this server (pgoutput's origin = none) */
+} origin_filter_t;
 
 typedef struct {
     /* PostgreSQL */
@@ -83,6 +88,8 @@ typedef struct {
     char *slot;
     char *publication;
     bool create_slot;
+    bool slot_failover;     /* postgres.slot.failover: a failover slot (PostgreSQL 17+) */
+    origin_filter_t origin; /* postgres.origin */
     int status_interval_ms;
     int receive_timeout_ms;
     /* output */
@@ -102,6 +109,7 @@ typedef struct {
     long long commit_max_bytes;
     long long queue_max_bytes;
     int kafka_startup_timeout_ms;
+    int startup_retry_timeout_ms; /* PostgreSQL or Kafka unreachable at start: retried this long */
     int idle_checkpoint_ms;
     /* initial snapshot */
     snapshot_mode_t snapshot_mode;
@@ -109,6 +117,10 @@ typedef struct {
     long long snapshot_chunk_bytes;
     int snapshot_commit_interval_ms;
     int snapshot_progress_interval_ms;
+    /* hot standby */
+    bool standby;
+    int standby_poll_interval_ms;
+    int standby_takeover_timeout_ms;
     /* operations */
     log_level_t log_level;
     bool log_json;
