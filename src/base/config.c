@@ -28,7 +28,7 @@ typedef enum {
     T_LOGLEVEL,
     T_LOGFORMAT,
     T_SNAPSHOT_MODE,
-    T_ORIGIN
+    T_CHOICE /* one of choices[], stored as its index in an enum field */
 } key_type_t;
 
 typedef struct {
@@ -39,9 +39,18 @@ typedef struct {
     bool required;
     long long min, max;
     const char *doc;
+    const char *const *choices; /* T_CHOICE: the names, NULL-terminated, in enum order */
 } key_def_t;
 
 #define OFF(f) offsetof(config_t, f)
+
+static const char *const origin_filters[] = {"any", "none", NULL};
+static const char *const decimal_modes[] = {"string", "precise", "double", NULL};
+static const char *const interval_modes[] = {"string", "numeric", NULL};
+static const char *const infinity_modes[] = {"clamp", "extreme", "null", NULL};
+static const char *const year_range_modes[] = {"keep", "clamp", "null", NULL};
+/* index 0 is FLOAT_SPECIAL_AUTO, never named: an unset key */
+static const char *const float_special_modes[] = {"", "string", "null", NULL};
 
 static const key_def_t keys[] = {
     {"postgres.conninfo", T_STRING, OFF(pg_conninfo), NULL, true, 0, 0,
@@ -61,11 +70,12 @@ static const key_def_t keys[] = {
      "sluice finds it on the promoted standby and resumes exactly (docs/operations.md, "
      "\"Failover\"). A slot sluice creates is created so; an existing slot is altered to it. "
      "Without it a failover loses the slot and sluice stops with exit 6."},
-    {"postgres.origin", T_ORIGIN, OFF(origin), "any", false, 0, 0,
+    {"postgres.origin", T_CHOICE, OFF(origin), "any", false, 0, 0,
      "`any`: stream every change. `none`: only changes made on this server, leaving out those "
      "a logical replication subscription applied here (pgoutput's `origin` option, "
      "PostgreSQL 16+; refused on older servers): what a bidirectional set-up needs so that "
-     "changes do not travel in circles."},
+     "changes do not travel in circles.",
+     origin_filters},
     {"postgres.status_interval_ms", T_INT, OFF(status_interval_ms), "10000", false, 100, 3600000,
      "Interval of standby status updates to PostgreSQL; keep it well below the server's "
      "`wal_sender_timeout`."},
@@ -89,10 +99,45 @@ static const key_def_t keys[] = {
      0, 0,
      "Written in place of an unchanged TOASTed value that PostgreSQL did not send (tables without "
      "REPLICA IDENTITY FULL)."},
-    {"numeric.json.number", T_BOOL, OFF(numeric_json_number), "false", false, 0, 0,
-     "Write `numeric` and `money` values as JSON numbers with their exact digits instead of "
-     "strings (`NaN` and `±Infinity` stay strings). Readers that parse numbers as doubles round "
-     "them; the string default is exact everywhere."},
+    {"numeric.json.number", T_BOOL, OFF(forms.numeric_json_number), "false", false, 0, 0,
+     "With `decimal.handling.mode = string`: write `numeric` and `money` values as JSON numbers "
+     "with their exact digits instead of strings (`NaN` and `±Infinity` stay strings). Readers "
+     "that parse numbers as doubles round them; the string default is exact everywhere."},
+    {"decimal.handling.mode", T_CHOICE, OFF(forms.decimal), "string", false, 0, 0,
+     "`numeric` and `money` (Debezium's names): `string`, the exact decimal as a string; "
+     "`precise`, Kafka Connect's `Decimal` (base64 of the unscaled two's-complement value, "
+     "`scale` and `connect.decimal.precision` in the schema) for `numeric(p,s)` and `money`, "
+     "`io.debezium.data.VariableScaleDecimal` (`{\"scale\",\"value\"}`) for `numeric` without "
+     "a scale, what Kafka Connect sinks need to keep the column type (`NaN` and `±Infinity` "
+     "have no decimal: null); `double`, the nearest double (rounded). docs/output.md, "
+     "\"Decimals\".",
+     decimal_modes},
+    {"interval.handling.mode", T_CHOICE, OFF(forms.interval), "string", false, 0, 0,
+     "`interval`: `string`, the exact ISO-8601 duration (`P1Y2M3DT4H5M6.7S`, "
+     "`io.debezium.time.Interval`); `numeric`, microseconds as an int64 "
+     "(`io.debezium.time.MicroDuration`, a month counted as 30.4375 days as Debezium does).",
+     interval_modes},
+    {"infinity.handling.mode", T_CHOICE, OFF(forms.infinity), "clamp", false, 0, 0,
+     "`date`, `timestamp` and `timestamptz` `±infinity`, and `time`/`timetz` `24:00:00`, which "
+     "Java and most databases cannot hold: `clamp`, the latest or earliest value every "
+     "mainstream store accepts (`9999-12-31 23:59:59`, `0001-01-01 00:00:00`; "
+     "`23:59:59.999999`); `extreme`, Debezium's markers (2147483647 / -2147483648 days, int64 "
+     "max / min microseconds, `\"infinity\"` strings, 86400000000 µs), which PostgreSQL sinks "
+     "reject; `null`. docs/output.md, \"Values without a Java equivalent\".",
+     infinity_modes},
+    {"year.range.handling.mode", T_CHOICE, OFF(forms.year_range), "keep", false, 0, 0,
+     "Finite `date`, `timestamp` and `timestamptz` values before year 1 (BC) or after 9999: "
+     "`keep` them exact (Java and PostgreSQL hold them; a `timestamp` past int64 microseconds, "
+     "after 294247-01-10, is int64's maximum); `clamp` them to `0001-01-01 00:00:00` / "
+     "`9999-12-31 23:59:59` for consumers limited to four-digit years (Python, MySQL); `null`.",
+     year_range_modes},
+    {"float.special.handling.mode", T_CHOICE, OFF(forms.float_special), NULL, false, 0, 0,
+     "`real` and `double precision` `NaN`, `Infinity`, `-Infinity` (and `numeric`'s with "
+     "`decimal.handling.mode = double`): `string`, the JSON strings `\"NaN\"`, "
+     "`\"Infinity\"`, `\"-Infinity\"` (parsers of Debezium JSON read them; Kafka Connect's "
+     "JsonConverter reads 0); `null`. Default: `null` with `json.schemas = true`, `string` "
+     "otherwise. Protobuf's `string` is the native IEEE value.",
+     float_special_modes},
     {"json.schemas", T_BOOL, OFF(json_schemas), "false", false, 0, 0,
      "Write keys and values as Kafka Connect JSON with schemas (`{\"schema\":…,\"payload\":…}`, "
      "what `JsonConverter` reads with `schemas.enable=true`), with Debezium's logical type "
@@ -454,15 +499,26 @@ static bool apply(config_t *cfg, const key_def_t *k, const char *value, const ch
                         "initial_only",
                         origin, value, k->name);
         return true;
-    case T_ORIGIN:
-        if (!strcmp(value, "any"))
-            *(origin_filter_t *) field = ORIGIN_ANY;
-        else if (!strcmp(value, "none"))
-            *(origin_filter_t *) field = ORIGIN_NONE;
-        else
-            return errf(err, errlen, "%s: invalid value \"%s\" for \"%s\": expected any or none",
-                        origin, value, k->name);
-        return true;
+    case T_CHOICE:
+        for (int i = 0; k->choices[i]; i++)
+            if (k->choices[i][0] && !strcmp(value, k->choices[i])) {
+                *(int *) field = i;
+                return true;
+            }
+        {
+            strbuf_t names = STRBUF_INIT;
+            for (int i = 0; k->choices[i]; i++) {
+                if (!k->choices[i][0])
+                    continue;
+                bool last = !k->choices[i + 1];
+                strbuf_appendf(&names, "%s%s", names.len ? (last ? " or " : ", ") : "",
+                               k->choices[i]);
+            }
+            errf(err, errlen, "%s: invalid value \"%s\" for \"%s\": expected %s", origin, value,
+                 k->name, names.data);
+            strbuf_free(&names);
+        }
+        return false;
     case T_LOGFORMAT:
         if (!strcmp(value, "text"))
             *(bool *) field = false;
@@ -693,11 +749,19 @@ bool config_finish(config_t *cfg, char *err, size_t errlen)
                     "\"kafka.transactional.id\" is managed by sluice: set \"transactional.id\" "
                     "instead");
     /* Settings of the JSON text that Protobuf cannot honour: refused, never silently ignored. */
-    if (cfg->format == FORMAT_PROTOBUF && (cfg->json_schemas || cfg->numeric_json_number))
+    if (cfg->format == FORMAT_PROTOBUF && (cfg->json_schemas || cfg->forms.numeric_json_number))
         return errf(err, errlen,
                     "\"%s\" applies to format = json only (format is protobuf, whose events "
                     "are typed)",
                     cfg->json_schemas ? "json.schemas" : "numeric.json.number");
+    if (cfg->forms.numeric_json_number && cfg->forms.decimal != DECIMAL_STRING)
+        return errf(err, errlen,
+                    "\"numeric.json.number\" applies to decimal.handling.mode = string only "
+                    "(it is %s)",
+                    decimal_modes[cfg->forms.decimal]);
+    /* Kafka Connect's JsonConverter reads the strings "NaN", "Infinity" as 0: with schemas, null. */
+    if (cfg->forms.float_special == FLOAT_SPECIAL_AUTO)
+        cfg->forms.float_special = cfg->json_schemas ? FLOAT_SPECIAL_NULL : FLOAT_SPECIAL_STRING;
     strbuf_t b = STRBUF_INIT;
     if (!cfg->checkpoint_topic) {
         strbuf_appendf(&b, "%s.sluice.checkpoint", cfg->topic_prefix);
@@ -768,7 +832,11 @@ static void print_values(const key_def_t *k)
     case T_LOGLEVEL: printf("`debug`, `info`, `warning`, `error`"); break;
     case T_LOGFORMAT: printf("`text`, `json`"); break;
     case T_SNAPSHOT_MODE: printf("`initial`, `never`, `initial_only`"); break;
-    case T_ORIGIN: printf("`any`, `none`"); break;
+    case T_CHOICE:
+        for (int i = 0, n = 0; k->choices[i]; i++)
+            if (k->choices[i][0])
+                printf("%s`%s`", n++ ? ", " : "", k->choices[i]);
+        break;
     }
 }
 

@@ -391,7 +391,7 @@ pipeline_result_t pipeline_run(const pipeline_args_t *a, char *err, size_t errle
         qitem_t *items = queue_pop_all(a->queue, wait);
         bool quiet = items == NULL;
         sink_poll(a->sink);
-        p.now_ms = clock_wall_ms();
+        p.now_us = clock_wall_us();
         for (qitem_t *it = items; it; it = items) {
             items = it->next;
             /* The walsender sends a keepalive (while anything it sent is

@@ -57,13 +57,17 @@ static step_t ensure_topic(pipe_t *p, const char *topic);
  * (domains, enums, composites, arrays of them need the catalog) and, for
  * REPLICA IDENTITY FULL or NOTHING, the Kafka key from the primary key —
  * pgoutput flags every column of a FULL table as key, which would make the
- * whole row the record key. The catalog is asked only for what the built-in
- * table does not know, so a publication of plain tables never opens it.
+ * whole row the record key; with json.schemas, each column's NOT NULL and
+ * constant default for the Kafka Connect schemas (once per RELATION message,
+ * so every table opens the catalog then). Otherwise the catalog is asked only
+ * for what the built-in table does not know, so a publication of plain
+ * tables never opens it and the per-change path never waits for it.
  */
 static step_t prepare_relation(pipe_t *p, relcache_entry_t *rel)
 {
     /* A RELATION message means the table (or a type it uses) may have changed: look again. */
-    if (!catalog_complete_relation(p->catalog, p->types, rel, true, p->err, p->errlen))
+    if (!catalog_complete_relation(p->catalog, p->types, rel, true, p->a->cfg->json_schemas,
+                                   p->err, p->errlen))
         return pipe_end(p, PIPE_STREAM_LOST); /* PostgreSQL unreachable: reconnect, resume */
     if ((rel->replident == 'f' || rel->replident == 'n') && rel->nkafka_keys == 0)
         log_debug("relation \"%s.%s\" (replica identity '%c') has no usable primary key: "
@@ -126,7 +130,7 @@ static step_t emit_txn_meta(pipe_t *p, bool end)
     strbuf_reset(&p->key);
     strbuf_reset(&p->value);
     encoder_txn_key(a->encoder, &p->txn, &p->key);
-    encoder_txn_value(a->encoder, &meta, p->now_ms, &p->value);
+    encoder_txn_value(a->encoder, &meta, p->now_us / 1000, &p->value);
     return pipe_produce(p, p->txn_topic, -1, true, true);
 }
 
@@ -164,7 +168,7 @@ static step_t emit_change(pipe_t *p, event_op_t op, const relcache_entry_t *rel,
                          .after = after,
                          .lsn = lsn,
                          .txn = &p->txn,
-                         .now_ms = p->now_ms,
+                         .now_us = p->now_us,
                          .order = count_event(p, rel, &order)};
     step_t r = emit_pending_begin(p);
     if (r != STEP_CONTINUE)
@@ -259,7 +263,7 @@ static step_t on_truncate(pipe_t *p, const pgo_msg_t *m, sluice_lsn_t lsn)
                              .rel = rel,
                              .lsn = lsn,
                              .txn = &p->txn,
-                             .now_ms = clock_wall_ms(),
+                             .now_us = clock_wall_us(),
                              .order = count_event(p, rel, &order)};
         step_t r = emit_pending_begin(p);
         if (r != STEP_CONTINUE)
@@ -345,7 +349,7 @@ static step_t on_message(pipe_t *p, const pgo_msg_t *m)
     change_event_t ev = {.op = OP_MESSAGE,
                          .lsn = m->message.lsn,
                          .txn = &p->txn,
-                         .now_ms = clock_wall_ms(),
+                         .now_us = clock_wall_us(),
                          .msg_prefix = m->message.prefix,
                          .msg_content = m->message.content,
                          .msg_len = m->message.len,

@@ -47,7 +47,7 @@ typedef struct {
     uint32_t seq;
     int64_t txn_start_ms;
     char hdr_lsn[24], hdr_xid[12], hdr_batch[24]; /* header text, formatted once */
-    int64_t now_ms;       /* wall clock, read once per batch of input */
+    int64_t now_us;       /* wall clock (µs), read once per batch of input */
     uint64_t skipped_run; /* consecutive skipped transactions, for one log line */
     sluice_lsn_t skipped_upto;
     /* the Kafka transaction */

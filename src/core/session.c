@@ -606,7 +606,7 @@ static supervisor_step_t session_stream(supervisor_t *sv, session_t *ss)
     encoder_options_t eo = {.server_name = sv->cfg->topic_prefix,
                             .db_name = id->dbname,
                             .toast_placeholder = sv->cfg->toast_placeholder,
-                            .numeric_as_number = sv->cfg->numeric_json_number,
+                            .forms = sv->cfg->forms,
                             .schemas = sv->cfg->json_schemas,
                             .transaction_block = sv->cfg->transaction_metadata};
     encoder_t *enc = encoder_new(sv->cfg->format, &eo);

@@ -411,7 +411,7 @@ static void check_pg_replication(report_t *r, pg_facts_t *f)
 }
 
 /* The publication; false when it is missing. *upd_del: it publishes UPDATE or DELETE. */
-static bool check_pg_publication(report_t *r, PGconn *c, bool *upd_del)
+static bool check_pg_publication(report_t *r, PGconn *c, bool *upd_del, bool *upd)
 {
     const config_t *cfg = r->cfg;
     char err[1024];
@@ -420,7 +420,7 @@ static bool check_pg_publication(report_t *r, PGconn *c, bool *upd_del)
                              "FROM pg_catalog.pg_publication WHERE pubname = $1",
                              cfg->publication, NULL, err, sizeof err);
     bool pub_ok = false;
-    *upd_del = true;
+    *upd_del = *upd = true;
     if (!res) {
         report(r, CK_FAIL, "publication", "see the message", "%s", scrub(r, err));
     } else if (PQntuples(res) == 0) {
@@ -434,6 +434,7 @@ static bool check_pg_publication(report_t *r, PGconn *c, bool *upd_del)
     } else {
         pub_ok = true;
         *upd_del = is_true(res, 0, 2) || is_true(res, 0, 3);
+        *upd = is_true(res, 0, 2);
         report(r, CK_OK, "publication", NULL, "\"%s\" exists (%spublishes%s%s%s%s)",
                cfg->publication, is_true(res, 0, 0) ? "FOR ALL TABLES, " : "",
                is_true(res, 0, 1) ? " insert" : "", is_true(res, 0, 2) ? " update" : "",
@@ -506,6 +507,80 @@ static void check_pg_tables(report_t *r, pg_facts_t *f, PGconn *c, bool pub_upd_
         else
             report(r, CK_OK, "table privileges", NULL, "SELECT on all %d published tables", n);
     }
+    PQclear(res);
+}
+
+/*
+ * Published tables whose large values PostgreSQL stores out of line (TOAST:
+ * varlena columns whose storage is not plain — text, bytea, jsonb, arrays, …)
+ * and whose replica identity is not FULL: an UPDATE that leaves such a value
+ * unchanged does not carry it, and the event holds toast.placeholder instead.
+ * A warning per table (the first 10), with both ways out. Only the published
+ * columns count (pg_publication_tables.attnames, PostgreSQL 15 on).
+ */
+static void check_pg_toast(report_t *r, PGconn *c, bool publishes_update)
+{
+    const config_t *cfg = r->cfg;
+    if (!publishes_update) {
+        report(r, CK_OK, "unchanged TOAST values", NULL,
+               "publication \"%s\" publishes no UPDATE", cfg->publication);
+        return;
+    }
+    char err[1024];
+    PGresult *res = pg_query(
+        c,
+        "SELECT pt.schemaname, pt.tablename, c.relreplident, "
+        "       pg_catalog.string_agg(pg_catalog.quote_ident(a.attname) || ' (' || "
+        "           pg_catalog.format_type(a.atttypid, a.atttypmod) || ')', ', ' "
+        "           ORDER BY a.attnum) "
+        "FROM pg_catalog.pg_publication_tables pt "
+        "JOIN pg_catalog.pg_namespace n ON n.nspname = pt.schemaname "
+        "JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = pt.tablename "
+        "JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 "
+        "     AND NOT a.attisdropped AND a.attlen = -1 AND a.attstorage <> 'p' "
+        "     AND a.attgenerated = '' "
+        "WHERE pt.pubname = $1 AND (pg_catalog.to_jsonb(pt) -> 'attnames' IS NULL "
+        "      OR pg_catalog.to_jsonb(pt) -> 'attnames' ? a.attname) "
+        "GROUP BY 1, 2, 3 ORDER BY 1, 2",
+        cfg->publication, NULL, err, sizeof err);
+    if (!res) {
+        report(r, CK_FAIL, "unchanged TOAST values", "see the message", "%s", scrub(r, err));
+        return;
+    }
+    int n = PQntuples(res), full = 0, warned = 0;
+    for (int i = 0; i < n; i++) {
+        const char *nsp = PQgetvalue(res, i, 0), *rel = PQgetvalue(res, i, 1);
+        char ident = PQgetvalue(res, i, 2)[0];
+        if (ident == 'f') {
+            full++;
+            continue;
+        }
+        if (ident != 'd' && ident != 'i')
+            continue; /* NOTHING: PostgreSQL rejects its UPDATEs (the replica identity check) */
+        if (++warned > 10)
+            continue;
+        char fix[768];
+        snprintf(fix, sizeof fix,
+                 "ALTER TABLE \"%s\".\"%s\" REPLICA IDENTITY FULL (every update then carries the "
+                 "old row, and sluice writes the unchanged value from it; more WAL), or accept "
+                 "it: a consumer keeps the column's previous value when it reads the placeholder "
+                 "(docs/output.md)",
+                 nsp, rel);
+        report(r, CK_WARN, "unchanged TOAST values", fix,
+               "table \"%s.%s\" (replica identity %s) has columns stored out of line when large: "
+               "%s. An UPDATE that leaves such a value unchanged does not send it, and its event "
+               "holds \"%s\" (toast.placeholder) instead",
+               nsp, rel, ident == 'i' ? "using index" : "default", PQgetvalue(res, i, 3),
+               cfg->toast_placeholder);
+    }
+    if (warned > 10)
+        report(r, CK_WARN, "unchanged TOAST values", "as above, for each of them",
+               "%d more tables like those above", warned - 10);
+    if (!warned)
+        report(r, CK_OK, "unchanged TOAST values", NULL,
+               "no published table without REPLICA IDENTITY FULL has a column stored out of line "
+               "(%d with FULL: unchanged values are written from the old row)",
+               full);
     PQclear(res);
 }
 
@@ -582,9 +657,11 @@ static void check_postgres(report_t *r, pg_facts_t *f)
     check_pg_settings(r, c);
     check_pg_role(r, c);
     check_pg_replication(r, f);
-    bool pub_upd_del;
-    if (check_pg_publication(r, c, &pub_upd_del))
+    bool pub_upd_del, pub_upd;
+    if (check_pg_publication(r, c, &pub_upd_del, &pub_upd)) {
         check_pg_tables(r, f, c, pub_upd_del);
+        check_pg_toast(r, c, pub_upd);
+    }
     check_pg_slot(r, f, c);
     check_pg_failover(r, c);
     PQfinish(c);

@@ -142,6 +142,46 @@ SQL
     pg_psql -q -c "DROP PUBLICATION chk_good; DROP PUBLICATION chk_bad; DROP TABLE chk_keyed, chk_nokey; DROP ROLE chk_norepl"
 }
 
+# Issue 13: `sluice check` warns about each published table whose large values
+# PostgreSQL stores out of line (TOAST) while its replica identity is not FULL —
+# an UPDATE leaving such a value unchanged would carry the placeholder — naming
+# the columns and both ways out; it stays a warning (exit 0). Not named: a FULL
+# table, a table of plain-storage columns, a column a column list leaves out, or
+# any table of a publication without UPDATEs.
+test_check_warns_about_unchanged_toast() {
+    local cfg="$W/chkt.conf" out="$W/chkt.out" rc
+    pg_psql -q <<'SQL'
+DROP PUBLICATION IF EXISTS chk_toast; DROP PUBLICATION IF EXISTS chk_toast_ins;
+DROP TABLE IF EXISTS chkt_doc, chkt_full, chkt_plain, chkt_cols;
+CREATE TABLE chkt_doc (id int PRIMARY KEY, body text, code text, meta jsonb, n int);
+ALTER TABLE chkt_doc ALTER code SET STORAGE PLAIN;
+CREATE TABLE chkt_full (id int PRIMARY KEY, body text);
+ALTER TABLE chkt_full REPLICA IDENTITY FULL;
+CREATE TABLE chkt_plain (id int PRIMARY KEY, n int, t timestamptz);
+CREATE TABLE chkt_cols (id int PRIMARY KEY, small int, big bytea);
+GRANT SELECT ON chkt_doc, chkt_full, chkt_plain, chkt_cols TO sluice;
+CREATE PUBLICATION chk_toast FOR TABLE chkt_doc, chkt_full, chkt_plain, chkt_cols (id, small);
+CREATE PUBLICATION chk_toast_ins FOR TABLE chkt_doc WITH (publish = 'insert');
+SQL
+    sluice_config "$cfg" it_chkt itchkt "postgres.publication = chk_toast"
+    rc=0; "$SLUICE" check -c "$cfg" >"$out" 2>&1 || rc=$?
+    cat "$out" >&2
+    [ "$rc" -eq 0 ] || fail "the TOAST warning made sluice check exit $rc"
+    grep -q '^  warn  unchanged TOAST values: table "public.chkt_doc" (replica identity default) has columns stored out of line when large: body (text), meta (jsonb)\. An UPDATE that leaves such a value unchanged does not send it, and its event holds "__debezium_unavailable_value" (toast.placeholder) instead$' "$out" ||
+        fail "no TOAST warning naming chkt_doc's body and meta"
+    grep -A1 '^  warn  unchanged TOAST values: table "public.chkt_doc"' "$out" |
+        grep -q '^        fix: ALTER TABLE "public"."chkt_doc" REPLICA IDENTITY FULL .*or accept it' ||
+        fail "the TOAST warning does not name the fix"
+    [ "$(grep -c 'unchanged TOAST values' "$out")" -eq 1 ] ||
+        fail "a table other than chkt_doc was named (FULL, plain columns, or a column left out)"
+    sluice_config "$cfg" it_chkt itchkt "postgres.publication = chk_toast_ins"
+    rc=0; "$SLUICE" check -c "$cfg" >"$out" 2>&1 || rc=$?
+    grep -q '^  ok    unchanged TOAST values: publication "chk_toast_ins" publishes no UPDATE' "$out" ||
+        fail "an insert-only publication was warned about: $(grep 'TOAST' "$out")"
+    pg_psql -q -c "DROP PUBLICATION chk_toast; DROP PUBLICATION chk_toast_ins" \
+        -c "DROP TABLE chkt_doc, chkt_full, chkt_plain, chkt_cols"
+}
+
 # While sluice streams a workload: /metrics parses and moves, /healthz is 200,
 # `sluice status` and `sluice check` read the slot and the checkpoint without
 # fencing the running instance; afterwards the data is exactly once.
