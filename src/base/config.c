@@ -24,10 +24,8 @@ typedef enum {
     T_BOOL,
     T_INT,
     T_SIZE,
-    T_FORMAT,
     T_LOGLEVEL,
     T_LOGFORMAT,
-    T_SNAPSHOT_MODE,
     T_CHOICE /* one of choices[], stored as its index in an enum field */
 } key_type_t;
 
@@ -44,6 +42,9 @@ typedef struct {
 
 #define OFF(f) offsetof(config_t, f)
 
+/* The names of enum-valued keys, in enum order (T_CHOICE). */
+static const char *const output_formats[] = {"json", "protobuf", NULL};
+static const char *const snapshot_modes[] = {"initial", "never", "initial_only", NULL};
 static const char *const origin_filters[] = {"any", "none", NULL};
 static const char *const decimal_modes[] = {"string", "precise", "double", NULL};
 static const char *const interval_modes[] = {"string", "numeric", NULL};
@@ -90,9 +91,10 @@ static const key_def_t keys[] = {
      "Topic names are `<topic.prefix>.<schema>.<table>`; also the `source.name` of events."},
     {"checkpoint.topic", T_STRING, OFF(checkpoint_topic), NULL, false, 0, 0,
      "Compacted topic holding sluice's checkpoints. Default `<topic.prefix>.sluice.checkpoint`."},
-    {"format", T_FORMAT, OFF(format), "json", false, 0, 0,
+    {"format", T_CHOICE, OFF(format), "json", false, 0, 0,
      "Event encoding: `json` (Debezium envelope without schemas) or `protobuf` (the same events "
-     "as typed Protobuf messages, `sluice.proto`; docs/output.md, \"Protobuf output\")."},
+     "as typed Protobuf messages, `sluice.proto`; docs/output.md, \"Protobuf output\").",
+     output_formats},
     {"tombstones.on.delete", T_BOOL, OFF(tombstones), "true", false, 0, 0,
      "After a delete event, also write a tombstone (same key, null value) for log compaction."},
     {"toast.placeholder", T_STRING, OFF(toast_placeholder), "__debezium_unavailable_value", false,
@@ -166,13 +168,14 @@ static const key_def_t keys[] = {
     {"checkpoint.idle.interval.ms", T_INT, OFF(idle_checkpoint_ms), "10000", false, 100, 3600000,
      "With no change to stream but WAL moving on (other databases, unpublished tables), commit a "
      "checkpoint-only Kafka transaction at most this often so the slot keeps advancing."},
-    {"snapshot.mode", T_SNAPSHOT_MODE, OFF(snapshot_mode), "initial", false, 0, 0,
+    {"snapshot.mode", T_CHOICE, OFF(snapshot_mode), "initial", false, 0, 0,
      "`initial`: on a fresh start (no checkpoint in Kafka) copy every published table's existing "
      "rows (events with `op` `r`) and then stream from the exact point of that copy; a crash "
      "during the copy resumes it. `never`: stream only (tables asked for later with a "
      "`sluice.snapshot` message are still copied). `initial_only`: copy, then exit 0 "
      "(the slot stays, so a later `run` streams from the point of the copy). A checkpoint that "
-     "records a finished snapshot (or none at all) is never snapshotted again."},
+     "records a finished snapshot (or none at all) is never snapshotted again.",
+     snapshot_modes},
     {"snapshot.workers", T_INT, OFF(snapshot_workers), "4", false, 1, 64,
      "Connections that copy tables in parallel during a snapshot, all reading the same exported "
      "PostgreSQL snapshot."},
@@ -470,33 +473,10 @@ static bool apply(config_t *cfg, const key_def_t *k, const char *value, const ch
         else
             *(long long *) field = n;
         return true;
-    case T_FORMAT:
-        if (!strcmp(value, "json"))
-            *(output_format_t *) field = FORMAT_JSON;
-        else if (!strcmp(value, "protobuf"))
-            *(output_format_t *) field = FORMAT_PROTOBUF;
-        else
-            return errf(err, errlen,
-                        "%s: invalid value \"%s\" for \"%s\": expected json or protobuf", origin,
-                        value, k->name);
-        return true;
     case T_LOGLEVEL:
         if (!log_level_parse(value, (log_level_t *) field))
             return errf(err, errlen,
                         "%s: invalid value \"%s\" for \"%s\": expected debug, info, warning or error",
-                        origin, value, k->name);
-        return true;
-    case T_SNAPSHOT_MODE:
-        if (!strcmp(value, "initial"))
-            *(snapshot_mode_t *) field = SNAPSHOT_MODE_INITIAL;
-        else if (!strcmp(value, "never"))
-            *(snapshot_mode_t *) field = SNAPSHOT_MODE_NEVER;
-        else if (!strcmp(value, "initial_only"))
-            *(snapshot_mode_t *) field = SNAPSHOT_MODE_INITIAL_ONLY;
-        else
-            return errf(err, errlen,
-                        "%s: invalid value \"%s\" for \"%s\": expected initial, never or "
-                        "initial_only",
                         origin, value, k->name);
         return true;
     case T_CHOICE:
@@ -828,10 +808,8 @@ static void print_values(const key_def_t *k)
         print_size(k->max);
         printf(" (units kB, MB, GB)");
         break;
-    case T_FORMAT: printf("`json`, `protobuf`"); break;
     case T_LOGLEVEL: printf("`debug`, `info`, `warning`, `error`"); break;
     case T_LOGFORMAT: printf("`text`, `json`"); break;
-    case T_SNAPSHOT_MODE: printf("`initial`, `never`, `initial_only`"); break;
     case T_CHOICE:
         for (int i = 0, n = 0; k->choices[i]; i++)
             if (k->choices[i][0])
