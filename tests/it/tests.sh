@@ -229,7 +229,7 @@ apply_check() {
 # fake null (DEFAULT: the placeholder in every update; FULL: the real value),
 # and a consumer rebuilding each table from Kafka ends equal to PostgreSQL.
 test_toast_unchanged_values_never_null() {
-    local slot=it_toast prefix=ittoast cfg="$W/toast.conf" logf="$W/toast.log" rows="${IT_TOAST_ROWS:-10000}"
+    local slot=it_toast prefix=ittoast cfg="$W/toast.conf" logf="$W/toast.log" rows="${IT_TOAST_ROWS:-3000}"
     pg_psql -q -c "DROP TABLE IF EXISTS toast_d, toast_f, toast_d_copy, toast_f_copy" \
         -c "CREATE TABLE toast_d (id int PRIMARY KEY, n int, body text)" \
         -c "CREATE TABLE toast_f (id int PRIMARY KEY, n int, body text)" \
