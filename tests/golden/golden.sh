@@ -10,6 +10,8 @@
 #     every table of the schema.
 #   - the part after it runs while sluice streams into topics golden_NAME.*.
 #   - "-- sluice: key = value" lines add sluice configuration.
+#   - "-- sql: OTHER": the SQL is OTHER.sql's (the same statements under other
+#     settings); the "-- sluice:" and "-- check-schemas" lines stay this file's.
 #   - "-- check-schemas": every record must match its Kafka Connect schema.
 #   - "-- apply: TABLE KEY": a consumer rebuilds TABLE from its topic and the
 #     copy must equal the table (tests/tools/apply.c: the round trip).
@@ -46,10 +48,14 @@ golden_case() {
     local work="$W/golden"
     mkdir -p "$work"
     [ -f "$file" ] || { fail "no golden case $file"; return 1; }
-    local setup="$work/$name.setup.sql" stream="$work/$name.stream.sql"
+    local setup="$work/$name.setup.sql" stream="$work/$name.stream.sql" sql="$file" other
+    other="$(sed -n 's/^-- sql: //p' "$file")"
+    [ -z "$other" ] || sql="$GOLDEN_DIR/$other.sql"
+    [ -f "$sql" ] || { fail "golden case $name: no SQL file $sql"; return 1; }
     awk -v SETUP="$setup" -v STREAM="$stream" \
         'BEGIN { printf "" > SETUP; printf "" > STREAM }
-         /^-- streaming/ { s = 1; next } { print > (s ? STREAM : SETUP) }' "$file"
+         /^-- sluice: / { next }
+         /^-- streaming/ { s = 1; next } { print > (s ? STREAM : SETUP) }' "$sql"
     local extra=()
     mapfile -t extra < <(sed -n 's/^-- sluice: //p' "$file")
 
