@@ -28,46 +28,12 @@
 #include "sluice/base/metrics.h"
 #include "sluice/kafka/access.h"
 
-typedef struct {
-    char *name;
-    rd_kafka_topic_t *rkt;
-    int partitions; /* 0 until known */
-} topic_slot_t;
-
-typedef struct {
-    const config_t *cfg;
-    atomic_int *stop;
-    rd_kafka_t *rk;
-    topic_slot_t *topics;
-    size_t topics_cap;
-    size_t topics_count;
-    bool txn_ready; /* init_transactions succeeded: librdkafka refuses a second call */
-    uint64_t produced_since_poll;
-    /* First failed delivery in the open transaction. */
-    rd_kafka_resp_err_t dr_err;
-    char dr_errstr[512];
-    char *dr_topic;
-    char *checkpoint_topic;
-    /* Kafka refused the principal (an ACL or its credentials): the SINK_DATA returned last
-     * is that, not data Kafka cannot take (sink_refused). */
-    bool refused;
-    /* An authorization error that made the open transaction abortable: once it is aborted,
-     * the commit reports it as refused. */
-    rd_kafka_resp_err_t denied_err;
-    /* Connection-level refusals seen through the error callback since the producer was
-     * made: SASL authentication failures and TLS handshake failures, the last one's text.
-     * A wait for the cluster counts those that come while it waits (refusal_mark). */
-    int auth_failures, tls_failures;
-    char conn_errstr[512];
-    /* The error callback's last text about a broker connection: said when a wait for
-     * the cluster ends without an answer. */
-    char last_errstr[512];
-} rdsink_t;
+#include "sink_internal.h"
 
 static const sink_ops_t rdsink_ops;
 
 /* The librdkafka producer behind s; a sink of another kind here is a bug. */
-static rdsink_t *rdsink_of(sink_t *s)
+rdsink_t *rdsink_of(sink_t *s)
 {
     rdsink_t *r = sink_impl(s, &rdsink_ops);
     if (!r) {
@@ -96,10 +62,8 @@ static bool is_permanent(rd_kafka_resp_err_t err)
     case RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED:
     case RD_KAFKA_RESP_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED:
     case RD_KAFKA_RESP_ERR_TOPIC_EXCEPTION:
-    case RD_KAFKA_RESP_ERR_POLICY_VIOLATION:
-        return true;
-    default:
-        return false;
+    case RD_KAFKA_RESP_ERR_POLICY_VIOLATION: return true;
+    default: return false;
     }
 }
 
@@ -167,7 +131,7 @@ static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char 
         log_debug("kafka [%s]: %s", fac, buf);
 }
 
-static bool conf_set(rd_kafka_conf_t *conf, const char *k, const char *v, char *err, size_t errlen)
+bool rdsink_conf_set(rd_kafka_conf_t *conf, const char *k, const char *v, char *err, size_t errlen)
 {
     char e[512];
     if (rd_kafka_conf_set(conf, k, v, e, sizeof e) != RD_KAFKA_CONF_OK) {
@@ -208,14 +172,14 @@ static bool fit_buffer(rd_kafka_conf_t *conf, const config_t *cfg, char *err, si
     }
     char v[32];
     snprintf(v, sizeof v, "%lld", need);
-    return conf_set(conf, "queue.buffering.max.kbytes", v, err, errlen);
+    return rdsink_conf_set(conf, "queue.buffering.max.kbytes", v, err, errlen);
 }
 
 /*
  * librdkafka settings shared by the producer and the checkpoint reader: the
  * user's kafka.* keys (connection, security) over sluice's defaults.
  */
-static rd_kafka_conf_t *base_conf(const config_t *cfg, bool producer, char *err, size_t errlen)
+rd_kafka_conf_t *rdsink_base_conf(const config_t *cfg, bool producer, char *err, size_t errlen)
 {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     rd_kafka_conf_set_log_cb(conf, on_log);
@@ -238,21 +202,22 @@ static rd_kafka_conf_t *base_conf(const config_t *cfg, bool producer, char *err,
             {"allow.auto.create.topics", "false"},
         };
         for (size_t i = 0; i < sizeof defaults / sizeof defaults[0]; i++)
-            if (!conf_set(conf, defaults[i][0], defaults[i][1], err, errlen))
+            if (!rdsink_conf_set(conf, defaults[i][0], defaults[i][1], err, errlen))
                 goto fail;
         /* Before librdkafka 1.8, flush (and so commit_transaction) waited out
          * linger.ms: every commit would take 50 ms longer. */
-        if (rd_kafka_version() < 0x010800ff && !conf_set(conf, "linger.ms", "5", err, errlen))
+        if (rd_kafka_version() < 0x010800ff &&
+            !rdsink_conf_set(conf, "linger.ms", "5", err, errlen))
             goto fail;
         rd_kafka_conf_set_stats_cb(conf, on_stats);
         if (cfg->metrics_listen && cfg->metrics_listen[0] &&
-            !conf_set(conf, "statistics.interval.ms", "5000", err, errlen))
+            !rdsink_conf_set(conf, "statistics.interval.ms", "5000", err, errlen))
             goto fail;
     }
     for (size_t i = 0; i < cfg->nkafka; i++) {
         if (!producer && strcmp(cfg->kafka[i].key, "partitioner") == 0)
             continue;
-        if (!conf_set(conf, cfg->kafka[i].key, cfg->kafka[i].value, err, errlen))
+        if (!rdsink_conf_set(conf, cfg->kafka[i].key, cfg->kafka[i].value, err, errlen))
             goto fail;
     }
     if (producer && !fit_buffer(conf, cfg, err, errlen))
@@ -273,8 +238,8 @@ sink_t *sink_new(const config_t *cfg, atomic_int *stop, char *err, size_t errlen
     s->topics_cap = 64;
     s->topics = xcalloc(s->topics_cap, sizeof *s->topics);
     s->checkpoint_topic = xstrdup(cfg->checkpoint_topic);
-    rd_kafka_conf_t *conf = base_conf(cfg, true, err, errlen);
-    if (!conf || !conf_set(conf, "transactional.id", cfg->transactional_id, err, errlen)) {
+    rd_kafka_conf_t *conf = rdsink_base_conf(cfg, true, err, errlen);
+    if (!conf || !rdsink_conf_set(conf, "transactional.id", cfg->transactional_id, err, errlen)) {
         if (conf)
             rd_kafka_conf_destroy(conf);
         rdsink_free(s);
@@ -313,7 +278,7 @@ static void rdsink_free(void *impl)
     free(s);
 }
 
-static topic_slot_t *topic_lookup(rdsink_t *s, const char *name, bool create)
+topic_slot_t *rdsink_topic_lookup(rdsink_t *s, const char *name, bool create)
 {
     size_t i = hash_str(name) & (s->topics_cap - 1);
     while (s->topics[i].name) {
@@ -337,7 +302,7 @@ static topic_slot_t *topic_lookup(rdsink_t *s, const char *name, bool create)
         free(s->topics);
         s->topics = n;
         s->topics_cap = ncap;
-        return topic_lookup(s, name, true);
+        return rdsink_topic_lookup(s, name, true);
     }
     s->topics[i].name = xstrdup(name);
     s->topics[i].rkt = rd_kafka_topic_new(s->rk, name, NULL);
@@ -348,7 +313,7 @@ static topic_slot_t *topic_lookup(rdsink_t *s, const char *name, bool create)
 
 /* Kafka refused the principal: err names the ACL (access.h); SINK_DATA, which sink_refused tells
  * apart from data Kafka cannot take. */
-static sink_status_t refuse(rdsink_t *s, rd_kafka_resp_err_t code, access_topic_op_t op,
+sink_status_t rdsink_refuse(rdsink_t *s, rd_kafka_resp_err_t code, access_topic_op_t op,
                             const char *topic, char *err, size_t errlen)
 {
     access_explain(s->cfg, code, op, topic, err, errlen);
@@ -375,7 +340,7 @@ static sink_status_t classify(rdsink_t *s, rd_kafka_error_t *error, const char *
         s->denied_err = code;
         st = SINK_ABORT;
     } else if (access_denied(code))
-        st = refuse(s, code, ACCESS_TOPIC_WRITE, NULL, err, errlen);
+        st = rdsink_refuse(s, code, ACCESS_TOPIC_WRITE, NULL, err, errlen);
     else if (rd_kafka_error_is_fatal(error)) {
         char fe[512];
         rd_kafka_resp_err_t fcode = rd_kafka_fatal_error(s->rk, fe, sizeof fe);
@@ -448,8 +413,8 @@ sink_status_t sink_init_transactions(sink_t *sink, int timeout_ms, char *err, si
             rd_kafka_error_destroy(e);
             return SINK_DATA;
         }
-        if (rd_kafka_error_code(e) == RD_KAFKA_RESP_ERR__TIMED_OUT &&
-            clock_mono_ms() < deadline && !(s->stop && *s->stop)) {
+        if (rd_kafka_error_code(e) == RD_KAFKA_RESP_ERR__TIMED_OUT && clock_mono_ms() < deadline &&
+            !(s->stop && *s->stop)) {
             rd_kafka_error_destroy(e);
             continue;
         }
@@ -459,8 +424,9 @@ sink_status_t sink_init_transactions(sink_t *sink, int timeout_ms, char *err, si
         if (timed_out && s->last_errstr[0] && n + 1 < errlen)
             snprintf(err + n, errlen - n, " (the last connection error: %s)", s->last_errstr);
         if (st == SINK_ABORT)
-            st = s->denied_err ? refuse(s, s->denied_err, ACCESS_TOPIC_WRITE, NULL, err, errlen)
-                               : SINK_RETRY;
+            st = s->denied_err
+                     ? rdsink_refuse(s, s->denied_err, ACCESS_TOPIC_WRITE, NULL, err, errlen)
+                     : SINK_RETRY;
         return st;
     }
 }
@@ -471,7 +437,7 @@ sink_status_t sink_init_transactions(sink_t *sink, int timeout_ms, char *err, si
  * __AUTHENTICATION (err named, s->refused) if the brokers refuse the
  * connection itself.
  */
-static int metadata_partitions(rdsink_t *s, rd_kafka_topic_t *rkt, int timeout_ms,
+int rdsink_metadata_partitions(rdsink_t *s, rd_kafka_topic_t *rkt, int timeout_ms,
                                rd_kafka_resp_err_t *terr, char *err, size_t errlen)
 {
     const struct rd_kafka_metadata *md = NULL;
@@ -508,12 +474,12 @@ static sink_status_t rdsink_ensure_topic(void *impl, const char *topic, bool com
                                          int timeout_ms, char *err, size_t errlen)
 {
     rdsink_t *s = impl;
-    topic_slot_t *t = topic_lookup(s, topic, true);
+    topic_slot_t *t = rdsink_topic_lookup(s, topic, true);
     if (t->partitions > 0)
         return SINK_OK;
 
     rd_kafka_resp_err_t terr;
-    int n = metadata_partitions(s, t->rkt, timeout_ms, &terr, err, errlen);
+    int n = rdsink_metadata_partitions(s, t->rkt, timeout_ms, &terr, err, errlen);
     if (s->refused)
         return SINK_DATA;
     if (n > 0) {
@@ -526,7 +492,7 @@ static sink_status_t rdsink_ensure_topic(void *impl, const char *topic, bool com
         return SINK_OK;
     }
     if (access_denied(terr))
-        return refuse(s, terr, ACCESS_TOPIC_WRITE, topic, err, errlen);
+        return rdsink_refuse(s, terr, ACCESS_TOPIC_WRITE, topic, err, errlen);
     if (terr != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART && terr != RD_KAFKA_RESP_ERR_NO_ERROR) {
         snprintf(err, errlen, "could not look up topic \"%s\": %s", topic, rd_kafka_err2str(terr));
         return terr == RD_KAFKA_RESP_ERR__TIMED_OUT || terr == RD_KAFKA_RESP_ERR__TRANSPORT
@@ -535,8 +501,8 @@ static sink_status_t rdsink_ensure_topic(void *impl, const char *topic, bool com
     }
 
     char e[512];
-    rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(
-        topic, compact ? 1 : s->cfg->topic_partitions, s->cfg->topic_replication_factor, e, sizeof e);
+    rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(topic, compact ? 1 : s->cfg->topic_partitions,
+                                                    s->cfg->topic_replication_factor, e, sizeof e);
     if (!nt) {
         snprintf(err, errlen, "invalid topic \"%s\": %s", topic, e);
         return SINK_DATA;
@@ -544,7 +510,8 @@ static sink_status_t rdsink_ensure_topic(void *impl, const char *topic, bool com
     if (compact)
         rd_kafka_NewTopic_set_config(nt, "cleanup.policy", "compact");
     rd_kafka_queue_t *q = rd_kafka_queue_new(s->rk);
-    rd_kafka_AdminOptions_t *opts = rd_kafka_AdminOptions_new(s->rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+    rd_kafka_AdminOptions_t *opts =
+        rd_kafka_AdminOptions_new(s->rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
     rd_kafka_AdminOptions_set_operation_timeout(opts, timeout_ms, NULL, 0);
     rd_kafka_AdminOptions_set_request_timeout(opts, timeout_ms, NULL, 0);
     rd_kafka_CreateTopics(s->rk, &nt, 1, opts, q);
@@ -554,7 +521,7 @@ static sink_status_t rdsink_ensure_topic(void *impl, const char *topic, bool com
         snprintf(err, errlen, "creating topic \"%s\" timed out", topic);
         st = SINK_RETRY;
     } else if (access_denied(rd_kafka_event_error(ev))) {
-        st = refuse(s, rd_kafka_event_error(ev), ACCESS_TOPIC_CREATE, topic, err, errlen);
+        st = rdsink_refuse(s, rd_kafka_event_error(ev), ACCESS_TOPIC_CREATE, topic, err, errlen);
     } else if (rd_kafka_event_error(ev)) {
         snprintf(err, errlen, "could not create topic \"%s\": %s", topic,
                  rd_kafka_event_error_string(ev));
@@ -563,9 +530,10 @@ static sink_status_t rdsink_ensure_topic(void *impl, const char *topic, bool com
         size_t cnt;
         const rd_kafka_topic_result_t **res =
             rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &cnt);
-        rd_kafka_resp_err_t te = cnt == 1 ? rd_kafka_topic_result_error(res[0]) : RD_KAFKA_RESP_ERR__FAIL;
+        rd_kafka_resp_err_t te =
+            cnt == 1 ? rd_kafka_topic_result_error(res[0]) : RD_KAFKA_RESP_ERR__FAIL;
         if (access_denied(te)) {
-            st = refuse(s, te, ACCESS_TOPIC_CREATE, topic, err, errlen);
+            st = rdsink_refuse(s, te, ACCESS_TOPIC_CREATE, topic, err, errlen);
         } else if (te && te != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
             snprintf(err, errlen, "could not create topic \"%s\": %s", topic,
                      cnt == 1 && rd_kafka_topic_result_error_string(res[0])
@@ -585,7 +553,7 @@ static sink_status_t rdsink_ensure_topic(void *impl, const char *topic, bool com
         return st;
     /* Learn the partition count (metadata may lag the creation briefly). */
     for (int attempt = 0; attempt < 50; attempt++) {
-        n = metadata_partitions(s, t->rkt, timeout_ms, &terr, err, errlen);
+        n = rdsink_metadata_partitions(s, t->rkt, timeout_ms, &terr, err, errlen);
         if (s->refused)
             return SINK_DATA;
         if (n > 0) {
@@ -606,7 +574,7 @@ static sink_status_t rdsink_ensure_topic(void *impl, const char *topic, bool com
 static int rdsink_partition_count(void *impl, const char *topic)
 {
     rdsink_t *s = impl;
-    topic_slot_t *t = topic_lookup(s, topic, false);
+    topic_slot_t *t = rdsink_topic_lookup(s, topic, false);
     return t ? t->partitions : 0;
 }
 
@@ -630,7 +598,7 @@ static sink_status_t rdsink_begin(void *impl, char *err, size_t errlen)
 static sink_status_t delivery_status(rdsink_t *s, char *err, size_t errlen)
 {
     if (access_denied(s->dr_err))
-        return refuse(s, s->dr_err, ACCESS_TOPIC_WRITE, s->dr_topic, err, errlen);
+        return rdsink_refuse(s, s->dr_err, ACCESS_TOPIC_WRITE, s->dr_topic, err, errlen);
     snprintf(err, errlen, "%s", s->dr_errstr);
     if (is_permanent(s->dr_err))
         return SINK_DATA;
@@ -662,7 +630,7 @@ static sink_status_t rdsink_produce(void *impl, const char *topic, int32_t parti
                                     size_t errlen)
 {
     rdsink_t *s = impl;
-    topic_slot_t *t = topic_lookup(s, topic, true);
+    topic_slot_t *t = rdsink_topic_lookup(s, topic, true);
     /* seq by hand: snprintf per record showed up in profiles. */
     char seq[12];
     char *p = seq + sizeof seq;
@@ -756,7 +724,7 @@ static sink_status_t rdsink_commit(void *impl, char *err, size_t errlen)
                 rd_kafka_poll(s->rk, 0);
                 if (access_denied(s->dr_err)) /* a delivery report names the topic */
                     return delivery_status(s, err, errlen);
-                return refuse(s, s->denied_err, ACCESS_TOPIC_WRITE, NULL, err, errlen);
+                return rdsink_refuse(s, s->denied_err, ACCESS_TOPIC_WRITE, NULL, err, errlen);
             }
             if (ast != SINK_OK) {
                 snprintf(err + strlen(err), errlen - strlen(err), "; then %s", aerr);
@@ -782,184 +750,3 @@ static const sink_ops_t rdsink_ops = {
     .partition_count = rdsink_partition_count,
     .free = rdsink_free,
 };
-
-/*
- * A consumer of the checkpoint topic with the user's connection settings.
- * isolation: "read_committed" for the reader, "read_uncommitted" to learn
- * the partition's high watermark. NULL with err set (SINK_DATA or SINK_FATAL in *st).
- */
-static rd_kafka_t *checkpoint_consumer(rdsink_t *s, const char *slot, const char *isolation,
-                                       sink_status_t *st, char *err, size_t errlen)
-{
-    rd_kafka_conf_t *conf = base_conf(s->cfg, false, err, errlen);
-    *st = SINK_DATA;
-    if (!conf)
-        return NULL;
-    char group[300];
-    snprintf(group, sizeof group, "sluice-checkpoint-reader-%s", slot);
-    if (!conf_set(conf, "group.id", group, err, errlen) ||
-        !conf_set(conf, "isolation.level", isolation, err, errlen) ||
-        !conf_set(conf, "enable.auto.commit", "false", err, errlen) ||
-        !conf_set(conf, "enable.auto.offset.store", "false", err, errlen)) {
-        rd_kafka_conf_destroy(conf);
-        return NULL;
-    }
-    char e[512];
-    rd_kafka_t *c = rd_kafka_new(RD_KAFKA_CONSUMER, conf, e, sizeof e);
-    if (!c) {
-        snprintf(err, errlen, "could not create the checkpoint reader: %s", e);
-        rd_kafka_conf_destroy(conf);
-        *st = SINK_FATAL;
-        return NULL;
-    }
-    return c;
-}
-
-/* The consumer's position in partition 0 of topic: the next offset it reads; -1 if unknown. */
-static int64_t consumer_position(rd_kafka_t *c, const char *topic)
-{
-    rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(parts, topic, 0);
-    int64_t pos = -1;
-    if (rd_kafka_position(c, parts) == RD_KAFKA_RESP_ERR_NO_ERROR && parts->elems[0].offset >= 0)
-        pos = parts->elems[0].offset;
-    rd_kafka_topic_partition_list_destroy(parts);
-    return pos;
-}
-
-sink_status_t sink_read_checkpoint(sink_t *sink, const char *slot, checkpoint_t *out,
-                                   int timeout_ms, char *err, size_t errlen)
-{
-    rdsink_t *s = rdsink_of(sink);
-    memset(out, 0, sizeof *out);
-    /* One deadline for the lookup, the watermark query and the read. */
-    int64_t deadline = clock_mono_ms() + timeout_ms;
-    rd_kafka_resp_err_t terr;
-    topic_slot_t *t = topic_lookup(s, s->checkpoint_topic, true);
-    int n = metadata_partitions(s, t->rkt, timeout_ms, &terr, err, errlen);
-    if (s->refused)
-        return SINK_DATA;
-    if (n < 0 && terr == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
-        return SINK_OK; /* no topic, no checkpoint: a fresh start */
-    if (n < 0 && access_denied(terr))
-        return refuse(s, terr, ACCESS_TOPIC_READ, s->checkpoint_topic, err, errlen);
-    if (n < 0) {
-        snprintf(err, errlen, "could not look up checkpoint topic \"%s\": %s", s->checkpoint_topic,
-                 rd_kafka_err2str(terr));
-        return SINK_RETRY;
-    }
-    if (n != 1) {
-        snprintf(err, errlen, "checkpoint topic \"%s\" has %d partitions; it must have exactly 1",
-                 s->checkpoint_topic, n);
-        return SINK_DATA;
-    }
-
-    /*
-     * Where the partition ends now: its high watermark, the offset after the
-     * last record written, committed or not. A read_committed consumer
-     * reaches that position only once every transaction open at this moment
-     * is decided (it cannot pass the last stable offset), and every
-     * checkpoint this instance committed lies below it (init_transactions
-     * settled our own transaction before this call). So the read is
-     * complete when the consumer's position reaches it. The position, unlike
-     * the offsets of the records delivered, steps over commit and abort
-     * markers and over the records of aborted transactions: the last offset
-     * of a transactional topic is a marker no consumer ever receives, and
-     * waiting for EOF instead costs an empty fetch (fetch.wait.max.ms, 500 ms).
-     * Not the last stable offset: with another producer's transaction open
-     * on the topic (a checkpoint topic shared by two instances), it can lie
-     * before our own last checkpoint.
-     */
-    sink_status_t st;
-    int64_t lo = 0, hwm = -1;
-    /* The reader first: it connects while the other handle asks for the end. */
-    rd_kafka_t *c = checkpoint_consumer(s, slot, "read_committed", &st, err, errlen);
-    if (!c)
-        return st;
-    rd_kafka_t *q = checkpoint_consumer(s, slot, "read_uncommitted", &st, err, errlen);
-    if (!q) {
-        rd_kafka_destroy(c);
-        return st;
-    }
-    int64_t left = deadline - clock_mono_ms();
-    terr = left < 1 ? RD_KAFKA_RESP_ERR__TIMED_OUT
-                    : rd_kafka_query_watermark_offsets(q, s->checkpoint_topic, 0, &lo, &hwm,
-                                                       (int) left);
-    rd_kafka_destroy(q);
-    if (terr || hwm <= lo) {
-        rd_kafka_destroy(c);
-        if (!terr)
-            return SINK_OK; /* an empty partition: no checkpoint */
-        snprintf(err, errlen, "could not read the end offsets of checkpoint topic \"%s\": %s",
-                 s->checkpoint_topic, rd_kafka_err2str(terr));
-        return SINK_RETRY;
-    }
-    /* The partition's leader, known before the assignment: else the consumer
-     * learns it only at its next periodic metadata refresh (up to 1 s). And
-     * the log start offset itself, not OFFSET_BEGINNING: a logical offset is
-     * resolved by an offset query that librdkafka, not knowing the leader yet,
-     * puts off by its retry interval (500 ms). */
-    rd_kafka_topic_t *crkt = rd_kafka_topic_new(c, s->checkpoint_topic, NULL);
-    const struct rd_kafka_metadata *md = NULL;
-    left = deadline - clock_mono_ms();
-    if (crkt && left > 0 &&
-        rd_kafka_metadata(c, 0, crkt, &md, (int) left) == RD_KAFKA_RESP_ERR_NO_ERROR)
-        rd_kafka_metadata_destroy(md);
-    rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(parts, s->checkpoint_topic, 0)->offset = lo;
-    rd_kafka_assign(c, parts);
-    rd_kafka_topic_partition_list_destroy(parts);
-
-    st = SINK_RETRY;
-    size_t keylen = strlen(slot);
-    uint64_t records = 0;
-    snprintf(err, errlen, "reading checkpoint topic \"%s\" timed out after %d ms",
-             s->checkpoint_topic, timeout_ms);
-    while (clock_mono_ms() < deadline) {
-        /* Short polls: a marker moves the position without returning a message. */
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(c, 10);
-        if (m && !m->err) {
-            records++;
-            if (m->key_len == keylen && memcmp(m->key, slot, keylen) == 0 && m->payload) {
-                char perr[256];
-                checkpoint_t cp;
-                if (!checkpoint_from_json(m->payload, m->len, &cp, perr, sizeof perr)) {
-                    snprintf(err, errlen,
-                             "checkpoint record at offset %" PRId64 " of \"%s\" is invalid: %s",
-                             m->offset, s->checkpoint_topic, perr);
-                    rd_kafka_message_destroy(m);
-                    st = SINK_DATA;
-                    break;
-                }
-                checkpoint_clear(out);
-                *out = cp;
-            }
-        } else if (m && m->err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED) {
-            /* No Read ACL: no retry gets past it. (A group error is not one: the
-             * reader is assigned its partition and needs nothing of its group.) */
-            st = refuse(s, m->err, ACCESS_TOPIC_READ, s->checkpoint_topic, err, errlen);
-            rd_kafka_message_destroy(m);
-            break;
-        } else if (m) {
-            log_debug("checkpoint reader: %s", rd_kafka_message_errstr(m));
-        }
-        if (m)
-            rd_kafka_message_destroy(m);
-        if (consumer_position(c, s->checkpoint_topic) >= hwm) {
-            st = SINK_OK;
-            break;
-        }
-        if (s->stop && *s->stop) {
-            st = SINK_STOPPED;
-            break;
-        }
-    }
-    log_debug("checkpoint reader read %" PRIu64 " records up to offset %" PRId64, records, hwm);
-    rd_kafka_consumer_close(c);
-    if (crkt)
-        rd_kafka_topic_destroy(crkt);
-    rd_kafka_destroy(c);
-    if (st != SINK_OK)
-        checkpoint_clear(out);
-    return st;
-}
