@@ -452,7 +452,11 @@ static void check_pg_tables(report_t *r, pg_facts_t *f, PGconn *c, bool pub_upd_
 
 /*
  * Published tables whose large values PostgreSQL stores out of line (TOAST:
- * varlena columns whose storage is not plain — text, bytea, jsonb, arrays, …)
+ * varlena columns with storage EXTENDED or EXTERNAL — text, bytea, jsonb,
+ * arrays, …; not MAIN, as numeric and inet are: PostgreSQL moves those out
+ * of line only when the row still does not fit after compressing everything
+ * else, which needs values of thousands of bytes, and warning about every
+ * numeric column would bury the warnings that matter)
  * and whose replica identity is not FULL: an UPDATE that leaves such a value
  * unchanged does not carry it, and the event holds toast.placeholder instead.
  * A warning per table (the first 10), with both ways out. Only the published
@@ -477,7 +481,7 @@ static void check_pg_toast(report_t *r, PGconn *c, bool publishes_update)
         "JOIN pg_catalog.pg_namespace n ON n.nspname = pt.schemaname "
         "JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = pt.tablename "
         "JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 "
-        "     AND NOT a.attisdropped AND a.attlen = -1 AND a.attstorage <> 'p' "
+        "     AND NOT a.attisdropped AND a.attlen = -1 AND a.attstorage IN ('x', 'e') "
         "     AND a.attgenerated = '' "
         "WHERE pt.pubname = $1 AND (pg_catalog.to_jsonb(pt) -> 'attnames' IS NULL "
         "      OR pg_catalog.to_jsonb(pt) -> 'attnames' ? a.attname) "

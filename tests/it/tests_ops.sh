@@ -146,8 +146,9 @@ SQL
 # PostgreSQL stores out of line (TOAST) while its replica identity is not FULL —
 # an UPDATE leaving such a value unchanged would carry the placeholder — naming
 # the columns and both ways out; it stays a warning (exit 0). Not named: a FULL
-# table, a table of plain-storage columns, a column a column list leaves out, or
-# any table of a publication without UPDATEs.
+# table, a table of plain- or main-storage columns (numeric and inet: only
+# values of thousands of bytes leave the row), a column a column list leaves
+# out, or any table of a publication without UPDATEs.
 test_check_warns_about_unchanged_toast() {
     local cfg="$W/chkt.conf" out="$W/chkt.out" rc
     pg_psql -q <<'SQL'
@@ -157,7 +158,7 @@ CREATE TABLE chkt_doc (id int PRIMARY KEY, body text, code text, meta jsonb, n i
 ALTER TABLE chkt_doc ALTER code SET STORAGE PLAIN;
 CREATE TABLE chkt_full (id int PRIMARY KEY, body text);
 ALTER TABLE chkt_full REPLICA IDENTITY FULL;
-CREATE TABLE chkt_plain (id int PRIMARY KEY, n int, t timestamptz);
+CREATE TABLE chkt_plain (id int PRIMARY KEY, n int, t timestamptz, amount numeric, addr inet);
 CREATE TABLE chkt_cols (id int PRIMARY KEY, small int, big bytea);
 GRANT SELECT ON chkt_doc, chkt_full, chkt_plain, chkt_cols TO sluice;
 CREATE PUBLICATION chk_toast FOR TABLE chkt_doc, chkt_full, chkt_plain, chkt_cols (id, small);
@@ -173,7 +174,7 @@ SQL
         grep -q '^        fix: ALTER TABLE "public"."chkt_doc" REPLICA IDENTITY FULL .*or accept it' ||
         fail "the TOAST warning does not name the fix"
     [ "$(grep -c 'unchanged TOAST values' "$out")" -eq 1 ] ||
-        fail "a table other than chkt_doc was named (FULL, plain columns, or a column left out)"
+        fail "a table other than chkt_doc was named (FULL, plain or main columns, or a column left out)"
     sluice_config "$cfg" it_chkt itchkt "postgres.publication = chk_toast_ins"
     rc=0; "$SLUICE" check -c "$cfg" >"$out" 2>&1 || rc=$?
     grep -q '^  ok    unchanged TOAST values: publication "chk_toast_ins" publishes no UPDATE' "$out" ||
