@@ -1,0 +1,104 @@
+// make interop, consumer (b): runs a Flink SQL script in a local Flink
+// mini-cluster (the table environment starts one when no cluster is
+// configured). Run with the Java 17 source launcher:
+//
+//   java -cp "$FLINK_LIBS/*" FlinkSql.java SCRIPT STATUS_FILE
+//
+// SCRIPT holds statements ended by ";" at the end of a line. Statements
+// other than INSERT run in order (CREATE TABLE …). Each INSERT is submitted
+// as its own streaming job, named by the "-- job: NAME" line before it, so
+// that a job that fails loses only its own table. Every 2 s STATUS_FILE is
+// rewritten with one line per job: NAME, a tab, its state (RUNNING,
+// FAILED: <the innermost cause>, …). Runs until killed.
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+import org.apache.flink.core.execution.JobClient;
+import org.apache.flink.table.api.EnvironmentSettings;
+import org.apache.flink.table.api.TableEnvironment;
+import org.apache.flink.table.api.TableResult;
+
+public class FlinkSql {
+    public static void main(String[] args) throws Exception {
+        String script = Files.readString(Path.of(args[0]));
+        Path status = Path.of(args[1]);
+        TableEnvironment env = TableEnvironment.create(EnvironmentSettings.inStreamingMode());
+        env.getConfig().set("restart-strategy.type", "none");
+        env.getConfig().set("table.local-time-zone", "UTC");
+
+        Map<String, Object> jobs = new LinkedHashMap<>(); // name -> JobClient, or the submit error
+        String jobName = null;
+        StringBuilder stmt = new StringBuilder();
+        for (String line : script.split("\n")) {
+            if (line.startsWith("-- job: ")) {
+                jobName = line.substring("-- job: ".length()).trim();
+                continue;
+            }
+            if (line.startsWith("--") || line.isBlank()) {
+                continue;
+            }
+            stmt.append(line).append('\n');
+            if (!line.stripTrailing().endsWith(";")) {
+                continue;
+            }
+            String sql = stmt.toString().stripTrailing();
+            sql = sql.substring(0, sql.length() - 1);
+            stmt.setLength(0);
+            if (sql.stripLeading().toUpperCase().startsWith("INSERT")) {
+                env.getConfig().set("pipeline.name", jobName);
+                try {
+                    TableResult r = env.executeSql(sql);
+                    jobs.put(jobName, r.getJobClient().orElseThrow());
+                } catch (Exception e) {
+                    jobs.put(jobName, "FAILED at submission: " + innermost(e));
+                }
+            } else {
+                env.executeSql(sql);
+            }
+        }
+        while (true) {
+            List<String> lines = new ArrayList<>();
+            for (Map.Entry<String, Object> j : jobs.entrySet()) {
+                lines.add(j.getKey() + "\t" + state(j.getValue()));
+            }
+            Path tmp = Path.of(status + ".tmp");
+            Files.write(tmp, lines);
+            Files.move(tmp, status, java.nio.file.StandardCopyOption.REPLACE_EXISTING,
+                       java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+            Thread.sleep(2000);
+        }
+    }
+
+    static String state(Object job) {
+        if (job instanceof String s) {
+            return s;
+        }
+        JobClient c = (JobClient) job;
+        try {
+            String st = c.getJobStatus().get().toString();
+            if (st.equals("FAILED")) {
+                try {
+                    c.getJobExecutionResult().get();
+                } catch (Exception e) {
+                    return "FAILED: " + innermost(e);
+                }
+            }
+            return st;
+        } catch (Exception e) {
+            return "UNKNOWN: " + innermost(e);
+        }
+    }
+
+    static String innermost(Throwable t) {
+        while (t.getCause() != null && t.getCause() != t) {
+            t = t.getCause();
+        }
+        String m = t.getClass().getSimpleName() + ": " + t.getMessage();
+        m = m.replace('\n', ' ').replace('\t', ' ');
+        return m.length() > 400 ? m.substring(0, 400) : m;
+    }
+}

@@ -1,0 +1,195 @@
+#!/usr/bin/env bash
+# make interop: consumers that nobody here wrote, fed by sluice, rebuild the
+# project's type tables and workload; each copy is compared with the source
+# by value and by column (type, NOT NULL, default). Outside CI (it takes
+# several minutes and fetches Kafka Connect's JDBC sink, Flink and a Python
+# toolchain, pinned, into ~/.cache/sluice: tests/interop/install.sh).
+#
+#   tests/interop/run.sh [consumer...]     consumers: jdbc flink protobuf (default all)
+#
+# The source (one PostgreSQL 15, one Kafka broker from tests/env/env.sh):
+#   tests/interop/types.sql     every type of docs/output.md, NOT NULL and
+#                               DEFAULTs, constrained numerics, inserts,
+#                               updates, deletes, key changes, a truncate,
+#                               ALTER TABLE ADD COLUMN (rows before
+#                               "-- streaming" come through the snapshot)
+#   tests/interop/specials.sql  one table per value with no Java equivalent
+#   tests/golden/{toast,truncate,replica_identity,schema_changes}.sql
+# Each case streams through two sluices: JSON with Connect schemas (prefix
+# ij_<case>: the JDBC sink and Flink read it) and Protobuf (ip_<case>).
+# The consumers (tests/interop/{jdbc,flink,protobuf}.sh) write into the
+# databases copy_jdbc, copy_flink, copy_pb of the same cluster; the
+# comparison is tests/interop/compare.sql. The report (markdown) goes to
+# stdout and to $INTEROP_REPORT (default build/interop/report.md).
+#
+# Exit status: 0 when every consumer ran to the end (whatever the copies
+# hold: the report says what differs), 1 when the harness itself failed.
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=tests/env/env.sh
+. "$HERE/../env/env.sh"
+# shellcheck source=tests/it/lib.sh
+. "$HERE/../it/lib.sh"
+eval "$("$HERE/install.sh")"
+# shellcheck source=tests/interop/jdbc.sh
+. "$HERE/jdbc.sh"
+# shellcheck source=tests/interop/protobuf.sh
+. "$HERE/protobuf.sh"
+# shellcheck source=tests/interop/flink.sh
+. "$HERE/flink.sh"
+# shellcheck source=tests/interop/report.sh
+. "$HERE/report.sh"
+
+CONSUMERS="${*:-jdbc flink protobuf}"
+REPORT="${INTEROP_REPORT:-$REPO/build/interop/report.md}"
+# case name, file, schema
+CASES=(
+    "types $HERE/types.sql i_types"
+    "specials $HERE/specials.sql i_specials"
+    "toast $REPO/tests/golden/toast.sql g_toast"
+    "truncate $REPO/tests/golden/truncate.sql g_truncate"
+    "replica_identity $REPO/tests/golden/replica_identity.sql g_replica_identity"
+    "schema_changes $REPO/tests/golden/schema_changes.sql g_schema_changes"
+)
+INTEROP_SCHEMAS="$(for c in "${CASES[@]}"; do set -- $c; printf '%s ' "$3"; done)"
+export INTEROP_SCHEMAS
+
+harness_build all
+env_init
+env_on_exit reap_sluices
+W="$SLUICE_ENV_DIR/interop"
+mkdir -p "$W" "$(dirname "$REPORT")"
+pg_start "wal_sender_timeout=10s" "max_slot_wal_keep_size=-1"
+kafka_start 1
+admin_conninfo
+
+# wait_settled DB TIMEOUT: until the tables of database DB stop changing
+# (the insert/update/delete counters of every table unchanged for
+# INTEROP_SETTLE_S seconds, 20 by default), at most TIMEOUT seconds.
+wait_settled() {
+    local db="$1" timeout="$2" prev="" cur same=0 start=$SECONDS
+    while [ $((SECONDS - start)) -lt "$timeout" ]; do
+        cur="$(pg_psql -d "$db" -Atc "SELECT coalesce(string_agg(format('%s.%s:%s/%s/%s', schemaname, relname,
+                   n_tup_ins, n_tup_upd, n_tup_del), ',' ORDER BY schemaname, relname), '')
+                   FROM pg_stat_user_tables" 2>/dev/null || true)"
+        if [ -n "$cur" ] && [ "$cur" = "$prev" ]; then
+            same=$((same + 2))
+            [ "$same" -lt "${INTEROP_SETTLE_S:-20}" ] || return 0
+        else
+            same=0
+        fi
+        prev="$cur"
+        sleep 2
+    done
+    log "$db did not settle within ${timeout}s"
+}
+
+# ---------------------------------------------------------------------------
+# The source: each case in its own schema and publication, streamed by two sluices.
+
+pg_psql -c "CREATE SCHEMA interop_meta" >/dev/null
+run_case() {
+    local name="$1" file="$2" schema="$3" pub="interop_$1"
+    local setup="$W/$name.setup.sql" stream="$W/$name.stream.sql"
+    awk -v SETUP="$setup" -v STREAM="$stream" \
+        'BEGIN { printf "" > SETUP; printf "" > STREAM }
+         /^-- streaming/ { s = 1; next } { print > (s ? STREAM : SETUP) }' "$file"
+    pg_psql -c "CREATE SCHEMA $schema" -c "GRANT USAGE ON SCHEMA $schema TO sluice" >/dev/null
+    PGOPTIONS="-c client_min_messages=warning -c search_path=$schema" pg_psql -v pub="$pub" -f "$setup" >/dev/null
+    grep -qi 'CREATE PUBLICATION' "$setup" ||
+        pg_psql -c "CREATE PUBLICATION $pub FOR TABLES IN SCHEMA $schema" >/dev/null
+    pg_psql -c "GRANT SELECT ON ALL TABLES IN SCHEMA $schema TO sluice" >/dev/null
+    # The DDL before streaming: where the consumers that create no tables start from.
+    "$PG_BIN/pg_dump" -h "$PG_SOCKET_DIR" -p "$PGPORT_TEST" -U postgres -d sluice_test --schema-only \
+        --no-owner --no-privileges --no-publications -n "$schema" >"$W/ddl-$schema.sql"
+
+    local json_cfg="$W/ij_$name.conf" pb_cfg="$W/ip_$name.conf" json_pid pb_pid rc=0
+    sluice_config "$json_cfg" "ij_$name" "ij_$name" "postgres.publication = $pub" "topic.partitions = 1" \
+        "json.schemas = true"
+    sluice_config "$pb_cfg" "ip_$name" "ip_$name" "postgres.publication = $pub" "topic.partitions = 1" \
+        "format = protobuf"
+    sluice_start "$json_cfg" "$W/ij_$name.log" -o snapshot.mode=initial
+    json_pid=$SLUICE_PID
+    sluice_start "$pb_cfg" "$W/ip_$name.log" -o snapshot.mode=initial
+    pb_pid=$SLUICE_PID
+    # The snapshot first: DDL in the streamed part would race its COPY.
+    wait_log "$W/ij_$name.log" 'streaming from slot' 300 "$json_pid" || return 1
+    wait_log "$W/ip_$name.log" 'streaming from slot' 300 "$pb_pid" || return 1
+    PGOPTIONS="-c client_min_messages=warning -c search_path=$schema" pg_psql -v pub="$pub" -f "$stream" >/dev/null
+    local lsn
+    lsn="$(sync_barrier)"
+    wait_confirmed "ij_$name" "$lsn" 120 || rc=1
+    wait_confirmed "ip_$name" "$lsn" 120 || rc=1
+    sluice_stop "$json_pid" || rc=1
+    sluice_stop "$pb_pid" || rc=1
+    [ "$rc" -eq 0 ] || {
+        log "case $name: sluice did not stream it all: $(tail -3 "$W/ij_$name.log" "$W/ip_$name.log")"
+        return 1
+    }
+    log "case $name: streamed (JSON with schemas: ij_$name.*, Protobuf: ip_$name.*)"
+}
+for c in "${CASES[@]}"; do
+    # shellcheck disable=SC2086  # name, file, schema
+    run_case $c
+done
+pg_psql -v ON_ERROR_STOP=1 -f "$HERE/compare.sql" >/dev/null
+
+# INTEROP_HOLD=1 (for working on a consumer): keep the environment up after
+# the source is in Kafka, with its variables in $SLUICE_ENV_DIR/env.sh, until
+# $W/release exists.
+if [ -n "${INTEROP_HOLD:-}" ]; then
+    for v in SLUICE_ENV_DIR PGPORT_TEST PGHOST_TEST PG_SOCKET_DIR PG_DATA PG_LOG PG_BIN \
+             PG_CONNINFO KAFKA_BOOTSTRAP KAFKA_LIBS KAFKA_NODES W INTEROP_SCHEMAS; do
+        printf 'export %s=%q\n' "$v" "${!v}"
+    done >"$SLUICE_ENV_DIR/env.sh"
+    log "holding: . $SLUICE_ENV_DIR/env.sh; touch $W/release to go on"
+    wait_for 100000 test -e "$W/release" || true
+fi
+
+# The table topics of a prefix kind (ij or ip): everything but sluice's own.
+table_topics() {
+    kafka_topics --list | grep "^$1_" | grep -Ev '\.(message|transaction|sluice\.checkpoint)$' | sort
+}
+
+# ---------------------------------------------------------------------------
+# The consumers.
+
+for consumer in $CONSUMERS; do
+    log "=== consumer $consumer"
+    case "$consumer" in
+    jdbc)
+        # shellcheck disable=SC2046  # one topic a word
+        consumer_jdbc $(table_topics ij) || log "consumer jdbc: the harness failed"
+        ;;
+    flink)
+        # shellcheck disable=SC2046
+        consumer_flink $(table_topics ij) || log "consumer flink: the harness failed"
+        ;;
+    protobuf)
+        # shellcheck disable=SC2046
+        consumer_protobuf $(table_topics ip) || log "consumer protobuf: the harness failed"
+        ;;
+    *)
+        log "unknown consumer $consumer (jdbc, flink, protobuf)"
+        exit 1
+        ;;
+    esac
+done
+
+# ---------------------------------------------------------------------------
+# The report.
+
+{
+    echo "## make interop: $(git -C "$REPO" rev-parse --short HEAD)$(git -C "$REPO" diff --quiet HEAD -- src include || echo ' (with uncommitted changes)'), $(date -u +%Y-%m-%d)"
+    echo
+    echo "Versions: PostgreSQL $(pg_psql -Atc 'SHOW server_version'), Kafka $(basename "$(dirname "$KAFKA_LIBS")" | sed 's/kafka-//'),"
+    echo "Debezium JDBC sink $JDBC_SINK_VERSION on Kafka Connect, Flink $FLINK_VERSION, Python $("$INTEROP_PY" -c 'import sys, google.protobuf, confluent_kafka; print(sys.version.split()[0] + ", protobuf " + google.protobuf.__version__ + ", confluent-kafka " + confluent_kafka.version()[0])'),"
+    echo "$(java -version 2>&1 | head -1)."
+    echo
+    report_specials
+    for consumer in $CONSUMERS; do
+        report_consumer "$consumer" "$(consumer_db "$consumer")"
+    done
+} | tee "$REPORT"
+log "report: $REPORT; work dir: $W (kept with SLUICE_KEEP_ENV=1)"

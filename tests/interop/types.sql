@@ -1,0 +1,122 @@
+-- make interop's own case: every type of docs/output.md's type mapping (the
+-- columns of tests/golden/types.sql), columns with NOT NULL, constant and
+-- volatile DEFAULTs and constrained numerics, and a workload with inserts,
+-- updates, deletes, key changes, a truncate and ALTER TABLE ADD COLUMN.
+-- The part before "-- streaming" runs before sluice starts: its rows reach
+-- the consumers through sluice's initial snapshot (op "r"). The values that
+-- have no Java/Connect equivalent are not here: specials.sql gives each its
+-- own table, so that a consumer that dies on one loses only that table.
+CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');
+CREATE DOMAIN posint AS integer CHECK (VALUE > 0);
+CREATE DOMAIN email AS text;
+CREATE TYPE addr AS (street text, no int, tags text[], since date);
+CREATE TYPE floatrange AS RANGE (subtype = float8);
+CREATE TABLE alltypes (
+    id int PRIMARY KEY,
+    b bool, i2 int2, i4 int4, i8 int8, o oid,
+    f4 float4, f8 float8, n numeric, n52 numeric(5,2), m money,
+    t text, vc varchar(10), c char(3), nm name, ch "char",
+    by bytea, u uuid, j json, jb jsonb, x xml,
+    d date, tm time, tmtz timetz, ts timestamp, ts3 timestamp(3), tstz timestamptz, iv interval,
+    inet_ inet, cidr_ cidr, mac macaddr, mac8 macaddr8,
+    bt bit(4), vb varbit,
+    tsv tsvector, tsq tsquery,
+    mo mood, dom posint, em email, ad addr,
+    r int4range, nr numrange, tr tstzrange, dr daterange, fr floatrange, mr int4multirange,
+    pt point, ln line, ls lseg, bx box, pth path, pg polygon, ci circle,
+    a_i4 int4[], a_t text[], a_2d int[][], a_lb int[], a_ts timestamp[], a_by bytea[],
+    a_ad addr[], a_mo mood[], a_bx box[], a_nul text[], a_js jsonb[],
+    lsn pg_lsn
+);
+-- What a copy should keep besides the values: NOT NULL, constant DEFAULTs
+-- (a volatile one, now(), is not a constant), numeric precision and scale,
+-- varchar/char lengths, timestamp precision.
+CREATE TABLE constrained (
+    id bigint PRIMARY KEY,
+    qty int NOT NULL DEFAULT 7,
+    small smallint NOT NULL DEFAULT -1,
+    price numeric(12,2) NOT NULL DEFAULT 0.00,
+    rate numeric(20,5),
+    huge numeric(38,0),
+    frac numeric(10,10),
+    label varchar(40) NOT NULL DEFAULT 'none',
+    code char(4) DEFAULT 'AB',
+    active boolean NOT NULL DEFAULT true,
+    f4 real DEFAULT 0.5,
+    f8 double precision NOT NULL DEFAULT 1.5,
+    born date DEFAULT '2000-01-01',
+    at timestamp(3) DEFAULT '2020-01-01 00:00:00',
+    atz timestamptz NOT NULL DEFAULT '2020-01-01 00:00:00+00',
+    alarm time(0) DEFAULT '07:30',
+    mo mood NOT NULL DEFAULT 'ok',
+    ident uuid NOT NULL DEFAULT '00000000-0000-0000-0000-000000000000',
+    doc jsonb NOT NULL DEFAULT '{}',
+    bin bytea NOT NULL DEFAULT '\x00',
+    tags text[] NOT NULL DEFAULT '{}',
+    created timestamptz DEFAULT now()
+);
+-- A composite primary key whose columns change.
+CREATE TABLE pairs (a int, b text, v text, PRIMARY KEY (a, b));
+INSERT INTO alltypes (id) VALUES (1);
+INSERT INTO alltypes VALUES (2,
+    true, -32768, -2147483648, -9223372036854775808, 0,
+    '-3.4028235e+38', '2.2250738585072014e-308', '-12345678901234567890.123456789012345678901', '-999.99', '-92233720368547758.08',
+    E'tab\tnewline\nquote" backslash\\ unicode é ☃', 'short', 'ab', 'a_name', 'x',
+    '\x00ff10', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '{"a": [1, 2.50, null]}', '{"b": {"c": true}, "a": 1}', '<a x="1">text &amp; more</a>',
+    '0001-01-01', '00:00:00', '00:00:00+14', '1970-01-01 00:00:00', '2000-02-29 23:59:59.999', '1970-01-01 00:00:00+00', '-178000000 years',
+    '192.168.0.1/24', '10.0.0.0/8', '08:00:2b:01:02:03', '08:00:2b:01:02:03:04:05',
+    B'1010', B'',
+    'a fat cat:3 sat', 'fat & (rat | cat)',
+    'sad', 1, 'a@b.c', ROW('Main "St", 1', 1, '{a,"b c",NULL}', '2020-02-02'),
+    '[1,5)', '(,)', '["2024-01-01 00:00:00+00","2025-01-01 00:00:00+00")', 'empty', '[1.5,2.5]', '{[1,3),[5,7)}',
+    '(1.5,-2)', '{1,-1,0}', '[(0,0),(1,1)]', '(1,1),(0,0)', '[(0,0),(1,1),(2,0)]', '((0,0),(1,1),(1,0))', '<(0,0),1.5>',
+    '{1,2,3}', '{"a,b","c\"d","e\\f",NULL,"NULL",""}', '{{1,2},{3,4}}', '[0:2]={7,8,9}', '{"2024-01-01 00:00:00","1999-12-31 23:59:59.5"}', '{"\\x00","\\xff"}',
+    ARRAY[ROW('x', 1, '{}', NULL)::addr, NULL], '{sad,happy}', '{(1,1),(0,0);(2,2),(1,1)}', '{NULL,NULL}', ARRAY['{"k": "v"}'::jsonb],
+    '0/16B3748');
+INSERT INTO constrained (id) VALUES (1);
+INSERT INTO constrained VALUES (2, -2147483648, 32767, '9999999999.99', '-123456789012345.12345',
+    '99999999999999999999999999999999999999', '0.0000000001', 'a label', 'WXYZ', false, '3.25', '-0.1',
+    '2024-02-29', '2024-02-29 12:34:56.789', '2024-02-29 12:34:56.789+00', '23:59:59', 'happy',
+    'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '{"k": [1, "two"]}', '\xdeadbeef', '{x,"y z"}', '2024-01-01 00:00:00+00');
+INSERT INTO pairs VALUES (1, 'one', 'first'), (2, 'two', 'second');
+-- streaming
+INSERT INTO alltypes VALUES (3,
+    false, 32767, 2147483647, 9223372036854775807, 4294967295,
+    '0.1', '0.1', '0.10', '0.00', '92233720368547758.07',
+    '', 'ten chars!', 'abc', 'nm', 'c',
+    '', '00000000-0000-0000-0000-000000000000', '[]', '[1, "a", {"b": null}]', '<empty/>',
+    '2024-02-29', '23:59:59.999999', '23:59:59.999999-15:59', '2024-05-01 12:34:56.789012', '1999-12-31 23:59:59.9995', '2024-05-01 12:34:56.789012+00', '1 year 2 mons -3 days 04:05:06.789',
+    '::1', '2001:db8::/32', '00:00:00:00:00:00', 'ff:ff:ff:ff:ff:ff:ff:ff',
+    B'0000', B'1',
+    '', '!a',
+    'happy', 2147483647, '', ROW(NULL, NULL, NULL, NULL),
+    'empty', '[-1.5,)', '(,)', '[2024-01-01,2024-02-01)', '(,)', '{}',
+    '(0,0)', '{0,1,0}', '[(1,2),(3,4)]', '(0,0),(0,0)', '((0,0))', '((0,0))', '<(1,1),0>',
+    '{}', '{}', '{{NULL,1},{2,NULL}}', '{1}', '{}', '{}',
+    '{}', '{}', '{}', '{}', '{}',
+    'FFFFFFFF/FFFFFFFF');
+INSERT INTO alltypes (id, d, ts, tstz, tm, tmtz, iv, n, f8)
+VALUES (4, '1582-10-04', '1582-10-15 00:00:00', '1900-01-01 00:00:00+00', '12:34:56.789012', '12:34:56.5+05:30', '0', '1e-30', '1e-320');
+UPDATE alltypes SET t = 'updated', i4 = 7, mo = 'ok', a_i4 = '{9,8,7}' WHERE id = 1;
+UPDATE alltypes SET ad = ROW('moved', 2, '{}', '2021-01-01') WHERE id = 2;
+DELETE FROM alltypes WHERE id = 4;
+INSERT INTO alltypes (id, t) VALUES (5, 'to be re-keyed');
+UPDATE alltypes SET id = 6 WHERE id = 5;
+INSERT INTO constrained (id, qty, price) VALUES (3, 3, '3.30');
+UPDATE constrained SET rate = '0.00001', price = price + 1 WHERE id = 1;
+UPDATE constrained SET id = 4 WHERE id = 3;
+DELETE FROM constrained WHERE id = 2;
+INSERT INTO constrained (id, label) VALUES (2, 'inserted again');
+UPDATE pairs SET b = 'uno' WHERE a = 1;
+UPDATE pairs SET a = 20, v = 'both key columns' WHERE a = 2;
+INSERT INTO pairs VALUES (3, 'three', 'third');
+DELETE FROM pairs WHERE a = 3;
+-- A schema change: new columns, one NOT NULL with a constant default.
+ALTER TABLE constrained ADD COLUMN note text, ADD COLUMN level int NOT NULL DEFAULT 5;
+INSERT INTO constrained (id, note, level) VALUES (5, 'after ADD COLUMN', 6);
+UPDATE constrained SET note = 'an old row, updated after ADD COLUMN' WHERE id = 1;
+ALTER TABLE pairs ADD COLUMN w numeric(8,3) DEFAULT 1.5;
+INSERT INTO pairs VALUES (4, 'four', 'after ADD COLUMN', 4.125);
+-- A truncate, and life after it.
+TRUNCATE pairs;
+INSERT INTO pairs (a, b, v) VALUES (1, 'one', 'after truncate');
