@@ -236,7 +236,9 @@ BEGIN
             vals := format('DIFFERS in %s of %s rows, e.g. source %s, copy %s', n_diff, n_both,
                            coalesce(quote_literal(left(ex.sv, 60)), 'NULL'), coalesce(quote_literal(left(ex.cv, 60)), 'NULL'));
         END IF;
-        copy_type := CASE WHEN cc.typ = regexp_replace(sc.typ, '^[a-z_0-9]+\.', '') THEN 'same' ELSE cc.typ END;
+        -- (timestamp, time and their time zone forms without a precision are microseconds: (6).)
+        copy_type := CASE WHEN regexp_replace(cc.typ, '^(time|timestamp)\(6\)', '\1')
+                               = regexp_replace(sc.typ, '^[a-z_0-9]+\.', '') THEN 'same' ELSE cc.typ END;
         not_null := CASE WHEN cc.not_null = sc.not_null THEN 'same'
                         WHEN sc.not_null THEN 'LOST' ELSE 'ADDED' END;
         IF sc.dflt IS NULL AND cc.dflt IS NULL THEN

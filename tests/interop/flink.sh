@@ -76,6 +76,7 @@ log4j.appender.file.layout=org.apache.log4j.PatternLayout
 log4j.appender.file.layout.ConversionPattern=[%d] %p %m (%c)%n
 EOF
     # The --add-opens Flink's own launch scripts pass on Java 17.
+    rm -f "$dir/pid" "$dir/status.tsv"
     (
         cd "$dir" || exit 1
         # shellcheck disable=SC2086  # JVM flags, one a word

@@ -8,6 +8,11 @@
 # Sourced by tests/interop/run.sh (uses its W, log, pg_psql, …).
 
 JDBC_DB=copy_jdbc
+# Connector names (and so their consumer groups, connect-<name>) are new in
+# every run: a group left in the broker by an earlier run must not say where
+# this one starts.
+JDBC_RUN="${JDBC_RUN:-$$}"
+jdbc_name() { echo "jdbc$JDBC_RUN-${1//./-}"; }
 
 # jdbc_connect_start: the worker, with the JDBC sink's plugin directory;
 # waits for its REST API to list the connector (120 s). Sets CONNECT_URL,
@@ -18,10 +23,10 @@ jdbc_connect_start() {
     port="$(_env_free_port)" || return 1
     cat >"$dir/worker.properties" <<EOF
 bootstrap.servers=$KAFKA_BOOTSTRAP
-group.id=interop-connect
-config.storage.topic=interop-connect-configs
-offset.storage.topic=interop-connect-offsets
-status.storage.topic=interop-connect-status
+group.id=interop-connect-$JDBC_RUN
+config.storage.topic=interop-connect-$JDBC_RUN-configs
+offset.storage.topic=interop-connect-$JDBC_RUN-offsets
+status.storage.topic=interop-connect-$JDBC_RUN-status
 config.storage.replication.factor=1
 offset.storage.replication.factor=1
 status.storage.replication.factor=1
@@ -48,9 +53,10 @@ log4j.appender.file.layout=org.apache.log4j.PatternLayout
 log4j.appender.file.layout.ConversionPattern=[%d] %p %m (%c)%n
 log4j.logger.org.reflections=ERROR
 log4j.logger.org.apache.kafka.clients=WARN
-log4j.logger.org.hibernate=WARN
+log4j.logger.org.hibernate=ERROR
 log4j.logger.com.mchange=WARN
 EOF
+    rm -f "$dir/pid"
     (
         cd "$dir" || exit 1
         # shellcheck disable=SC2086  # JVM flags, one a word
@@ -106,6 +112,8 @@ jdbc_deploy() {
   "connection.url": "jdbc:postgresql://$PGHOST_TEST:$PGPORT_TEST/$JDBC_DB",
   "connection.username": "postgres",
   "connection.password": "postgres",
+  "connection.pool.min_size": "1",
+  "connection.pool.max_size": "2",
   "insert.mode": "upsert",
   "delete.enabled": "true",
   "truncate.enabled": "true",
@@ -122,9 +130,11 @@ EOF
     esac
 }
 
-# jdbc_status NAME: "RUNNING", or "FAILED: <the first line of the task's trace>".
+# jdbc_status NAME: "RUNNING", or "FAILED: <the innermost cause in the task's trace>".
 jdbc_status() {
-    curl -s "$CONNECT_URL/connectors/$1/status" | "$INTEROP_PY" -c '
+    local t
+    for ((t = 0; t < 30; t++)); do
+        curl -sf "$CONNECT_URL/connectors/$1/status" 2>/dev/null | "$INTEROP_PY" -c '
 import json, sys
 s = json.load(sys.stdin)
 tasks = s.get("tasks", [])
@@ -135,34 +145,65 @@ elif not tasks:
     print("NO TASK")
 elif bad:
     trace = bad[0].get("trace", "")
-    # The root cause is the last "Caused by" of the trace.
     causes = [l for l in trace.splitlines() if l.startswith("Caused by:")]
-    line = (causes[-1] if causes else trace.splitlines()[0] if trace else "")
+    line = causes[-1] if causes else trace.splitlines()[0] if trace else ""
     print(bad[0].get("state", "?") + ": " + line[:400])
 else:
     print("RUNNING")
-'
+' 2>/dev/null && return 0
+        sleep 1 # the REST API answers 409 while the worker rebalances
+    done
+    echo "UNKNOWN (no status from the REST API)"
+}
+
+# jdbc_wait_done TIMEOUT CONNECTOR=TOPIC...: until every connector's task has
+# failed or its consumer group has committed the end of its topic (the last
+# record of a transactional topic is the transaction's commit marker, which
+# a consumer never commits past: a lag of 1 is the end).
+jdbc_wait_done() {
+    local timeout="$1" start=$SECONDS pending
+    shift
+    while [ $((SECONDS - start)) -lt "$timeout" ]; do
+        kafka_tool org.apache.kafka.tools.consumer.group.ConsumerGroupCommand --bootstrap-server "$KAFKA_BOOTSTRAP" \
+            --describe --all-groups >"$W/connect/lag.txt" 2>/dev/null || true
+        pending=0
+        local pair name
+        for pair in "$@"; do
+            name="${pair%%=*}"
+            if awk -v g="connect-$name" '$1 == g { n++; if ($4 == "-" || $6 > 1) bad = 1 } END { exit !(n && !bad) }' \
+                "$W/connect/lag.txt"; then
+                continue
+            fi
+            case "$(jdbc_status "$name")" in
+            RUNNING | "NO TASK" | UNKNOWN*) pending=$((pending + 1)) ;;
+            esac
+        done
+        [ "$pending" -gt 0 ] || return 0
+        sleep 3
+    done
+    log "jdbc: $pending connectors had not caught up within ${timeout}s"
 }
 
 # consumer_jdbc TOPICS...: the whole consumer; writes $W/status-jdbc.tsv
 # (topic, connector status).
 consumer_jdbc() {
-    pg_psql -d postgres -c "CREATE DATABASE $JDBC_DB" >/dev/null
+    pg_psql -d postgres -c "CREATE DATABASE $JDBC_DB" >/dev/null || return 1
     local s
     for s in $INTEROP_SCHEMAS; do
-        pg_psql -d "$JDBC_DB" -c "CREATE SCHEMA $s" >/dev/null
+        pg_psql -d "$JDBC_DB" -c "CREATE SCHEMA $s" >/dev/null || return 1
     done
     jdbc_connect_start || return 1
-    local topic name
+    local topic name pairs=()
+    for topic in "$@"; do
+        name="$(jdbc_name "$topic")"
+        jdbc_deploy "$name" "$topic" || return 1
+        pairs+=("$name=$topic")
+    done
+    log "jdbc: $# connectors deployed; waiting until each has read its topic or failed"
+    jdbc_wait_done "${INTEROP_WAIT_TIMEOUT:-600}" "${pairs[@]}"
     : >"$W/status-jdbc.tsv"
     for topic in "$@"; do
-        name="jdbc-${topic//./-}"
-        jdbc_deploy "$name" "$topic" || return 1
-    done
-    log "jdbc: $# connectors deployed; waiting for $JDBC_DB to settle"
-    wait_settled "$JDBC_DB" "${INTEROP_SETTLE_TIMEOUT:-600}"
-    for topic in "$@"; do
-        printf '%s\t%s\n' "$topic" "$(jdbc_status "jdbc-${topic//./-}")" >>"$W/status-jdbc.tsv"
+        printf '%s\t%s\n' "$topic" "$(jdbc_status "$(jdbc_name "$topic")")" >>"$W/status-jdbc.tsv"
     done
     jdbc_connect_stop "$CONNECT_PID"
 }

@@ -60,7 +60,7 @@ env_init
 env_on_exit reap_sluices
 W="$SLUICE_ENV_DIR/interop"
 mkdir -p "$W" "$(dirname "$REPORT")"
-pg_start "wal_sender_timeout=10s" "max_slot_wal_keep_size=-1"
+pg_start "wal_sender_timeout=10s" "max_slot_wal_keep_size=-1" "max_connections=300"
 kafka_start 1
 admin_conninfo
 

@@ -1,4 +1,5 @@
--- The PostgreSQL values with no Java/Connect equivalent, one table each
+-- The PostgreSQL values with no Java/Connect equivalent, and the arrays a
+-- one-dimensional Connect array schema cannot describe, one table each
 -- (sp_<name>: id, v), so that a consumer that dies on one loses that table
 -- only, and the table says which value it was. Every table streams, in four
 -- source transactions: row 1 (an ordinary value), row 2 (the special
@@ -37,7 +38,9 @@ INSERT INTO interop_meta.specials VALUES
     ('num_pinf',    'numeric',       '1.5', 'Infinity'),
     ('num_ninf',    'numeric',       '1.5', '-Infinity'),
     ('numc_nan',    'numeric(10,2)', '1.50', 'NaN'),
-    ('iv_huge',     'interval',      '1 day', '178000000 years');
+    ('iv_huge',     'interval',      '1 day', '178000000 years'),
+    ('arr_2d',      'int[][]',       '{1,2}', '{{1,2},{3,4}}'),
+    ('arr_lb0',     'int[]',         '{1,2}', '[0:2]={7,8,9}');
 DO $$
 DECLARE s record;
 BEGIN

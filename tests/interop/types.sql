@@ -21,11 +21,11 @@ CREATE TABLE alltypes (
     inet_ inet, cidr_ cidr, mac macaddr, mac8 macaddr8,
     bt bit(4), vb varbit,
     tsv tsvector, tsq tsquery,
-    mo mood, dom posint, em email, ad addr,
+    mo mood, dom posint, em email,
     r int4range, nr numrange, tr tstzrange, dr daterange, fr floatrange, mr int4multirange,
     pt point, ln line, ls lseg, bx box, pth path, pg polygon, ci circle,
-    a_i4 int4[], a_t text[], a_2d int[][], a_lb int[], a_ts timestamp[], a_by bytea[],
-    a_ad addr[], a_mo mood[], a_bx box[], a_nul text[], a_js jsonb[],
+    a_i4 int4[], a_t text[], a_ts timestamp[], a_by bytea[],
+    a_mo mood[], a_bx box[], a_nul text[], a_js jsonb[],
     lsn pg_lsn
 );
 -- What a copy should keep besides the values: NOT NULL, constant DEFAULTs
@@ -55,6 +55,9 @@ CREATE TABLE constrained (
     tags text[] NOT NULL DEFAULT '{}',
     created timestamptz DEFAULT now()
 );
+-- Composite types (a struct in the Connect schema), apart: a consumer that
+-- cannot hold one fails on this table only.
+CREATE TABLE composites (id int PRIMARY KEY, ad addr, a_ad addr[]);
 -- A composite primary key whose columns change.
 CREATE TABLE pairs (a int, b text, v text, PRIMARY KEY (a, b));
 INSERT INTO alltypes (id) VALUES (1);
@@ -67,11 +70,11 @@ INSERT INTO alltypes VALUES (2,
     '192.168.0.1/24', '10.0.0.0/8', '08:00:2b:01:02:03', '08:00:2b:01:02:03:04:05',
     B'1010', B'',
     'a fat cat:3 sat', 'fat & (rat | cat)',
-    'sad', 1, 'a@b.c', ROW('Main "St", 1', 1, '{a,"b c",NULL}', '2020-02-02'),
+    'sad', 1, 'a@b.c',
     '[1,5)', '(,)', '["2024-01-01 00:00:00+00","2025-01-01 00:00:00+00")', 'empty', '[1.5,2.5]', '{[1,3),[5,7)}',
     '(1.5,-2)', '{1,-1,0}', '[(0,0),(1,1)]', '(1,1),(0,0)', '[(0,0),(1,1),(2,0)]', '((0,0),(1,1),(1,0))', '<(0,0),1.5>',
-    '{1,2,3}', '{"a,b","c\"d","e\\f",NULL,"NULL",""}', '{{1,2},{3,4}}', '[0:2]={7,8,9}', '{"2024-01-01 00:00:00","1999-12-31 23:59:59.5"}', '{"\\x00","\\xff"}',
-    ARRAY[ROW('x', 1, '{}', NULL)::addr, NULL], '{sad,happy}', '{(1,1),(0,0);(2,2),(1,1)}', '{NULL,NULL}', ARRAY['{"k": "v"}'::jsonb],
+    '{1,2,3}', '{"a,b","c\"d","e\\f",NULL,"NULL",""}', '{"2024-01-01 00:00:00","1999-12-31 23:59:59.5"}', '{"\\x00","\\xff"}',
+    '{sad,happy}', '{(1,1),(0,0);(2,2),(1,1)}', '{NULL,NULL}', ARRAY['{"k": "v"}'::jsonb],
     '0/16B3748');
 INSERT INTO constrained (id) VALUES (1);
 INSERT INTO constrained VALUES (2, -2147483648, 32767, '9999999999.99', '-123456789012345.12345',
@@ -79,6 +82,8 @@ INSERT INTO constrained VALUES (2, -2147483648, 32767, '9999999999.99', '-123456
     '2024-02-29', '2024-02-29 12:34:56.789', '2024-02-29 12:34:56.789+00', '23:59:59', 'happy',
     'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '{"k": [1, "two"]}', '\xdeadbeef', '{x,"y z"}', '2024-01-01 00:00:00+00');
 INSERT INTO pairs VALUES (1, 'one', 'first'), (2, 'two', 'second');
+INSERT INTO composites VALUES (1, NULL, NULL),
+    (2, ROW('Main "St", 1', 1, '{a,"b c",NULL}', '2020-02-02'), ARRAY[ROW('x', 1, '{}', NULL)::addr, NULL]);
 -- streaming
 INSERT INTO alltypes VALUES (3,
     false, 32767, 2147483647, 9223372036854775807, 4294967295,
@@ -89,16 +94,17 @@ INSERT INTO alltypes VALUES (3,
     '::1', '2001:db8::/32', '00:00:00:00:00:00', 'ff:ff:ff:ff:ff:ff:ff:ff',
     B'0000', B'1',
     '', '!a',
-    'happy', 2147483647, '', ROW(NULL, NULL, NULL, NULL),
+    'happy', 2147483647, '',
     'empty', '[-1.5,)', '(,)', '[2024-01-01,2024-02-01)', '(,)', '{}',
     '(0,0)', '{0,1,0}', '[(1,2),(3,4)]', '(0,0),(0,0)', '((0,0))', '((0,0))', '<(1,1),0>',
-    '{}', '{}', '{{NULL,1},{2,NULL}}', '{1}', '{}', '{}',
-    '{}', '{}', '{}', '{}', '{}',
+    '{}', '{}', '{}', '{}',
+    '{}', '{}', '{}', '{}',
     'FFFFFFFF/FFFFFFFF');
 INSERT INTO alltypes (id, d, ts, tstz, tm, tmtz, iv, n, f8)
 VALUES (4, '1582-10-04', '1582-10-15 00:00:00', '1900-01-01 00:00:00+00', '12:34:56.789012', '12:34:56.5+05:30', '0', '1e-30', '1e-320');
 UPDATE alltypes SET t = 'updated', i4 = 7, mo = 'ok', a_i4 = '{9,8,7}' WHERE id = 1;
-UPDATE alltypes SET ad = ROW('moved', 2, '{}', '2021-01-01') WHERE id = 2;
+UPDATE composites SET ad = ROW('moved', 2, '{}', '2021-01-01') WHERE id = 2;
+INSERT INTO composites VALUES (3, ROW(NULL, NULL, NULL, NULL), '{}');
 DELETE FROM alltypes WHERE id = 4;
 INSERT INTO alltypes (id, t) VALUES (5, 'to be re-keyed');
 UPDATE alltypes SET id = 6 WHERE id = 5;
