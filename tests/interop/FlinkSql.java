@@ -30,7 +30,9 @@ public class FlinkSql {
         env.getConfig().set("restart-strategy.type", "none");
         env.getConfig().set("table.local-time-zone", "UTC");
 
-        Map<String, Object> jobs = new LinkedHashMap<>(); // name -> JobClient, or the submit error
+        // name -> its state, kept by a callback on the job's result: a job's
+        // mini-cluster is gone once the job has ended, so it cannot be asked then.
+        Map<String, String> jobs = java.util.Collections.synchronizedMap(new LinkedHashMap<>());
         String jobName = null;
         StringBuilder stmt = new StringBuilder();
         for (String line : script.split("\n")) {
@@ -50,11 +52,15 @@ public class FlinkSql {
             stmt.setLength(0);
             if (sql.stripLeading().toUpperCase().startsWith("INSERT")) {
                 env.getConfig().set("pipeline.name", jobName);
+                String name = jobName;
                 try {
                     TableResult r = env.executeSql(sql);
-                    jobs.put(jobName, r.getJobClient().orElseThrow());
+                    JobClient c = r.getJobClient().orElseThrow();
+                    jobs.put(name, "RUNNING");
+                    c.getJobExecutionResult().whenComplete((res, err) -> jobs.put(name,
+                            err == null ? "FINISHED" : "FAILED: " + innermost(err)));
                 } catch (Exception e) {
-                    jobs.put(jobName, "FAILED at submission: " + innermost(e));
+                    jobs.put(name, "FAILED at submission: " + innermost(e));
                 }
             } else {
                 env.executeSql(sql);
@@ -62,34 +68,16 @@ public class FlinkSql {
         }
         while (true) {
             List<String> lines = new ArrayList<>();
-            for (Map.Entry<String, Object> j : jobs.entrySet()) {
-                lines.add(j.getKey() + "\t" + state(j.getValue()));
+            synchronized (jobs) {
+                for (Map.Entry<String, String> j : jobs.entrySet()) {
+                    lines.add(j.getKey() + "\t" + j.getValue());
+                }
             }
             Path tmp = Path.of(status + ".tmp");
             Files.write(tmp, lines);
             Files.move(tmp, status, java.nio.file.StandardCopyOption.REPLACE_EXISTING,
                        java.nio.file.StandardCopyOption.ATOMIC_MOVE);
             Thread.sleep(2000);
-        }
-    }
-
-    static String state(Object job) {
-        if (job instanceof String s) {
-            return s;
-        }
-        JobClient c = (JobClient) job;
-        try {
-            String st = c.getJobStatus().get().toString();
-            if (st.equals("FAILED")) {
-                try {
-                    c.getJobExecutionResult().get();
-                } catch (Exception e) {
-                    return "FAILED: " + innermost(e);
-                }
-            }
-            return st;
-        } catch (Exception e) {
-            return "UNKNOWN: " + innermost(e);
         }
     }
 

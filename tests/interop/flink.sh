@@ -38,6 +38,8 @@ CREATE TABLE src_$n (
   'properties.bootstrap.servers' = '$KAFKA_BOOTSTRAP',
   'properties.group.id' = 'interop-flink-$n',
   'properties.isolation.level' = 'read_committed',
+  'properties.enable.auto.commit' = 'true',
+  'properties.auto.commit.interval.ms' = '1000',
   'scan.startup.mode' = 'earliest-offset',
   'format' = 'debezium-json',
   'debezium-json.schema-include' = 'true'
@@ -98,15 +100,35 @@ EOF
     done
     env_on_exit "flink_stop $pid"
     # Every job submitted (a status line each), or the runner died.
-    if ! wait_for -p "$pid" 600 test "$(wc -l <"$dir/status.tsv" 2>/dev/null || echo 0)" -ge "$#"; then
+    if ! wait_for -p "$pid" 600 flink_submitted "$dir/status.tsv" "$#"; then
         log "flink: the jobs were not all submitted: $(tail -n 5 "$dir/stdout.log")"
         flink_stop "$pid"
         return 1
     fi
-    log "flink: $# jobs submitted; waiting for $FLINK_DB to settle"
-    wait_settled "$FLINK_DB" "${INTEROP_SETTLE_TIMEOUT:-600}"
+    log "flink: $# jobs submitted; waiting until each has read its topic or failed"
+    local start=$SECONDS pending n topic
+    while [ $((SECONDS - start)) -lt "${INTEROP_WAIT_TIMEOUT:-600}" ]; do
+        kafka_lags "$dir/lag.txt"
+        pending=0 n=0
+        for topic in "$@"; do
+            n=$((n + 1))
+            group_at_end "$dir/lag.txt" "interop-flink-$n" && continue
+            awk -F'\t' -v t="$topic" '$1 == t && $2 ~ /^(FAILED|FINISHED|CANCELED)/ { f = 1 } END { exit !f }' \
+                "$dir/status.tsv" || pending=$((pending + 1))
+        done
+        [ "$pending" -gt 0 ] || break
+        sleep 3
+    done
+    [ "$pending" -eq 0 ] || log "flink: $pending jobs had not caught up within ${INTEROP_WAIT_TIMEOUT:-600}s"
+    # The JDBC sinks flush every 500 ms.
+    INTEROP_SETTLE_S=6 wait_settled "$FLINK_DB" 60
     cp "$dir/status.tsv" "$W/status-flink.tsv"
     flink_stop "$pid"
+}
+
+# flink_submitted FILE N: FILE (the runner's status) has N lines.
+flink_submitted() {
+    [ -f "$1" ] && [ "$(wc -l <"$1")" -ge "$2" ]
 }
 
 # flink_stop PID: the runner of this environment, SIGTERM then kill -9.

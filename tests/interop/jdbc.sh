@@ -156,24 +156,16 @@ else:
     echo "UNKNOWN (no status from the REST API)"
 }
 
-# jdbc_wait_done TIMEOUT CONNECTOR=TOPIC...: until every connector's task has
-# failed or its consumer group has committed the end of its topic (the last
-# record of a transactional topic is the transaction's commit marker, which
-# a consumer never commits past: a lag of 1 is the end).
+# jdbc_wait_done TIMEOUT CONNECTOR...: until every connector's task has
+# failed or its consumer group has committed the end of its topic.
 jdbc_wait_done() {
-    local timeout="$1" start=$SECONDS pending
+    local timeout="$1" start=$SECONDS pending name
     shift
     while [ $((SECONDS - start)) -lt "$timeout" ]; do
-        kafka_tool org.apache.kafka.tools.consumer.group.ConsumerGroupCommand --bootstrap-server "$KAFKA_BOOTSTRAP" \
-            --describe --all-groups >"$W/connect/lag.txt" 2>/dev/null || true
+        kafka_lags "$W/connect/lag.txt"
         pending=0
-        local pair name
-        for pair in "$@"; do
-            name="${pair%%=*}"
-            if awk -v g="connect-$name" '$1 == g { n++; if ($4 == "-" || $6 > 1) bad = 1 } END { exit !(n && !bad) }' \
-                "$W/connect/lag.txt"; then
-                continue
-            fi
+        for name in "$@"; do
+            group_at_end "$W/connect/lag.txt" "connect-$name" && continue
             case "$(jdbc_status "$name")" in
             RUNNING | "NO TASK" | UNKNOWN*) pending=$((pending + 1)) ;;
             esac
@@ -193,14 +185,14 @@ consumer_jdbc() {
         pg_psql -d "$JDBC_DB" -c "CREATE SCHEMA $s" >/dev/null || return 1
     done
     jdbc_connect_start || return 1
-    local topic name pairs=()
+    local topic name names=()
     for topic in "$@"; do
         name="$(jdbc_name "$topic")"
         jdbc_deploy "$name" "$topic" || return 1
-        pairs+=("$name=$topic")
+        names+=("$name")
     done
     log "jdbc: $# connectors deployed; waiting until each has read its topic or failed"
-    jdbc_wait_done "${INTEROP_WAIT_TIMEOUT:-600}" "${pairs[@]}"
+    jdbc_wait_done "${INTEROP_WAIT_TIMEOUT:-600}" "${names[@]}"
     : >"$W/status-jdbc.tsv"
     for topic in "$@"; do
         printf '%s\t%s\n' "$topic" "$(jdbc_status "$(jdbc_name "$topic")")" >>"$W/status-jdbc.tsv"

@@ -85,6 +85,20 @@ wait_settled() {
     log "$db did not settle within ${timeout}s"
 }
 
+# kafka_lags FILE: every consumer group's committed offsets and lags.
+kafka_lags() {
+    kafka_tool org.apache.kafka.tools.consumer.group.ConsumerGroupCommand --bootstrap-server "$KAFKA_BOOTSTRAP" \
+        --describe --all-groups >"$1" 2>/dev/null || true
+}
+
+# group_at_end FILE GROUP: in kafka_lags's FILE, GROUP has committed the end
+# of every partition it reads. The last record of a transactional topic is
+# the transaction's commit marker, which a consumer never commits past: a lag
+# of 1 is the end.
+group_at_end() {
+    awk -v g="$2" '$1 == g { n++; if ($4 == "-" || $6 > 1) bad = 1 } END { exit !(n && !bad) }' "$1"
+}
+
 # ---------------------------------------------------------------------------
 # The source: each case in its own schema and publication, streamed by two sluices.
 

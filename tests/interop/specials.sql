@@ -46,6 +46,8 @@ DECLARE s record;
 BEGIN
     FOR s IN SELECT * FROM interop_meta.specials ORDER BY name LOOP
         EXECUTE format('CREATE TABLE %I (id int PRIMARY KEY, v %s)', 'sp_' || s.name, s.type);
+        -- (Flink's debezium-json needs the old row of an update.)
+        EXECUTE format('ALTER TABLE %I REPLICA IDENTITY FULL', 'sp_' || s.name);
     END LOOP;
 END $$;
 -- streaming
