@@ -1,9 +1,9 @@
 # shellcheck shell=bash
 # make interop, consumer (b): Flink SQL in a local mini-cluster
 # (tests/interop/FlinkSql.java) keeps a changelog table per source table:
-# a Kafka source table with the debezium-json format (schema-include, as
-# sluice writes Connect schemas for the JDBC sink) on each table topic of the
-# JSON stream, and an upsert JDBC sink table (the source's primary key) in
+# a Kafka source table with the debezium-json format on each table topic of
+# sluice's plain JSON stream (no Connect schemas: Flink's usual setup), and
+# an upsert JDBC sink table (the source's primary key) in
 # the database copy_flink. One job per table, so that a job that fails loses
 # only its own table. Column types: tests/interop/flink_ddl.sql. Flink's
 # tables have fixed columns: a column added at the source later is not in
@@ -41,8 +41,7 @@ CREATE TABLE src_$n (
   'properties.enable.auto.commit' = 'true',
   'properties.auto.commit.interval.ms' = '1000',
   'scan.startup.mode' = 'earliest-offset',
-  'format' = 'debezium-json',
-  'debezium-json.schema-include' = 'true'
+  'format' = 'debezium-json'
 );
 CREATE TABLE dst_$n (
   $flink_cols${keys:+,

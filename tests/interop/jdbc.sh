@@ -167,7 +167,8 @@ jdbc_wait_done() {
         for name in "$@"; do
             group_at_end "$W/connect/lag.txt" "connect-$name" && continue
             case "$(jdbc_status "$name")" in
-            RUNNING | "NO TASK" | UNKNOWN*) pending=$((pending + 1)) ;;
+            FAILED*) ;;
+            *) pending=$((pending + 1)) ;; # RUNNING, UNASSIGNED (not started yet), …
             esac
         done
         [ "$pending" -gt 0 ] || return 0

@@ -15,8 +15,10 @@
 #                               "-- streaming" come through the snapshot)
 #   tests/interop/specials.sql  one table per value with no Java equivalent
 #   tests/golden/{toast,truncate,replica_identity,schema_changes}.sql
-# Each case streams through two sluices: JSON with Connect schemas (prefix
-# ij_<case>: the JDBC sink and Flink read it) and Protobuf (ip_<case>).
+# Each case streams through one sluice per consumer: JSON with Connect
+# schemas for the JDBC sink (prefix ij_<case>), plain Debezium JSON for
+# Flink (if_<case>), Protobuf for the Python reader (ip_<case>);
+# INTEROP_CONF_JDBC, _FLINK, _PROTOBUF add sluice settings to each.
 # The consumers (tests/interop/{jdbc,flink,protobuf}.sh) write into the
 # databases copy_jdbc, copy_flink, copy_pb of the same cluster; the
 # comparison is tests/interop/compare.sql. The report (markdown) goes to
@@ -100,7 +102,122 @@ group_at_end() {
 }
 
 # ---------------------------------------------------------------------------
-# The source: each case in its own schema and publication, streamed by two sluices.
+# The source: each case in its own schema and publication, streamed by one
+# sluice per consumer.
+
+pg_psql -c "CREATE SCHEMA interop_meta" >/dev/null
+run_case() {
+    local name="$1" file="$2" schema="$3" pub="interop_$1"
+    local setup="$W/$name.setup.sql" stream="$W/$name.stream.sql"
+    awk -v SETUP="$setup" -v STREAM="$stream" \
+        'BEGIN { printf "" > SETUP; printf "" > STREAM }
+         /^-- streaming/ { s = 1; next } { print > (s ? STREAM : SETUP) }' "$file"
+    pg_psql -c "CREATE SCHEMA $schema" -c "GRANT USAGE ON SCHEMA $schema TO sluice" >/dev/null
+    PGOPTIONS="-c client_min_messages=warning -c search_path=$schema" pg_psql -v pub="$pub" -f "$setup" >/dev/null
+    grep -qi 'CREATE PUBLICATION' "$setup" ||
+        pg_psql -c "CREATE PUBLICATION $pub FOR TABLES IN SCHEMA $schema" >/dev/null
+    pg_psql -c "GRANT SELECT ON ALL TABLES IN SCHEMA $schema TO sluice" >/dev/null
+    # The DDL before streaming: where the consumers that create no tables start from.
+    "$PG_BIN/pg_dump" -h "$PG_SOCKET_DIR" -p "$PGPORT_TEST" -U postgres -d sluice_test --schema-only \
+        --no-owner --no-privileges --no-publications -n "$schema" >"$W/ddl-$schema.sql"
+
+    # One sluice per consumer's stream, at once (each its own slot).
+    local consumer prefix cfg pids=() prefixes=() rc=0 line lines
+    for consumer in $CONSUMERS; do
+        prefix="$(stream_prefix "$consumer")_$name"
+        cfg="$W/$prefix.conf"
+        IFS=';' read -r -a lines <<<"$(stream_conf "$consumer")"
+        sluice_config "$cfg" "$prefix" "$prefix" "postgres.publication = $pub" "topic.partitions = 1" "${lines[@]}"
+        sluice_start "$cfg" "$W/$prefix.log" -o snapshot.mode=initial
+        pids+=("$SLUICE_PID")
+        prefixes+=("$prefix")
+    done
+    # The snapshot first: DDL in the streamed part would race its COPY.
+    local i
+    for i in "${!pids[@]}"; do
+        wait_log "$W/${prefixes[$i]}.log" 'streaming from slot' 300 "${pids[$i]}" || return 1
+    done
+    PGOPTIONS="-c client_min_messages=warning -c search_path=$schema" pg_psql -v pub="$pub" -f "$stream" >/dev/null
+    local lsn
+    lsn="$(sync_barrier)"
+    for i in "${!pids[@]}"; do
+        wait_confirmed "${prefixes[$i]}" "$lsn" 120 || rc=1
+        sluice_stop "${pids[$i]}" || rc=1
+        [ "$rc" -eq 0 ] || {
+            log "case $name: sluice did not stream it all: $(tail -n 3 "$W/${prefixes[$i]}.log")"
+            return 1
+        }
+    done
+    log "case $name: streamed (${prefixes[*]})"
+}
+
+# stream_prefix CONSUMER: the topic prefix kind of the stream it reads.
+stream_prefix() {
+    case "$1" in jdbc) echo ij ;; flink) echo if ;; protobuf) echo ip ;; esac
+}
+
+# stream_conf CONSUMER: the sluice configuration lines (;-separated) of its
+# stream: the JDBC sink reads Kafka Connect JSON with schemas, Flink plain
+# Debezium JSON, the Python reader Protobuf. INTEROP_CONF_JDBC,
+# INTEROP_CONF_FLINK and INTEROP_CONF_PROTOBUF add lines (e.g.
+# INTEROP_CONF_JDBC="decimal.handling.mode = precise").
+stream_conf() {
+    case "$1" in
+    jdbc) echo "json.schemas = true${INTEROP_CONF_JDBC:+;$INTEROP_CONF_JDBC}" ;;
+    flink) echo "${INTEROP_CONF_FLINK:-}" ;;
+    protobuf) echo "format = protobuf${INTEROP_CONF_PROTOBUF:+;$INTEROP_CONF_PROTOBUF}" ;;
+    esac
+}
+for c in "${CASES[@]}"; do set -- $c; printf '%s ' "$3"; done)"
+export INTEROP_SCHEMAS
+
+harness_build all
+env_init
+env_on_exit reap_sluices
+W="$SLUICE_ENV_DIR/interop"
+mkdir -p "$W" "$(dirname "$REPORT")"
+pg_start "wal_sender_timeout=10s" "max_slot_wal_keep_size=-1" "max_connections=300"
+kafka_start 1
+admin_conninfo
+
+# wait_settled DB TIMEOUT: until the tables of database DB stop changing
+# (the insert/update/delete counters of every table unchanged for
+# INTEROP_SETTLE_S seconds, 20 by default), at most TIMEOUT seconds.
+wait_settled() {
+    local db="$1" timeout="$2" prev="" cur same=0 start=$SECONDS
+    while [ $((SECONDS - start)) -lt "$timeout" ]; do
+        cur="$(pg_psql -d "$db" -Atc "SELECT coalesce(string_agg(format('%s.%s:%s/%s/%s', schemaname, relname,
+                   n_tup_ins, n_tup_upd, n_tup_del), ',' ORDER BY schemaname, relname), '')
+                   FROM pg_stat_user_tables" 2>/dev/null || true)"
+        if [ -n "$cur" ] && [ "$cur" = "$prev" ]; then
+            same=$((same + 2))
+            [ "$same" -lt "${INTEROP_SETTLE_S:-20}" ] || return 0
+        else
+            same=0
+        fi
+        prev="$cur"
+        sleep 2
+    done
+    log "$db did not settle within ${timeout}s"
+}
+
+# kafka_lags FILE: every consumer group's committed offsets and lags.
+kafka_lags() {
+    kafka_tool org.apache.kafka.tools.consumer.group.ConsumerGroupCommand --bootstrap-server "$KAFKA_BOOTSTRAP" \
+        --describe --all-groups >"$1" 2>/dev/null || true
+}
+
+# group_at_end FILE GROUP: in kafka_lags's FILE, GROUP has committed the end
+# of every partition it reads. The last record of a transactional topic is
+# the transaction's commit marker, which a consumer never commits past: a lag
+# of 1 is the end.
+group_at_end() {
+    awk -v g="$2" '$1 == g { n++; if ($4 == "-" || $6 > 1) bad = 1 } END { exit !(n && !bad) }' "$1"
+}
+
+# ---------------------------------------------------------------------------
+# The source: each case in its own schema and publication, streamed by one
+# sluice per consumer.
 
 pg_psql -c "CREATE SCHEMA interop_meta" >/dev/null
 run_case() {
@@ -178,7 +295,7 @@ for consumer in $CONSUMERS; do
         ;;
     flink)
         # shellcheck disable=SC2046
-        consumer_flink $(table_topics ij) || log "consumer flink: the harness failed"
+        consumer_flink $(table_topics if) || log "consumer flink: the harness failed"
         ;;
     protobuf)
         # shellcheck disable=SC2046
