@@ -10,6 +10,9 @@
 #   make fuzz       every fuzz target for FUZZ_TIME seconds (libFuzzer, clang)
 #   make install    PREFIX=/usr/local DESTDIR= (make uninstall undoes it)
 #   make format     apply .clang-format (make format-check lists what differs)
+#   make check-newest  a core subset on the newest pair (PostgreSQL 18, Kafka 4.x); part of check
+#   make matrix     the core tests on PostgreSQL 14-18 x Kafka 3.9.1, 4.x (long; not in CI)
+#   make failover   primary killed, standby promoted, exactly once (PostgreSQL 17, 18; not in CI)
 #   make bench      benchmarks (not part of the tests)
 #   make interop    real consumers (Debezium's JDBC sink, Flink, a Python Protobuf reader) fed by sluice
 #
@@ -53,7 +56,7 @@ DEPS      := $(LIB_OBJ:.o=.d) $(SAN_OBJ:.o=.d) $(BUILD)/obj/src/main.d
 
 SANFLAGS  := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
-.PHONY: interop lint soak mutants all deps check unit unit-plain unit-san unit-mutants it faults fuzz fuzz-ci bench bench-snapshot demo clean tools format install uninstall install-check tsan tsan-unit format-check FORCE
+.PHONY: lint soak mutants all deps check unit unit-plain unit-san unit-mutants it faults fuzz fuzz-ci bench bench-snapshot demo clean tools format install uninstall install-check tsan tsan-unit format-check FORCE standby-test security matrix check-newest failover interop
 
 all: $(BUILD)/sluice tools
 
@@ -238,15 +241,39 @@ lint:
 check: deps
 	$(MAKE) lint
 	$(MAKE) install-check
+	$(MAKE) k8s-validate
 	$(MAKE) unit
 	$(MAKE) unit-mutants
 	$(MAKE) tsan
 	$(MAKE) fuzz-ci
 	$(MAKE) it
+	$(MAKE) check-newest
+
+# The newest pair besides the default one: exactly once under a workload and
+# under kill -9, and the golden output, on PostgreSQL 18 with Kafka 4.x.
+NEWEST_TESTS := test_workload_exactly_once test_crash_restart_exactly_once test_golden
+check-newest: all
+	@tests/env/install.sh --pg 18 --kafka 4 >/dev/null
+	SLUICE_PG_VERSION=18 SLUICE_KAFKA_VERSION=4 tests/it/run.sh $(NEWEST_TESTS)
+
+# Every PostgreSQL (14-18) x every pinned Kafka: the core tests, one table
+# (tests/it/matrix.sh; MATRIX_PG, MATRIX_KAFKA, MATRIX_TESTS narrow it).
+matrix: all
+	tests/it/matrix.sh
+
+# Failover on PostgreSQL 17 and 18: primary killed and standby promoted
+# FAILOVER_KILLS (3) times under a workload, exactly once (tests/it/failover.sh).
+failover: all
+	tests/it/failover.sh
 
 faults: deps
 	$(MAKE) all mutants
 	tests/fault/run.sh
+
+# sluice on a secured Kafka (SASL_SSL, mTLS, ACLs): tests/it/run_security.sh, about 4 minutes.
+security: deps
+	$(MAKE) all
+	tests/it/run_security.sh
 
 # A seeded random schedule of every fault for DURATION (e.g. make soak DURATION=30m).
 DURATION ?= 10m
@@ -254,6 +281,12 @@ SEED ?= 1
 soak: deps
 	$(MAKE) all
 	DURATION=$(DURATION) SEED=$(SEED) tests/fault/soak.sh
+
+# Hot standby under fire: 3 instances on one slot, >= 10 takeovers under load
+# (tests/fault/standby.sh; STANDBY_FAULTS, STANDBY_SEED). About 5 minutes.
+standby-test: deps
+	$(MAKE) all
+	tests/fault/standby.sh
 
 # Test-only builds for the fault suite: deliberately broken variants that the
 # verifier must catch, and a variant that streams from the slot's position so
@@ -347,5 +380,17 @@ format-check:
 
 clean:
 	rm -rf $(BUILD)
+
+# --- Deployment (issue 14) ------------------------------------------------------
+# deploy/kubernetes/ against the Kubernetes schemas (kubeconform, pinned; no
+# cluster needed), and broken manifests that must be refused. Part of check.
+.PHONY: k8s-validate container-test
+k8s-validate: $(BUILD)/sluice
+	tests/k8s/validate.sh
+
+# The container path end to end: images, the compose demo, `down -v` (root,
+# podman; about 5 minutes). Outside CI: docs/testing.md, docs/results/.
+container-test:
+	tests/container/run.sh
 
 -include $(DEPS)

@@ -45,9 +45,20 @@ user)
     install -d -o root -g sluice -m 0750 /etc/sluice
     ;;
 check-runtime)
-    bin="$2"
+    # A check that cannot look must fail, not pass: no objdump, no such file,
+    # or not a dynamically linked ELF binary (sluice needs libc at least).
+    bin="${2:-}"
+    command -v objdump >/dev/null 2>&1 ||
+        { echo "check-runtime: objdump not found (install binutils): cannot check" >&2; exit 1; }
+    [ -n "$bin" ] && [ -f "$bin" ] ||
+        { echo "check-runtime: \"$bin\" is not a file: cannot check" >&2; exit 1; }
+    needed="$(objdump -p "$bin" 2>&1)" ||
+        { echo "check-runtime: objdump cannot read \"$bin\": $needed" >&2; exit 1; }
+    needed="$(printf '%s\n' "$needed" | awk '$1 == "NEEDED" { print $2 }')"
+    [ -n "$needed" ] ||
+        { echo "check-runtime: \"$bin\" needs no shared library (not a dynamically linked binary?): cannot check" >&2; exit 1; }
     missing=""
-    for lib in $(objdump -p "$bin" | awk '/NEEDED/ { print $2 }'); do
+    for lib in $needed; do
         path="$(ldconfig -p | awk -v l="$lib" '$1 == l { print $NF; exit }')"
         [ -n "$path" ] || { echo "check-runtime: $lib not found on this system" >&2; exit 1; }
         # dpkg knows a file by the path its package installed (/lib or /usr/lib after usrmerge).

@@ -35,7 +35,15 @@ SELECT format('GRANT CONNECT ON DATABASE %I TO sluice', current_database()) \gex
 -- superuser and publish tables created later too: a later table without a
 -- primary key then has its UPDATEs and DELETEs rejected by PostgreSQL until
 -- it gets a replica identity. FOR TABLE a, b, c is the cautious choice.
-CREATE PUBLICATION sluice FOR TABLES IN SCHEMA public;
+-- FOR TABLES IN SCHEMA is PostgreSQL 15+: on 14 this names the schema's
+-- current tables instead (add later ones with ALTER PUBLICATION … ADD TABLE).
+SELECT CASE WHEN current_setting('server_version_num')::int >= 150000
+            THEN 'CREATE PUBLICATION sluice FOR TABLES IN SCHEMA public'
+            ELSE coalesce('CREATE PUBLICATION sluice FOR TABLE ' ||
+                          (SELECT string_agg(format('%I.%I', schemaname, tablename), ', ')
+                             FROM pg_tables WHERE schemaname = 'public'),
+                          'CREATE PUBLICATION sluice')
+       END \gexec
 
 GRANT USAGE ON SCHEMA public TO sluice;
 GRANT SELECT ON ALL TABLES IN SCHEMA public TO sluice;

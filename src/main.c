@@ -82,7 +82,7 @@ static void usage(FILE *out)
             "sluice %s — PostgreSQL change data capture into Kafka, exactly once\n"
             "\n"
             "Usage:\n"
-            "  sluice run -c FILE [-o key=value]... [--accept-slot-ahead]\n"
+            "  sluice run -c FILE [-o key=value]... [--accept-slot-ahead] [--standby]\n"
             "  sluice check -c FILE [-o key=value]...   preflight: is PostgreSQL and Kafka ready?\n"
             "  sluice status -c FILE [-o key=value]...  slot lag, Kafka checkpoint, last commit\n"
             "  sluice help-config      print every configuration key with its default\n"
@@ -94,6 +94,8 @@ static void usage(FILE *out)
             "  -o, --set key=value     override one configuration key\n"
             "      --accept-slot-ahead start even though the slot is ahead of the Kafka\n"
             "                          checkpoint (changes in between are NOT in Kafka)\n"
+            "      --standby           hot standby (standby = true): wait while another\n"
+            "                          instance streams from the slot, take over when it stops\n"
             "\n"
             "Exit codes: 0 stopped, 1 internal error, 2 usage, 3 configuration,\n"
             "4 PostgreSQL unreachable, 5 PostgreSQL not set up, 6 slot/checkpoint mismatch,\n"
@@ -145,8 +147,9 @@ static int cmd_run(const config_t *cfg, bool accept_slot_ahead)
 {
     signals_start();
     testpoint_init();
-    log_info("sluice %s starting: slot \"%s\", publication \"%s\", transactional id \"%s\"",
-             SLUICE_VERSION, cfg->slot, cfg->publication, cfg->transactional_id);
+    log_info("sluice %s starting: slot \"%s\", publication \"%s\", transactional id \"%s\"%s",
+             SLUICE_VERSION, cfg->slot, cfg->publication, cfg->transactional_id,
+             cfg->standby ? " (standby mode)" : "");
     shutdown_timeout_ms = cfg->shutdown_timeout_ms;
     supervisor_t *sv = supervisor_new(cfg, accept_slot_ahead, &stop_requested);
     int rc = EXIT_CONFIG;
@@ -164,6 +167,7 @@ typedef struct {
     char **overrides; /* each -o "key=value" in order: the array is owned, its strings are argv's */
     int noverrides;
     bool accept_slot_ahead;
+    bool standby;
 } cli_t;
 
 /*
@@ -175,6 +179,7 @@ static bool cli_parse(int argc, char **argv, cli_t *cli, int *exit_code)
     static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
                                          {"set", required_argument, NULL, 'o'},
                                          {"accept-slot-ahead", no_argument, NULL, 'A'},
+                                         {"standby", no_argument, NULL, 'S'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     /* Overrides are applied after the file, whatever their order on the command line. */
@@ -186,6 +191,7 @@ static bool cli_parse(int argc, char **argv, cli_t *cli, int *exit_code)
         case 'c': cli->config_path = optarg; break;
         case 'o': cli->overrides[cli->noverrides++] = optarg; break;
         case 'A': cli->accept_slot_ahead = true; break;
+        case 'S': cli->standby = true; break;
         case 'h': usage(stdout); *exit_code = EXIT_OK; return false;
         default: usage(stderr); *exit_code = EXIT_USAGE; return false;
         }
@@ -216,6 +222,8 @@ static bool cli_load_config(cli_t *cli, config_t *cfg, char *err, size_t errlen)
         *eq = '\0';
         ok = config_set(cfg, cli->overrides[i], eq + 1, "-o", err, errlen);
     }
+    if (ok && cli->standby)
+        ok = config_set(cfg, "standby", "true", "--standby", err, errlen);
     return ok && config_finish(cfg, err, errlen);
 }
 

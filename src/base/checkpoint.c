@@ -23,6 +23,8 @@ void checkpoint_to_json(const checkpoint_t *cp, const char *slot, strbuf_t *out)
                    LSN_ARGS(cp->commit_lsn), LSN_ARGS(cp->end_lsn), cp->xid, cp->commit_ts_us,
                    cp->seq);
     json_append_string(out, cp->system_id, strlen(cp->system_id));
+    if (cp->timeline)
+        strbuf_appendf(out, ",\"timeline\":%u", cp->timeline);
     if (cp->snapshot) {
         strbuf_puts(out, ",\"snapshot\":");
         strbuf_puts(out, cp->snapshot);
@@ -86,6 +88,15 @@ bool checkpoint_from_json(const char *data, size_t len, checkpoint_t *out, char 
         snprintf(out->system_id, sizeof out->system_id, "%s", json_string_value(sys));
         out->present = true;
     }
+    json_t *tli = json_object_get(root, "timeline");
+    if (ok && tli && (!json_is_integer(tli) || json_integer_value(tli) < 1 ||
+                      json_integer_value(tli) > UINT32_MAX)) {
+        snprintf(err, errlen, "checkpoint field \"timeline\" is not a timeline number");
+        out->present = false;
+        ok = false;
+    }
+    if (ok && tli)
+        out->timeline = (uint32_t) json_integer_value(tli);
     json_t *snap = json_object_get(root, "snapshot");
     if (ok && snap && !json_is_object(snap)) {
         snprintf(err, errlen, "checkpoint field \"snapshot\" is not an object");

@@ -27,7 +27,8 @@ typedef enum {
     T_FORMAT,
     T_LOGLEVEL,
     T_LOGFORMAT,
-    T_SNAPSHOT_MODE
+    T_SNAPSHOT_MODE,
+    T_CHOICE /* one of choices[], stored as its index in an enum field */
 } key_type_t;
 
 typedef struct {
@@ -38,9 +39,18 @@ typedef struct {
     bool required;
     long long min, max;
     const char *doc;
+    const char *const *choices; /* T_CHOICE: the names, NULL-terminated, in enum order */
 } key_def_t;
 
 #define OFF(f) offsetof(config_t, f)
+
+static const char *const origin_filters[] = {"any", "none", NULL};
+static const char *const decimal_modes[] = {"string", "precise", "double", NULL};
+static const char *const interval_modes[] = {"string", "numeric", NULL};
+static const char *const infinity_modes[] = {"clamp", "extreme", "null", NULL};
+static const char *const year_range_modes[] = {"keep", "clamp", "null", NULL};
+/* index 0 is FLOAT_SPECIAL_AUTO, never named: an unset key */
+static const char *const float_special_modes[] = {"", "string", "null", NULL};
 
 static const key_def_t keys[] = {
     {"postgres.conninfo", T_STRING, OFF(pg_conninfo), NULL, true, 0, 0,
@@ -54,6 +64,18 @@ static const key_def_t keys[] = {
     {"postgres.create_slot", T_BOOL, OFF(create_slot), "true", false, 0, 0,
      "Create the slot on a fresh start (no checkpoint in Kafka). A missing slot while a "
      "checkpoint exists is always an error."},
+    {"postgres.slot.failover", T_BOOL, OFF(slot_failover), "false", false, 0, 0,
+     "Make the slot a failover slot (PostgreSQL 17+; refused on older servers): PostgreSQL "
+     "copies it to standbys that have `sync_replication_slots = on`, so after a failover "
+     "sluice finds it on the promoted standby and resumes exactly (docs/operations.md, "
+     "\"Failover\"). A slot sluice creates is created so; an existing slot is altered to it. "
+     "Without it a failover loses the slot and sluice stops with exit 6."},
+    {"postgres.origin", T_CHOICE, OFF(origin), "any", false, 0, 0,
+     "`any`: stream every change. `none`: only changes made on this server, leaving out those "
+     "a logical replication subscription applied here (pgoutput's `origin` option, "
+     "PostgreSQL 16+; refused on older servers): what a bidirectional set-up needs so that "
+     "changes do not travel in circles.",
+     origin_filters},
     {"postgres.status_interval_ms", T_INT, OFF(status_interval_ms), "10000", false, 100, 3600000,
      "Interval of standby status updates to PostgreSQL; keep it well below the server's "
      "`wal_sender_timeout`."},
@@ -77,10 +99,45 @@ static const key_def_t keys[] = {
      0, 0,
      "Written in place of an unchanged TOASTed value that PostgreSQL did not send (tables without "
      "REPLICA IDENTITY FULL)."},
-    {"numeric.json.number", T_BOOL, OFF(numeric_json_number), "false", false, 0, 0,
-     "Write `numeric` and `money` values as JSON numbers with their exact digits instead of "
-     "strings (`NaN` and `±Infinity` stay strings). Readers that parse numbers as doubles round "
-     "them; the string default is exact everywhere."},
+    {"numeric.json.number", T_BOOL, OFF(forms.numeric_json_number), "false", false, 0, 0,
+     "With `decimal.handling.mode = string`: write `numeric` and `money` values as JSON numbers "
+     "with their exact digits instead of strings (`NaN` and `±Infinity` stay strings). Readers "
+     "that parse numbers as doubles round them; the string default is exact everywhere."},
+    {"decimal.handling.mode", T_CHOICE, OFF(forms.decimal), "string", false, 0, 0,
+     "`numeric` and `money` (Debezium's names): `string`, the exact decimal as a string; "
+     "`precise`, Kafka Connect's `Decimal` (base64 of the unscaled two's-complement value, "
+     "`scale` and `connect.decimal.precision` in the schema) for `numeric(p,s)` and `money`, "
+     "`io.debezium.data.VariableScaleDecimal` (`{\"scale\",\"value\"}`) for `numeric` without "
+     "a scale, what Kafka Connect sinks need to keep the column type (`NaN` and `±Infinity` "
+     "have no decimal: null); `double`, the nearest double (rounded). docs/output.md, "
+     "\"Decimals\".",
+     decimal_modes},
+    {"interval.handling.mode", T_CHOICE, OFF(forms.interval), "string", false, 0, 0,
+     "`interval`: `string`, the exact ISO-8601 duration (`P1Y2M3DT4H5M6.7S`, "
+     "`io.debezium.time.Interval`); `numeric`, microseconds as an int64 "
+     "(`io.debezium.time.MicroDuration`, a month counted as 30.4375 days as Debezium does).",
+     interval_modes},
+    {"infinity.handling.mode", T_CHOICE, OFF(forms.infinity), "clamp", false, 0, 0,
+     "`date`, `timestamp` and `timestamptz` `±infinity`, and `time`/`timetz` `24:00:00`, which "
+     "Java and most databases cannot hold: `clamp`, the latest or earliest value every "
+     "mainstream store accepts (`9999-12-31 23:59:59`, `0001-01-01 00:00:00`; "
+     "`23:59:59.999999`); `extreme`, Debezium's markers (2147483647 / -2147483648 days, int64 "
+     "max / min microseconds, `\"infinity\"` strings, 86400000000 µs), which PostgreSQL sinks "
+     "reject; `null`. docs/output.md, \"Values without a Java equivalent\".",
+     infinity_modes},
+    {"year.range.handling.mode", T_CHOICE, OFF(forms.year_range), "keep", false, 0, 0,
+     "Finite `date`, `timestamp` and `timestamptz` values before year 1 (BC) or after 9999: "
+     "`keep` them exact (Java and PostgreSQL hold them; a `timestamp` past int64 microseconds, "
+     "after 294247-01-10, is int64's maximum); `clamp` them to `0001-01-01 00:00:00` / "
+     "`9999-12-31 23:59:59` for consumers limited to four-digit years (Python, MySQL); `null`.",
+     year_range_modes},
+    {"float.special.handling.mode", T_CHOICE, OFF(forms.float_special), NULL, false, 0, 0,
+     "`real` and `double precision` `NaN`, `Infinity`, `-Infinity` (and `numeric`'s with "
+     "`decimal.handling.mode = double`): `string`, the JSON strings `\"NaN\"`, "
+     "`\"Infinity\"`, `\"-Infinity\"` (parsers of Debezium JSON read them; Kafka Connect's "
+     "JsonConverter reads 0); `null`. Default: `null` with `json.schemas = true`, `string` "
+     "otherwise. Protobuf's `string` is the native IEEE value.",
+     float_special_modes},
     {"json.schemas", T_BOOL, OFF(json_schemas), "false", false, 0, 0,
      "Write keys and values as Kafka Connect JSON with schemas (`{\"schema\":…,\"payload\":…}`, "
      "what `JsonConverter` reads with `schemas.enable=true`), with Debezium's logical type "
@@ -132,8 +189,30 @@ static const key_def_t keys[] = {
      "left."},
     {"startup.timeout.ms", T_INT, OFF(kafka_startup_timeout_ms), "30000", false, 1000,
      3600000,
-     "At start, how long to wait for the Kafka cluster (fencing, checkpoint read) before exiting "
-     "with code 7. Once running, sluice retries a lost broker for ever."},
+     "At start, how long one attempt waits for the Kafka cluster (fencing, checkpoint read); "
+     "sluice exits with code 7 once this and `startup.retry.timeout.ms` have passed. "
+     "Credentials the brokers refuse end the wait at once (also exit 7). Once running, sluice "
+     "retries a lost broker for ever."},
+    {"startup.retry.timeout.ms", T_INT, OFF(startup_retry_timeout_ms), "60000", false, 0,
+     86400000,
+     "At start, how long sluice keeps trying again, with backoff (0.5 s doubling to 5 s), when "
+     "PostgreSQL cannot be reached or its connection breaks (exit 4) and when the Kafka cluster "
+     "cannot be reached (exit 7), counted from the start of `run`; then it exits with that code. "
+     "Peers started together with sluice (a compose file, a pod, a booting host) are so waited "
+     "for. Every failed attempt is logged as a warning with its reason (a wrong password too: it "
+     "is exit 4). 0: exit at the first failure (Kafka still gets `startup.timeout.ms`)."},
+    {"standby", T_BOOL, OFF(standby), "false", false, 0, 0,
+     "Hot standby: run several instances on one slot (on several hosts); the one holding the "
+     "slot's lease in PostgreSQL streams, the others wait and take over when it stops, dies, "
+     "freezes or loses its network, fencing it first (`sluice run --standby` sets this; "
+     "docs/operations.md, \"Hot standby\"). Give every instance of the slot the same setting."},
+    {"standby.poll.interval.ms", T_INT, OFF(standby_poll_interval_ms), "1000", false, 100, 60000,
+     "How often a standby looks at the lease, and how often the active instance renews it."},
+    {"standby.takeover.timeout.ms", T_INT, OFF(standby_takeover_timeout_ms), "15000", false, 1000,
+     3600000,
+     "A standby takes over from an active instance that has not renewed its lease for this long "
+     "(a frozen process, a network cut); one that exited or lost its connection is replaced "
+     "within `standby.poll.interval.ms`. At least 3 poll intervals."},
     {"log.level", T_LOGLEVEL, OFF(log_level), "info", false, 0, 0,
      "`debug`, `info`, `warning` or `error`."},
     {"log.format", T_LOGFORMAT, OFF(log_json), "text", false, 0, 0,
@@ -420,6 +499,26 @@ static bool apply(config_t *cfg, const key_def_t *k, const char *value, const ch
                         "initial_only",
                         origin, value, k->name);
         return true;
+    case T_CHOICE:
+        for (int i = 0; k->choices[i]; i++)
+            if (k->choices[i][0] && !strcmp(value, k->choices[i])) {
+                *(int *) field = i;
+                return true;
+            }
+        {
+            strbuf_t names = STRBUF_INIT;
+            for (int i = 0; k->choices[i]; i++) {
+                if (!k->choices[i][0])
+                    continue;
+                bool last = !k->choices[i + 1];
+                strbuf_appendf(&names, "%s%s", names.len ? (last ? " or " : ", ") : "",
+                               k->choices[i]);
+            }
+            errf(err, errlen, "%s: invalid value \"%s\" for \"%s\": expected %s", origin, value,
+                 k->name, names.data);
+            strbuf_free(&names);
+        }
+        return false;
     case T_LOGFORMAT:
         if (!strcmp(value, "text"))
             *(bool *) field = false;
@@ -634,16 +733,30 @@ bool config_finish(config_t *cfg, char *err, size_t errlen)
                     "\"postgres.receive_timeout_ms\" = %d is too short to hear back from a busy "
                     "server: use 0 (no limit) or at least 1000",
                     cfg->receive_timeout_ms);
+    if (cfg->standby_takeover_timeout_ms < 3 * cfg->standby_poll_interval_ms)
+        return errf(err, errlen,
+                    "\"standby.takeover.timeout.ms\" = %d must be at least 3 times "
+                    "\"standby.poll.interval.ms\" (%d): a live instance renews its lease once "
+                    "per poll interval",
+                    cfg->standby_takeover_timeout_ms, cfg->standby_poll_interval_ms);
     if (config_kafka_get(cfg, "transactional.id"))
         return errf(err, errlen,
                     "\"kafka.transactional.id\" is managed by sluice: set \"transactional.id\" "
                     "instead");
     /* Settings of the JSON text that Protobuf cannot honour: refused, never silently ignored. */
-    if (cfg->format == FORMAT_PROTOBUF && (cfg->json_schemas || cfg->numeric_json_number))
+    if (cfg->format == FORMAT_PROTOBUF && (cfg->json_schemas || cfg->forms.numeric_json_number))
         return errf(err, errlen,
                     "\"%s\" applies to format = json only (format is protobuf, whose events "
                     "are typed)",
                     cfg->json_schemas ? "json.schemas" : "numeric.json.number");
+    if (cfg->forms.numeric_json_number && cfg->forms.decimal != DECIMAL_STRING)
+        return errf(err, errlen,
+                    "\"numeric.json.number\" applies to decimal.handling.mode = string only "
+                    "(it is %s)",
+                    decimal_modes[cfg->forms.decimal]);
+    /* Kafka Connect's JsonConverter reads the strings "NaN", "Infinity" as 0: with schemas, null. */
+    if (cfg->forms.float_special == FLOAT_SPECIAL_AUTO)
+        cfg->forms.float_special = cfg->json_schemas ? FLOAT_SPECIAL_NULL : FLOAT_SPECIAL_STRING;
     strbuf_t b = STRBUF_INIT;
     if (!cfg->checkpoint_topic) {
         strbuf_appendf(&b, "%s.sluice.checkpoint", cfg->topic_prefix);
@@ -714,6 +827,11 @@ static void print_values(const key_def_t *k)
     case T_LOGLEVEL: printf("`debug`, `info`, `warning`, `error`"); break;
     case T_LOGFORMAT: printf("`text`, `json`"); break;
     case T_SNAPSHOT_MODE: printf("`initial`, `never`, `initial_only`"); break;
+    case T_CHOICE:
+        for (int i = 0, n = 0; k->choices[i]; i++)
+            if (k->choices[i][0])
+                printf("%s`%s`", n++ ? ", " : "", k->choices[i]);
+        break;
     }
 }
 

@@ -39,7 +39,8 @@ static const char *const error_names[MERR_COUNT_] = {
     "pg_connect", "pg_lost", "kafka_unavailable", "kafka_abort", "kafka_fatal",
     "kafka_client", "fenced", "data", "protocol"};
 
-static const char *const state_names[] = {"starting", "streaming", "recovering", "stopping"};
+static const char *const state_names[] = {"starting", "streaming", "recovering", "stopping",
+                                          "standby"};
 
 static struct {
     /* reader */
@@ -59,6 +60,10 @@ static struct {
     atomic_int state;
     atomic_uint_fast64_t errors[MERR_COUNT_];
     atomic_int_fast64_t start_wall_ms;
+    /* standby */
+    atomic_int_fast64_t standby_seen_mono_ms; /* the last successful look at the lease */
+    atomic_int standby_stale_ms;
+    atomic_uint_fast64_t takeovers;
 } m;
 
 /* Guarded by lock: strings, bindings, librdkafka's figures, the progress stamp. */
@@ -123,6 +128,17 @@ void metrics_set_state(metrics_state_t st, const char *reason)
     if (st == MSTATE_STREAMING)
         progress_mono_ms = clock_mono_ms(); /* a new session starts its stall clock afresh */
     pthread_mutex_unlock(&lock);
+}
+
+void metrics_standby_seen(int stale_ms)
+{
+    atomic_store(&m.standby_stale_ms, stale_ms);
+    atomic_store(&m.standby_seen_mono_ms, clock_mono_ms());
+}
+
+void metrics_takeover(void)
+{
+    atomic_fetch_add_explicit(&m.takeovers, 1, memory_order_relaxed);
 }
 
 void metrics_error(metrics_error_t cls)
@@ -371,11 +387,22 @@ static void metric_dbl(strbuf_t *out, const char *name, const char *type, const 
 static int health_locked(strbuf_t *out)
 {
     int st = atomic_load(&m.state);
+    int64_t now = clock_mono_ms();
+    if (st == MSTATE_STANDBY) {
+        /* Healthy while it can watch the lease: ready to take over. Live and
+         * ready for a container orchestrator; the role is in sluice_role. */
+        int64_t seen = atomic_load(&m.standby_seen_mono_ms);
+        bool fresh = seen && now - seen <= atomic_load(&m.standby_stale_ms);
+        if (!fresh && seen)
+            strbuf_appendf(out, "standby, but the lease was last seen %lld s ago: ",
+                           (long long) ((now - seen) / 1000));
+        strbuf_appendf(out, "%s", state_reason[0] ? state_reason : "standby");
+        return fresh ? 200 : 503;
+    }
     if (st != MSTATE_STREAMING) {
         strbuf_appendf(out, "%s%s%s", state_names[st], state_reason[0] ? ": " : "", state_reason);
         return 503;
     }
-    int64_t now = clock_mono_ms();
     int64_t last_status = atomic_load(&m.last_status_mono_ms);
     if (last_status && now - last_status > feedback_timeout_ms) {
         strbuf_appendf(out, "no status update sent to PostgreSQL for %lld s",
@@ -426,6 +453,14 @@ static void render_identity_locked(strbuf_t *out)
                 "What sluice is doing: 1 for the current state, 0 for the others.");
     for (int i = 0; i < (int) (sizeof state_names / sizeof state_names[0]); i++)
         strbuf_appendf(out, "sluice_state{state=\"%s\"} %d\n", state_names[i], i == st);
+    metric_head(out, "sluice_role", "gauge",
+                "1 for this instance's role: active (streams, or is starting to) or standby "
+                "(waits for the slot's lease).");
+    strbuf_appendf(out, "sluice_role{role=\"active\"} %d\nsluice_role{role=\"standby\"} %d\n",
+                   st != MSTATE_STANDBY, st == MSTATE_STANDBY);
+    metric_u64(out, "sluice_takeovers_total", "counter",
+               "Times this instance took the slot over from another instance (standby mode).",
+               atomic_load(&m.takeovers));
     strbuf_t reason = STRBUF_INIT;
     int hc = health_locked(&reason);
     strbuf_free(&reason);

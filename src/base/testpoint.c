@@ -8,38 +8,85 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "sluice/base/log.h"
 
+#define MAX_POINTS 4
+
 bool testpoint_armed;
-static char crash_point[64];
-static atomic_long crash_countdown;
+
+static struct {
+    char name[64];
+    int sig; /* SIGKILL, SIGSTOP or SIGTERM */
+    atomic_long countdown;
+} points[MAX_POINTS];
+static int npoints;
+
+static const char *sig_name(int sig)
+{
+    return sig == SIGSTOP ? "SIGSTOP" : sig == SIGTERM ? "SIGTERM" : "SIGKILL";
+}
+
+/* Arms one "name[:n[:KILL|STOP|TERM]]"; ignored (with a warning) when malformed. */
+static void arm(const char *spec, size_t len)
+{
+    char buf[96];
+    if (len >= sizeof buf || npoints == MAX_POINTS)
+        return;
+    memcpy(buf, spec, len);
+    buf[len] = '\0';
+    char *count = strchr(buf, ':');
+    char *action = count ? strchr(count + 1, ':') : NULL;
+    if (count)
+        *count++ = '\0';
+    if (action)
+        *action++ = '\0';
+    long n = count ? strtol(count, NULL, 10) : 1;
+    int sig = !action || !strcmp(action, "KILL") ? SIGKILL
+              : !strcmp(action, "STOP")          ? SIGSTOP
+              : !strcmp(action, "TERM")          ? SIGTERM
+                                                 : 0;
+    if (!buf[0] || strlen(buf) >= sizeof points[0].name || n < 1 || !sig) {
+        log_warning("test point \"%s\" ignored: expected name[:n[:KILL|STOP|TERM]]", spec);
+        return;
+    }
+    memcpy(points[npoints].name, buf, strlen(buf) + 1); /* length checked above */
+    points[npoints].sig = sig;
+    atomic_store(&points[npoints].countdown, n);
+    npoints++;
+    testpoint_armed = true;
+    log_warning("test point armed: %s at hit %ld of \"%s\"", sig_name(sig), n, buf);
+}
 
 void testpoint_init(void)
 {
     const char *spec = getenv("SLUICE_CRASH_AT");
     if (!spec || !*spec)
         return;
-    long n = 1;
-    const char *colon = strchr(spec, ':');
-    size_t len = colon ? (size_t) (colon - spec) : strlen(spec);
-    if (colon)
-        n = strtol(colon + 1, NULL, 10);
-    if (len >= sizeof crash_point || n < 1)
-        return;
-    memcpy(crash_point, spec, len);
-    crash_point[len] = '\0';
-    atomic_store(&crash_countdown, n);
-    testpoint_armed = true;
-    log_warning("test crash point armed: SIGKILL at hit %ld of \"%s\"", n, crash_point);
+    for (const char *p = spec; *p;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t) (comma - p) : strlen(p);
+        arm(p, len);
+        p += len + (comma ? 1 : 0);
+    }
 }
 
 void testpoint_hit_slow(const char *name)
 {
-    if (strcmp(name, crash_point) != 0)
-        return;
-    if (atomic_fetch_sub(&crash_countdown, 1) == 1) {
-        log_warning("test crash point \"%s\" reached: killing myself", name);
-        raise(SIGKILL);
+    for (int i = 0; i < npoints; i++) {
+        if (strcmp(name, points[i].name) != 0)
+            continue;
+        if (atomic_fetch_sub(&points[i].countdown, 1) != 1)
+            continue;
+        log_warning("test point \"%s\" reached: %s to myself", name, sig_name(points[i].sig));
+        /* To the process, not this thread: SIGTERM is blocked in every thread
+         * and taken by the signal thread's sigwait, which sees only signals
+         * sent to the process. */
+        kill(getpid(), points[i].sig);
+        /* A SIGTERM is taken by the signal thread: give it the moment it needs, so
+         * that the code after the point runs with the stop already requested. */
+        if (points[i].sig == SIGTERM)
+            usleep(200 * 1000);
     }
 }

@@ -145,6 +145,7 @@ static step_t mutant_checkpoint_after_commit(pipe_t *p, checkpoint_t *cp)
     old.present = true;
     old.seq = cp->seq;
     snprintf(old.system_id, sizeof old.system_id, "%s", a->system_id);
+    old.timeline = a->timeline;
     sink_status_t st = sink_commit(a->sink, &old, a->cfg->slot, p->err, p->errlen);
     if (st != SINK_OK)
         return pipe_sink_failed(p, st);
@@ -254,6 +255,7 @@ step_t pipe_commit_kafka(pipe_t *p)
     cp.present = true;
     cp.seq = a->ckpt->seq + 1;
     snprintf(cp.system_id, sizeof cp.system_id, "%s", a->system_id);
+    cp.timeline = a->timeline;
     mutant_confirm_before_commit(p, &cp);
     if (mutant_checkpoint_after_commit(p, &cp) != STEP_CONTINUE)
         return STEP_END;
@@ -389,7 +391,7 @@ pipeline_result_t pipeline_run(const pipeline_args_t *a, char *err, size_t errle
         qitem_t *items = queue_pop_all(a->queue, wait);
         bool quiet = items == NULL;
         sink_poll(a->sink);
-        p.now_ms = clock_wall_ms();
+        p.now_us = clock_wall_us();
         for (qitem_t *it = items; it; it = items) {
             items = it->next;
             /* The walsender sends a keepalive (while anything it sent is

@@ -57,13 +57,17 @@ static step_t ensure_topic(pipe_t *p, const char *topic);
  * (domains, enums, composites, arrays of them need the catalog) and, for
  * REPLICA IDENTITY FULL or NOTHING, the Kafka key from the primary key —
  * pgoutput flags every column of a FULL table as key, which would make the
- * whole row the record key. The catalog is asked only for what the built-in
- * table does not know, so a publication of plain tables never opens it.
+ * whole row the record key; with json.schemas, each column's NOT NULL and
+ * constant default for the Kafka Connect schemas (once per RELATION message,
+ * so every table opens the catalog then). Otherwise the catalog is asked only
+ * for what the built-in table does not know, so a publication of plain
+ * tables never opens it and the per-change path never waits for it.
  */
 static step_t prepare_relation(pipe_t *p, relcache_entry_t *rel)
 {
     /* A RELATION message means the table (or a type it uses) may have changed: look again. */
-    if (!catalog_complete_relation(p->catalog, p->types, rel, true, p->err, p->errlen))
+    if (!catalog_complete_relation(p->catalog, p->types, rel, true, p->a->cfg->json_schemas,
+                                   p->err, p->errlen))
         return pipe_end(p, PIPE_STREAM_LOST); /* PostgreSQL unreachable: reconnect, resume */
     if ((rel->replident == 'f' || rel->replident == 'n') && rel->nkafka_keys == 0)
         log_debug("relation \"%s.%s\" (replica identity '%c') has no usable primary key: "
@@ -126,8 +130,28 @@ static step_t emit_txn_meta(pipe_t *p, bool end)
     strbuf_reset(&p->key);
     strbuf_reset(&p->value);
     encoder_txn_key(a->encoder, &p->txn, &p->key);
-    encoder_txn_value(a->encoder, &meta, p->now_ms, &p->value);
+    encoder_txn_value(a->encoder, &meta, p->now_us / 1000, &p->value);
     return pipe_produce(p, p->txn_topic, -1, true, true);
+}
+
+/*
+ * The metadata BEGIN of the source transaction, held back until it produces
+ * its first record: one that produces none gets neither BEGIN nor END.
+ * PostgreSQL 15+ never sends such a transaction (pgoutput skips those
+ * without a published change); 14 sends BEGIN and COMMIT for every one.
+ * Call before encoding the record (it uses the key and value buffers).
+ */
+static step_t emit_pending_begin(pipe_t *p)
+{
+    if (!p->txn_meta_pending)
+        return STEP_CONTINUE;
+    p->txn_meta_pending = false;
+    p->txn_meta_begun = true;
+    uint32_t seq = p->seq;
+    p->seq = 0; /* as if produced at the BEGIN */
+    step_t r = emit_txn_meta(p, false);
+    p->seq = seq;
+    return r;
 }
 
 /* Produces one change event (and the tombstone after a delete). */
@@ -144,13 +168,16 @@ static step_t emit_change(pipe_t *p, event_op_t op, const relcache_entry_t *rel,
                          .after = after,
                          .lsn = lsn,
                          .txn = &p->txn,
-                         .now_ms = p->now_ms,
+                         .now_us = p->now_us,
                          .order = count_event(p, rel, &order)};
+    step_t r = emit_pending_begin(p);
+    if (r != STEP_CONTINUE)
+        return r;
     strbuf_reset(&p->key);
     strbuf_reset(&p->value);
     bool has_key = encoder_key(a->encoder, rel, op == OP_DELETE ? before : after, &p->key);
     encoder_value(a->encoder, &ev, &p->value);
-    step_t r = pipe_produce(p, rel->topic, -1, has_key, true);
+    r = pipe_produce(p, rel->topic, -1, has_key, true);
     if (r != STEP_CONTINUE)
         return r;
     a->stats->counts.changes++;
@@ -236,14 +263,17 @@ static step_t on_truncate(pipe_t *p, const pgo_msg_t *m, sluice_lsn_t lsn)
                              .rel = rel,
                              .lsn = lsn,
                              .txn = &p->txn,
-                             .now_ms = clock_wall_ms(),
+                             .now_us = clock_wall_us(),
                              .order = count_event(p, rel, &order)};
+        step_t r = emit_pending_begin(p);
+        if (r != STEP_CONTINUE)
+            return r;
         strbuf_reset(&p->value);
         encoder_value(p->a->encoder, &ev, &p->value);
         /* Every partition gets the truncate, so a consumer of any partition sees it in order. */
         int parts = sink_partition_count(p->a->sink, rel->topic);
         for (int part = 0; part < (parts > 0 ? parts : 1); part++) {
-            step_t r = pipe_produce(p, rel->topic, parts > 0 ? part : -1, false, true);
+            r = pipe_produce(p, rel->topic, parts > 0 ? part : -1, false, true);
             if (r != STEP_CONTINUE)
                 return r;
         }
@@ -307,6 +337,8 @@ static step_t on_message(pipe_t *p, const pgo_msg_t *m)
         return r;
     if (!transactional && (r = pipe_ensure_kafka_txn(p)) != STEP_CONTINUE)
         return r;
+    if (transactional && (r = emit_pending_begin(p)) != STEP_CONTINUE)
+        return r;
     source_txn_t saved = p->txn;
     if (!transactional) {
         p->txn = nontx;
@@ -317,7 +349,7 @@ static step_t on_message(pipe_t *p, const pgo_msg_t *m)
     change_event_t ev = {.op = OP_MESSAGE,
                          .lsn = m->message.lsn,
                          .txn = &p->txn,
-                         .now_ms = clock_wall_ms(),
+                         .now_us = clock_wall_us(),
                          .msg_prefix = m->message.prefix,
                          .msg_content = m->message.content,
                          .msg_len = m->message.len,
@@ -391,10 +423,9 @@ static step_t on_begin(pipe_t *p, const pgo_msg_t *m)
                               m->begin.xid, LSN_ARGS(m->begin.final_lsn));
     p->txn_events = 0;
     p->ncolls = 0;
-    step_t r = pipe_ensure_kafka_txn(p);
-    if (r == STEP_CONTINUE && p->a->cfg->transaction_metadata)
-        r = emit_txn_meta(p, false);
-    return r;
+    p->txn_meta_pending = p->a->cfg->transaction_metadata;
+    p->txn_meta_begun = false;
+    return pipe_ensure_kafka_txn(p);
 }
 
 static step_t on_commit(pipe_t *p, const pgo_msg_t *m)
@@ -411,7 +442,8 @@ static step_t on_commit(pipe_t *p, const pgo_msg_t *m)
         a->stats->counts.skipped_txns++;
         return STEP_CONTINUE;
     }
-    if (a->cfg->transaction_metadata) {
+    p->txn_meta_pending = false;
+    if (p->txn_meta_begun) {
         step_t r = emit_txn_meta(p, true);
         if (r != STEP_CONTINUE)
             return r;

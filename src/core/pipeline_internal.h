@@ -47,7 +47,7 @@ typedef struct {
     uint32_t seq;
     int64_t txn_start_ms;
     char hdr_lsn[24], hdr_xid[12], hdr_batch[24]; /* header text, formatted once */
-    int64_t now_ms;       /* wall clock, read once per batch of input */
+    int64_t now_us;       /* wall clock (µs), read once per batch of input */
     uint64_t skipped_run; /* consecutive skipped transactions, for one log line */
     sluice_lsn_t skipped_upto;
     /* the Kafka transaction */
@@ -62,6 +62,8 @@ typedef struct {
     int txn_timeout_ms;
     /* a "sluice.snapshot" message in the source transaction being read (or just read) */
     bool snapshot_requested;
+    /* transaction.metadata: BEGIN held back until the source transaction produces a record */
+    bool txn_meta_pending, txn_meta_begun;
     char *snapshot_request; /* the checkpoint's new snapshot member, until committed */
     pipeline_result_t result; /* why the session ends, once a step returned STEP_END */
     char *err;

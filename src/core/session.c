@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sluice/base/clock.h"
 #include "sluice/base/log.h"
 #include "sluice/base/metrics.h"
 #include "sluice/base/queue.h"
@@ -38,11 +39,21 @@ static supervisor_step_t create_slot(supervisor_t *sv, session_t *ss)
     char err[1024];
     const config_t *cfg = sv->cfg;
     if (sv->ckpt.present) {
+        /* A server past timeline 1 was promoted (or restored): most likely a failover
+         * to a standby that had no copy of the slot. */
+        char why[384] = "";
+        if (ss->id.timeline > 1)
+            snprintf(why, sizeof why,
+                     " This server is on timeline %u: if it is a standby promoted after a "
+                     "failover, the slot was not copied to it; only a failover slot is "
+                     "(postgres.slot.failover = true, PostgreSQL 17+, with the standby set up "
+                     "as docs/operations.md \"Failover\" says).",
+                     ss->id.timeline);
         log_fatal("replication slot \"%s\" does not exist, but Kafka holds a checkpoint at "
-                  LSN_FMT ": the slot was dropped, so changes after it may be lost. Recreate "
-                  "the pipeline deliberately (new slot and an initial snapshot), or remove "
-                  "the checkpoint record for slot \"%s\" from \"%s\"",
-                  cfg->slot, LSN_ARGS(sv->ckpt.end_lsn), cfg->slot, cfg->checkpoint_topic);
+                  LSN_FMT ": the slot was dropped or lost, so changes after it may be lost.%s "
+                  "Recreate the pipeline deliberately (new slot and an initial snapshot), or "
+                  "remove the checkpoint record for slot \"%s\" from \"%s\"",
+                  cfg->slot, LSN_ARGS(sv->ckpt.end_lsn), why, cfg->slot, cfg->checkpoint_topic);
         return supervisor_exit(sv, EXIT_SLOT_MISMATCH);
     }
     if (!cfg->create_slot) {
@@ -63,7 +74,8 @@ static supervisor_step_t create_slot(supervisor_t *sv, session_t *ss)
     }
     if (e)
         return supervisor_pg_failure(sv, e, err);
-    log_info("created replication slot \"%s\" at " LSN_FMT "%s", cfg->slot, LSN_ARGS(at),
+    log_info("created replication slot \"%s\" at " LSN_FMT "%s%s", cfg->slot, LSN_ARGS(at),
+             cfg->slot_failover ? " as a failover slot" : "",
              sv->exported ? " with an exported snapshot" : "");
     sv->slot_confirmed = at;
     ss->start = 0;
@@ -126,6 +138,52 @@ static supervisor_step_t check_slot_position(supervisor_t *sv, session_t *ss,
 }
 
 /*
+ * A checkpoint read on another timeline (the server failed over or was
+ * restored since) must end within this server's history: where its timeline
+ * forked off. Beyond it, Kafka holds changes this server never had, and it
+ * may reuse those positions for new ones, which streaming from the
+ * checkpoint would skip. STEP_CONTINUE, STEP_RETRY or STEP_EXIT.
+ */
+static supervisor_step_t check_history(supervisor_t *sv, const session_t *ss)
+{
+    char err[1024];
+    const checkpoint_t *ck = &sv->ckpt;
+    if (!ck->present || !ck->timeline || ck->timeline == ss->id.timeline)
+        return STEP_CONTINUE;
+    sluice_lsn_t fork = 0;
+    bool found = false;
+    if (ck->timeline < ss->id.timeline) {
+        stream_err_t e = stream_timeline_fork(ss->stream, ss->id.timeline, ck->timeline, &fork,
+                                              &found, err, sizeof err);
+        if (e)
+            return supervisor_pg_failure(sv, e, err);
+    }
+    if (!found) {
+        log_fatal("the checkpoint in \"%s\" was written on timeline %u, which is not in the "
+                  "history of this server (timeline %u): it is not the server sluice streamed "
+                  "from, nor one promoted or restored from it. Point postgres.conninfo at the "
+                  "right server, or recreate the pipeline deliberately",
+                  sv->cfg->checkpoint_topic, ck->timeline, ss->id.timeline);
+        return supervisor_exit(sv, EXIT_SLOT_MISMATCH);
+    }
+    if (ck->end_lsn > fork) {
+        log_fatal("Kafka holds changes up to " LSN_FMT " of timeline %u, but this server's "
+                  "history left timeline %u at " LSN_FMT ": the changes in between never reached "
+                  "this server (it was promoted from a standby that did not have them; "
+                  "synchronized_standby_slots on the primary prevents that, see docs/operations.md "
+                  "\"Failover\"), and streaming on would skip its new transactions at those "
+                  "positions. Compare Kafka with the database for what the old primary had, "
+                  "then recreate the pipeline deliberately",
+                  LSN_ARGS(ck->end_lsn), ck->timeline, ck->timeline, LSN_ARGS(fork));
+        return supervisor_exit(sv, EXIT_SLOT_MISMATCH);
+    }
+    log_info("the server is on timeline %u; the checkpoint (" LSN_FMT ", timeline %u) lies "
+             "within its history (timeline %u ended at " LSN_FMT ")",
+             ss->id.timeline, LSN_ARGS(ck->end_lsn), ck->timeline, ck->timeline, LSN_ARGS(fork));
+    return STEP_CONTINUE;
+}
+
+/*
  * Step 3: the slot must not be ahead of the checkpoint, and must exist if a
  * checkpoint does; ss->start is where to stream from. STEP_CONTINUE,
  * STEP_RETRY or STEP_EXIT.
@@ -141,6 +199,9 @@ static supervisor_step_t check_slot(supervisor_t *sv, session_t *ss)
                   sv->cfg->checkpoint_topic, ck->system_id, ss->id.system_id);
         return supervisor_exit(sv, EXIT_SLOT_MISMATCH);
     }
+    supervisor_step_t hist = check_history(sv, ss);
+    if (hist != STEP_CONTINUE)
+        return hist;
     slot_info_t slot;
     stream_err_t e = stream_slot_info(ss->stream, sv->cfg->slot, &slot, err, sizeof err);
     if (e)
@@ -150,6 +211,13 @@ static supervisor_step_t check_slot(supervisor_t *sv, session_t *ss)
     supervisor_step_t st = check_slot_kind(sv, ss, &slot);
     if (st == STEP_CONTINUE && slot.active_pid)
         st = supervisor_wait_slot_released(sv, ss->stream, &slot);
+    if (st == STEP_CONTINUE && sv->cfg->slot_failover && !slot.failover) {
+        e = stream_slot_enable_failover(ss->stream, sv->cfg->slot, err, sizeof err);
+        if (e)
+            return supervisor_pg_failure(sv, e, err);
+        log_info("replication slot \"%s\" is now a failover slot (postgres.slot.failover)",
+                 sv->cfg->slot);
+    }
     if (st != STEP_CONTINUE)
         return st;
     return check_slot_position(sv, ss, &slot);
@@ -233,7 +301,9 @@ static supervisor_step_t session_outcome(supervisor_t *sv, pipeline_result_t pr,
         return STEP_NEXT_SESSION;
     case PIPE_DATA:
         log_fatal("%s", err);
-        return supervisor_exit(sv, EXIT_DATA);
+        /* Kafka refusing sluice's principal is exit 7 whenever it happens (an ACL
+         * restored heals it, so a supervisor may retry); data it cannot take is 9. */
+        return supervisor_exit(sv, sink_refused(sv->sink) ? EXIT_KAFKA : EXIT_DATA);
     case PIPE_PROTOCOL:
         log_fatal("%s", err);
         return supervisor_exit(sv, EXIT_INTERNAL);
@@ -243,15 +313,23 @@ static supervisor_step_t session_outcome(supervisor_t *sv, pipeline_result_t pr,
 }
 
 /*
- * The pipeline ended PIPE_FENCED: tell a takeover by another instance (exit 8)
- * from a transaction the coordinator aborted for its age (*pr becomes
- * PIPE_REBUILD). STEP_CONTINUE or STEP_EXIT.
+ * The pipeline ended PIPE_FENCED: tell a takeover by another instance (exit 8;
+ * in standby mode STEP_STANDBY) from a transaction the coordinator aborted
+ * for its age (*pr becomes PIPE_REBUILD). STEP_CONTINUE, STEP_STANDBY or STEP_EXIT.
  */
 static supervisor_step_t tell_fence_cause(supervisor_t *sv, stream_t *s, pipeline_result_t *pr,
                                           char *err, size_t errlen)
 {
     if (*pr != PIPE_FENCED)
         return STEP_CONTINUE;
+    if (!sv->stats.fenced_after_timeout && sv->cfg->standby) {
+        /* Standby mode: the instance that took the lease fenced us; wait as a
+         * standby (this producer can never write again). */
+        log_warning("%s: another instance with transactional id \"%s\" took over; nothing was "
+                    "confirmed; back to standby",
+                    err, sv->cfg->transactional_id);
+        return STEP_STANDBY;
+    }
     if (!sv->stats.fenced_after_timeout) {
         /* The open Kafka transaction (if any) was younger than transaction.timeout.ms:
          * the coordinator cannot have aborted it, so a producer with our
@@ -343,6 +421,7 @@ static supervisor_step_t copy_snapshot(supervisor_t *sv, session_t *ss, snapshot
                           .progress = prog,
                           .resume_lsn = resume,
                           .system_id = ss->id.system_id,
+                          .timeline = ss->id.timeline,
                           .db_name = ss->id.dbname,
                           .snapshot_name = name,
                           .consistent_point = cpoint,
@@ -444,12 +523,23 @@ static supervisor_step_t session_connect(supervisor_t *sv, session_t *ss)
 {
     char err[1024];
     stream_err_t cls;
+    stream_t *checked = sv->preflight_stream;
+    sv->preflight_stream = NULL;
+    if (checked && clock_mono_ms() - sv->preflight_mono_ms < 10000) {
+        /* Identified and checked moments ago, idle since: the session's connection.
+         * (Not after a long wait for Kafka: a connection idle that long may be gone.) */
+        ss->stream = checked;
+        ss->id = sv->preflight_id;
+        return STEP_CONTINUE;
+    }
+    stream_close(checked);
+    stream_wants_t wants = stream_wants_of(sv->cfg);
     ss->stream = stream_connect(sv->cfg->pg_conninfo, &cls, err, sizeof err);
     if (!ss->stream)
         return supervisor_pg_failure(sv, cls, err);
     cls = stream_identify(ss->stream, &ss->id, err, sizeof err);
     if (!cls)
-        cls = stream_check_server(ss->stream, sv->cfg->publication, err, sizeof err);
+        cls = stream_check_server(ss->stream, sv->cfg->publication, &wants, err, sizeof err);
     return cls ? supervisor_pg_failure(sv, cls, err) : STEP_CONTINUE;
 }
 
@@ -516,7 +606,7 @@ static supervisor_step_t session_stream(supervisor_t *sv, session_t *ss)
     encoder_options_t eo = {.server_name = sv->cfg->topic_prefix,
                             .db_name = id->dbname,
                             .toast_placeholder = sv->cfg->toast_placeholder,
-                            .numeric_as_number = sv->cfg->numeric_json_number,
+                            .forms = sv->cfg->forms,
                             .schemas = sv->cfg->json_schemas,
                             .transaction_block = sv->cfg->transaction_metadata};
     encoder_t *enc = encoder_new(sv->cfg->format, &eo);
@@ -527,6 +617,7 @@ static supervisor_step_t session_stream(supervisor_t *sv, session_t *ss)
                             .queue = q,
                             .ckpt = &sv->ckpt,
                             .system_id = id->system_id,
+                            .timeline = id->timeline,
                             .stop = sv->stop,
                             .stats = &sv->stats,
                             .snapshot_filter = sv->filter};
@@ -549,7 +640,7 @@ static supervisor_step_t session_stream(supervisor_t *sv, session_t *ss)
     encoder_free(enc);
     snapshot_filter_free(sv->filter);
     sv->filter = NULL;
-    return fenced == STEP_EXIT ? STEP_EXIT : session_outcome(sv, pr, err);
+    return fenced != STEP_CONTINUE ? fenced : session_outcome(sv, pr, err);
 }
 
 /*

@@ -18,9 +18,10 @@
  *
  * A table is done when every chunk's rows were produced; it is marked done
  * in the progress record at that moment, so a checkpoint lists it as done
- * only in the Kafka transaction that holds (or follows) its last row. Each
- * worker holds back the last row of its chunk; the very last row of the
- * whole snapshot is written with source.snapshot "last".
+ * only in the Kafka transaction that holds (or follows) its last row. Rows
+ * carry Debezium 3.x's markers in source.snapshot ("first",
+ * "first_in_data_collection", "last_in_data_collection", "last"): the last
+ * row of each chunk is held back until its place is known (snapshot_copy.h).
  *
  * snapshot_copy runs in steps: init, prepare (connect in S, plan), ensure
  * topics, begin (reset partial tables), run (workers copy while this thread
@@ -125,7 +126,7 @@ static bool produce_reset(copy_t *c, copy_table_t *t, char *err, size_t errlen)
                          .rel = t->rel,
                          .lsn = c->txn.commit_lsn,
                          .txn = &c->txn,
-                         .now_ms = clock_wall_ms(),
+                         .now_us = clock_wall_us(),
                          .snapshot = "true"};
     strbuf_t value = STRBUF_INIT;
     encoder_value(c->enc, &ev, &value);
@@ -158,6 +159,7 @@ static pipeline_result_t commit_locked(copy_t *c, bool begin_next, char *err, si
     if (cp.commit_lsn > cp.end_lsn)
         cp.commit_lsn = cp.end_lsn;
     snprintf(cp.system_id, sizeof cp.system_id, "%s", a->system_id);
+    cp.timeline = a->timeline;
     cp.snapshot = snapshot_progress_to_json(a->progress);
     sink_status_t st = sink_commit(a->sink, &cp, a->cfg->slot, err, errlen);
     if (st != SINK_OK) {
@@ -230,7 +232,7 @@ static void copy_init(copy_t *c)
     c->eo = (encoder_options_t){.server_name = a->cfg->topic_prefix,
                                 .db_name = a->db_name,
                                 .toast_placeholder = a->cfg->toast_placeholder,
-                                .numeric_as_number = a->cfg->numeric_json_number,
+                                .forms = a->cfg->forms,
                                 .schemas = a->cfg->json_schemas,
                                 .transaction_block = false};
     c->enc = encoder_new(a->cfg->format, &c->eo);
@@ -402,17 +404,8 @@ static pipeline_result_t copy_finish_locked(copy_t *c, char *err, size_t errlen)
 {
     const snapshot_args_t *a = c->a;
     snapshot_progress_t *p = a->progress;
-    if (c->held.row) {
-        copy_worker_t *w = &c->workers[0];
-        uint32_t hc = c->held.chunk;
-        if (!copy_worker_add_row(w, c->chunks[hc].table, c->held.row, c->held.len, c->held.seq,
-                                 "last", err, errlen))
-            copy_fail_locked(c, PIPE_PROTOCOL, "%s", err);
-        else
-            copy_worker_produce_locked(w);
-        if (!atomic_load(&c->abort))
-            copy_complete_chunk_locked(c, hc);
-    }
+    if (c->last_row.row)
+        copy_release_held_locked(&c->workers[0], &c->last_row, true, true);
     if (atomic_load(&c->abort))
         return PIPE_STOPPED;
     p->running = false;
@@ -491,8 +484,11 @@ static void copy_cleanup(copy_t *c, pipeline_result_t result)
         if (sink_abort(a->sink, aerr, sizeof aerr) != SINK_OK)
             log_warning("%s", aerr);
     }
-    if (c->held.row)
-        PQfreemem(c->held.row);
+    if (c->last_row.row)
+        PQfreemem(c->last_row.row);
+    for (size_t i = 0; i < c->ntables; i++)
+        if (c->tables[i].held.row)
+            PQfreemem(c->tables[i].held.row);
     metrics_snapshot_ended();
     for (int i = 0; i < c->nworkers; i++) {
         encoder_free(c->workers[i].enc);

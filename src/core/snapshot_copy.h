@@ -7,8 +7,19 @@
  *   snapshot_worker.c  a worker: COPY of one chunk after another into the sink
  *
  * Locking: copy_t.lock guards the sink, the progress record, the tables'
- * counters, next_chunk, held, fail and active_workers. Functions named
- * *_locked expect it held.
+ * counters and held rows, next_chunk, last_row, fail and active_workers.
+ * copy_table_t.first_done is also read without it (an atomic set under it).
+ * Functions named *_locked expect it held.
+ *
+ * Snapshot markers (source.snapshot, Debezium 3.x's): the first row produced
+ * is "first", each table's first "first_in_data_collection" (a worker that
+ * encodes a table's first row produces it at once, under the lock, so no
+ * other row of the table can reach Kafka before it), each table's last
+ * "last_in_data_collection" and the very last "last". Last rows are held
+ * back: each table keeps the last row of its latest chunk (copy_table_t.held)
+ * until another chunk of it has rows or it is finished; a finished table's
+ * last row waits (copy_t.last_row) until another table finishes, and the one
+ * still held when every table is copied is the very last.
  */
 #ifndef SLUICE_SNAPSHOT_COPY_H
 #define SLUICE_SNAPSHOT_COPY_H
@@ -24,6 +35,15 @@
 #include "sluice/pg/pgtypes.h"
 #include "sluice/pg/relcache.h"
 
+/* A row held back: the last of a chunk, until it is known whether it is its table's (or the
+ * snapshot's) last. */
+typedef struct {
+    char *row; /* from PQgetCopyData (PQfreemem); NULL: none */
+    int len;
+    uint32_t chunk;
+    uint32_t seq;
+} copy_held_row_t;
+
 typedef struct {
     size_t pidx;        /* index into progress->tables */
     char *name;         /* "schema.table" */
@@ -38,20 +58,15 @@ typedef struct {
     uint64_t logged_rows;
     int64_t logged_ms;
     bool committed_done; /* a committed checkpoint lists it as done */
+    uint32_t chunks_finished; /* chunks whose COPY ended (their last row may still be held) */
+    copy_held_row_t held;     /* the last row of its latest finished chunk, not produced yet */
+    atomic_bool first_done;   /* its first row was produced */
 } copy_table_t;
 
 typedef struct {
     uint32_t table;
     uint32_t lo, hi; /* block range [lo, hi); hi 0: to the end; lo 0 and hi 0: the whole table */
 } copy_chunk_t;
-
-/* A row held back: the last of a chunk, until it is known whether it is the very last. */
-typedef struct {
-    char *row; /* from PQgetCopyData (PQfreemem) */
-    int len;
-    uint32_t chunk;
-    uint32_t seq;
-} copy_held_row_t;
 
 typedef struct copy_worker copy_worker_t;
 
@@ -62,7 +77,8 @@ typedef struct {
     size_t ntables;
     copy_chunk_t *chunks;
     size_t nchunks, next_chunk;
-    copy_held_row_t held;
+    copy_held_row_t last_row; /* the last row of the latest finished table */
+    bool first_done;          /* the snapshot's first row was produced */
     atomic_bool abort;
     pipeline_result_t fail; /* first failure, under lock */
     char fail_err[1024];
@@ -142,5 +158,13 @@ void copy_worker_produce_locked(copy_worker_t *w);
 
 /* A chunk's rows are all in the open transaction (or an earlier one). Call under lock. */
 void copy_complete_chunk_locked(copy_t *c, uint32_t ci);
+
+/*
+ * Produces a held row now with worker w (its batch already produced), marked
+ * by its position: the first of its table if none was, last_in_table, and
+ * last of all. Takes h->row. Call under lock.
+ */
+void copy_release_held_locked(copy_worker_t *w, copy_held_row_t *h, bool last_in_table,
+                              bool last_of_all);
 
 #endif

@@ -180,18 +180,26 @@ static relcache_entry_t *describe_columns(copy_t *c, PGconn *conn, copy_table_t 
     const char *attnames =
         PQgetisnull(list, i, T_ATTNAMES) ? NULL : PQgetvalue(list, i, T_ATTNAMES);
     const char *params[] = {oid};
+    /* PostgreSQL 18 publishes stored generated columns that the publication asks for
+     * (publish_generated_columns = stored, or named in its column list); its attnames
+     * then lists exactly the published columns. Before 18 none is ever published. */
+    bool pg18 = PQserverVersion(conn) >= 180000;
+#define COLUMNS_SQL(generated, which)                                                              \
+    "SELECT a.attname, a.atttypid, a.atttypmod, "                                                  \
+    "  CASE c.relreplident WHEN 'f' THEN true WHEN 'n' THEN false "                                \
+    "    WHEN 'i' THEN EXISTS (SELECT 1 FROM pg_catalog.pg_index i WHERE i.indrelid = c.oid "      \
+    "                          AND i.indisreplident AND a.attnum = ANY (i.indkey)) "               \
+    "    ELSE EXISTS (SELECT 1 FROM pg_catalog.pg_index i WHERE i.indrelid = c.oid "               \
+    "                 AND i.indisprimary AND a.attnum = ANY (i.indkey)) END, " generated " "       \
+    "FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid = a.attrelid "             \
+    "WHERE a.attrelid = $1::oid AND a.attnum > 0 AND NOT a.attisdropped "                          \
+    "  AND " which " ORDER BY a.attnum"
     PGresult *r = PQexecParams(
         conn,
-        "SELECT a.attname, a.atttypid, a.atttypmod, "
-        "  CASE c.relreplident WHEN 'f' THEN true WHEN 'n' THEN false "
-        "    WHEN 'i' THEN EXISTS (SELECT 1 FROM pg_catalog.pg_index i WHERE i.indrelid = c.oid "
-        "                          AND i.indisreplident AND a.attnum = ANY (i.indkey)) "
-        "    ELSE EXISTS (SELECT 1 FROM pg_catalog.pg_index i WHERE i.indrelid = c.oid "
-        "                 AND i.indisprimary AND a.attnum = ANY (i.indkey)) END "
-        "FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid = a.attrelid "
-        "WHERE a.attrelid = $1::oid AND a.attnum > 0 AND NOT a.attisdropped "
-        "  AND a.attgenerated = '' ORDER BY a.attnum",
+        pg18 ? COLUMNS_SQL("a.attgenerated = 's'", "a.attgenerated IN ('', 's')")
+             : COLUMNS_SQL("false", "a.attgenerated = ''"),
         1, NULL, params, NULL, NULL, 0);
+#undef COLUMNS_SQL
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         snprintf(err, errlen, "snapshot: columns of \"%s\": %s", t->name, PQresultErrorMessage(r));
         PQclear(r);
@@ -203,7 +211,8 @@ static relcache_entry_t *describe_columns(copy_t *c, PGconn *conn, copy_table_t 
     strbuf_t select_list = STRBUF_INIT;
     for (int k = 0; k < n; k++) {
         const char *name = PQgetvalue(r, k, 0);
-        if (!in_column_list(attnames, name))
+        bool generated = PQgetvalue(r, k, 4)[0] == 't';
+        if (!in_column_list(attnames, name) || (generated && !attnames))
             continue;
         cols[ncols].name = name;
         cols[ncols].type_oid = (uint32_t) strtoul(PQgetvalue(r, k, 1), NULL, 10);
@@ -253,7 +262,8 @@ static bool describe_table(copy_t *c, PGconn *conn, copy_table_t *t, const PGres
     t->from = from.data;
     free(qn);
     free(qt);
-    if (!catalog_complete_relation(c->cat, c->types, rel, false, err, errlen))
+    if (!catalog_complete_relation(c->cat, c->types, rel, false, c->a->cfg->json_schemas, err,
+                                   errlen))
         return false;
     encoder_prepare_relation(c->enc, rel);
     t->rel = rel;

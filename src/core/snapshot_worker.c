@@ -6,8 +6,9 @@
  *
  * turns every text row into the values pgoutput would send, encodes them
  * with its own encoder (op "r") and produces them in batches under the copy's
- * lock. The last row of each chunk is held back (copy_t.held) until it is
- * known whether it is the last row of the whole snapshot.
+ * lock. A table's first row is produced at once; the last row of each chunk
+ * is held back until it is known whether it is its table's last, or the whole
+ * snapshot's (the markers: snapshot_copy.h).
  *
  * Owns: its connection and batch. Never: begins or commits a Kafka
  * transaction (the engine's thread does), or writes the progress record
@@ -93,7 +94,7 @@ bool copy_worker_add_row(copy_worker_t *w, uint32_t ti, const char *row, int len
                          .after = &tuple,
                          .lsn = c->txn.commit_lsn,
                          .txn = &c->txn,
-                         .now_ms = clock_wall_ms(),
+                         .now_us = clock_wall_us(),
                          .snapshot = marker};
     if (w->nrecs == w->caprecs) {
         w->caprecs = w->caprecs ? w->caprecs * 2 : 256;
@@ -127,28 +128,110 @@ void copy_complete_chunk_locked(copy_t *c, uint32_t ci)
              t->rows, secs, secs > 0 ? (double) t->rows / secs : (double) t->rows);
 }
 
-/*
- * The last row of a chunk takes the place of the row held back so far (which
- * is produced now: it is not the last). Call under lock with the worker's
- * batch already produced. Takes row (PQfreemem).
- */
-static void hold_last_row_locked(copy_worker_t *w, uint32_t ci, char *row, int len, uint32_t seq)
+/* Debezium 3.x's marker of a snapshot row (its precedence: last, first, a table's last, a
+ * table's first); NULL: "true". */
+static const char *snapshot_marker(bool first_of_all, bool last_of_all, bool first_in_table,
+                                   bool last_in_table)
+{
+    if (last_of_all)
+        return "last";
+    if (first_of_all)
+        return "first";
+    if (last_in_table)
+        return "last_in_data_collection";
+    if (first_in_table)
+        return "first_in_data_collection";
+    return NULL;
+}
+
+void copy_release_held_locked(copy_worker_t *w, copy_held_row_t *h, bool last_in_table,
+                              bool last_of_all)
 {
     copy_t *c = w->c;
-    if (c->held.row) {
-        char err[512];
-        uint32_t hc = c->held.chunk;
-        if (!copy_worker_add_row(w, c->chunks[hc].table, c->held.row, c->held.len, c->held.seq,
-                                 NULL, err, sizeof err))
-            copy_fail_locked(c, PIPE_PROTOCOL, "%s", err);
-        else
-            copy_worker_produce_locked(w);
-        PQfreemem(c->held.row);
-        c->held.row = NULL;
-        if (!atomic_load(&c->abort))
-            copy_complete_chunk_locked(c, hc);
+    uint32_t ti = c->chunks[h->chunk].table;
+    copy_table_t *t = &c->tables[ti];
+    bool first_in_table = !atomic_load(&t->first_done);
+    const char *marker =
+        snapshot_marker(first_in_table && !c->first_done, last_of_all, first_in_table, last_in_table);
+    char err[512];
+    if (!copy_worker_add_row(w, ti, h->row, h->len, h->seq, marker, err, sizeof err)) {
+        copy_fail_locked(c, PIPE_PROTOCOL, "%s", err);
+    } else {
+        copy_worker_produce_locked(w);
+        c->first_done = true;
+        atomic_store(&t->first_done, true);
     }
-    c->held = (copy_held_row_t){.row = row, .len = len, .chunk = ci, .seq = seq};
+    PQfreemem(h->row);
+    h->row = NULL;
+    if (!atomic_load(&c->abort))
+        copy_complete_chunk_locked(c, h->chunk);
+}
+
+/*
+ * Every chunk of table t has ended: its held row is its last. It waits as
+ * the snapshot's last-row candidate; the candidate of the table finished
+ * before is produced now as that table's last. Call under lock.
+ */
+static void table_finished_locked(copy_worker_t *w, copy_table_t *t)
+{
+    copy_t *c = w->c;
+    if (!t->held.row)
+        return; /* no rows at all */
+    if (c->last_row.row)
+        copy_release_held_locked(w, &c->last_row, true, false);
+    c->last_row = t->held;
+    t->held.row = NULL;
+}
+
+/*
+ * Chunk ci ended; row (PQfreemem, taken; NULL for an empty chunk) was its
+ * last. It takes the place of its table's held row, which is produced now: a
+ * later row of the table exists. Call under lock with the worker's batch
+ * already produced.
+ */
+static void chunk_ended_locked(copy_worker_t *w, uint32_t ci, char *row, int len, uint32_t seq)
+{
+    copy_t *c = w->c;
+    copy_table_t *t = &c->tables[c->chunks[ci].table];
+    t->chunks_finished++;
+    if (row) {
+        if (t->held.row)
+            copy_release_held_locked(w, &t->held, false, false);
+        t->held = (copy_held_row_t){.row = row, .len = len, .chunk = ci, .seq = seq};
+    } else {
+        copy_complete_chunk_locked(c, ci);
+    }
+    if (!atomic_load(&c->abort) && t->chunks_finished == t->nchunks)
+        table_finished_locked(w, t);
+}
+
+/*
+ * A streamed row of table ti: the table's first row is encoded with its
+ * marker and produced at once (with the worker's batch) under the lock, so
+ * every other worker's rows of the table reach Kafka after it.
+ */
+static bool add_streamed_row(copy_worker_t *w, uint32_t ti, const char *row, int len,
+                             uint32_t seq, char *err, size_t errlen)
+{
+    copy_t *c = w->c;
+    copy_table_t *t = &c->tables[ti];
+    if (atomic_load(&t->first_done))
+        return copy_worker_add_row(w, ti, row, len, seq, NULL, err, errlen);
+    pthread_mutex_lock(&c->lock);
+    bool ok;
+    if (atomic_load(&t->first_done)) {
+        ok = copy_worker_add_row(w, ti, row, len, seq, NULL, err, errlen);
+    } else {
+        ok = copy_worker_add_row(w, ti, row, len, seq,
+                                 snapshot_marker(!c->first_done, false, true, false), err, errlen);
+        if (ok) {
+            copy_worker_produce_locked(w);
+            c->first_done = true;
+            atomic_store(&t->first_done, true);
+        }
+    }
+    pthread_mutex_unlock(&c->lock);
+    return ok;
 }
 
 /* Records a failure from a worker thread (takes the lock). */
@@ -219,8 +302,7 @@ static bool chunk_read_rows(copy_worker_t *w, const copy_chunk_t *ch, const copy
     bool ok = true;
     while ((n = PQgetCopyData(w->conn, &buf, 0)) > 0) {
         if (prev) {
-            if (ok &&
-                !copy_worker_add_row(w, ch->table, prev, prevlen, seq, NULL, err, sizeof err)) {
+            if (ok && !add_streamed_row(w, ch->table, prev, prevlen, seq, err, sizeof err)) {
                 fail(c, PIPE_PROTOCOL, "%s", err);
                 ok = false;
             }
@@ -284,10 +366,7 @@ static void copy_chunk(copy_worker_t *w, uint32_t ci)
     pthread_mutex_lock(&c->lock);
     copy_worker_produce_locked(w);
     if (!atomic_load(&c->abort)) {
-        if (last)
-            hold_last_row_locked(w, ci, last, lastlen, seq);
-        else
-            copy_complete_chunk_locked(c, ci);
+        chunk_ended_locked(w, ci, last, lastlen, seq);
         last = NULL;
     }
     pthread_mutex_unlock(&c->lock);

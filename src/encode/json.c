@@ -1,23 +1,31 @@
 /*
- * json.c — Debezium's change event envelope as JSON text, without schemas
- * (default) or in Kafka Connect's {"schema":…,"payload":…} shape.
+ * json.c — Debezium's change event envelope (Debezium 3.x's, envelope schema
+ * version 2) as JSON text, without schemas (default) or in Kafka Connect's
+ * {"schema":…,"payload":…} shape.
  *
  *   key:   {"<key col>":<value>,...}
  *   value: {"before":{...}|null,"after":{...}|null,
  *           "source":{"version":..,"connector":"sluice","name":<topic.prefix>,
  *                     "ts_ms":<commit time>,"snapshot":"false","db":..,
- *                     "sequence":"[\"<commit lsn>\",\"<lsn>\"]","schema":..,
- *                     "table":..,"txId":<xid>,"lsn":<change lsn>,"xmin":null},
- *           "op":"c|u|d|t|m","ts_ms":<processing time>
- *           [,"transaction":{"id":"<xid>:<commit lsn>","total_order":n,
- *                            "data_collection_order":n}]}
+ *                     "sequence":"[\"<commit lsn>\",\"<lsn>\"]",
+ *                     "ts_us":..,"ts_ns":..,"schema":..,"table":..,
+ *                     "txId":<xid>,"lsn":<change lsn>,"xmin":null},
+ *           "transaction":null|{"id":"<xid>:<commit lsn>","total_order":n,
+ *                               "data_collection_order":n},
+ *           "op":"c|u|d|t|m|r","ts_ms":..,"ts_us":..,"ts_ns":<processing time>}
  *
  * Values arrive as PostgreSQL's text forms (the replication session pins
  * DateStyle ISO, TimeZone UTC, IntervalStyle iso_8601, extra_float_digits,
  * bytea_output hex and lc_monetary C so those forms are exact and fixed) and
- * are written in the form pgtypes.h documents for their type. The text
- * forms are read by the value walker (walk.h), which protobuf.c shares; this
- * file only says how each value looks in JSON (json_writer).
+ * are written in the form pgtypes.h documents for their type, as the value
+ * forms of the configuration say (decimal.handling.mode, …). The text forms
+ * are read by the value walker (walk.h), which protobuf.c shares; this file
+ * only says how each value looks in JSON (json_writer).
+ *
+ * Kafka Connect schemas are built once per relation version
+ * (json_encoder_prepare_relation): Debezium's logical types, `optional` from
+ * NOT NULL and key membership, constant defaults, enum labels, decimal
+ * parameters — the column metadata the catalog adds (catalog.h).
  *
  * Written directly into a reused strbuf rather than built as a jansson tree:
  * this is the per-change hot path and a tree costs an allocation per field.
@@ -43,7 +51,7 @@ struct encoder {
     char *server_name;
     char *db_name;
     char *toast_placeholder;
-    bool numeric_as_number;
+    value_forms_t forms;
     bool schemas;
     bool transaction_block;
     walk_t walk;   /* reads the text forms and calls json_writer below */
@@ -81,26 +89,49 @@ static void write_integer(void *ctx, void *slot, const char *digits, size_t len,
     strbuf_append(out_of(ctx), digits, len);
 }
 
-/* NaN, Infinity, -Infinity have no JSON number: the walker writes them as strings. */
+/*
+ * NaN, Infinity, -Infinity have no JSON number: the walker writes them as
+ * strings. Negative zero is "-0.0": "-0" reads as the integer 0 in most
+ * parsers (Jackson, Python), "-0.0" as the double.
+ */
 static bool write_floating(void *ctx, void *slot, bool single, const char *digits, size_t len,
                            double special)
 {
     (void) slot, (void) single, (void) special;
     if (!digits)
         return false;
-    strbuf_append(out_of(ctx), digits, len);
+    if (len == 2 && digits[0] == '-' && digits[1] == '0')
+        strbuf_append(out_of(ctx), "-0.0", 4);
+    else
+        strbuf_append(out_of(ctx), digits, len);
     return true;
 }
 
-/* numeric and money: a string (exact in any reader), or with numeric_as_number a JSON number. */
+/* numeric and money: a string (exact in any reader), or with numeric.json.number a JSON number. */
 static void write_numeric(void *ctx, void *slot, const char *decimal, size_t len)
 {
     (void) slot;
     const encoder_t *enc = ctx;
-    if (enc->numeric_as_number && pgtext_is_number(decimal, len))
+    if (enc->forms.numeric_json_number && pgtext_is_number(decimal, len))
         strbuf_append(enc->out, decimal, len);
     else
         json_append_string(enc->out, decimal, len);
+}
+
+/* Connect's Decimal: base64 of the unscaled bytes; Debezium's VariableScaleDecimal:
+ * {"scale":s,"value":"<base64>"}. */
+static void write_decimal(void *ctx, void *slot, const uint8_t *unscaled, size_t n, int32_t scale,
+                          bool variable_scale)
+{
+    (void) slot;
+    strbuf_t *out = out_of(ctx);
+    if (variable_scale) {
+        strbuf_appendf(out, "{\"scale\":%d,\"value\":", (int) scale);
+        json_append_base64(out, unscaled, n);
+        strbuf_putc(out, '}');
+    } else {
+        json_append_base64(out, unscaled, n);
+    }
 }
 
 /*
@@ -129,7 +160,7 @@ static bool write_bytea(void *ctx, void *slot, const char *hex, size_t len)
     return true;
 }
 
-/* Dates as days, times and timestamps as microseconds: JSON numbers of any size. */
+/* Dates as days, times, timestamps and intervals as microseconds: JSON numbers of any size. */
 static bool write_temporal(void *ctx, void *slot, pgtype_form_t form, int64_t v)
 {
     (void) slot, (void) form;
@@ -224,6 +255,7 @@ static const walk_writer_t json_writer = {
     .integer = write_integer,
     .floating = write_floating,
     .numeric = write_numeric,
+    .decimal = write_decimal,
     .bytea = write_bytea,
     .temporal = write_temporal,
     .iso = write_iso,
@@ -256,18 +288,39 @@ static void append_placeholder(const encoder_t *enc, strbuf_t *out, const pgtype
         json_append_string(out, enc->toast_placeholder, n);
 }
 
-static void append_value(encoder_t *enc, strbuf_t *out, const pgtype_t *type, const pgo_value_t *v)
+static void append_value(encoder_t *enc, strbuf_t *out, const relcache_column_t *col,
+                         bool nullable, const pgo_value_t *v)
 {
+    const pgtype_t *type = column_type(col);
     switch (v->kind) {
     case PGO_VALUE_NULL: strbuf_append(out, "null", 4); return;
     case PGO_VALUE_UNCHANGED_TOAST: append_placeholder(enc, out, type); return;
     case PGO_VALUE_BINARY: json_append_base64(out, (const uint8_t *) v->data, v->len); return;
     case PGO_VALUE_TEXT:
         enc->out = out;
-        walk_text(&enc->walk, NULL, type, v->data, v->len);
+        walk_text(&enc->walk, NULL, type, col->typmod, nullable, v->data, v->len);
         return;
     }
     json_append_string(out, v->data, v->len);
+}
+
+static bool is_kafka_key(const relcache_entry_t *rel, uint16_t i)
+{
+    for (uint16_t k = 0; k < rel->nkafka_keys; k++)
+        if (rel->kafka_key_index[k] == i)
+            return true;
+    return false;
+}
+
+/*
+ * A column whose field is required (optional: false) in its Kafka Connect
+ * schema: NOT NULL or part of the record key. Its values are never written
+ * as null by a value form's null mode (walk.h). Only with schemas: without
+ * them sluice does not ask the catalog whether a column is NOT NULL.
+ */
+static bool column_required(const encoder_t *enc, const relcache_entry_t *rel, uint16_t i)
+{
+    return enc->schemas && (rel->columns[i].not_null || is_kafka_key(rel, i));
 }
 
 static void append_name(strbuf_t *out, const char *name)
@@ -298,7 +351,7 @@ static void append_row(encoder_t *enc, strbuf_t *out, const relcache_entry_t *re
         if (v->kind == PGO_VALUE_UNCHANGED_TOAST && fill && i < fill->ncols &&
             fill->values[i].kind != PGO_VALUE_UNCHANGED_TOAST)
             v = &fill->values[i];
-        append_value(enc, out, column_type(&rel->columns[i]), v);
+        append_value(enc, out, &rel->columns[i], !column_required(enc, rel, i), v);
     }
     strbuf_putc(out, '}');
 }
@@ -313,10 +366,11 @@ encoder_t *json_encoder_new(output_format_t format, const encoder_options_t *opt
     enc->db_name = xstrdup(opts->db_name ? opts->db_name : "");
     enc->toast_placeholder =
         xstrdup(opts->toast_placeholder ? opts->toast_placeholder : "__debezium_unavailable_value");
-    enc->numeric_as_number = opts->numeric_as_number;
+    enc->forms = opts->forms;
     enc->schemas = opts->schemas;
     enc->transaction_block = opts->transaction_block;
-    walk_init(&enc->walk, &json_writer, enc);
+    walk_init(&enc->walk, &json_writer, enc, &opts->forms, opts->schemas);
+    enc->forms = enc->walk.forms; /* float_special resolved */
     return enc;
 }
 
@@ -334,15 +388,46 @@ void json_encoder_free(encoder_t *enc)
 
 /* ---- Kafka Connect schemas ------------------------------------------------ */
 
-static void schema_type_attrs(const encoder_t *enc, strbuf_t *out, const pgtype_t *type,
-                              bool optional, int depth);
+static void schema_type_attrs(encoder_t *enc, strbuf_t *out, const pgtype_t *type,
+                              int32_t typmod, bool optional, int depth);
 
-/* {"type":..,"optional":..[,"name":..][,"field":name]} for one column or element. */
-static void schema_field(const encoder_t *enc, strbuf_t *out, const pgtype_t *type,
-                         const char *field, bool optional, int depth)
+/*
+ * ,"default":<value> — a column's constant default in the field's own form,
+ * as the walker writes the column's values; left out when that is null (a
+ * null mode took the value).
+ */
+static void append_default(encoder_t *enc, strbuf_t *out, const pgtype_t *type, int32_t typmod,
+                           bool nullable, const char *text)
+{
+    size_t mark = out->len;
+    strbuf_puts(out, ",\"default\":");
+    size_t at = out->len;
+    strbuf_t *saved = enc->out;
+    enc->out = out;
+    walk_text(&enc->walk, NULL, type, typmod, nullable, text, strlen(text));
+    enc->out = saved;
+    if (out->len - at == 4 && memcmp(out->data + at, "null", 4) == 0) {
+        out->len = mark;
+        out->data[mark] = '\0';
+    }
+}
+
+static connect_type_t field_connect_type(const encoder_t *enc, const pgtype_t *type,
+                                         int32_t typmod);
+
+/*
+ * {"type":..,"optional":..[,"name":..][,"default":..][,"field":name]} for one
+ * column or element. No default on a struct (a composite, a
+ * VariableScaleDecimal): Kafka Connect's JsonConverter cannot read one back
+ * ("Invalid default value: Struct schemas do not match").
+ */
+static void schema_field(encoder_t *enc, strbuf_t *out, const pgtype_t *type, int32_t typmod,
+                         const char *field, bool optional, const char *default_text, int depth)
 {
     strbuf_putc(out, '{');
-    schema_type_attrs(enc, out, type, optional, depth);
+    schema_type_attrs(enc, out, type, typmod, optional, depth);
+    if (default_text && field_connect_type(enc, type, typmod) != CONNECT_STRUCT)
+        append_default(enc, out, type, typmod, optional, default_text);
     if (field) {
         strbuf_puts(out, ",\"field\":");
         json_append_string(out, field, strlen(field));
@@ -350,62 +435,139 @@ static void schema_field(const encoder_t *enc, strbuf_t *out, const pgtype_t *ty
     strbuf_putc(out, '}');
 }
 
-static connect_type_t connect_type_of(const encoder_t *enc, const pgtype_t *type)
+/* How a numeric or money column looks in decimal.handling.mode = precise. */
+typedef enum { DEC_NONE, DEC_FIXED, DEC_VARIABLE } precise_kind_t;
+
+static precise_kind_t precise_kind(const encoder_t *enc, const pgtype_t *type, int32_t typmod,
+                                   int *precision, int *scale)
 {
-    if ((type->form == PGTYPE_FORM_NUMERIC || type->form == PGTYPE_FORM_MONEY) &&
-        enc->numeric_as_number)
+    *precision = 0;
+    *scale = 2;
+    if (enc->forms.decimal != DECIMAL_PRECISE)
+        return DEC_NONE;
+    if (type->form == PGTYPE_FORM_MONEY)
+        return DEC_FIXED; /* scale 2 in lc_monetary C, no precision (as Debezium's money) */
+    if (type->form != PGTYPE_FORM_NUMERIC)
+        return DEC_NONE;
+    return pgtype_numeric_typmod(typmod, precision, scale) ? DEC_FIXED : DEC_VARIABLE;
+}
+
+static connect_type_t connect_type_of(const encoder_t *enc, const pgtype_t *type,
+                                      precise_kind_t dec)
+{
+    bool decimal = type->form == PGTYPE_FORM_NUMERIC || type->form == PGTYPE_FORM_MONEY;
+    if (dec == DEC_FIXED)
+        return CONNECT_BYTES;
+    if (dec == DEC_VARIABLE)
+        return CONNECT_STRUCT;
+    if (decimal && (enc->forms.decimal == DECIMAL_DOUBLE || enc->forms.numeric_json_number))
         return CONNECT_FLOAT64;
+    if (type->form == PGTYPE_FORM_INTERVAL && enc->forms.interval == INTERVAL_NUMERIC)
+        return CONNECT_INT64;
     return type->connect;
 }
 
-static void schema_type_attrs(const encoder_t *enc, strbuf_t *out, const pgtype_t *type,
-                              bool optional, int depth)
+static connect_type_t field_connect_type(const encoder_t *enc, const pgtype_t *type,
+                                         int32_t typmod)
 {
+    int precision, scale;
+    typmod = pgtype_effective_typmod(type, typmod);
+    return connect_type_of(enc, type, precise_kind(enc, type, typmod, &precision, &scale));
+}
+
+#define VARIABLE_SCALE_FIELDS                                                                      \
+    "\"fields\":[{\"type\":\"int32\",\"optional\":false,\"field\":\"scale\"},"                    \
+    "{\"type\":\"bytes\",\"optional\":false,\"field\":\"value\"}]"
+
+static void schema_type_attrs(encoder_t *enc, strbuf_t *out, const pgtype_t *type,
+                              int32_t typmod, bool optional, int depth)
+{
+    typmod = pgtype_effective_typmod(type, typmod);
     bool deep = depth >= WALK_MAX_DEPTH - 1 &&
                 (type->form == PGTYPE_FORM_ARRAY || type->form == PGTYPE_FORM_COMPOSITE);
-    connect_type_t ct = deep ? CONNECT_STRING : connect_type_of(enc, type);
+    int precision, scale;
+    precise_kind_t dec = deep ? DEC_NONE : precise_kind(enc, type, typmod, &precision, &scale);
+    connect_type_t ct = deep ? CONNECT_STRING : connect_type_of(enc, type, dec);
     strbuf_puts(out, "\"type\":\"");
     strbuf_puts(out, pgtype_connect_name(ct));
     strbuf_putc(out, '"');
-    if (ct == CONNECT_ARRAY) {
+    if (dec == DEC_VARIABLE) {
+        strbuf_puts(out, "," VARIABLE_SCALE_FIELDS);
+    } else if (ct == CONNECT_ARRAY) {
         strbuf_puts(out, ",\"items\":");
-        schema_field(enc, out, type->elem, NULL, true, depth + 1);
+        schema_field(enc, out, type->elem, typmod, NULL, true, NULL, depth + 1);
     } else if (ct == CONNECT_STRUCT) {
         strbuf_puts(out, ",\"fields\":[");
         for (uint16_t i = 0; i < type->nfields; i++) {
             if (i)
                 strbuf_putc(out, ',');
-            schema_field(enc, out, type->field_types[i], type->field_names[i], true, depth + 1);
+            schema_field(enc, out, type->field_types[i],
+                         type->field_typmods ? type->field_typmods[i] : -1, type->field_names[i],
+                         true, NULL, depth + 1);
         }
         strbuf_putc(out, ']');
     }
     strbuf_appendf(out, ",\"optional\":%s", optional ? "true" : "false");
     if (deep)
         return;
-    if (type->logical) {
+    const char *logical = type->logical;
+    if (dec == DEC_FIXED)
+        logical = "org.apache.kafka.connect.data.Decimal";
+    else if (dec == DEC_VARIABLE)
+        logical = "io.debezium.data.VariableScaleDecimal";
+    else if (type->form == PGTYPE_FORM_INTERVAL && ct == CONNECT_INT64)
+        logical = "io.debezium.time.MicroDuration";
+    if (logical) {
         strbuf_puts(out, ",\"name\":");
-        json_append_string(out, type->logical, strlen(type->logical));
+        json_append_string(out, logical, strlen(logical));
         strbuf_puts(out, ",\"version\":1");
     } else if (ct == CONNECT_STRUCT && type->name) {
         strbuf_puts(out, ",\"name\":");
         json_append_string(out, type->name, strlen(type->name));
     }
+    if (dec == DEC_VARIABLE)
+        strbuf_puts(out, ",\"doc\":\"Variable scaled decimal\"");
+    if (dec == DEC_FIXED && precision > 0)
+        strbuf_appendf(out,
+                       ",\"parameters\":{\"scale\":\"%d\",\"connect.decimal.precision\":\"%d\"}",
+                       scale, precision);
+    else if (dec == DEC_FIXED)
+        strbuf_appendf(out, ",\"parameters\":{\"scale\":\"%d\"}", scale);
+    else if (type->enum_labels && ct == CONNECT_STRING) {
+        strbuf_puts(out, ",\"parameters\":{\"allowed\":");
+        json_append_string(out, type->enum_labels, strlen(type->enum_labels));
+        strbuf_putc(out, '}');
+    }
 }
 
-static void schema_row(const encoder_t *enc, strbuf_t *out, const relcache_entry_t *rel,
-                       bool key, const char *suffix, const char *field, bool optional)
+typedef enum { ROW_KEY, ROW_BEFORE, ROW_AFTER } row_kind_t;
+
+/*
+ * A row's struct. after (and the key): `optional` false for NOT NULL and
+ * key columns, constant defaults, as Debezium. before: every field optional
+ * and no defaults, under its own name (….Before): under the default replica
+ * identity the old row of a delete holds only the key columns, and a
+ * converter must read the others as absent, not fill in defaults.
+ */
+static void schema_row(encoder_t *enc, strbuf_t *out, const relcache_entry_t *rel,
+                       row_kind_t kind, const char *field)
 {
     strbuf_puts(out, "{\"type\":\"struct\",\"fields\":[");
+    bool key = kind == ROW_KEY;
     uint16_t n = key ? rel->nkafka_keys : rel->ncols;
     for (uint16_t k = 0; k < n; k++) {
         uint16_t i = key ? rel->kafka_key_index[k] : k;
+        const relcache_column_t *col = &rel->columns[i];
         if (k)
             strbuf_putc(out, ',');
-        schema_field(enc, out, column_type(&rel->columns[i]), rel->columns[i].name, !key, 0);
+        bool optional = kind == ROW_BEFORE || !(key || column_required(enc, rel, i));
+        schema_field(enc, out, column_type(col), col->typmod, col->name, optional,
+                     kind == ROW_BEFORE ? NULL : col->default_text, 0);
     }
-    strbuf_appendf(out, "],\"optional\":%s,\"name\":", optional ? "true" : "false");
+    strbuf_appendf(out, "],\"optional\":%s,\"name\":", key ? "false" : "true");
     strbuf_t name = STRBUF_INIT;
-    strbuf_appendf(&name, "%s.%s.%s.%s", enc->server_name, rel->nspname, rel->relname, suffix);
+    strbuf_appendf(&name, "%s.%s.%s.%s", enc->server_name, rel->nspname, rel->relname,
+                   key ? "Key" : kind == ROW_BEFORE ? "Before" : "Value");
     json_append_string(out, name.data, name.len);
     strbuf_free(&name);
     if (field)
@@ -413,6 +575,7 @@ static void schema_row(const encoder_t *enc, strbuf_t *out, const relcache_entry
     strbuf_putc(out, '}');
 }
 
+/* Debezium 3.x's io.debezium.connector.postgresql.Source (schema version 1). */
 #define SOURCE_SCHEMA                                                                              \
     "{\"type\":\"struct\",\"fields\":["                                                            \
     "{\"type\":\"string\",\"optional\":false,\"field\":\"version\"},"                              \
@@ -420,45 +583,52 @@ static void schema_row(const encoder_t *enc, strbuf_t *out, const relcache_entry
     "{\"type\":\"string\",\"optional\":false,\"field\":\"name\"},"                                 \
     "{\"type\":\"int64\",\"optional\":false,\"field\":\"ts_ms\"},"                                 \
     "{\"type\":\"string\",\"optional\":true,\"name\":\"io.debezium.data.Enum\",\"version\":1,"     \
-    "\"parameters\":{\"allowed\":\"true,last,false,incremental\"},\"default\":\"false\","          \
-    "\"field\":\"snapshot\"},"                                                                     \
+    "\"parameters\":{\"allowed\":\"true,first,first_in_data_collection,last_in_data_collection,"   \
+    "last,false,incremental\"},\"default\":\"false\",\"field\":\"snapshot\"},"                     \
     "{\"type\":\"string\",\"optional\":false,\"field\":\"db\"},"                                   \
     "{\"type\":\"string\",\"optional\":true,\"field\":\"sequence\"},"                              \
-    "{\"type\":\"string\",\"optional\":true,\"field\":\"schema\"},"                                \
-    "{\"type\":\"string\",\"optional\":true,\"field\":\"table\"},"                                 \
+    "{\"type\":\"int64\",\"optional\":true,\"field\":\"ts_us\"},"                                  \
+    "{\"type\":\"int64\",\"optional\":true,\"field\":\"ts_ns\"},"                                  \
+    "{\"type\":\"string\",\"optional\":false,\"field\":\"schema\"},"                               \
+    "{\"type\":\"string\",\"optional\":false,\"field\":\"table\"},"                                \
     "{\"type\":\"int64\",\"optional\":true,\"field\":\"txId\"},"                                   \
     "{\"type\":\"int64\",\"optional\":true,\"field\":\"lsn\"},"                                    \
     "{\"type\":\"int64\",\"optional\":true,\"field\":\"xmin\"}],"                                  \
-    "\"optional\":false,\"name\":\"io.debezium.connector.postgresql.Source\",\"field\":\"source\"}"
+    "\"optional\":false,\"name\":\"io.debezium.connector.postgresql.Source\",\"version\":1,"       \
+    "\"field\":\"source\"}"
 
+/* The envelope's "transaction" field: always in the schema (optional), as Debezium 3.x. */
 #define TXN_BLOCK_SCHEMA                                                                           \
-    ",{\"type\":\"struct\",\"fields\":["                                                           \
+    "{\"type\":\"struct\",\"fields\":["                                                            \
     "{\"type\":\"string\",\"optional\":false,\"field\":\"id\"},"                                   \
     "{\"type\":\"int64\",\"optional\":false,\"field\":\"total_order\"},"                           \
     "{\"type\":\"int64\",\"optional\":false,\"field\":\"data_collection_order\"}],"                \
     "\"optional\":true,\"name\":\"event.block\",\"version\":1,\"field\":\"transaction\"}"
 
-static void build_value_schema(const encoder_t *enc, strbuf_t *out, const relcache_entry_t *rel)
+#define ENVELOPE_TAIL_SCHEMA                                                                       \
+    "{\"type\":\"string\",\"optional\":false,\"field\":\"op\"},"                                   \
+    "{\"type\":\"int64\",\"optional\":true,\"field\":\"ts_ms\"},"                                  \
+    "{\"type\":\"int64\",\"optional\":true,\"field\":\"ts_us\"},"                                  \
+    "{\"type\":\"int64\",\"optional\":true,\"field\":\"ts_ns\"}"
+
+static void build_value_schema(encoder_t *enc, strbuf_t *out, const relcache_entry_t *rel)
 {
     strbuf_puts(out, "{\"type\":\"struct\",\"fields\":[");
-    schema_row(enc, out, rel, false, "Value", "before", true);
+    schema_row(enc, out, rel, ROW_BEFORE, "before");
     strbuf_putc(out, ',');
-    schema_row(enc, out, rel, false, "Value", "after", true);
-    strbuf_puts(out, "," SOURCE_SCHEMA ",{\"type\":\"string\",\"optional\":false,\"field\":\"op\"},"
-                     "{\"type\":\"int64\",\"optional\":true,\"field\":\"ts_ms\"}");
-    if (enc->transaction_block)
-        strbuf_puts(out, TXN_BLOCK_SCHEMA);
-    strbuf_puts(out, "],\"optional\":false,\"name\":");
+    schema_row(enc, out, rel, ROW_AFTER, "after");
+    strbuf_puts(out, "," SOURCE_SCHEMA "," TXN_BLOCK_SCHEMA "," ENVELOPE_TAIL_SCHEMA
+                     "],\"optional\":false,\"name\":");
     strbuf_t name = STRBUF_INIT;
     strbuf_appendf(&name, "%s.%s.%s.Envelope", enc->server_name, rel->nspname, rel->relname);
     json_append_string(out, name.data, name.len);
     strbuf_free(&name);
-    strbuf_puts(out, ",\"version\":1}");
+    strbuf_puts(out, ",\"version\":2}");
 }
 
-static void build_key_schema(const encoder_t *enc, strbuf_t *out, const relcache_entry_t *rel)
+static void build_key_schema(encoder_t *enc, strbuf_t *out, const relcache_entry_t *rel)
 {
-    schema_row(enc, out, rel, true, "Key", NULL, false);
+    schema_row(enc, out, rel, ROW_KEY, NULL);
 }
 
 void json_encoder_prepare_relation(encoder_t *enc, relcache_entry_t *rel)
@@ -501,7 +671,7 @@ bool json_encoder_key(encoder_t *enc, const relcache_entry_t *rel, const pgo_tup
         append_name(out, rel->columns[i].name);
         const pgo_value_t *v = i < tuple->ncols ? &tuple->values[i] : NULL;
         if (v)
-            append_value(enc, out, column_type(&rel->columns[i]), v);
+            append_value(enc, out, &rel->columns[i], !enc->schemas, v);
         else
             strbuf_append(out, "null", 4);
     }
@@ -536,29 +706,24 @@ static void append_txn_id(strbuf_t *out, const source_txn_t *txn)
     strbuf_appendf(out, "\"%u:%" PRIu64 "\"", txn->xid, (uint64_t) txn->commit_lsn);
 }
 
-#define MESSAGE_VALUE_SCHEMA_HEAD                                                                  \
+#define MESSAGE_VALUE_SCHEMA                                                                       \
     "{\"type\":\"struct\",\"fields\":["                                                            \
     "{\"type\":\"struct\",\"fields\":[],\"optional\":true,\"field\":\"before\"},"                 \
     "{\"type\":\"struct\",\"fields\":[],\"optional\":true,\"field\":\"after\"}," SOURCE_SCHEMA      \
-    ",{\"type\":\"struct\",\"fields\":["                                                           \
+    "," TXN_BLOCK_SCHEMA ",{\"type\":\"struct\",\"fields\":["                                       \
     "{\"type\":\"string\",\"optional\":false,\"field\":\"prefix\"},"                               \
     "{\"type\":\"bytes\",\"optional\":true,\"field\":\"content\"},"                                \
     "{\"type\":\"boolean\",\"optional\":false,\"field\":\"transactional\"}],"                      \
     "\"optional\":true,\"name\":\"io.debezium.connector.postgresql.Message\",\"field\":"           \
-    "\"message\"},"                                                                                \
-    "{\"type\":\"string\",\"optional\":false,\"field\":\"op\"},"                                   \
-    "{\"type\":\"int64\",\"optional\":true,\"field\":\"ts_ms\"}"
+    "\"message\"}," ENVELOPE_TAIL_SCHEMA "],\"optional\":false,\"name\":"                          \
+    "\"io.debezium.connector.postgresql.MessageValue\",\"version\":1}"
 
 /* {"schema":<the event's Kafka Connect schema>,"payload": — json.schemas = true. */
 static void append_value_schema(encoder_t *enc, const change_event_t *ev, strbuf_t *out)
 {
     strbuf_puts(out, "{\"schema\":");
     if (ev->op == OP_MESSAGE) {
-        strbuf_puts(out, MESSAGE_VALUE_SCHEMA_HEAD);
-        if (enc->transaction_block)
-            strbuf_puts(out, TXN_BLOCK_SCHEMA);
-        strbuf_puts(out, "],\"optional\":false,\"name\":\"io.debezium.connector.postgresql."
-                         "MessageValue\",\"version\":1}");
+        strbuf_puts(out, MESSAGE_VALUE_SCHEMA);
     } else if (ev->rel && ev->rel->value_schema) {
         strbuf_puts(out, ev->rel->value_schema);
     } else if (ev->rel) {
@@ -586,6 +751,7 @@ static void append_rows(encoder_t *enc, const change_event_t *ev, strbuf_t *out)
         strbuf_append(out, "null", 4);
 }
 
+/* Debezium 3.x's source block; "schema" and "table" are required there: "" for messages. */
 static void append_source(const encoder_t *enc, const change_event_t *ev, strbuf_t *out)
 {
     strbuf_puts(out, ",\"source\":{\"version\":\"" SLUICE_VERSION "\",\"connector\":\"sluice\",\"name\":");
@@ -605,13 +771,20 @@ static void append_source(const encoder_t *enc, const change_event_t *ev, strbuf
     append_lsn_string(out, ev->txn->commit_lsn);
     strbuf_puts(out, "\\\",\\\"");
     append_lsn_string(out, ev->lsn);
-    strbuf_puts(out, "\\\"]\"");
-    if (ev->rel) {
-        strbuf_puts(out, ",\"schema\":");
+    strbuf_puts(out, "\\\"]\",\"ts_us\":");
+    strbuf_append_i64(out, ev->txn->commit_ts_us);
+    strbuf_puts(out, ",\"ts_ns\":");
+    strbuf_append_i64(out, ev->txn->commit_ts_us * 1000);
+    strbuf_puts(out, ",\"schema\":");
+    if (ev->rel)
         json_append_string(out, ev->rel->nspname, strlen(ev->rel->nspname));
-        strbuf_puts(out, ",\"table\":");
+    else
+        strbuf_append(out, "\"\"", 2);
+    strbuf_puts(out, ",\"table\":");
+    if (ev->rel)
         json_append_string(out, ev->rel->relname, strlen(ev->rel->relname));
-    }
+    else
+        strbuf_append(out, "\"\"", 2);
     strbuf_puts(out, ",\"txId\":");
     strbuf_append_u64(out, ev->txn->xid);
     strbuf_puts(out, ",\"lsn\":");
@@ -619,9 +792,18 @@ static void append_source(const encoder_t *enc, const change_event_t *ev, strbuf
     strbuf_puts(out, ",\"xmin\":null}");
 }
 
-/* "message" (logical decoding messages), "op", "ts_ms" and the "transaction" block. */
+/* "transaction" (null without transaction.metadata, as Debezium), "message" (logical decoding
+ * messages), "op", and the processing time as "ts_ms", "ts_us", "ts_ns". */
 static void append_tail(const encoder_t *enc, const change_event_t *ev, strbuf_t *out)
 {
+    if (ev->order && enc->transaction_block) {
+        strbuf_puts(out, ",\"transaction\":{\"id\":");
+        append_txn_id(out, ev->txn);
+        strbuf_appendf(out, ",\"total_order\":%" PRIu64 ",\"data_collection_order\":%" PRIu64 "}",
+                       ev->order->total_order, ev->order->data_collection_order);
+    } else {
+        strbuf_puts(out, ",\"transaction\":null");
+    }
     if (ev->op == OP_MESSAGE) {
         strbuf_puts(out, ",\"message\":{\"prefix\":");
         json_append_string(out, ev->msg_prefix, strlen(ev->msg_prefix));
@@ -632,13 +814,11 @@ static void append_tail(const encoder_t *enc, const change_event_t *ev, strbuf_t
     char op_field[] = ",\"op\":\"c\",\"ts_ms\":";
     op_field[7] = (char) ev->op;
     strbuf_append(out, op_field, sizeof op_field - 1);
-    strbuf_append_i64(out, ev->now_ms);
-    if (ev->order && enc->transaction_block) {
-        strbuf_puts(out, ",\"transaction\":{\"id\":");
-        append_txn_id(out, ev->txn);
-        strbuf_appendf(out, ",\"total_order\":%" PRIu64 ",\"data_collection_order\":%" PRIu64 "}",
-                       ev->order->total_order, ev->order->data_collection_order);
-    }
+    strbuf_append_i64(out, ev->now_us / 1000);
+    strbuf_puts(out, ",\"ts_us\":");
+    strbuf_append_i64(out, ev->now_us);
+    strbuf_puts(out, ",\"ts_ns\":");
+    strbuf_append_i64(out, ev->now_us * 1000);
 }
 
 void json_encoder_value(encoder_t *enc, const change_event_t *ev, strbuf_t *out)
@@ -657,7 +837,7 @@ void json_encoder_value(encoder_t *enc, const change_event_t *ev, strbuf_t *out)
 
 #define TXN_KEY_SCHEMA                                                                             \
     "{\"type\":\"struct\",\"fields\":[{\"type\":\"string\",\"optional\":false,\"field\":\"id\"}]," \
-    "\"optional\":false,\"name\":\"io.debezium.connector.common.TransactionMetadataKey\"}"
+    "\"optional\":false,\"name\":\"io.debezium.connector.common.TransactionMetadataKey\",\"version\":1}"
 
 #define TXN_VALUE_SCHEMA                                                                           \
     "{\"type\":\"struct\",\"fields\":["                                                            \
@@ -666,7 +846,8 @@ void json_encoder_value(encoder_t *enc, const change_event_t *ev, strbuf_t *out)
     "{\"type\":\"int64\",\"optional\":true,\"field\":\"event_count\"},"                            \
     "{\"type\":\"array\",\"items\":{\"type\":\"struct\",\"fields\":["                              \
     "{\"type\":\"string\",\"optional\":false,\"field\":\"data_collection\"},"                      \
-    "{\"type\":\"int64\",\"optional\":false,\"field\":\"event_count\"}],\"optional\":false},"      \
+    "{\"type\":\"int64\",\"optional\":false,\"field\":\"event_count\"}],\"optional\":true," \
+    "\"name\":\"event.collection\",\"version\":1},"      \
     "\"optional\":true,\"field\":\"data_collections\"},"                                           \
     "{\"type\":\"int64\",\"optional\":false,\"field\":\"ts_ms\"}],"                                \
     "\"optional\":false,\"name\":\"io.debezium.connector.common.TransactionMetadataValue\","       \

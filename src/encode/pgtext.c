@@ -11,6 +11,7 @@
  */
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "sluice/encode/pgtext.h"
@@ -484,4 +485,249 @@ size_t pgtext_unquote(const char *s, const pgtext_item_t *item, char *out)
     }
     out[k] = '\0';
     return k;
+}
+
+/* ---- decimals for Kafka Connect (decimal.handling.mode) ------------------- */
+
+int32_t pgtext_decimal_scale(const char *s, size_t len)
+{
+    const char *dot = memchr(s, '.', len);
+    return dot ? (int32_t) (len - (size_t) (dot + 1 - s)) : 0;
+}
+
+bool pgtext_decimal_unscaled(const char *s, size_t len, int32_t scale, strbuf_t *out)
+{
+    size_t i = 0;
+    bool neg = len > 0 && s[0] == '-';
+    if (neg)
+        i = 1;
+    /* The digits of the value without the point, and how many came after it. */
+    size_t first = i, ndig = 0, frac = 0;
+    bool point = false;
+    for (; i < len; i++) {
+        if (s[i] == '.' && !point) {
+            point = true;
+            continue;
+        }
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+        ndig++;
+        frac += point;
+    }
+    if (ndig == 0 || (point && frac == 0))
+        return false;
+    /* unscaled = digits × 10^(scale - frac): zeros appended, or trailing zeros dropped. */
+    int64_t shift = (int64_t) scale - (int64_t) frac;
+    size_t drop = 0;
+    if (shift < 0) {
+        drop = (size_t) -shift;
+        if (drop > ndig)
+            drop = ndig; /* all digits go: only a zero value fits */
+        size_t seen = 0;
+        for (size_t k = len; k > first && seen < (size_t) -shift; k--) {
+            if (s[k - 1] == '.')
+                continue;
+            if (s[k - 1] != '0')
+                return false;
+            seen++;
+        }
+        shift = 0;
+    }
+    /* Magnitude in 32-bit limbs, least significant first: ×10^k and add, per k ≤ 9 digits
+     * (the kept digits, then `shift` zeros). */
+    static const uint32_t pow10[] = {1,      10,      100,      1000,      10000,
+                                     100000, 1000000, 10000000, 100000000, 1000000000};
+    size_t want = ndig - drop, total = want + (size_t) shift;
+    size_t nlimbs = total / 9 + 2;
+    uint32_t stack_limbs[64];
+    uint32_t *limbs = nlimbs <= 64 ? stack_limbs : xcalloc(nlimbs, sizeof *limbs);
+    size_t used = 0, pos = first;
+    uint32_t chunk = 0;
+    int chunk_digits = 0;
+    for (size_t d = 0; d < total; d++) {
+        unsigned digit = 0;
+        if (d < want) {
+            if (s[pos] == '.')
+                pos++;
+            digit = (unsigned) (s[pos++] - '0');
+        }
+        chunk = chunk * 10 + digit;
+        if (++chunk_digits == 9 || d + 1 == total) {
+            uint64_t carry = chunk;
+            for (size_t l = 0; l < used; l++) {
+                uint64_t v = (uint64_t) limbs[l] * pow10[chunk_digits] + carry;
+                limbs[l] = (uint32_t) v;
+                carry = v >> 32;
+            }
+            if (carry)
+                limbs[used++] = (uint32_t) carry;
+            chunk = 0;
+            chunk_digits = 0;
+        }
+    }
+    /* Big-endian magnitude bytes, minimal. */
+    size_t mark = out->len;
+    size_t nbytes = used * 4;
+    strbuf_reserve(out, nbytes + 2);
+    uint8_t *b = (uint8_t *) out->data + mark + 1; /* room for a sign byte in front */
+    for (size_t l = 0; l < used; l++)
+        for (int k = 0; k < 4; k++)
+            b[nbytes - 1 - (l * 4 + (size_t) k)] = (uint8_t) (limbs[l] >> (8 * k));
+    if (limbs != stack_limbs)
+        free(limbs);
+    size_t lead = 0;
+    while (lead < nbytes && b[lead] == 0)
+        lead++;
+    b += lead;
+    nbytes -= lead;
+    if (nbytes == 0) {
+        out->data[mark] = 0;
+        out->len = mark + 1;
+        out->data[out->len] = '\0';
+        return true;
+    }
+    if (neg) {
+        /* Two's complement: invert and add one, from the least significant byte. */
+        unsigned carry = 1;
+        for (size_t k = nbytes; k-- > 0;) {
+            unsigned v = (unsigned) (uint8_t) ~b[k] + carry;
+            b[k] = (uint8_t) v;
+            carry = v >> 8;
+        }
+    }
+    bool need_sign = neg ? !(b[0] & 0x80) : (b[0] & 0x80);
+    if (need_sign) {
+        b--;
+        b[0] = neg ? 0xff : 0x00;
+        nbytes++;
+    }
+    memmove(out->data + mark, b, nbytes);
+    out->len = mark + nbytes;
+    out->data[out->len] = '\0';
+    return true;
+}
+
+size_t pgtext_format_double(double v, bool single, char *buf)
+{
+    char e[40];
+    for (int p = 1; p <= 17; p++) {
+        snprintf(e, sizeof e, "%.*e", p - 1, v);
+        if (single ? strtof(e, NULL) == (float) v : strtod(e, NULL) == v)
+            break;
+    }
+    /* e is "[-]d[.ddd]e±XX": sign, digits, exponent. */
+    const char *p = e;
+    size_t n = 0, k = 0;
+    char dig[24];
+    if (*p == '-')
+        buf[k++] = *p++;
+    for (; *p && *p != 'e'; p++)
+        if (*p != '.')
+            dig[n++] = *p;
+    while (n > 1 && dig[n - 1] == '0')
+        n--;
+    int exp = atoi(p + 1);
+    if (exp >= -4 && exp < (single ? 6 : 15)) {
+        if (exp < 0) {
+            buf[k++] = '0';
+            buf[k++] = '.';
+            for (int z = 0; z < -exp - 1; z++)
+                buf[k++] = '0';
+            memcpy(buf + k, dig, n);
+            k += n;
+        } else {
+            size_t ip = (size_t) exp + 1;
+            for (size_t d = 0; d < ip; d++)
+                buf[k++] = d < n ? dig[d] : '0';
+            if (n > ip) {
+                buf[k++] = '.';
+                memcpy(buf + k, dig + ip, n - ip);
+                k += n - ip;
+            }
+        }
+    } else {
+        buf[k++] = dig[0];
+        if (n > 1) {
+            buf[k++] = '.';
+            memcpy(buf + k, dig + 1, n - 1);
+            k += n - 1;
+        }
+        k += (size_t) sprintf(buf + k, "e%c%02d", exp < 0 ? '-' : '+', exp < 0 ? -exp : exp);
+    }
+    buf[k] = '\0';
+    return k;
+}
+
+/* ---- years and intervals -------------------------------------------------- */
+
+bool pgtext_timestamptz_year(const char *s, size_t len, int64_t *year)
+{
+    size_t i = 0;
+    int64_t y;
+    if (!digits(s, len, &i, 0, &y) || i >= len || s[i] != '-')
+        return false;
+    *year = len >= 3 && memcmp(s + len - 3, " BC", 3) == 0 ? 1 - y : y;
+    return true;
+}
+
+bool pgtext_interval_micros(const char *s, size_t len, int64_t *micros, bool *saturated)
+{
+    /* Seconds per unit, a month being 30.4375 days (Debezium's MicroDuration). */
+    static const int64_t month_s = 2629800, day_s = 86400;
+    size_t i = 0;
+    if (len < 3 || s[i++] != 'P')
+        return false;
+    __int128 total = 0; /* microseconds */
+    bool time = false, any = false;
+    char last = 0;
+    while (i < len) {
+        if (s[i] == 'T') {
+            if (time)
+                return false;
+            time = true;
+            i++;
+            continue;
+        }
+        bool neg = s[i] == '-';
+        if (neg)
+            i++;
+        int64_t whole;
+        if (!digits(s, len, &i, 0, &whole))
+            return false;
+        int64_t frac = 0;
+        if (i < len && s[i] == '.') {
+            i++;
+            size_t start = i;
+            if (!digits(s, len, &i, 0, &frac) || i - start > 6)
+                return false;
+            for (size_t k = i - start; k < 6; k++)
+                frac *= 10;
+        }
+        if (i >= len)
+            return false;
+        char unit = s[i++];
+        __int128 us;
+        if (!time && unit == 'Y' && !frac && !last)
+            us = (__int128) whole * 12 * month_s * 1000000;
+        else if (!time && unit == 'M' && !frac && (!last || last == 'Y'))
+            us = (__int128) whole * month_s * 1000000;
+        else if (!time && unit == 'D' && !frac && last != 'D')
+            us = (__int128) whole * day_s * 1000000;
+        else if (time && unit == 'H' && !frac)
+            us = (__int128) whole * 3600 * 1000000;
+        else if (time && unit == 'M' && !frac)
+            us = (__int128) whole * 60 * 1000000;
+        else if (time && unit == 'S')
+            us = (__int128) whole * 1000000 + frac;
+        else
+            return false;
+        last = unit;
+        total += neg ? -us : us;
+        any = true;
+    }
+    if (!any)
+        return false;
+    *saturated = total > INT64_MAX || total < INT64_MIN;
+    *micros = total > INT64_MAX ? INT64_MAX : total < INT64_MIN ? INT64_MIN : (int64_t) total;
+    return true;
 }

@@ -155,7 +155,7 @@ encoder_t *protobuf_encoder_new(const encoder_options_t *opts)
     sluice__unavailable__init(&enc->unavailable_binary);
     enc->unavailable_binary.placeholder = enc->toast_placeholder;
     enc->unavailable_binary.binary = true;
-    walk_init(&enc->walk, &protobuf_writer, enc);
+    walk_init(&enc->walk, &protobuf_writer, enc, &opts->forms, false);
     return (encoder_t *) (void *) enc;
 }
 
@@ -259,6 +259,24 @@ static void set_numeric(void *ctx, void *slot, const char *decimal, size_t len)
     v->decimal_value = arena_strndup(&enc->arena, decimal, len);
 }
 
+/* decimal.handling.mode = precise: the unscaled bytes copied into the arena. */
+static void set_decimal(void *ctx, void *slot, const uint8_t *unscaled, size_t n, int32_t scale,
+                        bool variable_scale)
+{
+    pb_encoder_t *enc = ctx;
+    Sluice__Value *v = slot;
+    Sluice__ScaledDecimal *d = arena_alloc(&enc->arena, sizeof *d);
+    sluice__scaled_decimal__init(d);
+    uint8_t *bytes = arena_alloc(&enc->arena, n ? n : 1);
+    memcpy(bytes, unscaled, n);
+    d->unscaled.data = bytes;
+    d->unscaled.len = n;
+    d->scale = scale;
+    d->variable_scale = variable_scale;
+    v->kind_case = SLUICE__VALUE__KIND_SCALED_DECIMAL;
+    v->scaled_decimal = d;
+}
+
 /* bytea's hex text "\x0aff" → its bytes, decoded into the arena. */
 static bool set_bytea(void *ctx, void *slot, const char *hex, size_t len)
 {
@@ -293,6 +311,10 @@ static bool set_temporal(void *ctx, void *slot, pgtype_form_t form, int64_t x)
     case PGTYPE_FORM_TIMESTAMP:
         v->kind_case = SLUICE__VALUE__KIND_TIMESTAMP_MICROS;
         v->timestamp_micros = x;
+        return true;
+    case PGTYPE_FORM_INTERVAL:
+        v->kind_case = SLUICE__VALUE__KIND_INTERVAL_MICROS;
+        v->interval_micros = x;
         return true;
     default: return false;
     }
@@ -406,6 +428,7 @@ static const walk_writer_t protobuf_writer = {
     .integer = set_integer,
     .floating = set_floating,
     .numeric = set_numeric,
+    .decimal = set_decimal,
     .bytea = set_bytea,
     .temporal = set_temporal,
     .iso = set_iso,
@@ -429,7 +452,7 @@ static const pgtype_t *column_type(const relcache_column_t *col)
 }
 
 static void set_value(pb_encoder_t *enc, Sluice__Value *out, const pgtype_t *type,
-                      const pgo_value_t *v)
+                      int32_t typmod, const pgo_value_t *v)
 {
     switch (v->kind) {
     case PGO_VALUE_NULL: set_null(enc, out); return;
@@ -444,7 +467,7 @@ static void set_value(pb_encoder_t *enc, Sluice__Value *out, const pgtype_t *typ
         out->bytes_value.len = v->len;
         out->bytes_value.data = (uint8_t *) (uintptr_t) v->data;
         return;
-    case PGO_VALUE_TEXT: walk_text(&enc->walk, out, type, v->data, v->len); return;
+    case PGO_VALUE_TEXT: walk_text(&enc->walk, out, type, typmod, true, v->data, v->len); return;
     }
     /* An unknown kind byte never passes the decoder; should one, its bytes are its text. */
     set_string(enc, out, v->data ? v->data : "", v->data ? v->len : 0);
@@ -460,7 +483,7 @@ static void set_column(pb_encoder_t *enc, Sluice__Column *col, Sluice__Value *va
     sluice__value__init(val);
     col->value = val;
     if (v)
-        set_value(enc, val, column_type(rc), v);
+        set_value(enc, val, column_type(rc), rc->typmod, v);
     else
         set_null(enc, val);
 }
@@ -588,9 +611,13 @@ void protobuf_encoder_value(encoder_t *e, const change_event_t *ev, strbuf_t *ou
     }
     source.tx_id = ev->txn->xid;
     source.lsn = ev->lsn;
+    source.ts_us = ev->txn->commit_ts_us;
+    source.ts_ns = ev->txn->commit_ts_us * 1000;
     msg.source = &source;
     msg.op = op_of(ev->op);
-    msg.ts_ms = ev->now_ms;
+    msg.ts_ms = ev->now_us / 1000;
+    msg.ts_us = ev->now_us;
+    msg.ts_ns = ev->now_us * 1000;
 
     Sluice__TransactionBlock block = SLUICE__TRANSACTION_BLOCK__INIT;
     char id[48];

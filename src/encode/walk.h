@@ -9,6 +9,17 @@
  * the two writers: they decide only how a value looks in their format, so
  * both read every text the same way.
  *
+ * The walker also applies the value forms of the configuration (config.h,
+ * value_forms_t), so both formats write the same value for the same text:
+ * decimals (decimal.handling.mode: the text, the nearest double, or the
+ * unscaled two's-complement bytes of Connect's Decimal), intervals
+ * (interval.handling.mode), and the values Java and most stores cannot hold
+ * (±infinity and 24:00:00: infinity.handling.mode; years outside 1..9999:
+ * year.range.handling.mode; NaN and ±Infinity: float.special.handling.mode).
+ * Where a mode says null, a value that must not be null (nullable = false: a
+ * NOT NULL or key column under json.schemas) takes the clamped form instead
+ * (the string for floats, 0 for a precise decimal).
+ *
  * Text that is not its type's form (never from PostgreSQL, but never a crash
  * or a dropped value either), an array with other lower bounds than 1
  * ("[0:2]={…}", which neither format can say), a value nested too deep, and a
@@ -33,6 +44,7 @@
 
 #include "sluice/base/buf.h"
 #include "sluice/base/common.h"
+#include "sluice/base/config.h"
 #include "sluice/pg/pgtypes.h"
 
 /* Nesting of arrays in composites in arrays...; a value at depth WALK_MAX_DEPTH - 1 that is
@@ -57,12 +69,21 @@ typedef struct {
      */
     bool (*floating)(void *ctx, void *slot, bool single, const char *digits, size_t len,
                      double special);
-    /* An exact decimal: numeric's text as it is (NaN and ±Infinity included), money's "-1234.56". */
+    /* An exact decimal: numeric's text as it is (NaN and ±Infinity included), money's "-1234.56"
+     * (decimal.handling.mode = string). */
     void (*numeric)(void *ctx, void *slot, const char *decimal, size_t len);
+    /*
+     * decimal.handling.mode = precise: the unscaled value (n bytes, big-endian
+     * two's complement, borrowed for the call) at `scale`; variable_scale for
+     * a numeric without a declared scale (Debezium's VariableScaleDecimal).
+     */
+    void (*decimal)(void *ctx, void *slot, const uint8_t *unscaled, size_t n, int32_t scale,
+                    bool variable_scale);
     /* bytea's hex text "\x…": the writer decodes it (pgtext_bytea_hex) where its bytes belong.
      * False: not hex text (the writer wrote nothing; the walker writes the text). */
     bool (*bytea)(void *ctx, void *slot, const char *hex, size_t len);
-    /* DATE: days since 1970-01-01; TIME, TIMESTAMP: microseconds (pgtext.h's values).
+    /* DATE: days since 1970-01-01; TIME, TIMESTAMP: microseconds (pgtext.h's values), after
+     * the infinity and year modes; INTERVAL (interval.handling.mode = numeric): microseconds.
      * False: out of the format's range (text). */
     bool (*temporal)(void *ctx, void *slot, pgtype_form_t form, int64_t v);
     /*
@@ -93,18 +114,30 @@ typedef struct {
 typedef struct {
     const walk_writer_t *writer;
     void *ctx;
+    value_forms_t forms;              /* float_special resolved: never FLOAT_SPECIAL_AUTO */
     strbuf_t scratch[WALK_MAX_DEPTH]; /* quoted items unescaped, one buffer per depth */
+    strbuf_t bytes;                   /* a precise decimal's unscaled bytes */
+    bool warned_required_decimal;     /* logged once: NaN in a NOT NULL precise decimal */
 } walk_t;
 
-/* A walker that drives writer with ctx (both borrowed, kept until walk_free). */
-void walk_init(walk_t *w, const walk_writer_t *writer, void *ctx);
+/*
+ * A walker that drives writer with ctx (both borrowed, kept until walk_free)
+ * and writes values in the forms of `forms` (copied; FLOAT_SPECIAL_AUTO
+ * becomes null with schemas, string without).
+ */
+void walk_init(walk_t *w, const walk_writer_t *writer, void *ctx, const value_forms_t *forms,
+               bool schemas);
 /* Frees the walker's buffers (not w itself). */
 void walk_free(walk_t *w);
 
 /*
  * Writes the non-null value s[0, len) (not NUL-terminated; borrowed for the
- * call) of `type` into slot, in the type's form or else as its text.
+ * call) of `type` into slot, in the type's form or else as its text. typmod
+ * is the column's pg_attribute.atttypmod (-1: none; numeric's precision and
+ * scale for decimal.handling.mode = precise); nullable is false where a
+ * value must never be written as null (see above).
  */
-void walk_text(walk_t *w, void *slot, const pgtype_t *type, const char *s, size_t len);
+void walk_text(walk_t *w, void *slot, const pgtype_t *type, int32_t typmod, bool nullable,
+               const char *s, size_t len);
 
 #endif

@@ -26,6 +26,7 @@
 #include "sluice/base/buf.h"
 #include "sluice/base/log.h"
 #include "sluice/base/metrics.h"
+#include "sluice/kafka/access.h"
 
 typedef struct {
     char *name;
@@ -45,7 +46,22 @@ typedef struct {
     /* First failed delivery in the open transaction. */
     rd_kafka_resp_err_t dr_err;
     char dr_errstr[512];
+    char *dr_topic;
     char *checkpoint_topic;
+    /* Kafka refused the principal (an ACL or its credentials): the SINK_DATA returned last
+     * is that, not data Kafka cannot take (sink_refused). */
+    bool refused;
+    /* An authorization error that made the open transaction abortable: once it is aborted,
+     * the commit reports it as refused. */
+    rd_kafka_resp_err_t denied_err;
+    /* Connection-level refusals seen through the error callback since the producer was
+     * made: SASL authentication failures and TLS handshake failures, the last one's text.
+     * A wait for the cluster counts those that come while it waits (refusal_mark). */
+    int auth_failures, tls_failures;
+    char conn_errstr[512];
+    /* The error callback's last text about a broker connection: said when a wait for
+     * the cluster ends without an answer. */
+    char last_errstr[512];
 } rdsink_t;
 
 static const sink_ops_t rdsink_ops;
@@ -102,6 +118,8 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
         m->err == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT)
         return;
     s->dr_err = m->err;
+    free(s->dr_topic);
+    s->dr_topic = xstrdup(rd_kafka_topic_name(m->rkt));
     snprintf(s->dr_errstr, sizeof s->dr_errstr,
              "Kafka did not accept a record of %zu bytes for topic \"%s\": %s", m->len,
              rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err));
@@ -110,10 +128,23 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
     (void) rk;
-    (void) opaque;
     /* Connection trouble is reported here and retried by librdkafka itself. */
     log_warning("kafka: %s: %s", rd_kafka_err2name((rd_kafka_resp_err_t) err), reason);
     metrics_error(MERR_KAFKA_CLIENT);
+    /* Refused credentials or a failed TLS handshake are retried too, for ever: counted here
+     * so that sink_init_transactions can end the wait (the producer's opaque is its sink). */
+    rdsink_t *s = opaque;
+    if (!s)
+        return;
+    if (err != RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN)
+        snprintf(s->last_errstr, sizeof s->last_errstr, "%s", reason);
+    if (access_unauthenticated((rd_kafka_resp_err_t) err))
+        s->auth_failures++;
+    else if (err == RD_KAFKA_RESP_ERR__SSL)
+        s->tls_failures++;
+    else
+        return;
+    snprintf(s->conn_errstr, sizeof s->conn_errstr, "%s", reason);
 }
 
 /* librdkafka's statistics (statistics.interval.ms) feed the metrics endpoint. */
@@ -278,6 +309,7 @@ static void rdsink_free(void *impl)
         rd_kafka_destroy_flags(s->rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
     }
     free(s->checkpoint_topic);
+    free(s->dr_topic);
     free(s);
 }
 
@@ -314,7 +346,22 @@ static topic_slot_t *topic_lookup(rdsink_t *s, const char *name, bool create)
     return &s->topics[i];
 }
 
-/* Classifies a transactional API error and destroys it. */
+/* Kafka refused the principal: err names the ACL (access.h); SINK_DATA, which sink_refused tells
+ * apart from data Kafka cannot take. */
+static sink_status_t refuse(rdsink_t *s, rd_kafka_resp_err_t code, access_topic_op_t op,
+                            const char *topic, char *err, size_t errlen)
+{
+    access_explain(s->cfg, code, op, topic, err, errlen);
+    s->refused = true;
+    return SINK_DATA;
+}
+
+/*
+ * Classifies a transactional API error and destroys it. A refusal (an
+ * authorization error) is SINK_DATA with the ACL named, or, while the
+ * transaction must still be aborted, SINK_ABORT with the refusal kept in
+ * s->denied_err for the caller to report once it has aborted.
+ */
 static sink_status_t classify(rdsink_t *s, rd_kafka_error_t *error, const char *what, char *err,
                               size_t errlen)
 {
@@ -323,6 +370,12 @@ static sink_status_t classify(rdsink_t *s, rd_kafka_error_t *error, const char *
     sink_status_t st;
     if (is_fenced(code))
         st = SINK_FENCED;
+    else if (access_denied(code) && !rd_kafka_error_is_fatal(error) &&
+             rd_kafka_error_txn_requires_abort(error)) {
+        s->denied_err = code;
+        st = SINK_ABORT;
+    } else if (access_denied(code))
+        st = refuse(s, code, ACCESS_TOPIC_WRITE, NULL, err, errlen);
     else if (rd_kafka_error_is_fatal(error)) {
         char fe[512];
         rd_kafka_resp_err_t fcode = rd_kafka_fatal_error(s->rk, fe, sizeof fe);
@@ -339,6 +392,38 @@ static sink_status_t classify(rdsink_t *s, rd_kafka_error_t *error, const char *
     return st;
 }
 
+/* The refusal counts when a wait for the cluster began (connection_refused). */
+typedef struct {
+    int auth_failures, tls_failures;
+} refusal_mark_t;
+
+static refusal_mark_t refusal_mark(const rdsink_t *s)
+{
+    return (refusal_mark_t){s->auth_failures, s->tls_failures};
+}
+
+/*
+ * True, with err naming the cause and s->refused set, once the brokers have
+ * refused the connection itself since the wait marked by `since` began: at
+ * the first SASL authentication failure (the broker checked the credentials
+ * and said no) or the third failed TLS handshake (one could be a broker
+ * going down mid-handshake). librdkafka retries both for ever and its calls
+ * only time out, so callers that wait for the cluster ask this between slices
+ * of their wait. Serves the error callback first.
+ */
+static bool connection_refused(rdsink_t *s, refusal_mark_t since, char *err, size_t errlen)
+{
+    rd_kafka_poll(s->rk, 0);
+    if (s->auth_failures > since.auth_failures)
+        access_explain_authentication(s->cfg, s->conn_errstr, err, errlen);
+    else if (s->tls_failures - since.tls_failures >= 3)
+        access_explain_tls(s->cfg, s->conn_errstr, err, errlen);
+    else
+        return false;
+    s->refused = true;
+    return true;
+}
+
 sink_status_t sink_init_transactions(sink_t *sink, int timeout_ms, char *err, size_t errlen)
 {
     rdsink_t *s = rdsink_of(sink);
@@ -347,22 +432,66 @@ sink_status_t sink_init_transactions(sink_t *sink, int timeout_ms, char *err, si
      * "Operation not valid in state Ready" (a needless rebuild, a misleading message). */
     if (s->txn_ready)
         return SINK_OK;
-    rd_kafka_error_t *e = rd_kafka_init_transactions(s->rk, timeout_ms);
-    if (!e) {
-        s->txn_ready = true;
-        return SINK_OK;
+    /* In slices (a timed-out call resumes), asking between them whether the brokers
+     * refused the connection itself. */
+    int64_t deadline = clock_mono_ms() + timeout_ms;
+    refusal_mark_t since = refusal_mark(s);
+    for (;;) {
+        int64_t left = deadline - clock_mono_ms();
+        int slice = left < 1 ? 1 : left > 500 ? 500 : (int) left;
+        rd_kafka_error_t *e = rd_kafka_init_transactions(s->rk, slice);
+        if (!e) {
+            s->txn_ready = true;
+            return SINK_OK;
+        }
+        if (connection_refused(s, since, err, errlen)) {
+            rd_kafka_error_destroy(e);
+            return SINK_DATA;
+        }
+        if (rd_kafka_error_code(e) == RD_KAFKA_RESP_ERR__TIMED_OUT &&
+            clock_mono_ms() < deadline && !(s->stop && *s->stop)) {
+            rd_kafka_error_destroy(e);
+            continue;
+        }
+        bool timed_out = rd_kafka_error_code(e) == RD_KAFKA_RESP_ERR__TIMED_OUT;
+        sink_status_t st = classify(s, e, "initializing Kafka transactions", err, errlen);
+        size_t n = strlen(err);
+        if (timed_out && s->last_errstr[0] && n + 1 < errlen)
+            snprintf(err + n, errlen - n, " (the last connection error: %s)", s->last_errstr);
+        if (st == SINK_ABORT)
+            st = s->denied_err ? refuse(s, s->denied_err, ACCESS_TOPIC_WRITE, NULL, err, errlen)
+                               : SINK_RETRY;
+        return st;
     }
-    sink_status_t st = classify(s, e, "initializing Kafka transactions", err, errlen);
-    if (st == SINK_ABORT)
-        st = SINK_RETRY;
-    return st;
 }
 
+/*
+ * The topic's partition count, or -1 with Kafka's answer in *terr. Waits up
+ * to timeout_ms for the cluster, in slices, and ends the wait with *terr
+ * __AUTHENTICATION (err named, s->refused) if the brokers refuse the
+ * connection itself.
+ */
 static int metadata_partitions(rdsink_t *s, rd_kafka_topic_t *rkt, int timeout_ms,
-                               rd_kafka_resp_err_t *terr)
+                               rd_kafka_resp_err_t *terr, char *err, size_t errlen)
 {
     const struct rd_kafka_metadata *md = NULL;
-    rd_kafka_resp_err_t e = rd_kafka_metadata(s->rk, 0, rkt, &md, timeout_ms);
+    int64_t deadline = clock_mono_ms() + timeout_ms;
+    refusal_mark_t since = refusal_mark(s);
+    rd_kafka_resp_err_t e;
+    for (;;) {
+        int64_t begun = clock_mono_ms(), left = deadline - begun;
+        e = rd_kafka_metadata(s->rk, 0, rkt, &md, left < 1 ? 1 : left > 500 ? 500 : (int) left);
+        if (e != RD_KAFKA_RESP_ERR__TRANSPORT && e != RD_KAFKA_RESP_ERR__TIMED_OUT)
+            break;
+        if (connection_refused(s, since, err, errlen)) {
+            *terr = RD_KAFKA_RESP_ERR__AUTHENTICATION;
+            return -1;
+        }
+        if (clock_mono_ms() >= deadline || (s->stop && *s->stop))
+            break;
+        if (clock_mono_ms() - begun < 100)
+            usleep(100 * 1000); /* an answer at once is no reason to ask again at once */
+    }
     int n = -1;
     *terr = e;
     if (!e && md->topic_cnt == 1) {
@@ -384,7 +513,9 @@ static sink_status_t rdsink_ensure_topic(void *impl, const char *topic, bool com
         return SINK_OK;
 
     rd_kafka_resp_err_t terr;
-    int n = metadata_partitions(s, t->rkt, timeout_ms, &terr);
+    int n = metadata_partitions(s, t->rkt, timeout_ms, &terr, err, errlen);
+    if (s->refused)
+        return SINK_DATA;
     if (n > 0) {
         t->partitions = n;
         if (compact && n != 1) {
@@ -394,6 +525,8 @@ static sink_status_t rdsink_ensure_topic(void *impl, const char *topic, bool com
         }
         return SINK_OK;
     }
+    if (access_denied(terr))
+        return refuse(s, terr, ACCESS_TOPIC_WRITE, topic, err, errlen);
     if (terr != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART && terr != RD_KAFKA_RESP_ERR_NO_ERROR) {
         snprintf(err, errlen, "could not look up topic \"%s\": %s", topic, rd_kafka_err2str(terr));
         return terr == RD_KAFKA_RESP_ERR__TIMED_OUT || terr == RD_KAFKA_RESP_ERR__TRANSPORT
@@ -420,6 +553,8 @@ static sink_status_t rdsink_ensure_topic(void *impl, const char *topic, bool com
     if (!ev) {
         snprintf(err, errlen, "creating topic \"%s\" timed out", topic);
         st = SINK_RETRY;
+    } else if (access_denied(rd_kafka_event_error(ev))) {
+        st = refuse(s, rd_kafka_event_error(ev), ACCESS_TOPIC_CREATE, topic, err, errlen);
     } else if (rd_kafka_event_error(ev)) {
         snprintf(err, errlen, "could not create topic \"%s\": %s", topic,
                  rd_kafka_event_error_string(ev));
@@ -429,7 +564,9 @@ static sink_status_t rdsink_ensure_topic(void *impl, const char *topic, bool com
         const rd_kafka_topic_result_t **res =
             rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &cnt);
         rd_kafka_resp_err_t te = cnt == 1 ? rd_kafka_topic_result_error(res[0]) : RD_KAFKA_RESP_ERR__FAIL;
-        if (te && te != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
+        if (access_denied(te)) {
+            st = refuse(s, te, ACCESS_TOPIC_CREATE, topic, err, errlen);
+        } else if (te && te != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
             snprintf(err, errlen, "could not create topic \"%s\": %s", topic,
                      cnt == 1 && rd_kafka_topic_result_error_string(res[0])
                          ? rd_kafka_topic_result_error_string(res[0])
@@ -448,7 +585,9 @@ static sink_status_t rdsink_ensure_topic(void *impl, const char *topic, bool com
         return st;
     /* Learn the partition count (metadata may lag the creation briefly). */
     for (int attempt = 0; attempt < 50; attempt++) {
-        n = metadata_partitions(s, t->rkt, timeout_ms, &terr);
+        n = metadata_partitions(s, t->rkt, timeout_ms, &terr, err, errlen);
+        if (s->refused)
+            return SINK_DATA;
         if (n > 0) {
             t->partitions = n;
             /* The broker that answered knows the topic; the transaction coordinator
@@ -490,12 +629,20 @@ static sink_status_t rdsink_begin(void *impl, char *err, size_t errlen)
 /* The status for a failed delivery seen in this transaction. */
 static sink_status_t delivery_status(rdsink_t *s, char *err, size_t errlen)
 {
+    if (access_denied(s->dr_err))
+        return refuse(s, s->dr_err, ACCESS_TOPIC_WRITE, s->dr_topic, err, errlen);
     snprintf(err, errlen, "%s", s->dr_errstr);
     if (is_permanent(s->dr_err))
         return SINK_DATA;
     if (is_fenced(s->dr_err))
         return SINK_FENCED;
     return SINK_ABORT;
+}
+
+bool sink_refused(sink_t *sink)
+{
+    const rdsink_t *s = sink ? sink_impl(sink, &rdsink_ops) : NULL;
+    return s && s->refused;
 }
 
 rd_kafka_t *sink_handle(sink_t *sink)
@@ -600,6 +747,17 @@ static sink_status_t rdsink_commit(void *impl, char *err, size_t errlen)
             rd_kafka_poll(s->rk, 0);
             char aerr[512];
             sink_status_t ast = rdsink_abort(s, aerr, sizeof aerr);
+            if (s->denied_err && ast != SINK_FENCED) {
+                /* Refused (a topic's Write ACL, say): the transaction is aborted, or, if
+                 * that failed too, is the coordinator's to abort; either way nothing of
+                 * it counts, and the ACL is what to report. */
+                if (ast != SINK_OK && !s->refused) /* (a refusal again says nothing new) */
+                    log_warning("%s", aerr);
+                rd_kafka_poll(s->rk, 0);
+                if (access_denied(s->dr_err)) /* a delivery report names the topic */
+                    return delivery_status(s, err, errlen);
+                return refuse(s, s->denied_err, ACCESS_TOPIC_WRITE, NULL, err, errlen);
+            }
             if (ast != SINK_OK) {
                 snprintf(err + strlen(err), errlen - strlen(err), "; then %s", aerr);
                 return ast;
@@ -625,6 +783,50 @@ static const sink_ops_t rdsink_ops = {
     .free = rdsink_free,
 };
 
+/*
+ * A consumer of the checkpoint topic with the user's connection settings.
+ * isolation: "read_committed" for the reader, "read_uncommitted" to learn
+ * the partition's high watermark. NULL with err set (SINK_DATA or SINK_FATAL in *st).
+ */
+static rd_kafka_t *checkpoint_consumer(rdsink_t *s, const char *slot, const char *isolation,
+                                       sink_status_t *st, char *err, size_t errlen)
+{
+    rd_kafka_conf_t *conf = base_conf(s->cfg, false, err, errlen);
+    *st = SINK_DATA;
+    if (!conf)
+        return NULL;
+    char group[300];
+    snprintf(group, sizeof group, "sluice-checkpoint-reader-%s", slot);
+    if (!conf_set(conf, "group.id", group, err, errlen) ||
+        !conf_set(conf, "isolation.level", isolation, err, errlen) ||
+        !conf_set(conf, "enable.auto.commit", "false", err, errlen) ||
+        !conf_set(conf, "enable.auto.offset.store", "false", err, errlen)) {
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
+    char e[512];
+    rd_kafka_t *c = rd_kafka_new(RD_KAFKA_CONSUMER, conf, e, sizeof e);
+    if (!c) {
+        snprintf(err, errlen, "could not create the checkpoint reader: %s", e);
+        rd_kafka_conf_destroy(conf);
+        *st = SINK_FATAL;
+        return NULL;
+    }
+    return c;
+}
+
+/* The consumer's position in partition 0 of topic: the next offset it reads; -1 if unknown. */
+static int64_t consumer_position(rd_kafka_t *c, const char *topic)
+{
+    rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(parts, topic, 0);
+    int64_t pos = -1;
+    if (rd_kafka_position(c, parts) == RD_KAFKA_RESP_ERR_NO_ERROR && parts->elems[0].offset >= 0)
+        pos = parts->elems[0].offset;
+    rd_kafka_topic_partition_list_destroy(parts);
+    return pos;
+}
+
 sink_status_t sink_read_checkpoint(sink_t *sink, const char *slot, checkpoint_t *out,
                                    int timeout_ms, char *err, size_t errlen)
 {
@@ -634,9 +836,13 @@ sink_status_t sink_read_checkpoint(sink_t *sink, const char *slot, checkpoint_t 
     int64_t deadline = clock_mono_ms() + timeout_ms;
     rd_kafka_resp_err_t terr;
     topic_slot_t *t = topic_lookup(s, s->checkpoint_topic, true);
-    int n = metadata_partitions(s, t->rkt, timeout_ms, &terr);
+    int n = metadata_partitions(s, t->rkt, timeout_ms, &terr, err, errlen);
+    if (s->refused)
+        return SINK_DATA;
     if (n < 0 && terr == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
         return SINK_OK; /* no topic, no checkpoint: a fresh start */
+    if (n < 0 && access_denied(terr))
+        return refuse(s, terr, ACCESS_TOPIC_READ, s->checkpoint_topic, err, errlen);
     if (n < 0) {
         snprintf(err, errlen, "could not look up checkpoint topic \"%s\": %s", s->checkpoint_topic,
                  rd_kafka_err2str(terr));
@@ -648,93 +854,110 @@ sink_status_t sink_read_checkpoint(sink_t *sink, const char *slot, checkpoint_t 
         return SINK_DATA;
     }
 
-    rd_kafka_conf_t *conf = base_conf(s->cfg, false, err, errlen);
-    if (!conf)
-        return SINK_DATA;
-    char group[300];
-    snprintf(group, sizeof group, "sluice-checkpoint-reader-%s", slot);
-    if (!conf_set(conf, "group.id", group, err, errlen) ||
-        !conf_set(conf, "isolation.level", "read_committed", err, errlen) ||
-        !conf_set(conf, "enable.partition.eof", "true", err, errlen) ||
-        !conf_set(conf, "enable.auto.commit", "false", err, errlen) ||
-        !conf_set(conf, "enable.auto.offset.store", "false", err, errlen)) {
-        rd_kafka_conf_destroy(conf);
-        return SINK_DATA;
+    /*
+     * Where the partition ends now: its high watermark, the offset after the
+     * last record written, committed or not. A read_committed consumer
+     * reaches that position only once every transaction open at this moment
+     * is decided (it cannot pass the last stable offset), and every
+     * checkpoint this instance committed lies below it (init_transactions
+     * settled our own transaction before this call). So the read is
+     * complete when the consumer's position reaches it. The position, unlike
+     * the offsets of the records delivered, steps over commit and abort
+     * markers and over the records of aborted transactions: the last offset
+     * of a transactional topic is a marker no consumer ever receives, and
+     * waiting for EOF instead costs an empty fetch (fetch.wait.max.ms, 500 ms).
+     * Not the last stable offset: with another producer's transaction open
+     * on the topic (a checkpoint topic shared by two instances), it can lie
+     * before our own last checkpoint.
+     */
+    sink_status_t st;
+    int64_t lo = 0, hwm = -1;
+    /* The reader first: it connects while the other handle asks for the end. */
+    rd_kafka_t *c = checkpoint_consumer(s, slot, "read_committed", &st, err, errlen);
+    if (!c)
+        return st;
+    rd_kafka_t *q = checkpoint_consumer(s, slot, "read_uncommitted", &st, err, errlen);
+    if (!q) {
+        rd_kafka_destroy(c);
+        return st;
     }
-    char e[512];
-    rd_kafka_t *c = rd_kafka_new(RD_KAFKA_CONSUMER, conf, e, sizeof e);
-    if (!c) {
-        snprintf(err, errlen, "could not create the checkpoint reader: %s", e);
-        rd_kafka_conf_destroy(conf);
-        return SINK_FATAL;
+    int64_t left = deadline - clock_mono_ms();
+    terr = left < 1 ? RD_KAFKA_RESP_ERR__TIMED_OUT
+                    : rd_kafka_query_watermark_offsets(q, s->checkpoint_topic, 0, &lo, &hwm,
+                                                       (int) left);
+    rd_kafka_destroy(q);
+    if (terr || hwm <= lo) {
+        rd_kafka_destroy(c);
+        if (!terr)
+            return SINK_OK; /* an empty partition: no checkpoint */
+        snprintf(err, errlen, "could not read the end offsets of checkpoint topic \"%s\": %s",
+                 s->checkpoint_topic, rd_kafka_err2str(terr));
+        return SINK_RETRY;
     }
+    /* The partition's leader, known before the assignment: else the consumer
+     * learns it only at its next periodic metadata refresh (up to 1 s). And
+     * the log start offset itself, not OFFSET_BEGINNING: a logical offset is
+     * resolved by an offset query that librdkafka, not knowing the leader yet,
+     * puts off by its retry interval (500 ms). */
+    rd_kafka_topic_t *crkt = rd_kafka_topic_new(c, s->checkpoint_topic, NULL);
+    const struct rd_kafka_metadata *md = NULL;
+    left = deadline - clock_mono_ms();
+    if (crkt && left > 0 &&
+        rd_kafka_metadata(c, 0, crkt, &md, (int) left) == RD_KAFKA_RESP_ERR_NO_ERROR)
+        rd_kafka_metadata_destroy(md);
     rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(parts, s->checkpoint_topic, 0)->offset =
-        RD_KAFKA_OFFSET_BEGINNING;
+    rd_kafka_topic_partition_list_add(parts, s->checkpoint_topic, 0)->offset = lo;
     rd_kafka_assign(c, parts);
     rd_kafka_topic_partition_list_destroy(parts);
 
-    sink_status_t st = SINK_RETRY;
+    st = SINK_RETRY;
     size_t keylen = strlen(slot);
     uint64_t records = 0;
-    /*
-     * Done at the partition's end (EOF: with read_committed, its last stable
-     * offset), or at a record at or past the end it had when reading began.
-     * The second matters while an instance commits (sluice status and check
-     * next to a running sluice): new checkpoints then arrive faster than a
-     * fetch waits, and librdkafka reports EOF only for a fetch that brings
-     * nothing new. A record past that end came later, so it is as good.
-     */
-    int64_t lo = 0, hi = -1;
-    int64_t left = deadline - clock_mono_ms();
-    if (left < 1 ||
-        rd_kafka_query_watermark_offsets(c, s->checkpoint_topic, 0, &lo, &hi, (int) left) !=
-            RD_KAFKA_RESP_ERR_NO_ERROR)
-        hi = -1;
     snprintf(err, errlen, "reading checkpoint topic \"%s\" timed out after %d ms",
              s->checkpoint_topic, timeout_ms);
     while (clock_mono_ms() < deadline) {
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(c, 200);
-        if (!m) {
-            if (s->stop && *s->stop) {
-                st = SINK_STOPPED;
-                break;
+        /* Short polls: a marker moves the position without returning a message. */
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(c, 10);
+        if (m && !m->err) {
+            records++;
+            if (m->key_len == keylen && memcmp(m->key, slot, keylen) == 0 && m->payload) {
+                char perr[256];
+                checkpoint_t cp;
+                if (!checkpoint_from_json(m->payload, m->len, &cp, perr, sizeof perr)) {
+                    snprintf(err, errlen,
+                             "checkpoint record at offset %" PRId64 " of \"%s\" is invalid: %s",
+                             m->offset, s->checkpoint_topic, perr);
+                    rd_kafka_message_destroy(m);
+                    st = SINK_DATA;
+                    break;
+                }
+                checkpoint_clear(out);
+                *out = cp;
             }
-            continue;
-        }
-        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+        } else if (m && m->err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED) {
+            /* No Read ACL: no retry gets past it. (A group error is not one: the
+             * reader is assigned its partition and needs nothing of its group.) */
+            st = refuse(s, m->err, ACCESS_TOPIC_READ, s->checkpoint_topic, err, errlen);
             rd_kafka_message_destroy(m);
+            break;
+        } else if (m) {
+            log_debug("checkpoint reader: %s", rd_kafka_message_errstr(m));
+        }
+        if (m)
+            rd_kafka_message_destroy(m);
+        if (consumer_position(c, s->checkpoint_topic) >= hwm) {
             st = SINK_OK;
             break;
         }
-        if (m->err) {
-            log_debug("checkpoint reader: %s", rd_kafka_message_errstr(m));
-            rd_kafka_message_destroy(m);
-            continue;
-        }
-        records++;
-        if (m->key_len == keylen && memcmp(m->key, slot, keylen) == 0 && m->payload) {
-            char perr[256];
-            checkpoint_t cp;
-            if (!checkpoint_from_json(m->payload, m->len, &cp, perr, sizeof perr)) {
-                snprintf(err, errlen, "checkpoint record at offset %" PRId64 " of \"%s\" is invalid: %s",
-                         m->offset, s->checkpoint_topic, perr);
-                rd_kafka_message_destroy(m);
-                st = SINK_DATA;
-                break;
-            }
-            checkpoint_clear(out);
-            *out = cp;
-        }
-        bool past_end = hi > 0 && m->offset >= hi - 1;
-        rd_kafka_message_destroy(m);
-        if (past_end) {
-            st = SINK_OK;
+        if (s->stop && *s->stop) {
+            st = SINK_STOPPED;
             break;
         }
     }
-    log_debug("checkpoint reader read %" PRIu64 " records", records);
+    log_debug("checkpoint reader read %" PRIu64 " records up to offset %" PRId64, records, hwm);
     rd_kafka_consumer_close(c);
+    if (crkt)
+        rd_kafka_topic_destroy(crkt);
     rd_kafka_destroy(c);
     if (st != SINK_OK)
         checkpoint_clear(out);

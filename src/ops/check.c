@@ -22,13 +22,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "sluice/base/buf.h"
 #include "sluice/base/checkpoint.h"
+#include "sluice/base/clock.h"
 #include "sluice/core/snapshot.h"
 #include "sluice/base/log.h"
+#include "sluice/kafka/access.h"
 #include "sluice/kafka/sink.h"
 #include "sluice/pg/conn.h"
+#include "sluice/pg/lease.h"
 #include "sluice/pg/stream.h"
 
 typedef enum { CK_OK, CK_WARN, CK_FAIL, CK_SKIP } result_t;
@@ -129,16 +133,184 @@ static PGconn *check_pg_connect(report_t *r, pg_facts_t *f)
     return c;
 }
 
-static void check_pg_version(report_t *r, PGconn *c)
+/*
+ * The server's version and what sluice does on it (the same builders `run`
+ * uses write the commands shown), and whether it can do what the
+ * configuration asks. False when sluice cannot run on it at all.
+ */
+static bool check_pg_version(report_t *r, PGconn *c)
 {
+    const config_t *cfg = r->cfg;
     int ver = PQserverVersion(c);
-    if (ver < 100000)
-        report(r, CK_FAIL, "server version", "upgrade PostgreSQL to 10 or later (15 is tested)",
-               "PostgreSQL %d.%d has no pgoutput logical decoding", ver / 10000, ver % 10000);
+    char text[32], err[512];
+    stream_version_text(ver, text, sizeof text);
+    if (ver < PG_VERSION_MIN) {
+        report(r, CK_FAIL, "server version",
+               "upgrade PostgreSQL to 14 or later (14 to 18 are tested: docs/operations.md, "
+               "\"Supported versions\")",
+               "PostgreSQL %s (server_version_num %d): sluice needs 14 or later (pgoutput's "
+               "messages option)",
+               text, ver);
+        return false;
+    }
+    strbuf_t create = STRBUF_INIT;
+    stream_create_slot_sql(ver, cfg->slot, false, cfg->snapshot_mode != SNAPSHOT_MODE_NEVER,
+                           cfg->slot_failover && ver >= PG_VERSION_FAILOVER, &create, err,
+                           sizeof err);
+    report(r, CK_OK, "server version", NULL,
+           "PostgreSQL %s (server_version_num %d%s): sluice creates a slot with %s and reads "
+           "pgoutput protocol 1 with messages",
+           text, ver, ver > 189999 ? ", newer than the 18 sluice was tested with" : "",
+           create.data ? create.data : "?");
+    strbuf_free(&create);
+    stream_wants_t wants = stream_wants_of(cfg);
+    stream_wants_t origin_only = {.origin_none = wants.origin_none};
+    if (wants.origin_none) {
+        if (stream_wants_supported(ver, &origin_only, err, sizeof err))
+            report(r, CK_OK, "postgres.origin", NULL,
+                   "none: changes that a logical replication subscription applied here are left "
+                   "out (origin 'none')");
+        else
+            report(r, CK_FAIL, "postgres.origin",
+                   "set postgres.origin = any (or upgrade PostgreSQL to 16 or later)", "%s", err);
+    }
+    stream_wants_t failover_only = {.failover = wants.failover};
+    if (wants.failover && !stream_wants_supported(ver, &failover_only, err, sizeof err))
+        report(r, CK_FAIL, "postgres.slot.failover",
+               "remove postgres.slot.failover (or upgrade PostgreSQL to 17 or later)", "%s", err);
+    return true;
+}
+
+/* A comma-separated list without blanks: "a, b" → "a,b" in out. */
+static void squeeze_list(const char *in, char *out, size_t outlen)
+{
+    size_t n = 0;
+    for (const char *p = in; *p && n + 1 < outlen; p++)
+        if (*p != ' ' && *p != '"')
+            out[n++] = *p;
+    out[n] = '\0';
+}
+
+/*
+ * Failover: a slot survives a failover to a standby only as a failover slot
+ * (17+) that the standby synchronizes, and only safely when the primary holds
+ * logical changes back until the standby has them (synchronized_standby_slots).
+ * Warns when the primary has a standby the slot would not survive a failover
+ * to, or when a failover slot lacks that guard. Settings of PostgreSQL 18
+ * that drop an idle slot are reported too.
+ */
+static void check_pg_failover(report_t *r, PGconn *c)
+{
+    const config_t *cfg = r->cfg;
+    int ver = PQserverVersion(c);
+    char err[1024];
+    bool v17 = ver >= PG_VERSION_FAILOVER;
+    PGresult *res = pg_query(
+        c,
+        v17 ? "SELECT (SELECT string_agg(slot_name || CASE WHEN active THEN '' ELSE ' (inactive)' "
+              "END, ', ' ORDER BY slot_name) FROM pg_catalog.pg_replication_slots "
+              "WHERE slot_type = 'physical'), "
+              "(SELECT count(*) FROM pg_catalog.pg_stat_replication r WHERE NOT EXISTS (SELECT 1 "
+              " FROM pg_catalog.pg_replication_slots s WHERE s.active_pid = r.pid "
+              " AND s.slot_type = 'logical')), "
+              "(SELECT failover FROM pg_catalog.pg_replication_slots WHERE slot_name = $1), "
+              "current_setting('synchronized_standby_slots'), "
+              "(SELECT string_agg(slot_name, ',') FROM pg_catalog.pg_replication_slots "
+              " WHERE slot_type = 'physical'), pg_catalog.pg_is_in_recovery()"
+            : "SELECT (SELECT string_agg(slot_name || CASE WHEN active THEN '' ELSE ' (inactive)' "
+              "END, ', ' ORDER BY slot_name) FROM pg_catalog.pg_replication_slots "
+              "WHERE slot_type = 'physical'), "
+              "(SELECT count(*) FROM pg_catalog.pg_stat_replication r WHERE NOT EXISTS (SELECT 1 "
+              " FROM pg_catalog.pg_replication_slots s WHERE s.active_pid = r.pid "
+              " AND s.slot_type = 'logical')), "
+              "false, '', '', pg_catalog.pg_is_in_recovery() "
+              "WHERE $1::text IS NOT NULL",
+        cfg->slot, NULL, err, sizeof err);
+    if (!res || PQntuples(res) != 1) {
+        report(r, CK_FAIL, "failover", "see the message", "%s", res ? "no answer" : scrub(r, err));
+        PQclear(res);
+        return;
+    }
+    const char *physical = PQgetisnull(res, 0, 0) ? "" : PQgetvalue(res, 0, 0);
+    int senders = atoi(PQgetvalue(res, 0, 1));
+    bool slot_failover = is_true(res, 0, 2);
+    char guard[512], physical_names[512];
+    squeeze_list(PQgetvalue(res, 0, 3), guard, sizeof guard);
+    snprintf(physical_names, sizeof physical_names, ",%s,", PQgetvalue(res, 0, 4));
+    bool in_recovery = is_true(res, 0, 5);
+    bool standby = physical[0] || senders > 0;
+    char who[768];
+    if (physical[0])
+        snprintf(who, sizeof who, "physical replication slot(s) %s", physical);
     else
-        report(r, ver < 130000 ? CK_WARN : CK_OK, "server version",
-               "sluice is tested with PostgreSQL 15; 13 or later is recommended",
-               "PostgreSQL %d.%d", ver / 10000, ver % 100);
+        snprintf(who, sizeof who, "%d physical replication connection(s)", senders);
+    if (in_recovery) {
+        report(r, CK_WARN, "failover",
+               "point postgres.conninfo at the primary (several hosts: add "
+               "target_session_attrs=primary)",
+               "this server is a standby (in recovery): sluice streams from the primary");
+    } else if (!cfg->slot_failover && !slot_failover) {
+        if (standby)
+            report(r, CK_WARN, "failover",
+                   v17 ? "set postgres.slot.failover = true and synchronize the slot to the "
+                         "standby (docs/operations.md, \"Failover\")"
+                       : "PostgreSQL 17 or later keeps a slot across a failover "
+                         "(postgres.slot.failover); before that, plan to recreate the pipeline "
+                         "after one",
+                   "this primary has a standby (%s), but slot \"%s\" is not a failover slot: "
+                   "after a failover to it the slot is gone and sluice stops (exit 6)",
+                   who, cfg->slot);
+    } else if (v17) {
+        /* A failover slot, or one sluice turns into one at start. */
+        report(r, CK_OK, "failover", NULL, "slot \"%s\" %s a failover slot%s%s", cfg->slot,
+               slot_failover ? "is" : "becomes", standby ? "; standby: " : "",
+               standby ? who : "");
+        if (!guard[0]) {
+            report(r, CK_WARN, "synchronized_standby_slots",
+                   "on the primary: synchronized_standby_slots = 'the standby''s physical slot' "
+                   "(and reload)",
+                   "is unset: PostgreSQL may send sluice changes the standby does not have yet; "
+                   "after a failover the new primary lacks them although Kafka holds them, and "
+                   "the synced slot may not be usable");
+        } else {
+            char missing[512] = "";
+            size_t n = 0;
+            for (char *save = NULL, *name = strtok_r(guard, ",", &save); name;
+                 name = strtok_r(NULL, ",", &save)) {
+                char needle[160];
+                snprintf(needle, sizeof needle, ",%s,", name);
+                if (!strstr(physical_names, needle))
+                    n += (size_t) snprintf(missing + n, n < sizeof missing ? sizeof missing - n : 0,
+                                           "%s%s", n ? ", " : "", name);
+            }
+            if (missing[0])
+                report(r, CK_WARN, "synchronized_standby_slots",
+                       "create the standby's physical slot (pg_create_physical_replication_slot) "
+                       "or correct the setting",
+                       "names %s, which is not a physical slot of this server: PostgreSQL "
+                       "holds sluice's changes back until that slot catches up",
+                       missing);
+            else
+                report(r, CK_OK, "synchronized_standby_slots", NULL,
+                       "%s: sluice gets only changes the standby has", PQgetvalue(res, 0, 3));
+        }
+    }
+    PQclear(res);
+
+    if (ver >= 180000) {
+        res = pg_query(c,
+                       "SELECT current_setting('idle_replication_slot_timeout'), "
+                       "       current_setting('idle_replication_slot_timeout', true)::interval "
+                       "       > interval '0'",
+                       NULL, NULL, err, sizeof err);
+        if (res && is_true(res, 0, 1))
+            report(r, CK_WARN, "idle_replication_slot_timeout",
+                   "set it to 0, or well above the longest time sluice may be stopped",
+                   "is %s: PostgreSQL 18 invalidates slot \"%s\" when sluice is stopped that "
+                   "long, and changes after it are lost",
+                   PQgetvalue(res, 0, 0), cfg->slot);
+        PQclear(res);
+    }
 }
 
 /* wal_level, a free replication slot, a free WAL sender. */
@@ -239,7 +411,7 @@ static void check_pg_replication(report_t *r, pg_facts_t *f)
 }
 
 /* The publication; false when it is missing. *upd_del: it publishes UPDATE or DELETE. */
-static bool check_pg_publication(report_t *r, PGconn *c, bool *upd_del)
+static bool check_pg_publication(report_t *r, PGconn *c, bool *upd_del, bool *upd)
 {
     const config_t *cfg = r->cfg;
     char err[1024];
@@ -248,7 +420,7 @@ static bool check_pg_publication(report_t *r, PGconn *c, bool *upd_del)
                              "FROM pg_catalog.pg_publication WHERE pubname = $1",
                              cfg->publication, NULL, err, sizeof err);
     bool pub_ok = false;
-    *upd_del = true;
+    *upd_del = *upd = true;
     if (!res) {
         report(r, CK_FAIL, "publication", "see the message", "%s", scrub(r, err));
     } else if (PQntuples(res) == 0) {
@@ -262,6 +434,7 @@ static bool check_pg_publication(report_t *r, PGconn *c, bool *upd_del)
     } else {
         pub_ok = true;
         *upd_del = is_true(res, 0, 2) || is_true(res, 0, 3);
+        *upd = is_true(res, 0, 2);
         report(r, CK_OK, "publication", NULL, "\"%s\" exists (%spublishes%s%s%s%s)",
                cfg->publication, is_true(res, 0, 0) ? "FOR ALL TABLES, " : "",
                is_true(res, 0, 1) ? " insert" : "", is_true(res, 0, 2) ? " update" : "",
@@ -337,6 +510,80 @@ static void check_pg_tables(report_t *r, pg_facts_t *f, PGconn *c, bool pub_upd_
     PQclear(res);
 }
 
+/*
+ * Published tables whose large values PostgreSQL stores out of line (TOAST:
+ * varlena columns whose storage is not plain — text, bytea, jsonb, arrays, …)
+ * and whose replica identity is not FULL: an UPDATE that leaves such a value
+ * unchanged does not carry it, and the event holds toast.placeholder instead.
+ * A warning per table (the first 10), with both ways out. Only the published
+ * columns count (pg_publication_tables.attnames, PostgreSQL 15 on).
+ */
+static void check_pg_toast(report_t *r, PGconn *c, bool publishes_update)
+{
+    const config_t *cfg = r->cfg;
+    if (!publishes_update) {
+        report(r, CK_OK, "unchanged TOAST values", NULL,
+               "publication \"%s\" publishes no UPDATE", cfg->publication);
+        return;
+    }
+    char err[1024];
+    PGresult *res = pg_query(
+        c,
+        "SELECT pt.schemaname, pt.tablename, c.relreplident, "
+        "       pg_catalog.string_agg(pg_catalog.quote_ident(a.attname) || ' (' || "
+        "           pg_catalog.format_type(a.atttypid, a.atttypmod) || ')', ', ' "
+        "           ORDER BY a.attnum) "
+        "FROM pg_catalog.pg_publication_tables pt "
+        "JOIN pg_catalog.pg_namespace n ON n.nspname = pt.schemaname "
+        "JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = pt.tablename "
+        "JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 "
+        "     AND NOT a.attisdropped AND a.attlen = -1 AND a.attstorage <> 'p' "
+        "     AND a.attgenerated = '' "
+        "WHERE pt.pubname = $1 AND (pg_catalog.to_jsonb(pt) -> 'attnames' IS NULL "
+        "      OR pg_catalog.to_jsonb(pt) -> 'attnames' ? a.attname) "
+        "GROUP BY 1, 2, 3 ORDER BY 1, 2",
+        cfg->publication, NULL, err, sizeof err);
+    if (!res) {
+        report(r, CK_FAIL, "unchanged TOAST values", "see the message", "%s", scrub(r, err));
+        return;
+    }
+    int n = PQntuples(res), full = 0, warned = 0;
+    for (int i = 0; i < n; i++) {
+        const char *nsp = PQgetvalue(res, i, 0), *rel = PQgetvalue(res, i, 1);
+        char ident = PQgetvalue(res, i, 2)[0];
+        if (ident == 'f') {
+            full++;
+            continue;
+        }
+        if (ident != 'd' && ident != 'i')
+            continue; /* NOTHING: PostgreSQL rejects its UPDATEs (the replica identity check) */
+        if (++warned > 10)
+            continue;
+        char fix[768];
+        snprintf(fix, sizeof fix,
+                 "ALTER TABLE \"%s\".\"%s\" REPLICA IDENTITY FULL (every update then carries the "
+                 "old row, and sluice writes the unchanged value from it; more WAL), or accept "
+                 "it: a consumer keeps the column's previous value when it reads the placeholder "
+                 "(docs/output.md)",
+                 nsp, rel);
+        report(r, CK_WARN, "unchanged TOAST values", fix,
+               "table \"%s.%s\" (replica identity %s) has columns stored out of line when large: "
+               "%s. An UPDATE that leaves such a value unchanged does not send it, and its event "
+               "holds \"%s\" (toast.placeholder) instead",
+               nsp, rel, ident == 'i' ? "using index" : "default", PQgetvalue(res, i, 3),
+               cfg->toast_placeholder);
+    }
+    if (warned > 10)
+        report(r, CK_WARN, "unchanged TOAST values", "as above, for each of them",
+               "%d more tables like those above", warned - 10);
+    if (!warned)
+        report(r, CK_OK, "unchanged TOAST values", NULL,
+               "no published table without REPLICA IDENTITY FULL has a column stored out of line "
+               "(%d with FULL: unchanged values are written from the old row)",
+               full);
+    PQclear(res);
+}
+
 /* The replication slot: absent (and creatable) or logical, pgoutput, this database's, not
  * lost; its position goes into f. */
 static void check_pg_slot(report_t *r, pg_facts_t *f, PGconn *c)
@@ -403,14 +650,20 @@ static void check_postgres(report_t *r, pg_facts_t *f)
     PGconn *c = check_pg_connect(r, f);
     if (!c)
         return;
-    check_pg_version(r, c);
+    if (!check_pg_version(r, c)) {
+        PQfinish(c);
+        return;
+    }
     check_pg_settings(r, c);
     check_pg_role(r, c);
     check_pg_replication(r, f);
-    bool pub_upd_del;
-    if (check_pg_publication(r, c, &pub_upd_del))
+    bool pub_upd_del, pub_upd;
+    if (check_pg_publication(r, c, &pub_upd_del, &pub_upd)) {
         check_pg_tables(r, f, c, pub_upd_del);
+        check_pg_toast(r, c, pub_upd);
+    }
     check_pg_slot(r, f, c);
+    check_pg_failover(r, c);
     PQfinish(c);
 }
 
@@ -423,20 +676,34 @@ static void quiet_log(const rd_kafka_t *rk, int level, const char *fac, const ch
     log_debug("kafka [%s]: %s", fac, buf);
 }
 
+/* Refusals of the connection itself, seen through the check client's error callback. */
+typedef struct {
+    int auth_failures, tls_failures;
+    char reason[512];
+} refusals_t;
+
 static void quiet_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
     (void) rk;
-    (void) err;
-    (void) opaque;
     log_debug("kafka: %s", reason);
+    refusals_t *rf = opaque;
+    if (access_unauthenticated((rd_kafka_resp_err_t) err))
+        rf->auth_failures++;
+    else if (err == RD_KAFKA_RESP_ERR__SSL)
+        rf->tls_failures++;
+    else
+        return;
+    snprintf(rf->reason, sizeof rf->reason, "%s", reason);
 }
 
-/* A plain (non-transactional) producer with the user's kafka.* settings. */
-static rd_kafka_t *kafka_client(const config_t *cfg, char *err, size_t errlen)
+/* A plain (non-transactional) producer with the user's kafka.* settings; its error callback
+ * counts refusals into rf. */
+static rd_kafka_t *kafka_client(const config_t *cfg, refusals_t *rf, char *err, size_t errlen)
 {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     rd_kafka_conf_set_log_cb(conf, quiet_log);
     rd_kafka_conf_set_error_cb(conf, quiet_error);
+    rd_kafka_conf_set_opaque(conf, rf);
     char e[512];
     for (size_t i = 0; i < cfg->nkafka; i++) {
         if (rd_kafka_conf_set(conf, cfg->kafka[i].key, cfg->kafka[i].value, e, sizeof e) !=
@@ -469,10 +736,13 @@ static int topic_partitions(const struct rd_kafka_metadata *md, const char *topi
     return -1;
 }
 
-/* Validates (without creating) the creation of the given topics; appends failures to out. */
+/* Validates (without creating) the creation of the given topics; appends failures to out.
+ * *refused: Kafka denied the creation (the first such topic's ACL is named in problems). */
 static bool topics_creatable(rd_kafka_t *rk, const config_t *cfg, char **topics, size_t n,
-                             strbuf_t *problems)
+                             strbuf_t *problems, bool *refused)
 {
+    char acl[1024];
+    *refused = false;
     if (n == 0)
         return true;
     rd_kafka_NewTopic_t **nt = xcalloc(n, sizeof *nt);
@@ -499,6 +769,12 @@ static bool topics_creatable(rd_kafka_t *rk, const config_t *cfg, char **topics,
     if (!ev) {
         strbuf_appendf(problems, "%sthe request timed out", ok ? "" : "; ");
         ok = false;
+    } else if (access_denied(rd_kafka_event_error(ev)) && made > 0) {
+        access_explain(cfg, rd_kafka_event_error(ev), ACCESS_TOPIC_CREATE, topics[0], acl,
+                       sizeof acl);
+        strbuf_appendf(problems, "%s%s", ok ? "" : "; ", acl);
+        *refused = true;
+        ok = false;
     } else if (rd_kafka_event_error(ev)) {
         strbuf_appendf(problems, "%s%s", ok ? "" : "; ", rd_kafka_event_error_string(ev));
         ok = false;
@@ -508,7 +784,16 @@ static bool topics_creatable(rd_kafka_t *rk, const config_t *cfg, char **topics,
             rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &cnt);
         for (size_t i = 0; i < cnt; i++) {
             rd_kafka_resp_err_t te = rd_kafka_topic_result_error(res[i]);
-            if (te && te != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
+            if (access_denied(te)) {
+                /* One ACL covers them all: named once. */
+                if (!*refused) {
+                    access_explain(cfg, te, ACCESS_TOPIC_CREATE, rd_kafka_topic_result_name(res[i]),
+                                   acl, sizeof acl);
+                    strbuf_appendf(problems, "%s%s", ok ? "" : "; ", acl);
+                }
+                *refused = true;
+                ok = false;
+            } else if (te && te != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
                 const char *msg = rd_kafka_topic_result_error_string(res[i]);
                 strbuf_appendf(problems, "%s\"%s\": %s", ok ? "" : "; ",
                                rd_kafka_topic_result_name(res[i]), msg ? msg : rd_kafka_err2str(te));
@@ -546,27 +831,52 @@ static void throwaway_cfg_free(config_t *c)
 
 /* A plain client and the cluster's metadata (*md, the caller destroys it); NULL, with the
  * checks that need Kafka skipped, when Kafka cannot be reached. */
-static rd_kafka_t *check_kafka_reachable(report_t *r, const struct rd_kafka_metadata **md)
+static rd_kafka_t *check_kafka_reachable(report_t *r, refusals_t *rf,
+                                         const struct rd_kafka_metadata **md)
 {
     const config_t *cfg = r->cfg;
     const char *bootstrap = config_kafka_get(cfg, "bootstrap.servers");
     char err[1024];
-    rd_kafka_t *rk = kafka_client(cfg, err, sizeof err);
+    rd_kafka_t *rk = kafka_client(cfg, rf, err, sizeof err);
     if (!rk) {
         report(r, CK_FAIL, "Kafka settings", "correct the kafka.* setting the message names", "%s",
                scrub(r, err));
         return NULL;
     }
-    rd_kafka_resp_err_t me = rd_kafka_metadata(rk, 1, NULL, md, kafka_timeout(cfg));
-    if (me) {
+    /* In slices, so that refused credentials (retried by librdkafka for ever) end the
+     * wait as sink_init_transactions does: at the first SASL failure, the third TLS one. */
+    int64_t deadline = clock_mono_ms() + kafka_timeout(cfg);
+    rd_kafka_resp_err_t me;
+    for (;;) {
+        int64_t left = deadline - clock_mono_ms();
+        me = rd_kafka_metadata(rk, 1, NULL, md, left < 1 ? 1 : left > 500 ? 500 : (int) left);
+        rd_kafka_poll(rk, 0); /* serves the error callback */
+        if (!me || rf->auth_failures > 0 || rf->tls_failures >= 3 || clock_mono_ms() >= deadline)
+            break;
+    }
+    bool refused = rf->auth_failures > 0 || rf->tls_failures >= 3;
+    if (me && refused) {
+        if (rf->auth_failures > 0)
+            access_explain_authentication(cfg, rf->reason, err, sizeof err);
+        else
+            access_explain_tls(cfg, rf->reason, err, sizeof err);
+        report(r, CK_FAIL, "Kafka reachable",
+               rf->auth_failures ? "correct kafka.sasl.username / kafka.sasl.password (or create "
+                                  "the user on the cluster)"
+                                : "correct the kafka.ssl.* settings",
+               "%s", scrub(r, err));
+    } else if (me) {
         report(r, CK_FAIL, "Kafka reachable",
                "check kafka.bootstrap.servers, the network, and the security settings "
                "(kafka.security.protocol, kafka.sasl.*, kafka.ssl.*)",
                "no answer from \"%s\" within %d ms: %s", bootstrap, kafka_timeout(cfg),
                rd_kafka_err2str(me));
-        report(r, CK_SKIP, "Kafka transactions", NULL, "Kafka unreachable");
-        report(r, CK_SKIP, "topics", NULL, "Kafka unreachable");
-        report(r, CK_SKIP, "checkpoint", NULL, "Kafka unreachable");
+    }
+    if (me) {
+        const char *why = refused ? "Kafka refused the connection" : "Kafka unreachable";
+        report(r, CK_SKIP, "Kafka transactions", NULL, "%s", why);
+        report(r, CK_SKIP, "topics", NULL, "%s", why);
+        report(r, CK_SKIP, "checkpoint", NULL, "%s", why);
         rd_kafka_destroy(rk);
         return NULL;
     }
@@ -582,8 +892,17 @@ static void check_kafka_transactions(report_t *r)
     char err[1024];
     config_t *tc = throwaway_cfg(cfg, "check");
     sink_t *ts = sink_new(tc, NULL, err, sizeof err);
-    sink_status_t st = ts ? sink_init_transactions(ts, kafka_timeout(cfg), err, sizeof err)
-                          : SINK_DATA;
+    sink_status_t st = SINK_DATA;
+    /* A retriable answer (the coordinator still loading, on a broker just started) is
+     * asked again, as `run` would, until the check's timeout. */
+    int64_t deadline = clock_mono_ms() + kafka_timeout(cfg);
+    while (ts) {
+        int64_t left = deadline - clock_mono_ms();
+        st = sink_init_transactions(ts, left < 1 ? 1 : (int) left, err, sizeof err);
+        if (st != SINK_RETRY || clock_mono_ms() + 250 >= deadline)
+            break;
+        usleep(250 * 1000);
+    }
     if (!ts)
         report(r, CK_FAIL, "Kafka settings", "fix the setting the message names", "%s",
                scrub(r, err));
@@ -591,33 +910,69 @@ static void check_kafka_transactions(report_t *r)
         report(r, CK_OK, "Kafka transactions", NULL,
                "init_transactions works (tried as \"%s\"; \"%s\" was not touched)",
                tc->transactional_id, cfg->transactional_id);
+    else if (sink_refused(ts))
+        report(r, CK_FAIL, "Kafka transactions",
+               "add the ACL the message names (docs/operations.md, Security, lists every ACL "
+               "sluice needs)",
+               "%s", scrub(r, err));
     else
         report(r, CK_FAIL, "Kafka transactions",
                "the brokers need a healthy __transaction_state topic "
-               "(transaction.state.log.replication.factor <= brokers, min.isr met) and the role "
-               "needs the TransactionalId ACL (Write, Describe) for \"sluice-*\"",
+               "(transaction.state.log.replication.factor <= brokers, min.isr met)",
                "%s", scrub(r, err));
     sink_free(ts);
     throwaway_cfg_free(tc);
 }
 
-/* Topics: present (the checkpoint topic with one partition) or creatable. */
+/*
+ * True if Kafka answers for topic, asked by name, that it exists or that it does not:
+ * the principal may describe it (the all-topics listing leaves out, without a word, the
+ * topics it may not). False, with *denied, when it may not.
+ */
+static bool topic_describable(rd_kafka_t *rk, const config_t *cfg, const char *topic,
+                              rd_kafka_resp_err_t *denied)
+{
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 0, rkt, &md, kafka_timeout(cfg));
+    if (!e && md->topic_cnt == 1)
+        e = md->topics[0].err;
+    if (md)
+        rd_kafka_metadata_destroy(md);
+    rd_kafka_topic_destroy(rkt);
+    *denied = access_denied(e) ? e : RD_KAFKA_RESP_ERR_NO_ERROR;
+    return !*denied;
+}
+
+/* Topics: present (the checkpoint topic with one partition) or creatable, and writable as far
+ * as Kafka tells (Write implies Describe: a topic sluice may not describe it may not write). */
 static void check_kafka_topics(report_t *r, const pg_facts_t *f, rd_kafka_t *rk,
                                const struct rd_kafka_metadata *md)
 {
     const config_t *cfg = r->cfg;
     char **missing = xcalloc(f->ntopics + 2, sizeof *missing);
-    size_t nmissing = 0, present = 0;
+    size_t nmissing = 0, present = 0, ndenied = 0;
+    const char *denied_topic = NULL;
+    rd_kafka_resp_err_t denied = RD_KAFKA_RESP_ERR_NO_ERROR, d;
     int ck_parts = topic_partitions(md, cfg->checkpoint_topic);
-    if (ck_parts < 0)
-        missing[nmissing++] = cfg->checkpoint_topic;
-    else
+    if (ck_parts >= 0)
         present++;
+    else if (topic_describable(rk, cfg, cfg->checkpoint_topic, &d))
+        missing[nmissing++] = cfg->checkpoint_topic;
+    else {
+        ndenied++;
+        denied = d;
+        denied_topic = cfg->checkpoint_topic;
+    }
     for (size_t i = 0; i < f->ntopics; i++) {
-        if (topic_partitions(md, f->topics[i]) < 0)
-            missing[nmissing++] = f->topics[i];
-        else
+        if (topic_partitions(md, f->topics[i]) >= 0)
             present++;
+        else if (topic_describable(rk, cfg, f->topics[i], &d))
+            missing[nmissing++] = f->topics[i];
+        else if (ndenied++ == 0) {
+            denied = d;
+            denied_topic = f->topics[i];
+        }
     }
     if (ck_parts > 1) {
         report(r, CK_FAIL, "topics",
@@ -625,18 +980,28 @@ static void check_kafka_topics(report_t *r, const pg_facts_t *f, rd_kafka_t *rk,
                "creates it compacted with one partition)",
                "checkpoint topic \"%s\" has %d partitions, it must have 1", cfg->checkpoint_topic,
                ck_parts);
+    } else if (ndenied) {
+        char acl[1024];
+        access_explain(cfg, denied, ACCESS_TOPIC_WRITE, denied_topic, acl, sizeof acl);
+        report(r, CK_FAIL, "topics",
+               "add the ACL the message names (docs/operations.md, Security, lists every ACL "
+               "sluice needs)",
+               "%s (%zu of %zu topics refused)", scrub(r, acl), ndenied, f->ntopics + 1);
     } else {
         strbuf_t problems = STRBUF_INIT;
         strbuf_append(&problems, "", 0);
-        if (topics_creatable(rk, cfg, missing, nmissing, &problems))
+        bool refused;
+        if (topics_creatable(rk, cfg, missing, nmissing, &problems, &refused))
             report(r, CK_OK, "topics", NULL, "%zu present, %zu to be created by sluice (validated)",
                    present, nmissing);
         else
             report(r, CK_FAIL, "topics",
-                   "create them beforehand, or grant the role CREATE on the cluster or topics; "
-                   "check topic.partitions and topic.replication.factor",
+                   refused ? "add the ACL the message names, or create the topics beforehand "
+                             "(docs/operations.md, Security)"
+                           : "create them beforehand, or grant the role CREATE on the cluster or "
+                             "topics; check topic.partitions and topic.replication.factor",
                    "%zu present, %zu missing and not creatable: %s", present, nmissing,
-                   problems.data);
+                   scrub(r, problems.data));
         strbuf_free(&problems);
     }
     free(missing);
@@ -654,8 +1019,11 @@ static void check_kafka_checkpoint(report_t *r, const pg_facts_t *f)
         ss ? sink_read_checkpoint(ss, cfg->slot, &ck, cfg->kafka_startup_timeout_ms, err, sizeof err)
            : SINK_DATA;
     if (st != SINK_OK) {
-        report(r, CK_FAIL, "checkpoint", "see the message", "reading \"%s\": %s",
-               cfg->checkpoint_topic, scrub(r, err));
+        report(r, CK_FAIL, "checkpoint",
+               ss && sink_refused(ss) ? "add the ACL the message names (docs/operations.md, "
+                                        "Security, lists every ACL sluice needs)"
+                                      : "see the message",
+               "reading \"%s\": %s", cfg->checkpoint_topic, scrub(r, err));
     } else if (!ck.present) {
         report(r, f->slot_exists ? CK_WARN : CK_OK, "checkpoint",
                "fine on a first start; otherwise Kafka lost the checkpoint topic",
@@ -692,7 +1060,8 @@ static void check_kafka_checkpoint(report_t *r, const pg_facts_t *f)
 static void check_kafka(report_t *r, const pg_facts_t *f)
 {
     const struct rd_kafka_metadata *md = NULL;
-    rd_kafka_t *rk = check_kafka_reachable(r, &md);
+    refusals_t rf = {0}; /* outlives the client, whose error callback fills it */
+    rd_kafka_t *rk = check_kafka_reachable(r, &rf, &md);
     if (!rk)
         return;
     check_kafka_transactions(r);
@@ -807,6 +1176,43 @@ static int status_slot(const config_t *cfg, FILE *out, status_slot_t *slot)
     return rc;
 }
 
+/*
+ * Which instance is active and which wait, for instances in standby mode
+ * (pg/lease.h): the lease's holder and the standbys' connections. Prints
+ * nothing when none of them is there (instances not in standby mode hold no
+ * lease).
+ */
+static void status_instances(const config_t *cfg, FILE *out)
+{
+    char err[1024];
+    stream_err_t cls;
+    lease_t *l = lease_connect(cfg->pg_conninfo, cfg->slot, false, &cls, err, sizeof err);
+    lease_view_t v;
+    if (!l || lease_look(l, &v, err, sizeof err)) {
+        char clean[1024];
+        config_redact(cfg, err, clean, sizeof clean);
+        fprintf(out, "instances: cannot look at the standby lease: %s\n", clean);
+        lease_close(l);
+        return;
+    }
+    lease_close(l);
+    if (v.holder_pid) {
+        fprintf(out, "active instance:  holds the lease (PostgreSQL backend %d, client %s)",
+                v.holder_pid, v.holder_client[0] ? v.holder_client : "hidden from this role");
+        if (v.holder_idle_ms >= 0)
+            fprintf(out, ", renewed %.1f s ago", (double) v.holder_idle_ms / 1000);
+        fputc('\n', out);
+    } else if (v.standbys) {
+        fprintf(out, "active instance:  none holds the lease (a standby takes it within "
+                     "standby.poll.interval.ms)\n");
+    }
+    if (v.standbys)
+        fprintf(out, "standby instances: %d waiting (client%s %s)\n", v.standbys,
+                v.standbys == 1 ? "" : "s", v.standby_clients);
+    else if (v.holder_pid)
+        fprintf(out, "standby instances: none waiting\n");
+}
+
 /* The snapshot member of a checkpoint, when it has one. */
 static void status_snapshot(const checkpoint_t *ck, FILE *out)
 {
@@ -889,5 +1295,7 @@ int status_run(const config_t *cfg, FILE *out)
 {
     status_slot_t slot = {0};
     int rc = status_slot(cfg, out, &slot);
+    if (rc == EXIT_OK)
+        status_instances(cfg, out);
     return status_checkpoint(cfg, out, &slot, rc);
 }

@@ -65,7 +65,7 @@ static const scalar_row_t scalar_rows[] = {
     {PGTYPE_TIMESTAMP, PGTYPE_FORM_TIMESTAMP, CONNECT_INT64, DBZ "time.MicroTimestamp", "timestamp"},
     {PGTYPE_TIMESTAMPTZ, PGTYPE_FORM_TIMESTAMPTZ, CONNECT_STRING, DBZ "time.ZonedTimestamp",
      "timestamptz"},
-    {PGTYPE_INTERVAL, PGTYPE_FORM_TEXT, CONNECT_STRING, DBZ "time.Interval", "interval"},
+    {PGTYPE_INTERVAL, PGTYPE_FORM_INTERVAL, CONNECT_STRING, DBZ "time.Interval", "interval"},
     {PGTYPE_TIMETZ, PGTYPE_FORM_TIMETZ, CONNECT_STRING, DBZ "time.ZonedTime", "timetz"},
     {1560, PGTYPE_FORM_TEXT, CONNECT_STRING, NULL, "bit"},
     {1562, PGTYPE_FORM_TEXT, CONNECT_STRING, NULL, "bit varying"},
@@ -223,6 +223,8 @@ static void type_free(pgtype_t *t)
         free(t->field_names[i]);
     free(t->field_names);
     free(t->field_types);
+    free(t->field_typmods);
+    free(t->enum_labels);
     free(t);
 }
 
@@ -300,6 +302,13 @@ pgtype_t *pgtype_new_text(uint32_t oid, const char *name, const char *logical)
     return t;
 }
 
+pgtype_t *pgtype_new_enum(uint32_t oid, const char *name, const char *labels)
+{
+    pgtype_t *t = pgtype_new_text(oid, name, "io.debezium.data.Enum");
+    t->enum_labels = labels ? xstrdup(labels) : NULL;
+    return t;
+}
+
 pgtype_t *pgtype_new_alias(uint32_t oid, const pgtype_t *base)
 {
     pgtype_t *t = xcalloc(1, sizeof *t);
@@ -307,12 +316,16 @@ pgtype_t *pgtype_new_alias(uint32_t oid, const pgtype_t *base)
     t->oid = oid;
     t->name = xstrdup(base->name);
     t->logical = base->logical ? xstrdup(base->logical) : NULL;
+    t->enum_labels = base->enum_labels ? xstrdup(base->enum_labels) : NULL;
+    t->field_typmods = NULL;
     if (base->nfields) {
         t->field_names = xcalloc(base->nfields, sizeof *t->field_names);
         t->field_types = xcalloc(base->nfields, sizeof *t->field_types);
+        t->field_typmods = xcalloc(base->nfields, sizeof *t->field_typmods);
         for (uint16_t i = 0; i < base->nfields; i++) {
             t->field_names[i] = xstrdup(base->field_names[i]);
             t->field_types[i] = base->field_types[i];
+            t->field_typmods[i] = base->field_typmods ? base->field_typmods[i] : -1;
         }
     }
     return t;
@@ -340,5 +353,8 @@ pgtype_t *pgtype_new_composite(uint32_t oid, const char *name, uint16_t nfields)
     t->nfields = nfields;
     t->field_names = xcalloc(nfields ? nfields : 1, sizeof *t->field_names);
     t->field_types = xcalloc(nfields ? nfields : 1, sizeof *t->field_types);
+    t->field_typmods = xcalloc(nfields ? nfields : 1, sizeof *t->field_typmods);
+    for (uint16_t i = 0; i < nfields; i++)
+        t->field_typmods[i] = -1;
     return t;
 }

@@ -50,8 +50,10 @@ static void entry_free(relcache_entry_t *e)
 {
     if (!e)
         return;
-    for (uint16_t i = 0; i < e->ncols; i++)
+    for (uint16_t i = 0; i < e->ncols; i++) {
         free(e->columns[i].name);
+        free(e->columns[i].default_text);
+    }
     free(e->columns);
     free(e->key_index);
     free(e->kafka_key_index);

@@ -45,6 +45,7 @@ struct stream {
     int status_interval_ms;
     int receive_timeout_ms;
     atomic_bool timed_out; /* the reader ended the stream on receive_timeout_ms */
+    stream_wants_t wants;  /* from stream_check_server */
 };
 
 /* "<context>: <libpq's message>", without the trailing newline. */
@@ -86,13 +87,19 @@ void stream_close(stream_t *s)
     free(s);
 }
 
-/* Runs a simple query (replication connections take no parameters). */
+/*
+ * Runs a simple query (replication connections take no parameters). A
+ * failure quotes the whole command (never a secret: sluice's own text with
+ * object names) so the operator sees exactly what the server refused.
+ */
 static PGresult *run_query(stream_t *s, const char *sql, ExecStatusType want, char *err,
                            size_t errlen)
 {
     PGresult *res = PQexec(s->conn, sql);
     if (PQresultStatus(res) != want) {
-        snprintf(err, errlen, "query \"%.60s\" failed: %s", sql,
+        char ver[32];
+        stream_version_text(PQserverVersion(s->conn), ver, sizeof ver);
+        snprintf(err, errlen, "PostgreSQL %s refused %s: %s", ver, sql,
                  res ? PQresultErrorMessage(res) : PQerrorMessage(s->conn));
         size_t n = strlen(err);
         while (n > 0 && err[n - 1] == '\n')
@@ -140,13 +147,107 @@ stream_err_t stream_identify(stream_t *s, stream_identity_t *out, char *err, siz
     return STREAM_OK;
 }
 
-stream_err_t stream_check_server(stream_t *s, const char *publication, char *err, size_t errlen)
+void stream_version_text(int v, char *out, size_t outlen)
 {
-    if (PQserverVersion(s->conn) < 100000) {
-        snprintf(err, errlen, "PostgreSQL %d is too old: sluice needs 10 or later (pgoutput)",
-                 PQserverVersion(s->conn) / 10000);
+    if (v >= 100000)
+        snprintf(out, outlen, "%d.%d", v / 10000, v % 10000);
+    else
+        snprintf(out, outlen, "%d.%d.%d", v / 10000, v / 100 % 100, v % 100);
+}
+
+bool stream_history_fork(const char *history, uint32_t tli, sluice_lsn_t *fork)
+{
+    /* Each line: "<parent tli>\t<switchpoint>\t<reason>"; blank and '#' lines are skipped. */
+    for (const char *line = history; line && *line;) {
+        const char *next = strchr(line, '\n');
+        char buf[128];
+        size_t n = next ? (size_t) (next - line) : strlen(line);
+        snprintf(buf, sizeof buf, "%.*s", (int) (n < sizeof buf ? n : sizeof buf - 1), line);
+        char *end;
+        unsigned long parent = strtoul(buf, &end, 10);
+        if (end != buf && (*end == '\t' || *end == ' ') && parent == tli) {
+            while (*end == '\t' || *end == ' ')
+                end++;
+            char lsn[32];
+            size_t k = strcspn(end, "\t \r");
+            snprintf(lsn, sizeof lsn, "%.*s", (int) (k < sizeof lsn ? k : sizeof lsn - 1), end);
+            if (lsn_parse(lsn, fork))
+                return true;
+        }
+        line = next ? next + 1 : NULL;
+    }
+    return false;
+}
+
+stream_err_t stream_timeline_fork(stream_t *s, uint32_t current, uint32_t tli, sluice_lsn_t *fork,
+                                  bool *found, char *err, size_t errlen)
+{
+    char sql[64];
+    *found = false;
+    snprintf(sql, sizeof sql, "TIMELINE_HISTORY %u", current);
+    PGresult *res = run_query(s, sql, PGRES_TUPLES_OK, err, errlen);
+    if (!res)
+        return lost_or(s, STREAM_ERR_SETUP);
+    if (PQntuples(res) != 1 || PQnfields(res) < 2) {
+        snprintf(err, errlen, "TIMELINE_HISTORY %u returned %d rows, expected 1", current,
+                 PQntuples(res));
+        PQclear(res);
+        return STREAM_ERR_PROTOCOL;
+    }
+    *found = stream_history_fork(PQgetvalue(res, 0, 1), tli, fork);
+    PQclear(res);
+    return STREAM_OK;
+}
+
+stream_wants_t stream_wants_of(const config_t *cfg)
+{
+    return (stream_wants_t){.failover = cfg->slot_failover, .origin_none = cfg->origin == ORIGIN_NONE};
+}
+
+int stream_server_version(stream_t *s)
+{
+    return PQserverVersion(s->conn);
+}
+
+bool stream_wants_supported(int v, const stream_wants_t *w, char *err, size_t errlen)
+{
+    char ver[32];
+    stream_version_text(v, ver, sizeof ver);
+    if (w->failover && v < PG_VERSION_FAILOVER) {
+        snprintf(err, errlen,
+                 "postgres.slot.failover = true needs PostgreSQL 17 or later (failover slots), "
+                 "but this server is PostgreSQL %s: remove the setting, or upgrade the server; "
+                 "until then a failover to a standby loses the slot",
+                 ver);
+        return false;
+    }
+    if (w->origin_none && v < PG_VERSION_ORIGIN) {
+        snprintf(err, errlen,
+                 "postgres.origin = none needs PostgreSQL 16 or later (pgoutput's origin "
+                 "option), but this server is PostgreSQL %s: remove the setting (any streams "
+                 "every change, including those a subscription applied), or upgrade the server",
+                 ver);
+        return false;
+    }
+    return true;
+}
+
+stream_err_t stream_check_server(stream_t *s, const char *publication, const stream_wants_t *wants,
+                                 char *err, size_t errlen)
+{
+    int v = PQserverVersion(s->conn);
+    if (v < PG_VERSION_MIN) {
+        char ver[32];
+        stream_version_text(v, ver, sizeof ver);
+        snprintf(err, errlen,
+                 "PostgreSQL %s is too old: sluice needs 14 or later (pgoutput's messages "
+                 "option)",
+                 ver);
         return STREAM_ERR_SETUP;
     }
+    if (!stream_wants_supported(v, wants, err, errlen))
+        return STREAM_ERR_SETUP;
+    s->wants = *wants;
     PGresult *res = run_query(s, "SHOW wal_level", PGRES_TUPLES_OK, err, errlen);
     if (!res)
         return lost_or(s, STREAM_ERR_SETUP);
@@ -188,8 +289,10 @@ stream_err_t stream_slot_info(stream_t *s, const char *slot, slot_info_t *out, c
     strbuf_t sql = STRBUF_INIT;
     strbuf_appendf(&sql,
                    "SELECT plugin, slot_type, database, active_pid, confirmed_flush_lsn, "
-                   "restart_lsn, wal_status FROM pg_catalog.pg_replication_slots "
+                   "restart_lsn, wal_status, %s FROM pg_catalog.pg_replication_slots "
                    "WHERE slot_name = %s",
+                   PQserverVersion(s->conn) >= PG_VERSION_FAILOVER ? "failover, synced"
+                                                                   : "false, false",
                    lit);
     PQfreemem(lit);
     PGresult *res = run_query(s, sql.data, PGRES_TUPLES_OK, err, errlen);
@@ -211,21 +314,95 @@ stream_err_t stream_slot_info(stream_t *s, const char *slot, slot_info_t *out, c
         lsn_parse(PQgetvalue(res, 0, 5), &out->restart_lsn);
     snprintf(out->wal_status, sizeof out->wal_status, "%s",
              PQgetisnull(res, 0, 6) ? "" : PQgetvalue(res, 0, 6));
+    out->failover = PQgetvalue(res, 0, 7)[0] == 't';
+    out->synced = PQgetvalue(res, 0, 8)[0] == 't';
     PQclear(res);
     return STREAM_OK;
+}
+
+bool stream_create_slot_sql(int v, const char *slot, bool temporary, bool export_snapshot,
+                            bool failover, strbuf_t *out, char *err, size_t errlen)
+{
+    if (failover && temporary) {
+        snprintf(err, errlen, "a temporary replication slot cannot be a failover slot");
+        return false;
+    }
+    if (failover && v < PG_VERSION_FAILOVER) {
+        stream_wants_t w = {.failover = true};
+        return stream_wants_supported(v, &w, err, errlen);
+    }
+    /* Validated names ([a-z0-9_]+), safe to quote as identifiers. */
+    strbuf_appendf(out, "CREATE_REPLICATION_SLOT \"%s\"%s LOGICAL pgoutput", slot,
+                   temporary ? " TEMPORARY" : "");
+    if (v < PG_VERSION_SLOT_OPTIONS) /* 14: the options as bare words, no FAILOVER */
+        strbuf_puts(out, export_snapshot ? " EXPORT_SNAPSHOT" : " NOEXPORT_SNAPSHOT");
+    else
+        strbuf_appendf(out, " (SNAPSHOT '%s'%s)", export_snapshot ? "export" : "nothing",
+                       failover ? ", FAILOVER true" : "");
+    return true;
+}
+
+bool stream_alter_failover_sql(int v, const char *slot, strbuf_t *out, char *err, size_t errlen)
+{
+    stream_wants_t w = {.failover = true};
+    if (!stream_wants_supported(v, &w, err, errlen))
+        return false;
+    strbuf_appendf(out, "ALTER_REPLICATION_SLOT \"%s\" (FAILOVER true)", slot);
+    return true;
+}
+
+bool stream_start_sql(int v, const char *slot, sluice_lsn_t start_lsn, const char *pubs_literal,
+                      bool origin_none, strbuf_t *out, char *err, size_t errlen)
+{
+    stream_wants_t w = {.origin_none = origin_none};
+    if (!stream_wants_supported(v, &w, err, errlen))
+        return false;
+    /* Protocol 1 on every version: sluice asks for no streaming of in-progress
+     * transactions (2), two-phase (3) or parallel apply (4), the only additions. */
+    strbuf_appendf(out,
+                   "START_REPLICATION SLOT \"%s\" LOGICAL " LSN_FMT
+                   " (proto_version '1', publication_names %s, messages 'true'%s)",
+                   slot, LSN_ARGS(start_lsn), pubs_literal, origin_none ? ", origin 'none'" : "");
+    return true;
+}
+
+/* Runs a CREATE_REPLICATION_SLOT built for this server; NULL (and err, a class in *cls) on failure. */
+static PGresult *create_slot(stream_t *s, const char *slot, bool temporary, bool export_snapshot,
+                             stream_err_t *cls, char *err, size_t errlen)
+{
+    strbuf_t sql = STRBUF_INIT;
+    PGresult *res = NULL;
+    *cls = STREAM_ERR_SETUP;
+    if (stream_create_slot_sql(PQserverVersion(s->conn), slot, temporary, export_snapshot,
+                               s->wants.failover && !temporary, &sql, err, errlen)) {
+        res = run_query(s, sql.data, PGRES_TUPLES_OK, err, errlen);
+        if (!res)
+            *cls = lost_or(s, STREAM_ERR_SETUP);
+    }
+    strbuf_free(&sql);
+    return res;
+}
+
+stream_err_t stream_slot_enable_failover(stream_t *s, const char *slot, char *err, size_t errlen)
+{
+    strbuf_t sql = STRBUF_INIT;
+    stream_err_t cls = STREAM_ERR_SETUP;
+    if (stream_alter_failover_sql(PQserverVersion(s->conn), slot, &sql, err, errlen)) {
+        PGresult *res = run_query(s, sql.data, PGRES_COMMAND_OK, err, errlen);
+        cls = res ? STREAM_OK : lost_or(s, STREAM_ERR_SETUP);
+        PQclear(res);
+    }
+    strbuf_free(&sql);
+    return cls;
 }
 
 stream_err_t stream_create_slot(stream_t *s, const char *slot, sluice_lsn_t *consistent_point,
                                 char *err, size_t errlen)
 {
-    strbuf_t sql = STRBUF_INIT;
-    /* The slot name was validated by config_finish: [a-z0-9_]+, safe to quote as an identifier. */
-    strbuf_appendf(&sql, "CREATE_REPLICATION_SLOT \"%s\" LOGICAL pgoutput (SNAPSHOT 'nothing')",
-                   slot);
-    PGresult *res = run_query(s, sql.data, PGRES_TUPLES_OK, err, errlen);
-    strbuf_free(&sql);
+    stream_err_t cls;
+    PGresult *res = create_slot(s, slot, false, false, &cls, err, errlen);
     if (!res)
-        return lost_or(s, STREAM_ERR_SETUP);
+        return cls;
     if (PQntuples(res) != 1 || PQnfields(res) < 2 ||
         !lsn_parse(PQgetvalue(res, 0, 1), consistent_point)) {
         snprintf(err, errlen, "CREATE_REPLICATION_SLOT returned an unexpected result");
@@ -240,17 +417,13 @@ stream_err_t stream_create_slot_exported(stream_t *s, const char *slot, bool tem
                                          sluice_lsn_t *consistent_point, char *snapshot_name,
                                          size_t snapshot_name_len, char *err, size_t errlen)
 {
-    strbuf_t sql = STRBUF_INIT;
-    /* Validated names ([a-z0-9_]+), safe to quote as identifiers. */
-    strbuf_appendf(&sql, "CREATE_REPLICATION_SLOT \"%s\"%s LOGICAL pgoutput (SNAPSHOT 'export')",
-                   slot, temporary ? " TEMPORARY" : "");
-    PGresult *res = run_query(s, sql.data, PGRES_TUPLES_OK, err, errlen);
-    strbuf_free(&sql);
+    stream_err_t cls;
+    PGresult *res = create_slot(s, slot, temporary, true, &cls, err, errlen);
     if (!res)
-        return lost_or(s, STREAM_ERR_SETUP);
+        return cls;
     if (PQntuples(res) != 1 || PQnfields(res) < 3 || PQgetisnull(res, 0, 2) ||
         !lsn_parse(PQgetvalue(res, 0, 1), consistent_point)) {
-        snprintf(err, errlen, "CREATE_REPLICATION_SLOT … (SNAPSHOT 'export') returned an "
+        snprintf(err, errlen, "CREATE_REPLICATION_SLOT … with an exported snapshot returned an "
                               "unexpected result");
         PQclear(res);
         return STREAM_ERR_PROTOCOL;
@@ -566,7 +739,6 @@ stream_err_t stream_start(stream_t *s, const char *slot, const char *publication
                           sluice_lsn_t start_lsn, sluice_lsn_t confirmed, int status_interval_ms,
                           int receive_timeout_ms, queue_t *q, char *err, size_t errlen)
 {
-    char *publit = PQescapeLiteral(s->conn, publication, strlen(publication));
     strbuf_t sql = STRBUF_INIT;
     /* publication_names is itself a list of identifiers: quote the name inside the literal. */
     strbuf_t pubs = STRBUF_INIT;
@@ -578,13 +750,14 @@ stream_err_t stream_start(stream_t *s, const char *slot, const char *publication
     }
     strbuf_putc(&pubs, '"');
     char *lit = PQescapeLiteral(s->conn, pubs.data, pubs.len);
-    PQfreemem(publit);
-    strbuf_appendf(&sql,
-                   "START_REPLICATION SLOT \"%s\" LOGICAL " LSN_FMT
-                   " (proto_version '1', publication_names %s, messages 'true')",
-                   slot, LSN_ARGS(start_lsn), lit);
+    bool built = stream_start_sql(PQserverVersion(s->conn), slot, start_lsn, lit,
+                                  s->wants.origin_none, &sql, err, errlen);
     PQfreemem(lit);
     strbuf_free(&pubs);
+    if (!built) {
+        strbuf_free(&sql);
+        return STREAM_ERR_SETUP;
+    }
     PGresult *res = PQexec(s->conn, sql.data);
     strbuf_free(&sql);
     if (PQresultStatus(res) != PGRES_COPY_BOTH) {

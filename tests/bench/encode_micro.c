@@ -119,7 +119,7 @@ static void run(const char *name, output_format_t format, const col_t *cols, uin
     pgo_tuple_t after = make_tuple(cols, n);
     source_txn_t txn = {.xid = 738, .commit_lsn = 0x1932708, .commit_ts_us = 1700000000123456};
     change_event_t ev = {.op = OP_UPDATE, .rel = rel, .after = &after, .before = &after,
-                         .lsn = 0x1932610, .txn = &txn, .now_ms = 1700000000200};
+                         .lsn = 0x1932610, .txn = &txn, .now_us = 1700000000200000};
     strbuf_t key = STRBUF_INIT, out = STRBUF_INIT;
     size_t bytes = 0;
     for (int i = 0; i < 1000; i++) { /* warm up: buffers reach their size */

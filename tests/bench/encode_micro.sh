@@ -6,17 +6,22 @@
 #
 # Usage: tests/bench/encode_micro.sh OLD/libsluice.a NEW/libsluice.a
 #        (e.g. build/libsluice.a of two worktrees, or a copy kept before a change)
+# OLD_ROOT: a source tree of the old build (its include/ and encode_micro.c),
+# when encode.h's structs changed in between; default: this tree for both.
 set -eu
 old=$1 new=$2
 rounds=${ROUNDS:-7} n=${N:-1000000}
 root=$(cd "$(dirname "$0")/../.." && pwd)
+old_root=${OLD_ROOT:-$root}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 pkgs="libpq rdkafka jansson libprotobuf-c libmicrohttpd"
 for v in old new; do
     eval lib=\$$v
-    cc -std=c11 -D_GNU_SOURCE -O2 -I"$root/include" $(pkg-config --cflags $pkgs) \
-        -o "$work/$v" "$root/tests/bench/encode_micro.c" "$lib" $(pkg-config --libs $pkgs) -pthread
+    src=$root
+    [ "$v" = old ] && src=$old_root
+    cc -std=c11 -D_GNU_SOURCE -O2 -I"$src/include" $(pkg-config --cflags $pkgs) \
+        -o "$work/$v" "$src/tests/bench/encode_micro.c" "$lib" $(pkg-config --libs $pkgs) -pthread
 done
 i=0
 while [ "$i" -lt "$rounds" ]; do

@@ -131,7 +131,7 @@ BROKER_PID="$(kafka_node_pid 1)"
 # tables and workloads
 
 PGBENCH_CONN="host=$PGHOST_TEST port=$PGPORT_TEST dbname=sluice_test user=postgres password=postgres"
-"$PG_BIN/pgbench" -i -s 10 -q "$PGBENCH_CONN" >/dev/null 2>&1
+"$PG_CLIENT_BIN/pgbench" -i -s 10 -q "$PGBENCH_CONN" >/dev/null 2>&1
 pg_psql -q <<'EOF'
 CREATE TABLE big (id int PRIMARY KEY, v text, n bigint);
 CREATE TABLE w3_wide (
@@ -161,7 +161,7 @@ EOF
 # Each workload: NAME, change count, prepare (before the slots exist: not in
 # the backlog), run (the backlog), label.
 prep_none() { :; }
-run_W1() { "$PG_BIN/pgbench" -n -c 4 -j 2 -t $((PGBENCH_TXNS / 4)) "$PGBENCH_CONN" >/dev/null 2>&1; }
+run_W1() { "$PG_CLIENT_BIN/pgbench" -n -c 4 -j 2 -t $((PGBENCH_TXNS / 4)) "$PGBENCH_CONN" >/dev/null 2>&1; }
 prep_W2() { pg_psql -c "TRUNCATE big" >/dev/null; }
 run_W2() {
     pg_psql -c "INSERT INTO big SELECT g, 'row ' || g || repeat('x', 60), g * 7 FROM generate_series(1, $ROWS) g" >/dev/null
@@ -191,7 +191,7 @@ prep_W4() {
     pg_psql -c "TRUNCATE w4_hot" \
         -c "INSERT INTO w4_hot SELECT g, 0, 'hot key ' || g / 4, now() FROM generate_series(0, $((W4_KEYS - 1))) g" >/dev/null
 }
-run_W4() { "$PG_BIN/pgbench" -n -c 4 -j 2 -t $((W4_TXNS / 4)) -f "$W/w4.sql" "$PGBENCH_CONN" >/dev/null 2>&1; }
+run_W4() { "$PG_CLIENT_BIN/pgbench" -n -c 4 -j 2 -t $((W4_TXNS / 4)) -f "$W/w4.sql" "$PGBENCH_CONN" >/dev/null 2>&1; }
 
 changes_of() {
     case "$1" in
@@ -245,7 +245,7 @@ drain_recv() {
     t0=$(now_ms)
     rm -f "$end.pid"
     (
-        "$PG_BIN/pg_recvlogical" -d "$PG_ADMIN_CONNINFO" --slot "$slot" --start -E "$endpos" -s 1 \
+        "$PG_CLIENT_BIN/pg_recvlogical" -d "$PG_ADMIN_CONNINFO" --slot "$slot" --start -E "$endpos" -s 1 \
             -o proto_version=1 -o publication_names=bench -o messages=true -f /dev/null --no-loop &
         echo $! >"$end.pid"
         wait $!
@@ -437,7 +437,7 @@ warm_up() {
         slot="warm_$s"
         pg_psql -Atc "SELECT pg_create_logical_replication_slot('$slot', 'pgoutput', false)" >/dev/null
     done
-    "$PG_BIN/pgbench" -n -c 4 -j 2 -t $((BENCH_WARMUP_TXNS / 4)) "$PGBENCH_CONN" >/dev/null 2>&1
+    "$PG_CLIENT_BIN/pgbench" -n -c 4 -j 2 -t $((BENCH_WARMUP_TXNS / 4)) "$PGBENCH_CONN" >/dev/null 2>&1
     drain_sluice warm_json "" warmjson json $((BENCH_WARMUP_TXNS / 4 * 16)) "$(topics_of W1)" &&
         drain_sluice warm_proto "" warmproto protobuf $((BENCH_WARMUP_TXNS / 4 * 16)) "$(topics_of W1)" ||
         log "warm-up failed (going on)"
@@ -493,7 +493,7 @@ lat_run() {
         --until-ms "$t_until" --run-ms $(((LAT_WARMUP + LAT_SECONDS + LAT_GRACE) * 1000)) \
         --progress "$out.progress" >"$out" 2>"$out.err" &
     local kc=$!
-    "$PG_BIN/pgbench" -n -c 4 -j 2 -R $(((rate + 3) / 4)) -T $((LAT_WARMUP + LAT_SECONDS)) "$PGBENCH_CONN" \
+    "$PG_CLIENT_BIN/pgbench" -n -c 4 -j 2 -R $(((rate + 3) / 4)) -T $((LAT_WARMUP + LAT_SECONDS)) "$PGBENCH_CONN" \
         >"$W/$slot.pgbench" 2>&1
     local rss hwm expected got=0 last=-1 stable=0
     rss="$(rss_kb "$pid")"

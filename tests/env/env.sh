@@ -19,8 +19,18 @@
 # env_on_exit instead.
 #
 # Tunables (environment): SLUICE_KEEP_ENV=1 keeps the temp dir (processes are
-# still stopped), SLUICE_PG_BIN, SLUICE_KAFKA_HEAP_OPTS (default
-# "-Xms512m -Xmx512m"), SLUICE_KAFKA_JVM_OPTS (extra broker JVM flags).
+# still stopped), SLUICE_KAFKA_HEAP_OPTS (default "-Xms512m -Xmx512m"),
+# SLUICE_KAFKA_JVM_OPTS (extra broker JVM flags).
+#
+# Versions (tests/env/versions.sh pins them; install.sh fetches one the first
+# time it is named): SLUICE_PG_VERSION = 14, 15 (default: Debian's), 16, 17
+# or 18; SLUICE_KAFKA_VERSION = 3.9.1 (default) or the pinned 4.x (or just
+# 3 / 4). SLUICE_PG_BIN names a server bin/ directory outright (initdb,
+# pg_ctl, postgres); client tools (psql, pg_isready, ...) always come from
+# SLUICE_PG_CLIENT_BIN (default Debian's 15: the other builds have none, and
+# a newer server serves an older psql). Exported for the tests: PG_BIN,
+# PG_CLIENT_BIN, PG_MAJOR (after pg_start: PG_VERSION_NUM, e.g. 170005),
+# KAFKA_VERSION, KAFKA_LIBS.
 #
 # Timing note: a kill -9'd node is only fenced / allowed to re-register after
 # broker.session.timeout.ms (default 9 s), so a crashed single node takes
@@ -31,18 +41,26 @@
 [ -n "${_SLUICE_ON_EXIT+x}" ] || _SLUICE_ON_EXIT=()
 _SLUICE_ENV_LIB_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
+# shellcheck source=tests/env/versions.sh
+. "$_SLUICE_ENV_LIB_DIR/versions.sh"
+
 # Sourcing guarantees the dependencies: install.sh is idempotent and cheap
-# when everything is present; it prints the Kafka classpath dir on stdout.
+# when everything is present (it fetches the PostgreSQL and Kafka that
+# SLUICE_PG_VERSION / SLUICE_KAFKA_VERSION name, once); it prints the Kafka
+# classpath dir on stdout.
 _sluice_kafka_home="$("$_SLUICE_ENV_LIB_DIR/install.sh")" || {
     echo "env.sh: tests/env/install.sh failed" >&2
     return 1
 }
 KAFKA_LIBS="$_sluice_kafka_home/libs"
-export KAFKA_LIBS
+KAFKA_VERSION="${_sluice_kafka_home##*/kafka-}"
+export KAFKA_LIBS KAFKA_VERSION
 unset _sluice_kafka_home
 
-PG_BIN="${SLUICE_PG_BIN:-/usr/lib/postgresql/15/bin}"
-export PG_BIN
+PG_MAJOR="${SLUICE_PG_VERSION:-$SLUICE_PG_DEFAULT}"
+PG_BIN="${SLUICE_PG_BIN:-$(sluice_pg_bin "$PG_MAJOR")}"
+PG_CLIENT_BIN="${SLUICE_PG_CLIENT_BIN:-$SLUICE_PG_CLIENT_BIN_DEFAULT}"
+export PG_MAJOR PG_BIN PG_CLIENT_BIN
 
 # ---------------------------------------------------------------------------
 # generic helpers
@@ -154,15 +172,27 @@ env_init() {
     _SLUICE_ENV_OWNER=$$
     _SLUICE_ENV_CLEANED=""
     # Unset anything a parent environment may have exported for another env.
-    unset PGPORT_TEST PGHOST_TEST PG_SOCKET_DIR PG_DATA PG_LOG PG_CONNINFO KAFKA_BOOTSTRAP KAFKA_NODES
+    unset PGPORT_TEST PGHOST_TEST PG_SOCKET_DIR PG_DATA PG_LOG PG_CONNINFO PG_VERSION_NUM \
+        KAFKA_BOOTSTRAP KAFKA_NODES
     : >"$SLUICE_ENV_DIR/ports"
-    # Quiet logging for the short-lived Kafka CLI tools (warnings to stderr).
+    # Quiet logging for the short-lived Kafka CLI tools (warnings to stderr),
+    # for log4j 1.x (Kafka 3) and log4j2 (Kafka 4) alike.
     cat >"$SLUICE_ENV_DIR/log4j-tools.properties" <<'EOF'
 log4j.rootLogger=WARN, stderr
 log4j.appender.stderr=org.apache.log4j.ConsoleAppender
 log4j.appender.stderr.Target=System.err
 log4j.appender.stderr.layout=org.apache.log4j.PatternLayout
 log4j.appender.stderr.layout.ConversionPattern=[%d] %p %m (%c)%n
+EOF
+    cat >"$SLUICE_ENV_DIR/log4j2-tools.properties" <<'EOF'
+status = warn
+appender.stderr.type = Console
+appender.stderr.name = stderr
+appender.stderr.target = SYSTEM_ERR
+appender.stderr.layout.type = PatternLayout
+appender.stderr.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = warn
+rootLogger.appenderRef.stderr.ref = stderr
 EOF
     trap '_env_cleanup' EXIT
     trap '_env_cleanup; trap - EXIT; exit 130' INT
@@ -286,6 +316,12 @@ EOF
         _env_err "pg_start: bootstrap SQL failed"
         return 1
     fi
+    PG_VERSION_NUM="$(pg_psql -d postgres -Atc 'SHOW server_version_num')" || return 1
+    export PG_VERSION_NUM
+    if [ -z "${SLUICE_PG_BIN:-}" ] && [ "$((PG_VERSION_NUM / 10000))" != "$PG_MAJOR" ]; then
+        _env_err "pg_start: asked for PostgreSQL $PG_MAJOR, but $PG_BIN runs $PG_VERSION_NUM"
+        return 1
+    fi
 }
 
 # Start the already-initialised cluster in $PG_DATA and wait until it accepts
@@ -297,7 +333,7 @@ _pg_ctl_start() {
         return 1
     fi
     # pg_ctl -w already waits; pg_isready double-checks the socket we use.
-    if ! wait_for 30 "$PG_BIN/pg_isready" -q -h "$PG_SOCKET_DIR" -p "$PGPORT_TEST" -d postgres -U postgres; then
+    if ! wait_for 30 "$PG_CLIENT_BIN/pg_isready" -q -h "$PG_SOCKET_DIR" -p "$PGPORT_TEST" -d postgres -U postgres; then
         _env_err "pg_start: PostgreSQL not ready after 30 s (port $PGPORT_TEST); last lines of $PG_LOG:"
         tail -n 30 "$PG_LOG" >&2 2>/dev/null || true
         return 1
@@ -332,7 +368,7 @@ pg_restart() {
 # pg_psql ARGS...: psql as superuser over the unix socket to sluice_test.
 # A later -d overrides the database (psql takes the last one).
 pg_psql() {
-    "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$PG_SOCKET_DIR" -p "$PGPORT_TEST" \
+    "$PG_CLIENT_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$PG_SOCKET_DIR" -p "$PGPORT_TEST" \
         -U postgres -d sluice_test "$@"
 }
 
@@ -350,7 +386,8 @@ kafka_tool() {
     shift
     # shellcheck disable=SC2046  # intentional word splitting of JVM flags
     java $(_kafka_tool_jvm) -cp "$KAFKA_LIBS/*" \
-        -Dlog4j.configuration="file:$SLUICE_ENV_DIR/log4j-tools.properties" "$cls" "$@"
+        -Dlog4j.configuration="file:$SLUICE_ENV_DIR/log4j-tools.properties" \
+        -Dlog4j2.configurationFile="$SLUICE_ENV_DIR/log4j2-tools.properties" "$cls" "$@"
 }
 
 # kafka_topics ARGS...: kafka-topics.sh against this cluster.
@@ -437,6 +474,18 @@ log4j.appender.file.layout=org.apache.log4j.PatternLayout
 log4j.appender.file.layout.ConversionPattern=[%d] %p %m (%c)%n
 log4j.logger.kafka.request.logger=WARN
 EOF
+        cat >"$dir/log4j2.properties" <<EOF
+status = warn
+appender.file.type = File
+appender.file.name = file
+appender.file.fileName = $dir/server.log
+appender.file.layout.type = PatternLayout
+appender.file.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = info
+rootLogger.appenderRef.file.ref = file
+logger.request.name = kafka.request.logger
+logger.request.level = warn
+EOF
     done
 
     # One cluster id for all nodes; format the log dirs in parallel (each
@@ -486,6 +535,7 @@ _kafka_launch() {
             -Djava.awt.headless=true ${SLUICE_KAFKA_JVM_OPTS:-} \
             -Dsluice.env="$SLUICE_ENV_DIR" \
             -Dlog4j.configuration="file:$dir/log4j.properties" \
+            -Dlog4j2.configurationFile="$dir/log4j2.properties" \
             -cp "$KAFKA_LIBS/*" kafka.Kafka "$dir/server.properties" \
             </dev/null >>"$dir/stdout.log" 2>&1 &
     )

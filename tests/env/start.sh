@@ -21,16 +21,17 @@ kafka_start "$nodes"
 
 {
     for v in SLUICE_ENV_DIR PGPORT_TEST PGHOST_TEST PG_SOCKET_DIR PG_DATA PG_LOG PG_BIN \
-             PG_CONNINFO KAFKA_BOOTSTRAP KAFKA_LIBS KAFKA_NODES; do
+             PG_CLIENT_BIN PG_MAJOR PG_VERSION_NUM PG_CONNINFO KAFKA_BOOTSTRAP KAFKA_LIBS \
+             KAFKA_VERSION KAFKA_NODES; do
         printf 'export %s=%q\n' "$v" "${!v}"
     done
 } >"$SLUICE_ENV_DIR/env.sh"
 
 cat <<EOF
 sluice test environment is up in $SLUICE_ENV_DIR
-  PostgreSQL:  $PG_CONNINFO
-               (superuser: psql -h $PG_SOCKET_DIR -p $PGPORT_TEST -U postgres sluice_test)
-  Kafka:       $KAFKA_BOOTSTRAP  ($KAFKA_NODES node(s))
+  PostgreSQL:  $PG_CONNINFO  (server_version_num $PG_VERSION_NUM)
+               (superuser: $PG_CLIENT_BIN/psql -h $PG_SOCKET_DIR -p $PGPORT_TEST -U postgres sluice_test)
+  Kafka:       $KAFKA_BOOTSTRAP  ($KAFKA_NODES node(s), Kafka $KAFKA_VERSION)
   logs:        $PG_LOG, $SLUICE_ENV_DIR/kafka*/server.log
   variables:   . $SLUICE_ENV_DIR/env.sh
 Press Ctrl-C to stop and clean up.

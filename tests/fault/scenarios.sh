@@ -15,11 +15,11 @@ recovered() {
     wait_progress "$1" 180 || fail "V7: $1 did not catch up within 180 s after $2"
 }
 
-# fault_start PREFIX SLOT SEED [config lines...]: empty tables; sluice on SLOT
+# scenario_start PREFIX SLOT SEED [config lines...]: empty tables; sluice on SLOT
 # with topics PREFIX.* (config $W/PREFIX.conf, log $W/PREFIX.log); the
 # workload in rounds (workload_loop $W/PREFIX.running SEED); returns once
 # sluice streams it. Sets SLUICE_PID and WL_PID.
-fault_start() {
+scenario_start() {
     local prefix="$1" slot="$2" seed="$3"
     shift 3
     fresh_tables
@@ -87,7 +87,7 @@ fault_02_skip_rule() {
 # 2. PostgreSQL stopped with -m immediate and restarted (the slot may go back).
 fault_03_pg_immediate_restart() {
     local prefix=fpg slot=f_pg k
-    fault_start "$prefix" "$slot" 3
+    scenario_start "$prefix" "$slot" 3
     local pid=$SLUICE_PID
     for k in 1 2 3; do
         pg_restart immediate
@@ -112,7 +112,7 @@ leader_of() {
 # 3. A broker killed mid-transaction: the transaction coordinator, then a partition leader.
 fault_04_broker_kill() {
     local prefix=fbroker slot=f_broker
-    fault_start "$prefix" "$slot" 4
+    scenario_start "$prefix" "$slot" 4
     local pid=$SLUICE_PID
     local coord leader
     coord="$(coordinator_of "sluice-$slot")"
@@ -140,7 +140,7 @@ fault_04_broker_kill() {
 # coordinator broker frozen (SIGSTOP) past kafka.transaction.timeout.ms.
 fault_06_kafka_stall() {
     local prefix=fstall slot=f_stall
-    fault_start "$prefix" "$slot" 5 "kafka.transaction.timeout.ms = 10000"
+    scenario_start "$prefix" "$slot" 5 "kafka.transaction.timeout.ms = 10000"
     local pid=$SLUICE_PID
     local coord kpid
     coord="$(coordinator_of "sluice-$slot")"
@@ -167,7 +167,7 @@ fault_07_pg_link_stall() {
     wait_for -p "$proxy" 10 log_has "$W/proxy.out" '^ready' || { fail "tcpproxy did not start: $(cat "$W/proxy.out")"; return 1; }
     local before
     before="$(timeout_loops)"
-    fault_start "$prefix" "$slot" 6 \
+    scenario_start "$prefix" "$slot" 6 \
         "postgres.conninfo = host=127.0.0.1 port=$port dbname=sluice_test user=sluice password=sluice"
     local pid=$SLUICE_PID
     log "stalling the link to PostgreSQL for 15 s (wal_sender_timeout is 10 s)"
@@ -366,7 +366,7 @@ fault_12_verifier_catches_broken_builds() {
 # it instead of taking it for another instance (exit 8); then exactly once.
 fault_13_walsender_frozen() {
     local prefix=ffrozen slot=f_frozen logf="$W/ffrozen.log" ws
-    fault_start "$prefix" "$slot" 13 "postgres.receive_timeout_ms = 4000"
+    scenario_start "$prefix" "$slot" 13 "postgres.receive_timeout_ms = 4000"
     local pid=$SLUICE_PID
     ws="$(pg_psql -Atc "SELECT active_pid FROM pg_replication_slots WHERE slot_name = '$slot'")"
     [ -n "$ws" ] || { fail "no walsender holds $slot"; return 1; }

@@ -87,6 +87,9 @@ sluice_config() {
         echo "kafka.bootstrap.servers = $KAFKA_BOOTSTRAP"
         echo "checkpoint.idle.interval.ms = 500"
         echo "startup.timeout.ms = 20000"
+        # Exit 4/7 at the first failure at start, as the error tests expect
+        # (tests_deploy.sh tests the start-up retry).
+        echo "startup.retry.timeout.ms = 0"
         echo "snapshot.mode = never"
         for line in "$@"; do echo "$line"; done
     } > "$file"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Integration tests: sluice against a real PostgreSQL 15 and a real Kafka
-# broker (KRaft), both started here in a temp dir and removed at the end.
+# Integration tests: sluice against a real PostgreSQL (Debian's 15, or the
+# major SLUICE_PG_VERSION names) and a real Kafka broker (KRaft; 3.9.1 or
+# SLUICE_KAFKA_VERSION), both started here in a temp dir and removed at the end.
 #
 #   tests/it/run.sh [test_name...]     (default: all)
 #
@@ -24,6 +25,9 @@ harness_env_start it 1 || exit 1
 . "$HERE/tests.sh"
 . "$HERE/tests_ops.sh"
 . "$HERE/tests_snapshot.sh"
+. "$HERE/tests_deploy.sh"
+. "$HERE/tests_standby.sh"
+. "$HERE/tests_versions.sh"
 
 run_tests test_ "$@"
 summary

@@ -130,6 +130,11 @@ test_snapshot_then_stream_equal_under_writes() {
         fail "no progress line (rows, rate, time left) in the log"
     snap_check "$prefix" "$slot"
     grep -q ' 1 marked "last"' "$W/$prefix.verify" || fail "not exactly one snapshot row marked \"last\""
+    # Debezium 3.x's markers: one "first", one "last", and each table's first and last row
+    # marked (first_in_data_collection / last_in_data_collection) while 3 workers copy the
+    # tables' chunks in parallel; verify checks their order in every partition.
+    grep -q 'snapshot markers: 1 "first", 1 "last"; 4 of 4 tables with one first and one last' \
+        "$W/$prefix.verify" || fail "snapshot markers: $(grep 'snapshot markers' "$W/$prefix.verify")"
     snap_teardown "$slot"
 }
 

@@ -10,8 +10,8 @@
  *
  *   <topic without "P."> key=<key JSON|null> value=<value JSON|null>
  *
- * Values that change from run to run are replaced by "*": ts_ms, txId, lsn,
- * sequence, transaction ids. The replacement works on the JSON text sluice
+ * Values that change from run to run are replaced by "*": ts_ms, ts_us, ts_ns,
+ * txId, lsn, sequence, transaction ids. The replacement works on the JSON text sluice
  * wrote, so every other byte (numbers included) is printed as produced.
  * With schemas ({"schema":…,"payload":…}) the payload is printed, and the
  * schema on a line of its own each time it differs from the last one printed
@@ -23,7 +23,8 @@
  * metadata events included. A violation is printed and the exit status is 1.
  *
  * --check-schemas: every record must be {"schema","payload"} and the payload
- * must match the schema exactly (types, ranges, fields, optionality); each
+ * must match the schema exactly (types, ranges, fields, optionality), and so
+ * must every field's "default"; each
  * mismatch is printed to stderr and the exit status is 1.
  *
  * --format protobuf: the topics hold sluice's Protobuf records; each is
@@ -76,7 +77,7 @@ static size_t json_span(const char *s)
 static char *mask_fields(const char *text)
 {
     static const char *const names[] = {"\"ts_ms\":", "\"txId\":", "\"lsn\":", "\"sequence\":",
-                                        "\"id\":", "\"version\":"};
+                                        "\"id\":", "\"version\":", "\"ts_us\":", "\"ts_ns\":"};
     size_t len = strlen(text);
     char *out = malloc(len + 1);
     size_t o = 0;
@@ -163,6 +164,13 @@ static void check_struct(json_t *schema, json_t *v, const char *path)
         const char *name = json_string_value(json_object_get(f, "field"));
         char sub[1024];
         snprintf(sub, sizeof sub, "%s.%s", path, name ? name : "?");
+        /* A default must be a value of the field's own schema (a converter parses it so). */
+        json_t *def = json_object_get(f, "default");
+        if (def) {
+            char dsub[1100];
+            snprintf(dsub, sizeof dsub, "%s (default)", sub);
+            check_value(f, def, dsub);
+        }
         json_t *fv = json_object_get(v, name);
         if (!fv) {
             if (!json_is_true(json_object_get(f, "optional")))

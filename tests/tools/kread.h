@@ -97,6 +97,32 @@ typedef struct {
 } kread_t;
 
 /*
+ * Connection settings from the file SLUICE_TEST_KAFKA_CONFIG names, if set:
+ * librdkafka key=value lines (# comments), e.g. the security settings of a
+ * secured test cluster's administrator (tests/env/kafka_secure.sh).
+ */
+static inline void kread_conf_file(rd_kafka_conf_t *conf)
+{
+    const char *path = getenv("SLUICE_TEST_KAFKA_CONFIG");
+    if (!path || !*path)
+        return;
+    FILE *f = fopen(path, "r");
+    if (!f)
+        kread_die("%s: %s", path, strerror(errno));
+    char line[1024], e[512];
+    while (fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\r\n")] = '\0';
+        char *eq = strchr(line, '=');
+        if (line[0] == '#' || !eq)
+            continue;
+        *eq = '\0';
+        if (rd_kafka_conf_set(conf, line, eq + 1, e, sizeof e) != RD_KAFKA_CONF_OK)
+            kread_die("%s: %s", path, e);
+    }
+    fclose(f);
+}
+
+/*
  * Returns a read_committed consumer of bootstrap. fetch_wait_ms > 0 sets
  * fetch.wait.max.ms (kcount times arrivals and wants them at once); 0 keeps
  * librdkafka's default. Free with kread_close.
@@ -116,6 +142,7 @@ static inline kread_t *kread_open(const char *bootstrap, int fetch_wait_ms)
         rd_kafka_conf_set(conf, "fetch.max.bytes", "52428800", e, sizeof e) ||
         (fetch_wait_ms > 0 && rd_kafka_conf_set(conf, "fetch.wait.max.ms", wait, e, sizeof e)))
         kread_die("consumer configuration: %s", e);
+    kread_conf_file(conf);
     kread_t *kr = calloc(1, sizeof *kr);
     if (!kr)
         kread_die("out of memory");

@@ -118,7 +118,9 @@ static void pbj_float_text(strbuf_t *out, double v, bool single)
 
 static void pbj_float(strbuf_t *out, double v, bool single)
 {
-    if (isnan(v))
+    if (v == 0 && signbit(v))
+        strbuf_puts(out, "-0.0"); /* as json.c: "-0" would read back as the integer 0 */
+    else if (isnan(v))
         strbuf_puts(out, "\"NaN\"");
     else if (isinf(v))
         strbuf_puts(out, v > 0 ? "\"Infinity\"" : "\"-Infinity\"");
@@ -184,6 +186,16 @@ static bool pbj_value(strbuf_t *out, const Sluice__Value *v, const pbj_options_t
     case SLUICE__VALUE__KIND_DATE_DAYS: pbj_i64(out, v->date_days); return true;
     case SLUICE__VALUE__KIND_TIME_MICROS: pbj_i64(out, v->time_micros); return true;
     case SLUICE__VALUE__KIND_TIMESTAMP_MICROS: pbj_i64(out, v->timestamp_micros); return true;
+    case SLUICE__VALUE__KIND_INTERVAL_MICROS: pbj_i64(out, v->interval_micros); return true;
+    case SLUICE__VALUE__KIND_SCALED_DECIMAL: {
+        const Sluice__ScaledDecimal *d = v->scaled_decimal;
+        if (d->variable_scale)
+            strbuf_appendf(out, "{\"scale\":%d,\"value\":", (int) d->scale);
+        json_append_base64(out, d->unscaled.data, d->unscaled.len);
+        if (d->variable_scale)
+            strbuf_putc(out, '}');
+        return true;
+    }
     case SLUICE__VALUE__KIND_ARRAY_VALUE:
         strbuf_putc(out, '[');
         for (size_t i = 0; i < v->array_value->n_elements; i++) {
@@ -261,14 +273,24 @@ static bool pbj_change_event(strbuf_t *out, const Sluice__ChangeEvent *ev, const
     pbj_string(out, s->db);
     strbuf_appendf(out, ",\"sequence\":\"[\\\"%" PRIu64 "\\\",\\\"%" PRIu64 "\\\"]\"", s->commit_lsn,
                    s->lsn);
-    if (s->schema && *s->schema) {
-        strbuf_puts(out, ",\"schema\":");
-        pbj_string(out, s->schema);
-        strbuf_puts(out, ",\"table\":");
-        pbj_string(out, s->table);
-    }
+    strbuf_puts(out, ",\"ts_us\":");
+    pbj_i64(out, s->ts_us);
+    strbuf_puts(out, ",\"ts_ns\":");
+    pbj_i64(out, s->ts_ns);
+    strbuf_puts(out, ",\"schema\":");
+    pbj_string(out, s->schema);
+    strbuf_puts(out, ",\"table\":");
+    pbj_string(out, s->table);
     strbuf_appendf(out, ",\"txId\":%" PRIu32 ",\"lsn\":%" PRIu64 ",\"xmin\":null}", s->tx_id,
                    s->lsn);
+    if (ev->transaction) {
+        strbuf_puts(out, ",\"transaction\":{\"id\":");
+        pbj_string(out, ev->transaction->id);
+        strbuf_appendf(out, ",\"total_order\":%" PRIu64 ",\"data_collection_order\":%" PRIu64 "}",
+                       ev->transaction->total_order, ev->transaction->data_collection_order);
+    } else {
+        strbuf_puts(out, ",\"transaction\":null");
+    }
     if (ev->message) {
         strbuf_puts(out, ",\"message\":{\"prefix\":");
         pbj_string(out, ev->message->prefix);
@@ -278,12 +300,10 @@ static bool pbj_change_event(strbuf_t *out, const Sluice__ChangeEvent *ev, const
     }
     strbuf_appendf(out, ",\"op\":\"%c\",\"ts_ms\":", pbj_op_letters[ev->op]);
     pbj_i64(out, ev->ts_ms);
-    if (ev->transaction) {
-        strbuf_puts(out, ",\"transaction\":{\"id\":");
-        pbj_string(out, ev->transaction->id);
-        strbuf_appendf(out, ",\"total_order\":%" PRIu64 ",\"data_collection_order\":%" PRIu64 "}",
-                       ev->transaction->total_order, ev->transaction->data_collection_order);
-    }
+    strbuf_puts(out, ",\"ts_us\":");
+    pbj_i64(out, ev->ts_us);
+    strbuf_puts(out, ",\"ts_ns\":");
+    pbj_i64(out, ev->ts_ns);
     strbuf_putc(out, '}');
     return true;
 }

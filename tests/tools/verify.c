@@ -243,7 +243,13 @@ typedef struct {
     uint32_t last_seq;
     char last_op;
     char *last_key;
+    long snap_rows;      /* snapshot rows since the table's last reset (truncate) */
+    bool snap_last_seen; /* one of them was marked its table's (or the snapshot's) last */
 } part_state_t;
+
+/* Debezium 3.x's snapshot markers, counted per table (topic) and in all. */
+static long marks_first_all, marks_last_all;
+static long marks_first[MAX_TOPICS], marks_last[MAX_TOPICS], snap_rows[MAX_TOPICS];
 
 #define MAX_PARTS 256
 static part_state_t parts_state[MAX_TOPICS][MAX_PARTS];
@@ -337,6 +343,29 @@ static void on_event(const rd_kafka_message_t *m, int t)
         snapshot_events++;
         if (!strcmp(snap, "last"))
             snapshot_last++;
+        /* Markers: a table's first row comes before its others, its last after them, in
+         * every partition (until a reset truncate starts the table again). */
+        if (op[0] == 't') {
+            for (int p = 0; p < MAX_PARTS; p++)
+                parts_state[t][p].snap_rows = 0, parts_state[t][p].snap_last_seen = false;
+        } else {
+            bool first = !strcmp(snap, "first") || !strcmp(snap, "first_in_data_collection");
+            bool last = !strcmp(snap, "last") || !strcmp(snap, "last_in_data_collection");
+            marks_first_all += !strcmp(snap, "first");
+            marks_last_all += !strcmp(snap, "last");
+            marks_first[t] += first;
+            marks_last[t] += last;
+            snap_rows[t]++;
+            if (first && ps->snap_rows > 0)
+                violation("%s[%d]@%" PRId64 ": snapshot row marked \"%s\" after %ld rows of its "
+                          "table",
+                          rd_kafka_topic_name(m->rkt), m->partition, m->offset, snap, ps->snap_rows);
+            if (ps->snap_last_seen)
+                violation("%s[%d]@%" PRId64 ": snapshot row after its table's last",
+                          rd_kafka_topic_name(m->rkt), m->partition, m->offset);
+            ps->snap_rows++;
+            ps->snap_last_seen = last;
+        }
         if (lsn < ps->last_lsn)
             violation("V4 %s[%d]@%" PRId64 ": snapshot LSN " LSN_FMT " after " LSN_FMT,
                       rd_kafka_topic_name(m->rkt), m->partition, m->offset, LSN_ARGS(lsn),
@@ -639,6 +668,20 @@ static int cmd_check(void)
            "slot at " LSN_FMT "\n",
            records, events, snapshot_events, snapshot_last, tombstones, complete, ledger_txns, ledger_changes,
            nckpts, LSN_ARGS(slot));
+    if (snapshot_events) {
+        int marked = 0, with_rows = 0;
+        for (int t = 0; t < ntopics && t < MAX_TOPICS; t++) {
+            if (!snap_rows[t])
+                continue;
+            with_rows++;
+            /* One first and one last marker; a one-row table's row is marked once. */
+            marked += snap_rows[t] == 1 ? marks_first[t] + marks_last[t] == 1
+                                        : marks_first[t] == 1 && marks_last[t] == 1;
+        }
+        printf("verify: snapshot markers: %ld \"first\", %ld \"last\"; %d of %d tables with "
+               "one first and one last row marked\n",
+               marks_first_all, marks_last_all, marked, with_rows);
+    }
     if (opt_live)
         printf("verify: live read: %ld transactions visible in some partitions so far\n", live_partial);
     if (violations) {

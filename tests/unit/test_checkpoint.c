@@ -191,6 +191,36 @@ START_TEST(test_refuses_system_id_longer_than_fits)
 }
 END_TEST
 
+/* The timeline (issue 16, failover) is optional: absent in older records, written when known. */
+START_TEST(test_timeline_round_trip_and_refusals)
+{
+    checkpoint_t cp = sample(), back;
+    char err[256];
+    cp.timeline = 7;
+    strbuf_t out = STRBUF_INIT;
+    checkpoint_to_json(&cp, "s", &out);
+    ck_assert_ptr_nonnull(strstr(out.data, ",\"system_id\":\"7301234567890123456\",\"timeline\":7,"));
+    ck_assert(from_json(out.data, &back, err, sizeof err));
+    ck_assert_uint_eq(back.timeline, 7);
+    strbuf_free(&out);
+    cp.timeline = 0; /* unknown: not written, read back as 0 */
+    checkpoint_to_json(&cp, "s", &out);
+    ck_assert_ptr_null(strstr(out.data, "timeline"));
+    ck_assert(from_json(out.data, &back, err, sizeof err));
+    ck_assert_uint_eq(back.timeline, 0);
+    strbuf_free(&out);
+    assert_refused("{\"commit_lsn\":\"0/1\",\"end_lsn\":\"0/2\",\"xid\":1,\"seq\":2,"
+                   "\"commit_ts_us\":3,\"system_id\":\"9\",\"timeline\":0}",
+                   "timeline");
+    assert_refused("{\"commit_lsn\":\"0/1\",\"end_lsn\":\"0/2\",\"xid\":1,\"seq\":2,"
+                   "\"commit_ts_us\":3,\"system_id\":\"9\",\"timeline\":\"2\"}",
+                   "timeline");
+    assert_refused("{\"commit_lsn\":\"0/1\",\"end_lsn\":\"0/2\",\"xid\":1,\"seq\":2,"
+                   "\"commit_ts_us\":3,\"system_id\":\"9\",\"timeline\":4294967296}",
+                   "timeline");
+}
+END_TEST
+
 START_TEST(test_refuses_end_lsn_before_commit_lsn)
 {
     assert_refused("{\"commit_lsn\":\"1/0\",\"end_lsn\":\"0/FFFFFFFF\"," GOOD_REST "}",
@@ -246,6 +276,7 @@ static Suite *checkpoint_suite(void)
     tcase_add_test(tc, test_refuses_missing_or_mistyped_fields);
     tcase_add_test(tc, test_refuses_xid_outside_32_bits);
     tcase_add_test(tc, test_refuses_system_id_longer_than_fits);
+    tcase_add_test(tc, test_timeline_round_trip_and_refusals);
     tcase_add_test(tc, test_refuses_end_lsn_before_commit_lsn);
     tcase_add_test(tc, test_lsn_parse_reads_postgres_text_form);
     tcase_add_test(tc, test_lsn_parse_refuses_anything_else);

@@ -85,6 +85,9 @@ START_TEST(test_init_sets_documented_defaults)
     ck_assert_int_eq(cfg.log_level, LOG_INFO);
     ck_assert(!cfg.log_json);
     ck_assert_uint_eq(cfg.nkafka, 0);
+    ck_assert(!cfg.standby);
+    ck_assert_int_eq(cfg.standby_poll_interval_ms, 1000);
+    ck_assert_int_eq(cfg.standby_takeover_timeout_ms, 15000);
 }
 END_TEST
 
@@ -187,6 +190,21 @@ START_TEST(test_receive_timeout_is_0_or_at_least_a_second)
     ck_assert(config_set(&cfg, "postgres.receive_timeout_ms", "0", "-o", err, sizeof err));
     ck_assert_msg(config_finish(&cfg, err, sizeof err), "%s", err);
     ck_assert_int_eq(cfg.receive_timeout_ms, 0);
+}
+END_TEST
+
+START_TEST(test_standby_takeover_timeout_is_at_least_three_polls)
+{
+    ck_assert(load("postgres.conninfo = dbname=x\nkafka.bootstrap.servers = a:1\n"
+                   "standby = on\nstandby.poll.interval.ms = 2000\n"
+                   "standby.takeover.timeout.ms = 5000\n"));
+    ck_assert(cfg.standby);
+    ck_assert(!config_finish(&cfg, err, sizeof err));
+    ck_assert_ptr_nonnull(strstr(err, "\"standby.takeover.timeout.ms\" = 5000"));
+    ck_assert_ptr_nonnull(strstr(err, "\"standby.poll.interval.ms\" (2000)"));
+    ck_assert(config_set(&cfg, "standby.takeover.timeout.ms", "6000", "-o", err, sizeof err));
+    ck_assert_msg(config_finish(&cfg, err, sizeof err), "%s", err);
+    ck_assert_int_eq(cfg.standby_takeover_timeout_ms, 6000);
 }
 END_TEST
 
@@ -503,6 +521,7 @@ static Suite *config_suite(void)
     tcase_add_test(tc, test_unknown_kafka_setting_names_file_line_and_key);
     tcase_add_test(tc, test_bad_kafka_value_names_file_line_and_librdkafka_reason);
     tcase_add_test(tc, test_receive_timeout_is_0_or_at_least_a_second);
+    tcase_add_test(tc, test_standby_takeover_timeout_is_at_least_three_polls);
     tcase_add_test(tc, test_missing_conninfo_is_reported_by_finish);
     tcase_add_test(tc, test_empty_conninfo_counts_as_missing);
     tcase_add_test(tc, test_missing_bootstrap_servers_is_reported_by_finish);

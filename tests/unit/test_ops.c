@@ -217,6 +217,36 @@ START_TEST(test_health_reasons)
 }
 END_TEST
 
+/* A standby is healthy (200, for liveness and readiness) while it watches the
+ * lease, 503 once it has not seen it for longer than it said; its role is a gauge. */
+START_TEST(test_standby_health_and_role)
+{
+    strbuf_t b = STRBUF_INIT;
+    metrics_set_state(MSTATE_STANDBY, "standby: the lease of slot \"s\" is held by backend 7");
+    metrics_standby_seen(60000);
+    ck_assert_int_eq(metrics_health(&b), 200);
+    ck_assert_str_eq(b.data, "standby: the lease of slot \"s\" is held by backend 7");
+    char *t = render();
+    ck_assert_double_eq(sample(t, "sluice_role{role=\"standby\"}"), 1);
+    ck_assert_double_eq(sample(t, "sluice_role{role=\"active\"}"), 0);
+    ck_assert_double_eq(sample(t, "sluice_state{state=\"standby\"}"), 1);
+    ck_assert_double_eq(sample(t, "sluice_healthy"), 1);
+    free(t);
+    strbuf_reset(&b);
+    metrics_standby_seen(0); /* seen now, stale at once */
+    usleep(2000);
+    ck_assert_int_eq(metrics_health(&b), 503);
+    ck_assert(strncmp(b.data, "standby, but the lease was last seen", 36) == 0);
+    metrics_takeover();
+    metrics_set_state(MSTATE_STARTING, "taking over the slot");
+    t = render();
+    ck_assert_double_eq(sample(t, "sluice_role{role=\"active\"}"), 1);
+    ck_assert_double_eq(sample(t, "sluice_takeovers_total"), 1);
+    free(t);
+    strbuf_free(&b);
+}
+END_TEST
+
 START_TEST(test_rdkafka_statistics_are_parsed)
 {
     const char *json =
@@ -261,6 +291,7 @@ static Suite *ops_suite(void)
     tcase_add_test(tm, test_metrics_render_counters_histogram_and_state);
     tcase_add_test(tm, test_metrics_lag_from_wal_end_and_oldest_unconfirmed);
     tcase_add_test(tm, test_health_reasons);
+    tcase_add_test(tm, test_standby_health_and_role);
     tcase_add_test(tm, test_rdkafka_statistics_are_parsed);
     suite_add_tcase(s, tm);
     return s;

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "sluice/base/jsonstr.h"
 #include "sluice/encode/pgtext.h"
 
 #define S(lit) (lit), (sizeof(lit) - 1)
@@ -221,6 +222,154 @@ START_TEST(test_record_fields_follow_record_out)
 }
 END_TEST
 
+
+/* The unscaled value of text at scale, as hex bytes ("" when refused). */
+static const char *unscaled(const char *text, int32_t scale)
+{
+    static char hex[512];
+    strbuf_t b = STRBUF_INIT;
+    hex[0] = '\0';
+    if (pgtext_decimal_unscaled(text, strlen(text), scale, &b)) {
+        for (size_t i = 0; i < b.len && 2 * i + 2 < sizeof hex; i++)
+            snprintf(hex + 2 * i, 3, "%02x", (uint8_t) b.data[i]);
+        if (b.len == 0)
+            strcpy(hex, "(empty)");
+    }
+    strbuf_free(&b);
+    return hex;
+}
+
+/* Expected bytes from Java: new BigDecimal(text).setScale(scale).unscaledValue().toByteArray(). */
+START_TEST(test_decimal_unscaled_matches_javas_biginteger_bytes)
+{
+    ck_assert_str_eq(unscaled("0", 0), "00");
+    ck_assert_str_eq(unscaled("0", 2), "00");
+    ck_assert_str_eq(unscaled("1.50", 2), "0096");
+    ck_assert_str_eq(unscaled("-1.50", 2), "ff6a");
+    ck_assert_str_eq(unscaled("127", 0), "7f");
+    ck_assert_str_eq(unscaled("128", 0), "0080");
+    ck_assert_str_eq(unscaled("-128", 0), "80");
+    ck_assert_str_eq(unscaled("-129", 0), "ff7f");
+    ck_assert_str_eq(unscaled("255", 0), "00ff");
+    ck_assert_str_eq(unscaled("256", 0), "0100");
+    ck_assert_str_eq(unscaled("-256", 0), "ff00");
+    ck_assert_str_eq(unscaled("-0.01", 2), "ff");
+    ck_assert_str_eq(unscaled("12300", -2), "7b");
+    ck_assert_str_eq(unscaled("1.5", 3), "05dc");
+    ck_assert_str_eq(unscaled("-92233720368547758.08", 2), "8000000000000000");
+    ck_assert_str_eq(unscaled("92233720368547758.07", 2), "7fffffffffffffff");
+    ck_assert_str_eq(unscaled("-12345678901234567890.123456789012345678901", 21),
+                     "dbb824bb6677687ac940a4441bf18993cb");
+    ck_assert_str_eq(unscaled("99999999999999999999999999999999999999", 0),
+                     "4b3b4ca85a86c47a098a223fffffffff");
+    /* Not exact at the scale, or not a plain decimal: refused. */
+    ck_assert_str_eq(unscaled("1.55", 1), "");
+    ck_assert_str_eq(unscaled("12345", -2), "");
+    ck_assert_str_eq(unscaled("NaN", 0), "");
+    ck_assert_str_eq(unscaled("1e5", 0), "");
+    ck_assert_str_eq(unscaled("1.", 0), "");
+    ck_assert_str_eq(unscaled("", 0), "");
+}
+END_TEST
+
+/* 1000 digits and a fraction: the limbs leave the stack; Java's bytes, in base64. */
+START_TEST(test_decimal_unscaled_of_a_thousand_digits)
+{
+    strbuf_t text = STRBUF_INIT, b = STRBUF_INIT, b64 = STRBUF_INIT;
+    strbuf_putc(&text, '-');
+    for (int i = 0; i < 1000; i++)
+        strbuf_putc(&text, (char) ('1' + i % 9));
+    strbuf_puts(&text, ".5");
+    ck_assert(pgtext_decimal_unscaled(text.data, text.len, 1, &b));
+    json_append_base64(&b64, (const uint8_t *) b.data, b.len);
+    ck_assert_str_eq(
+        b64.data,
+        "\"+01EReSC9TZKFnY1zSQFykADxAl3k5rEdkiwNpj12nP/jYrsDIWHH9WHhZLIYOP7vknJLlI8CTlUEyeCIRG6lRZbe6sROXvYXllHuoOouWobWRl65DAQGKt0KNXpDaeP+0IV/gUEUUhbjMsLHzM+0Ru4DN5IAO/J/C1/CdAgoclmzip8P1dKBgmRhAFWvVvZ2w0HRtD6yMf5OCCRRqfnIHpw4Uh1YYYUiZfarzls1xCGrBdIceLFBq3k5iIk5OAKPY0IIDmf5Df/un9UvzpuCge7yQNb+S9kWT9GTwP+iBI2ciSoh7MeruQHVdGuMAZXkHMfjuVHN+AbCvQrUqL3QkDCOGculoyeoWrUfIMTXxxZM4m8odGdhSbTYWso+ff46AM44CL6ldXMhdz4Yq/AilTOdvr7aPCzjOPWp6wI38OF3ZLac1G099Iy0pgCiAv1AxDNy7scJ/2kwtOrvHChhTN3nAQzWIveH+7uYE2yxYhNZqfv10C7OQEApRIzNiMf50kHWn4H2cA/MFpEhWP7GDcUkFMsG8bGNDP4tG5K270=\"");
+    ck_assert_int_eq(pgtext_decimal_scale(text.data, text.len), 1);
+    ck_assert_int_eq(pgtext_decimal_scale("7", 1), 0);
+    ck_assert_int_eq(pgtext_decimal_scale("0.10", 4), 2);
+    strbuf_free(&text);
+    strbuf_free(&b);
+    strbuf_free(&b64);
+}
+END_TEST
+
+static const char *dbl(double v, bool single)
+{
+    static char buf[64];
+    pgtext_format_double(v, single, buf);
+    return buf;
+}
+
+/* PostgreSQL's float8out / float4out with extra_float_digits = 1 (what pgoutput sends). */
+START_TEST(test_format_double_writes_postgresqls_shortest_digits)
+{
+    ck_assert_str_eq(dbl(0.1, false), "0.1");
+    ck_assert_str_eq(dbl(1e15, false), "1e+15");
+    ck_assert_str_eq(dbl(123456789012345.0, false), "123456789012345");
+    ck_assert_str_eq(dbl(0.0001, false), "0.0001");
+    ck_assert_str_eq(dbl(0.00001, false), "1e-05");
+    ck_assert_str_eq(dbl(-1.2345678901234567e19, false), "-1.2345678901234567e+19");
+    ck_assert_str_eq(dbl(2.2250738585072014e-308, false), "2.2250738585072014e-308");
+    ck_assert_str_eq(dbl(5e-324, false), "5e-324");
+    ck_assert_str_eq(dbl(12345.6789, false), "12345.6789");
+    ck_assert_str_eq(dbl(0, false), "0");
+    ck_assert_str_eq(dbl((double) 3.4028235e+38f, true), "3.4028235e+38");
+    ck_assert_str_eq(dbl(100000.0, true), "100000");
+    ck_assert_str_eq(dbl(1000000.0, true), "1e+06");
+}
+END_TEST
+
+static int64_t interval_us(const char *text, bool *ok, bool *saturated)
+{
+    int64_t us = 0;
+    *ok = pgtext_interval_micros(text, strlen(text), &us, saturated);
+    return us;
+}
+
+/* Debezium's MicroDuration: a month is 30.4375 days (2629800 s). */
+START_TEST(test_interval_micros_counts_months_as_debezium)
+{
+    bool ok, sat;
+    ck_assert_int_eq(interval_us("PT0S", &ok, &sat), 0);
+    ck_assert(ok && !sat);
+    ck_assert_int_eq(interval_us("P1Y2M-3DT4H5M6.789S", &ok, &sat), INT64_C(36572706789000));
+    ck_assert(ok);
+    ck_assert_int_eq(interval_us("P1M", &ok, &sat), INT64_C(2629800000000));
+    ck_assert_int_eq(interval_us("P1D", &ok, &sat), INT64_C(86400000000));
+    ck_assert_int_eq(interval_us("PT-0.5S", &ok, &sat), -500000);
+    ck_assert_int_eq(interval_us("P-1DT-2H", &ok, &sat), -INT64_C(93600000000));
+    ck_assert_int_eq(interval_us("PT1.000001S", &ok, &sat), 1000001);
+    ck_assert_int_eq(interval_us("P-178000000Y", &ok, &sat), INT64_MIN);
+    ck_assert(ok && sat);
+    ck_assert_int_eq(interval_us("P178000000Y", &ok, &sat), INT64_MAX);
+    ck_assert(ok && sat);
+    interval_us("1 day", &ok, &sat);
+    ck_assert(!ok);
+    interval_us("P", &ok, &sat);
+    ck_assert(!ok);
+    interval_us("P1DT", &ok, &sat);
+    ck_assert(ok); /* a "T" with nothing after it adds nothing */
+    interval_us("P1H", &ok, &sat);
+    ck_assert(!ok);
+    interval_us("P1D2Y", &ok, &sat);
+    ck_assert(!ok);
+}
+END_TEST
+
+START_TEST(test_timestamptz_year_is_astronomical)
+{
+    int64_t y;
+    ck_assert(pgtext_timestamptz_year("2024-05-01 12:00:00+00", 22, &y));
+    ck_assert_int_eq(y, 2024);
+    ck_assert(pgtext_timestamptz_year("0044-03-15 12:00:00+00 BC", 25, &y));
+    ck_assert_int_eq(y, -43);
+    ck_assert(pgtext_timestamptz_year("10000-01-01 00:00:00+00", 23, &y));
+    ck_assert_int_eq(y, 10000);
+    ck_assert(!pgtext_timestamptz_year("infinity", 8, &y));
+}
+END_TEST
+
 static Suite *pgtext_suite(void)
 {
     Suite *s = suite_create("pgtext");
@@ -233,6 +382,11 @@ static Suite *pgtext_suite(void)
     tcase_add_test(tc, test_timetz_iso_keeps_the_offset);
     tcase_add_test(tc, test_array_items_follow_array_out);
     tcase_add_test(tc, test_record_fields_follow_record_out);
+    tcase_add_test(tc, test_decimal_unscaled_matches_javas_biginteger_bytes);
+    tcase_add_test(tc, test_decimal_unscaled_of_a_thousand_digits);
+    tcase_add_test(tc, test_format_double_writes_postgresqls_shortest_digits);
+    tcase_add_test(tc, test_interval_micros_counts_months_as_debezium);
+    tcase_add_test(tc, test_timestamptz_year_is_astronomical);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -123,7 +123,7 @@ static change_event_t event(event_op_t op, const relcache_entry_t *rel)
                          .rel = rel,
                          .lsn = 0x1932610,
                          .txn = &txn,
-                         .now_ms = INT64_C(1700000000999)};
+                         .now_us = INT64_C(1700000000999000)};
     return ev;
 }
 
@@ -378,16 +378,16 @@ START_TEST(test_values_take_their_typed_cases)
     v = both_text(PGTYPE_DATE, "0044-03-15 BC");
     ck_assert_int_eq(v->kind_case, SLUICE__VALUE__KIND_DATE_DAYS);
     ck_assert_int_eq(v->date_days, -735160);
-    v = both_text(PGTYPE_DATE, "-infinity");
-    ck_assert_int_eq(v->date_days, INT32_MIN);
+    v = both_text(PGTYPE_DATE, "-infinity"); /* infinity.handling.mode = clamp: 0001-01-01 */
+    ck_assert_int_eq(v->date_days, -719162);
     v = both_text(PGTYPE_TIME, "24:00:00");
     ck_assert_int_eq(v->kind_case, SLUICE__VALUE__KIND_TIME_MICROS);
-    ck_assert(v->time_micros == INT64_C(86400000000));
+    ck_assert(v->time_micros == INT64_C(86399999999));
     v = both_text(PGTYPE_TIMESTAMP, "2024-05-01 12:34:56.789");
     ck_assert_int_eq(v->kind_case, SLUICE__VALUE__KIND_TIMESTAMP_MICROS);
     ck_assert(v->timestamp_micros == INT64_C(1714566896789000));
     v = both_text(PGTYPE_TIMESTAMP, "infinity");
-    ck_assert(v->timestamp_micros == INT64_MAX);
+    ck_assert(v->timestamp_micros == INT64_C(253402300799000000));
     v = both_text(PGTYPE_TIMESTAMPTZ, "0044-03-15 00:00:00+00 BC");
     ck_assert_int_eq(v->kind_case, SLUICE__VALUE__KIND_TEXT_VALUE);
     ck_assert_str_eq(v->text_value, "-0043-03-15T00:00:00Z");
@@ -404,10 +404,86 @@ START_TEST(test_values_take_their_typed_cases)
     v = both_text(1007, "[0:2]={7,8,9}");
     ck_assert_int_eq(v->kind_case, SLUICE__VALUE__KIND_TEXT_VALUE);
     ck_assert_str_eq(v->text_value, "[0:2]={7,8,9}");
-    v = both_text(PGTYPE_TIMESTAMP, "294276-12-31 23:59:59.999999");
-    ck_assert_str_eq(v->text_value, "294276-12-31 23:59:59.999999");
+    v = both_text(PGTYPE_TIMESTAMP, "294276-12-31 23:59:59.999999"); /* past int64 µs */
+    ck_assert(v->timestamp_micros == INT64_MAX);
     v = both_text(PGTYPE_INT4, "12a");
     ck_assert_str_eq(v->text_value, "12a");
+}
+END_TEST
+
+
+/* numeric(p,s)'s typmod: ((p << 16) | s) + 4. */
+#define NUMERIC_TYPMOD(p, s) ((((p) << 16) | ((s) & 0x7ff)) + 4)
+
+/*
+ * Every value form of the configuration (decimal, interval, infinity, year
+ * range, float specials), each over the whole type table and decimals with
+ * declared scales: the Protobuf record still decodes to the JSON encoder's
+ * bytes, so both formats carry the same value in every mode.
+ */
+START_TEST(test_every_value_form_decodes_to_the_json_encoders_bytes)
+{
+    static const value_forms_t modes[] = {
+        {.decimal = DECIMAL_PRECISE, .interval = INTERVAL_NUMERIC},
+        {.decimal = DECIMAL_DOUBLE, .float_special = FLOAT_SPECIAL_NULL},
+        {.infinity = INFINITY_EXTREME, .year_range = YEAR_RANGE_CLAMP},
+        {.infinity = INFINITY_NULL, .year_range = YEAR_RANGE_NULL, .float_special = FLOAT_SPECIAL_STRING},
+    };
+    for (size_t m = 0; m < sizeof modes / sizeof modes[0]; m++) {
+        encoder_options_t opts = {.server_name = "pg1", .db_name = "shop", .forms = modes[m]};
+        make_encoders(&opts);
+        for (size_t i = 0; i < sizeof type_cases / sizeof type_cases[0]; i++)
+            both_text(type_cases[i].oid, type_cases[i].text);
+        static const struct {
+            int32_t typmod;
+            uint32_t oid;
+            const char *text;
+        } declared[] = {
+            {NUMERIC_TYPMOD(5, 2), PGTYPE_NUMERIC, "-1.50"},
+            {NUMERIC_TYPMOD(5, 2), PGTYPE_NUMERIC, "NaN"},
+            {NUMERIC_TYPMOD(38, 0), PGTYPE_NUMERIC, "99999999999999999999999999999999999999"},
+            {NUMERIC_TYPMOD(5, -2), PGTYPE_NUMERIC, "12300"},
+            {NUMERIC_TYPMOD(3, 5), PGTYPE_NUMERIC, "0.00123"},
+            {NUMERIC_TYPMOD(5, 2), 1231, "{1.50,NULL,-0.01}"},
+        };
+        for (size_t i = 0; i < sizeof declared / sizeof declared[0]; i++) {
+            uint32_t oid = declared[i].oid;
+            relcache_entry_t *rel = put_typed_relation(&oid, 1, NULL);
+            rel->columns[0].typmod = declared[i].typmod;
+            pgo_value_t val = {.kind = PGO_VALUE_TEXT,
+                               .len = (uint32_t) strlen(declared[i].text),
+                               .data = declared[i].text};
+            pgo_tuple_t tuple = {.ncols = 1, .values = &val};
+            change_event_t ev = event(OP_CREATE, rel);
+            ev.after = &tuple;
+            assert_same_event(&ev, NULL);
+        }
+    }
+}
+END_TEST
+
+/* decimal.handling.mode = precise: Connect's Decimal as a ScaledDecimal; intervals as µs. */
+START_TEST(test_precise_decimals_and_numeric_intervals_take_their_cases)
+{
+    encoder_options_t opts = {.server_name = "pg1",
+                              .db_name = "shop",
+                              .forms = {.decimal = DECIMAL_PRECISE, .interval = INTERVAL_NUMERIC}};
+    make_encoders(&opts);
+    const Sluice__Value *v = both_text(PGTYPE_NUMERIC, "-1.50");
+    ck_assert_int_eq(v->kind_case, SLUICE__VALUE__KIND_SCALED_DECIMAL);
+    ck_assert(v->scaled_decimal->variable_scale);
+    ck_assert_int_eq(v->scaled_decimal->scale, 2);
+    ck_assert_uint_eq(v->scaled_decimal->unscaled.len, 2); /* -150: ff 6a, as Java's BigInteger */
+    ck_assert_uint_eq(v->scaled_decimal->unscaled.data[0], 0xff);
+    ck_assert_uint_eq(v->scaled_decimal->unscaled.data[1], 0x6a);
+    v = both_text(PGTYPE_MONEY, "$1,234.56");
+    ck_assert(!v->scaled_decimal->variable_scale);
+    ck_assert_int_eq(v->scaled_decimal->scale, 2);
+    v = both_text(PGTYPE_NUMERIC, "NaN");
+    ck_assert_int_eq(v->kind_case, SLUICE__VALUE__KIND_NULL_VALUE);
+    v = both_text(PGTYPE_INTERVAL, "P1M");
+    ck_assert_int_eq(v->kind_case, SLUICE__VALUE__KIND_INTERVAL_MICROS);
+    ck_assert(v->interval_micros == INT64_C(2629800000000));
 }
 END_TEST
 
@@ -537,7 +613,7 @@ START_TEST(test_message_and_transaction_events_decode_to_the_json_encoders_bytes
     change_event_t ev = {.op = OP_MESSAGE,
                          .lsn = 0x1932610,
                          .txn = &txn,
-                         .now_ms = 5,
+                         .now_us = 5000,
                          .msg_prefix = "sluice-test",
                          .msg_content = "a\0b",
                          .msg_len = 3,
@@ -886,6 +962,8 @@ static Suite *protobuf_suite(void)
     tcase_add_test(ty, test_every_type_form_decodes_to_the_json_encoders_bytes);
     tcase_add_test(ty, test_registered_types_decode_to_the_json_encoders_bytes);
     tcase_add_test(ty, test_values_take_their_typed_cases);
+    tcase_add_test(ty, test_every_value_form_decodes_to_the_json_encoders_bytes);
+    tcase_add_test(ty, test_precise_decimals_and_numeric_intervals_take_their_cases);
     tcase_add_test(ty, test_null_binary_and_unchanged_toast_values);
     suite_add_tcase(s, ty);
 

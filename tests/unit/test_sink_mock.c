@@ -9,6 +9,7 @@
  *   fatal          → SINK_FATAL (rebuild the producer)
  *   fenced         → SINK_FENCED (exit, confirm nothing)
  *   permanent data → SINK_DATA (stop with the reason, no retry loop)
+ *   refused        → SINK_DATA with sink_refused (an ACL missing: the message names it)
  * Only SINK_OK lets the pipeline confirm an LSN (test_pipeline.c shows that).
  *
  * The mock cluster of librdkafka 2.0.2 neither fences a second producer nor
@@ -31,7 +32,7 @@
 #include "sluice/kafka/sink.h"
 
 /* Kafka protocol ApiKeys (the mock API takes the numbers). */
-enum { API_PRODUCE = 0, API_END_TXN = 26 };
+enum { API_PRODUCE = 0, API_INIT_PRODUCER_ID = 22, API_ADD_PARTITIONS_TO_TXN = 24, API_END_TXN = 26 };
 
 #define TOPIC "mock.public.t"
 
@@ -45,10 +46,10 @@ typedef struct {
 static atomic_int stop_flag;
 
 /*
- * A sink on a fresh one-broker mock cluster, transactions initialised;
- * message_timeout_ms (kafka.message.timeout.ms) unless NULL.
+ * A sink on a fresh one-broker mock cluster, its topics created, transactions
+ * not yet initialised; message_timeout_ms (kafka.message.timeout.ms) unless NULL.
  */
-static fixture_t *fixture_with(const char *message_timeout_ms)
+static fixture_t *fixture_uninit(const char *message_timeout_ms)
 {
     fixture_t *f = calloc(1, sizeof *f);
     ck_assert_ptr_nonnull(f);
@@ -75,6 +76,13 @@ static fixture_t *fixture_with(const char *message_timeout_ms)
     ck_assert_ptr_nonnull(f->mc);
     rd_kafka_mock_topic_create(f->mc, TOPIC, 3, 1);
     rd_kafka_mock_topic_create(f->mc, f->cfg.checkpoint_topic, 1, 1);
+    return f;
+}
+
+/* fixture_uninit, transactions initialised. */
+static fixture_t *fixture_with(const char *message_timeout_ms)
+{
+    fixture_t *f = fixture_uninit(message_timeout_ms);
     sink_status_t st = sink_init_transactions(f->sink, 10000, f->err, sizeof f->err);
     ck_assert_msg(st == SINK_OK, "init_transactions: %s", f->err);
     return f;
@@ -173,10 +181,15 @@ START_TEST(test_record_too_large_for_broker_is_data_error)
     fixture_t *f = fixture_new();
     rd_kafka_mock_push_request_errors(f->mc, API_PRODUCE, 1, RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE);
     ck_assert_status(one_txn(f, 100), SINK_DATA, f);
+    ck_assert(!sink_refused(f->sink)); /* data, not a refusal: exit 9, not 7 */
     ck_assert_status(txn_until_ok(f), SINK_OK, f);
     fixture_free(f);
 }
 END_TEST
+
+/* Refusals: SINK_DATA that sink_refused tells apart, the message naming the ACL to add. */
+#define ck_assert_names(f, text) \
+    ck_assert_msg(strstr((f)->err, (text)) != NULL, "\"%s\" not in: %s", (text), (f)->err)
 
 START_TEST(test_unauthorized_produce_is_data_error)
 {
@@ -184,6 +197,52 @@ START_TEST(test_unauthorized_produce_is_data_error)
     rd_kafka_mock_push_request_errors(f->mc, API_PRODUCE, 1,
                                       RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED);
     ck_assert_status(one_txn(f, 100), SINK_DATA, f);
+    ck_assert(sink_refused(f->sink));
+    /* (The refused request may carry the data topic's batch or the checkpoint's.) */
+    ck_assert_names(f, "Write on topic \"mock.");
+    ck_assert_names(f, "(TOPIC_AUTHORIZATION_FAILED)");
+    ck_assert_names(f, "--operation Write --topic mock. --resource-pattern-type prefixed");
+    fixture_free(f);
+}
+END_TEST
+
+/* The coordinator refuses to add the transaction's partitions: aborted, refused. */
+START_TEST(test_unauthorized_add_partitions_is_refused)
+{
+    fixture_t *f = fixture_new();
+    rd_kafka_mock_push_request_errors(f->mc, API_ADD_PARTITIONS_TO_TXN, 1,
+                                      RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED);
+    ck_assert_status(one_txn(f, 100), SINK_DATA, f);
+    ck_assert(sink_refused(f->sink));
+    ck_assert(!sink_in_transaction(f->sink));
+    ck_assert_names(f, "Write on the topics of this transaction (\"mock.*\")");
+    fixture_free(f);
+}
+END_TEST
+
+/* No Write on the transactional id: init_transactions is refused at once, not retried. */
+START_TEST(test_unauthorized_transactional_id_at_init_is_refused)
+{
+    fixture_t *f = fixture_uninit(NULL);
+    rd_kafka_mock_push_request_errors(f->mc, API_INIT_PRODUCER_ID, 1,
+                                      RD_KAFKA_RESP_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
+    ck_assert_status(sink_init_transactions(f->sink, 10000, f->err, sizeof f->err), SINK_DATA, f);
+    ck_assert(sink_refused(f->sink));
+    ck_assert_names(f, "Write on transactional id \"sluice-sluice\"");
+    ck_assert_names(f, "--operation Write --transactional-id sluice-sluice");
+    fixture_free(f);
+}
+END_TEST
+
+/* The same refusal at the commit (an ACL removed while running). */
+START_TEST(test_unauthorized_transactional_id_at_commit_is_refused)
+{
+    fixture_t *f = fixture_new();
+    rd_kafka_mock_push_request_errors(f->mc, API_END_TXN, 1,
+                                      RD_KAFKA_RESP_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
+    ck_assert_status(one_txn(f, 100), SINK_DATA, f);
+    ck_assert(sink_refused(f->sink));
+    ck_assert_names(f, "Write on transactional id \"sluice-sluice\"");
     fixture_free(f);
 }
 END_TEST
@@ -288,6 +347,9 @@ static Suite *sink_mock_suite(void)
     tcase_add_test(tc, test_failed_produce_aborts_and_producer_stays_usable);
     tcase_add_test(tc, test_record_too_large_for_broker_is_data_error);
     tcase_add_test(tc, test_unauthorized_produce_is_data_error);
+    tcase_add_test(tc, test_unauthorized_add_partitions_is_refused);
+    tcase_add_test(tc, test_unauthorized_transactional_id_at_init_is_refused);
+    tcase_add_test(tc, test_unauthorized_transactional_id_at_commit_is_refused);
     tcase_add_test(tc, test_record_over_message_max_bytes_is_data_error);
     tcase_add_test(tc, test_fenced_at_endtxn_is_fenced);
     tcase_add_test(tc, test_stale_epoch_at_produce_is_never_ok);

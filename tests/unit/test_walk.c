@@ -6,8 +6,9 @@
  * the two real writers' bytes; this pins the contract between.
  *
  * Trace tokens: null, true/false, int(<digits>=<value>), f64(<digits>) or
- * f32(..) (nan, inf, -inf for the specials), num(<decimal>), bytes(<count>),
- * date(<days>), time(<us>), ts(<us>), iso(<text>), '<text>' for a string,
+ * f32(..) (nan, inf, -inf for the specials), num(<decimal>), dec(<hex>@<scale>)
+ * or vdec(<hex>@<scale>) (precise decimals, fixed or variable scale), bytes(<count>),
+ * date(<days>), time(<us>), ts(<us>), ival(<us>), iso(<text>), '<text>' for a string,
  * [ , ] for arrays, {name:..,name:..} for composites.
  */
 #include <check.h>
@@ -78,6 +79,15 @@ static void rec_numeric(void *ctx, void *slot, const char *decimal, size_t len)
     tok(ctx, slot, "num(%.*s)", (int) len, decimal);
 }
 
+static void rec_decimal(void *ctx, void *slot, const uint8_t *unscaled, size_t n, int32_t scale,
+                        bool variable_scale)
+{
+    char hex[256] = "";
+    for (size_t i = 0; i < n && 2 * i + 2 < sizeof hex; i++)
+        snprintf(hex + 2 * i, 3, "%02x", unscaled[i]);
+    tok(ctx, slot, "%s(%s@%d)", variable_scale ? "vdec" : "dec", hex, (int) scale);
+}
+
 static bool rec_bytea(void *ctx, void *slot, const char *hex, size_t len)
 {
     uint8_t bytes[64];
@@ -93,7 +103,10 @@ static bool rec_temporal(void *ctx, void *slot, pgtype_form_t form, int64_t v)
     recorder_t *r = ctx;
     if (r->refuse)
         return false;
-    const char *w = form == PGTYPE_FORM_DATE ? "date" : form == PGTYPE_FORM_TIME ? "time" : "ts";
+    const char *w = form == PGTYPE_FORM_DATE        ? "date"
+                    : form == PGTYPE_FORM_TIME      ? "time"
+                    : form == PGTYPE_FORM_INTERVAL ? "ival"
+                                                    : "ts";
     tok(r, slot, "%s(%lld)", w, (long long) v);
     return true;
 }
@@ -178,6 +191,7 @@ static const walk_writer_t recorder = {
     .integer = rec_integer,
     .floating = rec_floating,
     .numeric = rec_numeric,
+    .decimal = rec_decimal,
     .bytea = rec_bytea,
     .temporal = rec_temporal,
     .iso = rec_iso,
@@ -195,13 +209,24 @@ static const walk_writer_t recorder = {
 static recorder_t rec;
 static walk_t walker;
 static pgtype_registry_t *reg;
+static int32_t typmod = -1;  /* the column's, for the next walk */
+static bool nullable = true; /* the column's, for the next walk */
 
 static void setup(void)
 {
     rec = (recorder_t) {.trace = STRBUF_INIT, .next_slot = 0};
     strbuf_reserve(&rec.trace, 1); /* a trace is a string even before its first token */
-    walk_init(&walker, &recorder, &rec);
+    walk_init(&walker, &recorder, &rec, NULL, false);
     reg = pgtype_registry_new();
+    typmod = -1;
+    nullable = true;
+}
+
+/* The walker again, with these value forms (schemaless). */
+static void use_forms(value_forms_t f)
+{
+    walk_free(&walker);
+    walk_init(&walker, &recorder, &rec, &f, false);
 }
 
 static void teardown(void)
@@ -216,7 +241,7 @@ static const char *walk(const pgtype_t *type, const char *text)
 {
     strbuf_reset(&rec.trace);
     rec.next_slot = 0;
-    walk_text(&walker, (void *) 100, type, text, strlen(text));
+    walk_text(&walker, (void *) 100, type, typmod, nullable, text, strlen(text));
     return rec.trace.data;
 }
 
@@ -274,7 +299,7 @@ START_TEST(test_scalars_are_read_by_their_form)
     ck_assert_str_eq(walk_oid(PGTYPE_TIMESTAMPTZ, "2024-05-01 12:00:00.5+00"),
                      "iso(2024-05-01T12:00:00.5Z)");
     ck_assert_str_eq(walk_oid(PGTYPE_TIMETZ, "12:00:00+02"), "iso(12:00:00+02:00)");
-    ck_assert_str_eq(walk_oid(PGTYPE_TIMESTAMPTZ, "infinity"), "'infinity'");
+    ck_assert_str_eq(walk_oid(PGTYPE_TIMESTAMPTZ, "infinity"), "iso(9999-12-31T23:59:59Z)");
     ck_assert_str_eq(walk_oid(PGTYPE_UUID, "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"),
                      "'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'");
     ck_assert_str_eq(walk(pgtype_unknown(), "{1,2}"), "'{1,2}'");
@@ -424,6 +449,169 @@ START_TEST(test_values_nested_past_the_depth_limit_are_text)
 }
 END_TEST
 
+
+/* ±infinity and 24:00:00, by infinity.handling.mode (clamp is the default). */
+START_TEST(test_infinity_modes)
+{
+    ck_assert_str_eq(walk_oid(PGTYPE_DATE, "infinity"), "date(2932896)");
+    ck_assert_str_eq(walk_oid(PGTYPE_DATE, "-infinity"), "date(-719162)");
+    ck_assert_str_eq(walk_oid(PGTYPE_TIMESTAMP, "infinity"), "ts(253402300799000000)");
+    ck_assert_str_eq(walk_oid(PGTYPE_TIMESTAMP, "-infinity"), "ts(-62135596800000000)");
+    ck_assert_str_eq(walk_oid(PGTYPE_TIMESTAMPTZ, "-infinity"), "iso(0001-01-01T00:00:00Z)");
+    ck_assert_str_eq(walk_oid(PGTYPE_TIME, "24:00:00"), "time(86399999999)");
+    ck_assert_str_eq(walk_oid(PGTYPE_TIMETZ, "24:00:00+02"), "iso(23:59:59.999999+02:00)");
+    ck_assert_str_eq(walk_oid(1182, "{infinity,2024-05-01}"), "[date(2932896),date(19844)]");
+
+    use_forms((value_forms_t) {.infinity = INFINITY_EXTREME});
+    ck_assert_str_eq(walk_oid(PGTYPE_DATE, "infinity"), "date(2147483647)");
+    ck_assert_str_eq(walk_oid(PGTYPE_DATE, "-infinity"), "date(-2147483648)");
+    ck_assert_str_eq(walk_oid(PGTYPE_TIMESTAMP, "infinity"), "ts(9223372036854775807)");
+    ck_assert_str_eq(walk_oid(PGTYPE_TIMESTAMP, "-infinity"), "ts(-9223372036854775808)");
+    ck_assert_str_eq(walk_oid(PGTYPE_TIMESTAMPTZ, "infinity"), "'infinity'");
+    ck_assert_str_eq(walk_oid(PGTYPE_TIME, "24:00:00"), "time(86400000000)");
+    ck_assert_str_eq(walk_oid(PGTYPE_TIMETZ, "24:00:00+02"), "iso(24:00:00+02:00)");
+
+    use_forms((value_forms_t) {.infinity = INFINITY_NULL});
+    ck_assert_str_eq(walk_oid(PGTYPE_DATE, "infinity"), "null");
+    ck_assert_str_eq(walk_oid(PGTYPE_TIMESTAMPTZ, "-infinity"), "null");
+    ck_assert_str_eq(walk_oid(PGTYPE_TIME, "24:00:00"), "null");
+    ck_assert_str_eq(walk_oid(PGTYPE_TIMETZ, "24:00:00-05"), "null");
+    ck_assert_str_eq(walk_oid(PGTYPE_TIME, "23:59:59"), "time(86399000000)");
+    /* A value that must not be null is clamped. */
+    nullable = false;
+    ck_assert_str_eq(walk_oid(PGTYPE_DATE, "infinity"), "date(2932896)");
+    ck_assert_str_eq(walk_oid(PGTYPE_TIME, "24:00:00"), "time(86399999999)");
+    /* Array elements may always be null. */
+    ck_assert_str_eq(walk_oid(1182, "{infinity,2024-05-01}"), "[null,date(19844)]");
+}
+END_TEST
+
+/* Finite years before 1 or after 9999, by year.range.handling.mode (keep is the default). */
+START_TEST(test_year_range_modes)
+{
+    ck_assert_str_eq(walk_oid(PGTYPE_DATE, "0044-03-15 BC"), "date(-735160)");
+    ck_assert_str_eq(walk_oid(PGTYPE_DATE, "10000-01-01"), "date(2932897)");
+    ck_assert_str_eq(walk_oid(PGTYPE_TIMESTAMPTZ, "10000-01-01 00:00:00+00"),
+                     "iso(+10000-01-01T00:00:00Z)");
+    /* Past int64 microseconds (294247-01-10 04:00:54.775808 on): int64's maximum. */
+    ck_assert_str_eq(walk_oid(PGTYPE_TIMESTAMP, "294270-01-01 00:00:00"),
+                     "ts(9223372036854775807)");
+    ck_assert_str_eq(walk_oid(PGTYPE_DATE, "9999-12-31"), "date(2932896)");
+    ck_assert_str_eq(walk_oid(PGTYPE_DATE, "0001-01-01"), "date(-719162)");
+
+    use_forms((value_forms_t) {.year_range = YEAR_RANGE_CLAMP});
+    ck_assert_str_eq(walk_oid(PGTYPE_DATE, "0044-03-15 BC"), "date(-719162)");
+    ck_assert_str_eq(walk_oid(PGTYPE_DATE, "10000-01-01"), "date(2932896)");
+    ck_assert_str_eq(walk_oid(PGTYPE_TIMESTAMP, "0001-12-31 23:59:59 BC"),
+                     "ts(-62135596800000000)");
+    ck_assert_str_eq(walk_oid(PGTYPE_TIMESTAMP, "294270-01-01 00:00:00"),
+                     "ts(253402300799000000)");
+    ck_assert_str_eq(walk_oid(PGTYPE_TIMESTAMPTZ, "0001-01-01 00:00:00+00 BC"),
+                     "iso(0001-01-01T00:00:00Z)");
+    ck_assert_str_eq(walk_oid(PGTYPE_TIMESTAMPTZ, "9999-12-31 23:59:59.999999+00"),
+                     "iso(9999-12-31T23:59:59.999999Z)");
+    /* infinity is infinity.handling.mode's: still clamped by default, not by this mode. */
+    ck_assert_str_eq(walk_oid(PGTYPE_DATE, "infinity"), "date(2932896)");
+
+    use_forms((value_forms_t) {.year_range = YEAR_RANGE_NULL});
+    ck_assert_str_eq(walk_oid(PGTYPE_DATE, "0044-03-15 BC"), "null");
+    ck_assert_str_eq(walk_oid(PGTYPE_TIMESTAMPTZ, "10000-01-01 00:00:00+00"), "null");
+    ck_assert_str_eq(walk_oid(PGTYPE_DATE, "2024-05-01"), "date(19844)");
+    nullable = false;
+    ck_assert_str_eq(walk_oid(PGTYPE_DATE, "0044-03-15 BC"), "date(-719162)");
+}
+END_TEST
+
+/* NaN and ±Infinity by float.special.handling.mode: string (the writer's own form) or null. */
+START_TEST(test_float_special_modes)
+{
+    use_forms((value_forms_t) {.float_special = FLOAT_SPECIAL_STRING});
+    ck_assert_str_eq(walk_oid(PGTYPE_FLOAT8, "NaN"), "f64(nan)");
+    use_forms((value_forms_t) {.float_special = FLOAT_SPECIAL_NULL});
+    ck_assert_str_eq(walk_oid(PGTYPE_FLOAT8, "NaN"), "null");
+    ck_assert_str_eq(walk_oid(PGTYPE_FLOAT4, "-Infinity"), "null");
+    ck_assert_str_eq(walk_oid(PGTYPE_FLOAT8, "-0"), "f64(-0)");
+    nullable = false;
+    ck_assert_str_eq(walk_oid(PGTYPE_FLOAT8, "Infinity"), "f64(inf)");
+    /* Unset (AUTO): null with schemas, string without. */
+    walk_free(&walker);
+    walk_init(&walker, &recorder, &rec, NULL, true);
+    nullable = true;
+    ck_assert_str_eq(walk_oid(PGTYPE_FLOAT8, "NaN"), "null");
+}
+END_TEST
+
+/* numeric(p,s)'s typmod: ((p << 16) | s) + 4. */
+#define NUMERIC_TYPMOD(p, s) ((((p) << 16) | ((s) & 0x7ff)) + 4)
+
+/* decimal.handling.mode: string (default), double, precise (Connect's Decimal). */
+START_TEST(test_decimal_modes)
+{
+    ck_assert_str_eq(walk_oid(PGTYPE_NUMERIC, "1.50"), "num(1.50)");
+
+    use_forms((value_forms_t) {.decimal = DECIMAL_DOUBLE});
+    ck_assert_str_eq(walk_oid(PGTYPE_NUMERIC, "12345.6789"), "f64(12345.6789)");
+    ck_assert_str_eq(walk_oid(PGTYPE_NUMERIC, "-12345678901234567890.123456789012345678901"),
+                     "f64(-1.2345678901234567e+19)");
+    ck_assert_str_eq(walk_oid(PGTYPE_NUMERIC, "NaN"), "f64(nan)");
+    ck_assert_str_eq(walk_oid(PGTYPE_MONEY, "-$1,234.56"), "f64(-1234.56)");
+    {
+        /* Past double's range: infinity, then float.special.handling.mode. */
+        strbuf_t big = STRBUF_INIT;
+        strbuf_putc(&big, '1');
+        for (int i = 0; i < 400; i++)
+            strbuf_putc(&big, '0');
+        ck_assert_str_eq(walk_oid(PGTYPE_NUMERIC, big.data), "f64(inf)");
+        strbuf_free(&big);
+    }
+
+    use_forms((value_forms_t) {.decimal = DECIMAL_PRECISE});
+    typmod = NUMERIC_TYPMOD(5, 2);
+    ck_assert_str_eq(walk_oid(PGTYPE_NUMERIC, "1.50"), "dec(0096@2)");
+    ck_assert_str_eq(walk_oid(PGTYPE_NUMERIC, "-1.50"), "dec(ff6a@2)");
+    ck_assert_str_eq(walk_oid(1231, "{1.50,NULL,-0.01}"), "[dec(0096@2),null,dec(ff@2)]");
+    ck_assert_str_eq(walk_oid(PGTYPE_NUMERIC, "NaN"), "null");
+    typmod = NUMERIC_TYPMOD(5, -2);
+    ck_assert_str_eq(walk_oid(PGTYPE_NUMERIC, "12300"), "dec(7b@-2)");
+    typmod = -1;
+    ck_assert_str_eq(walk_oid(PGTYPE_NUMERIC, "0.10"), "vdec(0a@2)");
+    ck_assert_str_eq(walk_oid(PGTYPE_NUMERIC, "-128"), "vdec(80@0)");
+    ck_assert_str_eq(walk_oid(PGTYPE_MONEY, "$1,234.56"), "dec(01e240@2)");
+    ck_assert_str_eq(walk_oid(PGTYPE_NUMERIC, "Infinity"), "null");
+    /* No Decimal holds NaN: a NOT NULL column gets 0 (and a warning in the log). */
+    nullable = false;
+    ck_assert_str_eq(walk_oid(PGTYPE_NUMERIC, "NaN"), "vdec(00@0)");
+    typmod = NUMERIC_TYPMOD(5, 2);
+    ck_assert_str_eq(walk_oid(PGTYPE_NUMERIC, "NaN"), "dec(00@2)");
+    nullable = true;
+    typmod = -1;
+
+    /* A domain over numeric(10,3) carries the typmod the column does not. */
+    pgtype_t *dom = pgtype_new_alias(90001, pgtype_builtin(PGTYPE_NUMERIC));
+    dom->typmod = NUMERIC_TYPMOD(10, 3);
+    const pgtype_t *d = pgtype_registry_put(reg, dom);
+    ck_assert_str_eq(walk(d, "1.500"), "dec(05dc@3)");
+    /* A composite's field carries its own typmod. */
+    const char *names[] = {"amount"};
+    const pgtype_t *types[] = {pgtype_builtin(PGTYPE_NUMERIC)};
+    pgtype_t *c = pgtype_new_composite(90002, "public.c", 1);
+    c->field_names[0] = xstrdup(names[0]);
+    c->field_types[0] = types[0];
+    c->field_typmods[0] = NUMERIC_TYPMOD(8, 1);
+    ck_assert_str_eq(walk(pgtype_registry_put(reg, c), "(12.5)"), "{amount:dec(7d@1)}");
+}
+END_TEST
+
+START_TEST(test_interval_modes)
+{
+    ck_assert_str_eq(walk_oid(PGTYPE_INTERVAL, "P1Y2M-3DT4H5M6.789S"), "'P1Y2M-3DT4H5M6.789S'");
+    use_forms((value_forms_t) {.interval = INTERVAL_NUMERIC});
+    ck_assert_str_eq(walk_oid(PGTYPE_INTERVAL, "P1Y2M-3DT4H5M6.789S"), "ival(36572706789000)");
+    ck_assert_str_eq(walk_oid(1187, "{PT1S,NULL}"), "[ival(1000000),null]");
+    ck_assert_str_eq(walk_oid(PGTYPE_INTERVAL, "1 day"), "'1 day'");
+}
+END_TEST
+
 static Suite *walk_suite(void)
 {
     Suite *s = suite_create("walk");
@@ -437,6 +625,11 @@ static Suite *walk_suite(void)
     tcase_add_test(tc, test_values_land_in_the_slots_the_writer_gave);
     tcase_add_test(tc, test_malformed_text_is_rolled_back_to_the_text);
     tcase_add_test(tc, test_values_nested_past_the_depth_limit_are_text);
+    tcase_add_test(tc, test_infinity_modes);
+    tcase_add_test(tc, test_year_range_modes);
+    tcase_add_test(tc, test_float_special_modes);
+    tcase_add_test(tc, test_decimal_modes);
+    tcase_add_test(tc, test_interval_modes);
     suite_add_tcase(s, tc);
     return s;
 }

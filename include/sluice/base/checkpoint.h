@@ -14,6 +14,9 @@
  *               a BEGIN whose final LSN is <= this is skipped whole
  *   end_lsn     where streaming resumes, and what PostgreSQL is told to flush
  *   seq         ordinal of the Kafka transaction (also the sluice.batch header)
+ *   timeline    (optional) the server's timeline when end_lsn was read: after a
+ *               failover, end_lsn must lie within the new server's history
+ *               (absent in checkpoints of sluice before 0.3)
  *   snapshot    (optional) where the initial snapshot stands, snapshot.h's JSON:
  *               {"state":"running|done","epoch":1,"consistent_point":"0/16B3780",
  *                "tables":[{"table":"public.a","oid":16384,"state":"done",
@@ -34,6 +37,7 @@ typedef struct {
     int64_t commit_ts_us;
     uint64_t seq;
     char system_id[32];
+    uint32_t timeline; /* 0: not recorded */
     /*
      * JSON text of the "snapshot" member, or NULL. checkpoint_from_json
      * allocates it and checkpoint_clear frees it; copies of a checkpoint_t

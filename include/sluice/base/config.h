@@ -30,12 +30,66 @@ typedef enum {
     SNAPSHOT_MODE_INITIAL_ONLY /* copy them once, then stop */
 } snapshot_mode_t;
 
+/*
+ * How values without a single obvious form are written (docs/output.md, "Type
+ * mapping"): Debezium's handling modes, and what sluice writes for PostgreSQL
+ * values that have no Kafka Connect / Java equivalent. The encoders get a
+ * copy (encode.h).
+ */
+typedef enum {
+    DECIMAL_STRING = 0, /* exact decimal string (default) */
+    DECIMAL_PRECISE,    /* Connect Decimal / io.debezium.data.VariableScaleDecimal */
+    DECIMAL_DOUBLE      /* the nearest double */
+} decimal_mode_t;
+
+typedef enum {
+    INTERVAL_STRING = 0, /* ISO-8601 duration string (default) */
+    INTERVAL_NUMERIC     /* io.debezium.time.MicroDuration: int64 microseconds */
+} interval_mode_t;
+
+/* date/timestamp/timestamptz ±infinity and time/timetz 24:00:00 */
+typedef enum {
+    INFINITY_CLAMP = 0, /* 9999-12-31 23:59:59 / 0001-01-01, 23:59:59.999999 (default) */
+    INFINITY_EXTREME,   /* INT32/INT64 extremes, "infinity" strings, 86400000000 µs */
+    INFINITY_NULL       /* null (a NOT NULL column under json.schemas: clamp) */
+} infinity_mode_t;
+
+/* finite dates and timestamps before year 1 or after year 9999 */
+typedef enum {
+    YEAR_RANGE_KEEP = 0, /* exact (default) */
+    YEAR_RANGE_CLAMP,    /* into 0001-01-01 .. 9999-12-31 23:59:59 */
+    YEAR_RANGE_NULL      /* null (a NOT NULL column under json.schemas: clamp) */
+} year_range_mode_t;
+
+/* real / double precision NaN, Infinity, -Infinity (and numeric's with decimal.handling.mode = double) */
+typedef enum {
+    FLOAT_SPECIAL_AUTO = 0, /* unset: null with json.schemas, string otherwise (config_finish) */
+    FLOAT_SPECIAL_STRING,   /* "NaN", "Infinity", "-Infinity" */
+    FLOAT_SPECIAL_NULL      /* null (a NOT NULL column under json.schemas: the string) */
+} float_special_mode_t;
+
+typedef struct {
+    decimal_mode_t decimal;
+    interval_mode_t interval;
+    infinity_mode_t infinity;
+    year_range_mode_t year_range;
+    float_special_mode_t float_special;
+    bool numeric_json_number; /* numeric.json.number: numeric and money as JSON numbers */
+} value_forms_t;
+/* postgres.origin: which changes to stream by where they were made (PostgreSQL 16+ for none). */
+typedef enum {
+    ORIGIN_ANY = 0, /* every change, also those a logical replication subscription applied */
+    ORIGIN_NONE     /* only changes made on this server (pgoutput's origin = none) */
+} origin_filter_t;
+
 typedef struct {
     /* PostgreSQL */
     char *pg_conninfo;
     char *slot;
     char *publication;
     bool create_slot;
+    bool slot_failover;     /* postgres.slot.failover: a failover slot (PostgreSQL 17+) */
+    origin_filter_t origin; /* postgres.origin */
     int status_interval_ms;
     int receive_timeout_ms;
     /* output */
@@ -44,7 +98,7 @@ typedef struct {
     output_format_t format;
     bool tombstones;
     char *toast_placeholder;
-    bool numeric_json_number;  /* numeric.json.number: numeric and money as JSON numbers */
+    value_forms_t forms;       /* decimal.handling.mode, …: the forms of special values */
     bool json_schemas;         /* json.schemas: Kafka Connect {"schema","payload"} */
     bool transaction_metadata; /* transaction.metadata: BEGIN/END topic, "transaction" block */
     int topic_partitions;
@@ -55,6 +109,7 @@ typedef struct {
     long long commit_max_bytes;
     long long queue_max_bytes;
     int kafka_startup_timeout_ms;
+    int startup_retry_timeout_ms; /* PostgreSQL or Kafka unreachable at start: retried this long */
     int idle_checkpoint_ms;
     /* initial snapshot */
     snapshot_mode_t snapshot_mode;
@@ -62,6 +117,10 @@ typedef struct {
     long long snapshot_chunk_bytes;
     int snapshot_commit_interval_ms;
     int snapshot_progress_interval_ms;
+    /* hot standby */
+    bool standby;
+    int standby_poll_interval_ms;
+    int standby_takeover_timeout_ms;
     /* operations */
     log_level_t log_level;
     bool log_json;

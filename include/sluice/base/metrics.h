@@ -28,12 +28,16 @@ typedef struct {
     _Atomic uint64_t idle_checkpoints;
 } pipeline_counters_t;
 
-/* What the supervision loop (main.c) is doing; /healthz is 200 only while streaming. */
+/*
+ * What the supervision loop (core/supervisor.c) is doing; /healthz is 200
+ * while streaming, and while a standby watches the lease (metrics_standby_seen).
+ */
 typedef enum {
     MSTATE_STARTING = 0, /* preflight, fencing, reading the checkpoint */
     MSTATE_STREAMING,    /* a replication session runs */
     MSTATE_RECOVERING,   /* a peer failed; retrying with backoff */
     MSTATE_STOPPING,     /* a stop was requested */
+    MSTATE_STANDBY,      /* standby mode: another instance holds the slot's lease */
 } metrics_state_t;
 
 /* Error classes counted in sluice_errors_total{class=…}. */
@@ -57,6 +61,14 @@ void metrics_set_identity(const char *slot, const char *publication, const char 
 /* reason (copied, may be NULL) is shown by /healthz while not streaming. */
 void metrics_set_state(metrics_state_t st, const char *reason);
 void metrics_error(metrics_error_t cls);
+/*
+ * A standby just looked at the slot's lease successfully: /healthz stays 200
+ * for stale_ms unless it looks again (a standby that cannot reach PostgreSQL
+ * cannot take over, and says so).
+ */
+void metrics_standby_seen(int stale_ms);
+/* This instance took the slot over from another one (sluice_takeovers_total). */
+void metrics_takeover(void);
 /*
  * The pipeline's counters and the session's queue, read by the HTTP thread;
  * NULL unbinds. Unbind before freeing them (the call waits for a reader in

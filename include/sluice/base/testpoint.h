@@ -5,11 +5,16 @@
  * the third time it passes the point "after_commit", so a test can crash
  * sluice exactly between two steps of the exactly-once protocol (for
  * example after the Kafka commit and before the LSN is confirmed). Unset,
- * a test point costs one branch. Points:
+ * a test point costs one branch. Up to four points, comma-separated, each
+ * name[:n[:KILL|STOP|TERM]]: STOP freezes the process there (a test sends
+ * SIGCONT), TERM asks for the graceful stop there, as a signal at exactly
+ * that moment would. Points:
  *   mid_txn        after producing a change, inside a source transaction
  *   before_commit  after the checkpoint record is produced, before commit
  *   after_commit   after the Kafka commit, before the LSN is handed to the reader
  *   after_confirm  after a new flush LSN was sent to PostgreSQL
+ *   recheck_slot   fenced without holding the slot, before the preflight
+ *                  that comes before fencing again
  */
 #ifndef SLUICE_TESTPOINT_H
 #define SLUICE_TESTPOINT_H

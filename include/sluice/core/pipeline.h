@@ -71,6 +71,7 @@ typedef struct {
     checkpoint_t *ckpt; /* in: committed checkpoint; out: the last one committed */
     const char *system_id;
     atomic_int *stop;
+    uint32_t timeline; /* the server's timeline, recorded in every checkpoint */
     pipeline_stats_t *stats;
     /*
      * After a snapshot whose tables were copied later than where streaming

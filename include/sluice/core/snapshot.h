@@ -65,6 +65,7 @@ typedef struct {
     snapshot_progress_t *progress; /* in/out: what is done; running cleared when all is */
     sluice_lsn_t resume_lsn;       /* where streaming will start: the checkpoints' end_lsn */
     const char *system_id;
+    uint32_t timeline; /* the server's timeline, recorded in every checkpoint */
     const char *db_name;
     const char *snapshot_name;     /* the exported snapshot, kept alive by the caller */
     sluice_lsn_t consistent_point; /* its LSN */

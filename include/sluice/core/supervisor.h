@@ -14,14 +14,21 @@
  *     a table copy was asked for                     next session at once (copies first)
  *     stopped, fenced by another instance, bad data  exit
  *
+ *   In standby mode (standby = true) the preflight hands over to the slot's
+ *   lease (pg/lease.h): wait until this instance holds it, taking it from a
+ *   holder that stopped renewing it, then fence; an instance fenced by
+ *   another one lets go of everything and waits again instead of exiting.
+ *
  * Owns: the Kafka sink (the producer that fences older instances and reads
- * the checkpoint), the checkpoint itself between sessions, each session's
+ * the checkpoint), the standby lease, the checkpoint itself between sessions, each session's
  * replication connection, queue, encoder and snapshot filter, the pipeline's
  * counters (bound to the metrics), and the retry loop with its backoff
  * (500 ms doubling to 30 s, reset by every Kafka commit).
  *
  * At start every failure is logged once and ends the run with the documented
- * exit code (common.h, enum sluice_exit). Once streaming (or copying), a lost
+ * exit code (common.h, enum sluice_exit), except that a PostgreSQL or Kafka
+ * that cannot be reached yet is tried again, with backoff, until
+ * startup.retry.timeout.ms after the start. Once streaming (or copying), a lost
  * PostgreSQL or Kafka is retried with backoff for ever; only a fenced
  * producer, a slot that disagrees with the checkpoint, or data Kafka cannot
  * take end the run.

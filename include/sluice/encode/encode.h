@@ -55,7 +55,7 @@ typedef struct {
     const pgo_tuple_t *after;    /* NULL for deletes and truncates */
     sluice_lsn_t lsn;            /* WAL position of this change */
     const source_txn_t *txn;
-    int64_t now_ms;              /* processing time, the envelope's ts_ms */
+    int64_t now_us;              /* processing time (Unix epoch, µs): the envelope's ts_ms/us/ns */
     /* OP_MESSAGE only */
     const char *msg_prefix;
     const char *msg_content;
@@ -63,9 +63,12 @@ typedef struct {
     bool msg_transactional;
     const txn_order_t *order; /* NULL: no "transaction" block */
     /*
-     * source.snapshot: NULL writes "true" for OP_READ and "false" otherwise;
-     * the snapshot sets "last" on its very last row and "true" on the
-     * truncate that resets a table before it is copied again.
+     * source.snapshot: NULL writes "true" for OP_READ and "false" otherwise.
+     * The snapshot marks rows as Debezium 3.x does: "first" (the first row of
+     * the whole snapshot), "first_in_data_collection" and
+     * "last_in_data_collection" (a table's first and last row), "last" (the
+     * very last row), and "true" on the truncate that resets a table before
+     * it is copied again.
      */
     const char *snapshot;
 } change_event_t;
@@ -85,7 +88,7 @@ typedef struct {
     const char *server_name;      /* topic.prefix: the "name" in the source block */
     const char *db_name;          /* database the slot decodes */
     const char *toast_placeholder; /* written for unchanged TOASTed values we cannot fill */
-    bool numeric_as_number;        /* JSON only: numeric and money as JSON numbers (exact digits) */
+    value_forms_t forms;           /* decimal.handling.mode, …: config.h (zero: the defaults) */
     bool schemas;                  /* JSON only: Kafka Connect JSON with schemas: {"schema":…,"payload":…} */
     bool transaction_block;        /* events carry a "transaction" block */
 } encoder_options_t;

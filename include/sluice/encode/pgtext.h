@@ -33,6 +33,28 @@ bool pgtext_money_decimal(const char *s, size_t len, char *buf, size_t cap, size
 /* Appends the decimal digits of v to buf (at least 41 bytes); returns the length. */
 size_t pgtext_format_int128(__int128 v, char *buf);
 
+/*
+ * numeric's text "-12.340" (no exponent, no NaN) as Kafka Connect's Decimal
+ * holds it: the unscaled value at `scale` (12340 at scale 3, 1234000 at 5;
+ * a negative scale drops trailing zeros: 12300 at -2 is 123) appended to out
+ * as big-endian two's-complement bytes, minimal (Java's
+ * BigInteger.toByteArray: 0 is one 0x00 byte). False, out unchanged, for
+ * other text or a value that `scale` cannot hold without rounding.
+ */
+bool pgtext_decimal_unscaled(const char *s, size_t len, int32_t scale, strbuf_t *out);
+
+/* The digits after the point of numeric's text (its display scale): "1.50" → 2, "7" → 0. */
+int32_t pgtext_decimal_scale(const char *s, size_t len);
+
+/*
+ * A finite double (or float, single) as PostgreSQL's float8out/float4out
+ * write it with extra_float_digits >= 1: the shortest digits that read back
+ * to the same value, fixed notation for decimal exponents -4 up to 14 (6
+ * for single), else "d.ddde+XX". Into buf (at least 32 bytes); returns the
+ * length.
+ */
+size_t pgtext_format_double(double v, bool single, char *buf);
+
 /* ---- bytea ---- */
 
 /* bytea's hex text "\x0aff" → its bytes into `bytes` (room for len / 2), their count into *n. */
@@ -58,6 +80,18 @@ bool pgtext_timestamp_micros(const char *s, size_t len, __int128 *micros);
  */
 bool pgtext_date_value(const char *s, size_t len, int64_t *days);
 bool pgtext_timestamp_value(const char *s, size_t len, int64_t *micros);
+
+/* timestamptz's (or timestamp's) year, astronomical (44 BC is -43): its leading digits and
+ * a " BC" suffix. */
+bool pgtext_timestamptz_year(const char *s, size_t len, int64_t *year);
+
+/*
+ * interval in IntervalStyle iso_8601, "P1Y2M-3DT4H5M6.789S", "PT0S" → its
+ * length in microseconds as Debezium's MicroDuration counts it: a month is
+ * 30.4375 days (365.25 / 12), a day 24 hours. Beyond int64 it is int64's
+ * maximum or minimum (*saturated set).
+ */
+bool pgtext_interval_micros(const char *s, size_t len, int64_t *micros, bool *saturated);
 
 /*
  * timestamptz "2024-05-01 12:00:00.5+00[ BC]" → ISO-8601 as Java's Instant

@@ -10,8 +10,9 @@
  *   SINK_FATAL    the producer is unusable: destroy it, build a new one,
  *                 init_transactions, re-read the checkpoint
  *   SINK_FENCED   another instance took over the transactional id: exit, confirm nothing
- *   SINK_DATA     Kafka will never accept this data (record too large, not
- *                 authorized): stop with a clear error instead of looping
+ *   SINK_DATA     Kafka will never accept this data (record too large), or
+ *                 refuses sluice's principal (an ACL, its credentials: see
+ *                 sink_refused): stop with a clear error instead of looping
  *   SINK_STOPPED  interrupted by a stop request while waiting
  * and, on anything but SINK_OK, a message in err. The sink logs nothing that
  * it also returns.
@@ -174,6 +175,14 @@ sink_status_t sink_init_transactions(sink_t *s, int timeout_ms, char *err, size_
 
 /* The librdkafka handle, for the mock-cluster tests and statistics. */
 struct rd_kafka_s *sink_handle(sink_t *s);
+
+/*
+ * True if the SINK_DATA this sink returned was Kafka refusing sluice's
+ * principal (an ACL missing, or its credentials or TLS handshake refused;
+ * the message names which) rather than data Kafka cannot take. False for a
+ * sink of another kind.
+ */
+bool sink_refused(sink_t *s);
 
 /*
  * Reads the checkpoint topic read_committed to its end and returns the last

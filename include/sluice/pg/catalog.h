@@ -2,7 +2,8 @@
  * catalog.h — what the replication stream does not say, asked of the
  * source database's catalog over an ordinary (non-replication) connection:
  * the shape of non-built-in types (domains, enums, composites, arrays of
- * them, extension types) and a table's primary key.
+ * them, extension types), a table's primary key, and (for Kafka Connect
+ * schemas) its columns' NOT NULL and constant defaults.
  *
  * The replication connection is busy streaming, so this is a second libpq
  * connection, opened on first use and reopened after a failure. Lookups
@@ -46,14 +47,18 @@ int catalog_primary_key(catalog_t *cat, uint32_t relid, char **names, int max, c
 /*
  * Completes a relation just described (by a RELATION message, or by the
  * snapshot as pgoutput would describe it) with what the encoders need and
- * the stream does not say: the type of every column that is not built in, and
- * under REPLICA IDENTITY FULL or NOTHING the primary key as the Kafka key
- * (relcache_set_kafka_key_names; none usable: null keys). With refresh_types
- * the registry is emptied before the first lookup, since a RELATION message
- * may mean a type changed. Returns false with err naming the relation when
- * PostgreSQL could not be asked.
+ * the stream does not say: the type of every column that is not built in
+ * (enum labels, domain and composite-field typmods included), and under
+ * REPLICA IDENTITY FULL or NOTHING the primary key as the Kafka key
+ * (relcache_set_kafka_key_names; none usable: null keys). With
+ * column_metadata (Kafka Connect schemas) also each column's NOT NULL and
+ * constant default (relcache_column_t; one query for the columns, one
+ * evaluating the defaults): a relation of plain types otherwise never needs
+ * the catalog. With refresh_types the registry is emptied before the first
+ * lookup, since a RELATION message may mean a type changed. Returns false
+ * with err naming the relation when PostgreSQL could not be asked.
  */
 bool catalog_complete_relation(catalog_t *cat, pgtype_registry_t *reg, relcache_entry_t *rel,
-                               bool refresh_types, char *err, size_t errlen);
+                               bool refresh_types, bool column_metadata, char *err, size_t errlen);
 
 #endif

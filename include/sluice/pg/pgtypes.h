@@ -64,6 +64,7 @@ typedef enum {
     PGTYPE_FORM_TIMESTAMP,    /* microseconds since 1970-01-01 00:00 (int); ±infinity: INT64_MAX / INT64_MIN */
     PGTYPE_FORM_TIMESTAMPTZ,  /* ISO-8601 string in UTC, "2024-05-01T12:00:00.5Z"; "infinity", "-infinity" */
     PGTYPE_FORM_TIMETZ,       /* ISO-8601 string keeping the offset, "12:00:00.5+02:00" */
+    PGTYPE_FORM_INTERVAL,     /* ISO-8601 duration string, or microseconds (interval.handling.mode) */
     PGTYPE_FORM_ARRAY,        /* a JSON array (nested when multi-dimensional) of the element form */
     PGTYPE_FORM_COMPOSITE,    /* a JSON object of the fields in their forms */
 } pgtype_form_t;
@@ -94,7 +95,31 @@ struct pgtype {
     uint16_t nfields;      /* composites: fields, in attribute order without dropped ones */
     char **field_names;
     const pgtype_t **field_types;
+    int32_t *field_typmods; /* composites: each field's atttypmod (-1: none); NULL: all none */
+    int32_t typmod;        /* domains: the base type's typmod (pg_type.typtypmod) when > 0 */
+    char *enum_labels;     /* enums: the labels in sort order, comma-separated (NULL: unknown) */
 };
+
+/*
+ * The typmod that describes a value of `type` in a column declared with
+ * `typmod` (pg_attribute.atttypmod, -1 for none): the column's own, else a
+ * domain's (numeric(10,2) under a domain has atttypmod -1), else -1.
+ */
+static inline int32_t pgtype_effective_typmod(const pgtype_t *type, int32_t typmod)
+{
+    return typmod >= 0 ? typmod : type->typmod > 0 ? type->typmod : -1;
+}
+
+/* numeric(p,s)'s typmod → precision and scale (scale may be negative or above p since
+ * PostgreSQL 15); false for -1 and anything that is not a numeric typmod. */
+static inline bool pgtype_numeric_typmod(int32_t typmod, int *precision, int *scale)
+{
+    if (typmod < 4)
+        return false;
+    *precision = ((typmod - 4) >> 16) & 0xffff;
+    *scale = (((typmod - 4) & 0x7ff) ^ 1024) - 1024;
+    return *precision > 0;
+}
 
 /* The descriptor of a built-in type (and of arrays of built-in types), NULL for any other OID. */
 const pgtype_t *pgtype_builtin(uint32_t oid);
@@ -124,9 +149,12 @@ void pgtype_registry_forget(pgtype_registry_t *reg);
 
 /* Descriptor builders for registry_put. Strings are copied. */
 pgtype_t *pgtype_new_text(uint32_t oid, const char *name, const char *logical);
+/* An enum: text with Debezium's io.debezium.data.Enum and its labels ("a,b,c"; NULL: unknown). */
+pgtype_t *pgtype_new_enum(uint32_t oid, const char *name, const char *labels);
 pgtype_t *pgtype_new_alias(uint32_t oid, const pgtype_t *base); /* domains: the base type's form */
 pgtype_t *pgtype_new_array(uint32_t oid, const char *name, const pgtype_t *elem, char delim);
-/* fields are filled by the caller: names copied with xstrdup, types registered descriptors */
+/* fields are filled by the caller: names copied with xstrdup, types registered descriptors,
+ * typmods (field_typmods, allocated here, all -1) */
 pgtype_t *pgtype_new_composite(uint32_t oid, const char *name, uint16_t nfields);
 
 /* Parsers of the text forms into these forms: pgtext.h. */

@@ -24,6 +24,10 @@ typedef struct {
     int32_t typmod;
     bool is_key;          /* flagged by pgoutput as part of the replica identity */
     const pgtype_t *type; /* resolved by the pipeline (catalog); NULL: built-in lookup by OID */
+    /* From the catalog, only for Kafka Connect schemas (catalog_complete_relation with
+     * column metadata; pgoutput does not send them): */
+    bool not_null;        /* pg_attribute.attnotnull */
+    char *default_text;   /* a constant default's text form (owned), NULL: none or not constant */
 } relcache_column_t;
 
 typedef struct {

@@ -13,12 +13,28 @@
  * The only value flowing back is the confirmed LSN (stream_confirm): the end
  * of the last source transaction Kafka has committed. The reader reports it
  * as write, flush and apply position; PostgreSQL advances the slot from it.
+ *
+ * Server versions: every command is written for the server's
+ * server_version_num (PQserverVersion), by the pure builders below, which the
+ * unit tests check version by version. PostgreSQL 14 takes
+ * CREATE_REPLICATION_SLOT's options only as bare words (EXPORT_SNAPSHOT,
+ * NOEXPORT_SNAPSHOT), 15+ as a parenthesised list; a failover slot needs 17+,
+ * pgoutput's origin option 16+. pgoutput protocol 1 with messages (14+) is
+ * what sluice reads on every version.
  */
 #ifndef SLUICE_STREAM_H
 #define SLUICE_STREAM_H
 
+#include "sluice/base/buf.h"
 #include "sluice/base/common.h"
+#include "sluice/base/config.h"
 #include "sluice/base/queue.h"
+
+/* server_version_num thresholds of what sluice uses. */
+#define PG_VERSION_MIN 140000          /* pgoutput's messages option: the oldest sluice runs on */
+#define PG_VERSION_SLOT_OPTIONS 150000 /* CREATE_REPLICATION_SLOT … (SNAPSHOT '…') */
+#define PG_VERSION_ORIGIN 160000       /* START_REPLICATION … (origin 'none') */
+#define PG_VERSION_FAILOVER 170000     /* failover slots, ALTER_REPLICATION_SLOT */
 
 typedef struct stream stream_t;
 
@@ -39,7 +55,18 @@ typedef struct {
     sluice_lsn_t confirmed_flush;
     sluice_lsn_t restart_lsn;
     char wal_status[16];       /* "reserved", "extended", "unreserved", "lost" or "" */
+    bool failover;             /* a failover slot (PostgreSQL 17+; false before) */
+    bool synced;               /* copied from a primary by slot synchronization (17+) */
 } slot_info_t;
+
+/* What the configuration asks of the server beyond logical decoding. */
+typedef struct {
+    bool failover;    /* postgres.slot.failover: slots sluice creates are failover slots (17+) */
+    bool origin_none; /* postgres.origin = none: only changes made on this server (16+) */
+} stream_wants_t;
+
+/* What cfg asks of the server (postgres.slot.failover, postgres.origin). */
+stream_wants_t stream_wants_of(const config_t *cfg);
 
 /* Error classes, mapped to exit codes at start and to retries once running. */
 typedef enum {
@@ -63,19 +90,81 @@ void stream_close(stream_t *s);
 
 stream_err_t stream_identify(stream_t *s, stream_identity_t *out, char *err, size_t errlen);
 
-/* Checks wal_level = logical and that the publication exists. */
-stream_err_t stream_check_server(stream_t *s, const char *publication, char *err, size_t errlen);
+/*
+ * Checks the server's version (PG_VERSION_MIN), wal_level = logical, that the
+ * publication exists, and that this server can do what wants asks (a failover
+ * slot, origin = none: STREAM_ERR_SETUP naming the setting and the version it
+ * needs). Remembers wants for the slots and the stream this connection makes.
+ */
+stream_err_t stream_check_server(stream_t *s, const char *publication, const stream_wants_t *wants,
+                                 char *err, size_t errlen);
+
+/* "17.5" for 170005, "9.6.24" for 90624: a server_version_num as people write it. */
+void stream_version_text(int server_version, char *out, size_t outlen);
+
+/*
+ * Whether a server of server_version can do what wants asks; if not, false
+ * and a message that names the setting, the version it needs and this one.
+ */
+bool stream_wants_supported(int server_version, const stream_wants_t *wants, char *err,
+                            size_t errlen);
+
+/*
+ * The CREATE_REPLICATION_SLOT command for a server of server_version: a
+ * logical pgoutput slot, TEMPORARY or not, exporting a snapshot or not, a
+ * failover slot or not. False (and err) when that server cannot make it
+ * (a failover slot before 17, or a temporary one, which cannot fail over).
+ * slot must be a valid slot name (config_finish checked it: [a-z0-9_]).
+ */
+bool stream_create_slot_sql(int server_version, const char *slot, bool temporary,
+                            bool export_snapshot, bool failover, strbuf_t *out, char *err,
+                            size_t errlen);
+
+/*
+ * The START_REPLICATION command for a server of server_version: pgoutput
+ * protocol 1, the publications as the literal pubs_literal (already quoted),
+ * logical messages, and origin 'none' when asked (16+; false and err before).
+ */
+bool stream_start_sql(int server_version, const char *slot, sluice_lsn_t start_lsn,
+                      const char *pubs_literal, bool origin_none, strbuf_t *out, char *err,
+                      size_t errlen);
+
+/* ALTER_REPLICATION_SLOT slot (FAILOVER true): 17+; false and err before. */
+bool stream_alter_failover_sql(int server_version, const char *slot, strbuf_t *out, char *err,
+                               size_t errlen);
+
+/*
+ * Where timeline tli ended in the history of timeline current (the text of its
+ * timeline history file: lines "parent_tli<TAB>switchpoint<TAB>reason"):
+ * true and *fork, or false when tli is not in it. Pure, for the unit tests.
+ */
+bool stream_history_fork(const char *history, uint32_t tli, sluice_lsn_t *fork);
+
+/*
+ * TIMELINE_HISTORY current: *found and *fork as stream_history_fork says for
+ * tli (an ancestor of current, which must be > 1).
+ */
+stream_err_t stream_timeline_fork(stream_t *s, uint32_t current, uint32_t tli, sluice_lsn_t *fork,
+                                  bool *found, char *err, size_t errlen);
+
+/* The connected server's server_version_num. */
+int stream_server_version(stream_t *s);
 
 stream_err_t stream_slot_info(stream_t *s, const char *slot, slot_info_t *out, char *err,
                               size_t errlen);
 
-/* CREATE_REPLICATION_SLOT slot LOGICAL pgoutput; *consistent_point is where it starts. */
+/*
+ * CREATE_REPLICATION_SLOT slot LOGICAL pgoutput (a failover slot when the
+ * wants given to stream_check_server say so); *consistent_point is where it
+ * starts.
+ */
 stream_err_t stream_create_slot(stream_t *s, const char *slot, sluice_lsn_t *consistent_point,
                                 char *err, size_t errlen);
 
 /*
- * CREATE_REPLICATION_SLOT slot [TEMPORARY] LOGICAL pgoutput (SNAPSHOT 'export'):
- * also writes the exported snapshot's name. The snapshot shows the database
+ * CREATE_REPLICATION_SLOT slot [TEMPORARY] LOGICAL pgoutput (SNAPSHOT 'export'),
+ * a failover slot when not temporary and the wants say so: also writes the
+ * exported snapshot's name. The snapshot shows the database
  * exactly as of *consistent_point: every transaction committed before it is
  * visible, and the slot decodes every one committed at or after it. It stays
  * importable (SET TRANSACTION SNAPSHOT) only while this connection runs no
@@ -84,6 +173,12 @@ stream_err_t stream_create_slot(stream_t *s, const char *slot, sluice_lsn_t *con
 stream_err_t stream_create_slot_exported(stream_t *s, const char *slot, bool temporary,
                                          sluice_lsn_t *consistent_point, char *snapshot_name,
                                          size_t snapshot_name_len, char *err, size_t errlen);
+
+/*
+ * Makes the existing slot a failover slot (ALTER_REPLICATION_SLOT, 17+). The
+ * slot must not be in use.
+ */
+stream_err_t stream_slot_enable_failover(stream_t *s, const char *slot, char *err, size_t errlen);
 
 /*
  * Issues START_REPLICATION from start_lsn (0 = the slot's confirmed position)
