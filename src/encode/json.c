@@ -419,14 +419,17 @@ static connect_type_t field_connect_type(const encoder_t *enc, const pgtype_t *t
  * {"type":..,"optional":..[,"name":..][,"default":..][,"field":name]} for one
  * column or element. No default on a struct (a composite, a
  * VariableScaleDecimal): Kafka Connect's JsonConverter cannot read one back
- * ("Invalid default value: Struct schemas do not match").
+ * ("Invalid default value: Struct schemas do not match"). None on an array
+ * either: Debezium reads no array default from the catalog, and its JDBC
+ * sink stops on one ("No default value resolution for schema type ARRAY").
  */
 static void schema_field(encoder_t *enc, strbuf_t *out, const pgtype_t *type, int32_t typmod,
                          const char *field, bool optional, const char *default_text, int depth)
 {
     strbuf_putc(out, '{');
     schema_type_attrs(enc, out, type, typmod, optional, depth);
-    if (default_text && field_connect_type(enc, type, typmod) != CONNECT_STRUCT)
+    connect_type_t ct = default_text ? field_connect_type(enc, type, typmod) : CONNECT_STRUCT;
+    if (ct != CONNECT_STRUCT && ct != CONNECT_ARRAY)
         append_default(enc, out, type, typmod, optional, default_text);
     if (field) {
         strbuf_puts(out, ",\"field\":");
