@@ -1,6 +1,9 @@
-// make interop, consumer (b): runs a Flink SQL script in a local Flink
-// mini-cluster (the table environment starts one when no cluster is
-// configured). Run with the Java 17 source launcher:
+// make interop, consumer (b): runs a Flink SQL script on a local Flink
+// mini-cluster, one for all jobs (a slot each), which the table environment
+// reaches through its REST endpoint as a remote cluster: left to itself,
+// the table environment starts a mini-cluster per job, each with its own
+// task manager and network buffers, and some 70 of them do not fit in one
+// JVM. Run with the Java 17 source launcher:
 //
 //   java -cp "$FLINK_LIBS/*" FlinkSql.java SCRIPT STATUS_FILE
 //
@@ -17,7 +20,10 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
+import org.apache.flink.configuration.Configuration;
 import org.apache.flink.core.execution.JobClient;
+import org.apache.flink.runtime.minicluster.MiniCluster;
+import org.apache.flink.runtime.minicluster.MiniClusterConfiguration;
 import org.apache.flink.table.api.EnvironmentSettings;
 import org.apache.flink.table.api.TableEnvironment;
 import org.apache.flink.table.api.TableResult;
@@ -26,12 +32,35 @@ public class FlinkSql {
     public static void main(String[] args) throws Exception {
         String script = Files.readString(Path.of(args[0]));
         Path status = Path.of(args[1]);
-        TableEnvironment env = TableEnvironment.create(EnvironmentSettings.inStreamingMode());
+        int inserts = 0;
+        for (String line : script.split("\n")) {
+            if (line.startsWith("-- job: ")) {
+                inserts++;
+            }
+        }
+        Configuration cluster = new Configuration();
+        cluster.setString("rest.bind-address", "127.0.0.1");
+        cluster.setString("rest.address", "127.0.0.1");
+        cluster.setString("rest.bind-port", "0");
+        cluster.setString("taskmanager.memory.network.min", "256mb");
+        cluster.setString("taskmanager.memory.network.max", "256mb");
+        cluster.setString("taskmanager.memory.managed.size", "64mb");
+        MiniCluster mini = new MiniCluster(new MiniClusterConfiguration.Builder()
+                .setConfiguration(cluster).setNumTaskManagers(1)
+                .setNumSlotsPerTaskManager(inserts + 2).build());
+        mini.start();
+        java.net.URI rest = mini.getRestAddress().get();
+        Configuration client = new Configuration();
+        client.setString("execution.target", "remote");
+        client.setString("rest.address", rest.getHost());
+        client.setString("rest.port", Integer.toString(rest.getPort()));
+        client.setString("parallelism.default", "1");
+        TableEnvironment env = TableEnvironment.create(
+                EnvironmentSettings.newInstance().inStreamingMode().withConfiguration(client).build());
         env.getConfig().set("restart-strategy.type", "none");
         env.getConfig().set("table.local-time-zone", "UTC");
 
-        // name -> its state, kept by a callback on the job's result: a job's
-        // mini-cluster is gone once the job has ended, so it cannot be asked then.
+        // name -> its state, kept by a callback on the job's result.
         Map<String, String> jobs = java.util.Collections.synchronizedMap(new LinkedHashMap<>());
         String jobName = null;
         StringBuilder stmt = new StringBuilder();

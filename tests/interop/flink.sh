@@ -82,7 +82,7 @@ EOF
         cd "$dir" || exit 1
         # shellcheck disable=SC2086  # JVM flags, one a word
         setsid sh -c 'echo $$ >"$0"; exec "$@"' "$dir/pid" \
-            java ${INTEROP_FLINK_HEAP:--Xmx1536m} -Dsluice.env="$SLUICE_ENV_DIR" \
+            java ${INTEROP_FLINK_HEAP:--Xmx1536m -XX:MaxDirectMemorySize=512m} -Dsluice.env="$SLUICE_ENV_DIR" \
             -Dlog4j.configuration="file:$dir/log4j.properties" \
             --add-opens=java.base/java.lang=ALL-UNNAMED --add-opens=java.base/java.util=ALL-UNNAMED \
             --add-opens=java.base/java.lang.reflect=ALL-UNNAMED --add-opens=java.base/java.io=ALL-UNNAMED \

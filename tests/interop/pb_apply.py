@@ -169,17 +169,26 @@ class Table:
     def __init__(self, schema, table):
         self.name = f"{ident(schema)}.{ident(table)}"
         self.schema, self.table = schema, table
-        self.known = set()  # columns this consumer has seen (or added)
+        self.known = {}  # column -> the type OID this consumer last saw it with
 
 
 def add_missing_columns(out, t, columns):
     """A column the copy may not have yet (ALTER TABLE ADD COLUMN at the
     source): added with the type its OID names when it is a built-in type
-    (OIDs below 16384 are the same in every database), else as text."""
+    (OIDs below 16384 are the same in every database), else as text. A
+    column whose built-in type OID changed (ALTER COLUMN TYPE at the source)
+    takes the new type, its values converted through their text form."""
     for c in columns:
-        if c.name in t.known:
+        seen = t.known.get(c.name)
+        if c.type_oid or seen is None:
+            t.known[c.name] = c.type_oid
+        if seen is not None:
+            if seen != c.type_oid and seen and c.type_oid and c.type_oid < 16384:
+                out.write(
+                    "DO $$ BEGIN EXECUTE format('ALTER TABLE %s ALTER COLUMN %I TYPE %s USING %I::text::%s', "
+                    f"{literal(t.name)}, {literal(c.name)}, format_type({c.type_oid}, NULL), "
+                    f"{literal(c.name)}, format_type({c.type_oid}, NULL)); END $$;\n")
             continue
-        t.known.add(c.name)
         out.write(
             "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = "
             f"{literal(t.name)}::regclass AND attname = {literal(c.name)} AND NOT attisdropped) THEN "

@@ -11,9 +11,17 @@ source_tables() {
     done
 }
 
-# Known reasons a copy cannot equal its source whatever the stream says.
+# note_for CONSUMER SCHEMA.TABLE: known reasons a copy cannot equal its
+# source whatever the stream says.
 note_for() {
-    case "$1" in
+    case "$1:$2" in
+    jdbc:i_types.composites) echo "the JDBC sink has no column type for a Connect struct (a composite)" ;;
+    protobuf:i_types.constrained | protobuf:i_types.pairs)
+        echo "ADD COLUMN … DEFAULT fills the existing rows without a change event and Protobuf carries no default: rows not changed since stay NULL in the copy" ;;
+    flink:i_types.constrained | flink:i_types.pairs)
+        echo "Flink's tables have fixed columns: the columns added later are not in the copy" ;;
+    esac
+    case "$2" in
     g_schema_changes.late) echo "row 1 was written before the table was published: it streams from ALTER PUBLICATION on" ;;
     g_schema_changes.evolving) echo "DROP/RENAME/ALTER TYPE are not in any event: a consumer sees new columns only" ;;
     g_toast.toast_default) echo "REPLICA IDENTITY DEFAULT: unchanged TOASTed values arrive as the placeholder (as from Debezium)" ;;
@@ -37,7 +45,7 @@ report_consumer() {
     for t in $(source_tables); do
         local st note
         st="$(status_of "$consumer" "$t")"
-        note="$(note_for "$t")"
+        note="$(note_for "$consumer" "$t")"
         pg_psql -AtF $'\x1f' -c "SELECT * FROM interop_meta.compare('$db', '$t', '$t')" |
             while IFS=$'\x1f' read -r col typ vals ctype nn df; do
                 if [ "$col" = "*" ]; then
