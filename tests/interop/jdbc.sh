@@ -37,6 +37,8 @@ key.converter=org.apache.kafka.connect.json.JsonConverter
 value.converter=org.apache.kafka.connect.json.JsonConverter
 key.converter.schemas.enable=true
 value.converter.schemas.enable=true
+key.converter.replace.null.with.default=false
+value.converter.replace.null.with.default=false
 consumer.isolation.level=read_committed
 consumer.auto.offset.reset=earliest
 plugin.path=$JDBC_SINK_PLUGINS
@@ -61,7 +63,7 @@ EOF
         cd "$dir" || exit 1
         # shellcheck disable=SC2086  # JVM flags, one a word
         setsid sh -c 'echo $$ >"$0"; exec "$@"' "$dir/pid" \
-            java ${INTEROP_CONNECT_HEAP:--Xms768m -Xmx768m} -XX:+UseG1GC -Djava.awt.headless=true \
+            java ${INTEROP_CONNECT_HEAP:--Xms768m -Xmx768m} -XX:+UseG1GC -Djava.awt.headless=true -Duser.timezone=UTC \
             -Dsluice.env="$SLUICE_ENV_DIR" -Dlog4j.configuration="file:$dir/log4j.properties" \
             -cp "$KAFKA_LIBS/*" org.apache.kafka.connect.cli.ConnectDistributed "$dir/worker.properties" \
             </dev/null >>"$dir/stdout.log" 2>&1 &
@@ -99,7 +101,9 @@ jdbc_connect_stop() {
 # jdbc_deploy NAME TOPIC: a JDBC sink connector for one topic, configured as
 # the issue asks (upsert, deletes, the record key as primary key, basic
 # schema evolution) plus truncate.enabled (a copy that ignored TRUNCATE
-# could not equal the source). Tables are named after the source's schema
+# could not equal the source). Not use.time.zone: with it set, the sink
+# writes a time column's default as a date-time ("2026-12-07T07:30:00Z[UTC]")
+# and PostgreSQL refuses the CREATE TABLE; the worker runs in UTC instead. Tables are named after the source's schema
 # and table, so copy_jdbc holds the same names as the source.
 jdbc_deploy() {
     local name="$1" topic="$2" code
@@ -119,8 +123,7 @@ jdbc_deploy() {
   "truncate.enabled": "true",
   "primary.key.mode": "record_key",
   "schema.evolution": "basic",
-  "collection.name.format": "\${source.schema}.\${source.table}",
-  "use.time.zone": "UTC"
+  "collection.name.format": "\${source.schema}.\${source.table}"
 }
 EOF
 )"

@@ -159,13 +159,15 @@ stream_prefix() {
 # stream_conf CONSUMER: the sluice configuration lines (;-separated) of its
 # stream: the JDBC sink reads Kafka Connect JSON with schemas, Flink plain
 # Debezium JSON, the Python reader Protobuf. INTEROP_CONF_JDBC,
-# INTEROP_CONF_FLINK and INTEROP_CONF_PROTOBUF add lines. The JDBC stream's
-# numerics are Connect Decimals by default (INTEROP_CONF_JDBC defaults to
-# "decimal.handling.mode = precise"): sluice's default string form would
-# make every numeric a text column of the copy; INTEROP_CONF_JDBC= (empty)
-# streams sluice's defaults.
+# INTEROP_CONF_FLINK and INTEROP_CONF_PROTOBUF add lines. The JDBC stream
+# is configured as a user of Debezium's JDBC sink would (INTEROP_CONF_JDBC's
+# default): numerics as Connect Decimals (sluice's default string form
+# makes every numeric a text column of the copy) and every column's source
+# type in the schema (column.propagate.source.type = .*: varchar(n),
+# timestamp(p), jsonb, …). INTEROP_CONF_JDBC= (empty) streams sluice's
+# defaults.
 stream_conf() {
-    local jdbc="${INTEROP_CONF_JDBC-decimal.handling.mode = precise}"
+    local jdbc="${INTEROP_CONF_JDBC-decimal.handling.mode = precise;column.propagate.source.type = .*}"
     case "$1" in
     jdbc) echo "json.schemas = true${jdbc:+;$jdbc}" ;;
     flink) echo "${INTEROP_CONF_FLINK:-}" ;;
