@@ -427,6 +427,9 @@ static connect_type_t field_connect_type(const encoder_t *enc, const pgtype_t *t
  * ("Invalid default value: Struct schemas do not match"). None on an array
  * either: Debezium reads no array default from the catalog, and its JDBC
  * sink stops on one ("No default value resolution for schema type ARRAY").
+ * None on a time (MicroTime): Debezium's JDBC sink (3.2) writes it as a
+ * date-time ('2026-12-07T07:30:00Z[UTC]') into CREATE TABLE, which
+ * PostgreSQL refuses, and the whole table is lost.
  */
 static void schema_field(encoder_t *enc, strbuf_t *out, const pgtype_t *type, int32_t typmod,
                          const char *field, bool optional, const char *default_text, int depth,
@@ -435,7 +438,7 @@ static void schema_field(encoder_t *enc, strbuf_t *out, const pgtype_t *type, in
     strbuf_putc(out, '{');
     schema_type_attrs(enc, out, type, typmod, optional, depth, propagate ? field : NULL);
     connect_type_t ct = default_text ? field_connect_type(enc, type, typmod) : CONNECT_STRUCT;
-    if (ct != CONNECT_STRUCT && ct != CONNECT_ARRAY)
+    if (ct != CONNECT_STRUCT && ct != CONNECT_ARRAY && type->form != PGTYPE_FORM_TIME)
         append_default(enc, out, type, typmod, optional, default_text);
     if (field) {
         strbuf_puts(out, ",\"field\":");
