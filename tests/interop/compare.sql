@@ -30,7 +30,7 @@ DECLARE
     n numeric;
 BEGIN
     IF typ LIKE '%[]' THEN
-        RETURN (SELECT '{' || string_agg(coalesce('"' || interop_meta.from_form(e, base) || '"', 'NULL'), ',' ORDER BY i) || '}'
+        RETURN (SELECT '{' || string_agg(coalesce('"' || interop_meta.from_form(e::text, base) || '"', 'NULL'), ',' ORDER BY i) || '}'
                 FROM unnest(v::numeric[]) WITH ORDINALITY AS x(e, i));
     END IF;
     IF v !~ '^-?[0-9]+$' THEN
@@ -53,8 +53,22 @@ EXCEPTION WHEN others THEN
     RETURN NULL;
 END $$;
 
+-- json_array_literal(J, DELIM): a JSON array (sluice's JSON form of a
+-- PostgreSQL array, nested per dimension) as an array literal with every
+-- element quoted: '["a", null, 2]' → '{"a",NULL,"2"}'.
+CREATE OR REPLACE FUNCTION interop_meta.json_array_literal(j jsonb, delim text) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT '{' || coalesce(string_agg(CASE jsonb_typeof(e)
+                   WHEN 'null' THEN 'NULL'
+                   WHEN 'array' THEN interop_meta.json_array_literal(e, delim)
+                   ELSE '"' || replace(replace(e #>> '{}', '\', '\\'), '"', '\"') || '"' END,
+               delim ORDER BY i), '') || '}'
+    FROM jsonb_array_elements(j) WITH ORDINALITY AS x(e, i)
+$$;
+
 -- as_source(V, T): the copy's text V as the source type T's text form
--- (directly, else through from_form); '≠ ' || V when V is not a T.
+-- (directly, else through from_form; a copy that kept an array's JSON form,
+-- Flink's, through json_array_literal first); '≠ ' || V when V is not a T.
 CREATE OR REPLACE FUNCTION interop_meta.as_source(v text, typ text) RETURNS text
 LANGUAGE plpgsql AS $$
 DECLARE r text;
@@ -68,6 +82,23 @@ BEGIN
     EXCEPTION WHEN others THEN
         r := interop_meta.from_form(v, typ);
     END;
+    IF r IS NULL AND typ LIKE '%[]' AND v LIKE '[%' THEN
+        BEGIN
+            IF typ = 'bytea[]' THEN -- base64 elements
+                RETURN (SELECT array_agg(decode(x, 'base64') ORDER BY i)
+                        FROM jsonb_array_elements_text(v::jsonb) WITH ORDINALITY AS y(x, i))::text;
+            END IF;
+            r := interop_meta.json_array_literal(v::jsonb, CASE WHEN typ LIKE 'box%' THEN ';' ELSE ',' END);
+            BEGIN
+                EXECUTE format('SELECT ($1::%s)::text', typ) INTO v USING r;
+                RETURN v;
+            EXCEPTION WHEN others THEN
+                r := interop_meta.from_form(r, typ);
+            END;
+        EXCEPTION WHEN others THEN
+            r := NULL;
+        END;
+    END IF;
     IF r IS NOT NULL THEN
         EXECUTE format('SELECT ($1::%s)::text', typ) INTO r USING r;
         RETURN r;

@@ -48,7 +48,7 @@ CREATE TABLE dst_$n (
   PRIMARY KEY ($keys) NOT ENFORCED}
 ) WITH (
   'connector' = 'jdbc',
-  'url' = 'jdbc:postgresql://$PGHOST_TEST:$PGPORT_TEST/$FLINK_DB',
+  'url' = 'jdbc:postgresql://$PGHOST_TEST:$PGPORT_TEST/$FLINK_DB?stringtype=unspecified',
   'table-name' = '$schema.$table',
   'username' = 'postgres',
   'password' = 'postgres',

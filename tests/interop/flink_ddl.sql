@@ -7,14 +7,16 @@
 --   true/false                      BOOLEAN            boolean
 --   int16/int32/int64               SMALLINT/INT/BIGINT smallint/integer/bigint
 --   float/double (NaN as strings)   FLOAT/DOUBLE       real/double precision
---   numeric(p,s) string             DECIMAL(p,s)       numeric(p,s)
+--   numeric(p,s) string             STRING             numeric(p,s) (DECIMAL(p,s)
+--                                                      would refuse "NaN")
 --   other numeric, money: string    STRING             text
 --   date: days                      INT                integer (days)
 --   time, timestamp: microseconds   BIGINT             bigint (microseconds)
 --   bytea: base64                   BYTES              bytea
 --   every other string form         STRING             text
 --   composite: object               STRING (its JSON)  text
---   array                           ARRAY<element>     element[] (per declared dimension)
+--   array                           STRING (its JSON)  text (Flink's JDBC sink writes no
+--                                                      arrays into PostgreSQL)
 CREATE OR REPLACE FUNCTION interop_meta.flink_scalar(typ oid, typmod int, OUT flink text, OUT pg text)
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -33,8 +35,8 @@ BEGIN
     WHEN 'float4'::regtype THEN flink := 'FLOAT'; pg := 'real';
     WHEN 'float8'::regtype THEN flink := 'DOUBLE'; pg := 'double precision';
     WHEN 'numeric'::regtype THEN
-        IF typmod >= 4 AND ((typmod - 4) >> 16) <= 38 THEN
-            flink := format('DECIMAL(%s,%s)', (typmod - 4) >> 16, (typmod - 4) & 65535);
+        IF typmod >= 4 THEN
+            flink := 'STRING';
             pg := format('numeric(%s,%s)', (typmod - 4) >> 16, (typmod - 4) & 65535);
         ELSE
             flink := 'STRING'; pg := 'text';
@@ -53,7 +55,6 @@ LANGUAGE plpgsql AS $$
 DECLARE
     a record;
     s record;
-    elem oid;
 BEGIN
     FOR a IN
         SELECT at.attname::text AS attname, at.atttypid, at.atttypmod, at.attndims, t.typelem, t.typcategory,
@@ -65,14 +66,8 @@ BEGIN
         name := a.attname;
         is_key := a.k;
         IF a.typcategory = 'A' THEN
-            elem := a.typelem;
-            SELECT * INTO s FROM interop_meta.flink_scalar(elem, a.atttypmod);
-            flink := s.flink;
-            pg := s.pg;
-            FOR i IN 1 .. greatest(a.attndims, 1) LOOP
-                flink := format('ARRAY<%s>', flink);
-                pg := pg || '[]';
-            END LOOP;
+            flink := 'STRING';
+            pg := 'text';
         ELSE
             SELECT * INTO s FROM interop_meta.flink_scalar(a.atttypid, a.atttypmod);
             flink := s.flink;
