@@ -13,8 +13,8 @@
 --
 -- By column: the copy's type (format_type, schema qualifier left out), NOT
 -- NULL and default. A default is equal when both evaluate to the same value
--- of the source's type; a volatile source default (now()) is reported, not
--- compared.
+-- of the source's type; a default that is not constant (now(), nextval())
+-- is reported, not compared.
 CREATE EXTENSION IF NOT EXISTS dblink SCHEMA interop_meta;
 
 -- from_form(N, T): the value of a date, time or timestamp type T (or an
@@ -32,6 +32,15 @@ BEGIN
     IF typ LIKE '%[]' THEN
         RETURN (SELECT '{' || string_agg(coalesce('"' || interop_meta.from_form(e::text, base) || '"', 'NULL'), ',' ORDER BY i) || '}'
                 FROM unnest(v::numeric[]) WITH ORDINALITY AS x(e, i));
+    END IF;
+    -- ISO 8601's years before 1 and after 9999 (sluice's timestamptz form):
+    -- '-0043-03-15T12:00:00Z' is 44 BC, '+10000-01-01T00:00:00Z' 10000 AD.
+    IF base LIKE 'timestamp%with time zone' AND v ~ '^[+-][0-9]{4,}-' THEN
+        IF left(v, 1) = '-' THEN
+            RETURN (regexp_replace(substr(v, 2), '^([0-9]+)', lpad((substr(v, 2, strpos(substr(v, 2), '-') - 1)::int + 1)::text, 4, '0'))
+                    || ' BC')::timestamptz::text;
+        END IF;
+        RETURN substr(v, 2)::timestamptz::text;
     END IF;
     IF v !~ '^-?[0-9]+$' THEN
         RETURN NULL;
@@ -85,8 +94,8 @@ BEGIN
     IF r IS NULL AND typ LIKE '%[]' AND v LIKE '[%' THEN
         BEGIN
             IF typ = 'bytea[]' THEN -- base64 elements
-                RETURN (SELECT array_agg(decode(x, 'base64') ORDER BY i)
-                        FROM jsonb_array_elements_text(v::jsonb) WITH ORDINALITY AS y(x, i))::text;
+                RETURN coalesce((SELECT array_agg(decode(x, 'base64') ORDER BY i)
+                                 FROM jsonb_array_elements_text(v::jsonb) WITH ORDINALITY AS y(x, i))::text, '{}');
             END IF;
             r := interop_meta.json_array_literal(v::jsonb, CASE WHEN typ LIKE 'box%' THEN ';' ELSE ',' END);
             BEGIN
@@ -274,8 +283,8 @@ BEGIN
                         WHEN sc.not_null THEN 'LOST' ELSE 'ADDED' END;
         IF sc.dflt IS NULL AND cc.dflt IS NULL THEN
             dflt := 'same (none)';
-        ELSIF sc.vol = 'v' THEN
-            dflt := format('volatile in the source (%s); copy: %s', sc.dflt, coalesce(cc.dflt, 'none'));
+        ELSIF sc.vol IN ('v', 's') THEN
+            dflt := format('not constant in the source (%s); copy: %s', sc.dflt, coalesce(cc.dflt, 'none'));
         ELSIF cc.dflt IS NULL THEN
             dflt := format('LOST (%s)', sc.dflt);
         ELSIF interop_meta.eval_default(sc.dflt, sc.typ) IS NOT DISTINCT FROM interop_meta.eval_default(cc.dflt, sc.typ) THEN

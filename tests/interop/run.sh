@@ -164,14 +164,20 @@ stream_prefix() {
 # default): numerics as Connect Decimals (sluice's default string form
 # makes every numeric a text column of the copy) and every column's source
 # type in the schema (column.propagate.source.type = .*: varchar(n),
-# timestamp(p), jsonb, …). INTEROP_CONF_JDBC= (empty) streams sluice's
-# defaults.
+# timestamp(p), jsonb, …). Flink and the Protobuf reader keep dates and
+# times in sluice's numeric forms, where Debezium's markers for ±infinity
+# and 24:00 fit and can be read back: their streams default to
+# infinity.handling.mode = extreme (a PostgreSQL sink refuses the markers:
+# the JDBC stream keeps sluice's default, clamp). An empty INTEROP_CONF_*
+# streams sluice's defaults.
 stream_conf() {
     local jdbc="${INTEROP_CONF_JDBC-decimal.handling.mode = precise;column.propagate.source.type = .*}"
+    local flink="${INTEROP_CONF_FLINK-infinity.handling.mode = extreme}"
+    local pb="${INTEROP_CONF_PROTOBUF-infinity.handling.mode = extreme}"
     case "$1" in
     jdbc) echo "json.schemas = true${jdbc:+;$jdbc}" ;;
-    flink) echo "${INTEROP_CONF_FLINK:-}" ;;
-    protobuf) echo "format = protobuf${INTEROP_CONF_PROTOBUF:+;$INTEROP_CONF_PROTOBUF}" ;;
+    flink) echo "$flink" ;;
+    protobuf) echo "format = protobuf${pb:+;$pb}" ;;
     esac
 }
 for c in "${CASES[@]}"; do
