@@ -373,7 +373,8 @@ encoder_t *json_encoder_new(output_format_t format, const encoder_options_t *opt
     walk_init(&enc->walk, &json_writer, enc, &opts->forms, opts->schemas);
     enc->forms = enc->walk.forms; /* float_special resolved */
     char why[200];
-    if (opts->schemas && !colmatch_compile(&enc->propagate, opts->propagate_source_type, why, sizeof why))
+    if (opts->schemas &&
+        !colmatch_compile(&enc->propagate, opts->propagate_source_type, why, sizeof why))
         log_warning("column.propagate.source.type: %s; no source types are propagated", why);
     return enc;
 }
@@ -393,8 +394,8 @@ void json_encoder_free(encoder_t *enc)
 
 /* ---- Kafka Connect schemas ------------------------------------------------ */
 
-static void schema_type_attrs(encoder_t *enc, strbuf_t *out, const pgtype_t *type,
-                              int32_t typmod, bool optional, int depth, const char *source_column);
+static void schema_type_attrs(encoder_t *enc, strbuf_t *out, const pgtype_t *type, int32_t typmod,
+                              bool optional, int depth, const char *source_column);
 
 /*
  * ,"default":<value> — a column's constant default in the field's own form,
@@ -568,15 +569,14 @@ static void source_type_params(strbuf_t *p, const pgtype_t *type, int32_t typmod
         if (typmod >= 0)
             strbuf_appendf(p, ",\"__debezium.source.column.scale\":\"%d\"", typmod);
         break;
-    default:
-        break;
+    default: break;
     }
     strbuf_puts(p, ",\"__debezium.source.column.name\":");
     json_append_string(p, column, strlen(column));
 }
 
-static void schema_type_attrs(encoder_t *enc, strbuf_t *out, const pgtype_t *type,
-                              int32_t typmod, bool optional, int depth, const char *source_column)
+static void schema_type_attrs(encoder_t *enc, strbuf_t *out, const pgtype_t *type, int32_t typmod,
+                              bool optional, int depth, const char *source_column)
 {
     typmod = pgtype_effective_typmod(type, typmod);
     bool deep = depth >= WALK_MAX_DEPTH - 1 &&

@@ -450,8 +450,8 @@ START_TEST(test_propagate_source_type_needs_schemas_and_valid_patterns)
     config_free(&cfg);
     config_init(&cfg);
     unlink(path);
-    snprintf(text, sizeof text, "%sjson.schemas = true\ncolumn.propagate.source.type = a\\.b\\.c, (x\n",
-             base);
+    snprintf(text, sizeof text,
+             "%sjson.schemas = true\ncolumn.propagate.source.type = a\\.b\\.c, (x\n", base);
     ck_assert(load(text));
     ck_assert(!config_finish(&cfg, err, sizeof err));
     ck_assert_msg(strstr(err, "\"(x\" is not a regular expression"), "%s", err);
@@ -459,9 +459,9 @@ START_TEST(test_propagate_source_type_needs_schemas_and_valid_patterns)
     colmatch_t m;
     ck_assert(colmatch_compile(&m, " public\\.t\\..* ,other\\.u\\.id", err, sizeof err));
     ck_assert_uint_eq(m.n, 2);
-    ck_assert(colmatch_match(&m, "PUBLIC.t.col"));   /* case-insensitive */
+    ck_assert(colmatch_match(&m, "PUBLIC.t.col")); /* case-insensitive */
     ck_assert(colmatch_match(&m, "other.u.id"));
-    ck_assert(!colmatch_match(&m, "other.u.id2"));   /* the whole name */
+    ck_assert(!colmatch_match(&m, "other.u.id2")); /* the whole name */
     ck_assert(!colmatch_match(&m, "x.public.t.col"));
     colmatch_free(&m);
     ck_assert(colmatch_compile(&m, NULL, err, sizeof err));
