@@ -25,9 +25,9 @@ _note_for() {
     flink:i_types.constrained)
         echo "Flink's tables have fixed columns: the columns added later are not in the copy" ;;
     flink:i_types.pairs)
-        echo "Flink's tables have fixed columns: the column added later is not in the copy, and Flink's debezium-json has no truncate (op t) and stops the job there (Debezium skips truncates unless told otherwise; sluice writes them)" ;;
+        echo "Flink's tables have fixed columns: the column added later is not in the copy, and Flink's debezium-json has no truncate (op t) and stops the job there (Debezium skips truncates unless told otherwise, sluice writes them)" ;;
     flink:g_truncate.*)
-        echo "Flink's debezium-json has no truncate (op t) and stops the job there (Debezium skips truncates unless told otherwise; sluice writes them)" ;;
+        echo "Flink's debezium-json has no truncate (op t) and stops the job there (Debezium skips truncates unless told otherwise, sluice writes them)" ;;
     flink:g_replica_identity.rid_default | flink:g_replica_identity.rid_index | flink:g_toast.toast_default | flink:g_schema_changes.evolving)
         echo "Flink's debezium-json refuses an update without before: it needs REPLICA IDENTITY FULL (as with Debezium)" ;;
     flink:g_replica_identity.rid_full_nopk) echo "Flink's upsert JDBC sink needs a primary key" ;;

@@ -235,7 +235,7 @@ done
     echo "## make interop: $(git -C "$REPO" rev-parse --short HEAD)$(git -C "$REPO" diff --quiet HEAD -- src include || echo ' (with uncommitted changes)'), $(date -u +%Y-%m-%d)"
     echo
     echo "Versions: PostgreSQL $(pg_psql -Atc 'SHOW server_version'), Kafka $(basename "$(dirname "$KAFKA_LIBS")" | sed 's/kafka-//'),"
-    echo "Debezium JDBC sink $JDBC_SINK_VERSION on Kafka Connect, Flink $FLINK_VERSION, Python $("$INTEROP_PY" -c 'import sys, google.protobuf, confluent_kafka; print(sys.version.split()[0] + ", protobuf " + google.protobuf.__version__ + ", confluent-kafka " + confluent_kafka.version()[0])'),"
+    echo "Debezium JDBC sink $JDBC_SINK_VERSION on Kafka Connect, Flink $FLINK_VERSION, Python $("$INTEROP_PY" -c 'import sys, google.protobuf, confluent_kafka; print(sys.version.split()[0] + ", protobuf " + google.protobuf.__version__ + ", confluent-kafka " + confluent_kafka.__version__)'),"
     echo "$(java -version 2>&1 | head -1)."
     echo
     report_specials
