@@ -14,6 +14,7 @@
 #   make matrix     the core tests on PostgreSQL 14-18 x Kafka 3.9.1, 4.x (long; not in CI)
 #   make failover   primary killed, standby promoted, exactly once (PostgreSQL 17, 18; not in CI)
 #   make bench      benchmarks (not part of the tests)
+#   make interop    real consumers (Debezium's JDBC sink, Flink, a Python Protobuf reader) fed by sluice
 #
 # CFLAGS, CPPFLAGS, LDFLAGS and LDLIBS add to the project's flags (make CFLAGS=-O0);
 # WERROR= builds without -Werror.
@@ -55,7 +56,7 @@ DEPS      := $(LIB_OBJ:.o=.d) $(SAN_OBJ:.o=.d) $(BUILD)/obj/src/main.d
 
 SANFLAGS  := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
-.PHONY: lint soak mutants all deps check unit unit-plain unit-san unit-mutants it faults fuzz fuzz-ci bench bench-snapshot demo clean tools format install uninstall install-check tsan tsan-unit format-check FORCE standby-test security matrix check-newest failover
+.PHONY: lint soak mutants all deps check unit unit-plain unit-san unit-mutants it faults fuzz fuzz-ci bench bench-snapshot demo clean tools format install uninstall install-check tsan tsan-unit format-check FORCE standby-test security matrix check-newest failover interop
 
 all: $(BUILD)/sluice tools
 
@@ -349,6 +350,15 @@ bench: deps
 bench-snapshot: deps
 	$(MAKE) all
 	tests/bench/snapshot.sh
+
+# Consumers nobody here wrote, fed by sluice, rebuild the type tables and the workload
+# (tests/interop/run.sh; INTEROP_CONSUMERS="jdbc flink protobuf" picks them). Outside CI:
+# it fetches Kafka Connect's JDBC sink, Flink and a Python toolchain, pinned, into
+# ~/.cache/sluice, and takes several minutes.
+INTEROP_CONSUMERS ?= jdbc flink protobuf
+interop: deps
+	$(MAKE) all
+	tests/interop/run.sh $(INTEROP_CONSUMERS)
 
 demo: deps
 	$(MAKE) $(BUILD)/sluice

@@ -144,6 +144,15 @@ static const key_def_t keys[] = {
      "Write keys and values as Kafka Connect JSON with schemas (`{\"schema\":…,\"payload\":…}`, "
      "what `JsonConverter` reads with `schemas.enable=true`), with Debezium's logical type "
      "names."},
+    {"column.propagate.source.type", T_STRING, OFF(propagate_source_type), NULL, false, 0, 0,
+     "With `json.schemas = true`: comma-separated regular expressions (POSIX extended, "
+     "case-insensitive, each matching a whole `schema.table.column`); the fields of the "
+     "columns they match carry their PostgreSQL type in Debezium's schema parameters "
+     "(`__debezium.source.column.type`, `.length`, `.scale`, `.name`), which Debezium's JDBC "
+     "sink reads to create `varchar(n)`, `char(n)`, `timestamp(p)`, `jsonb`, `money`, … "
+     "instead of `text` and `timestamp(6)`. `.*` names every column. Not for `bit` and `bit "
+     "varying` (strings in sluice, which that sink would read as Debezium's `Bits`). "
+     "docs/output.md, \"Kafka Connect JSON with schemas\"."},
     {"transaction.metadata", T_BOOL, OFF(transaction_metadata), "false", false, 0, 0,
      "Write BEGIN and END events of every source transaction to `<topic.prefix>.transaction` "
      "(Debezium's shape, with event counts per table) and a `transaction` block (id, "
@@ -739,6 +748,17 @@ bool config_finish(config_t *cfg, char *err, size_t errlen)
                     "\"numeric.json.number\" applies to decimal.handling.mode = string only "
                     "(it is %s)",
                     decimal_modes[cfg->forms.decimal]);
+    if (cfg->propagate_source_type && *cfg->propagate_source_type) {
+        if (!cfg->json_schemas)
+            return errf(err, errlen,
+                        "\"column.propagate.source.type\" applies to json.schemas = true only "
+                        "(the types go into Kafka Connect schema parameters)");
+        colmatch_t m;
+        char why[200];
+        if (!colmatch_compile(&m, cfg->propagate_source_type, why, sizeof why))
+            return errf(err, errlen, "\"column.propagate.source.type\": %s", why);
+        colmatch_free(&m);
+    }
     /* Kafka Connect's JsonConverter reads the strings "NaN", "Infinity" as 0: with schemas, null. */
     if (cfg->forms.float_special == FLOAT_SPECIAL_AUTO)
         cfg->forms.float_special = cfg->json_schemas ? FLOAT_SPECIAL_NULL : FLOAT_SPECIAL_STRING;
@@ -766,6 +786,58 @@ bool config_finish(config_t *cfg, char *err, size_t errlen)
                         "lower case letters, numbers and underscores",
                         cfg->slot);
     return true;
+}
+
+bool colmatch_compile(colmatch_t *m, const char *list, char *err, size_t errlen)
+{
+    m->re = NULL;
+    m->n = 0;
+    for (const char *p = list ? list : ""; *p;) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t) (end - p) : strlen(p);
+        const char *next = end ? end + 1 : p + len;
+        while (len && isspace((unsigned char) *p)) {
+            p++;
+            len--;
+        }
+        while (len && isspace((unsigned char) p[len - 1]))
+            len--;
+        if (len) {
+            strbuf_t anchored = STRBUF_INIT;
+            strbuf_appendf(&anchored, "^(%.*s)$", (int) len, p);
+            m->re = xrealloc(m->re, (m->n + 1) * sizeof *m->re);
+            int rc = regcomp(&m->re[m->n], anchored.data, REG_EXTENDED | REG_ICASE | REG_NOSUB);
+            strbuf_free(&anchored);
+            if (rc != 0) {
+                char why[120];
+                regerror(rc, &m->re[m->n], why, sizeof why);
+                regfree(&m->re[m->n]);
+                errf(err, errlen, "\"%.*s\" is not a regular expression (%s)", (int) len, p, why);
+                colmatch_free(m);
+                return false;
+            }
+            m->n++;
+        }
+        p = next;
+    }
+    return true;
+}
+
+bool colmatch_match(const colmatch_t *m, const char *name)
+{
+    for (size_t i = 0; i < m->n; i++)
+        if (regexec(&m->re[i], name, 0, NULL, 0) == 0)
+            return true;
+    return false;
+}
+
+void colmatch_free(colmatch_t *m)
+{
+    for (size_t i = 0; i < m->n; i++)
+        regfree(&m->re[i]);
+    free(m->re);
+    m->re = NULL;
+    m->n = 0;
 }
 
 void config_free(config_t *cfg)

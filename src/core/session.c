@@ -608,7 +608,8 @@ static supervisor_step_t session_stream(supervisor_t *sv, session_t *ss)
                             .toast_placeholder = sv->cfg->toast_placeholder,
                             .forms = sv->cfg->forms,
                             .schemas = sv->cfg->json_schemas,
-                            .transaction_block = sv->cfg->transaction_metadata};
+                            .transaction_block = sv->cfg->transaction_metadata,
+                            .propagate_source_type = sv->cfg->propagate_source_type};
     encoder_t *enc = encoder_new(sv->cfg->format, &eo);
     pipeline_args_t args = {.cfg = sv->cfg,
                             .sink = sv->sink,

@@ -234,7 +234,8 @@ static void copy_init(copy_t *c)
                                 .toast_placeholder = a->cfg->toast_placeholder,
                                 .forms = a->cfg->forms,
                                 .schemas = a->cfg->json_schemas,
-                                .transaction_block = false};
+                                .transaction_block = false,
+                                .propagate_source_type = a->cfg->propagate_source_type};
     c->enc = encoder_new(a->cfg->format, &c->eo);
     c->cache = relcache_new(a->cfg->topic_prefix);
     c->cat = catalog_new(a->cfg->pg_conninfo);

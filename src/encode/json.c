@@ -57,6 +57,7 @@ struct encoder {
     walk_t walk;   /* reads the text forms and calls json_writer below */
     strbuf_t *out; /* where json_writer appends: the buffer of the value being written */
     strbuf_t schema_tmp;
+    colmatch_t propagate; /* column.propagate.source.type */
 };
 
 /* ---- values: the walker's writer (walk.h) --------------------------------- */
@@ -371,6 +372,10 @@ encoder_t *json_encoder_new(output_format_t format, const encoder_options_t *opt
     enc->transaction_block = opts->transaction_block;
     walk_init(&enc->walk, &json_writer, enc, &opts->forms, opts->schemas);
     enc->forms = enc->walk.forms; /* float_special resolved */
+    char why[200];
+    if (opts->schemas &&
+        !colmatch_compile(&enc->propagate, opts->propagate_source_type, why, sizeof why))
+        log_warning("column.propagate.source.type: %s; no source types are propagated", why);
     return enc;
 }
 
@@ -383,13 +388,14 @@ void json_encoder_free(encoder_t *enc)
     free(enc->toast_placeholder);
     walk_free(&enc->walk);
     strbuf_free(&enc->schema_tmp);
+    colmatch_free(&enc->propagate);
     free(enc);
 }
 
 /* ---- Kafka Connect schemas ------------------------------------------------ */
 
-static void schema_type_attrs(encoder_t *enc, strbuf_t *out, const pgtype_t *type,
-                              int32_t typmod, bool optional, int depth);
+static void schema_type_attrs(encoder_t *enc, strbuf_t *out, const pgtype_t *type, int32_t typmod,
+                              bool optional, int depth, const char *source_column);
 
 /*
  * ,"default":<value> — a column's constant default in the field's own form,
@@ -419,14 +425,21 @@ static connect_type_t field_connect_type(const encoder_t *enc, const pgtype_t *t
  * {"type":..,"optional":..[,"name":..][,"default":..][,"field":name]} for one
  * column or element. No default on a struct (a composite, a
  * VariableScaleDecimal): Kafka Connect's JsonConverter cannot read one back
- * ("Invalid default value: Struct schemas do not match").
+ * ("Invalid default value: Struct schemas do not match"). None on an array
+ * either: Debezium reads no array default from the catalog, and its JDBC
+ * sink stops on one ("No default value resolution for schema type ARRAY").
+ * None on a time (MicroTime): Debezium's JDBC sink (3.2) writes it as a
+ * date-time ('2026-12-07T07:30:00Z[UTC]') into CREATE TABLE, which
+ * PostgreSQL refuses, and the whole table is lost.
  */
 static void schema_field(encoder_t *enc, strbuf_t *out, const pgtype_t *type, int32_t typmod,
-                         const char *field, bool optional, const char *default_text, int depth)
+                         const char *field, bool optional, const char *default_text, int depth,
+                         bool propagate)
 {
     strbuf_putc(out, '{');
-    schema_type_attrs(enc, out, type, typmod, optional, depth);
-    if (default_text && field_connect_type(enc, type, typmod) != CONNECT_STRUCT)
+    schema_type_attrs(enc, out, type, typmod, optional, depth, propagate ? field : NULL);
+    connect_type_t ct = default_text ? field_connect_type(enc, type, typmod) : CONNECT_STRUCT;
+    if (ct != CONNECT_STRUCT && ct != CONNECT_ARRAY && type->form != PGTYPE_FORM_TIME)
         append_default(enc, out, type, typmod, optional, default_text);
     if (field) {
         strbuf_puts(out, ",\"field\":");
@@ -479,8 +492,91 @@ static connect_type_t field_connect_type(const encoder_t *enc, const pgtype_t *t
     "\"fields\":[{\"type\":\"int32\",\"optional\":false,\"field\":\"scale\"},"                    \
     "{\"type\":\"bytes\",\"optional\":false,\"field\":\"value\"}]"
 
-static void schema_type_attrs(encoder_t *enc, strbuf_t *out, const pgtype_t *type,
-                              int32_t typmod, bool optional, int depth)
+/*
+ * Debezium's name of a column's PostgreSQL type (pg_type.typname in upper
+ * case: VARCHAR, BPCHAR, INT4, TIMESTAMPTZ, JSONB, _INT4 for an array, a
+ * user type's own name), for __debezium.source.column.type.
+ */
+static void source_type_name(const pgtype_t *type, strbuf_t *out)
+{
+    const char *n;
+    switch (type->oid) {
+    case 16: n = "BOOL"; break;
+    case 17: n = "BYTEA"; break;
+    case 18: n = "CHAR"; break;
+    case 19: n = "NAME"; break;
+    case 20: n = "INT8"; break;
+    case 21: n = "INT2"; break;
+    case 23: n = "INT4"; break;
+    case 25: n = "TEXT"; break;
+    case 26: n = "OID"; break;
+    case 700: n = "FLOAT4"; break;
+    case 701: n = "FLOAT8"; break;
+    case PGTYPE_BPCHAR: n = "BPCHAR"; break;
+    case PGTYPE_VARCHAR: n = "VARCHAR"; break;
+    default:
+        if (type->form == PGTYPE_FORM_ARRAY && type->elem) {
+            strbuf_putc(out, '_');
+            source_type_name(type->elem, out);
+            return;
+        }
+        n = type->name ? type->name : "unknown";
+        const char *dot = strrchr(n, '.');
+        n = dot ? dot + 1 : n;
+        if (*n == '"')
+            n++;
+    }
+    for (; *n && *n != '"' && *n != '['; n++)
+        strbuf_putc(out, (char) (*n >= 'a' && *n <= 'z' ? *n - 'a' + 'A' : *n == ' ' ? '_' : *n));
+}
+
+/*
+ * column.propagate.source.type: the column's type, its length (varchar(n),
+ * char(n), numeric's precision) and scale (numeric's, a time's or
+ * timestamp's fractional digits) and name as Debezium's schema parameters.
+ * Not for bit and bit varying: Debezium's JDBC sink takes a BIT/VARBIT
+ * source type for its Bits type and reads a "length" parameter that a
+ * string field does not have.
+ */
+static void source_type_params(strbuf_t *p, const pgtype_t *type, int32_t typmod,
+                               const char *column)
+{
+    if (type->oid == 1560 || type->oid == 1562)
+        return;
+    if (p->len)
+        strbuf_putc(p, ',');
+    strbuf_puts(p, "\"__debezium.source.column.type\":\"");
+    source_type_name(type, p);
+    strbuf_putc(p, '"');
+    int precision, scale;
+    switch (type->oid) {
+    case PGTYPE_VARCHAR:
+    case PGTYPE_BPCHAR:
+        if (typmod >= 4)
+            strbuf_appendf(p, ",\"__debezium.source.column.length\":\"%d\"", typmod - 4);
+        break;
+    case PGTYPE_NUMERIC:
+        if (pgtype_numeric_typmod(typmod, &precision, &scale))
+            strbuf_appendf(p,
+                           ",\"__debezium.source.column.length\":\"%d\""
+                           ",\"__debezium.source.column.scale\":\"%d\"",
+                           precision, scale);
+        break;
+    case PGTYPE_TIME:
+    case PGTYPE_TIMETZ:
+    case PGTYPE_TIMESTAMP:
+    case PGTYPE_TIMESTAMPTZ:
+        if (typmod >= 0)
+            strbuf_appendf(p, ",\"__debezium.source.column.scale\":\"%d\"", typmod);
+        break;
+    default: break;
+    }
+    strbuf_puts(p, ",\"__debezium.source.column.name\":");
+    json_append_string(p, column, strlen(column));
+}
+
+static void schema_type_attrs(encoder_t *enc, strbuf_t *out, const pgtype_t *type, int32_t typmod,
+                              bool optional, int depth, const char *source_column)
 {
     typmod = pgtype_effective_typmod(type, typmod);
     bool deep = depth >= WALK_MAX_DEPTH - 1 &&
@@ -495,7 +591,7 @@ static void schema_type_attrs(encoder_t *enc, strbuf_t *out, const pgtype_t *typ
         strbuf_puts(out, "," VARIABLE_SCALE_FIELDS);
     } else if (ct == CONNECT_ARRAY) {
         strbuf_puts(out, ",\"items\":");
-        schema_field(enc, out, type->elem, typmod, NULL, true, NULL, depth + 1);
+        schema_field(enc, out, type->elem, typmod, NULL, true, NULL, depth + 1, false);
     } else if (ct == CONNECT_STRUCT) {
         strbuf_puts(out, ",\"fields\":[");
         for (uint16_t i = 0; i < type->nfields; i++) {
@@ -503,7 +599,7 @@ static void schema_type_attrs(encoder_t *enc, strbuf_t *out, const pgtype_t *typ
                 strbuf_putc(out, ',');
             schema_field(enc, out, type->field_types[i],
                          type->field_typmods ? type->field_typmods[i] : -1, type->field_names[i],
-                         true, NULL, depth + 1);
+                         true, NULL, depth + 1, false);
         }
         strbuf_putc(out, ']');
     }
@@ -527,17 +623,23 @@ static void schema_type_attrs(encoder_t *enc, strbuf_t *out, const pgtype_t *typ
     }
     if (dec == DEC_VARIABLE)
         strbuf_puts(out, ",\"doc\":\"Variable scaled decimal\"");
-    if (dec == DEC_FIXED && precision > 0)
-        strbuf_appendf(out,
-                       ",\"parameters\":{\"scale\":\"%d\",\"connect.decimal.precision\":\"%d\"}",
-                       scale, precision);
-    else if (dec == DEC_FIXED)
-        strbuf_appendf(out, ",\"parameters\":{\"scale\":\"%d\"}", scale);
-    else if (type->enum_labels && ct == CONNECT_STRING) {
-        strbuf_puts(out, ",\"parameters\":{\"allowed\":");
-        json_append_string(out, type->enum_labels, strlen(type->enum_labels));
+    strbuf_t params = STRBUF_INIT;
+    if (dec == DEC_FIXED) {
+        strbuf_appendf(&params, "\"scale\":\"%d\"", scale);
+        if (precision > 0)
+            strbuf_appendf(&params, ",\"connect.decimal.precision\":\"%d\"", precision);
+    } else if (type->enum_labels && ct == CONNECT_STRING) {
+        strbuf_puts(&params, "\"allowed\":");
+        json_append_string(&params, type->enum_labels, strlen(type->enum_labels));
+    }
+    if (source_column)
+        source_type_params(&params, type, typmod, source_column);
+    if (params.len) {
+        strbuf_puts(out, ",\"parameters\":{");
+        strbuf_append(out, params.data, params.len);
         strbuf_putc(out, '}');
     }
+    strbuf_free(&params);
 }
 
 typedef enum { ROW_KEY, ROW_BEFORE, ROW_AFTER } row_kind_t;
@@ -561,8 +663,15 @@ static void schema_row(encoder_t *enc, strbuf_t *out, const relcache_entry_t *re
         if (k)
             strbuf_putc(out, ',');
         bool optional = kind == ROW_BEFORE || !(key || column_required(enc, rel, i));
+        bool propagate = false;
+        if (enc->propagate.n) {
+            strbuf_t path = STRBUF_INIT;
+            strbuf_appendf(&path, "%s.%s.%s", rel->nspname, rel->relname, col->name);
+            propagate = colmatch_match(&enc->propagate, path.data);
+            strbuf_free(&path);
+        }
         schema_field(enc, out, column_type(col), col->typmod, col->name, optional,
-                     kind == ROW_BEFORE ? NULL : col->default_text, 0);
+                     kind == ROW_BEFORE ? NULL : col->default_text, 0, propagate);
     }
     strbuf_appendf(out, "],\"optional\":%s,\"name\":", key ? "false" : "true");
     strbuf_t name = STRBUF_INIT;

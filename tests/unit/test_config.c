@@ -450,6 +450,39 @@ START_TEST(test_protobuf_format_refuses_json_only_settings)
 }
 END_TEST
 
+START_TEST(test_propagate_source_type_needs_schemas_and_valid_patterns)
+{
+    static const char *base = "postgres.conninfo = host=db\n"
+                              "kafka.bootstrap.servers = k:1\n";
+    char text[256];
+    snprintf(text, sizeof text, "%scolumn.propagate.source.type = .*\n", base);
+    ck_assert(load(text));
+    ck_assert(!config_finish(&cfg, err, sizeof err));
+    ck_assert_msg(strstr(err, "applies to json.schemas = true only"), "%s", err);
+
+    config_free(&cfg);
+    config_init(&cfg);
+    unlink(path);
+    snprintf(text, sizeof text,
+             "%sjson.schemas = true\ncolumn.propagate.source.type = a\\.b\\.c, (x\n", base);
+    ck_assert(load(text));
+    ck_assert(!config_finish(&cfg, err, sizeof err));
+    ck_assert_msg(strstr(err, "\"(x\" is not a regular expression"), "%s", err);
+
+    colmatch_t m;
+    ck_assert(colmatch_compile(&m, " public\\.t\\..* ,other\\.u\\.id", err, sizeof err));
+    ck_assert_uint_eq(m.n, 2);
+    ck_assert(colmatch_match(&m, "PUBLIC.t.col")); /* case-insensitive */
+    ck_assert(colmatch_match(&m, "other.u.id"));
+    ck_assert(!colmatch_match(&m, "other.u.id2")); /* the whole name */
+    ck_assert(!colmatch_match(&m, "x.public.t.col"));
+    colmatch_free(&m);
+    ck_assert(colmatch_compile(&m, NULL, err, sizeof err));
+    ck_assert(!colmatch_match(&m, "a.b.c"));
+    colmatch_free(&m);
+}
+END_TEST
+
 START_TEST(test_finish_derives_checkpoint_topic_and_transactional_id)
 {
     ck_assert(load("postgres.conninfo = host=db\n"
@@ -561,6 +594,7 @@ static Suite *config_suite(void)
     tcase_add_test(tc, test_missing_file_is_an_error_naming_it);
     tcase_add_test(tc, test_conninfo_error_of_any_length_stays_in_its_buffer);
     tcase_add_test(tc, test_secret_keys_are_recognised);
+    tcase_add_test(tc, test_propagate_source_type_needs_schemas_and_valid_patterns);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -15,6 +15,8 @@
 #include "sluice/base/common.h"
 #include "sluice/base/log.h"
 
+#include <regex.h>
+
 /* format = json | protobuf: the encoder that writes change events (encode/encode.h) */
 typedef enum { FORMAT_JSON = 0, FORMAT_PROTOBUF = 1 } output_format_t;
 
@@ -100,6 +102,7 @@ typedef struct {
     char *toast_placeholder;
     value_forms_t forms;       /* decimal.handling.mode, …: the forms of special values */
     bool json_schemas;         /* json.schemas: Kafka Connect {"schema","payload"} */
+    char *propagate_source_type; /* column.propagate.source.type: regexes, comma-separated */
     bool transaction_metadata; /* transaction.metadata: BEGIN/END topic, "transaction" block */
     int topic_partitions;
     int topic_replication_factor;
@@ -174,5 +177,21 @@ bool config_value_holds_secret(const char *key, const char *raw_value);
  * from libraries that may quote what they were given.
  */
 void config_redact(const config_t *cfg, const char *msg, char *out, size_t outlen);
+
+/*
+ * column.propagate.source.type's patterns, compiled: each a POSIX extended
+ * regular expression matched case-insensitively against a whole
+ * "schema.table.column" (as Debezium's column lists). colmatch_compile
+ * returns false with a message naming the bad pattern; an empty or NULL
+ * list matches nothing.
+ */
+typedef struct {
+    regex_t *re;
+    size_t n;
+} colmatch_t;
+
+bool colmatch_compile(colmatch_t *m, const char *list, char *err, size_t errlen);
+bool colmatch_match(const colmatch_t *m, const char *name);
+void colmatch_free(colmatch_t *m);
 
 #endif

@@ -91,6 +91,7 @@ typedef struct {
     value_forms_t forms;           /* decimal.handling.mode, …: config.h (zero: the defaults) */
     bool schemas;                  /* JSON only: Kafka Connect JSON with schemas: {"schema":…,"payload":…} */
     bool transaction_block;        /* events carry a "transaction" block */
+    const char *propagate_source_type; /* column.propagate.source.type (schemas only; NULL: none) */
 } encoder_options_t;
 
 typedef struct encoder encoder_t;
