@@ -12,10 +12,15 @@
  *   refused        → SINK_DATA with sink_refused (an ACL missing: the message names it)
  * Only SINK_OK lets the pipeline confirm an LSN (test_pipeline.c shows that).
  *
- * The mock cluster of librdkafka 2.0.2 neither fences a second producer nor
- * filters aborted transactions for read_committed consumers, so these tests
+ * The mock cluster neither fences a second producer nor filters aborted
+ * transactions for read_committed consumers, in librdkafka 2.0.2 nor in
+ * 2.12.1 (its InitProducerId hands every producer a new producer id instead of
+ * bumping the epoch of the transactional id's, and its Fetch answers with no
+ * aborted transactions and the high watermark as the last stable offset: a
+ * test of a second producer fencing the first failed on both), so these tests
  * prove the classification only; exactly-once itself is proven against a
- * real broker (tests/it, tests/fault).
+ * real broker (tests/it, tests/fault). `make RDKAFKA=2.12 unit` runs them on
+ * 2.12.1.
  */
 #include <check.h>
 #include <librdkafka/rdkafka.h>
