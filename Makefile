@@ -15,6 +15,8 @@
 #   make failover   primary killed, standby promoted, exactly once (PostgreSQL 17, 18; not in CI)
 #   make bench      benchmarks (not part of the tests)
 #   make interop    real consumers (Debezium's JDBC sink, Flink, a Python Protobuf reader) fed by sluice
+#   make RDKAFKA=2.12 [target]  the same against the pinned librdkafka 2.12.x, in
+#                   build-rdkafka212/ (tests/env/install.sh --rdkafka 2.12 builds it)
 #
 # CFLAGS, CPPFLAGS, LDFLAGS and LDLIBS add to the project's flags (make CFLAGS=-O0);
 # WERROR= builds without -Werror.
@@ -23,6 +25,34 @@ PKGS      := libpq rdkafka jansson libprotobuf-c libmicrohttpd
 CC        ?= cc
 WERROR    ?= -Werror
 BUILD     := build
+PKG_CONFIG := pkg-config
+PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS))
+
+# RDKAFKA=2.12: build against the pinned librdkafka (tests/env/versions.sh) that
+# tests/env/rdkafka.sh installs into a private prefix in the cache, instead of the
+# system's (Debian's 2.0.2). Everything goes to build-rdkafka<version>/ (the default
+# build/ is left alone) and links with an rpath to that prefix, so the binaries run
+# with it without LD_LIBRARY_PATH. `make RDKAFKA=2.12 deps` builds the library.
+RDKAFKA   ?=
+ifneq ($(RDKAFKA),)
+RDKAFKA_PREFIX := $(shell tests/env/rdkafka.sh --prefix $(RDKAFKA))
+ifeq ($(RDKAFKA_PREFIX),)
+$(error RDKAFKA=$(RDKAFKA) is not a pinned librdkafka (tests/env/versions.sh))
+endif
+ifeq ($(wildcard $(RDKAFKA_PREFIX)/.complete),)
+ifneq ($(MAKECMDGOALS),deps)
+$(error librdkafka $(RDKAFKA) is not built in $(RDKAFKA_PREFIX): run tests/env/install.sh --rdkafka $(RDKAFKA) (or make RDKAFKA=$(RDKAFKA) deps))
+endif
+endif
+BUILD     := build-rdkafka$(subst .,,$(RDKAFKA))
+PKG_CONFIG := PKG_CONFIG_PATH=$(RDKAFKA_PREFIX)/lib/pkgconfig$(if $(PKG_CONFIG_PATH),:$(PKG_CONFIG_PATH)) pkg-config
+RDKAFKA_RPATH := -Wl,-rpath,$(RDKAFKA_PREFIX)/lib
+# Its headers as system headers (as Debian's are): 2.12's rdkafka.h declares a
+# `const int` return, which -Wextra (-Wignored-qualifiers) and -Werror refuse.
+PKG_CFLAGS = $(patsubst -I$(RDKAFKA_PREFIX)/include,-isystem$(RDKAFKA_PREFIX)/include,$(shell $(PKG_CONFIG) --cflags $(PKGS)))
+# make RDKAFKA=2.12 it / faults / bench: the harness runs that build's sluice (tests/it/lib.sh).
+export SLUICE_RDKAFKA := $(RDKAFKA)
+endif
 
 # CFLAGS, CPPFLAGS, LDFLAGS and LDLIBS belong to whoever runs make (make CFLAGS=-O0,
 # a packager's hardening flags): the project's own flags are added to them with
@@ -32,8 +62,8 @@ BUILD     := build
 CFLAGS    ?= -O2 -g
 SLUICE_CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
              -Wno-missing-field-initializers $(WERROR) -pthread -Iinclude -I$(BUILD)/gen \
-             $(shell pkg-config --cflags $(PKGS))
-SLUICE_LDLIBS := $(shell pkg-config --libs $(PKGS)) -pthread
+             $(PKG_CFLAGS)
+SLUICE_LDLIBS := $(shell $(PKG_CONFIG) --libs $(PKGS)) $(RDKAFKA_RPATH) -pthread
 # (filter-out: a CFLAGS from the environment reaches `$(MAKE) unit` already extended.)
 override CFLAGS := $(filter-out $(CPPFLAGS) $(SLUICE_CFLAGS),$(CFLAGS)) $(CPPFLAGS) $(SLUICE_CFLAGS)
 # Every link line ends in $(LDLIBS): LDFLAGS go first in it so that all of them honour it.
@@ -227,7 +257,7 @@ tsan: deps
 
 # Installs Debian packages and the pinned Kafka broker (idempotent, fast when present).
 deps:
-	@tests/env/install.sh >/dev/null
+	@tests/env/install.sh $(if $(RDKAFKA),--rdkafka $(RDKAFKA)) >/dev/null
 
 it: all
 	tests/it/run.sh

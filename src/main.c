@@ -17,6 +17,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <librdkafka/rdkafka.h>
+
 #include "sluice/base/config.h"
 #include "sluice/base/log.h"
 #include "sluice/base/metrics.h"
@@ -147,9 +149,10 @@ static int cmd_run(const config_t *cfg, bool accept_slot_ahead)
 {
     signals_start();
     testpoint_init();
-    log_info("sluice %s starting: slot \"%s\", publication \"%s\", transactional id \"%s\"%s",
-             SLUICE_VERSION, cfg->slot, cfg->publication, cfg->transactional_id,
-             cfg->standby ? " (standby mode)" : "");
+    log_info("sluice %s starting (librdkafka %s): slot \"%s\", publication \"%s\", transactional "
+             "id \"%s\"%s",
+             SLUICE_VERSION, rd_kafka_version_str(), cfg->slot, cfg->publication,
+             cfg->transactional_id, cfg->standby ? " (standby mode)" : "");
     shutdown_timeout_ms = cfg->shutdown_timeout_ms;
     supervisor_t *sv = supervisor_new(cfg, accept_slot_ahead, &stop_requested);
     int rc = EXIT_CONFIG;
@@ -232,7 +235,9 @@ static bool cmd_simple(const char *cmd, int *exit_code)
 {
     *exit_code = EXIT_OK;
     if (!strcmp(cmd, "--version") || !strcmp(cmd, "version"))
-        printf("sluice %s\n", SLUICE_VERSION);
+        /* The librdkafka it runs with, not the one it was built against: a private
+         * build (make RDKAFKA=2.12) and the system's can differ only here. */
+        printf("sluice %s (librdkafka %s)\n", SLUICE_VERSION, rd_kafka_version_str());
     else if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help"))
         usage(stdout);
     else if (!strcmp(cmd, "help-config"))

@@ -73,13 +73,21 @@ static bool is_fenced(rd_kafka_resp_err_t err)
            err == RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH;
 }
 
+bool sink_delivery_cause_replaces(rd_kafka_resp_err_t kept, rd_kafka_resp_err_t now)
+{
+    /* Purged records belong to a transaction we aborted ourselves: not a cause. */
+    if (!now || now == RD_KAFKA_RESP_ERR__PURGE_QUEUE || now == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT)
+        return false;
+    /* The first cause is kept, unless it was only a bystander of the one reported now. */
+    return !kept ||
+           (kept == SINK_ERR_INVALID_DIFFERENT_RECORD && now != SINK_ERR_INVALID_DIFFERENT_RECORD);
+}
+
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
     (void) rk;
     rdsink_t *s = opaque;
-    /* Purged records belong to a transaction we aborted ourselves: not a cause. */
-    if (!m->err || s->dr_err || m->err == RD_KAFKA_RESP_ERR__PURGE_QUEUE ||
-        m->err == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT)
+    if (!sink_delivery_cause_replaces(s->dr_err, m->err))
         return;
     s->dr_err = m->err;
     free(s->dr_topic);

@@ -50,6 +50,20 @@ typedef struct {
     char last_errstr[512];
 } rdsink_t;
 
+/*
+ * librdkafka 2.5 and later (KIP-467): when the broker names the records of a batch it
+ * refused (INVALID_RECORD with record errors, e.g. a null key for a compacted topic),
+ * only those get that error; the rest of the batch fail with _INVALID_DIFFERENT_RECORD.
+ * That is a bystander, not the cause, and its reports can come first: taken as the
+ * cause, the transaction would be aborted and retried for ever instead of stopping as
+ * a data error (exit 9). The code, -138, is not in 2.0.2's header: spelled out here.
+ */
+#define SINK_ERR_INVALID_DIFFERENT_RECORD ((rd_kafka_resp_err_t) -138)
+
+/* True if a delivery report with error `now` becomes the transaction's failure cause
+ * in place of `kept` (0 if none yet): the first real one wins, a bystander gives way. */
+bool sink_delivery_cause_replaces(rd_kafka_resp_err_t kept, rd_kafka_resp_err_t now);
+
 /* The librdkafka producer behind s; a sink of another kind here is a bug. */
 rdsink_t *rdsink_of(sink_t *s);
 

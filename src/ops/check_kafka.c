@@ -228,8 +228,9 @@ static rd_kafka_t *check_kafka_reachable(report_t *r, refusals_t *rf,
         rd_kafka_destroy(rk);
         return NULL;
     }
-    check_report(r, CK_OK, "Kafka reachable", NULL, "%d broker%s via \"%s\"", (*md)->broker_cnt,
-                 (*md)->broker_cnt == 1 ? "" : "s", bootstrap);
+    check_report(r, CK_OK, "Kafka reachable", NULL, "%d broker%s via \"%s\" (librdkafka %s)",
+                 (*md)->broker_cnt, (*md)->broker_cnt == 1 ? "" : "s", bootstrap,
+                 rd_kafka_version_str());
     return rk;
 }
 

@@ -9,6 +9,10 @@
 #   tests/env/install.sh --pg 17 --kafka 4      also PostgreSQL 17 and the pinned
 #                                               Kafka 4.x (repeatable; "all" = every
 #                                               pinned version: make matrix)
+#   tests/env/install.sh --rdkafka 2.12         also the pinned librdkafka 2.12.x,
+#                                               built into a private prefix in the
+#                                               cache (tests/env/rdkafka.sh; make
+#                                               RDKAFKA=2.12 builds sluice against it)
 #
 # Other PostgreSQL majors and Kafka versions are fetched only when asked (by
 # these options, or by SLUICE_PG_VERSION / SLUICE_KAFKA_VERSION naming them),
@@ -30,8 +34,9 @@ die() {
 }
 
 usage() {
-    echo "usage: tests/env/install.sh [--pg MAJOR|all]... [--kafka VERSION|all]..." >&2
-    echo "  PostgreSQL majors: $SLUICE_PG_MAJORS; Kafka: $SLUICE_KAFKA_VERSIONS (or 3, 4)" >&2
+    echo "usage: tests/env/install.sh [--pg MAJOR|all]... [--kafka VERSION|all]... [--rdkafka VERSION]..." >&2
+    echo "  PostgreSQL majors: $SLUICE_PG_MAJORS; Kafka: $SLUICE_KAFKA_VERSIONS (or 3, 4);" >&2
+    echo "  librdkafka: $SLUICE_RDKAFKA_VERSIONS (the default build uses Debian's)" >&2
     exit 2
 }
 
@@ -41,6 +46,7 @@ KAFKA_VERSION="$(sluice_kafka_resolve "${SLUICE_KAFKA_VERSION:-$SLUICE_KAFKA_DEF
     die "SLUICE_KAFKA_VERSION=${SLUICE_KAFKA_VERSION} is not a pinned Kafka version (pinned: $SLUICE_KAFKA_VERSIONS; tests/env/versions.sh)"
 want_kafka="$KAFKA_VERSION"
 want_pg=""
+want_rdkafka=""
 if [ -n "${SLUICE_PG_VERSION:-}" ]; then
     want_pg="$SLUICE_PG_VERSION"
 fi
@@ -61,6 +67,13 @@ while [ $# -gt 0 ]; do
             [ -n "$v" ] || die "Kafka $2 is not pinned (pinned: $SLUICE_KAFKA_VERSIONS; tests/env/versions.sh)"
             want_kafka="$want_kafka $v"
         fi
+        shift 2
+        ;;
+    --rdkafka)
+        [ $# -ge 2 ] || usage
+        [ -n "$(sluice_rdkafka_field "$2" 2)" ] ||
+            die "librdkafka $2 is not pinned (pinned: $SLUICE_RDKAFKA_VERSIONS; tests/env/versions.sh)"
+        want_rdkafka="$want_rdkafka $2"
         shift 2
         ;;
     -h | --help) usage ;;
@@ -200,5 +213,8 @@ for m in $want_pg; do
     case " $seen " in *" p$m "*) continue ;; esac
     seen="$seen p$m"
     fetch_pg "$m"
+done
+for v in $want_rdkafka; do
+    "$HERE/rdkafka.sh" "$v" >/dev/null
 done
 echo "$CACHE/kafka-$KAFKA_VERSION"

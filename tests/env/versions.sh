@@ -89,3 +89,21 @@ sluice_kafka_digest() {
 sluice_kafka_logging() {
     printf '%s\n' "$SLUICE_KAFKA_PINNED" | awk -F: -v v="$1" '$1 == v { print $3 }'
 }
+
+# A current librdkafka besides Debian's 2.0.2 (the default everything links
+# against): 2.12.1, built from the source tree the crates.io crate
+# rdkafka-sys 4.10.0+2.12.1 carries in librdkafka/ (a gzipped tar; its sha256
+# pinned here), with Debian's zlib/zstd/lz4/OpenSSL/Cyrus SASL and nothing
+# downloaded while configuring (tests/env/rdkafka.sh). It goes into a private
+# prefix in the cache, never over the system library; `make RDKAFKA=2.12`
+# builds sluice against it in build-rdkafka212/ with an rpath to it.
+#
+#   short:full version:crate:sha256 of the .crate
+SLUICE_RDKAFKA_PINNED="2.12:2.12.1:rdkafka-sys-4.10.0+2.12.1:e234cf318915c1059d4921ef7f75616b5219b10b46e9f3a511a15eb4b56a3f77"
+SLUICE_RDKAFKA_VERSIONS="2.12"
+SLUICE_RDKAFKA_CRATES=https://crates.io/api/v1/crates
+
+# sluice_rdkafka_field SHORT|FULL N: field N (1-4) of the pin that SHORT or FULL names ("" if none).
+sluice_rdkafka_field() {
+    printf '%s\n' "$SLUICE_RDKAFKA_PINNED" | awk -F: -v v="$1" -v n="$2" '$1 == v || $2 == v { print $n }'
+}

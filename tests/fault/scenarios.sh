@@ -72,7 +72,7 @@ fault_01_crash() {
 # PostgreSQL resends what Kafka holds after every crash) stays exactly once.
 fault_02_skip_rule() {
     harness_build build/mutants/sluice-START_AT_SLOT
-    crash_run "$REPO/build/mutants/sluice-START_AT_SLOT" fskip f_skip "$FAULT_CRASHES" 7 || {
+    crash_run "$SLUICE_BUILD/mutants/sluice-START_AT_SLOT" fskip f_skip "$FAULT_CRASHES" 7 || {
         cat "$W/fskip.verify" >&2
         fail "exactly-once broke when PostgreSQL resent transactions"
     }
@@ -342,7 +342,7 @@ fault_12_verifier_catches_broken_builds() {
     harness_build $(printf 'build/mutants/sluice-%s ' $mutants)
     for m in $mutants; do
         total=$((total + 1))
-        local bin="$REPO/build/mutants/sluice-$m" how=""
+        local bin="$SLUICE_BUILD/mutants/sluice-$m" how=""
         if CRASH_CATCHUP_TIMEOUT=30 crash_run "$bin" "fm$total" "f_mutant$total" 8 $((60 + total)); then
             fail "the broken build $m passed every check"
             record "broken build: $m" 1 "$CRASH_KILLS kills" "-" "**NOT CAUGHT**"

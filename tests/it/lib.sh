@@ -4,7 +4,14 @@
 # Kafka need env_init/pg_start/kafka_start first.
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-SLUICE="${SLUICE_BIN:-$REPO/build/sluice}" # make tsan: a ThreadSanitizer build
+# SLUICE_RDKAFKA=2.12 (set by make RDKAFKA=2.12 it/faults): sluice, and the broken
+# builds the fault suite runs, come from build-rdkafka212/, linked against the
+# pinned librdkafka; the test tools (verifier, workload, readers) stay the default
+# build's on Debian's librdkafka, so the reader that judges is not the library
+# under test. SLUICE_BIN names one binary directly (make tsan).
+SLUICE_BUILD="$REPO/build"
+[ -z "${SLUICE_RDKAFKA:-}" ] || SLUICE_BUILD="$REPO/build-rdkafka${SLUICE_RDKAFKA//./}"
+SLUICE="${SLUICE_BIN:-$SLUICE_BUILD/sluice}"
 VERIFY="$REPO/build/tools/verify"
 WORKLOAD="$REPO/build/tools/workload"
 
@@ -12,13 +19,38 @@ WORKLOAD="$REPO/build/tools/workload"
 # test tools), so every script works from a fresh clone; fast when it is all
 # built. Run from a make recipe (make it, make faults …) it is a no-op check:
 # the parent's job server and flags are left out, they are not ours to use.
+# With SLUICE_RDKAFKA, "all" also makes that build's sluice and a build/mutants/
+# target is made in that build instead (make RDKAFKA=...).
 harness_build() {
-    log "make $* (builds what is missing)"
-    env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL \
-        make -C "$REPO" --no-print-directory -s -j"$(nproc)" "$@" >&2 || {
-        log "make $* failed"
-        return 1
-    }
+    local t plain=() rd=() sub="${SLUICE_BUILD#"$REPO"/}"
+    for t in "$@"; do
+        if [ -z "${SLUICE_RDKAFKA:-}" ]; then
+            plain+=("$t")
+        elif [ "$t" = all ]; then
+            plain+=(all)
+            rd+=("$sub/sluice")
+        elif [ "${t#build/}" != "$t" ]; then
+            rd+=("$sub/${t#build/}")
+        else
+            plain+=("$t")
+        fi
+    done
+    if [ ${#plain[@]} -gt 0 ]; then
+        log "make ${plain[*]} (builds what is missing)"
+        env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL \
+            make -C "$REPO" --no-print-directory -s -j"$(nproc)" "${plain[@]}" >&2 || {
+            log "make ${plain[*]} failed"
+            return 1
+        }
+    fi
+    if [ ${#rd[@]} -gt 0 ]; then
+        log "make RDKAFKA=$SLUICE_RDKAFKA ${rd[*]} (builds what is missing)"
+        env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL \
+            make -C "$REPO" --no-print-directory -s -j"$(nproc)" RDKAFKA="$SLUICE_RDKAFKA" "${rd[@]}" >&2 || {
+            log "make RDKAFKA=$SLUICE_RDKAFKA ${rd[*]} failed"
+            return 1
+        }
+    fi
 }
 
 _t_failures=0
@@ -337,6 +369,7 @@ verify_check() {
 # Every sluice started with sluice_start is killed at exit.
 harness_env_start() {
     local name="$1" brokers="$2"
+    log "sluice under test: $SLUICE ($("$SLUICE" --version 2>&1 | head -1))"
     env_init || return 1
     env_on_exit reap_sluices
     W="$SLUICE_ENV_DIR/$name"

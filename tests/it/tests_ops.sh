@@ -845,3 +845,38 @@ test_restart_with_checkpoint_is_no_fresh_start() {
     log "restart to streaming (checkpoint found), from launch to \"streaming from\", ms: ${times[*]}; median ${sorted[$(((${#sorted[@]} - 1) / 2))]}, max ${sorted[-1]}"
     drop_slot "$slot"
 }
+
+# A record the broker refuses (INVALID_RECORD: a null key for a compacted
+# topic, here a table without a primary key) is a data error on every
+# librdkafka: exit 9 with the broker's reason, nothing confirmed, no abort-and-
+# retry loop. librdkafka 2.5+ (KIP-467) reports such a refusal per record
+# (INVALID_RECORD for the named ones, _INVALID_DIFFERENT_RECORD for the rest of
+# their batch; sink.c keeps the real cause: test_sink_mock's
+# test_bystander_delivery_error_gives_way_to_the_cause); 2.0.2 fails the batch.
+test_refused_record_is_data_error() {
+    local slot=it_ir prefix=itir cfg="$W/ir.conf" logf="$W/ir.log" rc=0
+    pg_psql -q -c "DROP TABLE IF EXISTS ir_t" -c "CREATE TABLE ir_t (id int, v text)" \
+        -c "ALTER TABLE ir_t REPLICA IDENTITY FULL" \
+        -c "DROP PUBLICATION IF EXISTS it_ir" -c "CREATE PUBLICATION it_ir FOR TABLE ir_t"
+    kafka_topics --create --topic "$prefix.public.ir_t" --partitions 1 --replication-factor 1 \
+        --config cleanup.policy=compact >/dev/null || fail "could not create the compacted topic"
+    drop_slot "$slot"
+    sluice_config "$cfg" "$slot" "$prefix" "postgres.publication = it_ir"
+    sluice_start "$cfg" "$logf"
+    local pid=$SLUICE_PID
+    wait_slot_exists "$slot"
+    local before
+    before="$(slot_confirmed "$slot")"
+    pg_psql -q -c "INSERT INTO ir_t SELECT g, 'no key' FROM generate_series(1, 200) g"
+    wait_exit "$pid" 60 || rc=$?
+    if [ "$rc" -eq 124 ]; then
+        fail "sluice did not stop within 60 s: $(grep -c 'abort' "$logf") lines on aborts; $(tail -2 "$logf")"
+        kill -9 "$pid" 2>/dev/null || true
+    fi
+    log "exit $rc: $(grep -m1 -E 'ERROR|FATAL' "$logf" | sed 's/.*\(ERROR\|FATAL\): *//' | cut -c1-240)"
+    [ "$rc" -eq 9 ] || fail "exit $rc, want 9 (data error): $(tail -3 "$logf")"
+    grep -q "Broker failed to validate record" "$logf" || fail "the log does not give the broker's reason"
+    [ "$(slot_confirmed "$slot")" = "$before" ] || fail "the slot moved past a transaction Kafka refused"
+    drop_slot "$slot"
+    pg_psql -q -c "DROP PUBLICATION it_ir" -c "DROP TABLE ir_t"
+}

@@ -12,10 +12,15 @@
  *   refused        → SINK_DATA with sink_refused (an ACL missing: the message names it)
  * Only SINK_OK lets the pipeline confirm an LSN (test_pipeline.c shows that).
  *
- * The mock cluster of librdkafka 2.0.2 neither fences a second producer nor
- * filters aborted transactions for read_committed consumers, so these tests
+ * The mock cluster neither fences a second producer nor filters aborted
+ * transactions for read_committed consumers, in librdkafka 2.0.2 nor in
+ * 2.12.1 (its InitProducerId hands every producer a new producer id instead of
+ * bumping the epoch of the transactional id's, and its Fetch answers with no
+ * aborted transactions and the high watermark as the last stable offset: a
+ * test of a second producer fencing the first failed on both), so these tests
  * prove the classification only; exactly-once itself is proven against a
- * real broker (tests/it, tests/fault).
+ * real broker (tests/it, tests/fault). `make RDKAFKA=2.12 unit` runs them on
+ * 2.12.1.
  */
 #include <check.h>
 #include <librdkafka/rdkafka.h>
@@ -30,6 +35,8 @@
 #include "sluice/base/config.h"
 #include "sluice/base/log.h"
 #include "sluice/kafka/sink.h"
+
+#include "../../src/kafka/sink_internal.h"
 
 /* Kafka protocol ApiKeys (the mock API takes the numbers). */
 enum { API_PRODUCE = 0, API_INIT_PRODUCER_ID = 22, API_ADD_PARTITIONS_TO_TXN = 24, API_END_TXN = 26 };
@@ -163,12 +170,31 @@ START_TEST(test_retriable_endtxn_errors_are_retried_inside_commit)
 }
 END_TEST
 
-/* A corrupt-message error fails the transaction: abort, and the producer stays usable. */
+/* A produce error librdkafka does not retry (UNKNOWN_SERVER_ERROR, -1: RESP_ERR_UNKNOWN) fails
+ * the transaction: abort, and the producer stays usable. */
 START_TEST(test_failed_produce_aborts_and_producer_stays_usable)
 {
     fixture_t *f = fixture_new();
-    rd_kafka_mock_push_request_errors(f->mc, API_PRODUCE, 1, RD_KAFKA_RESP_ERR_INVALID_MSG);
+    rd_kafka_mock_push_request_errors(f->mc, API_PRODUCE, 1, RD_KAFKA_RESP_ERR_UNKNOWN);
     ck_assert_status(one_txn(f, 100), SINK_ABORT, f);
+    ck_assert(!sink_in_transaction(f->sink));
+    ck_assert_status(txn_until_ok(f), SINK_OK, f);
+    fixture_free(f);
+}
+END_TEST
+
+/*
+ * A corrupt-message answer (INVALID_MSG, Java's CorruptRecordException): librdkafka
+ * 2.5 and later retry it inside the producer (KIP-467), so the commit succeeds;
+ * 2.0.2 fails the transaction, which sluice aborts. Which one depends on the library
+ * the test runs with (make RDKAFKA=2.12 unit runs it on 2.12.1).
+ */
+START_TEST(test_corrupt_message_is_retried_or_aborted)
+{
+    fixture_t *f = fixture_new();
+    rd_kafka_mock_push_request_errors(f->mc, API_PRODUCE, 1, RD_KAFKA_RESP_ERR_INVALID_MSG);
+    sink_status_t want = rd_kafka_version() >= 0x020500ff ? SINK_OK : SINK_ABORT;
+    ck_assert_status(one_txn(f, 100), want, f);
     ck_assert(!sink_in_transaction(f->sink));
     ck_assert_status(txn_until_ok(f), SINK_OK, f);
     fixture_free(f);
@@ -337,6 +363,36 @@ START_TEST(test_unreachable_coordinator_at_commit_is_never_ok)
 }
 END_TEST
 
+/*
+ * Which delivery report names the transaction's failure. The mock cluster cannot
+ * answer with per-record errors (librdkafka 2.12's mock has no RecordErrors), so
+ * the rule is tested as a function: librdkafka 2.5+ reports the records the broker
+ * did not name as _INVALID_DIFFERENT_RECORD, often before the refused one; that
+ * bystander must give way to the refused record's INVALID_RECORD (SINK_DATA, exit
+ * 9), or the transaction would be aborted and retried for ever.
+ */
+START_TEST(test_bystander_delivery_error_gives_way_to_the_cause)
+{
+    const rd_kafka_resp_err_t bystander = SINK_ERR_INVALID_DIFFERENT_RECORD;
+    ck_assert_int_eq(bystander, -138);
+    /* The first error is the cause... */
+    ck_assert(sink_delivery_cause_replaces(RD_KAFKA_RESP_ERR_NO_ERROR, bystander));
+    ck_assert(
+        sink_delivery_cause_replaces(RD_KAFKA_RESP_ERR_NO_ERROR, RD_KAFKA_RESP_ERR_INVALID_RECORD));
+    /* ...unless it was a bystander and the refused record's report comes now. */
+    ck_assert(sink_delivery_cause_replaces(bystander, RD_KAFKA_RESP_ERR_INVALID_RECORD));
+    ck_assert(!sink_delivery_cause_replaces(bystander, bystander));
+    ck_assert(!sink_delivery_cause_replaces(RD_KAFKA_RESP_ERR_INVALID_RECORD, bystander));
+    ck_assert(!sink_delivery_cause_replaces(RD_KAFKA_RESP_ERR__MSG_TIMED_OUT,
+                                            RD_KAFKA_RESP_ERR_INVALID_RECORD));
+    /* Success and our own purges are never a cause. */
+    ck_assert(!sink_delivery_cause_replaces(RD_KAFKA_RESP_ERR_NO_ERROR, RD_KAFKA_RESP_ERR_NO_ERROR));
+    ck_assert(!sink_delivery_cause_replaces(bystander, RD_KAFKA_RESP_ERR__PURGE_QUEUE));
+    ck_assert(!sink_delivery_cause_replaces(RD_KAFKA_RESP_ERR_NO_ERROR,
+                                            RD_KAFKA_RESP_ERR__PURGE_INFLIGHT));
+}
+END_TEST
+
 static Suite *sink_mock_suite(void)
 {
     Suite *s = suite_create("sink_mock");
@@ -345,6 +401,8 @@ static Suite *sink_mock_suite(void)
     tcase_add_test(tc, test_clean_commit_is_ok);
     tcase_add_test(tc, test_retriable_endtxn_errors_are_retried_inside_commit);
     tcase_add_test(tc, test_failed_produce_aborts_and_producer_stays_usable);
+    tcase_add_test(tc, test_corrupt_message_is_retried_or_aborted);
+    tcase_add_test(tc, test_bystander_delivery_error_gives_way_to_the_cause);
     tcase_add_test(tc, test_record_too_large_for_broker_is_data_error);
     tcase_add_test(tc, test_unauthorized_produce_is_data_error);
     tcase_add_test(tc, test_unauthorized_add_partitions_is_refused);
