@@ -94,6 +94,9 @@ debezium_install() {
     DEBEZIUM_VERSION="${DEBEZIUM_VERSION#debezium-}"
 }
 
+# shellcheck source=tests/env/connect.sh
+. "$REPO/tests/env/connect.sh"
+
 # connect_start ID MODE: a fresh distributed worker with its own group and
 # internal topics (so nothing carries over between runs), exactly-once
 # source support "enabled" (MODE eos) or "disabled" (MODE alo). Waits for
@@ -127,59 +130,14 @@ exactly.once.source.support=$eos
 connector.client.config.override.policy=All
 ${BENCH_CONNECT_WORKER_CONFIG:-}
 EOF
-    cat >"$dir/log4j.properties" <<EOF
-log4j.rootLogger=INFO, file
-log4j.appender.file=org.apache.log4j.FileAppender
-log4j.appender.file.File=$dir/connect.log
-log4j.appender.file.layout=org.apache.log4j.PatternLayout
-log4j.appender.file.layout.ConversionPattern=[%d] %p %m (%c)%n
-log4j.logger.org.reflections=ERROR
-log4j.logger.org.apache.kafka.clients=WARN
-EOF
-    rm -f "$dir/pid"
-    (
-        cd "$dir" || exit 1
-        # The JVM flags of Kafka's own connect-distributed.sh, with a fixed heap.
-        # shellcheck disable=SC2086  # intentional word splitting of JVM flags
-        setsid sh -c 'echo $$ >"$0"; exec "$@"' "$dir/pid" \
-            java $CONNECT_HEAP -server -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
-            -XX:InitiatingHeapOccupancyPercent=35 -XX:+ExplicitGCInvokesConcurrent \
-            -XX:MaxInlineLevel=15 -Djava.awt.headless=true -Dsluice.env="$SLUICE_ENV_DIR" \
-            -Dlog4j.configuration="file:$dir/log4j.properties" \
-            -cp "$KAFKA_LIBS/*" org.apache.kafka.connect.cli.ConnectDistributed "$dir/worker.properties" \
-            </dev/null >>"$dir/stdout.log" 2>&1 &
-    )
-    CONNECT_URL="http://127.0.0.1:$port"
-    CONNECT_LOG="$dir/connect.log"
-    CONNECT_PID=""
-    for ((t = 0; t < 1200; t++)); do
-        [ -n "$CONNECT_PID" ] || CONNECT_PID="$(cat "$dir/pid" 2>/dev/null)"
-        if [ -n "$CONNECT_PID" ] && ! _env_pid_alive "$CONNECT_PID"; then
-            log "Kafka Connect died: $(tail -5 "$dir/stdout.log" "$CONNECT_LOG" 2>/dev/null)"
-            return 1
-        fi
-        if curl -sf "$CONNECT_URL/connector-plugins" 2>/dev/null | grep -q PostgresConnector; then
-            env_on_exit "connect_stop $CONNECT_PID"
-            return 0
-        fi
-        sleep 0.1
-    done
-    log "Kafka Connect did not come up within 120 s: $(tail -5 "$CONNECT_LOG")"
-    kill -9 "$CONNECT_PID" 2>/dev/null
-    return 1
+    # The JVM flags of Kafka's own connect-distributed.sh, with a fixed heap.
+    # shellcheck disable=SC2086  # intentional word splitting of JVM flags
+    connect_worker_start "$dir" "$port" PostgresConnector $CONNECT_HEAP -server -XX:+UseG1GC \
+        -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35 -XX:+ExplicitGCInvokesConcurrent \
+        -XX:MaxInlineLevel=15
 }
 
-# connect_stop PID: SIGTERM (a graceful stop lets Debezium close its
-# replication connection), kill -9 after 30 s. No-op when it is gone or
-# when PID is no longer a Connect worker of this environment.
-connect_stop() {
-    local pid="$1"
-    _env_pid_alive "$pid" || return 0
-    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "-Dsluice.env=$SLUICE_ENV_DIR .*ConnectDistributed" || return 0
-    kill -TERM "$pid" 2>/dev/null
-    wait_for 30 _env_pids_gone "$pid" && return 0
-    kill -9 "$pid" 2>/dev/null
-}
+connect_stop() { connect_worker_stop "$@"; }
 
 # debezium_deploy NAME SLOT PREFIX MODE [PUBLICATION]: Debezium's PostgreSQL
 # connector on the running worker, streaming an existing slot (no snapshot)

@@ -7,6 +7,9 @@
 # only that table stops, and its row in the report says why.
 # Sourced by tests/interop/run.sh (uses its W, log, pg_psql, …).
 
+# shellcheck source=tests/env/connect.sh
+. "$REPO/tests/env/connect.sh"
+
 JDBC_DB=copy_jdbc
 # Connector names (and so their consumer groups, connect-<name>) are new in
 # every run: a group left in the broker by an earlier run must not say where
@@ -47,55 +50,10 @@ listeners=http://127.0.0.1:$port
 rest.advertised.host.name=127.0.0.1
 rest.advertised.port=$port
 EOF
-    cat >"$dir/log4j.properties" <<EOF
-log4j.rootLogger=INFO, file
-log4j.appender.file=org.apache.log4j.FileAppender
-log4j.appender.file.File=$dir/connect.log
-log4j.appender.file.layout=org.apache.log4j.PatternLayout
-log4j.appender.file.layout.ConversionPattern=[%d] %p %m (%c)%n
-log4j.logger.org.reflections=ERROR
-log4j.logger.org.apache.kafka.clients=WARN
-log4j.logger.org.hibernate=ERROR
-log4j.logger.com.mchange=WARN
-EOF
-    rm -f "$dir/pid"
-    (
-        cd "$dir" || exit 1
-        # shellcheck disable=SC2086  # JVM flags, one a word
-        setsid sh -c 'echo $$ >"$0"; exec "$@"' "$dir/pid" \
-            java ${INTEROP_CONNECT_HEAP:--Xms768m -Xmx768m} -XX:+UseG1GC -Djava.awt.headless=true -Duser.timezone=UTC \
-            -Dsluice.env="$SLUICE_ENV_DIR" -Dlog4j.configuration="file:$dir/log4j.properties" \
-            -cp "$KAFKA_LIBS/*" org.apache.kafka.connect.cli.ConnectDistributed "$dir/worker.properties" \
-            </dev/null >>"$dir/stdout.log" 2>&1 &
-    )
-    CONNECT_URL="http://127.0.0.1:$port"
-    CONNECT_LOG="$dir/connect.log"
-    CONNECT_PID=""
-    for ((t = 0; t < 1200; t++)); do
-        [ -n "$CONNECT_PID" ] || CONNECT_PID="$(cat "$dir/pid" 2>/dev/null)"
-        if [ -n "$CONNECT_PID" ] && ! _env_pid_alive "$CONNECT_PID"; then
-            log "Kafka Connect died: $(tail -5 "$dir/stdout.log" "$CONNECT_LOG" 2>/dev/null)"
-            return 1
-        fi
-        if curl -sf "$CONNECT_URL/connector-plugins" 2>/dev/null | grep -q JdbcSinkConnector; then
-            env_on_exit "jdbc_connect_stop $CONNECT_PID"
-            return 0
-        fi
-        sleep 0.1
-    done
-    log "Kafka Connect did not come up within 120 s: $(tail -5 "$CONNECT_LOG")"
-    return 1
-}
-
-# jdbc_connect_stop PID: SIGTERM, kill -9 after 30 s; only a Connect worker
-# of this environment.
-jdbc_connect_stop() {
-    local pid="$1"
-    _env_pid_alive "$pid" || return 0
-    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "-Dsluice.env=$SLUICE_ENV_DIR .*ConnectDistributed" || return 0
-    kill -TERM "$pid" 2>/dev/null
-    wait_for 30 _env_pids_gone "$pid" && return 0
-    kill -9 "$pid" 2>/dev/null
+    # shellcheck disable=SC2086  # JVM flags, one a word
+    CONNECT_LOG4J_EXTRA="log4j.logger.org.hibernate=ERROR
+log4j.logger.com.mchange=WARN" connect_worker_start "$dir" "$port" JdbcSinkConnector \
+        ${INTEROP_CONNECT_HEAP:--Xms768m -Xmx768m} -XX:+UseG1GC -Duser.timezone=UTC
 }
 
 # jdbc_deploy NAME TOPIC: a JDBC sink connector for one topic, configured as
@@ -201,5 +159,5 @@ consumer_jdbc() {
     for topic in "$@"; do
         printf '%s\t%s\n' "$topic" "$(jdbc_status "$(jdbc_name "$topic")")" >>"$W/status-jdbc.tsv"
     done
-    jdbc_connect_stop "$CONNECT_PID"
+    connect_worker_stop "$CONNECT_PID"
 }
