@@ -11,6 +11,7 @@
 #include <stdio.h>
 
 #include "sluice/base/buf.h"
+#include "sluice/base/checkpoint.h"
 #include "sluice/base/config.h"
 
 typedef enum { CK_OK, CK_WARN, CK_FAIL, CK_SKIP } result_t;
@@ -48,6 +49,18 @@ void check_postgres(report_t *r, pg_facts_t *f);
 
 /* The Kafka checks (check_kafka.c), with what check_postgres learnt. */
 void check_kafka(report_t *r, const pg_facts_t *f);
+
+/* How reading the checkpoint for check or status ended. */
+typedef enum {
+    CKREAD_OK,      /* *ck is the slot's checkpoint (or none: ck->present false) */
+    CKREAD_NO_SINK, /* the consumer could not be made from the configuration (err) */
+    CKREAD_FAILED,  /* Kafka did not answer as it should (err) */
+    CKREAD_REFUSED  /* Kafka refused sluice's principal: err names the ACL */
+} ckread_t;
+
+/* Reads the slot's checkpoint read_committed under a throwaway transactional id
+ * (`sluice-status-<slot>`), so the running instance is not fenced. Clear *ck after. */
+ckread_t check_read_checkpoint(const config_t *cfg, checkpoint_t *ck, char *err, size_t errlen);
 
 /* A copy of cfg whose transactional id is `sluice-<what>-<slot>`; free with
  * check_throwaway_cfg_free. */

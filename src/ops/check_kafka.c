@@ -358,22 +358,33 @@ static void check_kafka_topics(report_t *r, const pg_facts_t *f, rd_kafka_t *rk,
     free(missing);
 }
 
+ckread_t check_read_checkpoint(const config_t *cfg, checkpoint_t *ck, char *err, size_t errlen)
+{
+    config_t *sc = check_throwaway_cfg(cfg, "status");
+    sink_t *ss = sink_new(sc, NULL, err, errlen);
+    ckread_t how = CKREAD_NO_SINK;
+    if (ss) {
+        sink_status_t st =
+            sink_read_checkpoint(ss, cfg->slot, ck, cfg->kafka_startup_timeout_ms, err, errlen);
+        how = st == SINK_OK ? CKREAD_OK : sink_refused(ss) ? CKREAD_REFUSED : CKREAD_FAILED;
+    }
+    sink_free(ss);
+    check_throwaway_cfg_free(sc);
+    return how;
+}
+
 /* The checkpoint against the slot (what `sluice run` checks before streaming). */
 static void check_kafka_checkpoint(report_t *r, const pg_facts_t *f)
 {
     const config_t *cfg = r->cfg;
     char err[1024];
-    config_t *sc = check_throwaway_cfg(cfg, "status");
-    sink_t *ss = sink_new(sc, NULL, err, sizeof err);
     checkpoint_t ck = {0};
-    sink_status_t st = ss ? sink_read_checkpoint(ss, cfg->slot, &ck, cfg->kafka_startup_timeout_ms,
-                                                 err, sizeof err)
-                          : SINK_DATA;
-    if (st != SINK_OK) {
+    ckread_t how = check_read_checkpoint(cfg, &ck, err, sizeof err);
+    if (how != CKREAD_OK) {
         check_report(r, CK_FAIL, "checkpoint",
-                     ss && sink_refused(ss) ? "add the ACL the message names (docs/operations.md, "
-                                              "Security, lists every ACL sluice needs)"
-                                            : "see the message",
+                     how == CKREAD_REFUSED ? "add the ACL the message names (docs/operations.md, "
+                                             "Security, lists every ACL sluice needs)"
+                                           : "see the message",
                      "reading \"%s\": %s", cfg->checkpoint_topic, check_scrub(r, err));
     } else if (!ck.present) {
         check_report(r, f->slot_exists ? CK_WARN : CK_OK, "checkpoint",
@@ -405,8 +416,6 @@ static void check_kafka_checkpoint(report_t *r, const pg_facts_t *f)
                      ck.seq, LSN_ARGS(ck.end_lsn));
     }
     checkpoint_clear(&ck);
-    sink_free(ss);
-    check_throwaway_cfg_free(sc);
 }
 
 void check_kafka(report_t *r, const pg_facts_t *f)

@@ -165,19 +165,14 @@ static void status_snapshot(const checkpoint_t *ck, FILE *out)
 static int status_checkpoint(const config_t *cfg, FILE *out, const status_slot_t *slot, int rc)
 {
     char err[1024], clean[1024];
-    /* The checkpoint, read_committed, without the real transactional id. */
-    config_t *sc = check_throwaway_cfg(cfg, "status");
-    sink_t *ss = sink_new(sc, NULL, err, sizeof err);
     checkpoint_t ck = {0};
-    sink_status_t st = ss ? sink_read_checkpoint(ss, cfg->slot, &ck, cfg->kafka_startup_timeout_ms,
-                                                 err, sizeof err)
-                          : SINK_DATA;
-    if (!ss) {
+    ckread_t how = check_read_checkpoint(cfg, &ck, err, sizeof err);
+    if (how == CKREAD_NO_SINK) {
         config_redact(cfg, err, clean, sizeof clean);
         fprintf(out, "configuration: %s\n", clean);
         if (rc == EXIT_OK)
             rc = EXIT_CONFIG;
-    } else if (st != SINK_OK) {
+    } else if (how != CKREAD_OK) {
         config_redact(cfg, err, clean, sizeof clean);
         fprintf(out, "checkpoint: unreadable from \"%s\": %s\n", cfg->checkpoint_topic, clean);
         if (rc == EXIT_OK)
@@ -216,8 +211,6 @@ static int status_checkpoint(const config_t *cfg, FILE *out, const status_slot_t
         }
     }
     checkpoint_clear(&ck);
-    sink_free(ss);
-    check_throwaway_cfg_free(sc);
     return rc;
 }
 
