@@ -7,11 +7,27 @@
 #   docker/build.sh runtime-deps        apt-get the runtime libraries (and nothing else)
 #   docker/build.sh user                create the unprivileged user "sluice" (uid 10001)
 #   docker/build.sh check-runtime BIN   every library BIN needs comes from a runtime package
+#                                       (or ships beside it in ../lib/sluice/)
+#
+# SLUICE_RDKAFKA (the Dockerfile's build argument, 2.12 there): link the pinned
+# librdkafka (tests/env/versions.sh), built from source by tests/env/rdkafka.sh
+# against Debian's zlib/zstd/lz4/OpenSSL/SASL, and ship it as
+# /usr/local/lib/sluice/librdkafka.so.1 (the binary's rpath). Unset or empty:
+# Debian's librdkafka 2.0.2 (librdkafka-dev, librdkafka1), as CI builds it.
 set -eu
 
-BUILD_PKGS="build-essential pkg-config libpq-dev librdkafka-dev libjansson-dev libprotobuf-c-dev protobuf-c-compiler libmicrohttpd-dev"
+RDKAFKA="${SLUICE_RDKAFKA:-}"
+BUILD_PKGS="build-essential pkg-config libpq-dev libjansson-dev libprotobuf-c-dev protobuf-c-compiler libmicrohttpd-dev"
 # Debian 12 (bookworm) names; check-runtime proves they cover the binary.
-RUNTIME_PKGS="libpq5 librdkafka1 libjansson4 libprotobuf-c1 libmicrohttpd12 ca-certificates"
+RUNTIME_PKGS="libpq5 libjansson4 libprotobuf-c1 libmicrohttpd12 ca-certificates"
+if [ -n "$RDKAFKA" ]; then
+    # What tests/env/rdkafka.sh needs to fetch, check and build it (python3: its linker script).
+    BUILD_PKGS="$BUILD_PKGS curl ca-certificates python3 zlib1g-dev libzstd-dev liblz4-dev libssl-dev libsasl2-dev"
+    RUNTIME_PKGS="$RUNTIME_PKGS zlib1g libzstd1 liblz4-1 libssl3 libsasl2-2"
+else
+    BUILD_PKGS="$BUILD_PKGS librdkafka-dev"
+    RUNTIME_PKGS="$RUNTIME_PKGS librdkafka1"
+fi
 
 apt_install() {
     export DEBIAN_FRONTEND=noninteractive
@@ -29,8 +45,18 @@ build-deps)
     ;;
 build)
     src="$2" dest="$3"
-    make -C "$src" -j"$(nproc)" build/sluice
-    install -D -m 0755 "$src/build/sluice" "$dest/usr/local/bin/sluice"
+    if [ -n "$RDKAFKA" ]; then
+        prefix="$("$src/tests/env/rdkafka.sh" "$RDKAFKA")"
+        out="build-rdkafka$(echo "$RDKAFKA" | tr -d .)"
+        # The installed place first in the rpath; the build's prefix (there in this stage) after it.
+        make -C "$src" -j"$(nproc)" RDKAFKA="$RDKAFKA" LDFLAGS="-Wl,-rpath,/usr/local/lib/sluice" "$out/sluice"
+        install -D -m 0644 "$prefix/lib/librdkafka.so.1" "$dest/usr/local/lib/sluice/librdkafka.so.1"
+        strip --strip-unneeded "$dest/usr/local/lib/sluice/librdkafka.so.1"
+    else
+        out=build
+        make -C "$src" -j"$(nproc)" build/sluice
+    fi
+    install -D -m 0755 "$src/$out/sluice" "$dest/usr/local/bin/sluice"
     strip "$dest/usr/local/bin/sluice"
     "$dest/usr/local/bin/sluice" --version
     ;;
@@ -57,8 +83,23 @@ check-runtime)
     needed="$(printf '%s\n' "$needed" | awk '$1 == "NEEDED" { print $2 }')"
     [ -n "$needed" ] ||
         { echo "check-runtime: \"$bin\" needs no shared library (not a dynamically linked binary?): cannot check" >&2; exit 1; }
-    missing=""
+    # A library shipped beside the binary (SLUICE_RDKAFKA: lib/sluice/librdkafka.so.1)
+    # is not a package's: what it needs in turn must be.
+    private="$(dirname "$bin")/../lib/sluice"
+    shipped=""
     for lib in $needed; do
+        [ -f "$private/$lib" ] || continue
+        more="$(objdump -p "$private/$lib" 2>&1)" ||
+            { echo "check-runtime: objdump cannot read \"$private/$lib\": $more" >&2; exit 1; }
+        shipped="$shipped $lib"
+        needed="$needed $(printf '%s\n' "$more" | awk '$1 == "NEEDED" { print $2 }')"
+    done
+    missing=""
+    # shellcheck disable=SC2086 # a list, split on purpose
+    for lib in $(printf '%s\n' $needed | awk '!seen[$0]++'); do
+        case " $shipped " in
+        *" $lib "*) echo "check-runtime: $lib ships with sluice (lib/sluice/)"; continue ;;
+        esac
         path="$(ldconfig -p | awk -v l="$lib" '$1 == l { print $NF; exit }')"
         [ -n "$path" ] || { echo "check-runtime: $lib not found on this system" >&2; exit 1; }
         # dpkg knows a file by the path its package installed (/lib or /usr/lib after usrmerge).

@@ -9,7 +9,7 @@
 # sluice.
 bench_snapshot_binaries() {
     mkdir -p "$W/bin"
-    cp "${BENCH_SLUICE_BIN:-$REPO/build/sluice}" "$W/bin/sluice" && cp "$REPO/build/tools/kcount" "$W/bin/" || return 1
+    cp "${BENCH_SLUICE_BIN:-$SLUICE}" "$W/bin/sluice" && cp "$REPO/build/tools/kcount" "$W/bin/" || return 1
     SLUICE="$W/bin/sluice"
     cp "${BENCH_B_SLUICE_BIN:-$SLUICE}" "$W/bin/sluice_b" || return 1
     SLUICE_B="$W/bin/sluice_b"

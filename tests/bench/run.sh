@@ -609,5 +609,13 @@ echo "  (client: sluice / the Connect JVM / pg_recvlogical from streaming start;
 echo "peak RSS: VmHWM of the client process (Connect: heap $CONNECT_HEAP); ratios > 1: the first is faster"
 case " $SYSTEMS " in *" dbz_"*) echo "Debezium: a fresh Connect worker per drain, warmed up with $DBZ_WARMUP live changes first; topics created before every drain${BENCH_DBZ_CONFIG:+; connector extras: $BENCH_DBZ_CONFIG}" ;; esac
 echo "machine: $(nproc) cores ($(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)), $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), $(uname -sr)"
-echo "versions: PostgreSQL $(pg_psql -Atc 'SHOW server_version'), Kafka $(basename "$(dirname "$KAFKA_LIBS")" | sed 's/kafka-//') (1 broker, KRaft), librdkafka $(pkg-config --modversion rdkafka), $(java -version 2>&1 | head -1)${DEBEZIUM_VERSION:+, Debezium $DEBEZIUM_VERSION on Kafka Connect (distributed)}"
+# The librdkafka each sluice runs with (its --version), B's only when it differs.
+bench_rdkafka_versions() {
+    local a b
+    a="$("$SLUICE" --version 2>/dev/null | sed -n 's/.*(librdkafka \(.*\))$/\1/p')"
+    b="$("$SLUICE_B" --version 2>/dev/null | sed -n 's/.*(librdkafka \(.*\))$/\1/p')"
+    printf '%s' "${a:-unknown}"
+    [ "$b" = "$a" ] || printf ' (B: %s)' "${b:-unknown}"
+}
+echo "versions: PostgreSQL $(pg_psql -Atc 'SHOW server_version'), Kafka $(basename "$(dirname "$KAFKA_LIBS")" | sed 's/kafka-//') (1 broker, KRaft), librdkafka $(bench_rdkafka_versions), $(java -version 2>&1 | head -1)${DEBEZIUM_VERSION:+, Debezium $DEBEZIUM_VERSION on Kafka Connect (distributed)}"
 echo "raw results: $RESULTS (kept with SLUICE_KEEP_ENV=1)"

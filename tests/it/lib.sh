@@ -381,6 +381,7 @@ harness_env_start() {
     else
         kafka_start "$brokers" || return 1
     fi
+    log "servers: PostgreSQL (server_version_num) $PG_VERSION_NUM, Kafka $KAFKA_VERSION ($brokers broker(s))"
     admin_conninfo
     workload_setup
 }

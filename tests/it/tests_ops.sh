@@ -626,7 +626,7 @@ PY
     # The build stage, from exactly what the Dockerfile copies.
     local copies
     copies="$(sed -n 's/^COPY \([A-Za-z]\S*\) .*/\1/p' "$REPO/docker/Dockerfile" | grep -v '^docker/')"
-    (cd "$REPO" && cp -r $copies "$d/src/")
+    (cd "$REPO" && cp -r --parents $copies "$d/src/")
     rc=0
     "$REPO/docker/build.sh" build "$d/src" "$d/out" >"$d/build.log" 2>&1 || rc=$?
     [ "$rc" -eq 0 ] || fail "docker/build.sh build failed: $(tail -5 "$d/build.log")"
