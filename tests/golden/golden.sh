@@ -13,6 +13,8 @@
 #   - "-- sql: OTHER": the SQL is OTHER.sql's (the same statements under other
 #     settings); the "-- sluice:" and "-- check-schemas" lines stay this file's.
 #   - "-- check-schemas": every record must match its Kafka Connect schema.
+#   - "-- server: NUM REASON": the case needs server_version_num >= NUM (SQL
+#     an older server refuses); on an older one it is skipped with REASON logged.
 #   - "-- apply: TABLE KEY": a consumer rebuilds TABLE from its topic and the
 #     copy must equal the table (tests/tools/apply.c: the round trip).
 # What a read_committed consumer then sees (tests/tools/consume.c, run-to-run
@@ -36,7 +38,12 @@ golden_case() {
     export PGOPTIONS
     local name="$1" file="$GOLDEN_DIR/$1.sql" format="${2:-json}"
     local schema="g_$1" slot="golden_$1" prefix="golden_$1" pub="golden_$1"
-    local fmt_args=() fmt_conf=()
+    local fmt_args=() fmt_conf=() need
+    need="$(sed -n 's/^-- server: \([0-9][0-9]*\) .*/\1/p' "$file")"
+    if [ -n "$need" ] && [ "${PG_VERSION_NUM:-150000}" -lt "$need" ]; then
+        log "golden $name ($format): skipped on server_version_num $PG_VERSION_NUM: $(sed -n 's/^-- server: [0-9][0-9]* //p' "$file")"
+        return 0
+    fi
     if [ "$format" = protobuf ]; then
         if grep -q '^-- sluice: json\.schemas' "$file"; then
             log "golden $name (protobuf): skipped, json.schemas applies to JSON only"

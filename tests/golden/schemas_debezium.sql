@@ -21,7 +21,6 @@ CREATE TABLE t (
     qty int NOT NULL DEFAULT 7,
     amount numeric(20,5) NOT NULL DEFAULT 1.5,
     ratio numeric DEFAULT 0.25,
-    hundreds numeric(5,-2),
     p price DEFAULT 9.99,
     m money DEFAULT 1.23,
     f8 float8 NOT NULL DEFAULT 0,
@@ -45,8 +44,8 @@ CREATE TABLE t (
 );
 -- streaming
 INSERT INTO t (ts, tstz, u) VALUES ('2024-05-01 12:00:00', '2024-05-01 12:00:00+00', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11');
-INSERT INTO t (code, qty, amount, ratio, hundreds, p, m, f8, f4, mo, d, d2, tm, ts, tstz, u, nxt, iv, a_n, ln, b)
-VALUES ('x', -1, 'NaN', '-12345678901234567890.123456789012345678901', 12300, -0.01, '-$92,233,720,368,547,758.08',
+INSERT INTO t (code, qty, amount, ratio, p, m, f8, f4, mo, d, d2, tm, ts, tstz, u, nxt, iv, a_n, ln, b)
+VALUES ('x', -1, 'NaN', '-12345678901234567890.123456789012345678901', -0.01, '-$92,233,720,368,547,758.08',
         'NaN', '-Infinity', 'happy', '-infinity', '-infinity', '24:00:00', 'infinity', '-infinity',
         'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', 42, '-1 year 2 mons -3 days 04:05:06.789',
         '{-999.99,0}', ROW('nut', 1.25), false);

@@ -1,0 +1,4 @@
+-- decimals_scale's values with decimal.handling.mode = double (PostgreSQL 15+).
+-- server: 150000 numeric(p,s) with s < 0 or s > p is PostgreSQL 15+
+-- sql: decimals_scale
+-- sluice: decimal.handling.mode = double

@@ -1,0 +1,9 @@
+-- decimals_scale's values with Kafka Connect schemas (PostgreSQL 15+): the
+-- Decimal's scale parameter negative or above connect.decimal.precision, as
+-- the column declares it; NOT NULL and the constant default carried; every
+-- record matches its schema (check-schemas).
+-- server: 150000 numeric(p,s) with s < 0 or s > p is PostgreSQL 15+
+-- sql: decimals_scale
+-- sluice: json.schemas = true
+-- sluice: decimal.handling.mode = precise
+-- check-schemas
