@@ -224,6 +224,12 @@ static step_t on_change(pipe_t *p, const pgo_msg_t *m, sluice_lsn_t lsn)
         return pipe_protocol_error(p, "%s for \"%s.%s\" has %u columns, its relation has %u",
                               pgo_kind_name(m->kind), rel->nspname, rel->relname,
                               old && old->ncols != rel->ncols ? old->ncols : neu->ncols, rel->ncols);
+    /* skipped.operations, by the source operation as Debezium: a key change is one 'u'. */
+    unsigned kind_bit = m->kind == PGO_INSERT   ? SKIP_OP_CREATE
+                        : m->kind == PGO_UPDATE ? SKIP_OP_UPDATE
+                                                : SKIP_OP_DELETE;
+    if (p->a->cfg->skipped_ops & kind_bit)
+        return STEP_CONTINUE;
     p->seq++;
     switch (m->kind) {
     case PGO_INSERT: return emit_change(p, OP_CREATE, rel, NULL, false, neu, lsn);
@@ -248,8 +254,8 @@ static step_t on_truncate(pipe_t *p, const pgo_msg_t *m, sluice_lsn_t lsn)
 {
     if (p->src == SRC_BETWEEN)
         return pipe_protocol_error(p, "TRUNCATE outside a transaction");
-    if (p->src == SRC_SKIPPING)
-        return STEP_CONTINUE;
+    if (p->src == SRC_SKIPPING || (p->a->cfg->skipped_ops & SKIP_OP_TRUNCATE))
+        return STEP_CONTINUE; /* skipped.operations has t: the relations need no check */
     for (uint32_t i = 0; i < m->truncate.nrelids; i++) {
         const relcache_entry_t *rel = relcache_get(p->rel, m->truncate.relids[i]);
         if (!rel)
