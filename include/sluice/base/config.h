@@ -153,6 +153,16 @@ typedef struct {
 void config_init(config_t *cfg);
 
 /*
+ * Whether the events carry the columns' NOT NULL and constant defaults, which
+ * sluice then reads from the catalog at every RELATION message: Kafka Connect
+ * schemas (json.schemas) and Protobuf (Column.default_value).
+ */
+static inline bool config_column_metadata(const config_t *cfg)
+{
+    return cfg->json_schemas || cfg->format == FORMAT_PROTOBUF;
+}
+
+/*
  * Reads `path` into cfg. Returns false and writes "sluice.conf:12: unknown
  * configuration key "foo"" (or the like) into err.
  */
