@@ -18,7 +18,7 @@ note_for() {
 }
 _note_for() {
     local truncated="the Flink stream skips truncates (skipped.operations = t: Flink's debezium-json cannot apply op t and stops its job there), so the copy keeps the rows the source truncated and cannot end equal"
-    local no_default="ADD COLUMN … DEFAULT fills the existing rows without a change event; Debezium JSON without schemas carries no default and Flink's upsert writes every column: rows not changed since are NULL in the copy"
+    local no_default="ADD COLUMN … DEFAULT fills the existing rows without a change event, and Debezium JSON without schemas carries no default and Flink's upsert writes every column: rows not changed since are NULL in the copy"
     case "$1:$2" in
     jdbc:i_types.composites) echo "the JDBC sink has no column type for a Connect struct (a composite)" ;;
     flink:i_types.composites) echo "the Flink table keeps a composite as its JSON object (a STRING), which the comparison does not decode" ;;
