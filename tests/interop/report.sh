@@ -21,7 +21,6 @@ _note_for() {
     local no_default="ADD COLUMN … DEFAULT fills the existing rows without a change event, and Debezium JSON without schemas carries no default and Flink's upsert writes every column: rows not changed since are NULL in the copy"
     case "$1:$2" in
     jdbc:i_types.composites) echo "the JDBC sink has no column type for a Connect struct (a composite)" ;;
-    flink:i_types.composites) echo "the Flink table keeps a composite as its JSON object (a STRING), which the comparison does not decode" ;;
     flink:i_types.constrained) echo "$no_default" ;;
     flink:i_types.pairs) echo "$truncated" ;;
     flink:g_truncate.*) echo "$truncated" ;;
