@@ -26,7 +26,8 @@ typedef enum {
     T_SIZE,
     T_LOGLEVEL,
     T_LOGFORMAT,
-    T_CHOICE /* one of choices[], stored as its index in an enum field */
+    T_CHOICE, /* one of choices[], stored as its index in an enum field */
+    T_OPSET   /* none, or a comma-separated list of c, u, d, t: SKIP_OP_* bits in an unsigned */
 } key_type_t;
 
 typedef struct {
@@ -97,6 +98,14 @@ static const key_def_t keys[] = {
      output_formats},
     {"tombstones.on.delete", T_BOOL, OFF(tombstones), "true", false, 0, 0,
      "After a delete event, also write a tombstone (same key, null value) for log compaction."},
+    {"skipped.operations", T_OPSET, OFF(skipped_ops), "none", false, 0, 0,
+     "Change kinds not streamed (Debezium's key and values): a comma-separated list of `c` "
+     "(inserts), `u` (updates), `d` (deletes, and their tombstones), `t` (truncates), or "
+     "`none`. An update that changes the key counts as `u`, as in Debezium. Snapshot rows "
+     "(`r`) and logical decoding messages are never skipped. For consumers that cannot apply "
+     "an operation, such as Flink's `debezium-json` a truncate. Debezium's default is `t`; "
+     "sluice's is `none` (it has always written truncates). docs/output.md, \"Skipped "
+     "operations\"."},
     {"toast.placeholder", T_STRING, OFF(toast_placeholder), "__debezium_unavailable_value", false,
      0, 0,
      "Written in place of an unchanged TOASTed value that PostgreSQL did not send (tables without "
@@ -455,6 +464,46 @@ const char *config_kafka_get(const config_t *cfg, const char *key)
     return NULL;
 }
 
+/* skipped.operations: "none" or a comma-separated list of c, u, d, t (blanks around
+ * the commas) into SKIP_OP_* bits; false for anything else, "none" with others
+ * or an empty list. */
+static bool parse_opset(const char *value, unsigned *out)
+{
+    unsigned bits = 0;
+    bool none = false;
+    for (const char *p = value;;) {
+        while (*p == ' ' || *p == '\t')
+            p++;
+        const char *end = p;
+        while (*end && *end != ',' && *end != ' ' && *end != '\t')
+            end++;
+        size_t len = (size_t) (end - p);
+        if (len == 4 && !strncmp(p, "none", 4))
+            none = true;
+        else if (len == 1 && *p == 'c')
+            bits |= SKIP_OP_CREATE;
+        else if (len == 1 && *p == 'u')
+            bits |= SKIP_OP_UPDATE;
+        else if (len == 1 && *p == 'd')
+            bits |= SKIP_OP_DELETE;
+        else if (len == 1 && *p == 't')
+            bits |= SKIP_OP_TRUNCATE;
+        else
+            return false;
+        while (*end == ' ' || *end == '\t')
+            end++;
+        if (!*end)
+            break;
+        if (*end != ',')
+            return false;
+        p = end + 1;
+    }
+    if (none && bits)
+        return false;
+    *out = bits;
+    return true;
+}
+
 static bool apply(config_t *cfg, const key_def_t *k, const char *value, const char *origin,
                   char *err, size_t errlen)
 {
@@ -508,6 +557,13 @@ static bool apply(config_t *cfg, const key_def_t *k, const char *value, const ch
             strbuf_free(&names);
         }
         return false;
+    case T_OPSET:
+        if (!parse_opset(value, (unsigned *) field))
+            return errf(err, errlen,
+                        "%s: invalid value \"%s\" for \"%s\": expected none or a "
+                        "comma-separated list of c, u, d, t",
+                        origin, value, k->name);
+        return true;
     case T_LOGFORMAT:
         if (!strcmp(value, "text"))
             *(bool *) field = false;
@@ -882,6 +938,7 @@ static void print_values(const key_def_t *k)
         break;
     case T_LOGLEVEL: printf("`debug`, `info`, `warning`, `error`"); break;
     case T_LOGFORMAT: printf("`text`, `json`"); break;
+    case T_OPSET: printf("`none`, or a comma-separated list of `c`, `u`, `d`, `t`"); break;
     case T_CHOICE:
         for (int i = 0, n = 0; k->choices[i]; i++)
             if (k->choices[i][0])

@@ -57,17 +57,18 @@ static step_t ensure_topic(pipe_t *p, const char *topic);
  * (domains, enums, composites, arrays of them need the catalog) and, for
  * REPLICA IDENTITY FULL or NOTHING, the Kafka key from the primary key —
  * pgoutput flags every column of a FULL table as key, which would make the
- * whole row the record key; with json.schemas, each column's NOT NULL and
- * constant default for the Kafka Connect schemas (once per RELATION message,
- * so every table opens the catalog then). Otherwise the catalog is asked only
+ * whole row the record key; with json.schemas or Protobuf, each column's NOT
+ * NULL and constant default for the Kafka Connect schemas and
+ * Column.default_value (once per RELATION message, so every table opens the
+ * catalog then). Otherwise the catalog is asked only
  * for what the built-in table does not know, so a publication of plain
  * tables never opens it and the per-change path never waits for it.
  */
 static step_t prepare_relation(pipe_t *p, relcache_entry_t *rel)
 {
     /* A RELATION message means the table (or a type it uses) may have changed: look again. */
-    if (!catalog_complete_relation(p->catalog, p->types, rel, true, p->a->cfg->json_schemas,
-                                   p->err, p->errlen))
+    if (!catalog_complete_relation(p->catalog, p->types, rel, true,
+                                   config_column_metadata(p->a->cfg), p->err, p->errlen))
         return pipe_end(p, PIPE_STREAM_LOST); /* PostgreSQL unreachable: reconnect, resume */
     if ((rel->replident == 'f' || rel->replident == 'n') && rel->nkafka_keys == 0)
         log_debug("relation \"%s.%s\" (replica identity '%c') has no usable primary key: "
@@ -224,6 +225,12 @@ static step_t on_change(pipe_t *p, const pgo_msg_t *m, sluice_lsn_t lsn)
         return pipe_protocol_error(p, "%s for \"%s.%s\" has %u columns, its relation has %u",
                               pgo_kind_name(m->kind), rel->nspname, rel->relname,
                               old && old->ncols != rel->ncols ? old->ncols : neu->ncols, rel->ncols);
+    /* skipped.operations, by the source operation as Debezium: a key change is one 'u'. */
+    unsigned kind_bit = m->kind == PGO_INSERT   ? SKIP_OP_CREATE
+                        : m->kind == PGO_UPDATE ? SKIP_OP_UPDATE
+                                                : SKIP_OP_DELETE;
+    if (p->a->cfg->skipped_ops & kind_bit)
+        return STEP_CONTINUE;
     p->seq++;
     switch (m->kind) {
     case PGO_INSERT: return emit_change(p, OP_CREATE, rel, NULL, false, neu, lsn);
@@ -248,8 +255,8 @@ static step_t on_truncate(pipe_t *p, const pgo_msg_t *m, sluice_lsn_t lsn)
 {
     if (p->src == SRC_BETWEEN)
         return pipe_protocol_error(p, "TRUNCATE outside a transaction");
-    if (p->src == SRC_SKIPPING)
-        return STEP_CONTINUE;
+    if (p->src == SRC_SKIPPING || (p->a->cfg->skipped_ops & SKIP_OP_TRUNCATE))
+        return STEP_CONTINUE; /* skipped.operations has t: the relations need no check */
     for (uint32_t i = 0; i < m->truncate.nrelids; i++) {
         const relcache_entry_t *rel = relcache_get(p->rel, m->truncate.relids[i]);
         if (!rel)

@@ -262,7 +262,7 @@ static bool describe_table(copy_t *c, PGconn *conn, copy_table_t *t, const PGres
     t->from = from.data;
     free(qn);
     free(qt);
-    if (!catalog_complete_relation(c->cat, c->types, rel, false, c->a->cfg->json_schemas, err,
+    if (!catalog_complete_relation(c->cat, c->types, rel, false, config_column_metadata(c->a->cfg), err,
                                    errlen))
         return false;
     encoder_prepare_relation(c->enc, rel);

@@ -489,13 +489,31 @@ static void set_column(pb_encoder_t *enc, Sluice__Column *col, Sluice__Value *va
 }
 
 /*
+ * The column's constant default (relcache's default_text, evaluated by
+ * PostgreSQL) in the column's value form, into col->default_value; left out
+ * when the form is null (a null mode took the value), as json.c's "default".
+ */
+static void set_default(pb_encoder_t *enc, Sluice__Column *col, const relcache_column_t *rc)
+{
+    if (!rc->default_text)
+        return;
+    Sluice__Value *d = arena_alloc(&enc->arena, sizeof *d);
+    sluice__value__init(d);
+    walk_text(&enc->walk, d, column_type(rc), rc->typmod, true, rc->default_text,
+              strlen(rc->default_text));
+    if (d->kind_case != SLUICE__VALUE__KIND_NULL_VALUE)
+        col->default_value = d;
+}
+
+/*
  * The columns of t (only the replica identity's with key_only) into *n and
  * the returned array. fill (the whole old row, or NULL) supplies values
- * PostgreSQL left out as unchanged TOAST.
+ * PostgreSQL left out as unchanged TOAST. defaults: each column carries its
+ * constant default (an after row).
  */
 static Sluice__Column **build_columns(pb_encoder_t *enc, const relcache_entry_t *rel,
                                       const pgo_tuple_t *t, bool key_only,
-                                      const pgo_tuple_t *fill, size_t *n)
+                                      const pgo_tuple_t *fill, bool defaults, size_t *n)
 {
     uint16_t ncols = t->ncols < rel->ncols ? t->ncols : rel->ncols;
     size_t count = 0;
@@ -513,6 +531,8 @@ static Sluice__Column **build_columns(pb_encoder_t *enc, const relcache_entry_t 
             fill->values[i].kind != PGO_VALUE_UNCHANGED_TOAST)
             v = &fill->values[i];
         set_column(enc, &cols[k], &vals[k], &rel->columns[i], v);
+        if (defaults)
+            set_default(enc, &cols[k], &rel->columns[i]);
         ptrs[k] = &cols[k];
         k++;
     }
@@ -588,11 +608,12 @@ void protobuf_encoder_value(encoder_t *e, const change_event_t *ev, strbuf_t *ou
     const pgo_tuple_t *full_old = ev->before && !ev->before_is_key_only ? ev->before : NULL;
     if (ev->before && ev->rel) {
         before.columns = build_columns(enc, ev->rel, ev->before, ev->before_is_key_only, NULL,
-                                       &before.n_columns);
+                                       false, &before.n_columns);
         msg.before = &before;
     }
     if (ev->after && ev->rel) {
-        after.columns = build_columns(enc, ev->rel, ev->after, false, full_old, &after.n_columns);
+        after.columns =
+            build_columns(enc, ev->rel, ev->after, false, full_old, true, &after.n_columns);
         msg.after = &after;
     }
 

@@ -17,6 +17,10 @@
 #     an older server refuses); on an older one it is skipped with REASON logged.
 #   - "-- apply: TABLE KEY": a consumer rebuilds TABLE from its topic and the
 #     copy must equal the table (tests/tools/apply.c: the round trip).
+#   - "-- format: protobuf": a case of the Protobuf output alone (the JSON run
+#     skips it); its consumer also prints each after row's column defaults
+#     (consume --defaults), and GOLDEN_ACCEPT writes its expectation from the
+#     Protobuf run.
 # What a read_committed consumer then sees (tests/tools/consume.c, run-to-run
 # noise masked) must equal tests/golden/expected/NAME.out byte for byte.
 # GOLDEN_ACCEPT=1 writes the outputs as the new expectations instead.
@@ -38,10 +42,15 @@ golden_case() {
     export PGOPTIONS
     local name="$1" file="$GOLDEN_DIR/$1.sql" format="${2:-json}"
     local schema="g_$1" slot="golden_$1" prefix="golden_$1" pub="golden_$1"
-    local fmt_args=() fmt_conf=() need
+    local fmt_args=() fmt_conf=() need pb_only=""
     need="$(sed -n 's/^-- server: \([0-9][0-9]*\) .*/\1/p' "$file")"
     if [ -n "$need" ] && [ "${PG_VERSION_NUM:-150000}" -lt "$need" ]; then
         log "golden $name ($format): skipped on server_version_num $PG_VERSION_NUM: $(sed -n 's/^-- server: [0-9][0-9]* //p' "$file")"
+        return 0
+    fi
+    grep -q '^-- format: protobuf' "$file" && pb_only=1
+    if [ "$format" = json ] && [ -n "$pb_only" ]; then
+        log "golden $name (json): skipped, a case of the Protobuf output"
         return 0
     fi
     if [ "$format" = protobuf ]; then
@@ -97,6 +106,7 @@ golden_case() {
 
     local out="$work/$name.out" check=()
     grep -q '^-- check-schemas' "$file" && check=(--check-schemas)
+    [ -z "$pb_only" ] || check+=(--defaults)
     if ! "$CONSUME" --bootstrap "$KAFKA_BOOTSTRAP" --prefix "$prefix" "${check[@]}" \
         "${fmt_args[@]}" >"$out" 2>"$work/$name.consume.err"; then
         cat "$work/$name.consume.err" >&2
@@ -113,7 +123,7 @@ golden_case() {
     done < <(sed -n 's/^-- apply: //p' "$file")
 
     local expected="$GOLDEN_DIR/expected/$name.out"
-    if [ "${GOLDEN_ACCEPT:-0}" = 1 ] && [ "$format" = json ]; then
+    if [ "${GOLDEN_ACCEPT:-0}" = 1 ] && { [ "$format" = json ] || [ -n "$pb_only" ]; }; then
         cp "$out" "$expected"
         log "golden $name: wrote $expected ($(wc -l <"$out") records)"
     elif ! diff -u "$expected" "$out" >"$work/$name.diff"; then

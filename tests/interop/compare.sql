@@ -75,6 +75,45 @@ LANGUAGE sql IMMUTABLE AS $$
     FROM jsonb_array_elements(j) WITH ORDINALITY AS x(e, i)
 $$;
 
+-- from_json_composite(J, T): a composite (or an array of one) that a copy
+-- kept in sluice's JSON form, an object of its fields (Flink's STRING
+-- column), as the composite type T's text form: each field converted by
+-- as_source with its own type, so a date field's days read back as a date.
+-- NULL when T is no composite (or array of one) or J does not fit it.
+CREATE OR REPLACE FUNCTION interop_meta.from_json_composite(j jsonb, typ text) RETURNS text
+LANGUAGE plpgsql AS $$
+DECLARE
+    t oid := typ::regtype;
+    rel oid;
+    elem oid;
+    r text;
+BEGIN
+    SELECT typrelid, typelem INTO rel, elem FROM pg_type WHERE oid = t;
+    IF rel = 0 AND elem <> 0 AND jsonb_typeof(j) = 'array' THEN
+        SELECT typrelid INTO rel FROM pg_type WHERE oid = elem;
+        IF rel = 0 THEN
+            RETURN NULL;
+        END IF;
+        SELECT '{' || coalesce(string_agg(CASE WHEN jsonb_typeof(e) = 'null' THEN 'NULL'
+                   ELSE '"' || replace(replace(interop_meta.from_json_composite(e, format_type(elem, NULL)),
+                                               '\', '\\'), '"', '\"') || '"' END, ',' ORDER BY i), '') || '}'
+        INTO r FROM jsonb_array_elements(j) WITH ORDINALITY AS x(e, i);
+    ELSIF rel <> 0 AND jsonb_typeof(j) = 'object' THEN
+        SELECT '(' || string_agg(coalesce('"' || replace(replace(
+                   interop_meta.as_source(CASE jsonb_typeof(j -> a.attname) WHEN 'null' THEN NULL
+                                          ELSE j ->> a.attname END,
+                                          format_type(a.atttypid, a.atttypmod)),
+                   '\', '\\'), '"', '\"') || '"', ''), ',' ORDER BY a.attnum) || ')'
+        INTO r FROM pg_attribute a WHERE a.attrelid = rel AND a.attnum > 0 AND NOT a.attisdropped;
+    ELSE
+        RETURN NULL;
+    END IF;
+    EXECUTE format('SELECT ($1::%s)::text', typ) INTO r USING r;
+    RETURN r;
+EXCEPTION WHEN others THEN
+    RETURN NULL;
+END $$;
+
 -- as_source(V, T): the copy's text V as the source type T's text form
 -- (directly, else through from_form; a copy that kept an array's JSON form,
 -- Flink's, through json_array_literal first); '≠ ' || V when V is not a T.
@@ -91,6 +130,12 @@ BEGIN
     EXCEPTION WHEN others THEN
         r := interop_meta.from_form(v, typ);
     END;
+    IF r IS NULL AND (v LIKE '{%' OR v LIKE '[{%' OR v LIKE '[null%') THEN
+        r := interop_meta.from_json_composite(v::jsonb, typ);
+        IF r IS NOT NULL THEN
+            RETURN r;
+        END IF;
+    END IF;
     IF r IS NULL AND typ LIKE '%[]' AND v LIKE '[%' THEN
         BEGIN
             IF typ = 'bytea[]' THEN -- base64 elements

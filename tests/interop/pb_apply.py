@@ -175,9 +175,12 @@ class Table:
 def add_missing_columns(out, t, columns):
     """A column the copy may not have yet (ALTER TABLE ADD COLUMN at the
     source): added with the type its OID names when it is a built-in type
-    (OIDs below 16384 are the same in every database), else as text. A
-    column whose built-in type OID changed (ALTER COLUMN TYPE at the source)
-    takes the new type, its values converted through their text form."""
+    (OIDs below 16384 are the same in every database), else as text, and
+    with the default the event carries (Column.default_value), so that the
+    copy's existing rows get it as PostgreSQL gave it to the source's (ADD
+    COLUMN … DEFAULT fills them without a change event). A column whose
+    built-in type OID changed (ALTER COLUMN TYPE at the source) takes the
+    new type, its values converted through their text form."""
     for c in columns:
         seen = t.known.get(c.name)
         if c.type_oid or seen is None:
@@ -189,11 +192,13 @@ def add_missing_columns(out, t, columns):
                     f"{literal(t.name)}, {literal(c.name)}, format_type({c.type_oid}, NULL), "
                     f"{literal(c.name)}, format_type({c.type_oid}, NULL)); END $$;\n")
             continue
+        default = value_text(c.default_value, c.type_oid) if c.HasField("default_value") else None
+        clause = "" if default is None else f" || ' DEFAULT ' || quote_literal({literal(default)})"
         out.write(
             "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = "
             f"{literal(t.name)}::regclass AND attname = {literal(c.name)} AND NOT attisdropped) THEN "
             f"EXECUTE format('ALTER TABLE %s ADD COLUMN %I %s', {literal(t.name)}, {literal(c.name)}, "
-            f"CASE WHEN {c.type_oid} < 16384 THEN format_type({c.type_oid}, NULL) ELSE 'text' END); "
+            f"CASE WHEN {c.type_oid} < 16384 THEN format_type({c.type_oid}, NULL) ELSE 'text' END){clause}; "
             "END IF; END $$;\n")
 
 

@@ -2,7 +2,7 @@
  * consume — prints what a read_committed consumer sees on sluice's topics,
  * normalized for golden tests, and checks Kafka Connect schemas.
  *
- *   consume --bootstrap B --prefix P [--check-schemas] [--format json|protobuf]
+ *   consume --bootstrap B --prefix P [--check-schemas] [--format json|protobuf [--defaults]]
  *
  * Reads every topic "<P>.*" but the checkpoint topic, in production order
  * (commit LSN, then position in the source transaction), and prints one
@@ -30,7 +30,8 @@
  * --format protobuf: the topics hold sluice's Protobuf records; each is
  * decoded with protobuf-c into the JSON text the json format writes for the
  * same event (tests/tools/pbjson.h), so the same expected output serves both
- * formats.
+ * formats. --defaults adds each after row's column defaults
+ * (Column.default_value) as "after_defaults", which has no JSON twin.
  */
 #include <jansson.h>
 #include <stdbool.h>
@@ -39,7 +40,7 @@
 #include "pbjson.h"
 
 static const char *opt_bootstrap, *opt_prefix;
-static bool opt_check, opt_protobuf;
+static bool opt_check, opt_protobuf, opt_defaults;
 static long schema_errors;
 
 /* Length of the JSON value at s (strings and nesting respected); 0 if unterminated. */
@@ -330,18 +331,20 @@ int main(int argc, char **argv)
             opt_check = true;
         else if (!strcmp(argv[i], "--format") && i + 1 < argc)
             opt_protobuf = !strcmp(argv[++i], "protobuf");
+        else if (!strcmp(argv[i], "--defaults"))
+            opt_defaults = true;
         else
-            kread_die("usage: consume --bootstrap B --prefix P [--check-schemas] [--format json|protobuf]");
+            kread_die("usage: consume --bootstrap B --prefix P [--check-schemas] [--format json|protobuf [--defaults]]");
     }
     if (!opt_bootstrap || !opt_prefix)
-        kread_die("usage: consume --bootstrap B --prefix P [--check-schemas] [--format json|protobuf]");
+        kread_die("usage: consume --bootstrap B --prefix P [--check-schemas] [--format json|protobuf [--defaults]]");
     char prefix[512];
     snprintf(prefix, sizeof prefix, "%s.", opt_prefix);
     size_t n;
     static const char *const skip[] = {"sluice.checkpoint", NULL};
     kread_record_t *recs = kread_records(opt_bootstrap, prefix, false, skip, &n);
     if (opt_protobuf)
-        pbj_records_to_json(recs, n, opt_prefix, &(pbj_options_t) {0});
+        pbj_records_to_json(recs, n, opt_prefix, &(pbj_options_t) {.show_defaults = opt_defaults});
     size_t cap = 1 << 22;
     char *line = malloc(cap);
     for (size_t i = 0; i < n; i++) {

@@ -31,6 +31,9 @@ typedef enum { PBJ_TABLE, PBJ_MESSAGE, PBJ_TRANSACTION } pbj_topic_t;
 
 typedef struct {
     bool numeric_as_number; /* numeric.json.number: decimals as JSON numbers */
+    /* Column.default_value, which JSON has only in Connect schemas: written as
+     * "after_defaults":{"column":default,…} after "after" (no JSON twin). */
+    bool show_defaults;
 } pbj_options_t;
 
 static pbj_topic_t pbj_topic_kind(const char *topic, const char *prefix)
@@ -259,6 +262,21 @@ static bool pbj_change_event(strbuf_t *out, const Sluice__ChangeEvent *ev, const
     strbuf_puts(out, ",\"after\":");
     if (!pbj_row(out, ev->after, o))
         return false;
+    if (o && o->show_defaults && ev->after) {
+        strbuf_puts(out, ",\"after_defaults\":{");
+        for (size_t i = 0, n = 0; i < ev->after->n_columns; i++) {
+            const Sluice__Column *c = ev->after->columns[i];
+            if (!c->default_value)
+                continue;
+            if (n++)
+                strbuf_putc(out, ',');
+            pbj_string(out, c->name);
+            strbuf_putc(out, ':');
+            if (!pbj_value(out, c->default_value, o))
+                return false;
+        }
+        strbuf_putc(out, '}');
+    }
     strbuf_puts(out, ",\"source\":{\"version\":");
     pbj_string(out, s->version);
     strbuf_puts(out, ",\"connector\":");

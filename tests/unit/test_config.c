@@ -317,6 +317,37 @@ START_TEST(test_bad_bool_is_refused)
 }
 END_TEST
 
+/* load() again on the same cfg, the previous file removed first. */
+static bool load_again(const char *text)
+{
+    if (path[0])
+        unlink(path);
+    return load(text);
+}
+
+/* skipped.operations: Debezium's c, u, d, t as a list, or none (the default). */
+START_TEST(test_skipped_operations_is_a_list_of_c_u_d_t_or_none)
+{
+    ck_assert_uint_eq(cfg.skipped_ops, 0);
+    ck_assert_msg(load_again("skipped.operations = t\n"), "%s", err);
+    ck_assert_uint_eq(cfg.skipped_ops, SKIP_OP_TRUNCATE);
+    ck_assert_msg(load_again("skipped.operations = d, t,c\n"), "%s", err);
+    ck_assert_uint_eq(cfg.skipped_ops, SKIP_OP_DELETE | SKIP_OP_TRUNCATE | SKIP_OP_CREATE);
+    ck_assert_msg(load_again("skipped.operations = u\n"), "%s", err);
+    ck_assert_uint_eq(cfg.skipped_ops, SKIP_OP_UPDATE);
+    ck_assert_msg(load_again("skipped.operations = none\n"), "%s", err);
+    ck_assert_uint_eq(cfg.skipped_ops, 0);
+    static const char *const bad[] = {"skipped.operations = x\n", "skipped.operations = none,t\n",
+                                      "skipped.operations = t,\n", "skipped.operations = ct\n",
+                                      "skipped.operations = t d\n", "skipped.operations = r\n"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ck_assert_msg(!load_again(bad[i]), "accepted %s", bad[i]);
+        assert_error_at(1, "\"skipped.operations\"", "expected none or a comma-separated list of c, u, d, t");
+        ck_assert_uint_eq(cfg.skipped_ops, 0);
+    }
+}
+END_TEST
+
 START_TEST(test_bad_enum_values_are_refused)
 {
     ck_assert(!load("format = avro\n"));
@@ -577,6 +608,7 @@ static Suite *config_suite(void)
     tcase_add_test(tc, test_integer_out_of_range_is_refused);
     tcase_add_test(tc, test_bad_size_suffix_is_refused);
     tcase_add_test(tc, test_bad_bool_is_refused);
+    tcase_add_test(tc, test_skipped_operations_is_a_list_of_c_u_d_t_or_none);
     tcase_add_test(tc, test_bad_enum_values_are_refused);
     tcase_add_test(tc, test_line_without_equals_is_refused);
     tcase_add_test(tc, test_line_without_key_is_refused);

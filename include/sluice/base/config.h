@@ -84,6 +84,18 @@ typedef enum {
     ORIGIN_NONE     /* only changes made on this server (pgoutput's origin = none) */
 } origin_filter_t;
 
+/*
+ * skipped.operations: change kinds that are not streamed (Debezium's c, u, d,
+ * t); a bit set. An update that changes the key is one update ('u'), as in
+ * Debezium, though it is written as a delete and a create.
+ */
+enum {
+    SKIP_OP_CREATE = 1u << 0,  /* c */
+    SKIP_OP_UPDATE = 1u << 1,  /* u */
+    SKIP_OP_DELETE = 1u << 2,  /* d */
+    SKIP_OP_TRUNCATE = 1u << 3 /* t */
+};
+
 typedef struct {
     /* PostgreSQL */
     char *pg_conninfo;
@@ -99,6 +111,7 @@ typedef struct {
     char *checkpoint_topic;
     output_format_t format;
     bool tombstones;
+    unsigned skipped_ops; /* skipped.operations: SKIP_OP_* bits */
     char *toast_placeholder;
     value_forms_t forms;       /* decimal.handling.mode, …: the forms of special values */
     bool json_schemas;         /* json.schemas: Kafka Connect {"schema","payload"} */
@@ -138,6 +151,16 @@ typedef struct {
 
 /* Fills cfg with every default; no required key is set. */
 void config_init(config_t *cfg);
+
+/*
+ * Whether the events carry the columns' NOT NULL and constant defaults, which
+ * sluice then reads from the catalog at every RELATION message: Kafka Connect
+ * schemas (json.schemas) and Protobuf (Column.default_value).
+ */
+static inline bool config_column_metadata(const config_t *cfg)
+{
+    return cfg->json_schemas || cfg->format == FORMAT_PROTOBUF;
+}
 
 /*
  * Reads `path` into cfg. Returns false and writes "sluice.conf:12: unknown
