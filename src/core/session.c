@@ -18,6 +18,7 @@
 #include "sluice/base/metrics.h"
 #include "sluice/base/queue.h"
 #include "sluice/base/snapshot_progress.h"
+#include "sluice/base/testpoint.h"
 #include "sluice/core/pipeline.h"
 #include "sluice/core/snapshot.h"
 #include "sluice/core/snapshot_filter.h"
@@ -320,6 +321,7 @@ static supervisor_step_t session_outcome(supervisor_t *sv, pipeline_result_t pr,
 static supervisor_step_t tell_fence_cause(supervisor_t *sv, stream_t *s, pipeline_result_t *pr,
                                           char *err, size_t errlen)
 {
+    testpoint_hit("fence_cause");
     if (*pr != PIPE_FENCED)
         return STEP_CONTINUE;
     if (!sv->stats.fenced_after_timeout && sv->cfg->standby) {
