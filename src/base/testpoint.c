@@ -18,17 +18,28 @@ bool testpoint_armed;
 
 static struct {
     char name[64];
-    int sig; /* SIGKILL, SIGSTOP or SIGTERM */
+    int sig;       /* SIGKILL, SIGSTOP or SIGTERM; 0: hold the thread for sleep_s */
+    int sleep_s;   /* SLEEP<s> */
     atomic_long countdown;
 } points[MAX_POINTS];
 static int npoints;
 
 static const char *sig_name(int sig)
 {
-    return sig == SIGSTOP ? "SIGSTOP" : sig == SIGTERM ? "SIGTERM" : "SIGKILL";
+    return sig == SIGSTOP ? "SIGSTOP" : sig == SIGTERM ? "SIGTERM" : sig ? "SIGKILL" : "SLEEP";
 }
 
-/* Arms one "name[:n[:KILL|STOP|TERM]]"; ignored (with a warning) when malformed. */
+/* "SLEEP<s>", 1 to 600 seconds: its seconds, else 0. */
+static int sleep_seconds(const char *action)
+{
+    if (strncmp(action, "SLEEP", 5) != 0 || !action[5])
+        return 0;
+    char *end;
+    long s = strtol(action + 5, &end, 10);
+    return *end || s < 1 || s > 600 ? 0 : (int) s;
+}
+
+/* Arms one "name[:n[:KILL|STOP|TERM|SLEEP<s>]]"; ignored (with a warning) when malformed. */
 static void arm(const char *spec, size_t len)
 {
     char buf[96];
@@ -47,12 +58,15 @@ static void arm(const char *spec, size_t len)
               : !strcmp(action, "STOP")          ? SIGSTOP
               : !strcmp(action, "TERM")          ? SIGTERM
                                                  : 0;
-    if (!buf[0] || strlen(buf) >= sizeof points[0].name || n < 1 || !sig) {
-        log_warning("test point \"%s\" ignored: expected name[:n[:KILL|STOP|TERM]]", spec);
+    int sleep_s = !sig && action ? sleep_seconds(action) : 0;
+    if (!buf[0] || strlen(buf) >= sizeof points[0].name || n < 1 || (!sig && !sleep_s)) {
+        log_warning("test point \"%s\" ignored: expected name[:n[:KILL|STOP|TERM|SLEEP<s>]]",
+                    spec);
         return;
     }
     memcpy(points[npoints].name, buf, strlen(buf) + 1); /* length checked above */
     points[npoints].sig = sig;
+    points[npoints].sleep_s = sleep_s;
     atomic_store(&points[npoints].countdown, n);
     npoints++;
     testpoint_armed = true;
@@ -79,6 +93,14 @@ void testpoint_hit_slow(const char *name)
             continue;
         if (atomic_fetch_sub(&points[i].countdown, 1) != 1)
             continue;
+        if (!points[i].sig) {
+            /* Only this thread waits: the others (the reader) go on as they would
+             * while this one is slow. */
+            log_warning("test point \"%s\" reached: holding this thread for %d s", name,
+                        points[i].sleep_s);
+            sleep((unsigned) points[i].sleep_s);
+            continue;
+        }
         log_warning("test point \"%s\" reached: %s to myself", name, sig_name(points[i].sig));
         /* To the process, not this thread: SIGTERM is blocked in every thread
          * and taken by the signal thread's sigwait, which sees only signals

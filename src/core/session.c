@@ -18,6 +18,7 @@
 #include "sluice/base/metrics.h"
 #include "sluice/base/queue.h"
 #include "sluice/base/snapshot_progress.h"
+#include "sluice/base/testpoint.h"
 #include "sluice/core/pipeline.h"
 #include "sluice/core/snapshot.h"
 #include "sluice/core/snapshot_filter.h"
@@ -225,7 +226,8 @@ static supervisor_step_t check_slot(supervisor_t *sv, session_t *ss)
 
 /*
  * True if PostgreSQL still counts this instance's replication connection as
- * the slot's user (asked over a second connection; s stays open meanwhile).
+ * the slot's user (asked over a second connection; s stays open meanwhile,
+ * and its reader keeps answering the walsender).
  */
 static bool still_owns_slot(supervisor_t *sv, stream_t *s)
 {
@@ -320,6 +322,7 @@ static supervisor_step_t session_outcome(supervisor_t *sv, pipeline_result_t pr,
 static supervisor_step_t tell_fence_cause(supervisor_t *sv, stream_t *s, pipeline_result_t *pr,
                                           char *err, size_t errlen)
 {
+    testpoint_hit("fence_cause");
     if (*pr != PIPE_FENCED)
         return STEP_CONTINUE;
     if (!sv->stats.fenced_after_timeout && sv->cfg->standby) {
@@ -630,11 +633,15 @@ static supervisor_step_t session_stream(supervisor_t *sv, session_t *ss)
         sv->silence_streak = 0;
     else if (stream_timed_out(s) && sv->silence_streak < 16)
         sv->silence_streak++;
-    stream_stop(s);
+    /* Decided while the reader still answers the walsender: it may take a second
+     * connection to PostgreSQL (up to its connect_timeout), longer than a
+     * wal_sender_timeout. Once the reader is stopped, the connection is closed at
+     * once, so no step leaves it open and unanswered. */
     supervisor_step_t fenced = tell_fence_cause(sv, s, &pr, err, sizeof err);
+    stream_stop(s);
+    stream_close(s);
     sv->prev_walsender = my_pid;
     snprintf(sv->prev_walsender_start, sizeof sv->prev_walsender_start, "%s", my_start);
-    stream_close(s);
     ss->stream = NULL;
     metrics_bind_queue(NULL, 0);
     queue_free(q);

@@ -455,6 +455,36 @@ test_backpressure_broker_outage() {
     drop_slot "$slot"
 }
 
+# PostgreSQL keeps hearing from sluice while a session ends. After the
+# pipeline, the supervisor decides what a fencing meant, which may ask
+# PostgreSQL over a second connection (connect_timeout 10 s): slow work while
+# the replication connection is open. The test point holds that step for 8 s,
+# twice wal_sender_timeout (4 s here): the reader must still be answering
+# then, or PostgreSQL drops the connection for timeout.
+test_walsender_answered_while_the_session_ends() {
+    local slot=it_se prefix=itse cfg="$W/se.conf" logf="$W/se.log" rc=0
+    fresh_tables
+    pg_psql -q -c "ALTER SYSTEM SET wal_sender_timeout = '4s'" -c "SELECT pg_reload_conf()" >/dev/null
+    trap '[ -z "${pid:-}" ] || kill -9 "$pid" 2>/dev/null
+          pg_psql -q -c "ALTER SYSTEM RESET wal_sender_timeout" -c "SELECT pg_reload_conf()" >/dev/null' EXIT
+    sluice_config "$cfg" "$slot" "$prefix"
+    local pg_log_lines
+    pg_log_lines="$(wc -l <"$PG_LOG")"
+    SLUICE_CRASH_AT="fence_cause:1:SLEEP8" sluice_start "$cfg" "$logf"
+    local pid=$SLUICE_PID
+    wait_slot_exists "$slot"
+    "$WORKLOAD" "$PG_ADMIN_CONNINFO" --clients 2 --txns 100 --seed 71 >/dev/null
+    wait_progress "$slot" 60 || fail "sluice did not stream the workload: $(tail -3 "$logf")"
+    sluice_stop "$pid" 60 || rc=$?
+    [ "$rc" -eq 0 ] || fail "sluice exited $rc: $(tail -3 "$logf")"
+    grep -q 'test point "fence_cause" reached: holding this thread for 8 s' "$logf" ||
+        fail "the test point was not reached: $(tail -3 "$logf")"
+    if tail -n +"$pg_log_lines" "$PG_LOG" | grep -q 'terminating walsender process due to replication timeout'; then
+        fail "PostgreSQL dropped the replication connection for timeout while the session ended"
+    fi
+    drop_slot "$slot"
+}
+
 # SIGTERM while the broker is down and a Kafka transaction is open: sluice
 # cannot commit, so it stops within shutdown.timeout.ms without confirming,
 # and after the broker returns a restart delivers everything exactly once.

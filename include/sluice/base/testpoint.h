@@ -6,15 +6,19 @@
  * sluice exactly between two steps of the exactly-once protocol (for
  * example after the Kafka commit and before the LSN is confirmed). Unset,
  * a test point costs one branch. Up to four points, comma-separated, each
- * name[:n[:KILL|STOP|TERM]]: STOP freezes the process there (a test sends
- * SIGCONT), TERM asks for the graceful stop there, as a signal at exactly
- * that moment would. Points:
+ * name[:n[:KILL|STOP|TERM|SLEEP<s>]]: STOP freezes the process there (a test
+ * sends SIGCONT), TERM asks for the graceful stop there, as a signal at
+ * exactly that moment would, SLEEP8 holds only the thread that got there for
+ * 8 s (slow work at that step, while the other threads go on). Points:
  *   mid_txn        after producing a change, inside a source transaction
  *   before_commit  after the checkpoint record is produced, before commit
  *   after_commit   after the Kafka commit, before the LSN is handed to the reader
  *   after_confirm  after a new flush LSN was sent to PostgreSQL
  *   recheck_slot   fenced without holding the slot, before the preflight
  *                  that comes before fencing again
+ *   fence_cause    a streaming session's pipeline ended, where the supervisor
+ *                  decides what a fencing meant (it may ask PostgreSQL over a
+ *                  second connection) before closing the replication connection
  */
 #ifndef SLUICE_TESTPOINT_H
 #define SLUICE_TESTPOINT_H
