@@ -7,10 +7,14 @@
 #
 #   tests/env/rdkafka.sh 2.12            fetch (crates.io), check, build, install
 #   tests/env/rdkafka.sh --prefix 2.12   only print where it goes
+#   tests/env/rdkafka.sh --vendor 2.12   fetch and check the crate only, and
+#                                        put it in tests/env/dl/ (for a build
+#                                        without network: an image build)
 #
 # The source is the librdkafka/ tree inside the crates.io crate rdkafka-sys
-# (a gzipped tar), fetched into $CACHE/dl and checked against its pinned
-# sha256. configure runs with --no-download and without --install-deps or
+# (a gzipped tar), taken from tests/env/dl/ when it is there (--vendor put
+# it there), else fetched into $CACHE/dl; either way checked against its
+# pinned sha256. configure runs with --no-download and without --install-deps or
 # --source-deps-only: zlib, zstd, lz4, OpenSSL and Cyrus SASL come from
 # Debian's -dev packages (installed here when missing); libcurl (only for
 # OIDC token fetching, which sluice does not use) is left out.
@@ -26,12 +30,12 @@ die() {
     exit 1
 }
 
-only_prefix=0
-if [ "${1:-}" = --prefix ]; then
-    only_prefix=1
-    shift
-fi
-[ $# -eq 1 ] || die "usage: tests/env/rdkafka.sh [--prefix] VERSION (pinned: $SLUICE_RDKAFKA_VERSIONS)"
+only_prefix=0 vendor=0
+case "${1:-}" in
+--prefix) only_prefix=1 && shift ;;
+--vendor) vendor=1 && shift ;;
+esac
+[ $# -eq 1 ] || die "usage: tests/env/rdkafka.sh [--prefix|--vendor] VERSION (pinned: $SLUICE_RDKAFKA_VERSIONS)"
 full="$(sluice_rdkafka_field "$1" 2)"
 [ -n "$full" ] || die "librdkafka $1 is not pinned (pinned: $SLUICE_RDKAFKA_VERSIONS; tests/env/versions.sh)"
 crate="$(sluice_rdkafka_field "$1" 3)"
@@ -39,6 +43,36 @@ sha="$(sluice_rdkafka_field "$1" 4)"
 prefix="$CACHE/librdkafka-$full"
 if [ "$only_prefix" -eq 1 ]; then
     echo "$prefix"
+    exit 0
+fi
+
+# fetch_crate: the checked crate in $CACHE/dl ($file), from tests/env/dl/ or crates.io.
+fetch_crate() {
+    file="$CACHE/dl/$crate.crate"
+    mkdir -p "$CACHE/dl"
+    if [ -f "$HERE/dl/$crate.crate" ] && [ ! -f "$file" ]; then
+        cp "$HERE/dl/$crate.crate" "$file.part" && mv "$file.part" "$file"
+    fi
+    if [ ! -f "$file" ] || [ "$(sha256sum "$file" | cut -d' ' -f1)" != "$sha" ]; then
+        name="${crate%%-[0-9]*}"
+        ver="${crate#"$name"-}"
+        echo "rdkafka: fetching $crate.crate from crates.io into $CACHE/dl" >&2
+        curl -fsSL --retry 3 -o "$file.part" "$SLUICE_RDKAFKA_CRATES/$name/$ver/download" ||
+            die "could not download $name $ver from $SLUICE_RDKAFKA_CRATES (without network: run tests/env/rdkafka.sh --vendor $1 where there is, and bring tests/env/dl/$crate.crate along)"
+        mv "$file.part" "$file"
+    fi
+    got="$(sha256sum "$file" | cut -d' ' -f1)"
+    if [ "$got" != "$sha" ]; then
+        rm -f "$file"
+        die "$crate.crate has sha256 $got, but tests/env/versions.sh pins $sha"
+    fi
+}
+
+if [ "$vendor" -eq 1 ]; then
+    fetch_crate "$1"
+    mkdir -p "$HERE/dl"
+    cp "$file" "$HERE/dl/$crate.crate"
+    echo "$HERE/dl/$crate.crate"
     exit 0
 fi
 
@@ -63,21 +97,7 @@ if [ -n "$missing" ]; then
     $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
 fi
 
-file="$CACHE/dl/$crate.crate"
-mkdir -p "$CACHE/dl"
-if [ ! -f "$file" ] || [ "$(sha256sum "$file" | cut -d' ' -f1)" != "$sha" ]; then
-    name="${crate%%-[0-9]*}"
-    ver="${crate#"$name"-}"
-    echo "rdkafka: fetching $crate.crate from crates.io into $CACHE/dl" >&2
-    curl -fsSL --retry 3 -o "$file.part" "$SLUICE_RDKAFKA_CRATES/$name/$ver/download" ||
-        die "could not download $name $ver from $SLUICE_RDKAFKA_CRATES"
-    mv "$file.part" "$file"
-fi
-got="$(sha256sum "$file" | cut -d' ' -f1)"
-if [ "$got" != "$sha" ]; then
-    rm -f "$file"
-    die "$crate.crate has sha256 $got, but tests/env/versions.sh pins $sha"
-fi
+fetch_crate "$1"
 
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
