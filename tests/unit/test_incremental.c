@@ -12,6 +12,7 @@
 
 #include "sluice/base/checkpoint.h"
 #include "sluice/base/chunk_window.h"
+#include "sluice/base/config.h"
 #include "sluice/base/snapshot_progress.h"
 
 static char err[256];
@@ -306,6 +307,34 @@ START_TEST(test_checkpoint_round_trips_incremental_progress)
 }
 END_TEST
 
+START_TEST(test_snapshot_method_and_chunk_rows)
+{
+    config_t cfg;
+    config_init(&cfg);
+    ck_assert_int_eq(cfg.snapshot_method, SNAPSHOT_METHOD_EXPORT); /* the default */
+    ck_assert_int_eq(cfg.snapshot_chunk_rows, 4096);
+    ck_assert(config_set(&cfg, "snapshot.method", "incremental", "-o", err, sizeof err));
+    ck_assert_int_eq(cfg.snapshot_method, SNAPSHOT_METHOD_INCREMENTAL);
+    ck_assert(!config_set(&cfg, "snapshot.method", "dblog", "-o", err, sizeof err));
+    ck_assert(config_set(&cfg, "snapshot.chunk.rows", "100", "-o", err, sizeof err));
+    ck_assert_int_eq(cfg.snapshot_chunk_rows, 100);
+    ck_assert(!config_set(&cfg, "snapshot.chunk.rows", "0", "-o", err, sizeof err));
+    /* Copying while streaming has no point at which initial_only could stop. */
+    ck_assert(config_set(&cfg, "postgres.conninfo", "dbname=x", "-o", err, sizeof err));
+    ck_assert(config_set(&cfg, "kafka.bootstrap.servers", "a:1", "-o", err, sizeof err));
+    ck_assert_msg(config_finish(&cfg, err, sizeof err), "%s", err);
+    config_free(&cfg);
+    config_init(&cfg);
+    ck_assert(config_set(&cfg, "postgres.conninfo", "dbname=x", "-o", err, sizeof err));
+    ck_assert(config_set(&cfg, "kafka.bootstrap.servers", "a:1", "-o", err, sizeof err));
+    ck_assert(config_set(&cfg, "snapshot.method", "incremental", "-o", err, sizeof err));
+    ck_assert(config_set(&cfg, "snapshot.mode", "initial_only", "-o", err, sizeof err));
+    ck_assert(!config_finish(&cfg, err, sizeof err));
+    ck_assert_ptr_nonnull(strstr(err, "initial_only"));
+    config_free(&cfg);
+}
+END_TEST
+
 static Suite *incremental_suite(void)
 {
     Suite *s = suite_create("incremental");
@@ -319,6 +348,7 @@ static Suite *incremental_suite(void)
     tcase_add_test(tc, test_progress_carries_chunks_and_last_key);
     tcase_add_test(tc, test_progress_refuses_malformed_incremental_tables);
     tcase_add_test(tc, test_checkpoint_round_trips_incremental_progress);
+    tcase_add_test(tc, test_snapshot_method_and_chunk_rows);
     suite_add_tcase(s, tc);
     return s;
 }
