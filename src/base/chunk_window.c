@@ -12,8 +12,7 @@
 
 void watermark_format(const watermark_t *w, char *out, size_t outlen)
 {
-    snprintf(out, outlen, "%s %016" PRIx64 " %" PRIu64, w->high ? "high" : "low", w->run,
-             w->chunk);
+    snprintf(out, outlen, "%s %016" PRIx64 " %" PRIu64, w->high ? "high" : "low", w->run, w->chunk);
 }
 
 /* Reads decimal or hex digits of s[*i..len) into *v; false on none, overflow or a bad digit. */
@@ -87,8 +86,8 @@ struct chunk_window {
     uint16_t ncols;
     size_t nrows, cap, live;
     held_row_t *rows;
-    size_t nslots;  /* power of two, > 2 * nrows */
-    size_t *slots;  /* row index + 1; 0: empty */
+    size_t nslots; /* power of two, > 2 * nrows */
+    size_t *slots; /* row index + 1; 0: empty */
 };
 
 chunk_window_t *chunk_window_new(uint16_t ncols)
@@ -148,8 +147,7 @@ static void grow_slots(chunk_window_t *w)
         w->slots[find_slot(w, w->rows[i].key, w->rows[i].keylen)] = i + 1;
 }
 
-bool chunk_window_add(chunk_window_t *w, const chunk_value_t *vals, const char *key,
-                      size_t keylen)
+bool chunk_window_add(chunk_window_t *w, const chunk_value_t *vals, const char *key, size_t keylen)
 {
     if (2 * (w->nrows + 1) >= w->nslots)
         grow_slots(w);

@@ -62,6 +62,20 @@ static supervisor_step_t create_slot(supervisor_t *sv, session_t *ss)
                   cfg->slot);
         return supervisor_exit(sv, EXIT_PG_SETUP);
     }
+    if (cfg->snapshot_mode != SNAPSHOT_MODE_NEVER &&
+        cfg->snapshot_method == SNAPSHOT_METHOD_INCREMENTAL) {
+        /* A table the incremental snapshot cannot copy is refused before a slot exists
+         * to hold WAL back for a pipeline that will not run. (PostgreSQL trouble here is
+         * met again, and retried, when the copy is planned.) */
+        char perr[2048];
+        snapshot_progress_t *probe = snapshot_progress_new();
+        inc_status_t ist = incremental_plan(cfg, probe, perr, sizeof perr);
+        snapshot_progress_free(probe);
+        if (ist == INC_SETUP) {
+            log_fatal("%s", perr);
+            return supervisor_exit(sv, EXIT_PG_SETUP);
+        }
+    }
     sluice_lsn_t at;
     stream_err_t e;
     if (cfg->snapshot_mode != SNAPSHOT_MODE_NEVER &&

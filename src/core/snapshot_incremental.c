@@ -101,16 +101,13 @@ static PGconn *connect_pg(const config_t *cfg, char *err, size_t errlen)
     pgconn_spec_t spec = {.conninfo = cfg->pg_conninfo,
                           .application = "sluice-incremental",
                           .pin_value_formats = true};
-    return pgconn_open(&spec, "incremental snapshot: could not connect to PostgreSQL", err,
-                       errlen);
+    return pgconn_open(&spec, "incremental snapshot: could not connect to PostgreSQL", err, errlen);
 }
 
 /* 'i': the replica identity index; otherwise the primary key (DEFAULT, FULL, NOTHING). */
-#define KEY_INDEX_SQL                                                                              \
-    "CASE WHEN c.relreplident = 'i' THEN i.indisreplident ELSE i.indisprimary END"
+#define KEY_INDEX_SQL "CASE WHEN c.relreplident = 'i' THEN i.indisreplident ELSE i.indisprimary END"
 
-inc_status_t incremental_plan(const config_t *cfg, snapshot_progress_t *p, char *err,
-                              size_t errlen)
+inc_status_t incremental_plan(const config_t *cfg, snapshot_progress_t *p, char *err, size_t errlen)
 {
     PGconn *conn = connect_pg(cfg, err, errlen);
     if (!conn)
@@ -301,8 +298,8 @@ static inc_status_t describe(snapshot_incremental_t *inc, snapshot_table_t *t, c
     relcache_entry_t *rel = copy_describe_columns(
         inc->cache, conn, oid, PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 3)[0],
         PQgetisnull(r, 0, 4) ? NULL : PQgetvalue(r, 0, 4), &select_list, err, errlen);
-    if (!rel || !catalog_complete_relation(inc->cat, inc->types, rel, false,
-                                           inc->cfg->json_schemas, err, errlen)) {
+    if (!rel || !catalog_complete_relation(inc->cat, inc->types, rel, false, inc->cfg->json_schemas,
+                                           err, errlen)) {
         free(select_list);
         PQclear(r);
         return INC_PG_LOST;
@@ -314,13 +311,14 @@ static inc_status_t describe(snapshot_incremental_t *inc, snapshot_table_t *t, c
     PQclear(r);
 
     /* The key in its index's column order, so each chunk is one index range scan. */
-    r = PQexecParams(conn,
-                     "SELECT a.attname FROM pg_catalog.pg_class c "
-                     "JOIN pg_catalog.pg_index i ON i.indrelid = c.oid AND " KEY_INDEX_SQL " "
-                     "CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord) "
-                     "JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum "
-                     "WHERE c.oid = $1::oid ORDER BY k.ord",
-                     1, NULL, params + 1, NULL, NULL, 0);
+    r = PQexecParams(
+        conn,
+        "SELECT a.attname FROM pg_catalog.pg_class c "
+        "JOIN pg_catalog.pg_index i ON i.indrelid = c.oid AND " KEY_INDEX_SQL " "
+        "CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord) "
+        "JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum "
+        "WHERE c.oid = $1::oid ORDER BY k.ord",
+        1, NULL, params + 1, NULL, NULL, 0);
     inc_status_t st = INC_OK;
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         snprintf(err, errlen, "incremental snapshot: the key of \"%s\": %s", t->name,
@@ -406,9 +404,8 @@ static bool emit_watermark(snapshot_incremental_t *inc, bool high, char *err, si
     char content[64];
     watermark_format(&w, content, sizeof content);
     const char *params[] = {WATERMARK_PREFIX, content};
-    PGresult *r = PQexecParams(inc->conn,
-                               "SELECT pg_catalog.pg_logical_emit_message(true, $1, $2)", 2, NULL,
-                               params, NULL, NULL, 0);
+    PGresult *r = PQexecParams(inc->conn, "SELECT pg_catalog.pg_logical_emit_message(true, $1, $2)",
+                               2, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         char why[512];
         snprintf(err, errlen, "incremental snapshot: writing the %s watermark: %s",
@@ -431,8 +428,7 @@ static void key_of_values(snapshot_incremental_t *inc, const chunk_value_t *vals
 }
 
 /* Runs the chunk's SELECT in a snapshot of its own, filling a new window. */
-static bool select_chunk(snapshot_incremental_t *inc, snapshot_table_t *t, char *err,
-                         size_t errlen)
+static bool select_chunk(snapshot_incremental_t *inc, snapshot_table_t *t, char *err, size_t errlen)
 {
     PGconn *conn = inc->conn;
     if (!exec_ok(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", "BEGIN", err, errlen))
@@ -444,7 +440,7 @@ static bool select_chunk(snapshot_incremental_t *inc, snapshot_table_t *t, char 
         !chunk_snapshot_parse(PQgetvalue(r, 0, 0), &inc->snap)) {
         snprintf(err, errlen, "incremental snapshot: reading the chunk's snapshot: %s",
                  PQresultStatus(r) == PGRES_TUPLES_OK ? "unreadable"
-                                                       : pq_reason(conn, r, why, sizeof why));
+                                                      : pq_reason(conn, r, why, sizeof why));
         PQclear(r);
         exec_ok(conn, "ROLLBACK", "ROLLBACK", why, sizeof why);
         return false;
@@ -547,8 +543,8 @@ inc_status_t incremental_step(snapshot_incremental_t *inc, char *err, size_t err
         return INC_PG_LOST;
     }
     inc->in_flight = true;
-    log_debug("incremental snapshot: chunk %" PRIu64 " of \"%s\": %zu rows after %s%s",
-              inc->chunk, t->name, inc->selected, t->nkey ? "key " : "the start",
+    log_debug("incremental snapshot: chunk %" PRIu64 " of \"%s\": %zu rows after %s%s", inc->chunk,
+              t->name, inc->selected, t->nkey ? "key " : "the start",
               t->nkey ? t->last_key[0] : "");
     return INC_OK;
 }
@@ -680,11 +676,10 @@ char *incremental_on_watermark(snapshot_incremental_t *inc, const char *content,
             continue;
         const chunk_value_t *vals = chunk_window_row(inc->win, i);
         for (uint16_t c = 0; c < rel->ncols; c++)
-            inc->rowvals[c] =
-                vals[c].data ? (pgo_value_t){.kind = PGO_VALUE_TEXT,
-                                             .len = (uint32_t) vals[c].len,
-                                             .data = vals[c].data}
-                             : (pgo_value_t){.kind = PGO_VALUE_NULL};
+            inc->rowvals[c] = vals[c].data ? (pgo_value_t){.kind = PGO_VALUE_TEXT,
+                                                           .len = (uint32_t) vals[c].len,
+                                                           .data = vals[c].data}
+                                           : (pgo_value_t){.kind = PGO_VALUE_NULL};
         pgo_tuple_t row = {.ncols = rel->ncols, .values = inc->rowvals};
         if (!emit(ctx, rel, &row))
             *failed = true;
@@ -711,10 +706,11 @@ char *incremental_on_watermark(snapshot_incremental_t *inc, const char *content,
         table_done(inc, t);
         forget_table(inc);
         if (!inc->prog->running)
-            log_info("incremental snapshot complete: every table is in Kafka (this session: %" PRIu64
-                     " copied rows superseded by streamed changes, %" PRIu64
-                     " unchanged TOAST values filled from the copies)",
-                     inc->superseded, inc->toast_filled);
+            log_info(
+                "incremental snapshot complete: every table is in Kafka (this session: %" PRIu64
+                " copied rows superseded by streamed changes, %" PRIu64
+                " unchanged TOAST values filled from the copies)",
+                inc->superseded, inc->toast_filled);
     }
     drop_chunk(inc);
     return snapshot_progress_to_json(inc->prog);

@@ -196,3 +196,26 @@ test_incremental_snapshot_kill9_exactly_once() {
     [ "$ok" -eq 0 ] || fail "a table rebuilt from Kafka differs from PostgreSQL"
     drop_slot "$slot"
 }
+
+# Issue 15 point 4: with snapshot.method = incremental, a published table with
+# neither a primary key nor a replica identity index is refused at start (exit 5,
+# naming it) before any slot is created; snapshot.method = export copies it.
+test_incremental_refuses_tables_without_key() {
+    local slot=it_inck prefix=itinck cfg="$W/inck.conf" logf="$W/inck.log" rc=0
+    drop_slot "$slot"
+    pg_psql -q -c "DROP PUBLICATION IF EXISTS it_inck" -c "DROP TABLE IF EXISTS inck_keyed, inck_nokey" \
+        -c "CREATE TABLE inck_keyed (id int PRIMARY KEY, v int)" -c "CREATE TABLE inck_nokey (v int)" \
+        -c "INSERT INTO inck_keyed VALUES (1, 1)" -c "INSERT INTO inck_nokey VALUES (1)" \
+        -c "CREATE PUBLICATION it_inck FOR TABLE inck_keyed, inck_nokey WITH (publish = 'insert, truncate')" \
+        -c "GRANT SELECT ON inck_keyed, inck_nokey TO sluice"
+    sluice_config "$cfg" "$slot" "$prefix" "postgres.publication = it_inck" "snapshot.mode = initial" \
+        "snapshot.method = incremental"
+    "$SLUICE" run -c "$cfg" >"$logf" 2>&1 || rc=$?
+    [ "$rc" -eq 5 ] || fail "exit $rc, want 5: $(tail -2 "$logf")"
+    grep -q 'neither a primary key nor a replica identity index: "public.inck_nokey"' "$logf" ||
+        fail "the message does not name the table: $(tail -2 "$logf")"
+    ! grep -q 'inck_keyed"' "$logf" || fail "the message names a table that has a key"
+    ! slot_exists "$slot" || fail "a slot was created for a pipeline that cannot run"
+    tail -1 "$logf" >&2
+    pg_psql -q -c "DROP PUBLICATION it_inck" -c "DROP TABLE inck_keyed, inck_nokey"
+}

@@ -128,7 +128,7 @@ START_TEST(test_window_finds_rows_by_key_and_supersedes_them)
     ck_assert_str_eq(row[1].data, "body 517"); /* the copy a TOAST placeholder is filled from */
     ck_assert_int_eq(find(w, &k, "1001"), -1);
     chunk_window_supersede(w, (size_t) i);
-    chunk_window_supersede(w, (size_t) i); /* twice counts once */
+    chunk_window_supersede(w, (size_t) i);    /* twice counts once */
     ck_assert_int_eq(find(w, &k, "517"), -1); /* a later change finds it gone */
     ck_assert(!chunk_window_is_live(w, 516));
     ck_assert(chunk_window_is_live(w, 515));

@@ -57,8 +57,7 @@ chunk_window_t *chunk_window_new(uint16_t ncols);
 void chunk_window_free(chunk_window_t *w);
 
 /* Adds a row (values and key copied). Returns false if the key is already held (a bug). */
-bool chunk_window_add(chunk_window_t *w, const chunk_value_t *vals, const char *key,
-                      size_t keylen);
+bool chunk_window_add(chunk_window_t *w, const chunk_value_t *vals, const char *key, size_t keylen);
 
 /* Rows added, and rows not superseded. */
 size_t chunk_window_rows(const chunk_window_t *w);

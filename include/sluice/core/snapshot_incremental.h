@@ -59,8 +59,7 @@ inc_status_t incremental_plan(const config_t *cfg, snapshot_progress_t *p, char 
  * pipeline's, borrowed for the copy's life.
  */
 snapshot_incremental_t *incremental_new(const config_t *cfg, const char *snapshot_json,
-                                        catalog_t *cat, pgtype_registry_t *types,
-                                        encoder_t *enc);
+                                        catalog_t *cat, pgtype_registry_t *types, encoder_t *enc);
 void incremental_free(snapshot_incremental_t *inc);
 
 /* Starts the next chunk unless one is in flight or none is left. */
@@ -82,8 +81,7 @@ void incremental_on_change(snapshot_incremental_t *inc, uint32_t xid, const relc
 void incremental_on_truncate(snapshot_incremental_t *inc, uint32_t xid, uint32_t relid);
 
 /* Emits one "r" row (rel and tuple borrowed for the call); false stops emitting. */
-typedef bool (*incremental_emit_fn)(void *ctx, const relcache_entry_t *rel,
-                                    const pgo_tuple_t *row);
+typedef bool (*incremental_emit_fn)(void *ctx, const relcache_entry_t *rel, const pgo_tuple_t *row);
 
 /*
  * A "sluice.watermark" message streamed. At the live high watermark emits
