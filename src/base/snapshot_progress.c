@@ -25,10 +25,43 @@ void snapshot_progress_free(snapshot_progress_t *p)
 {
     if (!p)
         return;
-    for (size_t i = 0; i < p->ntables; i++)
+    for (size_t i = 0; i < p->ntables; i++) {
         free(p->tables[i].name);
+        snapshot_table_set_last_key(&p->tables[i], NULL, 0);
+    }
     free(p->tables);
     free(p);
+}
+
+void snapshot_table_set_last_key(snapshot_table_t *t, const char *const *key, size_t n)
+{
+    for (size_t i = 0; i < t->nkey; i++)
+        free(t->last_key[i]);
+    free(t->last_key);
+    t->last_key = NULL;
+    t->nkey = n;
+    if (!n)
+        return;
+    t->last_key = xcalloc(n, sizeof *t->last_key);
+    for (size_t i = 0; i < n; i++)
+        t->last_key[i] = xstrdup(key[i]);
+}
+
+bool snapshot_progress_export_pending(const snapshot_progress_t *p)
+{
+    for (size_t i = 0; i < p->ntables; i++)
+        if (p->tables[i].state == SNAPSHOT_TABLE_WAITING ||
+            p->tables[i].state == SNAPSHOT_TABLE_PARTIAL)
+            return true;
+    return false;
+}
+
+bool snapshot_progress_incremental_pending(const snapshot_progress_t *p)
+{
+    for (size_t i = 0; i < p->ntables; i++)
+        if (p->tables[i].state == SNAPSHOT_TABLE_INCREMENTAL)
+            return true;
+    return false;
 }
 
 snapshot_table_t *snapshot_progress_find(snapshot_progress_t *p, const char *name)
@@ -60,6 +93,7 @@ static const char *state_name(snapshot_table_state_t s)
     case SNAPSHOT_TABLE_WAITING: return "waiting";
     case SNAPSHOT_TABLE_PARTIAL: return "partial";
     case SNAPSHOT_TABLE_DONE: return "done";
+    case SNAPSHOT_TABLE_INCREMENTAL: return "incremental";
     }
     return "waiting";
 }
@@ -79,10 +113,45 @@ char *snapshot_progress_to_json(const snapshot_progress_t *p)
         if (t->state == SNAPSHOT_TABLE_DONE)
             strbuf_appendf(&b, ",\"lsn\":\"" LSN_FMT "\",\"rows\":%" PRIu64, LSN_ARGS(t->lsn),
                            t->rows);
+        if (t->state == SNAPSHOT_TABLE_INCREMENTAL) {
+            strbuf_appendf(&b, ",\"rows\":%" PRIu64 ",\"chunks\":%" PRIu64, t->rows, t->chunks);
+            if (t->nkey) {
+                strbuf_puts(&b, ",\"last_key\":[");
+                for (size_t k = 0; k < t->nkey; k++) {
+                    if (k)
+                        strbuf_putc(&b, ',');
+                    json_append_string(&b, t->last_key[k], strlen(t->last_key[k]));
+                }
+                strbuf_putc(&b, ']');
+            }
+        }
         strbuf_putc(&b, '}');
     }
     strbuf_puts(&b, "]}");
     return b.data;
+}
+
+/* The members of an incremental table: rows, chunks and last_key (absent: no chunk yet). */
+static bool parse_incremental(json_t *t, snapshot_table_t *e)
+{
+    json_t *rows = json_object_get(t, "rows");
+    json_t *chunks = json_object_get(t, "chunks");
+    json_t *key = json_object_get(t, "last_key");
+    if (!json_is_integer(rows) || json_integer_value(rows) < 0 || !json_is_integer(chunks) ||
+        json_integer_value(chunks) < 0 || (key && !json_is_array(key)) ||
+        (key && json_array_size(key) == 0) || json_array_size(key) > 32)
+        return false;
+    e->rows = (uint64_t) json_integer_value(rows);
+    e->chunks = (uint64_t) json_integer_value(chunks);
+    size_t n = json_array_size(key);
+    const char *vals[32];
+    for (size_t k = 0; k < n; k++) {
+        vals[k] = json_string_value(json_array_get(key, k));
+        if (!vals[k])
+            return false;
+    }
+    snapshot_table_set_last_key(e, vals, n);
+    return true;
 }
 
 snapshot_progress_t *snapshot_progress_parse(const char *text, char *err, size_t errlen)
@@ -122,6 +191,7 @@ snapshot_progress_t *snapshot_progress_parse(const char *text, char *err, size_t
             snapshot_table_state_t st = !strcmp(ts, "done")      ? SNAPSHOT_TABLE_DONE
                                         : !strcmp(ts, "partial") ? SNAPSHOT_TABLE_PARTIAL
                                         : !strcmp(ts, "waiting") ? SNAPSHOT_TABLE_WAITING
+                                        : !strcmp(ts, "incremental") ? SNAPSHOT_TABLE_INCREMENTAL
                                                                  : (snapshot_table_state_t) 0;
             if (!st) {
                 ok = false;
@@ -138,6 +208,10 @@ snapshot_progress_t *snapshot_progress_parse(const char *text, char *err, size_t
                     break;
                 }
                 e->rows = (uint64_t) json_integer_value(rows);
+            }
+            if (st == SNAPSHOT_TABLE_INCREMENTAL && !parse_incremental(t, e)) {
+                ok = false;
+                break;
             }
         }
     }
@@ -156,8 +230,10 @@ void snapshot_progress_prune(snapshot_progress_t *p, sluice_lsn_t resume_lsn)
         return;
     size_t n = 0;
     for (size_t i = 0; i < p->ntables; i++) {
-        if (p->tables[i].state == SNAPSHOT_TABLE_DONE && p->tables[i].lsn <= resume_lsn)
+        if (p->tables[i].state == SNAPSHOT_TABLE_DONE && p->tables[i].lsn <= resume_lsn) {
             free(p->tables[i].name);
+            snapshot_table_set_last_key(&p->tables[i], NULL, 0);
+        }
         else
             p->tables[n++] = p->tables[i];
     }
@@ -243,6 +319,8 @@ char *snapshot_progress_request(const char *current, const char *tables, size_t 
         t->state = SNAPSHOT_TABLE_PARTIAL;
         t->lsn = 0;
         t->rows = 0;
+        t->chunks = 0;
+        snapshot_table_set_last_key(t, NULL, 0);
         named++;
     }
     if (!named) {

@@ -325,6 +325,21 @@ static step_t maybe_idle_checkpoint(pipe_t *p)
     return r;
 }
 
+/*
+ * snapshot.method = incremental: starts the next chunk when none is in flight
+ * (its rows come back at its high watermark, pipeline_events.c). PostgreSQL
+ * trouble ends the session like a lost stream: the chunk is read again.
+ */
+static step_t step_incremental(pipe_t *p)
+{
+    switch (incremental_step(p->inc, p->err, p->errlen)) {
+    case INC_OK: return STEP_CONTINUE;
+    case INC_PG_LOST: return pipe_end(p, PIPE_STREAM_LOST);
+    case INC_SETUP: return pipe_end(p, PIPE_DATA);
+    }
+    return STEP_CONTINUE;
+}
+
 /* Aborts the open Kafka transaction, logging a failure (the session ends anyway). */
 static void abort_kafka(pipe_t *p)
 {
@@ -357,6 +372,7 @@ pipeline_result_t pipeline_run(const pipeline_args_t *a, char *err, size_t errle
     snprintf(p.txn_topic, sizeof p.txn_topic, "%s.transaction", a->cfg->topic_prefix);
     p.types = pgtype_registry_new();
     p.catalog = catalog_new(a->cfg->pg_conninfo);
+    p.inc = incremental_new(a->cfg, a->ckpt->snapshot, p.catalog, p.types, a->encoder);
     const char *tt = config_kafka_get(a->cfg, "transaction.timeout.ms");
     p.txn_timeout_ms = tt ? atoi(tt) : 60000;
     a->stats->fenced_after_timeout = false;
@@ -442,6 +458,8 @@ pipeline_result_t pipeline_run(const pipeline_args_t *a, char *err, size_t errle
             r = pipe_commit_kafka(&p);
         if (r == STEP_CONTINUE)
             r = maybe_idle_checkpoint(&p);
+        if (r == STEP_CONTINUE && p.inc)
+            r = step_incremental(&p);
     }
     pipeline_log_skipped(&p);
     pipeline_result_t result = p.result;
@@ -454,6 +472,7 @@ pipeline_result_t pipeline_run(const pipeline_args_t *a, char *err, size_t errle
             log_warning("%s", aerr);
     }
     free(p.snapshot_request);
+    incremental_free(p.inc);
     relcache_free(p.rel);
     pgtype_registry_free(p.types);
     catalog_free(p.catalog);

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sluice/base/chunk_window.h"
 #include "sluice/base/clock.h"
 #include "sluice/base/log.h"
 #include "sluice/base/metrics.h"
@@ -170,7 +171,9 @@ static step_t emit_change(pipe_t *p, event_op_t op, const relcache_entry_t *rel,
                          .lsn = lsn,
                          .txn = &p->txn,
                          .now_us = p->now_us,
-                         .order = count_event(p, rel, &order)};
+                         .order = count_event(p, rel, &order),
+                         /* OP_READ here: a row of an incremental snapshot chunk (Debezium's marker) */
+                         .snapshot = op == OP_READ ? "incremental" : NULL};
     step_t r = emit_pending_begin(p);
     if (r != STEP_CONTINUE)
         return r;
@@ -231,6 +234,10 @@ static step_t on_change(pipe_t *p, const pgo_msg_t *m, sluice_lsn_t lsn)
                                                 : SKIP_OP_DELETE;
     if (p->a->cfg->skipped_ops & kind_bit)
         return STEP_CONTINUE;
+    /* An incremental snapshot chunk in flight: this change may supersede a row of it
+     * (a skipped change does not: the consumer gets the copied row instead of nothing),
+     * and an unchanged TOAST value in it is filled from the chunk's copy. */
+    incremental_on_change(p->inc, p->txn.xid, rel, old, (pgo_tuple_t *) neu);
     p->seq++;
     switch (m->kind) {
     case PGO_INSERT: return emit_change(p, OP_CREATE, rel, NULL, false, neu, lsn);
@@ -264,6 +271,7 @@ static step_t on_truncate(pipe_t *p, const pgo_msg_t *m, sluice_lsn_t lsn)
                                   m->truncate.relids[i]);
         if (!snapshot_filter_emits(p->a->snapshot_filter, rel->oid, p->txn.commit_lsn))
             continue; /* before the table's snapshot copy, which shows its result */
+        incremental_on_truncate(p->inc, p->txn.xid, rel->oid);
         p->seq++;
         txn_order_t order;
         change_event_t ev = {.op = OP_TRUNCATE,
@@ -302,6 +310,45 @@ static step_t ensure_topic(pipe_t *p, const char *topic)
     }
 }
 
+/* Context of emit_read_row: the first failure ends the emitting. */
+typedef struct {
+    pipe_t *p;
+    step_t r;
+} read_emit_t;
+
+/* One row of an incremental snapshot chunk, as an "r" event in the watermark's transaction. */
+static bool emit_read_row(void *ctx, const relcache_entry_t *rel, const pgo_tuple_t *row)
+{
+    read_emit_t *e = ctx;
+    pipe_t *p = e->p;
+    if ((e->r = ensure_topic(p, rel->topic)) != STEP_CONTINUE)
+        return false;
+    p->seq++;
+    e->r = emit_change(p, OP_READ, rel, NULL, false, row, p->txn.commit_lsn);
+    return e->r == STEP_CONTINUE;
+}
+
+/*
+ * A watermark of the incremental snapshot. At the live high watermark the
+ * chunk's rows go out here, inside this source transaction, and the progress
+ * record saying the chunk is done becomes the checkpoint's snapshot member
+ * for the Kafka transaction that holds them: both are committed, or neither.
+ */
+static step_t on_watermark(pipe_t *p, const pgo_msg_t *m)
+{
+    read_emit_t e = {.p = p, .r = STEP_CONTINUE};
+    bool failed;
+    char *progress = incremental_on_watermark(p->inc, m->message.content, m->message.len,
+                                              emit_read_row, &e, &failed);
+    if (failed)
+        return e.r;
+    if (progress) {
+        free(p->snapshot_request);
+        p->snapshot_request = progress;
+    }
+    return STEP_CONTINUE;
+}
+
 static step_t on_message(pipe_t *p, const pgo_msg_t *m)
 {
     const pipeline_args_t *a = p->a;
@@ -320,6 +367,8 @@ static step_t on_message(pipe_t *p, const pgo_msg_t *m)
          * checkpoint at or past it holds it (one a message set ends exactly there). */
         return STEP_CONTINUE;
     }
+    if (transactional && strcmp(m->message.prefix, WATERMARK_PREFIX) == 0)
+        return on_watermark(p, m); /* sluice's own: never written to the message topic */
     if (strcmp(m->message.prefix, SNAPSHOT_REQUEST_PREFIX) == 0) {
         /* A request to copy tables (snapshot.h): recorded in the checkpoint committed with
          * this message, so it is carried out exactly once even across a crash. */
@@ -409,6 +458,7 @@ static step_t on_begin(pipe_t *p, const pgo_msg_t *m)
         return pipe_protocol_error(p, "BEGIN of xid %u inside transaction %u", m->begin.xid, p->txn.xid);
     const checkpoint_t *ck = p->a->ckpt;
     bool skip = mutant_no_skip(ck->present && m->begin.final_lsn <= ck->commit_lsn);
+    incremental_saw_txn(p->inc, m->begin.xid);
     txn_state_src_move(&p->src, skip ? SRC_SKIPPING : SRC_STREAMING);
     p->seq = 0;
     p->txn.xid = m->begin.xid;

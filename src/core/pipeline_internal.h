@@ -10,6 +10,7 @@
 #include "sluice/base/buf.h"
 #include "sluice/base/queue.h"
 #include "sluice/core/pipeline.h"
+#include "sluice/core/snapshot_incremental.h"
 #include "sluice/core/txn_state.h"
 #include "sluice/pg/catalog.h"
 #include "sluice/pg/pgoutput.h"
@@ -65,6 +66,7 @@ typedef struct {
     /* transaction.metadata: BEGIN held back until the source transaction produces a record */
     bool txn_meta_pending, txn_meta_begun;
     char *snapshot_request; /* the checkpoint's new snapshot member, until committed */
+    snapshot_incremental_t *inc; /* snapshot.method = incremental: the copy still owed, or NULL */
     pipeline_result_t result; /* why the session ends, once a step returned STEP_END */
     char *err;
     size_t errlen;

@@ -22,6 +22,7 @@
 #include "sluice/core/pipeline.h"
 #include "sluice/core/snapshot.h"
 #include "sluice/core/snapshot_filter.h"
+#include "sluice/core/snapshot_incremental.h"
 #include "sluice/encode/encode.h"
 #include "sluice/pg/stream.h"
 
@@ -62,10 +63,26 @@ static supervisor_step_t create_slot(supervisor_t *sv, session_t *ss)
                   cfg->slot);
         return supervisor_exit(sv, EXIT_PG_SETUP);
     }
+    if (cfg->snapshot_mode != SNAPSHOT_MODE_NEVER &&
+        cfg->snapshot_method == SNAPSHOT_METHOD_INCREMENTAL) {
+        /* A table the incremental snapshot cannot copy is refused before a slot exists
+         * to hold WAL back for a pipeline that will not run. (PostgreSQL trouble here is
+         * met again, and retried, when the copy is planned.) */
+        char perr[2048];
+        snapshot_progress_t *probe = snapshot_progress_new();
+        inc_status_t ist = incremental_plan(cfg, probe, perr, sizeof perr);
+        snapshot_progress_free(probe);
+        if (ist == INC_SETUP) {
+            log_fatal("%s", perr);
+            return supervisor_exit(sv, EXIT_PG_SETUP);
+        }
+    }
     sluice_lsn_t at;
     stream_err_t e;
-    if (cfg->snapshot_mode != SNAPSHOT_MODE_NEVER) {
-        /* The initial snapshot reads the database exactly as of the slot's start. */
+    if (cfg->snapshot_mode != SNAPSHOT_MODE_NEVER &&
+        cfg->snapshot_method == SNAPSHOT_METHOD_EXPORT) {
+        /* The initial snapshot reads the database exactly as of the slot's start. (The
+         * incremental one reads it chunk by chunk while streaming: no snapshot to export.) */
         e = stream_create_slot_exported(ss->stream, cfg->slot, false, &at, sv->snapshot_name,
                                         sizeof sv->snapshot_name, err, sizeof err);
         sv->exported = e == STREAM_OK;
@@ -446,7 +463,7 @@ static supervisor_step_t copy_snapshot(supervisor_t *sv, session_t *ss, snapshot
                      "; the snapshot resumes from the last checkpoint");
         return session_outcome(sv, pr, err);
     }
-    if (prog->running)
+    if (snapshot_progress_export_pending(prog))
         return supervisor_exit(sv, EXIT_OK); /* stopped on request */
     ss->start = sv->ckpt.end_lsn;
     return STEP_CONTINUE;
@@ -469,6 +486,42 @@ static void set_stream_filter(supervisor_t *sv, const session_t *ss, snapshot_pr
 }
 
 /*
+ * A fresh start with snapshot.method = incremental: every published table is
+ * to be copied in chunks while streaming; *prog (NULL on entry) lists them,
+ * and the checkpoint's snapshot member says so from the first Kafka commit
+ * on. Refuses (exit 5) a publication with a table that has no key.
+ */
+static supervisor_step_t plan_incremental(supervisor_t *sv, snapshot_progress_t **prog)
+{
+    char err[2048];
+    snapshot_progress_free(*prog);
+    *prog = snapshot_progress_new();
+    (*prog)->epoch = 1;
+    switch (incremental_plan(sv->cfg, *prog, err, sizeof err)) {
+    case INC_OK: break;
+    case INC_SETUP:
+        log_fatal("%s", err);
+        snapshot_progress_free(*prog);
+        *prog = NULL;
+        return supervisor_exit(sv, EXIT_PG_SETUP);
+    case INC_PG_LOST:
+        log_warning("%s; trying again", err);
+        snapshot_progress_free(*prog);
+        *prog = NULL;
+        sv->started = true; /* retried with backoff, as a lost connection */
+        return STEP_RETRY;
+    }
+    if (!(*prog)->ntables)
+        (*prog)->running = false;
+    free(sv->ckpt.snapshot);
+    sv->ckpt.snapshot = snapshot_progress_to_json(*prog);
+    log_info("incremental snapshot: %zu table(s) of publication \"%s\" to copy in chunks of %d "
+             "rows while streaming",
+             (*prog)->ntables, sv->cfg->publication, sv->cfg->snapshot_chunk_rows);
+    return STEP_CONTINUE;
+}
+
+/*
  * The initial snapshot (snapshot.h), between checking the slot and streaming:
  * copies what the checkpoint says is not copied yet, then sets the stream
  * filter and ss->start. STEP_CONTINUE: go on streaming (on the session's
@@ -488,11 +541,21 @@ static supervisor_step_t initial_snapshot(supervisor_t *sv, session_t *ss)
     }
     snapshot_mode_t mode = sv->cfg->snapshot_mode;
     bool fresh = !sv->ckpt.present;
+    bool incremental = sv->cfg->snapshot_method == SNAPSHOT_METHOD_INCREMENTAL;
+    if (fresh && mode != SNAPSHOT_MODE_NEVER && incremental) {
+        supervisor_step_t ist = plan_incremental(sv, &prog);
+        if (ist != STEP_CONTINUE)
+            return ist;
+    }
     /* snapshot.mode decides a fresh start only: a snapshot the checkpoint records
      * as running (interrupted, or asked for by a "sluice.snapshot" message) is
      * completed in every mode, since the request was explicit and leaving it
-     * would leave tables without their rows. */
-    bool need = (fresh && mode != SNAPSHOT_MODE_NEVER) || (prog && prog->running);
+     * would leave tables without their rows. Tables copied incrementally are the
+     * pipeline's, while it streams (snapshot_incremental.h). */
+    bool need = (fresh && mode != SNAPSHOT_MODE_NEVER && !incremental) ||
+                (prog && prog->running &&
+                 (snapshot_progress_export_pending(prog) ||
+                  !snapshot_progress_incremental_pending(prog)));
     supervisor_step_t st = STEP_CONTINUE;
     if (need) {
         if (!prog)

@@ -409,9 +409,11 @@ static pipeline_result_t copy_finish_locked(copy_t *c, char *err, size_t errlen)
         copy_release_held_locked(&c->workers[0], &c->last_row, true, true);
     if (atomic_load(&c->abort))
         return PIPE_STOPPED;
-    p->running = false;
+    /* Tables copied in chunks while streaming keep the snapshot running. */
+    p->running = snapshot_progress_incremental_pending(p);
     for (size_t i = 0; i < p->ntables; i++)
-        if (p->tables[i].state != SNAPSHOT_TABLE_DONE) {
+        if (p->tables[i].state != SNAPSHOT_TABLE_DONE &&
+            p->tables[i].state != SNAPSHOT_TABLE_INCREMENTAL) {
             p->running = true; /* cannot happen: every planned table completed */
             log_warning("snapshot: table \"%s\" was not completed", p->tables[i].name);
         }

@@ -144,6 +144,18 @@ PGconn *copy_connect(copy_t *c, char *err, size_t errlen);
  */
 bool copy_plan(copy_t *c, PGconn *conn, char *err, size_t errlen);
 
+/*
+ * Puts table oid into cache as pgoutput's RELATION message would describe it:
+ * the columns it publishes (attnames: the publication's column list as
+ * text[], NULL for all; no generated columns before 18), each flagged when it
+ * belongs to the replica identity. *select_list gets those columns, quoted
+ * (malloc'd). NULL with err set. Also used by the incremental snapshot.
+ */
+relcache_entry_t *copy_describe_columns(relcache_t *cache, PGconn *conn, const char *oid,
+                                        const char *nspname, const char *relname, char replident,
+                                        const char *attnames, char **select_list, char *err,
+                                        size_t errlen);
+
 /* ---- snapshot_worker.c --------------------------------------------------- */
 
 /* A worker thread (arg: its copy_worker_t): connects, then copies chunks until none is left. */

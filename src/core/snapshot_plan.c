@@ -167,18 +167,11 @@ static bool in_column_list(const char *attnames, const char *name)
     return false;
 }
 
-/*
- * Puts the table of listing row i into c->cache as pgoutput's RELATION
- * message would describe it: the columns it publishes (column list, no
- * generated columns), each flagged when it belongs to the replica identity.
- * Sets t->select_list to those columns, quoted. NULL with err set.
- */
-static relcache_entry_t *describe_columns(copy_t *c, PGconn *conn, copy_table_t *t,
-                                          const PGresult *list, int i, char *err, size_t errlen)
+relcache_entry_t *copy_describe_columns(relcache_t *cache, PGconn *conn, const char *oid,
+                                        const char *nspname, const char *relname, char replident,
+                                        const char *attnames, char **select_list_out, char *err,
+                                        size_t errlen)
 {
-    const char *oid = PQgetvalue(list, i, T_OID);
-    const char *attnames =
-        PQgetisnull(list, i, T_ATTNAMES) ? NULL : PQgetvalue(list, i, T_ATTNAMES);
     const char *params[] = {oid};
     /* PostgreSQL 18 publishes stored generated columns that the publication asks for
      * (publish_generated_columns = stored, or named in its column list); its attnames
@@ -201,7 +194,8 @@ static relcache_entry_t *describe_columns(copy_t *c, PGconn *conn, copy_table_t 
         1, NULL, params, NULL, NULL, 0);
 #undef COLUMNS_SQL
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        snprintf(err, errlen, "snapshot: columns of \"%s\": %s", t->name, PQresultErrorMessage(r));
+        snprintf(err, errlen, "snapshot: columns of \"%s.%s\": %s", nspname, relname,
+                 PQresultErrorMessage(r));
         PQclear(r);
         return NULL;
     }
@@ -227,21 +221,32 @@ static relcache_entry_t *describe_columns(copy_t *c, PGconn *conn, copy_table_t 
     }
     pgo_msg_t m = {.kind = PGO_RELATION};
     m.relation.oid = (uint32_t) strtoul(oid, NULL, 10);
-    m.relation.nspname = PQgetvalue(list, i, T_SCHEMA);
-    m.relation.relname = PQgetvalue(list, i, T_TABLE);
-    m.relation.replident = PQgetvalue(list, i, T_REPLIDENT)[0];
+    m.relation.nspname = nspname;
+    m.relation.relname = relname;
+    m.relation.replident = replident;
     m.relation.ncols = ncols;
     m.relation.columns = cols;
-    relcache_entry_t *rel = relcache_put(c->cache, &m);
+    relcache_entry_t *rel = relcache_put(cache, &m);
     free(cols);
     PQclear(r);
     if (ncols) {
-        t->select_list = select_list.data;
+        *select_list_out = select_list.data;
     } else {
         strbuf_free(&select_list);
-        t->select_list = xstrdup("NULL"); /* never reached: a published table has columns */
+        *select_list_out = xstrdup("NULL"); /* never reached: a published table has columns */
     }
     return rel;
+}
+
+/* copy_describe_columns for the table of listing row i; sets t->select_list. */
+static relcache_entry_t *describe_columns(copy_t *c, PGconn *conn, copy_table_t *t,
+                                          const PGresult *list, int i, char *err, size_t errlen)
+{
+    return copy_describe_columns(
+        c->cache, conn, PQgetvalue(list, i, T_OID), PQgetvalue(list, i, T_SCHEMA),
+        PQgetvalue(list, i, T_TABLE), PQgetvalue(list, i, T_REPLIDENT)[0],
+        PQgetisnull(list, i, T_ATTNAMES) ? NULL : PQgetvalue(list, i, T_ATTNAMES),
+        &t->select_list, err, errlen);
 }
 
 /*
@@ -312,7 +317,8 @@ bool copy_plan(copy_t *c, PGconn *conn, char *err, size_t errlen)
         char name[300];
         table_name(r, i, name, sizeof name);
         snapshot_table_t *pt = snapshot_progress_find(p, name);
-        if (!pt || pt->state == SNAPSHOT_TABLE_DONE)
+        /* Done, or copied in chunks while streaming (snapshot_incremental.h). */
+        if (!pt || pt->state == SNAPSHOT_TABLE_DONE || pt->state == SNAPSHOT_TABLE_INCREMENTAL)
             continue;
         copy_table_t *t = &c->tables[c->ntables];
         t->pidx = (size_t) (pt - p->tables);

@@ -44,6 +44,13 @@ static void check_against_jansson(const char *text, const snapshot_progress_t *p
         if (p->tables[i].state == SNAPSHOT_TABLE_DONE)
             check((json_int_t) p->tables[i].rows == json_integer_value(json_object_get(t, "rows")) &&
                   json_integer_value(json_object_get(t, "rows")) >= 0);
+        if (p->tables[i].state == SNAPSHOT_TABLE_INCREMENTAL) {
+            /* An incremental table: its chunks, rows and last key as the JSON has them. */
+            check((json_int_t) p->tables[i].rows == json_integer_value(json_object_get(t, "rows")));
+            check((json_int_t) p->tables[i].chunks ==
+                  json_integer_value(json_object_get(t, "chunks")));
+            check(p->tables[i].nkey == json_array_size(json_object_get(t, "last_key")));
+        }
     }
     json_decref(root);
 }

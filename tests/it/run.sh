@@ -25,6 +25,7 @@ harness_env_start it 1 || exit 1
 . "$HERE/tests.sh"
 . "$HERE/tests_ops.sh"
 . "$HERE/tests_snapshot.sh"
+. "$HERE/tests_incremental.sh"
 . "$HERE/tests_deploy.sh"
 . "$HERE/tests_standby.sh"
 . "$HERE/tests_versions.sh"

@@ -4,6 +4,7 @@
  *
  *   verify check  --bootstrap B --conninfo C --prefix P --tables t1,t2 --slot S
  *                 [--ledger wl_ledger] [--no-state] [--live] [--schema public] [--snapshot]
+ *                 [--incremental]
  *                 [--no-compare]   (replay, but compare the tables with apply.c instead)
  *     --live: sluice is still running (or faults are under way): transactions
  *             not yet in Kafka are not losses, but every one Kafka shows must
@@ -35,6 +36,9 @@
  *                    truncate came between; a "c" never finds the row already
  *                    there (the snapshot held it: overlap); a "u" or "d" never
  *                    misses it (the snapshot lacked it: gap)
+ *   V8 (--incremental) an incremental snapshot (op "r" while streaming): no
+ *                    key is read ("r") twice in a topic, so no committed
+ *                    chunk was emitted again after a crash
  * sample: every interval, reads the slot's confirmed_flush_lsn, then the
  *   checkpoint topic up to its end as of after that read: the slot must never
  *   be ahead of a committed checkpoint.
@@ -60,6 +64,7 @@ static const char *opt_bootstrap, *opt_conninfo, *opt_prefix = "sluice", *opt_sl
                   *opt_tables = "", *opt_ledger = NULL, *opt_out = NULL, *opt_schema = "public";
 static bool opt_no_state;
 static bool opt_snapshot;   /* V7: the topics start with a snapshot */
+static bool opt_incremental; /* V8: snapshot rows of an incremental snapshot, read once */
 static bool opt_no_compare; /* replay (for V7) but leave the comparison to apply.c's typed one */
 static long snapshot_events, snapshot_last;
 static bool opt_live; /* sluice still running: only what Kafka already shows is checked */
@@ -254,6 +259,7 @@ static long marks_first[MAX_TOPICS], marks_last[MAX_TOPICS], snap_rows[MAX_TOPIC
 #define MAX_PARTS 256
 static part_state_t parts_state[MAX_TOPICS][MAX_PARTS];
 static json_t *state[MAX_TOPICS]; /* canonical key → after */
+static json_t *read_keys[MAX_TOPICS]; /* V8: canonical keys read by "r" events */
 static json_t *key_part[MAX_TOPICS]; /* canonical key → partition it was last written to */
 static long tombstones, events;
 
@@ -386,6 +392,15 @@ static void on_event(const rd_kafka_message_t *m, int t)
             if (opt_snapshot && json_object_get(state[t], ck))
                 violation("V7 %s: row %s read twice by the snapshot without a reset between",
                           rd_kafka_topic_name(m->rkt), ck);
+            if (opt_incremental) {
+                if (!read_keys[t])
+                    read_keys[t] = json_object();
+                if (json_object_get(read_keys[t], ck))
+                    violation("V8 %s[%d]@%" PRId64 ": row %s read twice by the incremental "
+                              "snapshot",
+                              rd_kafka_topic_name(m->rkt), m->partition, m->offset, ck);
+                json_object_set_new(read_keys[t], ck, json_true());
+            }
             state_set(t, ck, json_object_get(v, "after"), m->partition);
             free(ck);
             json_decref(kj);
@@ -819,6 +834,10 @@ int main(int argc, char **argv)
         }
         if (!strcmp(a, "--snapshot")) {
             opt_snapshot = true;
+            continue;
+        }
+        if (!strcmp(a, "--incremental")) {
+            opt_incremental = true;
             continue;
         }
         if (!strcmp(a, "--live")) {

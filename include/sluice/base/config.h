@@ -32,6 +32,12 @@ typedef enum {
     SNAPSHOT_MODE_INITIAL_ONLY /* copy them once, then stop */
 } snapshot_mode_t;
 
+/* snapshot.method: how tables are copied (docs/design.md, "The incremental snapshot"). */
+typedef enum {
+    SNAPSHOT_METHOD_EXPORT = 0,  /* an exported snapshot, ctid ranges, streaming after the copy */
+    SNAPSHOT_METHOD_INCREMENTAL, /* key-range chunks between watermarks, while streaming */
+} snapshot_method_t;
+
 /*
  * How values without a single obvious form are written (docs/output.md, "Type
  * mapping"): Debezium's handling modes, and what sluice writes for PostgreSQL
@@ -129,6 +135,8 @@ typedef struct {
     int idle_checkpoint_ms;
     /* initial snapshot */
     snapshot_mode_t snapshot_mode;
+    snapshot_method_t snapshot_method;
+    int snapshot_chunk_rows;
     int snapshot_workers;
     long long snapshot_chunk_bytes;
     int snapshot_commit_interval_ms;

@@ -16,14 +16,23 @@ typedef enum {
     SNAPSHOT_TABLE_WAITING = 'w', /* nothing of it in Kafka yet */
     SNAPSHOT_TABLE_PARTIAL = 'p', /* Kafka may hold some of its rows (or a request asked again) */
     SNAPSHOT_TABLE_DONE = 'd',    /* all its rows are in Kafka, copied as of lsn */
+    /* snapshot.method = incremental: copied in key-range chunks while streaming; the
+     * chunks up to last_key are in Kafka (none while nkey is 0) */
+    SNAPSHOT_TABLE_INCREMENTAL = 'i',
 } snapshot_table_state_t;
 
 typedef struct {
     char *name; /* "schema.table" as the publication lists it */
     uint32_t oid;
     snapshot_table_state_t state;
-    sluice_lsn_t lsn; /* DONE: consistent point of the snapshot its rows come from */
-    uint64_t rows;    /* DONE: rows copied */
+    sluice_lsn_t lsn; /* DONE: consistent point of the snapshot its rows come from (0 after
+                       * an incremental copy: no streamed change of it is left out) */
+    uint64_t rows;    /* DONE, INCREMENTAL: rows copied */
+    /* INCREMENTAL: chunks committed, and the key of the last row of the last one, as the
+     * text of each Kafka key column in key order (owned; nkey 0: no chunk yet) */
+    uint64_t chunks;
+    size_t nkey;
+    char **last_key;
 } snapshot_table_t;
 
 typedef struct {
@@ -43,6 +52,15 @@ snapshot_progress_t *snapshot_progress_parse(const char *json, char *err, size_t
 
 /* The JSON text of p (malloc'd; the caller frees it). */
 char *snapshot_progress_to_json(const snapshot_progress_t *p);
+
+/* Whether a table is waiting for or in the middle of an export copy (WAITING or PARTIAL). */
+bool snapshot_progress_export_pending(const snapshot_progress_t *p);
+
+/* Whether a table is still copied incrementally (INCREMENTAL). */
+bool snapshot_progress_incremental_pending(const snapshot_progress_t *p);
+
+/* Replaces t->last_key with a copy of key[0..n) (n 0: none). */
+void snapshot_table_set_last_key(snapshot_table_t *t, const char *const *key, size_t n);
 
 /* The table named `name`, or NULL. */
 snapshot_table_t *snapshot_progress_find(snapshot_progress_t *p, const char *name);
