@@ -172,6 +172,18 @@ static sink_status_t mutant_fatal_as_abort(sink_status_t st)
 
 
 /*
+ * The Kafka transaction this pipeline began has been open for
+ * transaction.timeout.ms: the coordinator may have aborted it and bumped the
+ * epoch, which fences this producer as another instance would. Only a
+ * younger transaction's fencing proves another instance (docs/design.md,
+ * the fencing-age rule).
+ */
+static bool ktxn_aged(const pipe_t *p)
+{
+    return clock_mono_ms() - p->ktxn_start_ms >= p->txn_timeout_ms;
+}
+
+/*
  * Turns a failed sink call into the session's outcome. Abortable failures
  * abort the Kafka transaction here, so the caller only reconnects.
  */
@@ -185,18 +197,19 @@ step_t pipe_sink_failed(pipe_t *p, sink_status_t st)
      * is a broker outage; the same source transaction failing so twice is one
      * too long to ever fit: stop with the reason instead of looping.
      */
-    bool aged = pipe_ktxn_is_open(p) && clock_mono_ms() - p->ktxn_start_ms >= p->txn_timeout_ms;
+    bool aged = pipe_ktxn_is_open(p) && ktxn_aged(p);
     txn_state_kafka_move(&p->ktxn, KTXN_FAILED);
     bool timed_out = aged && sink_in_transaction(a->sink) && st != SINK_DATA && st != SINK_STOPPED;
     if (st == SINK_ABORT || st == SINK_STOPPED || st == SINK_DATA) {
         char aerr[512];
         sink_status_t ast = sink_abort(a->sink, aerr, sizeof aerr);
         a->stats->counts.kafka_aborts++;
-        if (ast == SINK_FENCED)
-            st = SINK_FENCED;
-        else if (ast != SINK_OK) {
-            log_warning("%s", aerr);
-            if (st != SINK_DATA)
+        if (ast != SINK_OK) {
+            size_t n = strlen(p->err);
+            snprintf(p->err + n, p->errlen - n, "; then %s", aerr);
+            if (ast == SINK_FENCED)
+                st = SINK_FENCED;
+            else if (st != SINK_DATA)
                 st = SINK_FATAL;
         }
     }
@@ -340,13 +353,50 @@ static step_t step_incremental(pipe_t *p)
     return STEP_CONTINUE;
 }
 
-/* Aborts the open Kafka transaction, logging a failure (the session ends anyway). */
+/* Aborts the open Kafka transaction at a stop, logging a failure (the run ends anyway). */
 static void abort_kafka(pipe_t *p)
 {
     char aerr[512];
     if (sink_abort(p->a->sink, aerr, sizeof aerr) != SINK_OK)
         log_warning("%s", aerr);
     txn_state_kafka_move(&p->ktxn, KTXN_NONE);
+}
+
+/*
+ * Leaves nothing open as the session ends with `result`: an aborted
+ * transaction is resent by PostgreSQL next session. After a failed sink call
+ * only the sink knows whether one is (sink_in_transaction). Returns the
+ * session's result: a session that would go on with this producer (rewind,
+ * stream lost, snapshot) cannot if the abort fails. Fenced is judged by the
+ * transaction's age like any fencing (pipe_sink_failed): the coordinator's
+ * own abort of a transaction that outlived transaction.timeout.ms is no
+ * takeover. Any other failure leaves a producer in an unknown state: rebuild.
+ * Taking the fenced producer on to the next session made its begin fail as
+ * fenced with no transaction open, which reads as another instance (exit 8).
+ */
+static pipeline_result_t abort_left_open(pipe_t *p, pipeline_result_t result)
+{
+    const pipeline_args_t *a = p->a;
+    if (result == PIPE_STOPPED || result == PIPE_FENCED || result == PIPE_REBUILD ||
+        !sink_in_transaction(a->sink))
+        return result;
+    /* Open in the sink, so begun by this pipeline (none is open when it starts) at
+     * ktxn_start_ms, whatever p->ktxn says after a failure. */
+    bool aged = ktxn_aged(p);
+    char aerr[512];
+    sink_status_t ast = sink_abort(a->sink, aerr, sizeof aerr);
+    if (ast == SINK_OK)
+        return result;
+    if (result == PIPE_DATA || result == PIPE_PROTOCOL) {
+        log_warning("%s", aerr); /* the run stops on its own error */
+        return result;
+    }
+    size_t n = strlen(p->err);
+    snprintf(p->err + n, p->errlen - n, "; then %s", aerr);
+    if (ast != SINK_FENCED)
+        return PIPE_REBUILD;
+    a->stats->fenced_after_timeout = aged;
+    return PIPE_FENCED;
 }
 
 static step_t finish_on_stop(pipe_t *p)
@@ -425,10 +475,9 @@ pipeline_result_t pipeline_run(const pipeline_args_t *a, char *err, size_t errle
                         p.keepalive_wal_end = it->wal_end;
                 } else {
                     snprintf(err, errlen, "%s", it->payload);
-                    /* Whole source transactions in the open Kafka transaction are still good. */
+                    /* Whole source transactions in the open Kafka transaction are still good;
+                     * part of one is aborted as the session ends (abort_left_open). */
                     if (p.src != SRC_BETWEEN) {
-                        if (pipe_ktxn_is_open(&p))
-                            abort_kafka(&p);
                         r = pipe_end(&p, PIPE_STREAM_LOST);
                     } else {
                         char saved[1024];
@@ -462,15 +511,7 @@ pipeline_result_t pipeline_run(const pipeline_args_t *a, char *err, size_t errle
             r = step_incremental(&p);
     }
     pipeline_log_skipped(&p);
-    pipeline_result_t result = p.result;
-    /* Leave nothing open: an aborted transaction is resent by PostgreSQL next session. After
-     * a failed sink call only the sink knows whether one is (sink_in_transaction). */
-    if (result != PIPE_STOPPED && result != PIPE_FENCED && result != PIPE_REBUILD &&
-        sink_in_transaction(a->sink)) {
-        char aerr[512];
-        if (sink_abort(a->sink, aerr, sizeof aerr) != SINK_OK)
-            log_warning("%s", aerr);
-    }
+    pipeline_result_t result = abort_left_open(&p, p.result);
     free(p.snapshot_request);
     incremental_free(p.inc);
     relcache_free(p.rel);

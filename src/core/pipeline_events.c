@@ -304,8 +304,13 @@ static step_t ensure_topic(pipe_t *p, const char *topic)
         sink_status_t st = sink_ensure_topic(a->sink, topic, false, 10000, p->err, p->errlen);
         if (st == SINK_OK)
             return STEP_CONTINUE;
-        if (st != SINK_RETRY || attempt >= 5 || *a->stop)
-            return st == SINK_RETRY ? pipe_end(p, PIPE_REWIND) : pipe_sink_failed(p, st);
+        if (st != SINK_RETRY || attempt >= 5 || *a->stop) {
+            if (st == SINK_RETRY)
+                testpoint_hit("topic_given_up");
+            /* Given up: abort and rewind like any abortable failure, so that a fencing
+             * the abort meets is judged by the transaction's age (pipe_sink_failed). */
+            return pipe_sink_failed(p, st == SINK_RETRY ? SINK_ABORT : st);
+        }
         log_warning("%s; retrying", p->err);
     }
 }

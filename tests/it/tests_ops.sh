@@ -455,6 +455,57 @@ test_backpressure_broker_outage() {
     drop_slot "$slot"
 }
 
+# A producer fenced by the coordinator, not by another instance. A Kafka
+# transaction outlives transaction.timeout.ms (test point mid_txn holds the
+# main thread inside the source transaction), the coordinator aborts it and
+# bumps the epoch, then the only broker goes down while the same source
+# transaction needs a topic that does not exist yet. The lookup gives up
+# (test point topic_given_up; the broker comes back there) and the abort that
+# ends the session is refused as fenced. The transaction was older than
+# transaction.timeout.ms, so no other instance took over: sluice rebuilds its
+# producer and resumes from the checkpoint (it exited 8, "another instance
+# took over", when that abort's failure was only logged and the fenced
+# producer reused), and the verifier finds everything exactly once.
+test_coordinator_abort_during_outage_is_no_takeover() {
+    local slot=it_ca prefix=itca cfg="$W/ca.conf" logf="$W/ca.log" rc=0
+    local blog="$SLUICE_ENV_DIR/kafka1/server.log" rollback
+    rollback="Completed rollback of ongoing transaction for transactionalId sluice-$slot due to timeout"
+    fresh_tables
+    trap '[ -z "${pid:-}" ] || kill -9 "$pid" 2>/dev/null; [ -n "$(kafka_node_pid 1)" ] || kafka_start_node 1' EXIT
+    sluice_config "$cfg" "$slot" "$prefix" "kafka.transaction.timeout.ms = 10000"
+    local rollbacks_before
+    rollbacks_before="$(grep -c "$rollback" "$blog" || true)"
+    SLUICE_CRASH_AT="mid_txn:1:SLEEP60,topic_given_up:1:SLEEP1" sluice_start "$cfg" "$logf"
+    local pid=$SLUICE_PID
+    wait_slot_exists "$slot"
+    # wl_a's topic is created and its change produced (mid_txn holds there); wl_b's is new.
+    pg_psql -q -c "BEGIN; INSERT INTO wl_a VALUES (1, 'ca', 1); INSERT INTO wl_b VALUES (1, 'ca', 'v', true);
+                   INSERT INTO wl_ledger VALUES (txid_current() % 4294967296, 2, -1); COMMIT;"
+    wait_log "$logf" 'test point "mid_txn" reached' 60 "$pid" || fail "the source transaction did not reach mid_txn"
+    # The broker's own timeout check (every 10 s) aborts it and bumps the epoch.
+    _ca_rolled_back() { [ "$(grep -c "$rollback" "$blog" || true)" -gt "$rollbacks_before" ]; }
+    wait_for 45 _ca_rolled_back || fail "the coordinator did not abort the transaction for its age"
+    log "the coordinator aborted the held transaction; broker down"
+    kafka_stop_node 1
+    wait_log "$logf" 'test point "topic_given_up" reached' 120 "$pid" ||
+        fail "the lookup of wl_b's topic did not give up while the broker was down: $(tail -3 "$logf")"
+    log "the topic lookup gave up; broker back"
+    kafka_start_node 1
+    local lsn
+    lsn="$(sync_barrier)"
+    wait_for -p "$pid" 180 slot_confirmed_past "$slot" "$lsn" || {
+        wait "$pid" 2>/dev/null || rc=$?
+        fail "sluice did not resume (exit $rc): $(grep -E 'FATAL|fenced' "$logf" | tail -3)"
+    }
+    grep -E 'aborting the Kafka transaction failed: .*fenced' "$logf" | tail -1 | sed 's/^/    /' >&2 || true
+    grep -q 'rebuilding the producer' "$logf" || fail "the producer was not rebuilt"
+    "$WORKLOAD" "$PG_ADMIN_CONNINFO" --clients 2 --txns 100 --seed 91 >/dev/null
+    catch_up_and_stop "$slot" "$pid" 120
+    ! grep -q 'took over' "$logf" || fail "sluice took the coordinator's abort for another instance"
+    verify_check "$prefix" "$slot" --tables wl_a,wl_b,wl_c --ledger wl_ledger
+    drop_slot "$slot"
+}
+
 # PostgreSQL keeps hearing from sluice while a session ends. After the
 # pipeline, the supervisor decides what a fencing meant, which may ask
 # PostgreSQL over a second connection (connect_timeout 10 s): slow work while

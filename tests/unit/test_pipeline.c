@@ -15,12 +15,14 @@
  *                                                                    (CHECKPOINT_AFTER_COMMIT)
  *   confirm after commit   test_confirms_only_what_kafka_committed   (CONFIRM_BEFORE_COMMIT)
  *   status → result        test_sink_status_maps_to_result           (FATAL_AS_ABORT)
+ *   a failed final abort   test_failed_abort_at_session_end_is_judged
  */
 #include <check.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "recorded_vectors.h"
 #include "sluice/base/checkpoint.h"
@@ -64,6 +66,9 @@ typedef struct {
     int fail_nth;
     sink_status_t fail_status;
     int calls[4];
+    sink_status_t abort_status;        /* what every abort returns (SINK_OK unless set) */
+    int topic_calls, topics_fail_from; /* lookups from the nth on fail SINK_RETRY (0: never) */
+    int produce_delay_ms;              /* each produce takes this long (a transaction ages) */
 } recorder_t;
 
 static ev_t *rec_add(recorder_t *r, ev_kind_t kind, sink_status_t st)
@@ -106,6 +111,8 @@ static sink_status_t rec_produce(void *impl, const char *topic, int32_t partitio
     (void) key;
     (void) keylen;
     recorder_t *r = impl;
+    if (r->produce_delay_ms)
+        usleep((useconds_t) r->produce_delay_ms * 1000);
     sink_status_t st = rec_fault(r, OP_PRODUCE, err, errlen);
     ev_t *e = rec_add(r, EV_PRODUCE, st);
     snprintf(e->topic, sizeof e->topic, "%s", topic);
@@ -131,10 +138,11 @@ static sink_status_t rec_commit(void *impl, char *err, size_t errlen)
 
 static sink_status_t rec_abort(void *impl, char *err, size_t errlen)
 {
-    (void) err;
-    (void) errlen;
-    rec_add(impl, EV_ABORT, SINK_OK);
-    return SINK_OK;
+    recorder_t *r = impl;
+    if (r->abort_status != SINK_OK)
+        snprintf(err, errlen, "injected abort %s", sink_status_name(r->abort_status));
+    rec_add(r, EV_ABORT, r->abort_status);
+    return r->abort_status;
 }
 
 static void rec_poll(void *impl)
@@ -145,13 +153,13 @@ static void rec_poll(void *impl)
 static sink_status_t rec_ensure_topic(void *impl, const char *topic, bool compact, int timeout_ms,
                                       char *err, size_t errlen)
 {
-    (void) impl;
-    (void) topic;
     (void) compact;
     (void) timeout_ms;
-    (void) err;
-    (void) errlen;
-    return SINK_OK;
+    recorder_t *r = impl;
+    if (!r->topics_fail_from || ++r->topic_calls < r->topics_fail_from)
+        return SINK_OK;
+    snprintf(err, errlen, "injected lookup failure for \"%s\"", topic);
+    return SINK_RETRY;
 }
 
 static int rec_partition_count(void *impl, const char *topic)
@@ -654,6 +662,62 @@ START_TEST(test_sink_status_maps_to_result)
 }
 END_TEST
 
+/*
+ * The abort that ends a session can meet a fenced producer: the coordinator
+ * aborts a transaction that outlived transaction.timeout.ms and bumps the
+ * epoch. The session cannot go on with that producer. Fenced is judged by
+ * the transaction's age like any fencing (aged: fenced_after_timeout, the
+ * supervisor rebuilds; young: another instance), any other failure rebuilds.
+ * Taken on to the next session, the fenced producer's begin failed with no
+ * transaction open, which reads as another instance: exit 8.
+ * _i: 0-2 the stream ends inside a source transaction, 3-5 a table's topic
+ * cannot be looked up there (ensure_topic gives up); then the abort fails
+ * fenced (aged), fenced (young), fatal.
+ */
+START_TEST(test_failed_abort_at_session_end_is_judged)
+{
+    static const struct {
+        sink_status_t abort_st;
+        bool aged;
+        pipeline_result_t want;
+    } cases[] = {{SINK_FENCED, true, PIPE_FENCED},
+                 {SINK_FENCED, false, PIPE_FENCED},
+                 {SINK_FATAL, true, PIPE_REBUILD}};
+    bool topic = _i >= 3;
+    sink_status_t abort_st = cases[_i % 3].abort_st;
+    bool aged = cases[_i % 3].aged;
+    session_t *s = session_new("16MB", "3600000");
+    char err[256];
+    ck_assert_msg(config_set(&s->cfg, "kafka.transaction.timeout.ms", aged ? "1000" : "600000",
+                             "test", err, sizeof err),
+                  "config: %s", err);
+    push(s, from_hex(REC_DOCS_RELATION));
+    push_begin(s, 0x7000000, 991);
+    push(s, from_hex(REC_DOCS_UPDATE));
+    if (topic) {
+        /* The table described again inside the transaction; its lookup fails every time. */
+        push(s, from_hex(REC_DOCS_RELATION));
+        s->rec->topics_fail_from = 2;
+    }
+    s->rec->abort_status = abort_st;
+    s->rec->produce_delay_ms = aged ? 1100 : 0; /* older than 1 s (the least) once aborted */
+    pipeline_result_t got = session_run(s);   /* (no COMMIT: the input ends inside it) */
+    ck_assert_msg(got == cases[_i % 3].want, "%s, abort %s: result \"%s\", want \"%s\" (%s)",
+                  topic ? "lookup given up" : "stream lost", sink_status_name(abort_st),
+                  pipeline_result_name(got), pipeline_result_name(cases[_i % 3].want), s->err);
+    if (got == PIPE_FENCED)
+        ck_assert_msg(s->stats.fenced_after_timeout == aged,
+                      "fenced_after_timeout %d for a transaction %s than transaction.timeout.ms",
+                      s->stats.fenced_after_timeout, aged ? "older" : "younger");
+    ck_assert_int_eq(count_kind(s->rec, EV_ABORT), 1);
+    ck_assert_int_eq(check_confirms(s), 0);
+    ck_assert_msg(strstr(s->err, topic ? "injected lookup failure" : "test: end of input") &&
+                      strstr(s->err, "injected abort"),
+                  "the session's cause or the abort's failure is lost: \"%s\"", s->err);
+    session_free(s);
+}
+END_TEST
+
 /* ------------------------------------------------------------------------ */
 /* The sink seam's state.                                                    */
 
@@ -777,6 +841,7 @@ static Suite *pipeline_suite(bool forking)
     tcase_add_test(tc, test_checkpoint_is_last_record_before_commit);
     tcase_add_test(tc, test_confirms_only_what_kafka_committed);
     tcase_add_loop_test(tc, test_sink_status_maps_to_result, 0, (int) (NSTATUSES * NOPS));
+    tcase_add_loop_test(tc, test_failed_abort_at_session_end_is_judged, 0, 6);
     suite_add_tcase(s, tc);
     TCase *seam = tcase_create("seam");
     tcase_add_test(seam, test_sink_seam_tracks_transaction_and_bytes);

@@ -19,6 +19,8 @@
  *   fence_cause    a streaming session's pipeline ended, where the supervisor
  *                  decides what a fencing meant (it may ask PostgreSQL over a
  *                  second connection) before closing the replication connection
+ *   topic_given_up the streaming pipeline's lookup of a table's topic failed
+ *                  its last attempt, before the session ends on it
  */
 #ifndef SLUICE_TESTPOINT_H
 #define SLUICE_TESTPOINT_H
