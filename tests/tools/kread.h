@@ -288,6 +288,71 @@ static inline int kread_topic_index(kread_t *kr, const rd_kafka_message_t *m)
 
 typedef void kread_fn(const rd_kafka_message_t *m, int topic, void *arg);
 
+/* How long kread_settle waits for the committed view to catch up. */
+#define KREAD_SETTLE_MS 30000
+
+/*
+ * A producer's commit returns once the coordinator has logged it; the
+ * markers that make its records visible to read_committed reach the
+ * partitions after that (seconds after a broker restart). Until then a
+ * partition's last stable offset (what a read_committed handle gets as its
+ * end) stays behind its high watermark, and a reader stopping there sees a
+ * committed transaction in part. Waits, up to KREAD_SETTLE_MS, until every
+ * partition's last stable offset equals its high watermark (no transaction
+ * open or in doubt), and says which did not (a producer still running).
+ */
+static inline void kread_settle(kread_t *kr)
+{
+    char e[512];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    kread_conf_file(conf);
+    /* The same cluster as kr, read uncommitted: its high watermarks. */
+    const rd_kafka_conf_t *kconf = rd_kafka_conf(kr->rk);
+    char bs[1024];
+    size_t bslen = sizeof bs;
+    if (rd_kafka_conf_get(kconf, "bootstrap.servers", bs, &bslen) != RD_KAFKA_CONF_OK ||
+        rd_kafka_conf_set(conf, "bootstrap.servers", bs, e, sizeof e) ||
+        rd_kafka_conf_set(conf, "isolation.level", "read_uncommitted", e, sizeof e))
+        kread_die("consumer configuration: %s", e);
+    rd_kafka_t *raw = rd_kafka_new(RD_KAFKA_CONSUMER, conf, e, sizeof e);
+    if (!raw)
+        kread_die("consumer: %s", e);
+    int64_t began = kread_mono_ms(), deadline = began + KREAD_SETTLE_MS;
+    int waits = 0;
+    for (;;) {
+        const char *behind = NULL;
+        int behind_p = -1;
+        int64_t lso = 0, hw = 0;
+        for (int t = 0; t < kr->ntopics && !behind; t++)
+            for (int p = 0; p < kr->nparts[t] && !behind; p++) {
+                int64_t lo, c, u;
+                if (rd_kafka_query_watermark_offsets(kr->rk, kr->topics[t], p, &lo, &c, 10000) ||
+                    rd_kafka_query_watermark_offsets(raw, kr->topics[t], p, &lo, &u, 10000))
+                    continue; /* a broker down on purpose: read what can be read */
+                if (c < u) {
+                    behind = kr->topics[t], behind_p = p, lso = c, hw = u;
+                }
+            }
+        if (!behind) {
+            if (waits)
+                fprintf(stderr, "%s: waited %" PRId64 " ms for commit markers to reach the partitions\n",
+                        program_invocation_short_name, kread_mono_ms() - began);
+            break;
+        }
+        waits++;
+        if (kread_mono_ms() >= deadline) {
+            fprintf(stderr,
+                    "%s: %s [%d]: last stable offset %" PRId64 " < high watermark %" PRId64
+                    " after %d s (a transaction still open): reading to the stable offset\n",
+                    program_invocation_short_name, behind, behind_p, lso, hw,
+                    KREAD_SETTLE_MS / 1000);
+            break;
+        }
+        usleep(200 * 1000);
+    }
+    rd_kafka_destroy(raw);
+}
+
 /*
  * Reads every assigned partition to its end and calls fn(record, index of
  * its topic, arg) for each record, in the order they arrive (per partition,
@@ -310,6 +375,7 @@ static inline long kread_to_end(kread_t *kr, kread_fn *fn, void *arg)
     bool *done = calloc((size_t) total + 1, sizeof *done);
     if (!end || !done)
         kread_die("out of memory");
+    kread_settle(kr);
     for (int t = 0; t < kr->ntopics; t++)
         for (int p = 0; p < kr->nparts[t]; p++) {
             int64_t lo, hi;
