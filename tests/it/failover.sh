@@ -201,6 +201,10 @@ test_failover_exactly_once() {
     PG_ADMIN_CONNINFO="$(CONNINFO_HOSTS) user=postgres password=postgres"
     workload_loop "$W/fo.running" 7 200
     local wl=$WL_PID
+    # V6 throughout: the sampler's connection also follows the primary (PQreset
+    # on the multi-host conninfo), so it samples the slot on each new primary.
+    start_sampler "$prefix" "$slot" "$W/fo.samples"
+    local sampler=$SAMPLER_PID
     for ((i = 1; i <= KILLS; i++)); do
         # The slot must be on the standby, synchronized, before its primary dies.
         wait_progress "$slot" 120 || { fail "failover $i: sluice did not catch up before the kill"; break; }
@@ -224,6 +228,7 @@ test_failover_exactly_once() {
     done
     rounds_stop "$W/fo.running" "$wl" || true # rounds interrupted by a kill fail; the ledger says what committed
     catch_up_and_stop "$slot" "$pid" 120
+    stop_sampler "$sampler" "$W/fo.samples" || true # a violation has failed the test
     grep -E 'streaming from slot|failover slot|reconnecting|retrying' "$logf" | sed 's/^/    sluice: /' | tail -20 >&2
     verify_check "$prefix" "$slot" --tables wl_a,wl_b,wl_c --ledger wl_ledger | tee "$W/fo.verify" ||
         fail "the verifier found violations after $KILLS failovers"
