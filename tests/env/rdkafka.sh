@@ -53,19 +53,10 @@ fetch_crate() {
     if [ -f "$HERE/dl/$crate.crate" ] && [ ! -f "$file" ]; then
         cp "$HERE/dl/$crate.crate" "$file.part" && mv "$file.part" "$file"
     fi
-    if [ ! -f "$file" ] || [ "$(sha256sum "$file" | cut -d' ' -f1)" != "$sha" ]; then
-        name="${crate%%-[0-9]*}"
-        ver="${crate#"$name"-}"
-        echo "rdkafka: fetching $crate.crate from crates.io into $CACHE/dl" >&2
-        curl -fsSL --retry 3 -o "$file.part" "$SLUICE_RDKAFKA_CRATES/$name/$ver/download" ||
-            die "could not download $name $ver from $SLUICE_RDKAFKA_CRATES (without network: run tests/env/rdkafka.sh --vendor $1 where there is, and bring tests/env/dl/$crate.crate along)"
-        mv "$file.part" "$file"
-    fi
-    got="$(sha256sum "$file" | cut -d' ' -f1)"
-    if [ "$got" != "$sha" ]; then
-        rm -f "$file"
-        die "$crate.crate has sha256 $got, but tests/env/versions.sh pins $sha"
-    fi
+    name="${crate%%-[0-9]*}"
+    ver="${crate#"$name"-}"
+    sluice_fetch_pinned "$SLUICE_RDKAFKA_CRATES/$name/$ver/download" "$file" "$sha" "$crate.crate" ||
+        die "no checked $crate.crate (without network: run tests/env/rdkafka.sh --vendor $1 where there is, and bring tests/env/dl/$crate.crate along)"
 }
 
 if [ "$vendor" -eq 1 ]; then

@@ -107,3 +107,25 @@ SLUICE_RDKAFKA_CRATES=https://crates.io/api/v1/crates
 sluice_rdkafka_field() {
     printf '%s\n' "$SLUICE_RDKAFKA_PINNED" | awk -F: -v v="$1" -v n="$2" '$1 == v || $2 == v { print $n }'
 }
+
+# sluice_fetch_pinned URL FILE SHA256 WHAT: FILE holding the pinned SHA256,
+# downloaded from URL unless it is already there; 1, with the reason on
+# stderr, when it cannot be had (no download, or another checksum: the file
+# is then removed). WHAT names it in messages.
+sluice_fetch_pinned() {
+    if [ ! -f "$2" ] || [ "$(sha256sum "$2" | cut -d' ' -f1)" != "$3" ]; then
+        echo "fetching $4 into $(dirname "$2")" >&2
+        mkdir -p "$(dirname "$2")"
+        curl -fsSL --retry 3 -o "$2.part" "$1" || {
+            echo "could not download $4 from $1" >&2
+            return 1
+        }
+        mv "$2.part" "$2"
+    fi
+    _sluice_got="$(sha256sum "$2" | cut -d' ' -f1)"
+    if [ "$_sluice_got" != "$3" ]; then
+        rm -f "$2"
+        echo "$4 has sha256 $_sluice_got, but tests/env/versions.sh pins $3" >&2
+        return 1
+    fi
+}
