@@ -262,10 +262,13 @@ deps:
 it: all
 	tests/it/run.sh
 
-# Source-tree rules: no include runs up a floor (tests/lint/layers.sh);
-# every relative link in README.md and docs/ resolves (tests/lint/doclinks.sh).
+# Source-tree rules: no include runs up a floor (tests/lint/layers.sh); no
+# source file over 900 lines, main.c over 350, no function over 120
+# (tests/lint/sizes.sh); every relative link in README.md and docs/ resolves
+# (tests/lint/doclinks.sh).
 lint:
 	tests/lint/layers.sh
+	tests/lint/sizes.sh
 	tests/lint/doclinks.sh
 
 check: deps

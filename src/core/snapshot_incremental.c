@@ -254,20 +254,15 @@ static void table_done(snapshot_incremental_t *inc, snapshot_table_t *t)
 }
 
 /*
- * Describes table t as pgoutput would (columns, types, Kafka key) and builds
- * its chunk SELECTs. INC_OK with inc->rel NULL: the table left the
- * publication (marked done).
+ * The publication's row for table oid: schema, name, relkind, replica
+ * identity, and (PostgreSQL 15+) its column list and row filter. No row:
+ * the table is not (any more) in the publication.
  */
-static inc_status_t describe(snapshot_incremental_t *inc, snapshot_table_t *t, char *err,
-                             size_t errlen)
+static PGresult *publication_row(PGconn *conn, const char *publication, const char *oid)
 {
-    PGconn *conn = inc->conn;
     bool pg15 = PQserverVersion(conn) >= 150000;
-    char oid[16];
-    snprintf(oid, sizeof oid, "%u", t->oid);
-    const char *params[] = {inc->cfg->publication, oid};
-    char why[512];
-    PGresult *r = PQexecParams(
+    const char *params[] = {publication, oid};
+    return PQexecParams(
         conn,
         pg15 ? "SELECT n.nspname, c.relname, c.relkind, c.relreplident, pt.attnames::text, "
                "pt.rowfilter FROM pg_catalog.pg_publication_tables pt "
@@ -280,6 +275,21 @@ static inc_status_t describe(snapshot_incremental_t *inc, snapshot_table_t *t, c
                "JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = pt.tablename "
                "WHERE pt.pubname = $1 AND c.oid = $2::oid",
         2, NULL, params, NULL, NULL, 0);
+}
+
+/*
+ * Describes table t as pgoutput would (columns, types, Kafka key) and builds
+ * its chunk SELECTs. INC_OK with inc->rel NULL: the table left the
+ * publication (marked done).
+ */
+static inc_status_t describe(snapshot_incremental_t *inc, snapshot_table_t *t, char *err,
+                             size_t errlen)
+{
+    PGconn *conn = inc->conn;
+    char oid[16];
+    snprintf(oid, sizeof oid, "%u", t->oid);
+    char why[512];
+    PGresult *r = publication_row(conn, inc->cfg->publication, oid);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         snprintf(err, errlen, "incremental snapshot: describing \"%s\": %s", t->name,
                  pq_reason(conn, r, why, sizeof why));
@@ -318,7 +328,7 @@ static inc_status_t describe(snapshot_incremental_t *inc, snapshot_table_t *t, c
         "CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord) "
         "JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum "
         "WHERE c.oid = $1::oid ORDER BY k.ord",
-        1, NULL, params + 1, NULL, NULL, 0);
+        1, NULL, (const char *[]) {oid}, NULL, NULL, 0);
     inc_status_t st = INC_OK;
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         snprintf(err, errlen, "incremental snapshot: the key of \"%s\": %s", t->name,

@@ -64,6 +64,62 @@ static int64_t consumer_position(rd_kafka_t *c, const char *topic)
     return pos;
 }
 
+/*
+ * Reads the checkpoint partition with consumer c (assigned, read_committed)
+ * until its position reaches hwm, keeping in *out the last record keyed by
+ * slot. SINK_OK when the end was reached; SINK_DATA for a record that does
+ * not parse; a refusal for a missing Read ACL; SINK_STOPPED on a stop
+ * request; SINK_RETRY at the deadline, err left as the caller set it.
+ */
+static sink_status_t read_to_end(rdsink_t *s, rd_kafka_t *c, const char *slot, int64_t hwm,
+                                 int64_t deadline, checkpoint_t *out, char *err, size_t errlen)
+{
+    sink_status_t st = SINK_RETRY;
+    size_t keylen = strlen(slot);
+    uint64_t records = 0;
+    while (clock_mono_ms() < deadline) {
+        /* Short polls: a marker moves the position without returning a message. */
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(c, 10);
+        if (m && !m->err) {
+            records++;
+            if (m->key_len == keylen && memcmp(m->key, slot, keylen) == 0 && m->payload) {
+                char perr[256];
+                checkpoint_t cp;
+                if (!checkpoint_from_json(m->payload, m->len, &cp, perr, sizeof perr)) {
+                    snprintf(err, errlen,
+                             "checkpoint record at offset %" PRId64 " of \"%s\" is invalid: %s",
+                             m->offset, s->checkpoint_topic, perr);
+                    rd_kafka_message_destroy(m);
+                    st = SINK_DATA;
+                    break;
+                }
+                checkpoint_clear(out);
+                *out = cp;
+            }
+        } else if (m && m->err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED) {
+            /* No Read ACL: no retry gets past it. (A group error is not one: the
+             * reader is assigned its partition and needs nothing of its group.) */
+            st = rdsink_refuse(s, m->err, ACCESS_TOPIC_READ, s->checkpoint_topic, err, errlen);
+            rd_kafka_message_destroy(m);
+            break;
+        } else if (m) {
+            log_debug("checkpoint reader: %s", rd_kafka_message_errstr(m));
+        }
+        if (m)
+            rd_kafka_message_destroy(m);
+        if (consumer_position(c, s->checkpoint_topic) >= hwm) {
+            st = SINK_OK;
+            break;
+        }
+        if (s->stop && *s->stop) {
+            st = SINK_STOPPED;
+            break;
+        }
+    }
+    log_debug("checkpoint reader read %" PRIu64 " records up to offset %" PRId64, records, hwm);
+    return st;
+}
+
 sink_status_t sink_read_checkpoint(sink_t *sink, const char *slot, checkpoint_t *out,
                                    int timeout_ms, char *err, size_t errlen)
 {
@@ -147,51 +203,9 @@ sink_status_t sink_read_checkpoint(sink_t *sink, const char *slot, checkpoint_t 
     rd_kafka_assign(c, parts);
     rd_kafka_topic_partition_list_destroy(parts);
 
-    st = SINK_RETRY;
-    size_t keylen = strlen(slot);
-    uint64_t records = 0;
     snprintf(err, errlen, "reading checkpoint topic \"%s\" timed out after %d ms",
              s->checkpoint_topic, timeout_ms);
-    while (clock_mono_ms() < deadline) {
-        /* Short polls: a marker moves the position without returning a message. */
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(c, 10);
-        if (m && !m->err) {
-            records++;
-            if (m->key_len == keylen && memcmp(m->key, slot, keylen) == 0 && m->payload) {
-                char perr[256];
-                checkpoint_t cp;
-                if (!checkpoint_from_json(m->payload, m->len, &cp, perr, sizeof perr)) {
-                    snprintf(err, errlen,
-                             "checkpoint record at offset %" PRId64 " of \"%s\" is invalid: %s",
-                             m->offset, s->checkpoint_topic, perr);
-                    rd_kafka_message_destroy(m);
-                    st = SINK_DATA;
-                    break;
-                }
-                checkpoint_clear(out);
-                *out = cp;
-            }
-        } else if (m && m->err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED) {
-            /* No Read ACL: no retry gets past it. (A group error is not one: the
-             * reader is assigned its partition and needs nothing of its group.) */
-            st = rdsink_refuse(s, m->err, ACCESS_TOPIC_READ, s->checkpoint_topic, err, errlen);
-            rd_kafka_message_destroy(m);
-            break;
-        } else if (m) {
-            log_debug("checkpoint reader: %s", rd_kafka_message_errstr(m));
-        }
-        if (m)
-            rd_kafka_message_destroy(m);
-        if (consumer_position(c, s->checkpoint_topic) >= hwm) {
-            st = SINK_OK;
-            break;
-        }
-        if (s->stop && *s->stop) {
-            st = SINK_STOPPED;
-            break;
-        }
-    }
-    log_debug("checkpoint reader read %" PRIu64 " records up to offset %" PRId64, records, hwm);
+    st = read_to_end(s, c, slot, hwm, deadline, out, err, errlen);
     rd_kafka_consumer_close(c);
     if (crkt)
         rd_kafka_topic_destroy(crkt);
