@@ -48,8 +48,6 @@
 #include "sluice/pg/pgtypes.h"
 #include "walk.h"
 
-
-
 /* ---- values: the walker's writer (walk.h) --------------------------------- */
 
 /* JSON appends in order: it has no slots, and every callback appends to enc->out. */
@@ -261,14 +259,6 @@ static const walk_writer_t json_writer = {
     .rollback = write_rollback,
 };
 
-const pgtype_t *json_column_type(const relcache_column_t *col)
-{
-    if (col->type)
-        return col->type;
-    const pgtype_t *t = pgtype_builtin(col->type_oid);
-    return t ? t : pgtype_unknown();
-}
-
 static void append_placeholder(const encoder_t *enc, strbuf_t *out, const pgtype_t *type)
 {
     size_t n = strlen(enc->toast_placeholder);
@@ -293,25 +283,6 @@ static void append_value(encoder_t *enc, strbuf_t *out, const relcache_column_t 
         return;
     }
     json_append_string(out, v->data, v->len);
-}
-
-static bool is_kafka_key(const relcache_entry_t *rel, uint16_t i)
-{
-    for (uint16_t k = 0; k < rel->nkafka_keys; k++)
-        if (rel->kafka_key_index[k] == i)
-            return true;
-    return false;
-}
-
-/*
- * A column whose field is required (optional: false) in its Kafka Connect
- * schema: NOT NULL or part of the record key. Its values are never written
- * as null by a value form's null mode (walk.h). Only with schemas: without
- * them sluice does not ask the catalog whether a column is NOT NULL.
- */
-bool json_column_required(const encoder_t *enc, const relcache_entry_t *rel, uint16_t i)
-{
-    return enc->schemas && (rel->columns[i].not_null || is_kafka_key(rel, i));
 }
 
 static void append_name(strbuf_t *out, const char *name)

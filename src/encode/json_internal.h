@@ -28,13 +28,33 @@ struct encoder {
 };
 
 /* The column's type: the catalog's, else the built-in one, else "unknown". */
-const pgtype_t *json_column_type(const relcache_column_t *col);
+static inline const pgtype_t *json_column_type(const relcache_column_t *col)
+{
+    if (col->type)
+        return col->type;
+    const pgtype_t *t = pgtype_builtin(col->type_oid);
+    return t ? t : pgtype_unknown();
+}
+
+static inline bool json_is_kafka_key(const relcache_entry_t *rel, uint16_t i)
+{
+    for (uint16_t k = 0; k < rel->nkafka_keys; k++)
+        if (rel->kafka_key_index[k] == i)
+            return true;
+    return false;
+}
 
 /*
  * A column whose field is required (optional: false) in its Kafka Connect
- * schema: NOT NULL or part of the record key (json.c says more).
+ * schema: NOT NULL or part of the record key. Its values are never written
+ * as null by a value form's null mode (walk.h). Only with schemas: without
+ * them sluice does not ask the catalog whether a column is NOT NULL.
  */
-bool json_column_required(const encoder_t *enc, const relcache_entry_t *rel, uint16_t i);
+static inline bool json_column_required(const encoder_t *enc, const relcache_entry_t *rel,
+                                        uint16_t i)
+{
+    return enc->schemas && (rel->columns[i].not_null || json_is_kafka_key(rel, i));
+}
 
 /* The envelope's value schema and the key schema of a relation (json_schema.c). */
 void json_build_value_schema(encoder_t *enc, strbuf_t *out, const relcache_entry_t *rel);
