@@ -86,4 +86,21 @@ void snapshot_progress_prune(snapshot_progress_t *p, sluice_lsn_t resume_lsn);
 char *snapshot_progress_request(const char *current, const char *tables, size_t len, char *err,
                                 size_t errlen);
 
+/*
+ * The next table name of a request's list tables[0..len) from *pos on, as
+ * "schema.table" ("public." added to a bare name) into name; advances *pos.
+ * False at the end of the list (err "") or for a name that is not UTF-8 or
+ * does not fit (the reason in err).
+ */
+bool snapshot_request_next_name(const char *tables, size_t len, size_t *pos, char *name,
+                                size_t namelen, char *err, size_t errlen);
+
+/*
+ * snapshot.method = incremental: a request for table `name` (OID oid) makes
+ * it INCREMENTAL from its start (no chunk yet) and p running. False, and p
+ * unchanged, when the table is INCREMENTAL already: its copy is under way
+ * and brings every row as it is when its chunk is read.
+ */
+bool snapshot_progress_request_incremental(snapshot_progress_t *p, const char *name, uint32_t oid);
+
 #endif
