@@ -365,3 +365,19 @@ bool snapshot_progress_request_incremental(snapshot_progress_t *p, const char *n
     p->running = true;
     return true;
 }
+
+void snapshot_progress_describe_incremental(const snapshot_progress_t *p, strbuf_t *out)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < p->ntables; i++) {
+        const snapshot_table_t *t = &p->tables[i];
+        if (t->state != SNAPSHOT_TABLE_INCREMENTAL)
+            continue;
+        strbuf_appendf(out, "%s\"%s\" ", n++ ? ", " : "", t->name);
+        if (t->nkey)
+            strbuf_appendf(out, "after %" PRIu64 " chunk%s (%" PRIu64 " rows)", t->chunks,
+                           t->chunks == 1 ? "" : "s", t->rows);
+        else
+            strbuf_puts(out, "from its start");
+    }
+}

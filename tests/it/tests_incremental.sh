@@ -274,6 +274,11 @@ inc_request_kill9() {
     ! grep -q 'exported a new snapshot\|copying the requested tables' "$logf" ||
         fail "the requested tables were copied by the export method"
     log "sluice was killed $((k - 1)) time(s) during the copy"
+    # Where each session found the copy (the kills landed between committed chunks).
+    grep 'copying while streaming' "$logf" | sed 's/.*copying while streaming: //' | cut -c1-160 >&2
+    local resumed
+    resumed="$(grep -c 'copying while streaming: .* after [0-9]* chunk' "$logf" || true)"
+    [ "$resumed" -ge 1 ] || fail "no session resumed the copy after a committed chunk: no kill landed mid-copy"
     "$REPO/build/tools/consume" --bootstrap "$KAFKA_BOOTSTRAP" --prefix "$prefix" >"$W/incr_$1.consumed" ||
         fail "consume failed"
     local requests

@@ -7,6 +7,7 @@
 #ifndef SLUICE_SNAPSHOT_PROGRESS_H
 #define SLUICE_SNAPSHOT_PROGRESS_H
 
+#include "sluice/base/buf.h"
 #include "sluice/base/common.h"
 
 /* Prefix of the logical decoding message that asks for a snapshot of tables. */
@@ -102,5 +103,11 @@ bool snapshot_request_next_name(const char *tables, size_t len, size_t *pos, cha
  * and brings every row as it is when its chunk is read.
  */
 bool snapshot_progress_request_incremental(snapshot_progress_t *p, const char *name, uint32_t oid);
+
+/*
+ * Appends to out, for the log, where each INCREMENTAL table's copy stands:
+ * `"public.a" after 3 chunks (1500 rows), "public.b" from its start`.
+ */
+void snapshot_progress_describe_incremental(const snapshot_progress_t *p, strbuf_t *out);
 
 #endif
