@@ -127,6 +127,11 @@ inc_run_streams() {
     [ "$(inc_streaming_runs "$1")" -ge "$2" ]
 }
 
+# inc_chunks_past LOG N: more than N chunks emitted (log.level = debug).
+inc_chunks_past() {
+    [ "$(grep -c 'rows emitted' "$1" || true)" -gt "$2" ]
+}
+
 inc_copies_done() {
     grep -q 'incremental snapshot complete: every table is in Kafka' "$1"
 }
@@ -235,10 +240,12 @@ inc_request_kill9() {
     local rows="${IT_INC_REQ_ROWS:-12000}" kills="${IT_INC_KILLS:-4}" chunk="${IT_INC_REQ_CHUNK:-500}"
     drop_slot "$slot"
     inc_setup "$rows"
+    # log.level = debug: a line per chunk emitted ('rows emitted'), to kill after one.
     sluice_config "$cfg" "$slot" "$prefix" "postgres.publication = it_inc" "snapshot.mode = never" \
-        "snapshot.method = incremental" "snapshot.chunk.rows = $chunk" "commit.interval.ms = 50"
+        "snapshot.method = incremental" "snapshot.chunk.rows = $chunk" "commit.interval.ms = 50" \
+        "log.level = debug"
     sluice_start "$cfg" "$logf"
-    local pid=$SLUICE_PID k rc
+    local pid=$SLUICE_PID k rc emitted=0
     wait_log "$logf" 'streaming from slot' 60 "$pid" || fail "sluice did not start streaming"
     rounds_start "$W/incr.writing" 0 inc_write_round "$rows"
     local writer=$ROUNDS_PID
@@ -253,8 +260,11 @@ inc_request_kill9() {
     wait_log "$logf" 'asks for a snapshot of' 60 "$pid" || fail "the request was not seen"
     RANDOM=151
     for ((k = 1; k <= kills; k++)); do
+        # A random moment 0–0.9 s after this run emitted a chunk (so most kills land
+        # between committed chunks, some before the chunk's commit).
         wait_for -p "$pid" 60 inc_run_streams "$logf" "$k" || true
-        sleep "$((RANDOM % 2)).$((RANDOM % 10))"
+        wait_for -p "$pid" 30 inc_chunks_past "$logf" "$emitted" || true
+        sleep "0.$((RANDOM % 10))"
         if inc_copies_done "$logf"; then
             log "the copy completed before kill $k"
             break
@@ -263,7 +273,8 @@ inc_request_kill9() {
         kill -9 "$pid" 2>/dev/null || true
         rc=0
         wait "$pid" || rc=$?
-        log "kill $k: sluice exited $rc; $(grep -c 'incremental snapshot of .* complete' "$logf") table(s) complete so far"
+        emitted="$(grep -c 'rows emitted' "$logf" || true)"
+        log "kill $k: sluice exited $rc; $emitted chunks emitted, $(grep -c 'incremental snapshot of .* complete' "$logf") table(s) complete so far"
         sluice_start "$cfg" "$logf"
         pid=$SLUICE_PID
     done
@@ -275,7 +286,7 @@ inc_request_kill9() {
         fail "the requested tables were copied by the export method"
     log "sluice was killed $((k - 1)) time(s) during the copy"
     # Where each session found the copy (the kills landed between committed chunks).
-    grep 'copying while streaming' "$logf" | sed 's/.*copying while streaming: //' | cut -c1-160 >&2
+    grep 'copying while streaming' "$logf" | sed 's/.*copying while streaming: //' | cut -c1-160 >&2 || true
     local resumed
     resumed="$(grep -c 'copying while streaming: .* after [0-9]* chunk' "$logf" || true)"
     [ "$resumed" -ge 1 ] || fail "no session resumed the copy after a committed chunk: no kill landed mid-copy"
