@@ -47,16 +47,13 @@ static int check_tables(const config_t *cfg, PGconn *conn, const char *list, siz
 
 int request_snapshot_run(const config_t *cfg, char *const *tables, int n, FILE *out)
 {
-    strbuf_t list = STRBUF_INIT;
-    for (int i = 0; i < n; i++) {
-        if (strchr(tables[i], '\'') || strchr(tables[i], '"')) {
-            log_fatal("sluice snapshot: table \"%s\": name it as schema.table, without quotes",
-                      tables[i]);
-            strbuf_free(&list);
-            return EXIT_USAGE;
-        }
-        strbuf_appendf(&list, "%s%s", i ? "," : "", tables[i]);
+    if (n == 0) {
+        log_fatal("sluice snapshot: name the tables to copy (sluice snapshot -c FILE schema.table…)");
+        return EXIT_USAGE;
     }
+    strbuf_t list = STRBUF_INIT;
+    for (int i = 0; i < n; i++)
+        strbuf_appendf(&list, "%s%s", i ? "," : "", tables[i]);
     char err[1024];
     pgconn_spec_t spec = {.conninfo = cfg->pg_conninfo, .application = "sluice-snapshot-request"};
     PGconn *conn = pgconn_open(&spec, "could not connect to PostgreSQL", err, sizeof err);
