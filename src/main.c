@@ -25,6 +25,7 @@
 #include "sluice/base/testpoint.h"
 #include "sluice/core/supervisor.h"
 #include "sluice/ops/check.h"
+#include "sluice/ops/request.h"
 #include "sluice/ops/metrics_server.h"
 
 /* Atomic: the signal thread sets it while the others read it (sigwait, not a handler). */
@@ -87,6 +88,8 @@ static void usage(FILE *out)
             "  sluice run -c FILE [-o key=value]... [--accept-slot-ahead] [--standby]\n"
             "  sluice check -c FILE [-o key=value]...   preflight: is PostgreSQL and Kafka ready?\n"
             "  sluice status -c FILE [-o key=value]...  slot lag, Kafka checkpoint, last commit\n"
+            "  sluice snapshot -c FILE [-o key=value]... TABLE...\n"
+            "                          ask the running pipeline to copy tables (schema.table)\n"
             "  sluice help-config      print every configuration key with its default\n"
             "  sluice --version\n"
             "  sluice --help\n"
@@ -171,6 +174,8 @@ typedef struct {
     int noverrides;
     bool accept_slot_ahead;
     bool standby;
+    char **args; /* the arguments after the options (`snapshot`'s tables): argv's */
+    int nargs;
 } cli_t;
 
 /*
@@ -199,7 +204,10 @@ static bool cli_parse(int argc, char **argv, cli_t *cli, int *exit_code)
         default: usage(stderr); *exit_code = EXIT_USAGE; return false;
         }
     }
-    if (optind < argc) {
+    if (optind < argc && !strcmp(argv[1], "snapshot")) {
+        cli->args = argv + optind;
+        cli->nargs = argc - optind;
+    } else if (optind < argc) {
         fprintf(stderr, "sluice: unexpected argument \"%s\"\n", argv[optind]);
         *exit_code = EXIT_USAGE;
         return false;
@@ -242,7 +250,8 @@ static bool cmd_simple(const char *cmd, int *exit_code)
         usage(stdout);
     else if (!strcmp(cmd, "help-config"))
         config_print_reference();
-    else if (strcmp(cmd, "run") != 0 && strcmp(cmd, "check") != 0 && strcmp(cmd, "status") != 0) {
+    else if (strcmp(cmd, "run") != 0 && strcmp(cmd, "check") != 0 && strcmp(cmd, "status") != 0 &&
+             strcmp(cmd, "snapshot") != 0) {
         fprintf(stderr, "sluice: unknown command \"%s\"\n\n", cmd);
         usage(stderr);
         *exit_code = EXIT_USAGE;
@@ -298,6 +307,8 @@ int main(int argc, char **argv)
     } else if (!strcmp(cmd, "status")) {
         log_configure(cfg.log_level > LOG_ERROR ? cfg.log_level : LOG_ERROR, cfg.log_json, NULL);
         rc = status_run(&cfg, stdout);
+    } else if (!strcmp(cmd, "snapshot")) {
+        rc = request_snapshot_run(&cfg, cli.args, cli.nargs, stdout);
     } else {
         rc = cmd_run(&cfg, cli.accept_slot_ahead);
     }

@@ -280,6 +280,46 @@ static bool utf8_is_valid(const char *s, size_t n)
     return true;
 }
 
+bool snapshot_request_next_name(const char *tables, size_t len, size_t *pos, char *name,
+                                size_t namelen, char *err, size_t errlen)
+{
+    size_t i = *pos;
+    err[0] = '\0';
+    while (i < len && (tables[i] == ',' || isspace((unsigned char) tables[i])))
+        i++;
+    size_t start = i;
+    while (i < len && tables[i] != ',' && !isspace((unsigned char) tables[i]))
+        i++;
+    *pos = i;
+    if (i == start)
+        return false;
+    int n = (int) (i - start);
+    bool qualified = memchr(tables + start, '.', i - start) != NULL;
+    /* Written into the checkpoint as JSON: a name that could not be read back is refused. */
+    if (!utf8_is_valid(tables + start, i - start) ||
+        i - start + (qualified ? 0 : strlen("public.")) >= namelen) {
+        snprintf(err, errlen, "the \"" SNAPSHOT_REQUEST_PREFIX "\" message names a table "
+                              "that is not UTF-8 text or longer than %zu bytes",
+                 namelen - 1);
+        return false;
+    }
+    if (qualified)
+        snprintf(name, namelen, "%.*s", n, tables + start);
+    else
+        snprintf(name, namelen, "public.%.*s", n, tables + start);
+    return true;
+}
+
+/* Makes t a table to copy from its start, in state `state`. */
+static void table_restart(snapshot_table_t *t, snapshot_table_state_t state)
+{
+    t->state = state;
+    t->lsn = 0;
+    t->rows = 0;
+    t->chunks = 0;
+    snapshot_table_set_last_key(t, NULL, 0);
+}
+
 char *snapshot_progress_request(const char *current, const char *tables, size_t len, char *err,
                                 size_t errlen)
 {
@@ -288,40 +328,18 @@ char *snapshot_progress_request(const char *current, const char *tables, size_t 
     if (!p)
         return NULL;
     int named = 0;
-    size_t i = 0;
-    while (i < len) {
-        while (i < len && (tables[i] == ',' || isspace((unsigned char) tables[i])))
-            i++;
-        size_t start = i;
-        while (i < len && tables[i] != ',' && !isspace((unsigned char) tables[i]))
-            i++;
-        if (i == start)
-            break;
-        char name[300];
-        int n = (int) (i - start);
-        bool qualified = memchr(tables + start, '.', i - start) != NULL;
-        /* Written into the checkpoint as JSON: a name that could not be read back is refused. */
-        if (!utf8_is_valid(tables + start, i - start) ||
-            i - start + (qualified ? 0 : strlen("public.")) >= sizeof name) {
-            snprintf(err, errlen, "the \"" SNAPSHOT_REQUEST_PREFIX "\" message names a table "
-                                  "that is not UTF-8 text or longer than %zu bytes",
-                     sizeof name - 1);
-            snapshot_progress_free(p);
-            return NULL;
-        }
-        if (qualified)
-            snprintf(name, sizeof name, "%.*s", n, tables + start);
-        else
-            snprintf(name, sizeof name, "public.%.*s", n, tables + start);
+    size_t pos = 0;
+    char name[300];
+    while (snapshot_request_next_name(tables, len, &pos, name, sizeof name, err, errlen)) {
         snapshot_table_t *t = snapshot_progress_find(p, name);
         if (!t)
             t = snapshot_progress_add(p, name, 0, SNAPSHOT_TABLE_PARTIAL);
-        t->state = SNAPSHOT_TABLE_PARTIAL;
-        t->lsn = 0;
-        t->rows = 0;
-        t->chunks = 0;
-        snapshot_table_set_last_key(t, NULL, 0);
+        table_restart(t, SNAPSHOT_TABLE_PARTIAL);
         named++;
+    }
+    if (err[0]) {
+        snapshot_progress_free(p);
+        return NULL;
     }
     if (!named) {
         snprintf(err, errlen, "the \"" SNAPSHOT_REQUEST_PREFIX "\" message names no table "
@@ -335,3 +353,31 @@ char *snapshot_progress_request(const char *current, const char *tables, size_t 
     return json;
 }
 
+bool snapshot_progress_request_incremental(snapshot_progress_t *p, const char *name, uint32_t oid)
+{
+    snapshot_table_t *t = snapshot_progress_find(p, name);
+    if (t && t->state == SNAPSHOT_TABLE_INCREMENTAL)
+        return false; /* its copy is under way and brings every row anyway */
+    if (!t)
+        t = snapshot_progress_add(p, name, oid, SNAPSHOT_TABLE_INCREMENTAL);
+    t->oid = oid;
+    table_restart(t, SNAPSHOT_TABLE_INCREMENTAL);
+    p->running = true;
+    return true;
+}
+
+void snapshot_progress_describe_incremental(const snapshot_progress_t *p, strbuf_t *out)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < p->ntables; i++) {
+        const snapshot_table_t *t = &p->tables[i];
+        if (t->state != SNAPSHOT_TABLE_INCREMENTAL)
+            continue;
+        strbuf_appendf(out, "%s\"%s\" ", n++ ? ", " : "", t->name);
+        if (t->nkey)
+            strbuf_appendf(out, "after %" PRIu64 " chunk%s (%" PRIu64 " rows)", t->chunks,
+                           t->chunks == 1 ? "" : "s", t->rows);
+        else
+            strbuf_puts(out, "from its start");
+    }
+}

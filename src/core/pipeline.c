@@ -423,6 +423,13 @@ pipeline_result_t pipeline_run(const pipeline_args_t *a, char *err, size_t errle
     p.types = pgtype_registry_new();
     p.catalog = catalog_new(a->cfg->pg_conninfo);
     p.inc = incremental_new(a->cfg, a->ckpt->snapshot, p.catalog, p.types, a->encoder);
+    if (p.inc) {
+        /* Where the copy resumes: each table from the chunk after its last committed one. */
+        strbuf_t owed = STRBUF_INIT;
+        snapshot_progress_describe_incremental(incremental_progress(p.inc), &owed);
+        log_info("incremental snapshot: copying while streaming: %s", owed.data);
+        strbuf_free(&owed);
+    }
     const char *tt = config_kafka_get(a->cfg, "transaction.timeout.ms");
     p.txn_timeout_ms = tt ? atoi(tt) : 60000;
     a->stats->fenced_after_timeout = false;

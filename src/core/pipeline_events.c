@@ -24,6 +24,8 @@
 #include "sluice/base/snapshot_progress.h"
 #include "sluice/base/testpoint.h"
 #include "sluice/core/snapshot_filter.h"
+#include "sluice/core/snapshot_request.h"
+#include "sluice/pg/conn.h"
 
 #ifdef SLUICE_MUTANT_SPLIT_TXN
 /* Splits a source transaction across Kafka transactions: commits after every tenth change. */
@@ -354,6 +356,82 @@ static step_t on_watermark(pipe_t *p, const pgo_msg_t *m)
     return STEP_CONTINUE;
 }
 
+/*
+ * A "sluice.snapshot" request under snapshot.method = incremental: each named
+ * table of the publication that has a key joins the incremental copy (behind
+ * the tables it still owes) while streaming goes on. The progress record
+ * naming it becomes the checkpoint's snapshot member for the Kafka
+ * transaction that holds this message, so the request is carried out once:
+ * committed, the next session resumes the copy chunk by chunk; not committed,
+ * the message streams again and asks again. A table that cannot be read in
+ * key order, or is not published, is refused with an error and the stream
+ * goes on.
+ */
+static step_t request_incremental(pipe_t *p, const pgo_msg_t *m)
+{
+    const pipeline_args_t *a = p->a;
+    snapshot_progress_t *own = NULL, *prog = p->inc ? incremental_progress(p->inc) : NULL;
+    char rerr[512], name[300];
+    if (!prog) {
+        const char *cur = p->snapshot_request ? p->snapshot_request : a->ckpt->snapshot;
+        prog = own = cur ? snapshot_progress_parse(cur, rerr, sizeof rerr) : snapshot_progress_new();
+        if (!prog) {
+            log_warning("ignoring the message at " LSN_FMT ": %s", LSN_ARGS(m->message.lsn), rerr);
+            return STEP_CONTINUE;
+        }
+    }
+    PGconn *conn = NULL;
+    size_t pos = 0, queued = 0, named = 0;
+    step_t r = STEP_CONTINUE;
+    while (r == STEP_CONTINUE && snapshot_request_next_name(m->message.content, m->message.len,
+                                                            &pos, name, sizeof name, rerr,
+                                                            sizeof rerr)) {
+        named++;
+        pgconn_spec_t spec = {.conninfo = a->cfg->pg_conninfo, .application = "sluice-request"};
+        if (!conn && !(conn = pgconn_open(&spec, "snapshot request: could not connect to PostgreSQL",
+                                          p->err, p->errlen))) {
+            r = pipe_end(p, PIPE_STREAM_LOST); /* the message streams again next session */
+            break;
+        }
+        uint32_t oid = 0;
+        snapshot_req_status_t st =
+            snapshot_request_lookup(conn, a->cfg->publication, name, &oid, p->err, p->errlen);
+        if (st == SNAPSHOT_REQ_PG_FAILED) {
+            r = pipe_end(p, PIPE_STREAM_LOST);
+        } else if (st != SNAPSHOT_REQ_OK) {
+            snapshot_request_refusal(st, name, a->cfg->publication, rerr, sizeof rerr);
+            log_error("the \"" SNAPSHOT_REQUEST_PREFIX "\" message at " LSN_FMT ": %s",
+                      LSN_ARGS(m->message.lsn), rerr);
+        } else if (snapshot_progress_request_incremental(prog, name, oid)) {
+            queued++;
+            log_info("a \"" SNAPSHOT_REQUEST_PREFIX "\" message at " LSN_FMT " asks for a "
+                     "snapshot of \"%s\": copied incrementally, in chunks, while streaming",
+                     LSN_ARGS(m->message.lsn), name);
+        } else {
+            log_info("a \"" SNAPSHOT_REQUEST_PREFIX "\" message at " LSN_FMT " asks for a "
+                     "snapshot of \"%s\", whose incremental copy is under way: it goes on",
+                     LSN_ARGS(m->message.lsn), name);
+        }
+    }
+    if (conn)
+        PQfinish(conn);
+    if (r == STEP_CONTINUE && rerr[0])
+        log_warning("ignoring the rest of the message at " LSN_FMT ": %s", LSN_ARGS(m->message.lsn),
+                    rerr);
+    else if (r == STEP_CONTINUE && !named)
+        log_warning("ignoring the message at " LSN_FMT ": the \"" SNAPSHOT_REQUEST_PREFIX "\" "
+                    "message names no table (expected \"schema.table[,schema.table…]\")",
+                    LSN_ARGS(m->message.lsn));
+    if (r == STEP_CONTINUE && queued) {
+        free(p->snapshot_request);
+        p->snapshot_request = snapshot_progress_to_json(prog);
+        if (!p->inc)
+            p->inc = incremental_new(a->cfg, p->snapshot_request, p->catalog, p->types, a->encoder);
+    }
+    snapshot_progress_free(own);
+    return r;
+}
+
 static step_t on_message(pipe_t *p, const pgo_msg_t *m)
 {
     const pipeline_args_t *a = p->a;
@@ -374,7 +452,12 @@ static step_t on_message(pipe_t *p, const pgo_msg_t *m)
     }
     if (transactional && strcmp(m->message.prefix, WATERMARK_PREFIX) == 0)
         return on_watermark(p, m); /* sluice's own: never written to the message topic */
-    if (strcmp(m->message.prefix, SNAPSHOT_REQUEST_PREFIX) == 0) {
+    if (strcmp(m->message.prefix, SNAPSHOT_REQUEST_PREFIX) == 0 &&
+        a->cfg->snapshot_method == SNAPSHOT_METHOD_INCREMENTAL) {
+        step_t r = request_incremental(p, m);
+        if (r != STEP_CONTINUE)
+            return r;
+    } else if (strcmp(m->message.prefix, SNAPSHOT_REQUEST_PREFIX) == 0) {
         /* A request to copy tables (snapshot.h): recorded in the checkpoint committed with
          * this message, so it is carried out exactly once even across a crash. */
         char rerr[256];

@@ -104,9 +104,6 @@ static PGconn *connect_pg(const config_t *cfg, char *err, size_t errlen)
     return pgconn_open(&spec, "incremental snapshot: could not connect to PostgreSQL", err, errlen);
 }
 
-/* 'i': the replica identity index; otherwise the primary key (DEFAULT, FULL, NOTHING). */
-#define KEY_INDEX_SQL "CASE WHEN c.relreplident = 'i' THEN i.indisreplident ELSE i.indisprimary END"
-
 inc_status_t incremental_plan(const config_t *cfg, snapshot_progress_t *p, char *err, size_t errlen)
 {
     PGconn *conn = connect_pg(cfg, err, errlen);
@@ -724,4 +721,9 @@ char *incremental_on_watermark(snapshot_incremental_t *inc, const char *content,
     }
     drop_chunk(inc);
     return snapshot_progress_to_json(inc->prog);
+}
+
+snapshot_progress_t *incremental_progress(snapshot_incremental_t *inc)
+{
+    return inc->prog;
 }

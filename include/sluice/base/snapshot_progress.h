@@ -7,6 +7,7 @@
 #ifndef SLUICE_SNAPSHOT_PROGRESS_H
 #define SLUICE_SNAPSHOT_PROGRESS_H
 
+#include "sluice/base/buf.h"
 #include "sluice/base/common.h"
 
 /* Prefix of the logical decoding message that asks for a snapshot of tables. */
@@ -85,5 +86,28 @@ void snapshot_progress_prune(snapshot_progress_t *p, sluice_lsn_t resume_lsn);
  */
 char *snapshot_progress_request(const char *current, const char *tables, size_t len, char *err,
                                 size_t errlen);
+
+/*
+ * The next table name of a request's list tables[0..len) from *pos on, as
+ * "schema.table" ("public." added to a bare name) into name; advances *pos.
+ * False at the end of the list (err "") or for a name that is not UTF-8 or
+ * does not fit (the reason in err).
+ */
+bool snapshot_request_next_name(const char *tables, size_t len, size_t *pos, char *name,
+                                size_t namelen, char *err, size_t errlen);
+
+/*
+ * snapshot.method = incremental: a request for table `name` (OID oid) makes
+ * it INCREMENTAL from its start (no chunk yet) and p running. False, and p
+ * unchanged, when the table is INCREMENTAL already: its copy is under way
+ * and brings every row as it is when its chunk is read.
+ */
+bool snapshot_progress_request_incremental(snapshot_progress_t *p, const char *name, uint32_t oid);
+
+/*
+ * Appends to out, for the log, where each INCREMENTAL table's copy stands:
+ * `"public.a" after 3 chunks (1500 rows), "public.b" from its start`.
+ */
+void snapshot_progress_describe_incremental(const snapshot_progress_t *p, strbuf_t *out);
 
 #endif

@@ -32,6 +32,8 @@
  * 'sluice.snapshot', 'public.new_table')`) marks those tables partial in the
  * checkpoint of the Kafka transaction holding it; sluice then copies them the
  * same way (reset, copy at a new snapshot, filtered stream) and streams on.
+ * (Under snapshot.method = incremental the pipeline copies them in chunks
+ * while it streams instead: snapshot_incremental.h, snapshot_request.h.)
  *
  * Owns: the worker connections and threads, the progress record. Never:
  * streams, or confirms anything to PostgreSQL (the snapshot moves no slot).

@@ -37,6 +37,10 @@
 #include "sluice/pg/pgtypes.h"
 #include "sluice/pg/relcache.h"
 
+/* SQL: whether index i (of table c) is the key an incremental copy reads by — the
+ * replica identity index under REPLICA IDENTITY USING INDEX, else the primary key. */
+#define KEY_INDEX_SQL "CASE WHEN c.relreplident = 'i' THEN i.indisreplident ELSE i.indisprimary END"
+
 typedef enum {
     INC_OK,
     INC_PG_LOST, /* PostgreSQL failed: end the session, resume from the checkpoint */
@@ -61,6 +65,13 @@ inc_status_t incremental_plan(const config_t *cfg, snapshot_progress_t *p, char 
 snapshot_incremental_t *incremental_new(const config_t *cfg, const char *snapshot_json,
                                         catalog_t *cat, pgtype_registry_t *types, encoder_t *enc);
 void incremental_free(snapshot_incremental_t *inc);
+
+/*
+ * The progress record the copy works from (borrowed, for inc's life). A
+ * request while streaming may add tables to it
+ * (snapshot_progress_request_incremental), never change a table being copied.
+ */
+snapshot_progress_t *incremental_progress(snapshot_incremental_t *inc);
 
 /* Starts the next chunk unless one is in flight or none is left. */
 inc_status_t incremental_step(snapshot_incremental_t *inc, char *err, size_t errlen);
