@@ -5,6 +5,8 @@
  */
 #include "sluice/base/chunk_window.h"
 
+#include "sluice/base/arena.h"
+
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,8 +77,9 @@ void chunk_key_encode(strbuf_t *out, const chunk_value_t *vals, size_t n)
     }
 }
 
+/* A held row: its values, their bytes and its key all live in the window's arena. */
 typedef struct {
-    chunk_value_t *vals; /* ncols, data owned */
+    chunk_value_t *vals; /* ncols */
     char *key;
     size_t keylen;
     bool live;
@@ -88,7 +91,11 @@ struct chunk_window {
     held_row_t *rows;
     size_t nslots; /* power of two, > 2 * nrows */
     size_t *slots; /* row index + 1; 0: empty */
+    arena_t arena; /* every row's memory: one bump per row, rewound per chunk */
 };
+
+/* A window of chunk.rows rows of a few kB each stays in its arena from chunk to chunk. */
+#define WINDOW_ARENA_KEEP ((size_t) 64 * 1024 * 1024)
 
 chunk_window_t *chunk_window_new(uint16_t ncols)
 {
@@ -96,19 +103,24 @@ chunk_window_t *chunk_window_new(uint16_t ncols)
     w->ncols = ncols;
     w->nslots = 64;
     w->slots = xcalloc(w->nslots, sizeof *w->slots);
+    w->arena.keep = WINDOW_ARENA_KEEP;
     return w;
+}
+
+void chunk_window_clear(chunk_window_t *w, uint16_t ncols)
+{
+    if (w->nrows)
+        memset(w->slots, 0, w->nslots * sizeof *w->slots);
+    w->ncols = ncols;
+    w->nrows = w->live = 0;
+    arena_reset(&w->arena);
 }
 
 void chunk_window_free(chunk_window_t *w)
 {
     if (!w)
         return;
-    for (size_t i = 0; i < w->nrows; i++) {
-        for (uint16_t c = 0; c < w->ncols; c++)
-            free((char *) w->rows[i].vals[c].data);
-        free(w->rows[i].vals);
-        free(w->rows[i].key);
-    }
+    arena_free(&w->arena);
     free(w->rows);
     free(w->slots);
     free(w);
@@ -158,18 +170,30 @@ bool chunk_window_add(chunk_window_t *w, const chunk_value_t *vals, const char *
         w->cap = w->cap ? w->cap * 2 : 256;
         w->rows = xrealloc(w->rows, w->cap * sizeof *w->rows);
     }
+    /* One bump for the row: its value array, then each value's bytes (NUL-terminated), then
+     * its key. */
+    size_t bytes = keylen;
+    for (uint16_t c = 0; c < w->ncols; c++)
+        if (vals[c].data)
+            bytes += vals[c].len + 1;
+    size_t head = (size_t) (w->ncols ? w->ncols : 1) * sizeof(chunk_value_t);
+    char *mem = arena_alloc(&w->arena, head + bytes);
     held_row_t *r = &w->rows[w->nrows];
-    r->vals = xcalloc(w->ncols ? w->ncols : 1, sizeof *r->vals);
+    r->vals = (chunk_value_t *) mem;
+    char *d = mem + head;
     for (uint16_t c = 0; c < w->ncols; c++) {
-        if (!vals[c].data)
+        if (!vals[c].data) {
+            r->vals[c] = (chunk_value_t){NULL, 0};
             continue;
-        char *d = xmalloc(vals[c].len + 1);
+        }
         memcpy(d, vals[c].data, vals[c].len);
         d[vals[c].len] = '\0';
         r->vals[c] = (chunk_value_t){d, vals[c].len};
+        d += vals[c].len + 1;
     }
-    r->key = xmalloc(keylen ? keylen : 1);
-    memcpy(r->key, key, keylen);
+    if (keylen)
+        memcpy(d, key, keylen);
+    r->key = d;
     r->keylen = keylen;
     r->live = true;
     w->slots[s] = ++w->nrows;

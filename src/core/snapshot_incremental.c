@@ -73,7 +73,7 @@ struct snapshot_incremental {
     /* the chunk in flight */
     bool in_flight;
     uint64_t run, chunk;
-    chunk_window_t *win;
+    chunk_window_t *win; /* kept from chunk to chunk (its arena with it) */
     chunk_snapshot_t snap;
     size_t selected;
     char *last[MAX_KEY_COLS]; /* key of the SELECT's last row */
@@ -181,10 +181,11 @@ snapshot_incremental_t *incremental_new(const config_t *cfg, const char *snapsho
     return inc;
 }
 
+/* Forgets the chunk in flight; its window is kept, emptied, for the next one. */
 static void drop_chunk(snapshot_incremental_t *inc)
 {
-    chunk_window_free(inc->win);
-    inc->win = NULL;
+    if (inc->win)
+        chunk_window_clear(inc->win, 0);
     chunk_snapshot_clear(&inc->snap);
     for (int k = 0; k < MAX_KEY_COLS; k++) {
         free(inc->last[k]);
@@ -211,6 +212,7 @@ void incremental_free(snapshot_incremental_t *inc)
     if (!inc)
         return;
     drop_chunk(inc);
+    chunk_window_free(inc->win);
     forget_table(inc);
     if (inc->conn)
         PQfinish(inc->conn);
@@ -474,7 +476,10 @@ static bool select_chunk(snapshot_incremental_t *inc, snapshot_table_t *t, char 
         return false;
     }
     uint16_t ncols = inc->rel->ncols;
-    inc->win = chunk_window_new(ncols);
+    if (inc->win)
+        chunk_window_clear(inc->win, ncols);
+    else
+        inc->win = chunk_window_new(ncols);
     chunk_value_t vals[ncols ? ncols : 1];
     int n = PQntuples(r);
     for (int i = 0; i < n; i++) {

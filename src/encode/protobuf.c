@@ -15,9 +15,10 @@
  * Memory: protobuf-c packs from a tree of C structs. The tree of one event
  * (columns, values, NUL-terminated copies of text values, decoded bytea,
  * element pointer arrays) is carved from an arena the encoder keeps and
- * rewinds per event, and the envelope lives on the stack, so steady state
- * allocates nothing. An arena that one huge event grew past ARENA_KEEP is
- * released at the next event rather than held for the session.
+ * rewinds per event (arena.h), and the envelope lives on the stack, so
+ * steady state allocates nothing. An arena that one huge event grew past its
+ * keep limit (8 MB) is released at the next event rather than held for the
+ * session.
  *
  * Numbers are parsed with strtod/strtof: sluice never calls setlocale, so
  * the C locale's decimal point applies.
@@ -34,82 +35,10 @@
 
 #include "encoders.h"
 #include "sluice.pb-c.h"
+#include "sluice/base/arena.h"
 #include "sluice/encode/pgtext.h"
 #include "sluice/pg/pgtypes.h"
 #include "walk.h"
-
-#define ARENA_CHUNK ((size_t) 64 * 1024)
-#define ARENA_KEEP ((size_t) 8 * 1024 * 1024)
-#define ARENA_ALIGN (alignof(max_align_t))
-
-/* ---- arena ---------------------------------------------------------------- */
-
-typedef struct arena_chunk {
-    struct arena_chunk *next;
-    size_t cap;
-    max_align_t data[];
-} arena_chunk_t;
-
-/* Chunks are kept across events; arena_reset rewinds to the first. */
-typedef struct {
-    arena_chunk_t *head;
-    arena_chunk_t *cur; /* NULL: nothing allocated since the reset */
-    size_t used;        /* bytes used in cur */
-    size_t total;       /* capacity of every chunk */
-} arena_t;
-
-static void arena_free(arena_t *a)
-{
-    for (arena_chunk_t *c = a->head, *next; c; c = next) {
-        next = c->next;
-        free(c);
-    }
-    *a = (arena_t) {0};
-}
-
-static void arena_reset(arena_t *a)
-{
-    if (a->total > ARENA_KEEP)
-        arena_free(a);
-    a->cur = NULL;
-    a->used = 0;
-}
-
-/* Returns n bytes aligned for any type; valid until the next arena_reset. */
-static void *arena_alloc(arena_t *a, size_t n)
-{
-    n = (n + ARENA_ALIGN - 1) & ~(size_t) (ARENA_ALIGN - 1);
-    if (!a->cur || a->cur->cap - a->used < n) {
-        arena_chunk_t *next = a->cur ? a->cur->next : a->head;
-        if (!next || next->cap < n) {
-            size_t cap = n > ARENA_CHUNK ? n : ARENA_CHUNK;
-            arena_chunk_t *c = xmalloc(sizeof *c + cap);
-            c->cap = cap;
-            c->next = next;
-            if (a->cur)
-                a->cur->next = c;
-            else
-                a->head = c;
-            a->total += cap;
-            next = c;
-        }
-        a->cur = next;
-        a->used = 0;
-    }
-    void *p = (unsigned char *) a->cur->data + a->used;
-    a->used += n;
-    return p;
-}
-
-/* A NUL-terminated copy (protobuf-c strings are C strings). */
-static char *arena_strndup(arena_t *a, const char *s, size_t len)
-{
-    char *p = arena_alloc(a, len + 1);
-    if (len)
-        memcpy(p, s, len);
-    p[len] = '\0';
-    return p;
-}
 
 /* ---- encoder -------------------------------------------------------------- */
 

@@ -159,6 +159,39 @@ START_TEST(test_window_keeps_nulls_apart_from_empty_text)
 }
 END_TEST
 
+/* The next chunk reuses the window: its rows land in the memory of the last one's, nothing of
+ * the old chunk is found, and the new rows read back whole. */
+START_TEST(test_window_cleared_for_the_next_chunk_reuses_its_memory)
+{
+    strbuf_t k = STRBUF_INIT;
+    chunk_window_t *w = window_of(1000, &k);
+    const chunk_value_t *first = chunk_window_row(w, 0);
+    chunk_window_supersede(w, 3);
+    chunk_window_clear(w, 3);
+    ck_assert_uint_eq(chunk_window_rows(w), 0);
+    ck_assert_uint_eq(chunk_window_live(w), 0);
+    ck_assert_int_eq(find(w, &k, "1"), -1);
+    for (int i = 1; i <= 1000; i++) {
+        char id[16], body[32];
+        snprintf(id, sizeof id, "%d", i);
+        snprintf(body, sizeof body, "second %d", i);
+        chunk_value_t v[3] = {{id, strlen(id)}, {NULL, 0}, {body, strlen(body)}};
+        strbuf_reset(&k);
+        chunk_key_encode(&k, v, 1);
+        ck_assert(chunk_window_add(w, v, k.data, k.len));
+    }
+    ck_assert_ptr_eq(chunk_window_row(w, 0), first); /* the arena rewound, not grown */
+    ck_assert_uint_eq(chunk_window_live(w), 1000);
+    long i = find(w, &k, "4"); /* superseded in the old chunk, live in this one */
+    ck_assert_int_eq(i, 3);
+    ck_assert_ptr_null(chunk_window_row(w, 3)[1].data);
+    ck_assert_str_eq(chunk_window_row(w, 3)[2].data, "second 4");
+    ck_assert_str_eq(chunk_window_row(w, 999)[2].data, "second 1000");
+    chunk_window_free(w);
+    strbuf_free(&k);
+}
+END_TEST
+
 START_TEST(test_snapshot_shows_what_had_ended)
 {
     chunk_snapshot_t s;
@@ -344,6 +377,7 @@ static Suite *incremental_suite(void)
     tcase_add_test(tc, test_keys_never_collide_across_column_boundaries);
     tcase_add_test(tc, test_window_finds_rows_by_key_and_supersedes_them);
     tcase_add_test(tc, test_window_keeps_nulls_apart_from_empty_text);
+    tcase_add_test(tc, test_window_cleared_for_the_next_chunk_reuses_its_memory);
     tcase_add_test(tc, test_snapshot_shows_what_had_ended);
     tcase_add_test(tc, test_progress_carries_chunks_and_last_key);
     tcase_add_test(tc, test_progress_refuses_malformed_incremental_tables);

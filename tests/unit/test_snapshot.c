@@ -80,6 +80,71 @@ START_TEST(test_copy_row_wrong_shape_is_an_error)
 }
 END_TEST
 
+/* As PostgreSQL's CopyAttributeOutText escapes a value (its short forms, or an octal escape). */
+static void copy_escape(strbuf_t *out, const unsigned char *v, size_t n, unsigned seed)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = v[i];
+        const char *e = NULL;
+        switch (c) {
+        case '\\': e = "\\\\"; break;
+        case '\t': e = "\\t"; break;
+        case '\n': e = "\\n"; break;
+        case '\r': e = "\\r"; break;
+        case '\b': e = "\\b"; break;
+        case '\f': e = "\\f"; break;
+        case '\v': e = "\\v"; break;
+        }
+        if (e)
+            strbuf_puts(out, e);
+        else if ((seed + i) % 7 == 0)
+            strbuf_appendf(out, "\\%03o", c); /* any byte may come escaped */
+        else if ((seed + i) % 11 == 0)
+            strbuf_appendf(out, "\\x%02x", c);
+        else
+            strbuf_putc(out, (char) c);
+    }
+}
+
+/* Random values of every byte, escaped and joined into rows, decode back to themselves. */
+START_TEST(test_copy_row_decodes_back_what_copy_escaped)
+{
+    srand(15);
+    strbuf_t row = STRBUF_INIT;
+    unsigned char want[4][64];
+    size_t wantlen[4];
+    bool null[4];
+    for (int round = 0; round < 5000; round++) {
+        strbuf_reset(&row);
+        for (int f = 0; f < 4; f++) {
+            null[f] = rand() % 9 == 0;
+            wantlen[f] = (size_t) (rand() % 64);
+            for (size_t i = 0; i < wantlen[f]; i++)
+                want[f][i] = (unsigned char) (1 + rand() % 255); /* text holds no NUL */
+            if (f)
+                strbuf_putc(&row, '\t');
+            if (null[f])
+                strbuf_puts(&row, "\\N");
+            else
+                copy_escape(&row, want[f], wantlen[f], (unsigned) round);
+        }
+        strbuf_putc(&row, '\n');
+        ck_assert_msg(copyrow_decode(row.data, row.len, vals, 4, &scratch, err, sizeof err), "%s",
+                      err);
+        for (int f = 0; f < 4; f++) {
+            if (null[f]) {
+                ck_assert_int_eq(vals[f].kind, PGO_VALUE_NULL);
+                continue;
+            }
+            ck_assert_int_eq(vals[f].kind, PGO_VALUE_TEXT);
+            ck_assert_uint_eq(vals[f].len, wantlen[f]);
+            ck_assert(memcmp(vals[f].data, want[f], wantlen[f]) == 0);
+        }
+    }
+    strbuf_free(&row);
+}
+END_TEST
+
 START_TEST(test_copy_row_values_survive_a_growing_scratch)
 {
     /* Long values: scratch grows while decoding; every value must still point at its text. */
@@ -294,6 +359,7 @@ static Suite *snapshot_suite(void)
     Suite *s = suite_create("snapshot");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_copy_row_plain_fields_and_null);
+    tcase_add_test(tc, test_copy_row_decodes_back_what_copy_escaped);
     tcase_add_test(tc, test_copy_row_escapes_become_the_bytes_pgoutput_sends);
     tcase_add_test(tc, test_copy_row_empty_strings_are_not_null);
     tcase_add_test(tc, test_copy_row_wrong_shape_is_an_error);

@@ -13,7 +13,9 @@
  *   chunk's snapshot does not show, of a row in the window, supersedes that
  *   row: the change event is the newer truth, and the row is not emitted.
  *
- * Owns: the rows it holds (copied in). Never: talks to PostgreSQL or Kafka.
+ * Owns: the rows it holds, copied into an arena (arena.h) that a window
+ * reused for chunk after chunk (chunk_window_clear) keeps, so holding a
+ * chunk allocates nothing per row. Never: talks to PostgreSQL or Kafka.
  */
 #ifndef SLUICE_CHUNK_WINDOW_H
 #define SLUICE_CHUNK_WINDOW_H
@@ -55,6 +57,9 @@ typedef struct chunk_window chunk_window_t;
 /* An empty window for rows of ncols columns. Free with chunk_window_free. */
 chunk_window_t *chunk_window_new(uint16_t ncols);
 void chunk_window_free(chunk_window_t *w);
+
+/* Empties w for the next chunk, of rows of ncols columns; keeps its memory for them. */
+void chunk_window_clear(chunk_window_t *w, uint16_t ncols);
 
 /* Adds a row (values and key copied). Returns false if the key is already held (a bug). */
 bool chunk_window_add(chunk_window_t *w, const chunk_value_t *vals, const char *key, size_t keylen);
