@@ -104,9 +104,10 @@ static const key_def_t keys[] = {
      "(inserts), `u` (updates), `d` (deletes, and their tombstones), `t` (truncates), or "
      "`none`. An update that changes the key counts as `u`, as in Debezium. Snapshot rows "
      "(`r`) and logical decoding messages are never skipped. For consumers that cannot apply "
-     "an operation, such as Flink's `debezium-json` a truncate. Debezium's default is `t`; "
-     "sluice's is `none` (it has always written truncates). docs/output.md, \"Skipped "
-     "operations\"."},
+     "an operation, such as Flink's `debezium-json` a truncate (`t` leaves out a snapshot's reset "
+     "truncate too). Debezium's default is `t`; sluice's is `none` (it has always written "
+     "truncates). Skipped events count in `sluice_skipped_events_total{op}`, and the first of "
+     "each table and kind is logged (INFO). docs/output.md, \"Skipped operations\"."},
     {"toast.placeholder", T_STRING, OFF(toast_placeholder), "__debezium_unavailable_value", false,
      0, 0,
      "Written in place of an unchanged TOASTed value that PostgreSQL did not send (tables without "
