@@ -65,7 +65,10 @@ env_init
 env_on_exit reap_sluices
 W="$SLUICE_ENV_DIR/interop"
 mkdir -p "$W" "$(dirname "$REPORT")"
-pg_start "wal_sender_timeout=10s" "max_slot_wal_keep_size=-1" "max_connections=300"
+# One slot per case and consumer (18), and a temporary one for each snapshot
+# a request starts (all three of a case at once).
+pg_start "wal_sender_timeout=10s" "max_slot_wal_keep_size=-1" "max_connections=300" \
+    "max_replication_slots=40" "max_wal_senders=40"
 kafka_start 1
 admin_conninfo
 
