@@ -27,7 +27,7 @@ _note_for() {
     jdbc:i_types.alltypes) echo "Debezium's JDBC sink creates a numeric without a scale (VariableScaleDecimal) as double precision, which keeps 17 digits" ;;
     jdbc:i_types.arr_by | jdbc:i_types.arr_d | jdbc:i_types.arr_n | jdbc:i_types.arr_n52 | jdbc:i_types.arr_tm | jdbc:i_types.arr_ts | jdbc:i_types.arr_tstz) echo "$jdbc_array" ;;
     jdbc:i_types.composites) echo "the JDBC sink has no column type for a Connect struct (a composite): its task stops" ;;
-    jdbc:g_replica_identity.rid_full_nopk) echo "the JDBC sink's primary.key.mode = record_key needs a key, and a table without a primary key has a null record key: its task stops" ;;
+    jdbc:g_replica_identity.rid_full_nopk | jdbc:i_types.nokey) echo "the JDBC sink's primary.key.mode = record_key needs a key, and a table without a primary key has a null record key: its task stops" ;;
     jdbc:i_specials.sp_arr_2d | jdbc:i_specials.sp_arr_lb0) echo "a one-dimensional Connect array schema cannot describe a 2-D array or another lower bound: JsonConverter reads sluice's nested JSON array as {0,0}, the lower bound is lost" ;;
     jdbc:i_specials.sp_date_ninf | jdbc:i_specials.sp_date_pinf | jdbc:i_specials.sp_ts_ninf | jdbc:i_specials.sp_ts_pinf | jdbc:i_specials.sp_tstz_ninf | jdbc:i_specials.sp_tstz_pinf) echo "$clamp" ;;
     jdbc:i_specials.sp_time_2400 | jdbc:i_specials.sp_timetz_2400) echo "no Java time holds 24:00: the JDBC stream (clamp) sends 23:59:59.999999" ;;
