@@ -69,9 +69,10 @@ const key_def_t config_keys[] = {
      "(inserts), `u` (updates), `d` (deletes, and their tombstones), `t` (truncates), or "
      "`none`. An update that changes the key counts as `u`, as in Debezium. Snapshot rows "
      "(`r`) and logical decoding messages are never skipped. For consumers that cannot apply "
-     "an operation, such as Flink's `debezium-json` a truncate. Debezium's default is `t`; "
-     "sluice's is `none` (it has always written truncates). docs/output.md, \"Skipped "
-     "operations\"."},
+     "an operation, such as Flink's `debezium-json` a truncate (`t` leaves out a snapshot's reset "
+     "truncate too). Debezium's default is `t`; sluice's is `none` (it has always written "
+     "truncates). Skipped events count in `sluice_skipped_events_total{op}`, and the first of "
+     "each table and kind is logged (INFO). docs/output.md, \"Skipped operations\"."},
     {"toast.placeholder", T_STRING, OFF(toast_placeholder), "__debezium_unavailable_value", false,
      0, 0,
      "Written in place of an unchanged TOASTed value that PostgreSQL did not send (tables without "
@@ -156,7 +157,8 @@ const key_def_t config_keys[] = {
      "`initial`: on a fresh start (no checkpoint in Kafka) copy every published table's existing "
      "rows (events with `op` `r`) and then stream from the exact point of that copy; a crash "
      "during the copy resumes it. `never`: stream only (tables asked for later with a "
-     "`sluice.snapshot` message are still copied). `initial_only`: copy, then exit 0 "
+     "`sluice.snapshot` message or `sluice snapshot TABLE…` are still copied). "
+     "`initial_only`: copy, then exit 0 "
      "(the slot stays, so a later `run` streams from the point of the copy). A checkpoint that "
      "records a finished snapshot (or none at all) is never snapshotted again.",
      config_snapshot_modes},

@@ -64,7 +64,11 @@ static struct {
     atomic_int_fast64_t standby_seen_mono_ms; /* the last successful look at the lease */
     atomic_int standby_stale_ms;
     atomic_uint_fast64_t takeovers;
+    /* skipped.operations: events left out, by op (skip_ops) */
+    atomic_uint_fast64_t skipped_events[4];
 } m;
+
+static const char skip_ops[] = "cudt";
 
 /* Guarded by lock: strings, bindings, librdkafka's figures, the progress stamp. */
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -265,6 +269,13 @@ void metrics_rdkafka_stats(const char *json, size_t len)
     rk.batch_cnt_avg = cnt_n > 0 ? cnt_sum / cnt_n : 0;
     pthread_mutex_unlock(&lock);
     json_decref(root);
+}
+
+void metrics_skipped_event(char op)
+{
+    const char *at = op ? strchr(skip_ops, op) : NULL;
+    if (at)
+        atomic_fetch_add_explicit(&m.skipped_events[at - skip_ops], 1, memory_order_relaxed);
 }
 
 void metrics_snapshot_started(uint64_t tables_total, uint64_t tables_done)
@@ -512,6 +523,11 @@ static void render_pipeline_locked(strbuf_t *out)
     metric_u64(out, "sluice_skipped_transactions_total", "counter",
                "Source transactions PostgreSQL resent that Kafka already held (skipped whole).",
                skipped);
+    metric_head(out, "sluice_skipped_events_total", "counter",
+                "Change events left out by skipped.operations, by op (c, u, d, t).");
+    for (size_t i = 0; i < sizeof m.skipped_events / sizeof m.skipped_events[0]; i++)
+        strbuf_appendf(out, "sluice_skipped_events_total{op=\"%c\"} %llu\n", skip_ops[i],
+                       (unsigned long long) atomic_load(&m.skipped_events[i]));
     metric_u64(out, "sluice_snapshot_rows_total", "counter",
                "Rows copied by the initial snapshot (op \"r\" events produced) in this process.",
                (uint64_t) atomic_load(&snap.rows));

@@ -525,6 +525,7 @@ pipeline_result_t pipeline_run(const pipeline_args_t *a, char *err, size_t errle
     pgtype_registry_free(p.types);
     catalog_free(p.catalog);
     free(p.colls);
+    free(p.skip_logged);
     pgo_decoder_free(p.dec);
     strbuf_free(&p.key);
     strbuf_free(&p.value);

@@ -212,6 +212,48 @@ static bool same_key(const relcache_entry_t *rel, const pgo_tuple_t *a, const pg
     return true;
 }
 
+/*
+ * skipped.operations left an event of kind op ('c', 'u', 'd', 't') of relation relid out:
+ * counted on /metrics, and said once per table and kind in a session (the first time).
+ */
+static void note_skipped(pipe_t *p, uint32_t relid, const relcache_entry_t *rel, char op)
+{
+    metrics_skipped_event(op);
+    uint64_t key = (uint64_t) relid << 8 | (unsigned char) op;
+    size_t lo = 0, hi = p->nskip_logged;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (p->skip_logged[mid] < key)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo < p->nskip_logged && p->skip_logged[lo] == key)
+        return;
+    if (p->nskip_logged == p->skip_logged_cap) {
+        size_t cap = p->skip_logged_cap ? p->skip_logged_cap * 2 : 16;
+        uint64_t *grown = realloc(p->skip_logged, cap * sizeof *grown);
+        if (!grown)
+            return; /* the line is said again next time; the count is kept */
+        p->skip_logged = grown;
+        p->skip_logged_cap = cap;
+    }
+    memmove(&p->skip_logged[lo + 1], &p->skip_logged[lo],
+            (p->nskip_logged - lo) * sizeof *p->skip_logged);
+    p->skip_logged[lo] = key;
+    p->nskip_logged++;
+    static const char *const what[] = {"inserts", "updates", "deletes", "truncates"};
+    const char *w = what[op == 'c' ? 0 : op == 'u' ? 1 : op == 'd' ? 2 : 3];
+    if (rel)
+        log_info("skipped.operations has %c: the %s of \"%s.%s\" are left out of the stream "
+                 "(said once; sluice_skipped_events_total{op=\"%c\"} counts them)",
+                 op, w, rel->nspname, rel->relname, op);
+    else
+        log_info("skipped.operations has %c: the %s of relation OID %u are left out of the stream "
+                 "(said once; sluice_skipped_events_total{op=\"%c\"} counts them)",
+                 op, w, relid, op);
+}
+
 static step_t on_change(pipe_t *p, const pgo_msg_t *m, sluice_lsn_t lsn)
 {
     if (p->src == SRC_BETWEEN)
@@ -234,8 +276,11 @@ static step_t on_change(pipe_t *p, const pgo_msg_t *m, sluice_lsn_t lsn)
     unsigned kind_bit = m->kind == PGO_INSERT   ? SKIP_OP_CREATE
                         : m->kind == PGO_UPDATE ? SKIP_OP_UPDATE
                                                 : SKIP_OP_DELETE;
-    if (p->a->cfg->skipped_ops & kind_bit)
+    if (p->a->cfg->skipped_ops & kind_bit) {
+        note_skipped(p, rel->oid, rel, kind_bit == SKIP_OP_CREATE ? 'c'
+                                       : kind_bit == SKIP_OP_UPDATE ? 'u' : 'd');
         return STEP_CONTINUE;
+    }
     /* An incremental snapshot chunk in flight: this change may supersede a row of it
      * (a skipped change does not: the consumer gets the copied row instead of nothing),
      * and an unchanged TOAST value in it is filled from the chunk's copy. */
@@ -264,8 +309,17 @@ static step_t on_truncate(pipe_t *p, const pgo_msg_t *m, sluice_lsn_t lsn)
 {
     if (p->src == SRC_BETWEEN)
         return pipe_protocol_error(p, "TRUNCATE outside a transaction");
-    if (p->src == SRC_SKIPPING || (p->a->cfg->skipped_ops & SKIP_OP_TRUNCATE))
-        return STEP_CONTINUE; /* skipped.operations has t: the relations need no check */
+    if (p->src == SRC_SKIPPING)
+        return STEP_CONTINUE;
+    if (p->a->cfg->skipped_ops & SKIP_OP_TRUNCATE) {
+        /* skipped.operations has t: the relations need no check, only counting */
+        for (uint32_t i = 0; i < m->truncate.nrelids; i++) {
+            const relcache_entry_t *rel = relcache_get(p->rel, m->truncate.relids[i]);
+            if (!rel || snapshot_filter_emits(p->a->snapshot_filter, rel->oid, p->txn.commit_lsn))
+                note_skipped(p, m->truncate.relids[i], rel, 't');
+        }
+        return STEP_CONTINUE;
+    }
     for (uint32_t i = 0; i < m->truncate.nrelids; i++) {
         const relcache_entry_t *rel = relcache_get(p->rel, m->truncate.relids[i]);
         if (!rel)

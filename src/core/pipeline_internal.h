@@ -51,6 +51,9 @@ typedef struct {
     int64_t now_us;       /* wall clock (µs), read once per batch of input */
     uint64_t skipped_run; /* consecutive skipped transactions, for one log line */
     sluice_lsn_t skipped_upto;
+    /* skipped.operations: (relid << 8 | op) already logged once, sorted */
+    uint64_t *skip_logged;
+    size_t nskip_logged, skip_logged_cap;
     /* the Kafka transaction */
     txn_state_kafka_t ktxn;
     int64_t ktxn_start_ms;

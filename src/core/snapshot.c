@@ -122,6 +122,16 @@ PGconn *copy_connect(copy_t *c, char *err, size_t errlen)
  * interrupted copy (or the table was asked for again). Call under lock, in a transaction. */
 static bool produce_reset(copy_t *c, copy_table_t *t, char *err, size_t errlen)
 {
+    if (c->a->cfg->skipped_ops & SKIP_OP_TRUNCATE) {
+        /* The consumer cannot apply a truncate (a Flink job stops at one): the copy's rows
+         * come as upserts over what it holds, and a row gone since stays with it. */
+        metrics_skipped_event('t');
+        log_info("snapshot: \"%s\" is copied again; skipped.operations has t, so no truncate "
+                 "event resets it first (a consumer keeps a row its earlier copy or stream had "
+                 "and this copy has not)",
+                 t->name);
+        return true;
+    }
     change_event_t ev = {.op = OP_TRUNCATE,
                          .rel = t->rel,
                          .lsn = c->txn.commit_lsn,

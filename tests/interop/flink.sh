@@ -28,7 +28,17 @@ flink_script() {
             pg_cols+="${pg_cols:+, }\"$name\" $ptype"
             [ "$is_key" = t ] && keys+="${keys:+, }\`$name\`"
         done <<<"$cols"
-        pg_psql -d "$FLINK_DB" -c "CREATE TABLE IF NOT EXISTS \"$schema\".\"$table\" ($pg_cols${keys:+, PRIMARY KEY (${keys//\`/\"})})" >/dev/null
+        # A table without a primary key (REPLICA IDENTITY FULL: its events
+        # carry the whole old row) is declared as a Flink user must for an
+        # upsert sink: its key is every column (PRIMARY KEY … NOT ENFORCED),
+        # matched in the copy by a unique index that lets NULLs match.
+        local unique="PRIMARY KEY"
+        if [ -z "$keys" ]; then
+            # shellcheck disable=SC2016  # backquotes for Flink, not an expansion
+            keys="$(cut -f1 <<<"$cols" | sed 's/.*/`&`/' | paste -sd, - | sed 's/,/, /g')"
+            unique="UNIQUE NULLS NOT DISTINCT"
+        fi
+        pg_psql -d "$FLINK_DB" -c "CREATE TABLE IF NOT EXISTS \"$schema\".\"$table\" ($pg_cols${keys:+, $unique (${keys//\`/\"})})" >/dev/null
         cat <<EOF
 CREATE TABLE src_$n (
   $flink_cols

@@ -65,7 +65,10 @@ env_init
 env_on_exit reap_sluices
 W="$SLUICE_ENV_DIR/interop"
 mkdir -p "$W" "$(dirname "$REPORT")"
-pg_start "wal_sender_timeout=10s" "max_slot_wal_keep_size=-1" "max_connections=300"
+# One slot per case and consumer (18), and a temporary one for each snapshot
+# a request starts (all three of a case at once).
+pg_start "wal_sender_timeout=10s" "max_slot_wal_keep_size=-1" "max_connections=300" \
+    "max_replication_slots=40" "max_wal_senders=40"
 kafka_start 1
 admin_conninfo
 
@@ -149,10 +152,26 @@ run_case() {
     for i in "${!pids[@]}"; do
         wait_log "$W/${prefixes[$i]}.log" 'streaming from slot' 300 "${pids[$i]}" || return 1
     done
+    local published="SELECT coalesce(string_agg(format('%s.%s', schemaname, tablename), ', ' ORDER BY 1), '')
+                       FROM pg_publication_tables WHERE pubname = '$pub'" before added
+    before="$(pg_psql -Atc "$published")"
     PGOPTIONS="-c client_min_messages=warning -c search_path=$schema" pg_psql -v pub="$pub" -f "$stream" >/dev/null
+    # A table the workload added to the publication (ALTER PUBLICATION … ADD
+    # TABLE) streams from there on; its older rows come, as a sluice user
+    # gets them, by a snapshot request (operations.md, "Tables added to the
+    # publication later").
+    added="$(comm -13 <(tr -d ' ' <<<"$before" | tr ',' '\n' | sort) \
+                      <(pg_psql -Atc "$published" | tr -d ' ' | tr ',' '\n' | sort) | paste -sd, - | sed 's/,/, /g')"
+    if [ -n "$added" ]; then
+        pg_psql -Atc "SELECT pg_logical_emit_message(true, 'sluice.snapshot', '$added')" >/dev/null
+        log "case $name: asked for a snapshot of $added (added to $pub while streaming)"
+    fi
     local lsn
     lsn="$(sync_barrier)"
     for i in "${!pids[@]}"; do
+        if [ -n "$added" ]; then
+            wait_log "$W/${prefixes[$i]}.log" 'snapshot 2 complete' 300 "${pids[$i]}" || rc=1
+        fi
         wait_confirmed "${prefixes[$i]}" "$lsn" 120 || rc=1
         sluice_stop "${pids[$i]}" || rc=1
         [ "$rc" -eq 0 ] || {

@@ -101,6 +101,12 @@ ALTER TABLE alltypes REPLICA IDENTITY FULL;
 ALTER TABLE constrained REPLICA IDENTITY FULL;
 ALTER TABLE pairs REPLICA IDENTITY FULL;
 ALTER TABLE composites REPLICA IDENTITY FULL;
+-- A table without a primary key, FULL so that its updates and deletes carry
+-- the whole old row: its copy must end with rows updated in place (one of
+-- them in every column) and deleted by their whole value, not just empty.
+CREATE TABLE nokey (a int, b text);
+ALTER TABLE nokey REPLICA IDENTITY FULL;
+INSERT INTO nokey VALUES (1, 'one'), (2, 'two'), (3, 'three');
 INSERT INTO alltypes (id) VALUES (1);
 INSERT INTO alltypes VALUES (2,
     true, -32768, -2147483648, -9223372036854775808, 0,
@@ -154,6 +160,10 @@ UPDATE pairs SET b = 'uno' WHERE a = 1;
 UPDATE pairs SET a = 20, v = 'both key columns' WHERE a = 2;
 INSERT INTO pairs VALUES (3, 'three', 'third');
 DELETE FROM pairs WHERE a = 3;
+INSERT INTO nokey VALUES (4, 'four');
+UPDATE nokey SET b = 'two, updated' WHERE a = 2;
+DELETE FROM nokey WHERE a = 3;
+UPDATE nokey SET a = 40, b = 'forty' WHERE a = 4;
 -- A schema change: new columns, one NOT NULL with a constant default.
 ALTER TABLE constrained ADD COLUMN note text, ADD COLUMN level int NOT NULL DEFAULT 5;
 INSERT INTO constrained (id, note, level) VALUES (5, 'after ADD COLUMN', 6);

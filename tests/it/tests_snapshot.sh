@@ -226,6 +226,41 @@ test_snapshot_on_request_for_added_table() {
     pg_psql -q -c "DROP TABLE IF EXISTS snap_late, snap_late_copy"
 }
 
+# The same request with skipped.operations = t (a consumer that cannot apply
+# a truncate: Flink's debezium-json stops its job at one): the copy comes
+# without its reset truncate, and a consumer applying upserts ends equal.
+test_snapshot_on_request_with_skipped_truncates() {
+    local slot=it_snaprt prefix=itsnaprt cfg="$W/snaprt.conf" logf="$W/snaprt.log"
+    drop_slot "$slot"
+    snap_setup 500
+    pg_psql -q -c "DROP TABLE IF EXISTS snap_late, snap_late_copy" \
+        -c "CREATE TABLE snap_late (id int PRIMARY KEY, v text)" \
+        -c "INSERT INTO snap_late SELECT g, 'before ' || g FROM generate_series(1, 300) g" \
+        -c "GRANT SELECT ON snap_late TO sluice"
+    sluice_config "$cfg" "$slot" "$prefix" "postgres.publication = it_snap" "snapshot.mode = initial" \
+        "skipped.operations = t"
+    sluice_start "$cfg" "$logf"
+    local pid=$SLUICE_PID
+    wait_log "$logf" 'snapshot 1 complete' 120 "$pid" || fail "the initial snapshot did not complete"
+    pg_psql -q -c "ALTER PUBLICATION it_snap ADD TABLE snap_late" \
+        -c "UPDATE snap_late SET v = 'updated' WHERE id <= 10" -c "DELETE FROM snap_late WHERE id BETWEEN 11 AND 20"
+    pg_psql -q -c "SELECT pg_logical_emit_message(true, 'sluice.snapshot', 'public.snap_late')" >/dev/null
+    wait_log "$logf" 'snapshot 2 complete' 120 "$pid" || fail "the requested snapshot did not complete"
+    pg_psql -q -c "DELETE FROM snap_late WHERE id BETWEEN 31 AND 40" -c "UPDATE snap_late SET v = 'last' WHERE id = 41"
+    catch_up_and_stop "$slot" "$pid" 60
+    local events
+    events="$(kcat -b "$KAFKA_BOOTSTRAP" -C -t "$prefix.public.snap_late" -e -q -X isolation.level=read_committed)"
+    [ -n "$events" ] || fail "no events in $prefix.public.snap_late"
+    if grep -q '"op":"t"' <<<"$events"; then
+        fail "a truncate event reached the topic although skipped.operations has t"
+    fi
+    log_has "$logf" 'skipped.operations has t, so no truncate event resets it' ||
+        fail "the log does not say that the copy comes without its reset"
+    apply_check snap_late "$prefix" --key id || fail "snap_late rebuilt from Kafka differs"
+    snap_teardown "$slot"
+    pg_psql -q -c "DROP TABLE IF EXISTS snap_late, snap_late_copy"
+}
+
 # A non-transactional message is decoded (and sent) on its own, ahead of the
 # transaction whose commit record follows it in WAL. The checkpoint such a
 # message advances must end at the message's LSN (the end of its record, where

@@ -16,6 +16,7 @@
  *   confirm after commit   test_confirms_only_what_kafka_committed   (CONFIRM_BEFORE_COMMIT)
  *   status → result        test_sink_status_maps_to_result           (FATAL_AS_ABORT)
  *   a failed final abort   test_failed_abort_at_session_end_is_judged
+ *   skipped.operations     test_skipped_operations_counted_and_said_once
  */
 #include <check.h>
 #include <signal.h>
@@ -28,6 +29,7 @@
 #include "sluice/base/checkpoint.h"
 #include "sluice/base/config.h"
 #include "sluice/base/log.h"
+#include "sluice/base/metrics.h"
 #include "sluice/base/queue.h"
 #include "sluice/core/pipeline.h"
 #include "sluice/core/txn_state.h"
@@ -418,6 +420,65 @@ START_TEST(test_skips_txns_kafka_already_holds)
     ck_assert_uint_eq(s->stats.counts.source_txns, 1);
     ck_assert_uint_eq(s->ckpt.commit_lsn, 0x2100000);
     ck_assert_uint_eq(s->ckpt.seq, 5);
+    session_free(s);
+}
+END_TEST
+
+/* sluice_skipped_events_total{op="<op>"} as /metrics renders it now. */
+static unsigned long long skipped_metric(char op)
+{
+    strbuf_t out = STRBUF_INIT;
+    metrics_render(&out);
+    char name[64];
+    snprintf(name, sizeof name, "sluice_skipped_events_total{op=\"%c\"} ", op);
+    const char *at = strstr(out.data, name);
+    ck_assert_msg(at, "/metrics has no %s", name);
+    unsigned long long n = strtoull(at + strlen(name), NULL, 10);
+    strbuf_free(&out);
+    return n;
+}
+
+/*
+ * skipped.operations = c leaves the inserts out: none reaches Kafka, each is
+ * counted in sluice_skipped_events_total{op="c"}, and the log says so once
+ * for the table (not once per event), at INFO.
+ */
+START_TEST(test_skipped_operations_counted_and_said_once)
+{
+    char logpath[] = "/tmp/sluice-unit-skip-XXXXXX";
+    int fd = mkstemp(logpath);
+    ck_assert_int_ge(fd, 0);
+    close(fd);
+    ck_assert(log_configure(LOG_INFO, false, logpath));
+    session_t *s = session_with_relation("16MB", "3600000");
+    char err[256];
+    ck_assert_msg(config_set(&s->cfg, "skipped.operations", "c", "test", err, sizeof err), "%s", err);
+    unsigned long long c0 = skipped_metric('c'), u0 = skipped_metric('u');
+    push_txn(s, 800, 0x2100000, 3); /* an update, two inserts */
+    push_txn(s, 801, 0x2200000, 4); /* an update, three inserts */
+    ck_assert_int_eq(session_run(s), PIPE_STREAM_LOST);
+    log_configure(LOG_ERROR, false, NULL);
+
+    int produced = 0;
+    for (size_t i = 0; i < s->rec->nev; i++)
+        if (is_change(&s->rec->ev[i])) {
+            ck_assert_msg(!strstr(s->rec->ev[i].value, "\"op\":\"c\""),
+                          "an insert was produced: %s", s->rec->ev[i].value);
+            produced++;
+        }
+    ck_assert_int_eq(produced, 2); /* the two updates */
+    ck_assert_uint_eq(skipped_metric('c') - c0, 5);
+    ck_assert_uint_eq(skipped_metric('u') - u0, 0);
+    FILE *f = fopen(logpath, "r");
+    ck_assert_ptr_nonnull(f);
+    char line[1024];
+    int said = 0;
+    while (fgets(line, sizeof line, f))
+        if (strstr(line, "skipped.operations has c") && strstr(line, "\"public.docs\""))
+            said++;
+    fclose(f);
+    unlink(logpath);
+    ck_assert_int_eq(said, 1);
     session_free(s);
 }
 END_TEST
@@ -837,6 +898,7 @@ static Suite *pipeline_suite(bool forking)
     TCase *tc = tcase_create("protocol");
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, test_skips_txns_kafka_already_holds);
+    tcase_add_test(tc, test_skipped_operations_counted_and_said_once);
     tcase_add_test(tc, test_never_splits_a_source_txn);
     tcase_add_test(tc, test_checkpoint_is_last_record_before_commit);
     tcase_add_test(tc, test_confirms_only_what_kafka_committed);

@@ -92,6 +92,11 @@ void metrics_backpressure(bool waiting);
 void metrics_source_txn_begin(int64_t commit_ts_us);
 /* A Kafka transaction committed after latency_us in commit (checkpoint produce + commit). */
 void metrics_kafka_committed(int64_t latency_us);
+/*
+ * skipped.operations left one event out: op is 'c', 'u', 'd' or 't' (a snapshot's reset
+ * truncate included); counted in sluice_skipped_events_total{op}. Other ops are ignored.
+ */
+void metrics_skipped_event(char op);
 /* librdkafka's statistics JSON (statistics.interval.ms); parsed, not kept. */
 void metrics_rdkafka_stats(const char *json, size_t len);
 
