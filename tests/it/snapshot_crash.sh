@@ -415,8 +415,8 @@ snapcrash_incremental_snapshot_kill9() {
     [ "$kills_done" -ge "$KILLS" ] ||
         fail "only $kills_done of $KILLS kills happened before the copy completed (lower SNAPCRASH_CHUNK)"
     [ "$distinct" -ge 10 ] || fail "confirmed_flush_lsn took only $distinct values during the copy"
-    awk -v g="$gap" 'BEGIN { exit !(g < 45) }' || fail "confirmed_flush_lsn stood still for $gap s during the copy"
-    awk -v a="$rage" 'BEGIN { exit !(a < 60) }' ||
+    awk -v g="$gap" 'BEGIN { exit !(g < 60) }' || fail "confirmed_flush_lsn stood still for $gap s during the copy"
+    awk -v a="$rage" 'BEGIN { exit !(a < 120) }' ||
         fail "the slot retained WAL written $rage s before (the copy took $copy_s s)"
     awk -v x="$xmax" -v c="$cmed" 'BEGIN { exit !(x * 1000 < c) }' ||
         fail "a transaction of sluice's was open $xmax s, longer than a chunk ($cmed ms)"
