@@ -410,31 +410,37 @@ snapcrash_incremental_snapshot_kill9() {
                           || '), in ' || sum(polls) || ' polls every 5 ms' FROM sc_xact")"
     xmax="$(pg_psql -Atc "SELECT greatest($xmax, coalesce(max(age), 0)) FROM sc_xact")"
     log "oldest open transaction of sluice's connections seen during the copy: $xw; a chunk takes $cmed ms (median of $cn, from one chunk's SELECT to the next; shortest $cmin ms)"
-    [ "$wtx" -ge 100 ] || fail "the writer committed only $wtx transactions"
-    [ "$sup" -gt 0 ] || fail "no streamed change superseded a copied row: the writer missed every chunk"
-    [ "$kills_done" -ge "$KILLS" ] ||
-        fail "only $kills_done of $KILLS kills happened before the copy completed (lower SNAPCRASH_CHUNK)"
-    [ "$distinct" -ge 10 ] || fail "confirmed_flush_lsn took only $distinct values during the copy"
-    awk -v g="$gap" 'BEGIN { exit !(g < 60) }' || fail "confirmed_flush_lsn stood still for $gap s during the copy"
-    awk -v a="$rage" 'BEGIN { exit !(a < 120) }' ||
-        fail "the slot retained WAL written $rage s before (the copy took $copy_s s)"
-    awk -v x="$xmax" -v c="$cmed" 'BEGIN { exit !(x * 1000 < c) }' ||
-        fail "a transaction of sluice's was open $xmax s, longer than a chunk ($cmed ms)"
 
-    local vok=0 aok=0 tl t key
+    # Every check is reported, then the test fails if any did.
+    local problems=0
+    problem() {
+        log "FAIL: $*"
+        problems=$((problems + 1))
+    }
+    [ "$wtx" -ge 100 ] || problem "the writers committed only $wtx transactions"
+    [ "$sup" -gt 0 ] || problem "no streamed change superseded a copied row (the writers missed every chunk window, or changes never supersede)"
+    [ "$kills_done" -ge "$KILLS" ] ||
+        problem "only $kills_done of $KILLS kills happened before the copy completed (lower SNAPCRASH_CHUNK)"
+    [ "$distinct" -ge 10 ] || problem "confirmed_flush_lsn took only $distinct values during the copy"
+    awk -v g="$gap" 'BEGIN { exit !(g < 60) }' || problem "confirmed_flush_lsn stood still for $gap s during the copy"
+    awk -v a="$rage" 'BEGIN { exit !(a < 120) }' ||
+        problem "the slot retained WAL written $rage s before (the copy took $copy_s s)"
+    awk -v x="$xmax" -v c="$cmed" 'BEGIN { exit !(x * 1000 < c) }' ||
+        problem "a transaction of sluice's was open $xmax s, longer than a chunk ($cmed ms)"
+
+    local tl t key
     tl="$(echo "$TABLES" | tr ' ' ,)"
     verify_check "$PREFIX" "$SLOT" --tables "$tl" --ledger sc_ledger --incremental --no-compare \
-        >"$W/sc.verify" 2>&1 || vok=1
+        >"$W/sc.verify" 2>&1 || problem "verify found violations (the first five below)"
     grep -v '^VIOLATION' "$W/sc.verify" >&2
     grep '^VIOLATION' "$W/sc.verify" | head -5 >&2 || true
     for t in $TABLES; do
         case "$t" in sc_tags) key=k ;; sc_lines) key=order_id,line ;; *) key=id ;; esac
         "$REPO/build/tools/apply" --bootstrap "$KAFKA_BOOTSTRAP" --conninfo "$PG_ADMIN_CONNINFO" \
             --topic "$PREFIX.public.$t" --table "public.$t" --copy "public.${t}_copy" --key "$key" 2>&1 |
-            grep -v '^NOTICE' >&2 || aok=1
+            grep -v '^NOTICE' >&2 || problem "$t rebuilt from Kafka differs from PostgreSQL (above)"
     done
-    [ "$vok" -eq 0 ] || fail "verify found violations (the first five above)"
-    [ "$aok" -eq 0 ] || fail "a table rebuilt from Kafka differs from PostgreSQL"
+    [ "$problems" -eq 0 ] || fail "$problems check(s) failed"
 }
 
 run_tests snapcrash_ "$@"
