@@ -46,6 +46,7 @@ set -uo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 . "$HERE/../env/env.sh"
 . "$HERE/lib.sh"
+. "$HERE/tests_incremental.sh" # inc_run_streams, inc_copies_done
 
 ROWS="${SNAPCRASH_ROWS:-1000000}"
 KILLS="${SNAPCRASH_KILLS:-20}"
@@ -297,10 +298,11 @@ sc_sample_loop() {
     SC_LOOP_PID=$!
 }
 
-streaming_runs() { grep -c 'streaming from slot' "$1" || true; }
-run_streams() { [ "$(streaming_runs "$1")" -ge "$2" ]; }
-run_emitted() { grep -aq "\[$2\] main DEBUG:  incremental snapshot: chunk .* rows emitted" "$1"; }
-copy_done() { grep -q 'incremental snapshot complete: every table is in Kafka' "$1"; }
+# run_emitted LOG PID N: the sluice PID logged N chunks emitted (or the copy is over).
+run_emitted() {
+    [ "$(grep -ac "\[$2\] main DEBUG:  incremental snapshot: chunk .* rows emitted" "$1")" -ge "$3" ] ||
+        inc_copies_done "$1"
+}
 
 mb() { awk -v b="$1" 'BEGIN { if (b < 1048576) printf "%.0f kB", b / 1024; else printf "%.1f MB", b / 1048576 }'; }
 
@@ -333,18 +335,22 @@ snapcrash_incremental_snapshot_kill9() {
     done
     local copy_t0=$EPOCHREALTIME
     RANDOM=$SEED
+    local spread=$((2 * ROWS / CHUNK / (KILLS + 6)))
+    [ "$spread" -ge 1 ] || spread=1
     for ((k = 1; k <= KILLS; k++)); do
-        # A random moment: one kill in four 0-1.5 s after this run started streaming
-        # (while it streams the backlog of its downtime, before or during its first
-        # chunk); the others 0-2.5 s after its first chunk was emitted, while it copies.
-        wait_for -p "$pid" 120 run_streams "$logf" "$k" || true
-        if [ $((RANDOM % 4)) -eq 0 ]; then
+        # A random moment, spread over the copy (so every table, the two-column key
+        # included, is resumed from a checkpoint): one kill in five 0-1.5 s after this
+        # run started streaming (while it streams what the writers wrote during its
+        # downtime, before or during its first chunk); the others 0-1.5 s after the
+        # run emitted N chunks, N drawn from 1 .. 2 x chunks / (kills + 6).
+        wait_for -p "$pid" 120 inc_run_streams "$logf" "$k" || true
+        if [ $((RANDOM % 5)) -eq 0 ]; then
             sleep "$((RANDOM % 2)).$((RANDOM % 5))$((RANDOM % 10))"
         else
-            wait_for -p "$pid" 120 run_emitted "$logf" "$pid" || true
-            sleep "$((RANDOM % 3)).$((RANDOM % 5))$((RANDOM % 10))"
+            wait_for -p "$pid" 600 run_emitted "$logf" "$pid" $((1 + RANDOM % spread)) || true
+            sleep "$((RANDOM % 2)).$((RANDOM % 5))$((RANDOM % 10))"
         fi
-        if copy_done "$logf"; then
+        if inc_copies_done "$logf"; then
             log "the copy completed before kill $k"
             break
         fi
@@ -352,11 +358,11 @@ snapcrash_incremental_snapshot_kill9() {
         rc=0
         wait "$pid" || rc=$?
         kills_done=$k
-        log "kill $k: sluice exited $rc after emitting $(grep -ac "\[$pid\] main DEBUG:  incremental snapshot: chunk .* rows emitted" "$logf") chunk(s) (the last maybe not committed)"
+        log "kill $k: sluice exited $rc after emitting $(grep -ac "\[$pid\] main DEBUG:  incremental snapshot: chunk .* rows emitted" "$logf") chunk(s) (the last maybe not committed); copying $(grep -a "\[$pid\] main DEBUG:  incremental snapshot: chunk .* rows after" "$logf" | tail -1 | sed -n 's/.* of "\([^"]*\)": [0-9]* rows after \(.*\)$/\1 after \2/p')"
         sluice_start "$cfg" "$logf"
         pid=$SLUICE_PID
     done
-    wait_for -p "$pid" 1200 copy_done "$logf" || fail "the incremental snapshot did not complete: $(tail -3 "$logf")"
+    wait_for -p "$pid" 1200 inc_copies_done "$logf" || fail "the incremental snapshot did not complete: $(tail -3 "$logf")"
     local copy_s
     copy_s="$(awk -v a="$copy_t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')"
     rm -f "$W/sc.sampling"
