@@ -402,7 +402,7 @@ snapcrash_incremental_snapshot_kill9() {
     local n distinct gap rmax rmed wal xmax rage
     read -r n distinct gap rmax wal xmax rage <"$W/sc.slot"
     rmed="$(awk -F'|' '$2 != "" { print $3 }' "$samples" | sort -g | sed -n "$(((n + 1) / 2))p")"
-    log "confirmed_flush_lsn during the copy: $distinct distinct values in $n samples (every 200 ms), at most $gap s without a move"
+    log "confirmed_flush_lsn during the copy: $distinct distinct values in $n samples (one every 200 ms or, on a loaded machine, less often), at most $gap s without a move"
     log "retained WAL (pg_current_wal_lsn() - restart_lsn) during the copy: $n samples, median $(mb "$rmed"), max $(mb "$rmax"), never more than the last $rage s of WAL; WAL written during the copy: $(mb "$wal")"
     # A chunk's duration: from one chunk's SELECT to the next one's, in one process.
     grep -a 'rows after ' "$logf" | awk '{ split(substr($1, 12, 12), h, ":"); t = h[1] * 3600 + h[2] * 60 + h[3];
