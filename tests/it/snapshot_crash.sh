@@ -1,23 +1,24 @@
 #!/usr/bin/env bash
 # The incremental snapshot under kill -9 (issue 15, acceptance 1 and 2; make
 # snapshot-crash, not in CI). sluice copies SNAPCRASH_ROWS rows over four
-# tables with snapshot.method = incremental while a writer keeps changing
-# rows of those tables, aimed mostly at the chunk being copied and the ones
-# around it, and is killed -9 SNAPCRASH_KILLS times at random moments of
-# the copy. Then:
+# tables with snapshot.method = incremental while SNAPCRASH_WRITERS writers
+# keep changing rows of those tables, mostly inside the window of the chunk
+# being copied and around it, and is killed -9 SNAPCRASH_KILLS times at random
+# moments spread over the copy. Then:
 #
 #   - every table rebuilt from Kafka (tests/tools/apply) equals PostgreSQL
 #     (md5 over every row);
 #   - the verifier: no key read ("r") twice by the snapshot (V8: no committed
 #     chunk emitted again), every writer transaction exactly once and whole
-#     (V1-V5, against the writer's ledger), the slot never ahead of a
+#     (V1-V5, against the writers' ledger), the slot never ahead of a
 #     committed checkpoint (V6, sampled every 100 ms throughout);
-#   - during the copy, sampled every 200 ms: the slot's confirmed_flush_lsn
-#     keeps advancing (distinct values, the longest time without a move) and
-#     the WAL it retains (pg_current_wal_lsn() - restart_lsn) stays bounded
-#     (samples, median, max, against all the WAL written during the copy);
-#     the oldest open transaction of sluice's connections against a chunk's
-#     duration (from one chunk's SELECT to the next, in the log).
+#   - during the copy, sampled every 200 ms (less often under load): the
+#     slot's confirmed_flush_lsn keeps advancing (distinct values, the longest
+#     time without a move) and the WAL it retains (pg_current_wal_lsn() -
+#     restart_lsn) stays bounded (median, max, how old the oldest retained WAL
+#     is, next to all the WAL written during the copy); the oldest open
+#     transaction of sluice's connections (polled every 5 ms on the server)
+#     against a chunk's duration (from one chunk's SELECT to the next).
 #
 # The tables (default replica identity unless said):
 #   sc_docs   bigint key; a TOASTed text (every 10th row) and a TOASTed bytea
@@ -25,18 +26,19 @@
 #             that leave them alone send PostgreSQL's unchanged-TOAST value
 #   sc_events int key
 #   sc_tags   text key, REPLICA IDENTITY FULL
-#   sc_lines  two-column key (order_id, line), with a TOASTed bytea
+#   sc_lines  two-column key (order_id, line), a TOASTed bytea on some rows
 #
-# The writer (procedure sc_round, one transaction per change, each recorded
-# in the unpublished ledger sc_ledger for V1/V2) updates sc_docs rows leaving
-# their TOAST values unchanged, changes those values, deletes and re-inserts
-# rows, and changes keys: to before every chunk (-id), past the end, onto a
-# key just freed inside the chunk (a delete, then another row moved there),
-# and within a key range a chunk covers (sc_tags' k -> k || 'z', sc_lines'
-# line -> line + 100000). 80 % of its changes hit keys in
-# [chunk start - CHUNK, chunk start + 5 * CHUNK] of the table being copied:
-# the chunk start is read from sluice's debug log ("chunk N of T: R rows
-# after key K") into sc_frontier every 200 ms.
+# The writers (procedure sc_round, one transaction per change, each recorded
+# in the unpublished ledger sc_ledger for V1/V2) update rows leaving their
+# TOAST values unchanged, change those values, delete and re-insert rows, and
+# change keys: to before every chunk (-id), past the end, onto a key just
+# freed nearby (a delete, then another row moved there), and within the key
+# range of the chunk (sc_tags' k -> k || 'z', sc_lines' line -> line +
+# 100000). Each change waits (up to 20 ms) for sluice's chunk transaction to
+# be open, so that it commits inside a chunk's window; three in four change
+# the table being copied, mostly in the three chunks after the last chunk
+# start sluice logged ("chunk N of T: R rows after key K", debug level),
+# which is copied into sc_frontier every 200 ms.
 #
 #   tests/it/snapshot_crash.sh   SNAPCRASH_ROWS (1000000) SNAPCRASH_KILLS (20)
 #                                SNAPCRASH_CHUNK (2000) SNAPCRASH_SEED (15)
