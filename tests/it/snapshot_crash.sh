@@ -320,7 +320,7 @@ snapcrash_incremental_snapshot_kill9() {
         "snapshot.method = incremental" "snapshot.chunk.rows = $CHUNK" "commit.interval.ms = 50" \
         "log.level = debug"
     sluice_start "$cfg" "$logf"
-    local pid=$SLUICE_PID k rc kills_done=0
+    local pid=$SLUICE_PID k kills_done=0
     wait_slot_exists "$SLOT"
     local wal0
     wal0="$(pg_psql -Atc "SELECT pg_current_wal_lsn()")"
@@ -356,12 +356,9 @@ snapcrash_incremental_snapshot_kill9() {
             log "the copy completed before kill $k"
             break
         fi
-        kill -9 "$pid" 2>/dev/null || true
-        rc=0
-        wait "$pid" || rc=$?
+        sluice_kill9_restart "$pid" "$cfg" "$logf"
         kills_done=$k
-        log "kill $k: sluice exited $rc after emitting $(grep -ac "\[$pid\] main DEBUG:  incremental snapshot: chunk .* rows emitted" "$logf") chunk(s) (the last maybe not committed); copying $(grep -a "\[$pid\] main DEBUG:  incremental snapshot: chunk .* rows after" "$logf" | tail -1 | sed -n 's/.* of "\([^"]*\)": [0-9]* rows after \(.*\)$/\1 after \2/p')"
-        sluice_start "$cfg" "$logf"
+        log "kill $k: sluice exited $KILL9_RC after emitting $(grep -ac "\[$pid\] main DEBUG:  incremental snapshot: chunk .* rows emitted" "$logf") chunk(s) (the last maybe not committed); copying $(grep -a "\[$pid\] main DEBUG:  incremental snapshot: chunk .* rows after" "$logf" | tail -1 | sed -n 's/.* of "\([^"]*\)": [0-9]* rows after \(.*\)$/\1 after \2/p')"
         pid=$SLUICE_PID
     done
     wait_for -p "$pid" 1200 inc_copies_done "$logf" || fail "the incremental snapshot did not complete: $(tail -3 "$logf")"
