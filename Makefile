@@ -13,6 +13,7 @@
 #   make check-newest  a core subset on the newest pair (PostgreSQL 18, Kafka 4.x); part of check
 #   make matrix     the core tests on PostgreSQL 14-18 x Kafka 3.9.1, 4.x (long; not in CI)
 #   make failover   primary killed, standby promoted, exactly once (PostgreSQL 17, 18; not in CI)
+#   make snapshot-crash  kill -9 x 20 during an incremental snapshot of 1 M rows (long; not in CI)
 #   make bench      benchmarks (not part of the tests)
 #   make interop    real consumers (Debezium's JDBC sink, Flink, a Python Protobuf reader) fed by sluice
 #   make RDKAFKA=2.12 [target]  the same against the pinned librdkafka 2.12.x, in
@@ -86,7 +87,7 @@ DEPS      := $(LIB_OBJ:.o=.d) $(SAN_OBJ:.o=.d) $(BUILD)/obj/src/main.d
 
 SANFLAGS  := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
-.PHONY: lint soak mutants all deps check unit unit-plain unit-san unit-mutants it faults fuzz fuzz-ci bench bench-snapshot demo clean tools format install uninstall install-check tsan tsan-unit format-check FORCE standby-test security matrix check-newest failover interop
+.PHONY: lint soak mutants all deps check unit unit-plain unit-san unit-mutants it faults fuzz fuzz-ci bench bench-snapshot demo clean tools format install uninstall install-check tsan tsan-unit format-check FORCE standby-test security matrix check-newest failover interop snapshot-crash
 
 all: $(BUILD)/sluice tools
 
@@ -298,6 +299,11 @@ matrix: all
 # FAILOVER_KILLS (3) times under a workload, exactly once (tests/it/failover.sh).
 failover: all
 	tests/it/failover.sh
+
+# The incremental snapshot killed -9 SNAPCRASH_KILLS (20) times while copying SNAPCRASH_ROWS
+# (1,000,000) rows under a writer: exactly once, the slot moving (tests/it/snapshot_crash.sh).
+snapshot-crash: all
+	tests/it/snapshot_crash.sh
 
 faults: deps
 	$(MAKE) all mutants

@@ -139,6 +139,18 @@ sluice_start() {
     echo "$SLUICE_PID" >>"${SLUICE_ENV_DIR:-/tmp}/sluice.pids"
 }
 
+# sluice_kill9_restart PID CONFIG LOGFILE [args...]: kill -9 the sluice PID (started
+# by sluice_start), reap it, start it again the same way; sets KILL9_RC (the killed
+# one's exit code) and SLUICE_PID.
+sluice_kill9_restart() {
+    local pid="$1"
+    shift
+    kill -9 "$pid" 2>/dev/null || true
+    KILL9_RC=0
+    wait "$pid" || KILL9_RC=$?
+    sluice_start "$@"
+}
+
 # Kills every sluice started by sluice_start that is still running.
 reap_sluices() {
     local f="${SLUICE_ENV_DIR:-/tmp}/sluice.pids" p

@@ -154,7 +154,7 @@ test_incremental_snapshot_kill9_exactly_once() {
     inc_sample_loop "$W/inc.sampling" "$W/inc.samples" "$slot"
     local sampler_loop=$SAMPLE_LOOP_PID
     sluice_start "$cfg" "$logf"
-    local pid=$SLUICE_PID k rc
+    local pid=$SLUICE_PID k
     wait_slot_exists "$slot"
     start_sampler "$prefix" "$slot" "$W/inc.v6"
     local v6=$SAMPLER_PID
@@ -168,12 +168,9 @@ test_incremental_snapshot_kill9_exactly_once() {
             log "the copy completed before kill $k"
             break
         fi
-        kill -9 "$pid" 2>/dev/null || true
-        rc=0
-        wait "$pid" || rc=$?
-        log "kill $k: sluice exited $rc; $(grep -c 'rows emitted\|incremental snapshot of' "$logf") lines so far"
-        sluice_start "$cfg" "$logf"
+        sluice_kill9_restart "$pid" "$cfg" "$logf"
         pid=$SLUICE_PID
+        log "kill $k: sluice exited $KILL9_RC; $(grep -c 'rows emitted\|incremental snapshot of' "$logf") lines so far"
     done
     wait_for -p "$pid" 600 inc_copies_done "$logf" || fail "the incremental snapshot did not complete"
     rm -f "$W/inc.sampling"
