@@ -7,7 +7,8 @@
 #   (b) sluice, snapshot.method = export (snapshot.mode = initial_only);
 #   (c) sluice, snapshot.method = incremental (snapshot.mode = initial);
 #   (d) Debezium's PostgreSQL connector on Kafka Connect: its initial
-#       snapshot (snapshot.mode = initial_only) and its incremental snapshot
+#       snapshot (snapshot.mode = initial: the snapshot, then streaming from
+#       the slot it created first, as sluice's export method) and its incremental snapshot
 #       (a signal table and an execute-snapshot signal).
 #
 #   tests/bench/snapshot.sh                         (make bench-snapshot)
@@ -129,15 +130,16 @@ pg_psql -q -c "DROP TABLE IF EXISTS snap_w, snap_t, snap_w_copy, snap_t_copy, sn
     -c "GRANT SELECT ON snap_w, snap_t TO sluice" \
     -c "CREATE TABLE snap_bg (id bigserial PRIMARY KEY, v text)" \
     -c "VACUUM (FREEZE, ANALYZE) snap_a, snap_b, snap_c, snap_p, snap_w, snap_t"
-# Debezium's signal table (its documented columns), in the publication so
-# that the connector sees the signal; its topic is not counted.
+# Debezium's signal table (its documented columns), in Debezium's
+# publication (it_snap's tables and it) so that the connector sees the
+# signal; its topic is not counted.
 pg_psql -q -c "CREATE TABLE dbz_signal (id varchar(42) PRIMARY KEY, type varchar(32) NOT NULL, data varchar(2048))" \
-    -c "ALTER PUBLICATION it_snap ADD TABLE dbz_signal"
+    -c "CREATE PUBLICATION dbz_snap FOR TABLE ${TABLES// /, }, dbz_signal WITH (publish_via_partition_root = true)"
 count_sql="SELECT 0"
 for t in $TABLES; do count_sql+=" + (SELECT count(*) FROM $t)"; done
 N="$(pg_psql -Atc "$count_sql")"
 toast_mb="$(pg_psql -Atc "SELECT pg_total_relation_size(reltoastrelid) / 1048576 FROM pg_class WHERE relname = 'snap_t'")"
-heap_mb="$(pg_psql -Atc "SELECT sum(pg_relation_size(c.oid)) / 1048576 FROM pg_class c WHERE relname LIKE 'snap\_%' AND relkind = 'r'")"
+heap_mb="$(pg_psql -Atc "SELECT sum(pg_relation_size(c.oid))::bigint / 1048576 FROM pg_class c WHERE relname LIKE 'snap\_%' AND relkind = 'r'")"
 log "$N rows; heap ${heap_mb} MB, snap_t's TOAST ${toast_mb} MB"
 
 # The background writer: one session inserting BG_ROWS rows/s into snap_bg,
@@ -182,8 +184,9 @@ sampler_end() {
     rm -f "$2.on"
     wait "$SAMPLER_PID" 2>/dev/null
     # "conf_MB restart_MB xact_s": the most of each over the samples.
-    awk '$1 != "-" { if ($1 > c) c = $1; if ($2 > r) r = $2 } { if ($3 > x) x = $3 }
-         END { printf "%.0f %.0f %d\n", c / 1048576, r / 1048576, x }' "$2"
+    # "-" for the WAL when the slot never existed during the copy.
+    awk '$1 != "-" { n++; if ($1 > c) c = $1; if ($2 > r) r = $2 } { if ($3 > x) x = $3 }
+         END { if (n) printf "%.0f %.0f %d\n", c / 1048576, r / 1048576, x; else printf "- - %d\n", x }' "$2"
 }
 
 # watch_hwm PID: VmHWM (kB) of PID, read every 200 ms until it is gone, into
@@ -316,7 +319,7 @@ dbz_initial_run() {
     sampler_begin "$slot" "$W/$name.samples"
     t0=$(now_ms)
     BENCH_DBZ_CONFIG="$DBZ_INCLUDE${BENCH_DBZ_CONFIG:+, $BENCH_DBZ_CONFIG}" \
-        BENCH_DBZ_SNAPSHOT_MODE=initial_only debezium_deploy "$name" "$slot" "$prefix" "$DBZ_MODE" it_snap ||
+        BENCH_DBZ_SNAPSHOT_MODE=initial debezium_deploy "$name" "$slot" "$prefix" "$DBZ_MODE" dbz_snap ||
         { kill "$kc"; sampler_end "$slot" "$W/$name.samples" >/dev/null; bg_stop; return 1; }
     wait "$kc" || { log "Debezium's initial snapshot: $(cat "$W/$name.count" "$W/$name.count.err"); $(grep -E ' ERROR ' "$CONNECT_LOG" | tail -3)"; }
     hwm_into hwm "$CONNECT_PID"
@@ -337,7 +340,7 @@ dbz_incremental_run() {
     local chunk=""
     [ -n "${SNAP_BENCH_DBZ_CHUNK:-}" ] && chunk="\"incremental.snapshot.chunk.size\": \"$SNAP_BENCH_DBZ_CHUNK\","
     BENCH_DBZ_CONFIG="$chunk$DBZ_INCLUDE, \"signal.data.collection\": \"public.dbz_signal\"${BENCH_DBZ_CONFIG:+, $BENCH_DBZ_CONFIG}" \
-        BENCH_DBZ_SNAPSHOT_MODE=no_data debezium_deploy "$name" "$slot" "$prefix" "$DBZ_MODE" it_snap || return 1
+        BENCH_DBZ_SNAPSHOT_MODE=no_data debezium_deploy "$name" "$slot" "$prefix" "$DBZ_MODE" dbz_snap || return 1
     debezium_wait_streaming "$CONNECT_PID" 300 || return 1
     "$KCOUNT" --bootstrap "$KAFKA_BOOTSTRAP" --prefix "$prefix" --expect "$N" --skip "$DBZ_SKIP" \
         --timeout-ms $((TIMEOUT * 1000)) >"$W/$name.count" 2>"$W/$name.count.err" &
@@ -397,23 +400,23 @@ DEBEZIUM_VERSION="${DEBEZIUM_VERSION:-}"
     echo
     echo "Snapshot of $N rows ($TABLES; heap ${heap_mb} MB, TOAST ${toast_mb} MB), $(nproc) CPUs,"
     echo "medians of $RUNS run(s) (Debezium $DBZ_RUNS), background writer $BG_ROWS rows/s into an unpublished table:"
-    printf "  %-52s %9s %10s %9s %9s %14s %9s\n" "" "ms" "rows/s" "x ceil" "peak RSS" "WAL held MB" "oldest"
-    printf "  %-52s %9s %10s %9s %9s %14s %9s\n" "" "" "" "" "MB" "conf/restart" "xact s"
+    printf "  %-62s %9s %10s %9s %9s %14s %9s\n" "" "ms" "rows/s" "x ceil" "peak RSS" "WAL held MB" "oldest"
+    printf "  %-62s %9s %10s %9s %9s %14s %9s\n" "" "" "" "" "MB" "conf/restart" "xact s"
     if has ceiling; then
-        printf "  %-52s %9s %10s\n" "PostgreSQL -> client, tables in turn (libpq)" "$(med pg_seq)" "$(rate "$(med pg_seq)")"
-        printf "  %-52s %9s %10s\n" "PostgreSQL -> client, $(wc -w <<<"$TABLES") tables at once" "$(med pg_par)" "$(rate "$(med pg_par)")"
-        printf "  %-52s %9s %10s\n" "Kafka <- one transactional producer ($((CEIL_BYTES / 1048576)) MB)" "$k_ms" "$(rate "$k_ms")"
-        printf "  %-52s %9s %10s %9s\n" "(a) ceiling: the slower of the faster PG and Kafka" "$ceil_ms" "$ceil_rate" "1.00"
+        printf "  %-62s %9s %10s\n" "PostgreSQL -> client, tables in turn (libpq)" "$(med pg_seq)" "$(rate "$(med pg_seq)")"
+        printf "  %-62s %9s %10s\n" "PostgreSQL -> client, $(wc -w <<<"$TABLES") tables at once" "$(med pg_par)" "$(rate "$(med pg_par)")"
+        printf "  %-62s %9s %10s\n" "Kafka <- one transactional producer ($((CEIL_BYTES / 1048576)) MB)" "$k_ms" "$(rate "$k_ms")"
+        printf "  %-62s %9s %10s %9s\n" "(a) ceiling: the slower of the faster PG and Kafka" "$ceil_ms" "$ceil_rate" "1.00"
     fi
     line() { # SYSTEM LABEL
         local ms
         ms="$(med "$1")"
         [ "$ms" = - ] && return
-        printf "  %-52s %9s %10s %9s %9s %14s %9s\n" "$2" "$ms" "$(rate "$ms")" "$(ratio "$(rate "$ms")" "$ceil_rate")" \
+        printf "  %-62s %9s %10s %9s %9s %14s %9s\n" "$2" "$ms" "$(rate "$ms")" "$(ratio "$(rate "$ms")" "$ceil_rate")" \
             "$(($(med "$1" 3) / 1024))" "$(med "$1" 4)/$(med "$1" 5)" "$(med "$1" 6)"
     }
     line export "(b) sluice export, $WORKERS workers"
-    has export && printf "  %-52s %9s %10s\n" "    (sluice export from start to exit)" "$(med export 7)" "$(rate "$(med export 7)")"
+    has export && printf "  %-62s %9s %10s\n" "    (sluice export from start to exit)" "$(med export 7)" "$(rate "$(med export 7)")"
     line incremental "(c) sluice incremental, from start${SNAP_BENCH_CHUNK_ROWS:+, chunks of $SNAP_BENCH_CHUNK_ROWS}"
     line dbz_initial "(d) Debezium $DEBEZIUM_VERSION initial ($DBZ_MODE), deploy to last row"
     line dbz_incremental "(d) Debezium $DEBEZIUM_VERSION incremental ($DBZ_MODE), signal to last row"
