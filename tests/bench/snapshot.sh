@@ -332,8 +332,25 @@ dbz_elapsed() {
 # sees), not the publication: the same tables as sluice, and its signal table.
 DBZ_INCLUDE="$(for t in $TABLES dbz_signal; do printf 'public.%s,' "$t"; done)"
 DBZ_INCLUDE="\"table.include.list\": \"${DBZ_INCLUDE%,}\""
+# dbz_finish KIND R NAME SLOT T0 KCOUNT_PID: once the counter has ended, the
+# worker's peak RSS, the samples, the time; removes the connector, the
+# worker and the slot, and records the run as dbz_KIND.
+dbz_finish() {
+    local kind="$1" r="$2" name="$3" slot="$4" t0="$5" hwm held
+    wait "$6"
+    hwm_into hwm "$CONNECT_PID"
+    held="$(sampler_end "$slot" "$W/$name.samples")"
+    bg_stop
+    dbz_elapsed "$W/$name.count" "$t0" || return 1
+    debezium_delete "$name"
+    connect_stop "$CONNECT_PID"
+    log "Debezium $kind run $r: $DBZ_MS ms$DBZ_NOTE, Connect peak RSS $hwm kB, held (MB behind confirmed, restart; oldest xact s): $held"
+    record "dbz_$kind" "$DBZ_MS" "$hwm" "$held"
+    drop_slot "$slot"
+}
+
 dbz_initial_run() {
-    local r="$1" name="dbzi$1" slot="dbzi_$1" prefix="dbzi$1" t0 hwm held
+    local r="$1" name="dbzi$1" slot="dbzi_$1" prefix="dbzi$1" t0
     connect_start "$name" "$DBZ_MODE" || return 1
     kcount_start "$prefix" "$N" "$W/$name.count"
     local kc=$KCOUNT_PID
@@ -343,20 +360,11 @@ dbz_initial_run() {
     BENCH_DBZ_CONFIG="$DBZ_INCLUDE${BENCH_DBZ_CONFIG:+, $BENCH_DBZ_CONFIG}" \
         BENCH_DBZ_SNAPSHOT_MODE=initial debezium_deploy "$name" "$slot" "$prefix" "$DBZ_MODE" dbz_snap ||
         { kill "$kc"; sampler_end "$slot" "$W/$name.samples" >/dev/null; bg_stop; return 1; }
-    wait "$kc"
-    hwm_into hwm "$CONNECT_PID"
-    held="$(sampler_end "$slot" "$W/$name.samples")"
-    bg_stop
-    dbz_elapsed "$W/$name.count" "$t0" || return 1
-    debezium_delete "$name"
-    connect_stop "$CONNECT_PID"
-    log "Debezium initial run $r: $DBZ_MS ms$DBZ_NOTE, Connect peak RSS $hwm kB, held (MB behind confirmed, restart; oldest xact s): $held"
-    record dbz_initial "$DBZ_MS" "$hwm" "$held"
-    drop_slot "$slot"
+    dbz_finish initial "$r" "$name" "$slot" "$t0" "$kc"
 }
 
 dbz_incremental_run() {
-    local r="$1" name="dbzn$1" slot="dbzn_$1" prefix="dbzn$1" t0 hwm held colls=""
+    local r="$1" name="dbzn$1" slot="dbzn_$1" prefix="dbzn$1" t0 colls=""
     connect_start "$name" "$DBZ_MODE" || return 1
     local chunk=""
     [ -n "${SNAP_BENCH_DBZ_CHUNK:-}" ] && chunk="\"incremental.snapshot.chunk.size\": \"$SNAP_BENCH_DBZ_CHUNK\","
@@ -372,16 +380,7 @@ dbz_incremental_run() {
     t0=$(now_ms)
     pg_psql -q -c "INSERT INTO dbz_signal VALUES ('snap-$r', 'execute-snapshot', '{\"data-collections\": [$colls], \"type\": \"incremental\"}')" ||
         { kill "$kc"; return 1; }
-    wait "$kc"
-    hwm_into hwm "$CONNECT_PID"
-    held="$(sampler_end "$slot" "$W/$name.samples")"
-    bg_stop
-    dbz_elapsed "$W/$name.count" "$t0" || return 1
-    debezium_delete "$name"
-    connect_stop "$CONNECT_PID"
-    log "Debezium incremental run $r: $DBZ_MS ms$DBZ_NOTE, Connect peak RSS $hwm kB, held (MB behind confirmed, restart; oldest xact s): $held"
-    record dbz_incremental "$DBZ_MS" "$hwm" "$held"
-    drop_slot "$slot"
+    dbz_finish incremental "$r" "$name" "$slot" "$t0" "$kc"
 }
 
 # ---------------------------------------------------------------------------
