@@ -385,7 +385,8 @@ bench: deps
 	$(MAKE) all
 	tests/bench/run.sh
 
-# The initial snapshot against COPY … TO '/dev/null' (SNAP_BENCH_ROWS, default 1,000,000).
+# The first copy of 5,000,000 rows (SNAP_BENCH_ROWS) by the ceiling (libpq, a transactional producer),
+# sluice's export and incremental snapshots and Debezium's, side by side (tests/bench/snapshot.sh).
 bench-snapshot: deps
 	$(MAKE) all
 	tests/bench/snapshot.sh

@@ -140,8 +140,9 @@ EOF
 connect_stop() { connect_worker_stop "$@"; }
 
 # debezium_deploy NAME SLOT PREFIX MODE [PUBLICATION]: Debezium's PostgreSQL
-# connector on the running worker, streaming an existing slot (no snapshot)
-# of the publication (default "bench") with pgoutput, JSON without schemas
+# connector on the running worker, streaming an existing slot (no snapshot;
+# BENCH_DBZ_SNAPSHOT_MODE, e.g. initial_only, chooses another snapshot.mode,
+# with a slot Debezium creates itself) of the publication (default "bench") with pgoutput, JSON without schemas
 # and numerics as strings (what sluice writes), exactly.once.support=
 # required when MODE is eos. Everything else is Debezium's default, unless
 # BENCH_DBZ_CONFIG adds JSON members, e.g.
@@ -169,7 +170,7 @@ debezium_deploy() {
   "slot.name": "$slot",
   "publication.name": "$publication",
   "publication.autocreate.mode": "disabled",
-  "snapshot.mode": "no_data",
+  "snapshot.mode": "${BENCH_DBZ_SNAPSHOT_MODE:-no_data}",
   "decimal.handling.mode": "string",
   "key.converter": "org.apache.kafka.connect.json.JsonConverter",
   "value.converter": "org.apache.kafka.connect.json.JsonConverter",

@@ -1,28 +1,71 @@
 #!/usr/bin/env bash
-# Snapshot benchmark (issue 3): sluice's initial snapshot of the same tables
-# next to PostgreSQL's own ceiling, COPY … TO '/dev/null' (server-side, as
-# superuser: no client, no network, no encoding), then the acceptance check
-# at full size with concurrent writes.
+# Snapshot benchmark (issue 15, point 5): the first copy of the same tables,
+# side by side in one run, by
+#   (a) the ceiling: the slower of PostgreSQL handing the rows to a client
+#       and Kafka taking the same bytes from a transactional producer that
+#       does nothing else (tests/tools/snapceil);
+#   (b) sluice, snapshot.method = export (snapshot.mode = initial_only);
+#   (c) sluice, snapshot.method = incremental (snapshot.mode = initial);
+#   (d) Debezium's PostgreSQL connector on Kafka Connect: its initial
+#       snapshot (snapshot.mode = initial: the snapshot, then streaming from
+#       the slot it created first, as sluice's export method) and its incremental snapshot
+#       (a signal table and an execute-snapshot signal).
 #
-#   tests/bench/snapshot.sh                 (make bench-snapshot)
-#   SNAP_BENCH_ROWS=1000000 SNAP_BENCH_RUNS=3 SNAP_BENCH_WORKERS=4 SNAP_BENCH_CHECK=1 tests/bench/snapshot.sh
+#   tests/bench/snapshot.sh                         (make bench-snapshot)
+#   SNAP_BENCH_ROWS=200000 SNAP_BENCH_RUNS=1 tests/bench/snapshot.sh     (quick look)
 #
-# Tables: the snap_ tables of tests/it/tests_snapshot.sh (60% snap_a with
-# text, numeric, timestamptz, jsonb, bytea and arrays; 25% snap_b; 10%
-# snap_c; 5% snap_p, partitioned), SNAP_BENCH_ROWS rows in all, vacuumed and
-# read once before timing so every reader finds the same warm cache.
+# Tables (SNAP_BENCH_ROWS rows in all, default 5,000,000): 90% in the snap_
+# tables of tests/it/tests_snapshot.sh (snap_a: text with escapes, numeric,
+# timestamptz, jsonb, bytea, arrays; snap_b; snap_c with a text key; snap_p,
+# partitioned, published through its root), 8% in snap_w (wide: 32
+# columns) and 2% in snap_t (a ~4 kB text and a ~2 kB jsonb per row, both
+# STORAGE EXTERNAL: TOASTed, out of line), all in publication it_snap,
+# vacuumed and read once before timing.
 #
-# Ceiling: COPY (SELECT * FROM t) TO '/dev/null' for each table, one after
-# the other (and all four at once, the best parallel COPY can do). sluice:
-# snapshot.mode = initial_only with snapshot.workers workers, JSON into
-# Kafka in exactly-once transactions with checkpoints; timed from its
-# "snapshot 1 at" log line to its "snapshot 1 complete" line (and the whole
-# process, Kafka set-up included, in brackets). Medians over the runs.
+# Every copy runs while a background writer inserts SNAP_BENCH_BG_ROWS
+# rows/s (default 2,000, ~100 bytes each) into snap_bg, a table no
+# publication holds: WAL moves on as in a live database, and the samples
+# show which copy lets the slot follow it.
 #
-# Check (SNAP_BENCH_CHECK=1, default): snapshot.mode = initial with a writer
-# changing every table during the copy; afterwards a consumer rebuilding
-# each table from Kafka (tests/tools/apply) must equal PostgreSQL (md5 over
-# every row).
+# Figures, per system (medians of SNAP_BENCH_RUNS runs, default 3, for the
+# ceiling and sluice; SNAP_BENCH_DBZ_RUNS, default 1, for Debezium):
+#   rows/s          the rows of every table over the copy's time:
+#                   ceiling, each half: the tool's own elapsed time (pg: the
+#                   tables one after the other on one connection, and all at
+#                   once on one connection each: the faster counts; kafka:
+#                   first begin to last commit); sluice export: its
+#                   "snapshot 1 at" to "snapshot 1 complete" log lines (from
+#                   process start to exit in brackets); sluice incremental:
+#                   process start to its "incremental snapshot complete"
+#                   line; Debezium initial: the connector's deployment to the
+#                   last row visible to a read_committed consumer
+#                   (tests/tools/kcount); Debezium incremental: the signal's
+#                   INSERT to the last row visible.
+#   x ceiling       rows/s over the ceiling's rows/s.
+#   peak RSS        VmHWM of sluice, or of the Connect worker (a fresh JVM
+#                   per run, heap SNAP_BENCH_CONNECT_HEAP, default -Xms1g -Xmx1g).
+#   WAL held        the most, over samples every second during the copy, of
+#                   pg_current_wal_lsn() - the slot's confirmed_flush_lsn
+#                   (and - restart_lsn).
+#   oldest xact     the oldest open transaction of a client backend or
+#                   walsender (pg_stat_activity.xact_start; the writer and
+#                   the sampler left out), the most over the same samples.
+# and sluice's best method over Debezium's best snapshot.
+#
+# Check (SNAP_BENCH_CHECK=1, default): for each sluice method, a snapshot
+# with a writer changing every snap_ table during the copy, then streaming;
+# a consumer rebuilding each table from Kafka (tests/tools/apply) must equal
+# PostgreSQL (md5 over every row).
+#
+# Other knobs: SNAP_BENCH_SYSTEMS (default "ceiling export incremental
+# dbz_initial dbz_incremental"), SNAP_BENCH_WORKERS (sluice's
+# snapshot.workers, default 4), SNAP_BENCH_CHUNK_ROWS (sluice's
+# snapshot.chunk.rows, default sluice's), SNAP_BENCH_DBZ_CHUNK
+# (Debezium's incremental.snapshot.chunk.size, default Debezium's),
+# SNAP_BENCH_DBZ_MODE (eos, default: exactly.once.support=required on an
+# exactly-once worker; alo: at-least-once), SNAP_BENCH_SLUICE (another
+# sluice binary, e.g. a wrapper under perf), SNAP_BENCH_TIMEOUT (s a copy
+# may take, default 3600), SLUICE_KEEP_ENV=1 (keep logs).
 set -uo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 . "$HERE/../env/env.sh"
@@ -30,115 +73,429 @@ HERE="$(cd "$(dirname "$0")" && pwd)"
 . "$HERE/../it/tests.sh"
 . "$HERE/../it/tests_snapshot.sh"
 
-ROWS="${SNAP_BENCH_ROWS:-1000000}"
+ROWS="${SNAP_BENCH_ROWS:-5000000}"
 RUNS="${SNAP_BENCH_RUNS:-3}"
+DBZ_RUNS="${SNAP_BENCH_DBZ_RUNS:-1}"
 WORKERS="${SNAP_BENCH_WORKERS:-4}"
 CHECK="${SNAP_BENCH_CHECK:-1}"
-SLUICE="${SNAP_BENCH_SLUICE:-$SLUICE}" # e.g. a wrapper that runs sluice under perf
+SYSTEMS="${SNAP_BENCH_SYSTEMS:-ceiling export incremental dbz_initial dbz_incremental}"
+BG_ROWS="${SNAP_BENCH_BG_ROWS:-2000}"
+DBZ_MODE="${SNAP_BENCH_DBZ_MODE:-eos}"
+TIMEOUT="${SNAP_BENCH_TIMEOUT:-3600}"
+DBZ_TIMEOUT="${SNAP_BENCH_DBZ_TIMEOUT:-$TIMEOUT}"
+export BENCH_CONNECT_HEAP="${SNAP_BENCH_CONNECT_HEAP:--Xms1g -Xmx1g}"
+export BENCH_DRAIN_TIMEOUT="$DBZ_TIMEOUT"
+CHUNK_LINE=()
+[ -n "${SNAP_BENCH_CHUNK_ROWS:-}" ] && CHUNK_LINE=("snapshot.chunk.rows = $SNAP_BENCH_CHUNK_ROWS")
+has() { case " $SYSTEMS " in *" $1 "*) return 0 ;; esac; return 1; }
 
 harness_build all || exit 1
 env_init
+env_on_exit reap_sluices
 W="$SLUICE_ENV_DIR/bench"
 mkdir -p "$W"
+. "$HERE/lib.sh"
+bench_snapshot_binaries || exit 1
+SNAPCEIL="$W/bin/snapceil"
+cp "$REPO/build/tools/snapceil" "$SNAPCEIL" || exit 1
+SLUICE="${SNAP_BENCH_SLUICE:-$SLUICE}"
+if has dbz_initial || has dbz_incremental; then debezium_install || exit 1; fi
 pg_start "wal_sender_timeout=60s" "max_wal_size=4GB" "checkpoint_timeout=30min" "shared_buffers=512MB"
 kafka_start
 admin_conninfo
 
-now_ms() { date +%s%3N; }
 log_ms() { date -d "$(grep -m1 -E "$2" "$1" | cut -d' ' -f1)" +%s%3N; }
-median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 
-TABLES="snap_a snap_b snap_c snap_p"
+# ---------------------------------------------------------------------------
+# tables
+
+TABLES="snap_a snap_b snap_c snap_p snap_w snap_t"
+W_ROWS=$((ROWS * 8 / 100)) T_ROWS=$((ROWS * 2 / 100))
 log "loading $ROWS rows into $TABLES"
-snap_setup "$ROWS"
-pg_psql -q -c "VACUUM (FREEZE, ANALYZE) snap_a, snap_b, snap_c, snap_p"
-total_rows() { pg_psql -Atc "SELECT (SELECT count(*) FROM snap_a) + (SELECT count(*) FROM snap_b) + (SELECT count(*) FROM snap_c) + (SELECT count(*) FROM snap_p)"; }
-N="$(total_rows)"
-log "$N rows, $(pg_psql -Atc "SELECT pg_size_pretty(sum(pg_total_relation_size(relid))) FROM pg_partition_tree('snap_p') UNION ALL SELECT 1 WHERE false" 2>/dev/null) in snap_p; heap total $(pg_psql -Atc "SELECT pg_size_pretty(sum(pg_relation_size(c.oid))) FROM pg_class c WHERE relname LIKE 'snap_%' AND relkind = 'r'")"
+snap_setup $((ROWS - W_ROWS - T_ROWS))
+wide_cols="" wide_vals=""
+for ((i = 1; i <= 10; i++)); do
+    wide_cols+=", i$i int, t$i text, n$i numeric(12,3)"
+    wide_vals+=", g + $i, 'w$i-' || g, (g % 100000) / 7.0 + $i"
+done
+pg_psql -q -c "DROP TABLE IF EXISTS snap_w, snap_t, snap_w_copy, snap_t_copy, snap_bg" \
+    -c "CREATE TABLE snap_w (id bigint PRIMARY KEY, at timestamptz$wide_cols)" \
+    -c "INSERT INTO snap_w SELECT g, timestamptz '2024-01-01 00:00:00+00' + g * interval '1 second'$wide_vals
+          FROM generate_series(1, $W_ROWS) g" \
+    -c "CREATE TABLE snap_t (id int PRIMARY KEY, title text, body text, doc jsonb)" \
+    -c "ALTER TABLE snap_t ALTER COLUMN body SET STORAGE EXTERNAL, ALTER COLUMN doc SET STORAGE EXTERNAL" \
+    -c "INSERT INTO snap_t SELECT g, 't' || g, repeat(md5(g::text), 128),
+               jsonb_build_object('g', g, 'blob', repeat(md5((g + 1)::text), 64))
+          FROM generate_series(1, $T_ROWS) g" \
+    -c "ALTER PUBLICATION it_snap ADD TABLE snap_w, snap_t" \
+    -c "GRANT SELECT ON snap_w, snap_t TO sluice" \
+    -c "CREATE TABLE snap_bg (id bigserial PRIMARY KEY, v text)" \
+    -c "VACUUM (FREEZE, ANALYZE) snap_a, snap_b, snap_c, snap_p, snap_w, snap_t"
+# Debezium's signal table (its documented columns), in Debezium's
+# publication (it_snap's tables and it) so that the connector sees the
+# signal; its topic is not counted.
+pg_psql -q -c "CREATE TABLE dbz_signal (id varchar(42) PRIMARY KEY, type varchar(32) NOT NULL, data varchar(2048))" \
+    -c "CREATE PUBLICATION dbz_snap FOR TABLE ${TABLES// /, }, dbz_signal WITH (publish_via_partition_root = true)"
+count_sql="SELECT 0"
+for t in $TABLES; do count_sql+=" + (SELECT count(*) FROM $t)"; done
+N="$(pg_psql -Atc "$count_sql")"
+toast_mb="$(pg_psql -Atc "SELECT pg_total_relation_size(reltoastrelid) / 1048576 FROM pg_class WHERE relname = 'snap_t'")"
+heap_mb="$(pg_psql -Atc "SELECT sum(pg_relation_size(c.oid))::bigint / 1048576 FROM pg_class c WHERE relname LIKE 'snap\_%' AND relkind = 'r'")"
+log "$N rows; heap ${heap_mb} MB, snap_t's TOAST ${toast_mb} MB"
 
-copy_all_sequential() {
-    local t0 t
-    t0=$(now_ms)
-    for t in $TABLES; do pg_psql -q -c "COPY (SELECT * FROM $t) TO '/dev/null'"; done
-    echo $(($(now_ms) - t0))
+# The background writer: one session inserting BG_ROWS rows/s into snap_bg,
+# in 10 transactions a second, until bg_stop.
+bg_start() {
+    [ "$BG_ROWS" -gt 0 ] || return 0
+    PGAPPNAME=snap_bg pg_psql -q -c "DO \$\$ BEGIN LOOP
+        INSERT INTO snap_bg (v) SELECT repeat('b', 90) || g FROM generate_series(1, $(((BG_ROWS + 9) / 10))) g;
+        COMMIT; PERFORM pg_sleep(0.1); END LOOP; END \$\$" >/dev/null 2>&1 &
+    BG_PID=$!
+}
+bg_stop() {
+    [ "$BG_ROWS" -gt 0 ] || return 0
+    pg_psql -q -c "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'snap_bg'" >/dev/null
+    wait "$BG_PID" 2>/dev/null
+    pg_psql -q -c "TRUNCATE snap_bg" >/dev/null
 }
 
-copy_all_parallel() {
-    local t0 t pids=()
-    t0=$(now_ms)
-    for t in $TABLES; do
-        pg_psql -q -c "COPY (SELECT * FROM $t) TO '/dev/null'" &
-        pids+=($!)
-    done
-    wait "${pids[@]}"
-    echo $(($(now_ms) - t0))
+# The sampler: every second, the WAL slot SLOT holds back (bytes, behind
+# confirmed_flush_lsn and restart_lsn) and the oldest open transaction (s),
+# into FILE, until sampler_end.
+sampler_begin() {
+    local slot="$1" file="$2"
+    : >"$file"
+    touch "$file.on"
+    (
+        while [ -f "$file.on" ]; do
+            pg_psql -Atc "SELECT coalesce((SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::bigint
+                                             || ' ' || pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::bigint
+                                           FROM pg_replication_slots WHERE slot_name = '$slot'), '- -')
+                             || ' ' || coalesce((SELECT round(extract(epoch FROM max(now() - xact_start)))::int
+                                           FROM pg_stat_activity WHERE xact_start IS NOT NULL
+                                            AND pid <> pg_backend_pid() AND application_name <> 'snap_bg'
+                                            AND backend_type IN ('client backend', 'walsender')), 0)" \
+                >>"$file" 2>/dev/null
+            sleep 1
+        done
+    ) &
+    SAMPLER_PID=$!
+}
+sampler_end() {
+    rm -f "$2.on"
+    wait "$SAMPLER_PID" 2>/dev/null
+    # "conf_MB restart_MB xact_s": the most of each over the samples.
+    # "-" for the WAL when the slot never existed during the copy.
+    awk '$1 != "-" { n++; if ($1 > c) c = $1; if ($2 > r) r = $2 } { if ($3 > x) x = $3 }
+         END { if (n) printf "%.0f %.0f %d\n", c / 1048576, r / 1048576, x; else printf "- - %d\n", x }' "$2"
 }
 
-# Warm the cache and the hint bits once.
-copy_all_sequential >/dev/null
+# watch_hwm PID: VmHWM (kB) of PID, read every 200 ms until it is gone, into
+# HWM_FILE (for a process that exits by itself).
+watch_hwm() {
+    local pid="$1" k
+    (
+        while _env_pid_alive "$pid"; do
+            hwm_into k "$pid"
+            [ "$k" -gt 0 ] && echo "$k" >"$HWM_FILE"
+            sleep 0.2
+        done
+    ) &
+    HWM_WATCH=$!
+}
 
 RESULTS="$W/results.txt"
 : >"$RESULTS"
-for ((r = 1; r <= RUNS; r++)); do
-    seq_ms="$(copy_all_sequential)"
-    par_ms="$(copy_all_parallel)"
-    slot="b_snap_$r" prefix="bsnap$r" cfg="$W/snap$r.conf" logf="$W/snap$r.log"
-    sluice_config "$cfg" "$slot" "$prefix" "postgres.publication = it_snap" \
-        "snapshot.mode = initial_only" "snapshot.workers = $WORKERS"
-    : >"$logf"
+# record SYSTEM MS RSS_KB WAL_CONF_MB WAL_RESTART_MB XACT_S [WALL_MS]
+record() { echo "$*" >>"$RESULTS"; }
+
+# Warm the cache and the hint bits once (and save the rows for the Kafka half).
+CEIL_DIR="$W/ceil"
+mkdir -p "$CEIL_DIR"
+for t in $TABLES; do
+    "$SNAPCEIL" pg --conninfo "$PG_ADMIN_CONNINFO" --out "$CEIL_DIR/$t.copy" "COPY (SELECT * FROM $t) TO STDOUT" >/dev/null ||
+        exit 1
+done
+copy_queries=()
+for t in $TABLES; do copy_queries+=("COPY (SELECT * FROM $t) TO STDOUT"); done
+
+# ---------------------------------------------------------------------------
+# (a) the ceiling
+
+ceiling_run() {
+    local r="$1" out="$W/ceil$1" t pids=() t0 seq_ms par_ms k_ms files=()
+    "$SNAPCEIL" pg --conninfo "$PG_ADMIN_CONNINFO" "${copy_queries[@]}" >"$out.seq" || return 1
+    seq_ms="$(awk '{ print $6 }' "$out.seq")"
     t0=$(now_ms)
-    rc=0
-    "$SLUICE" run -c "$cfg" >>"$logf" 2>&1 || rc=$?
+    for t in $TABLES; do
+        "$SNAPCEIL" pg --conninfo "$PG_ADMIN_CONNINFO" "COPY (SELECT * FROM $t) TO STDOUT" >"$out.par.$t" &
+        pids+=($!)
+    done
+    wait "${pids[@]}" || return 1
+    par_ms=$(($(now_ms) - t0))
+    local names=""
+    for t in $TABLES; do names+="${names:+,}public.$t"; files+=("$CEIL_DIR/$t.copy:ceil$r.public.$t"); done
+    "$KCOUNT" --bootstrap "$KAFKA_BOOTSTRAP" --prefix "ceil$r" --create "$names" --partitions 3 >/dev/null || return 1
+    "$SNAPCEIL" kafka --bootstrap "$KAFKA_BOOTSTRAP" "${files[@]}" >"$out.kafka" || return 1
+    k_ms="$(awk '{ print $8 }' "$out.kafka")"
+    log "ceiling run $r: PostgreSQL to a client ${seq_ms} ms one table after the other, ${par_ms} ms all at once; Kafka ${k_ms} ms ($(awk '{ print $6 }' "$out.kafka") transactions, $(awk '{ printf "%.0f", $4 / 1048576 }' "$out.kafka") MB)"
+    record pg_seq "$seq_ms"
+    record pg_par "$par_ms"
+    record kafka "$k_ms"
+    CEIL_BYTES="$(awk '{ print $4 }' "$out.kafka")"
+}
+
+# ---------------------------------------------------------------------------
+# (b) sluice export
+
+export_run() {
+    local r="$1" slot="b_exp_$1" prefix="bexp$1" cfg="$W/exp$1.conf" logf="$W/exp$1.log" t0 wall_ms snap_ms copied rc=0
+    sluice_config "$cfg" "$slot" "$prefix" "postgres.publication = it_snap" \
+        "snapshot.mode = initial_only" "snapshot.method = export" "snapshot.workers = $WORKERS"
+    : >"$logf"
+    bg_start
+    sampler_begin "$slot" "$W/exp$r.samples"
+    HWM_FILE="$W/exp$r.hwm"
+    echo 0 >"$HWM_FILE"
+    t0=$(now_ms)
+    "$SLUICE" run -c "$cfg" >>"$logf" 2>&1 &
+    local pid=$!
+    watch_hwm "$pid"
+    wait "$pid" || rc=$?
     wall_ms=$(($(now_ms) - t0))
-    [ "$rc" -eq 0 ] || { log "sluice exited $rc: $(tail -5 "$logf")"; exit 1; }
+    wait "$HWM_WATCH" 2>/dev/null
+    local held
+    held="$(sampler_end "$slot" "$W/exp$r.samples")"
+    bg_stop
+    [ "$rc" -eq 0 ] || { log "sluice exited $rc: $(tail -5 "$logf")"; return 1; }
     snap_ms=$(($(log_ms "$logf" 'snapshot 1 complete') - $(log_ms "$logf" 'snapshot 1 at')))
     copied="$(grep -m1 'snapshot 1 complete' "$logf" | sed -E 's/.*complete: ([0-9]+) rows.*/\1/')"
-    [ "$copied" = "$N" ] || { log "sluice copied $copied rows, the tables hold $N"; exit 1; }
-    log "run $r: COPY TO /dev/null ${seq_ms} ms one table after the other, ${par_ms} ms all at once; sluice ${snap_ms} ms (${wall_ms} ms from start to exit)"
-    echo "seq $seq_ms" >>"$RESULTS"
-    echo "par $par_ms" >>"$RESULTS"
-    echo "sluice $snap_ms" >>"$RESULTS"
-    echo "wall $wall_ms" >>"$RESULTS"
+    [ "$copied" = "$N" ] || { log "sluice copied $copied rows, the tables hold $N"; return 1; }
+    log "sluice export run $r: ${snap_ms} ms (${wall_ms} ms start to exit), peak RSS $(cat "$HWM_FILE") kB, held (MB behind confirmed, restart; oldest xact s): $held"
+    record export "$snap_ms" "$(cat "$HWM_FILE")" "$held" "$wall_ms"
     drop_slot "$slot"
+}
+
+# ---------------------------------------------------------------------------
+# (c) sluice incremental
+
+incremental_run() {
+    local r="$1" slot="b_inc_$1" prefix="binc$1" cfg="$W/inc$1.conf" logf="$W/inc$1.log" t0 ms copied hwm
+    sluice_config "$cfg" "$slot" "$prefix" "postgres.publication = it_snap" \
+        "snapshot.mode = initial" "snapshot.method = incremental" ${CHUNK_LINE[@]+"${CHUNK_LINE[@]}"}
+    : >"$logf"
+    bg_start
+    sampler_begin "$slot" "$W/inc$r.samples"
+    t0=$(now_ms)
+    sluice_start "$cfg" "$logf"
+    local pid=$SLUICE_PID
+    wait_log "$logf" 'incremental snapshot complete' "$TIMEOUT" "$pid" || { sampler_end "$slot" "$W/inc$r.samples" >/dev/null; bg_stop; return 1; }
+    ms=$(($(log_ms "$logf" 'incremental snapshot complete') - t0))
+    hwm_into hwm "$pid"
+    local held
+    held="$(sampler_end "$slot" "$W/inc$r.samples")"
+    bg_stop
+    sluice_stop "$pid" || { log "sluice did not stop cleanly: $(tail -3 "$logf")"; return 1; }
+    copied="$(grep -E 'incremental snapshot of ".*" complete' "$logf" | sed -E 's/.*complete: ([0-9]+) rows.*/\1/' | awk '{ s += $1 } END { print s + 0 }')"
+    [ "$copied" = "$N" ] || { log "sluice copied $copied rows incrementally, the tables hold $N"; return 1; }
+    log "sluice incremental run $r: ${ms} ms from start, peak RSS $hwm kB, held (MB behind confirmed, restart; oldest xact s): $held"
+    record incremental "$ms" "$hwm" "$held"
+    drop_slot "$slot"
+}
+
+# ---------------------------------------------------------------------------
+# (d) Debezium
+
+DBZ_SKIP="public.dbz_signal"
+# dbz_elapsed COUNTFILE T0: DBZ_MS, the ms from T0 to the last row visible;
+# when the counter gave up after SNAP_BENCH_DBZ_TIMEOUT s with fewer rows,
+# the time all rows would take at the rate reached (DBZ_NOTE says so, and
+# the table marks it "*").
+DBZ_PARTIAL=0
+dbz_elapsed() {
+    local got done_ms
+    got="$(kcount_field "$1" records)" done_ms="$(kcount_field "$1" done_ms)"
+    DBZ_NOTE=""
+    if [ "${got:-0}" = "$N" ]; then
+        DBZ_MS=$((done_ms - $2))
+    elif [ "${got:-0}" -gt 0 ]; then
+        local ms=$(($(now_ms) - $2))
+        DBZ_MS=$((ms * N / got))
+        DBZ_NOTE=" (extrapolated: $got of $N rows in $ms ms)"
+        DBZ_PARTIAL=1
+    else
+        log "Debezium wrote no row: $(cat "$1.err"); $(grep -E ' ERROR ' "$CONNECT_LOG" | tail -3)"
+        return 1
+    fi
+}
+# Debezium snapshots what its table filter names (by default every table it
+# sees), not the publication: the same tables as sluice, and its signal table.
+DBZ_INCLUDE="$(for t in $TABLES dbz_signal; do printf 'public.%s,' "$t"; done)"
+DBZ_INCLUDE="\"table.include.list\": \"${DBZ_INCLUDE%,}\""
+# dbz_finish KIND R NAME SLOT T0 KCOUNT_PID: once the counter has ended, the
+# worker's peak RSS, the samples, the time; removes the connector, the
+# worker and the slot, and records the run as dbz_KIND.
+dbz_finish() {
+    local kind="$1" r="$2" name="$3" slot="$4" t0="$5" hwm held
+    wait "$6"
+    hwm_into hwm "$CONNECT_PID"
+    held="$(sampler_end "$slot" "$W/$name.samples")"
+    bg_stop
+    dbz_elapsed "$W/$name.count" "$t0" || return 1
+    debezium_delete "$name"
+    connect_stop "$CONNECT_PID"
+    log "Debezium $kind run $r: $DBZ_MS ms$DBZ_NOTE, Connect peak RSS $hwm kB, held (MB behind confirmed, restart; oldest xact s): $held"
+    record "dbz_$kind" "$DBZ_MS" "$hwm" "$held"
+    drop_slot "$slot"
+}
+
+dbz_initial_run() {
+    local r="$1" name="dbzi$1" slot="dbzi_$1" prefix="dbzi$1" t0
+    connect_start "$name" "$DBZ_MODE" || return 1
+    kcount_start "$prefix" "$N" "$W/$name.count"
+    local kc=$KCOUNT_PID
+    bg_start
+    sampler_begin "$slot" "$W/$name.samples"
+    t0=$(now_ms)
+    BENCH_DBZ_CONFIG="$DBZ_INCLUDE${BENCH_DBZ_CONFIG:+, $BENCH_DBZ_CONFIG}" \
+        BENCH_DBZ_SNAPSHOT_MODE=initial debezium_deploy "$name" "$slot" "$prefix" "$DBZ_MODE" dbz_snap ||
+        { kill "$kc"; sampler_end "$slot" "$W/$name.samples" >/dev/null; bg_stop; return 1; }
+    dbz_finish initial "$r" "$name" "$slot" "$t0" "$kc"
+}
+
+dbz_incremental_run() {
+    local r="$1" name="dbzn$1" slot="dbzn_$1" prefix="dbzn$1" t0 colls=""
+    connect_start "$name" "$DBZ_MODE" || return 1
+    local chunk=""
+    [ -n "${SNAP_BENCH_DBZ_CHUNK:-}" ] && chunk="\"incremental.snapshot.chunk.size\": \"$SNAP_BENCH_DBZ_CHUNK\","
+    BENCH_DBZ_CONFIG="$chunk$DBZ_INCLUDE, \"signal.data.collection\": \"public.dbz_signal\"${BENCH_DBZ_CONFIG:+, $BENCH_DBZ_CONFIG}" \
+        BENCH_DBZ_SNAPSHOT_MODE=no_data debezium_deploy "$name" "$slot" "$prefix" "$DBZ_MODE" dbz_snap || return 1
+    debezium_wait_streaming "$CONNECT_PID" 300 || return 1
+    "$KCOUNT" --bootstrap "$KAFKA_BOOTSTRAP" --prefix "$prefix" --expect "$N" --skip "$DBZ_SKIP" \
+        --timeout-ms $((DBZ_TIMEOUT * 1000)) >"$W/$name.count" 2>"$W/$name.count.err" &
+    local kc=$!
+    bg_start
+    sampler_begin "$slot" "$W/$name.samples"
+    for t in $TABLES; do colls+="${colls:+, }\"public.$t\""; done
+    t0=$(now_ms)
+    pg_psql -q -c "INSERT INTO dbz_signal VALUES ('snap-$r', 'execute-snapshot', '{\"data-collections\": [$colls], \"type\": \"incremental\"}')" ||
+        { kill "$kc"; return 1; }
+    dbz_finish incremental "$r" "$name" "$slot" "$t0" "$kc"
+}
+
+# ---------------------------------------------------------------------------
+# the runs (the systems alternate within each run)
+
+CEIL_BYTES=0
+for ((r = 1; r <= RUNS; r++)); do
+    if has ceiling; then ceiling_run "$r" || exit 1; fi
+    if has export; then export_run "$r" || exit 1; fi
+    if has incremental; then incremental_run "$r" || exit 1; fi
 done
 
-med() { awk -v k="$1" '$1 == k { print $2 }' "$RESULTS" | median; }
-rate() { awk -v n="$N" -v ms="$1" 'BEGIN { printf "%.0f", n * 1000 / ms }'; }
-seq_ms="$(med seq)" par_ms="$(med par)" snap_ms="$(med sluice)" wall_ms="$(med wall)"
+# ---------------------------------------------------------------------------
+# the check
+
+check_method() {
+    local method="$1" slot="b_chk_$1" prefix="bchk$1" cfg="$W/chk$1.conf" logf="$W/chk$1.log" done_line ok=0 t
+    log "check, $method: snapshot with concurrent writes, then a consumer rebuilding each table"
+    sluice_config "$cfg" "$slot" "$prefix" "postgres.publication = it_snap" \
+        "snapshot.mode = initial" "snapshot.method = $method" "snapshot.workers = $WORKERS" ${CHUNK_LINE[@]+"${CHUNK_LINE[@]}"}
+    done_line='snapshot 1 complete'
+    [ "$method" = incremental ] && done_line='incremental snapshot complete'
+    snap_writer "$W/writing" $((ROWS - W_ROWS - T_ROWS)) "$CHECK_FIRST"
+    local writer=$WRITER_PID
+    snap_writes_go_on 1 || return 1
+    sluice_start "$cfg" "$logf"
+    local pid=$SLUICE_PID
+    wait_log "$logf" "$done_line" "$TIMEOUT" "$pid" || return 1
+    snap_writes_go_on 10 || return 1
+    rounds_stop "$W/writing" "$writer"
+    CHECK_FIRST=$((CHECK_FIRST + 100000))
+    local lsn
+    lsn="$(sync_barrier)"
+    wait_confirmed "$slot" "$lsn" 600 || return 1
+    sluice_stop "$pid" || return 1
+    for t in $TABLES; do
+        local key=id
+        [ "$t" = snap_c ] && key=k
+        apply_check "$t" "$prefix" --key "$key" 2>&1 | tail -1 >&2
+        [ "${PIPESTATUS[0]}" -eq 0 ] || ok=1
+    done
+    drop_slot "$slot"
+    if [ "$ok" -eq 0 ]; then
+        echo "  full-size check, sluice $method: every table rebuilt from Kafka equals PostgreSQL (md5)"
+    else
+        echo "  full-size check, sluice $method: FAILED"
+    fi
+    return "$ok"
+}
+
+rc=0
+if [ "$CHECK" = 1 ]; then
+    CHECK_FIRST=0
+    for m in export incremental; do
+        has "$m" || continue
+        check_method "$m" >"$W/check.$m" || rc=1
+        cat "$W/check.$m" >&2
+    done
+fi
+
+# Debezium last: the slowest by far.
+for ((r = 1; r <= DBZ_RUNS; r++)); do
+    if has dbz_initial; then dbz_initial_run "$r" || exit 1; fi
+    if has dbz_incremental; then dbz_incremental_run "$r" || exit 1; fi
+done
+
+# ---------------------------------------------------------------------------
+# the table
+
+col() { awk -v k="$1" -v c="$2" '$1 == k { print $c }' "$RESULTS"; }
+med() { col "$1" "${2:-2}" | median; }
+rate() { [ "$1" = - ] && { echo -; return; } ; awk -v n="$N" -v ms="$1" 'BEGIN { printf "%.0f", n * 1000 / ms }'; }
+ratio() { { [ "$1" = - ] || [ "$2" = - ]; } && { echo -; return; }; awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+pg_ms="-" ceil_ms="-"
+if has ceiling; then
+    pg_ms="$(for ((r = 1; r <= RUNS; r++)); do
+        s="$(awk '$1 == "pg_seq" { print $2 }' "$RESULTS" | sed -n "${r}p")" p="$(awk '$1 == "pg_par" { print $2 }' "$RESULTS" | sed -n "${r}p")"
+        echo $((s < p ? s : p))
+    done | median)"
+    k_ms="$(med kafka)"
+    ceil_ms=$((pg_ms > k_ms ? pg_ms : k_ms))
+fi
+ceil_rate="$(rate "$ceil_ms")"
+DEBEZIUM_VERSION="${DEBEZIUM_VERSION:-}"
 {
     echo
-    echo "Initial snapshot of $N rows (4 tables), medians of $RUNS runs, $(nproc) CPUs:"
-    printf "  %-58s %8s ms %10s rows/s\n" "COPY (SELECT * FROM t) TO '/dev/null', tables in turn" "$seq_ms" "$(rate "$seq_ms")"
-    printf "  %-58s %8s ms %10s rows/s\n" "COPY (SELECT * FROM t) TO '/dev/null', 4 tables at once" "$par_ms" "$(rate "$par_ms")"
-    printf "  %-58s %8s ms %10s rows/s\n" "sluice snapshot, $WORKERS workers, JSON into Kafka, exactly once" "$snap_ms" "$(rate "$snap_ms")"
-    printf "  %-58s %8s ms %10s rows/s\n" "  (sluice from start to exit, Kafka set-up included)" "$wall_ms" "$(rate "$wall_ms")"
-    awk -v s="$snap_ms" -v q="$seq_ms" -v p="$par_ms" 'BEGIN {
-        printf "  ratio sluice / COPY TO /dev/null: %.2f (tables in turn), %.2f (all at once)\n", q / s, p / s }'
-} | tee -a "$RESULTS"
+    echo "Snapshot of $N rows ($TABLES; heap ${heap_mb} MB, TOAST ${toast_mb} MB), $(nproc) CPUs,"
+    echo "medians of $RUNS run(s) (Debezium $DBZ_RUNS), background writer $BG_ROWS rows/s into an unpublished table:"
+    printf "  %-62s %9s %10s %9s %9s %14s %9s\n" "" "ms" "rows/s" "x ceil" "peak RSS" "WAL held MB" "oldest"
+    printf "  %-62s %9s %10s %9s %9s %14s %9s\n" "" "" "" "" "MB" "conf/restart" "xact s"
+    if has ceiling; then
+        printf "  %-62s %9s %10s\n" "PostgreSQL -> client, tables in turn (libpq)" "$(med pg_seq)" "$(rate "$(med pg_seq)")"
+        printf "  %-62s %9s %10s\n" "PostgreSQL -> client, $(wc -w <<<"$TABLES") tables at once" "$(med pg_par)" "$(rate "$(med pg_par)")"
+        printf "  %-62s %9s %10s\n" "Kafka <- one transactional producer ($((CEIL_BYTES / 1048576)) MB)" "$k_ms" "$(rate "$k_ms")"
+        printf "  %-62s %9s %10s %9s\n" "(a) ceiling: the slower of the faster PG and Kafka" "$ceil_ms" "$ceil_rate" "1.00"
+    fi
+    line() { # SYSTEM LABEL
+        local ms
+        ms="$(med "$1")"
+        [ "$ms" = - ] && return
+        printf "  %-62s %9s %10s %9s %9s %14s %9s\n" "$2" "$ms" "$(rate "$ms")" "$(ratio "$(rate "$ms")" "$ceil_rate")" \
+            "$(($(med "$1" 3) / 1024))" "$(med "$1" 4)/$(med "$1" 5)" "$(med "$1" 6)"
+    }
+    line export "(b) sluice export, $WORKERS workers"
+    has export && printf "  %-62s %9s %10s\n" "    (sluice export from start to exit)" "$(med export 7)" "$(rate "$(med export 7)")"
+    line incremental "(c) sluice incremental, from start${SNAP_BENCH_CHUNK_ROWS:+, chunks of $SNAP_BENCH_CHUNK_ROWS}"
+    line dbz_initial "(d) Debezium $DEBEZIUM_VERSION initial ($DBZ_MODE), deploy to last row"
+    line dbz_incremental "(d) Debezium $DEBEZIUM_VERSION incremental ($DBZ_MODE), signal to last row"
+    best_s="$( { med export; med incremental; } | grep -v '^-$' | sort -n | head -1)"
+    best_d="$( { med dbz_initial; med dbz_incremental; } | grep -v '^-$' | sort -n | head -1)"
+    if [ -n "$best_s" ] && [ -n "$best_d" ]; then
+        echo "  sluice's best / Debezium's best: $(ratio "$best_d" "$best_s") x the rows/s"
+    fi
+} 2>/dev/null | tee -a "$RESULTS.table"
 
-if [ "$CHECK" = 1 ]; then
-    log "check at full size: snapshot with concurrent writes, then a consumer rebuilding each table"
-    slot=b_snapchk prefix=bsnapchk cfg="$W/chk.conf" logf="$W/chk.log"
-    sluice_config "$cfg" "$slot" "$prefix" "postgres.publication = it_snap" \
-        "snapshot.mode = initial" "snapshot.workers = $WORKERS"
-    snap_writer "$W/writing" "$ROWS" 0
-    writer=$WRITER_PID
-    snap_writes_go_on 1 || exit 1 # writing before sluice starts
-    sluice_start "$cfg" "$logf"
-    pid=$SLUICE_PID
-    wait_log "$logf" 'snapshot 1 complete' 1800 "$pid" || exit 1
-    snap_writes_go_on 10 || exit 1 # into the stream
-    rounds_stop "$W/writing" "$writer"
-    lsn="$(sync_barrier)"
-    wait_confirmed "$slot" "$lsn" 600 || exit 1
-    sluice_stop "$pid" || exit 1
-    log "writer: $(pg_psql -Atc "SELECT count(*) FROM snap_a WHERE name LIKE 'new %'") rows inserted during and after the snapshot"
-    ok=0
-    for t in $TABLES; do
-        key=id
-        [ "$t" = snap_c ] && key=k
-        apply_check "$t" "$prefix" --key "$key" 2>&1 | tail -2 || ok=1
-    done
-    [ "$ok" -eq 0 ] && echo "  full-size check: every table rebuilt from Kafka equals PostgreSQL (md5)" | tee -a "$RESULTS"
-    [ "$ok" -eq 0 ] || { echo "  full-size check FAILED" | tee -a "$RESULTS"; exit 1; }
-fi
+[ "$DBZ_PARTIAL" = 0 ] || echo "  * extrapolated: the rows/s Debezium reached before SNAP_BENCH_DBZ_TIMEOUT (${DBZ_TIMEOUT} s), see the log above" | tee -a "$RESULTS.table"
+for m in export incremental; do [ -f "$W/check.$m" ] && tee -a "$RESULTS.table" <"$W/check.$m"; done
+exit "$rc"

@@ -6,6 +6,7 @@
  *
  *   kcount --bootstrap B --prefix P --expect N [--timeout-ms T]
  *       Count mode: reads every topic "<P>.*" (but sluice's checkpoint
+ *       topic, and "<P>.S" with --skip S, e.g. Debezium's signal table's
  *       topic) from the beginning, also topics created while it runs, and
  *       stops when N change events (records with a value; tombstones are
  *       not change events) are visible. Prints one line:
@@ -159,6 +160,7 @@ static int cmp_i64(const void *a, const void *b)
 int main(int argc, char **argv)
 {
     const char *bootstrap = NULL, *prefix = NULL, *create = NULL, *progress = NULL;
+    const char *also_skip = NULL;
     int partitions = 3;
     uint64_t expect = 0;
     int64_t timeout_ms = 600000, since_ms = 0, until_ms = INT64_MAX, run_ms = -1;
@@ -192,11 +194,13 @@ int main(int argc, char **argv)
             partitions = atoi(v);
         else if (!strcmp(a, "--run-ms"))
             run_ms = strtoll(v, NULL, 10);
+        else if (!strcmp(a, "--skip"))
+            also_skip = v;
         else
             kread_die("usage: unknown option %s", a);
     }
     if (!bootstrap || !prefix || (!latency && !create && expect == 0))
-        kread_die("usage: kcount --bootstrap B --prefix P (--expect N [--timeout-ms T] | "
+        kread_die("usage: kcount --bootstrap B --prefix P (--expect N [--timeout-ms T] [--skip S] | "
                   "--create NAME[,NAME...] [--partitions N] | "
                   "--latency --since-ms S --until-ms U [--run-ms D] [--progress FILE])");
     char dotted[512];
@@ -207,8 +211,8 @@ int main(int argc, char **argv)
     signal(SIGINT, on_signal);
 
     /* Not table changes: the checkpoints, and the logical decoding messages (the
-     * harness's sync barriers land there). */
-    static const char *const skip[] = {"sluice.checkpoint", "message", NULL};
+     * harness's sync barriers land there); --skip: one more (a signal table's). */
+    const char *const skip[] = {"sluice.checkpoint", "message", also_skip, NULL};
     kread_t *kr = kread_open(bootstrap, 20);
     kr->metadata_timeout_ms = 2000; /* a slow answer must not hold up the timing for long */
     uint64_t records = 0, key_bytes = 0, value_bytes = 0;
