@@ -283,6 +283,22 @@ void chunk_snapshot_clear(chunk_snapshot_t *s)
     memset(s, 0, sizeof *s);
 }
 
+void xid_ring_add(xid_ring_t *r, uint32_t xid)
+{
+    r->xid[r->pos] = xid;
+    r->pos = (r->pos + 1) % XID_RING_SIZE;
+    if (r->n < XID_RING_SIZE)
+        r->n++;
+}
+
+bool chunk_snapshot_hides_any(const chunk_snapshot_t *s, const xid_ring_t *r)
+{
+    for (size_t i = 0; i < r->n; i++)
+        if (!chunk_snapshot_shows(s, r->xid[i]))
+            return true;
+    return false;
+}
+
 bool chunk_snapshot_shows(const chunk_snapshot_t *s, uint32_t xid)
 {
     /* As TransactionIdPrecedes: xid before xmax modulo 2^32. Every transaction that

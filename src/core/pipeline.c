@@ -422,7 +422,7 @@ pipeline_result_t pipeline_run(const pipeline_args_t *a, char *err, size_t errle
     snprintf(p.txn_topic, sizeof p.txn_topic, "%s.transaction", a->cfg->topic_prefix);
     p.types = pgtype_registry_new();
     p.catalog = catalog_new(a->cfg->pg_conninfo);
-    p.inc = incremental_new(a->cfg, a->ckpt->snapshot, p.catalog, p.types, a->encoder);
+    p.inc = incremental_new(a->cfg, a->ckpt->snapshot, p.catalog, p.types, a->encoder, &p.emitted);
     if (p.inc) {
         /* Where the copy resumes: each table from the chunk after its last committed one. */
         strbuf_t owed = STRBUF_INIT;

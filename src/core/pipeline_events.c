@@ -480,7 +480,8 @@ static step_t request_incremental(pipe_t *p, const pgo_msg_t *m)
         free(p->snapshot_request);
         p->snapshot_request = snapshot_progress_to_json(prog);
         if (!p->inc)
-            p->inc = incremental_new(a->cfg, p->snapshot_request, p->catalog, p->types, a->encoder);
+            p->inc = incremental_new(a->cfg, p->snapshot_request, p->catalog, p->types, a->encoder,
+                                    &p->emitted);
     }
     snapshot_progress_free(own);
     return r;
@@ -600,7 +601,7 @@ static step_t on_begin(pipe_t *p, const pgo_msg_t *m)
         return pipe_protocol_error(p, "BEGIN of xid %u inside transaction %u", m->begin.xid, p->txn.xid);
     const checkpoint_t *ck = p->a->ckpt;
     bool skip = mutant_no_skip(ck->present && m->begin.final_lsn <= ck->commit_lsn);
-    incremental_saw_txn(p->inc, m->begin.xid);
+    xid_ring_add(&p->emitted, m->begin.xid);
     txn_state_src_move(&p->src, skip ? SRC_SKIPPING : SRC_STREAMING);
     p->seq = 0;
     p->txn.xid = m->begin.xid;

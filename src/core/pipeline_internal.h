@@ -70,6 +70,9 @@ typedef struct {
     bool txn_meta_pending, txn_meta_begun;
     char *snapshot_request; /* the checkpoint's new snapshot member, until committed */
     snapshot_incremental_t *inc; /* snapshot.method = incremental: the copy still owed, or NULL */
+    /* the xids of the source transactions begun this session, kept whether or not a
+     * copy is owed: a copy a request starts mid-session needs the ones before it */
+    xid_ring_t emitted;
     pipeline_result_t result; /* why the session ends, once a step returned STEP_END */
     char *err;
     size_t errlen;

@@ -52,7 +52,6 @@
 #include "snapshot_copy.h"
 
 #define MAX_KEY_COLS 32
-#define RING 4096
 
 struct snapshot_incremental {
     const config_t *cfg;
@@ -77,9 +76,8 @@ struct snapshot_incremental {
     chunk_snapshot_t snap;
     size_t selected;
     char *last[MAX_KEY_COLS]; /* key of the SELECT's last row */
-    /* xids the pipeline emitted lately */
-    uint32_t ring[RING];
-    size_t ringn, ringpos;
+    /* xids the pipeline emitted lately (the pipeline's, kept all session) */
+    const xid_ring_t *emitted;
     strbuf_t key;
     pgo_value_t *rowvals;
     /* this session's counts, for the log */
@@ -155,7 +153,8 @@ inc_status_t incremental_plan(const config_t *cfg, snapshot_progress_t *p, char 
 }
 
 snapshot_incremental_t *incremental_new(const config_t *cfg, const char *snapshot_json,
-                                        catalog_t *cat, pgtype_registry_t *types, encoder_t *enc)
+                                        catalog_t *cat, pgtype_registry_t *types, encoder_t *enc,
+                                        const xid_ring_t *emitted)
 {
     if (!snapshot_json)
         return NULL;
@@ -170,6 +169,7 @@ snapshot_incremental_t *incremental_new(const config_t *cfg, const char *snapsho
     inc->cat = cat;
     inc->types = types;
     inc->enc = enc;
+    inc->emitted = emitted;
     inc->prog = p;
     inc->tidx = -1;
     inc->cache = relcache_new(cfg->topic_prefix);
@@ -221,16 +221,6 @@ void incremental_free(snapshot_incremental_t *inc)
     strbuf_free(&inc->key);
     free(inc->rowvals);
     free(inc);
-}
-
-void incremental_saw_txn(snapshot_incremental_t *inc, uint32_t xid)
-{
-    if (!inc)
-        return;
-    inc->ring[inc->ringpos] = xid;
-    inc->ringpos = (inc->ringpos + 1) % RING;
-    if (inc->ringn < RING)
-        inc->ringn++;
 }
 
 static char *quote(PGconn *conn, const char *s)
@@ -505,10 +495,7 @@ static bool select_chunk(snapshot_incremental_t *inc, snapshot_table_t *t, char 
  */
 static bool emitted_invisible(const snapshot_incremental_t *inc)
 {
-    for (size_t i = 0; i < inc->ringn; i++)
-        if (!chunk_snapshot_shows(&inc->snap, inc->ring[i]))
-            return true;
-    return false;
+    return chunk_snapshot_hides_any(&inc->snap, inc->emitted);
 }
 
 /* A deliberately broken build (make build/mutants/sluice-FORGET_LAST_KEY; the others are

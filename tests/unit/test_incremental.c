@@ -222,6 +222,34 @@ START_TEST(test_snapshot_shows_what_had_ended)
 }
 END_TEST
 
+/*
+ * The ring of emitted xids the pipeline keeps all session: a chunk whose
+ * snapshot hides any of them is read again. It keeps the last
+ * XID_RING_SIZE, oldest dropped first.
+ */
+START_TEST(test_emitted_ring_finds_a_hidden_xid)
+{
+    static xid_ring_t r; /* 16 kB: not on the stack of a Check test */
+    memset(&r, 0, sizeof r);
+    chunk_snapshot_t s;
+    ck_assert(chunk_snapshot_parse("740:745:741,743", &s));
+    ck_assert(!chunk_snapshot_hides_any(&s, &r)); /* nothing emitted yet */
+    xid_ring_add(&r, 700);
+    xid_ring_add(&r, 742);
+    ck_assert(!chunk_snapshot_hides_any(&s, &r));
+    xid_ring_add(&r, 743); /* emitted, but in progress for the snapshot */
+    ck_assert(chunk_snapshot_hides_any(&s, &r));
+    /* XID_RING_SIZE later transactions push 743 out of the ring. */
+    for (uint32_t x = 0; x < XID_RING_SIZE; x++)
+        xid_ring_add(&r, 100 + x % 600);
+    ck_assert_uint_eq(r.n, XID_RING_SIZE);
+    ck_assert(!chunk_snapshot_hides_any(&s, &r));
+    xid_ring_add(&r, 745); /* began after the snapshot */
+    ck_assert(chunk_snapshot_hides_any(&s, &r));
+    chunk_snapshot_clear(&s);
+}
+END_TEST
+
 START_TEST(test_progress_carries_chunks_and_last_key)
 {
     snapshot_progress_t *p = snapshot_progress_new();
@@ -379,6 +407,7 @@ static Suite *incremental_suite(void)
     tcase_add_test(tc, test_window_keeps_nulls_apart_from_empty_text);
     tcase_add_test(tc, test_window_cleared_for_the_next_chunk_reuses_its_memory);
     tcase_add_test(tc, test_snapshot_shows_what_had_ended);
+    tcase_add_test(tc, test_emitted_ring_finds_a_hidden_xid);
     tcase_add_test(tc, test_progress_carries_chunks_and_last_key);
     tcase_add_test(tc, test_progress_refuses_malformed_incremental_tables);
     tcase_add_test(tc, test_checkpoint_round_trips_incremental_progress);

@@ -94,4 +94,20 @@ bool chunk_snapshot_parse(const char *text, chunk_snapshot_t *out);
 void chunk_snapshot_clear(chunk_snapshot_t *s);
 bool chunk_snapshot_shows(const chunk_snapshot_t *s, uint32_t xid);
 
+/*
+ * The xids of the last XID_RING_SIZE source transactions the pipeline began
+ * to emit, kept for the whole session whether or not a copy is owed: a
+ * chunk whose snapshot does not show one of them is read again (a change
+ * already in Kafka would otherwise be followed by an older copy of its row).
+ */
+#define XID_RING_SIZE 4096
+typedef struct {
+    uint32_t xid[XID_RING_SIZE];
+    size_t n, pos;
+} xid_ring_t;
+
+void xid_ring_add(xid_ring_t *r, uint32_t xid);
+/* Whether snapshot s does not show some xid of r. */
+bool chunk_snapshot_hides_any(const chunk_snapshot_t *s, const xid_ring_t *r);
+
 #endif

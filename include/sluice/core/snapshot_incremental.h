@@ -29,6 +29,7 @@
 #ifndef SLUICE_SNAPSHOT_INCREMENTAL_H
 #define SLUICE_SNAPSHOT_INCREMENTAL_H
 
+#include "sluice/base/chunk_window.h"
 #include "sluice/base/config.h"
 #include "sluice/base/snapshot_progress.h"
 #include "sluice/encode/encode.h"
@@ -63,7 +64,8 @@ inc_status_t incremental_plan(const config_t *cfg, snapshot_progress_t *p, char 
  * pipeline's, borrowed for the copy's life.
  */
 snapshot_incremental_t *incremental_new(const config_t *cfg, const char *snapshot_json,
-                                        catalog_t *cat, pgtype_registry_t *types, encoder_t *enc);
+                                        catalog_t *cat, pgtype_registry_t *types, encoder_t *enc,
+                                        const xid_ring_t *emitted);
 void incremental_free(snapshot_incremental_t *inc);
 
 /*
@@ -75,9 +77,6 @@ snapshot_progress_t *incremental_progress(snapshot_incremental_t *inc);
 
 /* Starts the next chunk unless one is in flight or none is left. */
 inc_status_t incremental_step(snapshot_incremental_t *inc, char *err, size_t errlen);
-
-/* A source transaction the pipeline emits (for the visibility check of the next chunk). */
-void incremental_saw_txn(snapshot_incremental_t *inc, uint32_t xid);
 
 /*
  * Before a change of transaction xid to rel is encoded: supersedes the rows
