@@ -84,14 +84,6 @@ struct snapshot_incremental {
     uint64_t superseded, toast_filled;
 };
 
-static const char *pq_reason(PGconn *conn, const PGresult *r, char *buf, size_t len)
-{
-    snprintf(buf, len, "%s", r ? PQresultErrorMessage(r) : PQerrorMessage(conn));
-    size_t n = strlen(buf);
-    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
-        buf[--n] = '\0';
-    return buf;
-}
 
 static PGconn *connect_pg(const config_t *cfg, char *err, size_t errlen)
 {
@@ -120,7 +112,7 @@ inc_status_t incremental_plan(const config_t *cfg, snapshot_progress_t *p, char 
     char why[512];
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         snprintf(err, errlen, "incremental snapshot: listing the tables of publication \"%s\": %s",
-                 cfg->publication, pq_reason(conn, r, why, sizeof why));
+                 cfg->publication, pgconn_result_error(conn, r, why, sizeof why));
         PQclear(r);
         PQfinish(conn);
         return INC_PG_LOST;
@@ -281,7 +273,7 @@ static inc_status_t describe(snapshot_incremental_t *inc, snapshot_table_t *t, c
     PGresult *r = publication_row(conn, inc->cfg->publication, oid);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         snprintf(err, errlen, "incremental snapshot: describing \"%s\": %s", t->name,
-                 pq_reason(conn, r, why, sizeof why));
+                 pgconn_result_error(conn, r, why, sizeof why));
         PQclear(r);
         return INC_PG_LOST;
     }
@@ -321,7 +313,7 @@ static inc_status_t describe(snapshot_incremental_t *inc, snapshot_table_t *t, c
     inc_status_t st = INC_OK;
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         snprintf(err, errlen, "incremental snapshot: the key of \"%s\": %s", t->name,
-                 pq_reason(conn, r, why, sizeof why));
+                 pgconn_result_error(conn, r, why, sizeof why));
         st = INC_PG_LOST;
     } else if (PQntuples(r) == 0 || PQntuples(r) > MAX_KEY_COLS) {
         snprintf(err, errlen,
@@ -388,7 +380,7 @@ static bool exec_ok(PGconn *conn, const char *sql, const char *what, char *err, 
     if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
         char why[512];
         snprintf(err, errlen, "incremental snapshot: %s: %s", what,
-                 pq_reason(conn, r, why, sizeof why));
+                 pgconn_result_error(conn, r, why, sizeof why));
         PQclear(r);
         return false;
     }
@@ -408,7 +400,7 @@ static bool emit_watermark(snapshot_incremental_t *inc, bool high, char *err, si
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         char why[512];
         snprintf(err, errlen, "incremental snapshot: writing the %s watermark: %s",
-                 high ? "high" : "low", pq_reason(inc->conn, r, why, sizeof why));
+                 high ? "high" : "low", pgconn_result_error(inc->conn, r, why, sizeof why));
         PQclear(r);
         return false;
     }
@@ -438,8 +430,9 @@ static bool select_chunk(snapshot_incremental_t *inc, snapshot_table_t *t, char 
     if (PQresultStatus(r) != PGRES_TUPLES_OK ||
         !chunk_snapshot_parse(PQgetvalue(r, 0, 0), &inc->snap)) {
         snprintf(err, errlen, "incremental snapshot: reading the chunk's snapshot: %s",
-                 PQresultStatus(r) == PGRES_TUPLES_OK ? "unreadable"
-                                                      : pq_reason(conn, r, why, sizeof why));
+                 PQresultStatus(r) == PGRES_TUPLES_OK
+                     ? "unreadable"
+                     : pgconn_result_error(conn, r, why, sizeof why));
         PQclear(r);
         exec_ok(conn, "ROLLBACK", "ROLLBACK", why, sizeof why);
         return false;
@@ -460,7 +453,7 @@ static bool select_chunk(snapshot_incremental_t *inc, snapshot_table_t *t, char 
                 : PQexec(conn, inc->sql_first);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         snprintf(err, errlen, "incremental snapshot: reading a chunk of \"%s\": %s", t->name,
-                 pq_reason(conn, r, why, sizeof why));
+                 pgconn_result_error(conn, r, why, sizeof why));
         PQclear(r);
         exec_ok(conn, "ROLLBACK", "ROLLBACK", why, sizeof why);
         return false;

@@ -31,12 +31,8 @@ snapshot_req_status_t snapshot_request_lookup(PGconn *conn, const char *publicat
         3, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         char why[512];
-        pgconn_error(conn, why, sizeof why);
         snprintf(err, errlen, "looking up table \"%s\" in publication \"%s\": %s", name,
-                 publication, r ? PQresultErrorMessage(r) : why);
-        size_t n = strlen(err);
-        while (n > 0 && (err[n - 1] == '\n' || err[n - 1] == ' '))
-            err[--n] = '\0';
+                 publication, pgconn_result_error(conn, r, why, sizeof why));
         PQclear(r);
         return SNAPSHOT_REQ_PG_FAILED;
     }

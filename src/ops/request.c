@@ -70,9 +70,9 @@ int request_snapshot_run(const config_t *cfg, char *const *tables, int n, FILE *
                                    "SELECT pg_logical_emit_message(true, 'sluice.snapshot', $1::text)",
                                    1, NULL, params, NULL, NULL, 0);
         if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-            log_fatal("writing the \"sluice.snapshot\" message: %s%s",
-                      PQresultErrorMessage(r),
-                      strstr(PQresultErrorMessage(r), "permission denied")
+            pgconn_result_error(conn, r, err, sizeof err);
+            log_fatal("writing the \"sluice.snapshot\" message: %s%s", err,
+                      strstr(err, "permission denied")
                           ? " (GRANT EXECUTE ON FUNCTION pg_logical_emit_message to the role "
                             "of postgres.conninfo)"
                           : "");

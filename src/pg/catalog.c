@@ -43,11 +43,9 @@ void catalog_free(catalog_t *c)
 
 static void set_err(char *err, size_t errlen, const char *context, PGconn *conn, PGresult *r)
 {
-    const char *m = r ? PQresultErrorMessage(r) : conn ? PQerrorMessage(conn) : "out of memory";
-    snprintf(err, errlen, "catalog lookup: %s: %s", context, m && *m ? m : "unknown error");
-    size_t n = strlen(err);
-    while (n > 0 && (err[n - 1] == '\n' || err[n - 1] == ' '))
-        err[--n] = '\0';
+    char why[512];
+    snprintf(err, errlen, "catalog lookup: %s: %s", context,
+             pgconn_result_error(conn, r, why, sizeof why));
 }
 
 /*

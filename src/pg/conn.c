@@ -62,13 +62,21 @@ void pgconn_params_build(const pgconn_spec_t *spec, pgconn_params_t *out)
     }
 }
 
-void pgconn_error(const PGconn *conn, char *err, size_t errlen)
+const char *pgconn_result_error(const PGconn *conn, const PGresult *r, char *err, size_t errlen)
 {
-    const char *m = conn ? PQerrorMessage(conn) : "out of memory";
+    const char *m = r ? PQresultErrorMessage(r) : NULL;
+    if (!m || !*m)
+        m = conn ? PQerrorMessage(conn) : "out of memory";
     snprintf(err, errlen, "%s", m && *m ? m : "unknown error");
     size_t n = strlen(err);
     while (n > 0 && (err[n - 1] == '\n' || err[n - 1] == ' '))
         err[--n] = '\0';
+    return err;
+}
+
+void pgconn_error(const PGconn *conn, char *err, size_t errlen)
+{
+    pgconn_result_error(conn, NULL, err, errlen);
 }
 
 PGconn *pgconn_open(const pgconn_spec_t *spec, const char *context, char *err, size_t errlen)

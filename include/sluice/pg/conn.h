@@ -66,4 +66,8 @@ PGconn *pgconn_open(const pgconn_spec_t *spec, const char *context, char *err, s
  * newlines or blanks. */
 void pgconn_error(const PGconn *conn, char *err, size_t errlen);
 
+/* The same for a failed query: the message of its result r, else (r NULL or without one)
+ * the connection's. Returns err, so it can stand in a format's arguments. */
+const char *pgconn_result_error(const PGconn *conn, const PGresult *r, char *err, size_t errlen);
+
 #endif
