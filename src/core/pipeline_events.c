@@ -213,11 +213,16 @@ static bool same_key(const relcache_entry_t *rel, const pgo_tuple_t *a, const pg
 }
 
 /*
- * skipped.operations left an event of kind op ('c', 'u', 'd', 't') of relation relid out:
- * counted on /metrics, and said once per table and kind in a session (the first time).
+ * skipped.operations left an event of kind op_bit (one SKIP_OP_* bit) of relation relid
+ * out: counted on /metrics, and said once per table and kind in a session (the first time).
  */
-static void note_skipped(pipe_t *p, uint32_t relid, const relcache_entry_t *rel, char op)
+static void note_skipped(pipe_t *p, uint32_t relid, const relcache_entry_t *rel, unsigned op_bit)
 {
+    /* SKIP_OP_* are bits 0..3 in the order c, u, d, t (config.h). */
+    static const char ops[] = "cudt";
+    static const char *const what[] = {"inserts", "updates", "deletes", "truncates"};
+    int kind = __builtin_ctz(op_bit);
+    char op = ops[kind];
     metrics_skipped_event(op);
     uint64_t key = (uint64_t) relid << 8 | (unsigned char) op;
     size_t lo = 0, hi = p->nskip_logged;
@@ -242,8 +247,7 @@ static void note_skipped(pipe_t *p, uint32_t relid, const relcache_entry_t *rel,
             (p->nskip_logged - lo) * sizeof *p->skip_logged);
     p->skip_logged[lo] = key;
     p->nskip_logged++;
-    static const char *const what[] = {"inserts", "updates", "deletes", "truncates"};
-    const char *w = what[op == 'c' ? 0 : op == 'u' ? 1 : op == 'd' ? 2 : 3];
+    const char *w = what[kind];
     if (rel)
         log_info("skipped.operations has %c: the %s of \"%s.%s\" are left out of the stream "
                  "(said once; sluice_skipped_events_total{op=\"%c\"} counts them)",
@@ -277,8 +281,7 @@ static step_t on_change(pipe_t *p, const pgo_msg_t *m, sluice_lsn_t lsn)
                         : m->kind == PGO_UPDATE ? SKIP_OP_UPDATE
                                                 : SKIP_OP_DELETE;
     if (p->a->cfg->skipped_ops & kind_bit) {
-        note_skipped(p, rel->oid, rel, kind_bit == SKIP_OP_CREATE ? 'c'
-                                       : kind_bit == SKIP_OP_UPDATE ? 'u' : 'd');
+        note_skipped(p, rel->oid, rel, kind_bit);
         return STEP_CONTINUE;
     }
     /* An incremental snapshot chunk in flight: this change may supersede a row of it
@@ -316,7 +319,7 @@ static step_t on_truncate(pipe_t *p, const pgo_msg_t *m, sluice_lsn_t lsn)
         for (uint32_t i = 0; i < m->truncate.nrelids; i++) {
             const relcache_entry_t *rel = relcache_get(p->rel, m->truncate.relids[i]);
             if (!rel || snapshot_filter_emits(p->a->snapshot_filter, rel->oid, p->txn.commit_lsn))
-                note_skipped(p, m->truncate.relids[i], rel, 't');
+                note_skipped(p, m->truncate.relids[i], rel, SKIP_OP_TRUNCATE);
         }
         return STEP_CONTINUE;
     }
