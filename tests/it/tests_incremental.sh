@@ -136,6 +136,21 @@ inc_copies_done() {
     grep -q 'incremental snapshot complete: every table is in Kafka' "$1"
 }
 
+# inc_check PREFIX SLOT: the verifier over inc_a..inc_d (V1–V5, and V8: no row
+# read twice) and, per table, a consumer rebuilding it from Kafka whose md5 must
+# equal PostgreSQL's.
+inc_check() {
+    local prefix="$1" slot="$2" ok=0
+    verify_check "$prefix" "$slot" --tables inc_a,inc_b,inc_c,inc_d --incremental --no-compare >"$W/$prefix.verify" 2>&1 || ok=1
+    cat "$W/$prefix.verify" >&2
+    [ "$ok" -eq 0 ] || fail "verify found violations (see above)"
+    apply_check inc_a "$prefix" --key id || ok=1
+    apply_check inc_b "$prefix" --key id || ok=1
+    apply_check inc_c "$prefix" --key k || ok=1
+    apply_check inc_d "$prefix" --key b,a || ok=1
+    [ "$ok" -eq 0 ] || fail "a table rebuilt from Kafka differs from PostgreSQL"
+}
+
 # Issue 15 acceptance 1 and 2 (CI size): an incremental snapshot of 4 tables
 # while a writer updates (TOAST left unchanged included), deletes, re-inserts
 # and changes keys, with sluice killed -9 IT_INC_KILLS times at random moments.
@@ -187,15 +202,7 @@ test_incremental_snapshot_kill9_exactly_once() {
     log "oldest open transaction of sluice's connections seen during the copy: $(cut -d'|' -f2 "$W/inc.samples" | sort -g | tail -1) s"
     [ "$distinct" -ge 3 ] || fail "the slot's confirmed_flush_lsn did not advance during the copy ($distinct values)"
     log "sluice was killed $((k - 1)) time(s) during the copy"
-    local ok=0
-    verify_check "$prefix" "$slot" --tables inc_a,inc_b,inc_c,inc_d --incremental --no-compare >"$W/$prefix.verify" 2>&1 || ok=1
-    cat "$W/$prefix.verify" >&2
-    [ "$ok" -eq 0 ] || fail "verify found violations (see above)"
-    apply_check inc_a "$prefix" --key id || ok=1
-    apply_check inc_b "$prefix" --key id || ok=1
-    apply_check inc_c "$prefix" --key k || ok=1
-    apply_check inc_d "$prefix" --key b,a || ok=1
-    [ "$ok" -eq 0 ] || fail "a table rebuilt from Kafka differs from PostgreSQL"
+    inc_check "$prefix" "$slot"
     drop_slot "$slot"
 }
 
@@ -296,15 +303,7 @@ inc_request_kill9() {
     requests="$(grep '^message ' "$W/incr_$1.consumed" | grep -c 'sluice.snapshot' || true)"
     log "the request in Kafka's message topic: $requests time(s)"
     [ "$requests" = 1 ] || fail "the request is in Kafka $requests times, want once"
-    local ok=0
-    verify_check "$prefix" "$slot" --tables inc_a,inc_b,inc_c,inc_d --incremental --no-compare >"$W/$prefix.verify" 2>&1 || ok=1
-    cat "$W/$prefix.verify" >&2
-    [ "$ok" -eq 0 ] || fail "verify found violations (see above)"
-    apply_check inc_a "$prefix" --key id || ok=1
-    apply_check inc_b "$prefix" --key id || ok=1
-    apply_check inc_c "$prefix" --key k || ok=1
-    apply_check inc_d "$prefix" --key b,a || ok=1
-    [ "$ok" -eq 0 ] || fail "a table rebuilt from Kafka differs from PostgreSQL"
+    inc_check "$prefix" "$slot"
     drop_slot "$slot"
 }
 

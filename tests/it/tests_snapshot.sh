@@ -195,16 +195,21 @@ test_snapshot_kill9_resumes_exactly() {
     snap_teardown "$slot"
 }
 
+# snap_late_create ROWS: snap_late, not yet published, with ROWS rows from before.
+snap_late_create() {
+    pg_psql -q -c "DROP TABLE IF EXISTS snap_late, snap_late_copy" \
+        -c "CREATE TABLE snap_late (id int PRIMARY KEY, v text)" \
+        -c "INSERT INTO snap_late SELECT g, 'before ' || g FROM generate_series(1, $1) g" \
+        -c "GRANT SELECT ON snap_late TO sluice"
+}
+
 # A table added to the publication later is snapshotted on request while the
 # stream goes on: a "sluice.snapshot" logical message names it.
 test_snapshot_on_request_for_added_table() {
     local slot=it_snapr prefix=itsnapr cfg="$W/snapr.conf" logf="$W/snapr.log"
     drop_slot "$slot"
     snap_setup 5000
-    pg_psql -q -c "DROP TABLE IF EXISTS snap_late, snap_late_copy" \
-        -c "CREATE TABLE snap_late (id int PRIMARY KEY, v text)" \
-        -c "INSERT INTO snap_late SELECT g, 'before ' || g FROM generate_series(1, 3000) g" \
-        -c "GRANT SELECT ON snap_late TO sluice"
+    snap_late_create 3000
     sluice_config "$cfg" "$slot" "$prefix" "postgres.publication = it_snap" "snapshot.mode = initial"
     sluice_start "$cfg" "$logf"
     local pid=$SLUICE_PID
@@ -233,10 +238,7 @@ test_snapshot_on_request_with_skipped_truncates() {
     local slot=it_snaprt prefix=itsnaprt cfg="$W/snaprt.conf" logf="$W/snaprt.log"
     drop_slot "$slot"
     snap_setup 500
-    pg_psql -q -c "DROP TABLE IF EXISTS snap_late, snap_late_copy" \
-        -c "CREATE TABLE snap_late (id int PRIMARY KEY, v text)" \
-        -c "INSERT INTO snap_late SELECT g, 'before ' || g FROM generate_series(1, 300) g" \
-        -c "GRANT SELECT ON snap_late TO sluice"
+    snap_late_create 300
     sluice_config "$cfg" "$slot" "$prefix" "postgres.publication = it_snap" "snapshot.mode = initial" \
         "skipped.operations = t"
     sluice_start "$cfg" "$logf"
