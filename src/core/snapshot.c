@@ -295,22 +295,27 @@ static bool copy_prepare(copy_t *c, pipeline_result_t *result, char *err, size_t
     return true;
 }
 
-/* Every table's topic exists (created if missing) before the transaction begins. */
+/*
+ * Every table's topic exists (created if missing, all in one request) before
+ * the transaction begins.
+ */
 static bool copy_ensure_topics(copy_t *c, pipeline_result_t *result, char *err, size_t errlen)
 {
     const snapshot_args_t *a = c->a;
-    for (size_t i = 0; i < c->ntables; i++) {
-        sink_status_t st;
-        for (int attempt = 1;; attempt++) {
-            st = sink_ensure_topic(a->sink, c->tables[i].rel->topic, false, 10000, err, errlen);
-            if (st != SINK_RETRY || attempt >= 5 || *a->stop)
-                break;
-            log_warning("%s; retrying", err);
-        }
-        if (st != SINK_OK) {
-            *result = st == SINK_RETRY ? PIPE_REWIND : copy_sink_class(st);
-            return false;
-        }
+    const char **topics = xcalloc(c->ntables ? c->ntables : 1, sizeof *topics);
+    for (size_t i = 0; i < c->ntables; i++)
+        topics[i] = c->tables[i].rel->topic;
+    sink_status_t st;
+    for (int attempt = 1;; attempt++) {
+        st = sink_ensure_topics(a->sink, topics, c->ntables, false, 10000, err, errlen);
+        if (st != SINK_RETRY || attempt >= 5 || *a->stop)
+            break;
+        log_warning("%s; retrying", err);
+    }
+    free(topics);
+    if (st != SINK_OK) {
+        *result = st == SINK_RETRY ? PIPE_REWIND : copy_sink_class(st);
+        return false;
     }
     return true;
 }

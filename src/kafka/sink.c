@@ -478,14 +478,17 @@ int rdsink_metadata_partitions(rdsink_t *s, rd_kafka_topic_t *rkt, int timeout_m
     return n;
 }
 
-static sink_status_t rdsink_ensure_topic(void *impl, const char *topic, bool compact,
-                                         int timeout_ms, char *err, size_t errlen)
+/*
+ * Looks topic up (remembering it): SINK_OK with *missing when Kafka does not
+ * know it, with its partition count kept when it does.
+ */
+static sink_status_t lookup_topic(rdsink_t *s, const char *topic, bool compact, int timeout_ms,
+                                  bool *missing, char *err, size_t errlen)
 {
-    rdsink_t *s = impl;
     topic_slot_t *t = rdsink_topic_lookup(s, topic, true);
+    *missing = false;
     if (t->partitions > 0)
         return SINK_OK;
-
     rd_kafka_resp_err_t terr;
     int n = rdsink_metadata_partitions(s, t->rkt, timeout_ms, &terr, err, errlen);
     if (s->refused)
@@ -507,76 +510,144 @@ static sink_status_t rdsink_ensure_topic(void *impl, const char *topic, bool com
                    ? SINK_RETRY
                    : (is_permanent(terr) ? SINK_DATA : SINK_RETRY);
     }
+    *missing = true;
+    return SINK_OK;
+}
 
-    char e[512];
-    rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(topic, compact ? 1 : s->cfg->topic_partitions,
-                                                    s->cfg->topic_replication_factor, e, sizeof e);
-    if (!nt) {
-        snprintf(err, errlen, "invalid topic \"%s\": %s", topic, e);
-        return SINK_DATA;
-    }
-    if (compact)
-        rd_kafka_NewTopic_set_config(nt, "cleanup.policy", "compact");
-    rd_kafka_queue_t *q = rd_kafka_queue_new(s->rk);
-    rd_kafka_AdminOptions_t *opts =
-        rd_kafka_AdminOptions_new(s->rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
-    rd_kafka_AdminOptions_set_operation_timeout(opts, timeout_ms, NULL, 0);
-    rd_kafka_AdminOptions_set_request_timeout(opts, timeout_ms, NULL, 0);
-    rd_kafka_CreateTopics(s->rk, &nt, 1, opts, q);
-    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, timeout_ms + 1000);
-    sink_status_t st = SINK_OK;
-    if (!ev) {
-        snprintf(err, errlen, "creating topic \"%s\" timed out", topic);
-        st = SINK_RETRY;
-    } else if (access_denied(rd_kafka_event_error(ev))) {
-        st = rdsink_refuse(s, rd_kafka_event_error(ev), ACCESS_TOPIC_CREATE, topic, err, errlen);
-    } else if (rd_kafka_event_error(ev)) {
+/* Kafka's answer for one topic of a CreateTopics request. */
+static sink_status_t created(rdsink_t *s, const rd_kafka_topic_result_t *res, bool compact,
+                            char *err, size_t errlen)
+{
+    const char *topic = rd_kafka_topic_result_name(res);
+    rd_kafka_resp_err_t te = rd_kafka_topic_result_error(res);
+    if (access_denied(te))
+        return rdsink_refuse(s, te, ACCESS_TOPIC_CREATE, topic, err, errlen);
+    if (te && te != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
+        const char *why = rd_kafka_topic_result_error_string(res);
         snprintf(err, errlen, "could not create topic \"%s\": %s", topic,
-                 rd_kafka_event_error_string(ev));
-        st = is_permanent(rd_kafka_event_error(ev)) ? SINK_DATA : SINK_RETRY;
-    } else {
-        size_t cnt;
-        const rd_kafka_topic_result_t **res =
-            rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &cnt);
-        rd_kafka_resp_err_t te =
-            cnt == 1 ? rd_kafka_topic_result_error(res[0]) : RD_KAFKA_RESP_ERR__FAIL;
-        if (access_denied(te)) {
-            st = rdsink_refuse(s, te, ACCESS_TOPIC_CREATE, topic, err, errlen);
-        } else if (te && te != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
-            snprintf(err, errlen, "could not create topic \"%s\": %s", topic,
-                     cnt == 1 && rd_kafka_topic_result_error_string(res[0])
-                         ? rd_kafka_topic_result_error_string(res[0])
-                         : rd_kafka_err2str(te));
-            st = is_permanent(te) ? SINK_DATA : SINK_RETRY;
-        } else if (!te) {
-            log_info("created topic \"%s\"%s", topic, compact ? " (compacted)" : "");
-        }
+                 why ? why : rd_kafka_err2str(te));
+        return is_permanent(te) ? SINK_DATA : SINK_RETRY;
     }
-    if (ev)
-        rd_kafka_event_destroy(ev);
-    rd_kafka_AdminOptions_destroy(opts);
-    rd_kafka_NewTopic_destroy(nt);
-    rd_kafka_queue_destroy(q);
-    if (st != SINK_OK)
-        return st;
-    /* Learn the partition count (metadata may lag the creation briefly). */
+    if (!te)
+        log_info("created topic \"%s\"%s", topic, compact ? " (compacted)" : "");
+    return SINK_OK;
+}
+
+/* Creates the n topics in one CreateTopics request (a database of many tables waits once). */
+static sink_status_t create_topics(rdsink_t *s, const char *const *topics, size_t n, bool compact,
+                                   int timeout_ms, char *err, size_t errlen)
+{
+    rd_kafka_NewTopic_t **nt = xcalloc(n, sizeof *nt);
+    sink_status_t st = SINK_OK;
+    size_t made = 0;
+    for (; made < n; made++) {
+        char e[512];
+        nt[made] = rd_kafka_NewTopic_new(topics[made], compact ? 1 : s->cfg->topic_partitions,
+                                         s->cfg->topic_replication_factor, e, sizeof e);
+        if (!nt[made]) {
+            snprintf(err, errlen, "invalid topic \"%s\": %s", topics[made], e);
+            st = SINK_DATA;
+            break;
+        }
+        if (compact)
+            rd_kafka_NewTopic_set_config(nt[made], "cleanup.policy", "compact");
+    }
+    if (st == SINK_OK) {
+        rd_kafka_queue_t *q = rd_kafka_queue_new(s->rk);
+        rd_kafka_AdminOptions_t *opts =
+            rd_kafka_AdminOptions_new(s->rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+        rd_kafka_AdminOptions_set_operation_timeout(opts, timeout_ms, NULL, 0);
+        rd_kafka_AdminOptions_set_request_timeout(opts, timeout_ms, NULL, 0);
+        rd_kafka_CreateTopics(s->rk, nt, n, opts, q);
+        rd_kafka_event_t *ev = rd_kafka_queue_poll(q, timeout_ms + 1000);
+        const char *more = n > 1 ? " and the other topics created with it" : "";
+        if (!ev) {
+            snprintf(err, errlen, "creating topic \"%s\"%s timed out", topics[0], more);
+            st = SINK_RETRY;
+        } else if (access_denied(rd_kafka_event_error(ev))) {
+            st = rdsink_refuse(s, rd_kafka_event_error(ev), ACCESS_TOPIC_CREATE, topics[0], err,
+                               errlen);
+        } else if (rd_kafka_event_error(ev)) {
+            snprintf(err, errlen, "could not create topic \"%s\"%s: %s", topics[0], more,
+                     rd_kafka_event_error_string(ev));
+            st = is_permanent(rd_kafka_event_error(ev)) ? SINK_DATA : SINK_RETRY;
+        } else {
+            size_t cnt;
+            const rd_kafka_topic_result_t **res =
+                rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &cnt);
+            if (cnt != n) {
+                snprintf(err, errlen, "creating %zu topic(s): Kafka answered for %zu", n, cnt);
+                st = SINK_RETRY;
+            }
+            /* The first failure is the one reported; every topic created is logged. */
+            for (size_t i = 0; i < cnt; i++) {
+                char e[512];
+                sink_status_t one = created(s, res[i], compact, e, sizeof e);
+                if (one != SINK_OK && st == SINK_OK) {
+                    st = one;
+                    snprintf(err, errlen, "%s", e);
+                }
+            }
+        }
+        if (ev)
+            rd_kafka_event_destroy(ev);
+        rd_kafka_AdminOptions_destroy(opts);
+        rd_kafka_queue_destroy(q);
+    }
+    for (size_t i = 0; i < made; i++)
+        rd_kafka_NewTopic_destroy(nt[i]);
+    free(nt);
+    return st;
+}
+
+/* Waits until the metadata of a topic just created shows its partitions. */
+static sink_status_t await_partitions(rdsink_t *s, const char *topic, int timeout_ms, char *err,
+                                      size_t errlen)
+{
     for (int attempt = 0; attempt < 50; attempt++) {
-        n = rdsink_metadata_partitions(s, t->rkt, timeout_ms, &terr, err, errlen);
+        topic_slot_t *t = rdsink_topic_lookup(s, topic, true);
+        rd_kafka_resp_err_t terr;
+        int n = rdsink_metadata_partitions(s, t->rkt, timeout_ms, &terr, err, errlen);
         if (s->refused)
             return SINK_DATA;
         if (n > 0) {
             t->partitions = n;
-            /* The broker that answered knows the topic; the transaction coordinator
-             * may learn it a moment later, and refuses its partitions until then
-             * (UNKNOWN_TOPIC_OR_PART: an aborted transaction and a reconnect, seen
-             * on a 3-broker cluster). Topics are created rarely: let it settle. */
-            usleep(500 * 1000);
             return SINK_OK;
         }
         usleep(100 * 1000);
     }
     snprintf(err, errlen, "topic \"%s\" was created but its metadata did not appear", topic);
     return SINK_RETRY;
+}
+
+static sink_status_t rdsink_ensure_topics(void *impl, const char *const *topics, size_t n,
+                                          bool compact, int timeout_ms, char *err, size_t errlen)
+{
+    rdsink_t *s = impl;
+    const char **missing = xcalloc(n ? n : 1, sizeof *missing);
+    size_t nmissing = 0;
+    sink_status_t st = SINK_OK;
+    for (size_t i = 0; i < n && st == SINK_OK; i++) {
+        bool miss, seen = false;
+        st = lookup_topic(s, topics[i], compact, timeout_ms, &miss, err, errlen);
+        for (size_t j = 0; j < nmissing && !seen; j++)
+            seen = !strcmp(missing[j], topics[i]); /* tables routed to one topic */
+        if (st == SINK_OK && miss && !seen)
+            missing[nmissing++] = topics[i];
+    }
+    if (st == SINK_OK && nmissing)
+        st = create_topics(s, missing, nmissing, compact, timeout_ms, err, errlen);
+    /* Learn the partition counts (metadata may lag the creation briefly). */
+    for (size_t i = 0; i < nmissing && st == SINK_OK; i++)
+        st = await_partitions(s, missing[i], timeout_ms, err, errlen);
+    /* The broker that answered knows the topics; the transaction coordinator may
+     * learn them a moment later, and refuses their partitions until then
+     * (UNKNOWN_TOPIC_OR_PART: an aborted transaction and a reconnect, seen on a
+     * 3-broker cluster). Topics are created rarely: let it settle, once. */
+    if (st == SINK_OK && nmissing)
+        usleep(500 * 1000);
+    free(missing);
+    return st;
 }
 
 static int rdsink_partition_count(void *impl, const char *topic)
@@ -754,7 +825,7 @@ static const sink_ops_t rdsink_ops = {
     .commit = rdsink_commit,
     .abort = rdsink_abort,
     .poll = rdsink_poll,
-    .ensure_topic = rdsink_ensure_topic,
+    .ensure_topics = rdsink_ensure_topics,
     .partition_count = rdsink_partition_count,
     .free = rdsink_free,
 };

@@ -109,7 +109,13 @@ void sink_free(sink_t *s)
 sink_status_t sink_ensure_topic(sink_t *s, const char *topic, bool compact, int timeout_ms,
                                 char *err, size_t errlen)
 {
-    return s->ops->ensure_topic(s->impl, topic, compact, timeout_ms, err, errlen);
+    return s->ops->ensure_topics(s->impl, &topic, 1, compact, timeout_ms, err, errlen);
+}
+
+sink_status_t sink_ensure_topics(sink_t *s, const char *const *topics, size_t n, bool compact,
+                                 int timeout_ms, char *err, size_t errlen)
+{
+    return s->ops->ensure_topics(s->impl, topics, n, compact, timeout_ms, err, errlen);
 }
 
 int sink_partition_count(sink_t *s, const char *topic)

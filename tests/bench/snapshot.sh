@@ -87,6 +87,8 @@ export BENCH_CONNECT_HEAP="${SNAP_BENCH_CONNECT_HEAP:--Xms1g -Xmx1g}"
 export BENCH_DRAIN_TIMEOUT="$DBZ_TIMEOUT"
 CHUNK_LINE=()
 [ -n "${SNAP_BENCH_CHUNK_ROWS:-}" ] && CHUNK_LINE=("snapshot.chunk.rows = $SNAP_BENCH_CHUNK_ROWS")
+# SNAP_BENCH_SLUICE_CONF: more sluice configuration lines (newline-separated), for both methods
+while IFS= read -r l; do [ -n "$l" ] && CHUNK_LINE+=("$l"); done <<<"${SNAP_BENCH_SLUICE_CONF:-}"
 has() { case " $SYSTEMS " in *" $1 "*) return 0 ;; esac; return 1; }
 
 harness_build all || exit 1

@@ -152,16 +152,18 @@ static void rec_poll(void *impl)
     (void) impl;
 }
 
-static sink_status_t rec_ensure_topic(void *impl, const char *topic, bool compact, int timeout_ms,
-                                      char *err, size_t errlen)
+static sink_status_t rec_ensure_topics(void *impl, const char *const *topics, size_t n,
+                                       bool compact, int timeout_ms, char *err, size_t errlen)
 {
     (void) compact;
     (void) timeout_ms;
     recorder_t *r = impl;
-    if (!r->topics_fail_from || ++r->topic_calls < r->topics_fail_from)
-        return SINK_OK;
-    snprintf(err, errlen, "injected lookup failure for \"%s\"", topic);
-    return SINK_RETRY;
+    for (size_t i = 0; i < n; i++)
+        if (r->topics_fail_from && ++r->topic_calls >= r->topics_fail_from) {
+            snprintf(err, errlen, "injected lookup failure for \"%s\"", topics[i]);
+            return SINK_RETRY;
+        }
+    return SINK_OK;
 }
 
 static int rec_partition_count(void *impl, const char *topic)
@@ -186,7 +188,7 @@ static const sink_ops_t rec_ops = {
     .commit = rec_commit,
     .abort = rec_abort,
     .poll = rec_poll,
-    .ensure_topic = rec_ensure_topic,
+    .ensure_topics = rec_ensure_topics,
     .partition_count = rec_partition_count,
     .free = rec_free,
 };

@@ -85,9 +85,9 @@ typedef struct {
     sink_status_t (*abort)(void *impl, char *err, size_t errlen);
     /* Serves delivery reports. */
     void (*poll)(void *impl);
-    /* See sink_ensure_topic and sink_partition_count. */
-    sink_status_t (*ensure_topic)(void *impl, const char *topic, bool compact, int timeout_ms,
-                                  char *err, size_t errlen);
+    /* See sink_ensure_topics and sink_partition_count. */
+    sink_status_t (*ensure_topics)(void *impl, const char *const *topics, size_t n, bool compact,
+                                   int timeout_ms, char *err, size_t errlen);
     int (*partition_count)(void *impl, const char *topic);
     /* Frees impl (sink_free). */
     void (*free)(void *impl);
@@ -133,6 +133,13 @@ sink_t *sink_new(const config_t *cfg, atomic_int *stop, char *err, size_t errlen
  */
 sink_status_t sink_ensure_topic(sink_t *s, const char *topic, bool compact, int timeout_ms,
                                 char *err, size_t errlen);
+/*
+ * The same for n topics at once: the missing ones are created in one request
+ * and waited for together (a snapshot of many tables waits once, not per
+ * table). A name may appear more than once.
+ */
+sink_status_t sink_ensure_topics(sink_t *s, const char *const *topics, size_t n, bool compact,
+                                 int timeout_ms, char *err, size_t errlen);
 
 /* Number of partitions of a topic sink_ensure_topic has seen; 0 if unknown. */
 int sink_partition_count(sink_t *s, const char *topic);
