@@ -339,12 +339,42 @@ static step_t maybe_idle_checkpoint(pipe_t *p)
 }
 
 /*
+ * The topics of the tables an incremental copy owes and that no earlier call
+ * saw (all at the first chunk, then those a request adds), created in one
+ * request: a copy of many tables does not wait for each table's topic in turn.
+ */
+static step_t ensure_incremental_topics(pipe_t *p)
+{
+    const snapshot_progress_t *prog = p->inc ? incremental_progress(p->inc) : NULL;
+    if (!prog || prog->ntables <= p->inc_topics_for)
+        return STEP_CONTINUE;
+    char **topics = xcalloc(prog->ntables, sizeof *topics);
+    size_t n = 0;
+    for (size_t i = p->inc_topics_for; i < prog->ntables; i++)
+        if (prog->tables[i].state == SNAPSHOT_TABLE_INCREMENTAL) {
+            strbuf_t t = STRBUF_INIT; /* relcache's name: <prefix>.<schema>.<table> */
+            strbuf_appendf(&t, "%s.%s", p->a->cfg->topic_prefix, prog->tables[i].name);
+            topics[n++] = t.data;
+        }
+    step_t r = n ? pipe_ensure_topics(p, (const char *const *) topics, n) : STEP_CONTINUE;
+    for (size_t i = 0; i < n; i++)
+        free(topics[i]);
+    free(topics);
+    if (r == STEP_CONTINUE)
+        p->inc_topics_for = prog->ntables;
+    return r;
+}
+
+/*
  * snapshot.method = incremental: starts the next chunk when none is in flight
  * (its rows come back at its high watermark, pipeline_events.c). PostgreSQL
  * trouble ends the session like a lost stream: the chunk is read again.
  */
 static step_t step_incremental(pipe_t *p)
 {
+    step_t r = ensure_incremental_topics(p);
+    if (r != STEP_CONTINUE)
+        return r;
     switch (incremental_step(p->inc, p->err, p->errlen)) {
     case INC_OK: return STEP_CONTINUE;
     case INC_PG_LOST: return pipe_end(p, PIPE_STREAM_LOST);
@@ -440,7 +470,8 @@ pipeline_result_t pipeline_run(const pipeline_args_t *a, char *err, size_t errle
         abort();
     }
 
-    step_t r = STEP_CONTINUE;
+    /* The copy's topics before the first streamed change of its tables creates one alone. */
+    step_t r = ensure_incremental_topics(&p);
     while (r == STEP_CONTINUE) {
         if (*a->stop) {
             r = finish_on_stop(&p);

@@ -356,11 +356,11 @@ static step_t on_truncate(pipe_t *p, const pgo_msg_t *m, sluice_lsn_t lsn)
     return STEP_CONTINUE;
 }
 
-static step_t ensure_topic(pipe_t *p, const char *topic)
+step_t pipe_ensure_topics(pipe_t *p, const char *const *topics, size_t n)
 {
     const pipeline_args_t *a = p->a;
     for (int attempt = 1;; attempt++) {
-        sink_status_t st = sink_ensure_topic(a->sink, topic, false, 10000, p->err, p->errlen);
+        sink_status_t st = sink_ensure_topics(a->sink, topics, n, false, 10000, p->err, p->errlen);
         if (st == SINK_OK)
             return STEP_CONTINUE;
         if (st != SINK_RETRY || attempt >= 5 || *a->stop) {
@@ -372,6 +372,11 @@ static step_t ensure_topic(pipe_t *p, const char *topic)
         }
         log_warning("%s; retrying", p->err);
     }
+}
+
+static step_t ensure_topic(pipe_t *p, const char *topic)
+{
+    return pipe_ensure_topics(p, &topic, 1);
 }
 
 /* Context of emit_read_row: the first failure ends the emitting. */

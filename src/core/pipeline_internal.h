@@ -70,6 +70,7 @@ typedef struct {
     bool txn_meta_pending, txn_meta_begun;
     char *snapshot_request; /* the checkpoint's new snapshot member, until committed */
     snapshot_incremental_t *inc; /* snapshot.method = incremental: the copy still owed, or NULL */
+    size_t inc_topics_for;       /* the first tables of inc's progress whose topics exist */
     /* the xids of the source transactions begun this session, kept whether or not a
      * copy is owed: a copy a request starts mid-session needs the ones before it */
     xid_ring_t emitted;
@@ -95,6 +96,8 @@ bool pipe_ktxn_is_open(const pipe_t *p);
 /* Formats the lsn/xid headers of p->txn once per source transaction. */
 void pipe_set_txn_headers(pipe_t *p);
 /* Produces p->key / p->value (each only if asked) with the transaction's headers. */
+/* The topics exist (the missing ones created in one request), or the step that ends. */
+step_t pipe_ensure_topics(pipe_t *p, const char *const *topics, size_t n);
 step_t pipe_produce(pipe_t *p, const char *topic, int32_t partition, bool has_key, bool has_value);
 
 /* ---- pipeline_events.c: decoded messages to events ---------------------- */

@@ -624,7 +624,17 @@ static sink_status_t rdsink_ensure_topics(void *impl, const char *const *topics,
                                           bool compact, int timeout_ms, char *err, size_t errlen)
 {
     rdsink_t *s = impl;
-    const char **missing = xcalloc(n ? n : 1, sizeof *missing);
+    /* Called for every event: topics already known cost one hash lookup each. */
+    size_t known = 0;
+    while (known < n) {
+        const topic_slot_t *t = rdsink_topic_lookup(s, topics[known], false);
+        if (!t || t->partitions <= 0)
+            break;
+        known++;
+    }
+    if (known == n)
+        return SINK_OK;
+    const char **missing = xcalloc(n, sizeof *missing);
     size_t nmissing = 0;
     sink_status_t st = SINK_OK;
     for (size_t i = 0; i < n && st == SINK_OK; i++) {

@@ -474,3 +474,16 @@ crash_run() {
     pg_psql -Atc "SELECT pg_drop_replication_slot('$slot') FROM pg_replication_slots WHERE slot_name = '$slot' AND NOT active" >/dev/null 2>&1 || true
     [ "$ok" -eq 0 ] && [ "$CRASH_STOP_RC" -eq 0 ] && [ "$CRASH_SAMPLER_RC" -eq 0 ] && [ "$CRASH_VERIFY_RC" -eq 0 ]
 }
+
+# topics_created_at_once LOGF ERE N: sluice's log says it created exactly N topics
+# whose names match ERE, all within 400 ms: in one CreateTopics request, which
+# settles once (500 ms). Created one request each, N topics span (N-1) settles.
+topics_created_at_once() {
+    local logf="$1" ere="$2" n="$3" created span
+    created="$(grep -Ec "created topic \"$ere\"" "$logf")"
+    [ "$created" -eq "$n" ] || fail "$created topics matching $ere created, not $n"
+    span="$(grep -E "created topic \"$ere\"" "$logf" | cut -d' ' -f1 |
+        while read -r t; do date -d "$t" +%s%3N; done | sort -n | sed -n '1p;$p' | paste -sd' ' |
+        awk '{ print $2 - $1 }')"
+    [ "$span" -lt 400 ] || fail "the $n topics matching $ere were created ${span} ms apart: not in one request"
+}

@@ -128,13 +128,7 @@ test_snapshot_then_stream_equal_under_writes() {
     grep -Eq 'copying 4 tables' "$logf" || fail "the snapshot did not copy the 4 tables"
     # The 4 topics are created in one request, then settle once (500 ms): created one by
     # one, each would wait its own settle, and the 4 lines would span 1.5 s or more.
-    local created span
-    created="$(grep -Ec "created topic \"$prefix.public.snap_[abcp]\"" "$logf")"
-    [ "$created" -eq 4 ] || fail "$created snapshot topics created, not 4"
-    span="$(grep -E "created topic \"$prefix.public.snap_[abcp]\"" "$logf" | cut -d' ' -f1 |
-        while read -r t; do date -d "$t" +%s%3N; done | sort -n | sed -n '1p;$p' | paste -sd' ' |
-        awk '{ print $2 - $1 }')"
-    [ "$span" -lt 400 ] || fail "the 4 snapshot topics were created ${span} ms apart: not in one request"
+    topics_created_at_once "$logf" "$prefix.public.snap_[abcp]" 4
     grep -Eq 'snapshot of "public.snap_a": [0-9]+ of ~[0-9]+ rows .*rows/s, time left' "$logf" ||
         fail "no progress line (rows, rate, time left) in the log"
     snap_check "$prefix" "$slot"
