@@ -541,12 +541,16 @@ pipeline_result_t pipeline_run(const pipeline_args_t *a, char *err, size_t errle
          * While a backlog streams, transactions grow to commit.interval.ms /
          * commit.max.bytes. Only whole source transactions are committed
          * (SRC_BETWEEN), as at any commit. */
-        if ((quiet || p.caught_up) && p.src == SRC_BETWEEN && pipe_ktxn_is_open(&p))
+        if (r == STEP_CONTINUE && p.inc)
+            r = step_incremental(&p);
+        /* With an incremental chunk in flight its high watermark is a few ms away:
+         * its rows join the open Kafka transaction, which commits at
+         * commit.interval.ms (above) or at its size, not once per chunk. */
+        if (r == STEP_CONTINUE && (quiet || p.caught_up) && p.src == SRC_BETWEEN &&
+            pipe_ktxn_is_open(&p) && !incremental_in_flight(p.inc))
             r = pipe_commit_kafka(&p);
         if (r == STEP_CONTINUE)
             r = maybe_idle_checkpoint(&p);
-        if (r == STEP_CONTINUE && p.inc)
-            r = step_incremental(&p);
     }
     pipeline_log_skipped(&p);
     pipeline_result_t result = abort_left_open(&p, p.result);

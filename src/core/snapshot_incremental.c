@@ -500,6 +500,11 @@ static bool emitted_invisible(const snapshot_incremental_t *inc)
 #define mutant_forget_last_key() false
 #endif
 
+bool incremental_in_flight(const snapshot_incremental_t *inc)
+{
+    return inc && inc->in_flight;
+}
+
 inc_status_t incremental_step(snapshot_incremental_t *inc, char *err, size_t errlen)
 {
     if (!inc || inc->in_flight)

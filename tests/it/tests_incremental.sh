@@ -244,10 +244,11 @@ test_incremental_refuses_tables_without_key() {
 # and the request message is in Kafka exactly once.
 inc_request_kill9() {
     local how="$1" slot="it_incr_$1" prefix="itincr$1" cfg="$W/incr_$1.conf" logf="$W/incr_$1.log"
-    # Chunks of 200: on a quiet machine 500-row chunks copied the tables in about
+    # Chunks of 100: on a quiet machine 500-row chunks copied the tables in about
     # a second, and the one kill that landed fell between two tables, so no
-    # session resumed a table mid-copy (a fresh-clone CI run at 0e0d69a).
-    local rows="${IT_INC_REQ_ROWS:-12000}" kills="${IT_INC_KILLS:-4}" chunk="${IT_INC_REQ_CHUNK:-200}"
+    # session resumed a table mid-copy (a fresh-clone CI run at 0e0d69a); with
+    # several chunks to a Kafka transaction, 200-row chunks did the same.
+    local rows="${IT_INC_REQ_ROWS:-12000}" kills="${IT_INC_KILLS:-4}" chunk="${IT_INC_REQ_CHUNK:-100}"
     drop_slot "$slot"
     inc_setup "$rows"
     # log.level = debug: a line per chunk emitted ('rows emitted'), to kill after one.
@@ -270,11 +271,12 @@ inc_request_kill9() {
     wait_log "$logf" 'asks for a snapshot of' 60 "$pid" || fail "the request was not seen"
     RANDOM=151
     for ((k = 1; k <= kills; k++)); do
-        # A random moment 0–0.9 s after this run emitted a chunk (so most kills land
-        # between committed chunks, some before the chunk's commit).
+        # A random moment 0–90 ms after this run was seen to emit a chunk (so most
+        # kills land between committed chunks, some before the chunk's commit). A
+        # chunk of 100 rows takes a few ms: longer waits let the copy end first.
         wait_for -p "$pid" 60 inc_run_streams "$logf" "$k" || true
         wait_for -p "$pid" 30 inc_chunks_past "$logf" "$emitted" || true
-        sleep "0.$((RANDOM % 10))"
+        sleep "0.0$((RANDOM % 10))"
         if inc_copies_done "$logf"; then
             log "the copy completed before kill $k"
             break

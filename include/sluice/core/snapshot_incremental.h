@@ -75,6 +75,8 @@ void incremental_free(snapshot_incremental_t *inc);
  */
 snapshot_progress_t *incremental_progress(snapshot_incremental_t *inc);
 
+/* Whether a chunk's rows wait for its high watermark (false for NULL). */
+bool incremental_in_flight(const snapshot_incremental_t *inc);
 /* Starts the next chunk unless one is in flight or none is left. */
 inc_status_t incremental_step(snapshot_incremental_t *inc, char *err, size_t errlen);
 
