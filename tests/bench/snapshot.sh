@@ -47,6 +47,10 @@
 #   WAL held        the most, over samples every second during the copy, of
 #                   pg_current_wal_lsn() - the slot's confirmed_flush_lsn
 #                   (and - restart_lsn).
+#   CPUs busy       how busy the machine's CPUs were during the copy (all
+#                   processes: PostgreSQL, the broker, sluice or Connect),
+#                   from /proc/stat; broker CPU s: the CPU time the Kafka
+#                   broker's JVM used meanwhile (/proc/PID/stat).
 #   oldest xact     the oldest open transaction of a client backend or
 #                   walsender (pg_stat_activity.xact_start; the writer and
 #                   the sampler left out), the most over the same samples.
@@ -164,9 +168,24 @@ bg_stop() {
 # The sampler: every second, the WAL slot SLOT holds back (bytes, behind
 # confirmed_flush_lsn and restart_lsn) and the oldest open transaction (s),
 # into FILE, until sampler_end.
+# cpu_mark: the machine's busy and idle CPU ticks and the Kafka brokers' CPU ticks.
+cpu_mark() {
+    local b=0 p t
+    for p in $(pgrep -f "kafka\.Kafka $SLUICE_ENV_DIR/"); do
+        t="$(awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null)"
+        b=$((b + ${t:-0}))
+    done
+    awk -v b="$b" 'NR == 1 { print $2 + $3 + $4 + $7 + $8, $5 + $6, b }' /proc/stat
+}
+# cpu_since FILE (a cpu_mark): "busy_% broker_cpu_s" since then.
+cpu_since() {
+    cpu_mark | awk -v hz="$(getconf CLK_TCK)" 'NR == FNR { b = $1; i = $2; k = $3; next }
+        { db = $1 - b; di = $2 - i; printf "%.0f %.1f", (db + di) ? 100 * db / (db + di) : 0, ($3 - k) / hz }' "$1" -
+}
 sampler_begin() {
     local slot="$1" file="$2"
     : >"$file"
+    cpu_mark >"$file.cpu"
     touch "$file.on"
     (
         while [ -f "$file.on" ]; do
@@ -186,10 +205,13 @@ sampler_begin() {
 sampler_end() {
     rm -f "$2.on"
     wait "$SAMPLER_PID" 2>/dev/null
-    # "conf_MB restart_MB xact_s": the most of each over the samples.
-    # "-" for the WAL when the slot never existed during the copy.
-    awk '$1 != "-" { n++; if ($1 > c) c = $1; if ($2 > r) r = $2 } { if ($3 > x) x = $3 }
-         END { if (n) printf "%.0f %.0f %d\n", c / 1048576, r / 1048576, x; else printf "- - %d\n", x }' "$2"
+    # "conf_MB restart_MB xact_s busy_% broker_cpu_s": the most of each over the samples
+    # ("-" for the WAL when the slot never existed during the copy), then how busy the
+    # machine's CPUs were from sampler_begin to here and the CPU time the brokers used.
+    local cpu
+    cpu="$(cpu_since "$2.cpu")"
+    awk -v cpu="$cpu" '$1 != "-" { n++; if ($1 > c) c = $1; if ($2 > r) r = $2 } { if ($3 > x) x = $3 }
+         END { if (n) printf "%.0f %.0f %d %s\n", c / 1048576, r / 1048576, x, cpu; else printf "- - %d %s\n", x, cpu }' "$2"
 }
 
 # watch_hwm PID: VmHWM (kB) of PID, read every 200 ms until it is gone, into
@@ -208,7 +230,7 @@ watch_hwm() {
 
 RESULTS="$W/results.txt"
 : >"$RESULTS"
-# record SYSTEM MS RSS_KB WAL_CONF_MB WAL_RESTART_MB XACT_S [WALL_MS]
+# record SYSTEM MS RSS_KB WAL_CONF_MB WAL_RESTART_MB XACT_S BUSY_% BROKER_CPU_S [WALL_MS]
 record() { echo "$*" >>"$RESULTS"; }
 
 # Warm the cache and the hint bits once (and save the rows for the Kafka half).
@@ -238,12 +260,15 @@ ceiling_run() {
     local names=""
     for t in $TABLES; do names+="${names:+,}public.$t"; files+=("$CEIL_DIR/$t.copy:ceil$r.public.$t"); done
     "$KCOUNT" --bootstrap "$KAFKA_BOOTSTRAP" --prefix "ceil$r" --create "$names" --partitions 3 >/dev/null || return 1
+    cpu_mark >"$out.cpu"
     "$SNAPCEIL" kafka --bootstrap "$KAFKA_BOOTSTRAP" "${files[@]}" >"$out.kafka" || return 1
+    local kcpu
+    kcpu="$(cpu_since "$out.cpu")"
     k_ms="$(awk '{ print $8 }' "$out.kafka")"
     log "ceiling run $r: PostgreSQL to a client ${seq_ms} ms one table after the other, ${par_ms} ms all at once; Kafka ${k_ms} ms ($(awk '{ print $6 }' "$out.kafka") transactions, $(awk '{ printf "%.0f", $4 / 1048576 }' "$out.kafka") MB)"
     record pg_seq "$seq_ms"
     record pg_par "$par_ms"
-    record kafka "$k_ms"
+    record kafka "$k_ms" - - - - $kcpu
     CEIL_BYTES="$(awk '{ print $4 }' "$out.kafka")"
 }
 
@@ -471,23 +496,24 @@ DEBEZIUM_VERSION="${DEBEZIUM_VERSION:-}"
     echo
     echo "Snapshot of $N rows ($TABLES; heap ${heap_mb} MB, TOAST ${toast_mb} MB), $(nproc) CPUs,"
     echo "medians of $RUNS run(s) (Debezium $DBZ_RUNS), background writer $BG_ROWS rows/s into an unpublished table:"
-    printf "  %-62s %9s %10s %9s %9s %14s %9s\n" "" "ms" "rows/s" "x ceil" "peak RSS" "WAL held MB" "oldest"
-    printf "  %-62s %9s %10s %9s %9s %14s %9s\n" "" "" "" "" "MB" "conf/restart" "xact s"
+    printf "  %-62s %9s %10s %9s %9s %14s %9s %6s %8s\n" "" "ms" "rows/s" "x ceil" "peak RSS" "WAL held MB" "oldest" "CPUs" "broker"
+    printf "  %-62s %9s %10s %9s %9s %14s %9s %6s %8s\n" "" "" "" "" "MB" "conf/restart" "xact s" "busy" "CPU s"
     if has ceiling; then
         printf "  %-62s %9s %10s\n" "PostgreSQL -> client, tables in turn (libpq)" "$(med pg_seq)" "$(rate "$(med pg_seq)")"
         printf "  %-62s %9s %10s\n" "PostgreSQL -> client, $(wc -w <<<"$TABLES") tables at once" "$(med pg_par)" "$(rate "$(med pg_par)")"
-        printf "  %-62s %9s %10s\n" "Kafka <- one transactional producer ($((CEIL_BYTES / 1048576)) MB)" "$k_ms" "$(rate "$k_ms")"
+        printf "  %-62s %9s %10s %9s %9s %14s %9s %6s %8s\n" "Kafka <- one transactional producer ($((CEIL_BYTES / 1048576)) MB)" "$k_ms" "$(rate "$k_ms")" \
+            "" "" "" "" "$(med kafka 7)%" "$(med kafka 8)"
         printf "  %-62s %9s %10s %9s\n" "(a) ceiling: the slower of the faster PG and Kafka" "$ceil_ms" "$ceil_rate" "1.00"
     fi
     line() { # SYSTEM LABEL
         local ms
         ms="$(med "$1")"
         [ "$ms" = - ] && return
-        printf "  %-62s %9s %10s %9s %9s %14s %9s\n" "$2" "$ms" "$(rate "$ms")" "$(ratio "$(rate "$ms")" "$ceil_rate")" \
-            "$(($(med "$1" 3) / 1024))" "$(med "$1" 4)/$(med "$1" 5)" "$(med "$1" 6)"
+        printf "  %-62s %9s %10s %9s %9s %14s %9s %6s %8s\n" "$2" "$ms" "$(rate "$ms")" "$(ratio "$(rate "$ms")" "$ceil_rate")" \
+            "$(($(med "$1" 3) / 1024))" "$(med "$1" 4)/$(med "$1" 5)" "$(med "$1" 6)" "$(med "$1" 7)%" "$(med "$1" 8)"
     }
     line export "(b) sluice export, $WORKERS workers"
-    has export && printf "  %-62s %9s %10s\n" "    (sluice export from start to exit)" "$(med export 7)" "$(rate "$(med export 7)")"
+    has export && printf "  %-62s %9s %10s\n" "    (sluice export from start to exit)" "$(med export 9)" "$(rate "$(med export 9)")"
     line incremental "(c) sluice incremental, from start${SNAP_BENCH_CHUNK_ROWS:+, chunks of $SNAP_BENCH_CHUNK_ROWS}"
     line dbz_initial "(d) Debezium $DEBEZIUM_VERSION initial ($DBZ_MODE), deploy to last row"
     line dbz_incremental "(d) Debezium $DEBEZIUM_VERSION incremental ($DBZ_MODE), signal to last row"

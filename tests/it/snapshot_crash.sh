@@ -337,20 +337,22 @@ snapcrash_incremental_snapshot_kill9() {
     done
     local copy_t0=$EPOCHREALTIME
     RANDOM=$SEED
-    local spread=$((2 * ROWS / CHUNK / (KILLS + 6)))
+    local spread=$((2 * ROWS / CHUNK / (KILLS + 12)))
     [ "$spread" -ge 1 ] || spread=1
     for ((k = 1; k <= KILLS; k++)); do
         # A random moment, spread over the copy (so every table, the two-column key
         # included, is resumed from a checkpoint): one kill in five 0-1.5 s after this
         # run started streaming (while it streams what the writers wrote during its
-        # downtime, before or during its first chunk); the others 0-1.5 s after the
-        # run emitted N chunks, N drawn from 1 .. 2 x chunks / (kills + 6).
+        # downtime, before or during its first chunk); the others 0-0.29 s after the
+        # run emitted N chunks, N drawn from 1 .. 2 x chunks / (kills + 12). (A chunk
+        # takes tens of ms on a quiet machine: with 0-1.5 s, 4 of 20 kills found
+        # the copy complete.)
         wait_for -p "$pid" 120 inc_run_streams "$logf" "$k" || true
         if [ $((RANDOM % 5)) -eq 0 ]; then
             sleep "$((RANDOM % 2)).$((RANDOM % 5))$((RANDOM % 10))"
         else
             wait_for -p "$pid" 600 run_emitted "$logf" "$pid" $((1 + RANDOM % spread)) || true
-            sleep "$((RANDOM % 2)).$((RANDOM % 5))$((RANDOM % 10))"
+            sleep "0.$((RANDOM % 3))$((RANDOM % 10))"
         fi
         if inc_copies_done "$logf"; then
             log "the copy completed before kill $k"
@@ -406,15 +408,16 @@ snapcrash_incremental_snapshot_kill9() {
     # A chunk's duration: from one chunk's SELECT to the next one's, in one process.
     grep -a 'rows after ' "$logf" | awk '{ split(substr($1, 12, 12), h, ":"); t = h[1] * 3600 + h[2] * 60 + h[3];
             if ($2 == lastp) print (t - lastt) * 1000; lastp = $2; lastt = t }' | sort -g >"$W/sc.chunks"
-    local cn cmin cmed
+    local cn cmin cmed cmax
     cn="$(wc -l <"$W/sc.chunks")"
     cmin="$(head -1 "$W/sc.chunks")"
     cmed="$(sed -n "$(((cn + 1) / 2))p" "$W/sc.chunks")"
+    cmax="$(tail -1 "$W/sc.chunks")"
     local xw
     xw="$(pg_psql -Atc "SELECT round(max(age)::numeric, 3) || ' s (' || (SELECT app FROM sc_xact ORDER BY age DESC LIMIT 1)
                           || '), in ' || sum(polls) || ' polls every 5 ms' FROM sc_xact")"
     xmax="$(pg_psql -Atc "SELECT greatest($xmax, coalesce(max(age), 0)) FROM sc_xact")"
-    log "oldest open transaction of sluice's connections seen during the copy: $xw; a chunk takes $cmed ms (median of $cn, from one chunk's SELECT to the next; shortest $cmin ms)"
+    log "oldest open transaction of sluice's connections seen during the copy: $xw; a chunk takes $cmed ms (median of $cn, from one chunk's SELECT to the next; shortest $cmin ms, longest $cmax ms)"
 
     # Every check is reported, then the test fails if any did.
     local problems=0
@@ -430,8 +433,11 @@ snapcrash_incremental_snapshot_kill9() {
     awk -v g="$gap" 'BEGIN { exit !(g < 60) }' || problem "confirmed_flush_lsn stood still for $gap s during the copy"
     awk -v a="$rage" 'BEGIN { exit !(a < 120) }' ||
         problem "the slot retained WAL written $rage s before (the copy took $copy_s s)"
-    awk -v x="$xmax" -v c="$cmed" 'BEGIN { exit !(x * 1000 < c) }' ||
-        problem "a transaction of sluice's was open $xmax s, longer than a chunk ($cmed ms)"
+    # Each transaction is one chunk's SELECT, inside that chunk: never longer than the
+    # longest chunk. (Against the median it failed once chunks no longer waited for a
+    # commit each: a TOASTed chunk's SELECT took 88 ms, the median chunk 35 ms.)
+    awk -v x="$xmax" -v c="$cmax" 'BEGIN { exit !(x * 1000 < c) }' ||
+        problem "a transaction of sluice's was open $xmax s, longer than any chunk (the longest $cmax ms)"
 
     local tl t key
     tl="$(echo "$TABLES" | tr ' ' ,)"
