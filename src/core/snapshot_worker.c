@@ -68,11 +68,24 @@ void copy_worker_produce_locked(copy_worker_t *w)
     strbuf_reset(&w->buf);
 }
 
-static void flush_records(copy_worker_t *w)
+/*
+ * Produces the rows encoded so far. Unless must, only if the lock is free: while
+ * the main thread commits (it holds the lock until Kafka has every record and
+ * the transaction is over) the worker goes on reading and encoding, up to
+ * FLUSH_MAX_RECS rows or FLUSH_MAX_BYTES, instead of waiting with its COPY idle.
+ */
+#define FLUSH_RECS 512
+#define FLUSH_BYTES (1u << 20)
+#define FLUSH_MAX_RECS 4096
+#define FLUSH_MAX_BYTES (4u << 20)
+static void flush_records(copy_worker_t *w, bool must)
 {
     if (!w->nrecs)
         return;
-    pthread_mutex_lock(&w->c->lock);
+    if (must)
+        pthread_mutex_lock(&w->c->lock);
+    else if (pthread_mutex_trylock(&w->c->lock) != 0)
+        return;
     copy_worker_produce_locked(w);
     pthread_mutex_unlock(&w->c->lock);
 }
@@ -315,8 +328,8 @@ static bool chunk_read_rows(copy_worker_t *w, const copy_chunk_t *ch, const copy
             ok = false;
             break;
         }
-        if (w->nrecs >= 512 || w->buf.len >= (1u << 20))
-            flush_records(w);
+        if (w->nrecs >= FLUSH_RECS || w->buf.len >= FLUSH_BYTES)
+            flush_records(w, w->nrecs >= FLUSH_MAX_RECS || w->buf.len >= FLUSH_MAX_BYTES);
         testpoint_hit("snapshot_row");
     }
     if (ok && n == -2) {
