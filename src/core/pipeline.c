@@ -442,6 +442,31 @@ static step_t finish_on_stop(pipe_t *p)
     return r == STEP_CONTINUE ? pipe_end(p, PIPE_STOPPED) : r;
 }
 
+/*
+ * After a batch of input: the next incremental chunk, the group commit, the
+ * idle checkpoint. Group commit: once the walsender has caught up with the
+ * WAL (a keepalive came since the last commit; what followed it is whole
+ * source transactions committed later) or the input paused, commit the open
+ * Kafka transaction at the next boundary between source transactions; what
+ * arrives meanwhile goes into the next one, so live a Kafka transaction holds
+ * what arrived during the previous commit. While a backlog streams,
+ * transactions grow to commit.interval.ms / commit.max.bytes. Only whole
+ * source transactions are committed (SRC_BETWEEN), as at any commit.
+ */
+static step_t between_inputs(pipe_t *p, bool quiet)
+{
+    step_t r = p->inc ? step_incremental(p) : STEP_CONTINUE;
+    /* With an incremental chunk in flight its high watermark is a few ms away:
+     * its rows join the open Kafka transaction, which commits at
+     * commit.interval.ms (pipeline_run) or at its size, not once per chunk. */
+    if (r == STEP_CONTINUE && (quiet || p->caught_up) && p->src == SRC_BETWEEN &&
+        pipe_ktxn_is_open(p) && !incremental_in_flight(p->inc))
+        r = pipe_commit_kafka(p);
+    if (r == STEP_CONTINUE)
+        r = maybe_idle_checkpoint(p);
+    return r;
+}
+
 pipeline_result_t pipeline_run(const pipeline_args_t *a, char *err, size_t errlen)
 {
     pipe_t p = {.a = a, .err = err, .errlen = errlen};
@@ -532,25 +557,7 @@ pipeline_result_t pipeline_run(const pipeline_args_t *a, char *err, size_t errle
         }
         if (r != STEP_CONTINUE)
             break;
-        /* Group commit: once the walsender has caught up with the WAL (a
-         * keepalive came since the last commit; what followed it is whole
-         * source transactions committed later) or the input paused, commit the
-         * open Kafka transaction at the next boundary between source
-         * transactions; what arrives meanwhile goes into the next one, so live
-         * a Kafka transaction holds what arrived during the previous commit.
-         * While a backlog streams, transactions grow to commit.interval.ms /
-         * commit.max.bytes. Only whole source transactions are committed
-         * (SRC_BETWEEN), as at any commit. */
-        if (r == STEP_CONTINUE && p.inc)
-            r = step_incremental(&p);
-        /* With an incremental chunk in flight its high watermark is a few ms away:
-         * its rows join the open Kafka transaction, which commits at
-         * commit.interval.ms (above) or at its size, not once per chunk. */
-        if (r == STEP_CONTINUE && (quiet || p.caught_up) && p.src == SRC_BETWEEN &&
-            pipe_ktxn_is_open(&p) && !incremental_in_flight(p.inc))
-            r = pipe_commit_kafka(&p);
-        if (r == STEP_CONTINUE)
-            r = maybe_idle_checkpoint(&p);
+        r = between_inputs(&p, quiet);
     }
     pipeline_log_skipped(&p);
     pipeline_result_t result = abort_left_open(&p, p.result);
