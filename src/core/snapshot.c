@@ -12,7 +12,8 @@
  *                 encodes them with the stream's encoder (op "r")
  *                 (snapshot_worker.c)
  *       one lock: the sink (a single transactional producer) and the progress
- *                 record; workers produce in batches under it, the calling
+ *                 record; workers produce in batches under it (when it is
+ *                 free; while the caller commits they read on), the calling
  *                 thread commits under it every snapshot.commit.interval.ms
  *                 with a checkpoint that lists the tables complete so far
  *
