@@ -56,6 +56,12 @@
 #                   the sampler left out), the most over the same samples.
 # and sluice's best method over Debezium's best snapshot.
 #
+# Kafka's cost of sluice's own output (SNAP_BENCH_EVENTS=1, default): after
+# the first export run its events (keys and values, as a read_committed
+# consumer sees them) are read back and produced again by the ceiling's
+# producer, timed the same way: the ceiling counts the COPY text's bytes,
+# sluice must write Debezium's envelope.
+#
 # Check (SNAP_BENCH_CHECK=1, default): for each sluice method, a snapshot
 # with a writer changing every snap_ table during the copy, then streaming;
 # a consumer rebuilding each table from Kafka (tests/tools/apply) must equal
@@ -82,6 +88,7 @@ RUNS="${SNAP_BENCH_RUNS:-3}"
 DBZ_RUNS="${SNAP_BENCH_DBZ_RUNS:-1}"
 WORKERS="${SNAP_BENCH_WORKERS:-4}"
 CHECK="${SNAP_BENCH_CHECK:-1}"
+EVENTS="${SNAP_BENCH_EVENTS:-1}"
 SYSTEMS="${SNAP_BENCH_SYSTEMS:-ceiling export incremental dbz_initial dbz_incremental}"
 BG_ROWS="${SNAP_BENCH_BG_ROWS:-2000}"
 DBZ_MODE="${SNAP_BENCH_DBZ_MODE:-eos}"
@@ -278,7 +285,8 @@ ceiling_run() {
 export_run() {
     local r="$1" slot="b_exp_$1" prefix="bexp$1" cfg="$W/exp$1.conf" logf="$W/exp$1.log" t0 wall_ms snap_ms copied rc=0
     sluice_config "$cfg" "$slot" "$prefix" "postgres.publication = it_snap" \
-        "snapshot.mode = initial_only" "snapshot.method = export" "snapshot.workers = $WORKERS"
+        "snapshot.mode = initial_only" "snapshot.method = export" "snapshot.workers = $WORKERS" \
+        ${CHUNK_LINE[@]+"${CHUNK_LINE[@]}"}
     : >"$logf"
     bg_start
     sampler_begin "$slot" "$W/exp$r.samples"
@@ -300,7 +308,35 @@ export_run() {
     [ "$copied" = "$N" ] || { log "sluice copied $copied rows, the tables hold $N"; return 1; }
     log "sluice export run $r: ${snap_ms} ms (${wall_ms} ms start to exit), peak RSS $(cat "$HWM_FILE") kB, held (MB behind confirmed, restart; oldest xact s): $held"
     record export "$snap_ms" "$(cat "$HWM_FILE")" "$held" "$wall_ms"
+    [ "$r" = 1 ] && [ "$EVENTS" = 1 ] && { events_ceiling "$prefix" || return 1; }
     drop_slot "$slot"
+}
+
+# events_ceiling PREFIX: the same transactional producer as the ceiling's Kafka
+# half, taking the events sluice's export wrote under PREFIX (keys and values,
+# without sluice's headers), read back with kcount --dump: what Kafka alone
+# costs for the bytes sluice must write, Debezium's envelope and all.
+events_ceiling() {
+    local prefix="$1" dir="$W/events" out="$W/events.kafka" files=() names="" f t
+    rm -rf "$dir" && mkdir -p "$dir"
+    "$KCOUNT" --bootstrap "$KAFKA_BOOTSTRAP" --prefix "$prefix" --expect "$N" --timeout-ms 600000 \
+        --dump "$dir" >"$W/events.count" || { log "reading sluice's events back failed: $(cat "$W/events.count")"; return 1; }
+    for f in "$dir"/*.kv; do
+        t="$(basename "$f" .kv)"
+        t="${t#"$prefix".}"
+        files+=("$f:evc.$t")
+        names="${names:+$names,}$t"
+    done
+    "$KCOUNT" --bootstrap "$KAFKA_BOOTSTRAP" --prefix evc --create "$names" --partitions 3 >/dev/null || return 1
+    cpu_mark >"$out.cpu"
+    "$SNAPCEIL" kafka --kv --bootstrap "$KAFKA_BOOTSTRAP" "${files[@]}" >"$out" || return 1
+    local kcpu ms
+    kcpu="$(cpu_since "$out.cpu")"
+    ms="$(awk '{ print $8 }' "$out")"
+    log "Kafka <- sluice's events: $ms ms ($(awk '{ print $6 }' "$out") transactions, $(awk '{ printf "%.0f", $4 / 1048576 }' "$out") MB of keys and values)"
+    record kafka_events "$ms" - - - - $kcpu
+    EVENT_BYTES="$(awk '{ print $4 }' "$out")"
+    rm -rf "$dir"
 }
 
 # ---------------------------------------------------------------------------
@@ -413,7 +449,7 @@ dbz_incremental_run() {
 # ---------------------------------------------------------------------------
 # the runs (the systems alternate within each run)
 
-CEIL_BYTES=0
+CEIL_BYTES=0 EVENT_BYTES=0
 for ((r = 1; r <= RUNS; r++)); do
     if has ceiling; then ceiling_run "$r" || exit 1; fi
     if has export; then export_run "$r" || exit 1; fi
@@ -504,6 +540,11 @@ DEBEZIUM_VERSION="${DEBEZIUM_VERSION:-}"
         printf "  %-62s %9s %10s %9s %9s %14s %9s %6s %8s\n" "Kafka <- one transactional producer ($((CEIL_BYTES / 1048576)) MB)" "$k_ms" "$(rate "$k_ms")" \
             "" "" "" "" "$(med kafka 7)%" "$(med kafka 8)"
         printf "  %-62s %9s %10s %9s\n" "(a) ceiling: the slower of the faster PG and Kafka" "$ceil_ms" "$ceil_rate" "1.00"
+    fi
+    if [ "$(med kafka_events)" != - ]; then
+        printf "  %-62s %9s %10s %9s %9s %14s %9s %6s %8s\n" "Kafka <- the same producer, sluice's export events ($((EVENT_BYTES / 1048576)) MB)" \
+            "$(med kafka_events)" "$(rate "$(med kafka_events)")" "$(ratio "$(rate "$(med kafka_events)")" "$ceil_rate")" \
+            "" "" "" "$(med kafka_events 7)%" "$(med kafka_events 8)"
     fi
     line() { # SYSTEM LABEL
         local ms

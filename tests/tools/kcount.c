@@ -16,6 +16,9 @@
  *       first_ms / done_ms: wall clock (ms since the epoch) when the first
  *       and the N-th event arrived. Exit 0; 3 when T ms (default 600000)
  *       passed without reaching N (the line is printed all the same).
+ *       --dump DIR also appends each event to DIR/<topic>.kv as one line
+ *       "<key><TAB><value>" (JSON topics: their keys and values hold no tab
+ *       or newline), for `snapceil kafka --kv` to produce the same records.
  *
  *   kcount --bootstrap B --prefix P --create NAME[,NAME...] [--partitions N]
  *       Creates the topics "<P>.<NAME>" (N partitions, default 3; an
@@ -157,10 +160,40 @@ static int cmp_i64(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* Appends "<key>\t<value>\n" of m to DIR/<topic>.kv (one open file per topic, kept). */
+static void dump_record(const char *dir, const rd_kafka_message_t *m)
+{
+    static struct {
+        char topic[256];
+        FILE *f;
+    } files[64];
+    static size_t nfiles;
+    const char *topic = rd_kafka_topic_name(m->rkt);
+    FILE *f = NULL;
+    for (size_t i = 0; i < nfiles && !f; i++)
+        if (!strcmp(files[i].topic, topic))
+            f = files[i].f;
+    if (!f) {
+        char path[1024];
+        snprintf(path, sizeof path, "%s/%s.kv", dir, topic);
+        if (nfiles == 64 || !(f = fopen(path, "a")))
+            kread_die("--dump: cannot write %s", path);
+        snprintf(files[nfiles].topic, sizeof files[nfiles].topic, "%s", topic);
+        files[nfiles++].f = f;
+    }
+    if ((m->key && memchr(m->key, '\t', m->key_len)) || memchr(m->payload, '\n', m->len))
+        kread_die("--dump: a record of %s holds a tab or a newline (not JSON?)", topic);
+    if (m->key)
+        fwrite(m->key, 1, m->key_len, f);
+    fputc('\t', f);
+    fwrite(m->payload, 1, m->len, f);
+    fputc('\n', f);
+}
+
 int main(int argc, char **argv)
 {
     const char *bootstrap = NULL, *prefix = NULL, *create = NULL, *progress = NULL;
-    const char *also_skip = NULL;
+    const char *also_skip = NULL, *dump = NULL;
     int partitions = 3;
     uint64_t expect = 0;
     int64_t timeout_ms = 600000, since_ms = 0, until_ms = INT64_MAX, run_ms = -1;
@@ -196,11 +229,13 @@ int main(int argc, char **argv)
             run_ms = strtoll(v, NULL, 10);
         else if (!strcmp(a, "--skip"))
             also_skip = v;
+        else if (!strcmp(a, "--dump"))
+            dump = v;
         else
             kread_die("usage: unknown option %s", a);
     }
     if (!bootstrap || !prefix || (!latency && !create && expect == 0))
-        kread_die("usage: kcount --bootstrap B --prefix P (--expect N [--timeout-ms T] [--skip S] | "
+        kread_die("usage: kcount --bootstrap B --prefix P (--expect N [--timeout-ms T] [--skip S] [--dump DIR] | "
                   "--create NAME[,NAME...] [--partitions N] | "
                   "--latency --since-ms S --until-ms U [--run-ms D] [--progress FILE])");
     char dotted[512];
@@ -250,6 +285,8 @@ int main(int argc, char **argv)
             value_bytes += m->len;
             if (records == 1)
                 first_ms = t;
+            if (dump)
+                dump_record(dump, m);
             if (latency) {
                 int64_t ts = source_ts_ms(m->payload, m->len);
                 if (ts >= since_ms && ts < until_ms) {

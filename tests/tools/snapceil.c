@@ -12,7 +12,7 @@
  *
  *         rows <n> bytes <b> ms <elapsed>
  *
- *   snapceil kafka --bootstrap B [--txn-bytes N] [--txn-ms M] FILE:TOPIC...
+ *   snapceil kafka --bootstrap B [--txn-bytes N] [--txn-ms M] [--kv] FILE:TOPIC...
  *       One transactional, idempotent librdkafka producer (acks=all, and
  *       sluice's own producer defaults: lz4, linger.ms 50, batch.size 1 MB,
  *       a 4 MB queue) writes every line of each FILE (written by "pg --out")
@@ -21,6 +21,8 @@
  *       (default 16777216, sluice's commit.max.bytes) or M ms (default 1000,
  *       sluice's snapshot.commit.interval.ms), whichever comes first. The
  *       files are mapped, not copied: the producer references their bytes.
+ *       --kv: each line is "<key><TAB><value>" (as `kcount --dump` writes
+ *       sluice's events), and the record's value is what follows the tab.
  *       The topics must exist. Prints
  *
  *         rows <n> bytes <b> txns <t> ms <elapsed>
@@ -55,7 +57,7 @@ static int64_t now_ms(void)
 static int usage(void)
 {
     fprintf(stderr, "usage: snapceil pg --conninfo C [--out FILE] QUERY...\n"
-                    "       snapceil kafka --bootstrap B [--txn-bytes N] [--txn-ms M] FILE:TOPIC...\n");
+                    "       snapceil kafka --bootstrap B [--txn-bytes N] [--txn-ms M] [--kv] FILE:TOPIC...\n");
     return 2;
 }
 
@@ -164,8 +166,14 @@ static int run_kafka(int argc, char **argv)
 {
     const char *bootstrap = NULL;
     long long txn_bytes = 16777216, txn_ms = 1000;
+    bool kv = false;
     int i = 0;
     for (; i < argc && !strncmp(argv[i], "--", 2); i += 2) {
+        if (!strcmp(argv[i], "--kv")) {
+            kv = true;
+            i--;
+            continue;
+        }
         if (i + 1 >= argc)
             return usage();
         if (!strcmp(argv[i], "--bootstrap"))
@@ -244,6 +252,12 @@ static int run_kafka(int argc, char **argv)
             size_t len = nl ? (size_t) (nl - p) : (size_t) (end - p);
             const char *tab = memchr(p, '\t', len);
             size_t klen = tab ? (size_t) (tab - p) : len;
+            const char *val = p;
+            size_t vlen = len;
+            if (kv && tab) {
+                val = tab + 1;
+                vlen = len - klen - 1;
+            }
             if (!in_open) {
                 if ((e = rd_kafka_begin_transaction(rk))) {
                     rc = kerr(e, "begin_transaction");
@@ -253,7 +267,8 @@ static int run_kafka(int argc, char **argv)
                 txn_t0 = now_ms();
             }
             for (;;) {
-                if (rd_kafka_produce(rkt, RD_KAFKA_PARTITION_UA, 0, (void *) p, len, p, klen, NULL) == 0)
+                if (rd_kafka_produce(rkt, RD_KAFKA_PARTITION_UA, 0, (void *) val, vlen, p, klen,
+                                     NULL) == 0)
                     break;
                 if (rd_kafka_last_error() != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
                     fprintf(stderr, "snapceil: produce to %s: %s\n", topic,
@@ -265,8 +280,8 @@ static int run_kafka(int argc, char **argv)
             }
             rd_kafka_poll(rk, 0);
             rows++;
-            bytes += len + klen;
-            in_txn += (long long) (len + klen);
+            bytes += vlen + klen;
+            in_txn += (long long) (vlen + klen);
             p += len + 1;
             if (rc == 0 && (in_txn >= txn_bytes || now_ms() - txn_t0 >= txn_ms)) {
                 if ((e = rd_kafka_commit_transaction(rk, 60000))) {
