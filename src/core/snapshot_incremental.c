@@ -258,6 +258,24 @@ static PGresult *publication_row(PGconn *conn, const char *publication, const ch
         2, NULL, params, NULL, NULL, 0);
 }
 
+/* The OID of the table the publication lists as name ("schema.table"), 0 if none, -1 on failure. */
+static int64_t published_oid(PGconn *conn, const char *publication, const char *name)
+{
+    const char *params[] = {publication, name};
+    PGresult *r = PQexecParams(
+        conn,
+        "SELECT c.oid FROM pg_catalog.pg_publication_tables pt "
+        "JOIN pg_catalog.pg_namespace n ON n.nspname = pt.schemaname "
+        "JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = pt.tablename "
+        "WHERE pt.pubname = $1 AND pt.schemaname || '.' || pt.tablename = $2",
+        2, NULL, params, NULL, NULL, 0);
+    int64_t oid = PQresultStatus(r) != PGRES_TUPLES_OK ? -1
+                  : PQntuples(r) == 1 ? (int64_t) strtoul(PQgetvalue(r, 0, 0), NULL, 10)
+                                      : 0;
+    PQclear(r);
+    return oid;
+}
+
 /*
  * Describes table t as pgoutput would (columns, types, Kafka key) and builds
  * its chunk SELECTs. INC_OK with inc->rel NULL: the table left the
@@ -278,10 +296,27 @@ static inc_status_t describe(snapshot_incremental_t *inc, snapshot_table_t *t, c
         return INC_PG_LOST;
     }
     if (PQntuples(r) == 0) {
+        PQclear(r);
+        int64_t now = published_oid(conn, inc->cfg->publication, t->name);
+        if (now < 0) {
+            snprintf(err, errlen, "incremental snapshot: looking up \"%s\" by name: %s", t->name,
+                     pgconn_result_error(conn, NULL, why, sizeof why));
+            return INC_PG_LOST;
+        }
+        if (now && now != t->oid) {
+            /* Dropped and created again under its name while its copy was owed: the
+             * chunks committed were the old table's; the new one is copied whole. */
+            log_warning("incremental snapshot: table \"%s\" is a new table (OID %" PRId64
+                        ", was %u): its copy starts again from its first row",
+                        t->name, now, t->oid);
+            t->oid = (uint32_t) now;
+            t->rows = t->chunks = 0;
+            snapshot_table_set_last_key(t, NULL, 0);
+            return describe(inc, t, err, errlen);
+        }
         log_warning("incremental snapshot: table \"%s\" (OID %u) is not in publication \"%s\" "
                     "(any more): not copied",
                     t->name, t->oid, inc->cfg->publication);
-        PQclear(r);
         table_done(inc, t);
         return INC_OK;
     }

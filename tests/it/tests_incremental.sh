@@ -132,6 +132,11 @@ inc_chunks_past() {
     [ "$(grep -c 'rows emitted' "$1" || true)" -gt "$2" ]
 }
 
+# inc_chunk_committed LOG: a Kafka commit logged after a chunk's rows (log.level = debug).
+inc_chunk_committed() {
+    awk '/rows emitted/ { e = 1 } e && /committed Kafka transaction/ { found = 1; exit } END { exit !found }' "$1"
+}
+
 inc_copies_done() {
     grep -q 'incremental snapshot complete: every table is in Kafka' "$1"
 }
@@ -405,4 +410,49 @@ test_incremental_request_refuses_table_without_key() {
     apply_check incn_keyed "$prefix" --key id || fail "incn_keyed rebuilt from Kafka differs from PostgreSQL"
     drop_slot "$slot"
     pg_psql -q -c "DROP PUBLICATION it_incn" -c "DROP TABLE incn_keyed, incn_nokey"
+}
+
+# A table dropped and created again under its name while its incremental copy
+# is owed: the checkpoint records chunks of the old table (its OID); the next
+# session finds that OID gone and the name published with another, and copies
+# the new table from its first row (before, it marked the table done and the
+# new table's rows were never copied). The new table holds every key the old
+# one had, so its copy overwrites each key the old chunks wrote, and the table
+# rebuilt from Kafka must equal the new one.
+test_incremental_table_recreated_while_owed() {
+    # 60,000 rows in chunks of 50: the copy takes seconds, so the stop lands inside it.
+    local slot=it_incx prefix=itincx cfg="$W/incx.conf" logf="$W/incx.log" rows=60000
+    drop_slot "$slot"
+    pg_psql -q -c "DROP PUBLICATION IF EXISTS it_incx" -c "DROP TABLE IF EXISTS inc_x, inc_x_copy" \
+        -c "CREATE TABLE inc_x (id int PRIMARY KEY, v text)" \
+        -c "INSERT INTO inc_x SELECT g, 'old ' || g FROM generate_series(1, $rows) g" \
+        -c "CREATE PUBLICATION it_incx FOR TABLE inc_x" -c "GRANT SELECT ON inc_x TO sluice"
+    # log.level = debug: a line per chunk emitted, to stop after the first.
+    sluice_config "$cfg" "$slot" "$prefix" "postgres.publication = it_incx" "snapshot.mode = initial" \
+        "snapshot.method = incremental" "snapshot.chunk.rows = 50" "commit.interval.ms = 50" \
+        "log.level = debug"
+    sluice_start "$cfg" "$logf"
+    local pid=$SLUICE_PID
+    # A Kafka commit after a chunk: the checkpoint names committed chunks of the old table
+    # (a stop inside the watermark's source transaction would abort it).
+    wait_for -p "$pid" 60 inc_chunk_committed "$logf" || fail "no chunk of inc_x was committed"
+    sluice_stop "$pid" || fail "sluice did not stop cleanly: $(tail -3 "$logf")"
+    inc_copies_done "$logf" && fail "the copy of inc_x was over before the stop"
+    pg_psql -q -c "DROP TABLE inc_x" -c "CREATE TABLE inc_x (id int PRIMARY KEY, v text)" \
+        -c "INSERT INTO inc_x SELECT g, 'new ' || g FROM generate_series(1, $rows) g" \
+        -c "ALTER PUBLICATION it_incx ADD TABLE inc_x" -c "GRANT SELECT ON inc_x TO sluice"
+    sluice_start "$cfg" "$logf"
+    pid=$SLUICE_PID
+    # (Before: 'is not in publication "it_incx" (any more): not copied'.)
+    wait_log "$logf" 'incremental snapshot complete|"public.inc_x" .* is not in publication' 120 "$pid" ||
+        fail "the copy did not complete: $(grep -E 'inc_x' "$logf" | grep -v DEBUG | tail -3)"
+    grep -Eq 'copying while streaming: "public.inc_x" after [1-9][0-9]* chunk' "$logf" ||
+        fail "the second session did not resume inc_x after committed chunks: $(grep -v DEBUG "$logf" | tail -12)"
+    grep -q '"public.inc_x" is a new table' "$logf" ||
+        fail "sluice did not see that inc_x is a new table: $(grep -E 'inc_x' "$logf" | grep -v DEBUG | tail -1)"
+    wait_log "$logf" 'incremental snapshot complete' 120 "$pid" || fail "the copy of the new inc_x did not complete"
+    catch_up_and_stop "$slot" "$pid" 60
+    apply_check inc_x "$prefix" --key id || fail "inc_x rebuilt from Kafka differs from the new table"
+    drop_slot "$slot"
+    pg_psql -q -c "DROP PUBLICATION it_incx" -c "DROP TABLE inc_x"
 }
