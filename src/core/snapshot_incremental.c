@@ -277,6 +277,40 @@ static int64_t published_oid(PGconn *conn, const char *publication, const char *
 }
 
 /*
+ * Table t's recorded OID is not in the publication (any more). If its name is
+ * published under another OID, the table was dropped and created again while
+ * its copy was owed: the chunks committed were the old table's, so the entry
+ * starts again from the first row under the new OID (*again: describe it).
+ * Otherwise the table is done: nothing of it is left to copy.
+ */
+static inc_status_t oid_gone(snapshot_incremental_t *inc, snapshot_table_t *t, bool *again,
+                             char *err, size_t errlen)
+{
+    int64_t now = published_oid(inc->conn, inc->cfg->publication, t->name);
+    if (now < 0) {
+        char why[512];
+        snprintf(err, errlen, "incremental snapshot: looking up \"%s\" by name: %s", t->name,
+                 pgconn_result_error(inc->conn, NULL, why, sizeof why));
+        return INC_PG_LOST;
+    }
+    if (now && now != t->oid) {
+        log_warning("incremental snapshot: table \"%s\" is a new table (OID %" PRId64
+                    ", was %u): its copy starts again from its first row",
+                    t->name, now, t->oid);
+        t->oid = (uint32_t) now;
+        t->rows = t->chunks = 0;
+        snapshot_table_set_last_key(t, NULL, 0);
+        *again = true;
+        return INC_OK;
+    }
+    log_warning("incremental snapshot: table \"%s\" (OID %u) is not in publication \"%s\" "
+                "(any more): not copied",
+                t->name, t->oid, inc->cfg->publication);
+    table_done(inc, t);
+    return INC_OK;
+}
+
+/*
  * Describes table t as pgoutput would (columns, types, Kafka key) and builds
  * its chunk SELECTs. INC_OK with inc->rel NULL: the table left the
  * publication (marked done).
@@ -297,28 +331,9 @@ static inc_status_t describe(snapshot_incremental_t *inc, snapshot_table_t *t, c
     }
     if (PQntuples(r) == 0) {
         PQclear(r);
-        int64_t now = published_oid(conn, inc->cfg->publication, t->name);
-        if (now < 0) {
-            snprintf(err, errlen, "incremental snapshot: looking up \"%s\" by name: %s", t->name,
-                     pgconn_result_error(conn, NULL, why, sizeof why));
-            return INC_PG_LOST;
-        }
-        if (now && now != t->oid) {
-            /* Dropped and created again under its name while its copy was owed: the
-             * chunks committed were the old table's; the new one is copied whole. */
-            log_warning("incremental snapshot: table \"%s\" is a new table (OID %" PRId64
-                        ", was %u): its copy starts again from its first row",
-                        t->name, now, t->oid);
-            t->oid = (uint32_t) now;
-            t->rows = t->chunks = 0;
-            snapshot_table_set_last_key(t, NULL, 0);
-            return describe(inc, t, err, errlen);
-        }
-        log_warning("incremental snapshot: table \"%s\" (OID %u) is not in publication \"%s\" "
-                    "(any more): not copied",
-                    t->name, t->oid, inc->cfg->publication);
-        table_done(inc, t);
-        return INC_OK;
+        bool again = false;
+        inc_status_t st = oid_gone(inc, t, &again, err, errlen);
+        return st == INC_OK && again ? describe(inc, t, err, errlen) : st;
     }
     char *select_list = NULL;
     relcache_entry_t *rel = copy_describe_columns(
