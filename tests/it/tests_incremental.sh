@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # Incremental snapshot tests (issue 15; sourced by run.sh). Sizes:
 #   IT_INC_ROWS (20000) rows over 4 tables, IT_INC_KILLS (4) kill -9s during the copy,
-#   IT_INC_CHUNK (2000) snapshot.chunk.rows, IT_INC_TOAST_EVERY (1: every row of inc_a
+#   IT_INC_CHUNK (250) snapshot.chunk.rows, IT_INC_TOAST_EVERY (1: every row of inc_a
 #   has a TOASTed body; 10 keeps a big run's table small).
 # The acceptance size: IT_INC_ROWS=1000000 IT_INC_KILLS=20 IT_INC_TOAST_EVERY=10.
 
@@ -100,7 +100,7 @@ BEGIN
 END \$\$" >/dev/null 2>&1
 }
 
-# inc_sample_loop FLAG OUT SLOT: every 0.5 s, one line: the slot's
+# inc_sample_loop FLAG OUT SLOT: every 0.2 s, one line: the slot's
 # confirmed_flush_lsn and the age (s) of the oldest open transaction of sluice's
 # connections, until FLAG is removed; sets SAMPLE_LOOP_PID.
 inc_sample_loop() {
@@ -113,7 +113,7 @@ inc_sample_loop() {
                                     FROM pg_stat_activity WHERE application_name LIKE 'sluice%'
                                      AND backend_type = 'client backend' AND xact_start IS NOT NULL)" \
                 >>"$out" 2>/dev/null || true
-            sleep 0.5
+            sleep 0.2
         done
     ) &
     SAMPLE_LOOP_PID=$!
@@ -164,7 +164,9 @@ inc_check() {
 # throughout), and the slot's confirmed_flush_lsn advances during the copy.
 test_incremental_snapshot_kill9_exactly_once() {
     local slot=it_inc prefix=itinc cfg="$W/inc.conf" logf="$W/inc.log"
-    local rows="${IT_INC_ROWS:-20000}" kills="${IT_INC_KILLS:-4}" chunk="${IT_INC_CHUNK:-2000}"
+    # Chunks of 250: with several chunks to a Kafka transaction, 10 chunks of 2,000
+    # were copied in about a second, and the slot was sampled only twice meanwhile.
+    local rows="${IT_INC_ROWS:-20000}" kills="${IT_INC_KILLS:-4}" chunk="${IT_INC_CHUNK:-250}"
     drop_slot "$slot"
     inc_setup "$rows"
     sluice_config "$cfg" "$slot" "$prefix" "postgres.publication = it_inc" "snapshot.mode = initial" \
