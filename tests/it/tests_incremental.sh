@@ -334,7 +334,7 @@ test_incremental_request_by_command_kill9_exactly_once() {
 # changes and is requested; both copies complete, inc_late's after
 # inc_first's, and both tables rebuilt from Kafka equal PostgreSQL.
 test_incremental_request_for_added_table_while_copying() {
-    local slot=it_incl prefix=itincl cfg="$W/incl.conf" logf="$W/incl.log" rows="${IT_INC_LATE_ROWS:-20000}"
+    local slot=it_incl prefix=itincl cfg="$W/incl.conf" logf="$W/incl.log" rows="${IT_INC_LATE_ROWS:-60000}"
     drop_slot "$slot"
     pg_psql -q -c "DROP PUBLICATION IF EXISTS it_incl" \
         -c "DROP TABLE IF EXISTS inc_first, inc_late, inc_first_copy, inc_late_copy" \
