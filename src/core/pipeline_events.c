@@ -358,20 +358,15 @@ static step_t on_truncate(pipe_t *p, const pgo_msg_t *m, sluice_lsn_t lsn)
 
 step_t pipe_ensure_topics(pipe_t *p, const char *const *topics, size_t n)
 {
-    const pipeline_args_t *a = p->a;
-    for (int attempt = 1;; attempt++) {
-        sink_status_t st = sink_ensure_topics(a->sink, topics, n, false, 10000, p->err, p->errlen);
-        if (st == SINK_OK)
-            return STEP_CONTINUE;
-        if (st != SINK_RETRY || attempt >= 5 || *a->stop) {
-            if (st == SINK_RETRY)
-                testpoint_hit("topic_given_up");
-            /* Given up: abort and rewind like any abortable failure, so that a fencing
-             * the abort meets is judged by the transaction's age (pipe_sink_failed). */
-            return pipe_sink_failed(p, st == SINK_RETRY ? SINK_ABORT : st);
-        }
-        log_warning("%s; retrying", p->err);
-    }
+    sink_status_t st =
+        sink_ensure_table_topics(p->a->sink, topics, n, p->a->stop, p->err, p->errlen);
+    if (st == SINK_OK)
+        return STEP_CONTINUE;
+    if (st == SINK_RETRY)
+        testpoint_hit("topic_given_up");
+    /* Given up: abort and rewind like any abortable failure, so that a fencing
+     * the abort meets is judged by the transaction's age (pipe_sink_failed). */
+    return pipe_sink_failed(p, st == SINK_RETRY ? SINK_ABORT : st);
 }
 
 static step_t ensure_topic(pipe_t *p, const char *topic)

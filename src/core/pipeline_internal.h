@@ -95,9 +95,9 @@ step_t pipe_commit_kafka(pipe_t *p);
 bool pipe_ktxn_is_open(const pipe_t *p);
 /* Formats the lsn/xid headers of p->txn once per source transaction. */
 void pipe_set_txn_headers(pipe_t *p);
-/* Produces p->key / p->value (each only if asked) with the transaction's headers. */
 /* The topics exist (the missing ones created in one request), or the step that ends. */
 step_t pipe_ensure_topics(pipe_t *p, const char *const *topics, size_t n);
+/* Produces p->key / p->value (each only if asked) with the transaction's headers. */
 step_t pipe_produce(pipe_t *p, const char *topic, int32_t partition, bool has_key, bool has_value);
 
 /* ---- pipeline_events.c: decoded messages to events ---------------------- */

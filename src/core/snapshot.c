@@ -306,13 +306,7 @@ static bool copy_ensure_topics(copy_t *c, pipeline_result_t *result, char *err, 
     const char **topics = xcalloc(c->ntables ? c->ntables : 1, sizeof *topics);
     for (size_t i = 0; i < c->ntables; i++)
         topics[i] = c->tables[i].rel->topic;
-    sink_status_t st;
-    for (int attempt = 1;; attempt++) {
-        st = sink_ensure_topics(a->sink, topics, c->ntables, false, 10000, err, errlen);
-        if (st != SINK_RETRY || attempt >= 5 || *a->stop)
-            break;
-        log_warning("%s; retrying", err);
-    }
+    sink_status_t st = sink_ensure_table_topics(a->sink, topics, c->ntables, a->stop, err, errlen);
     free(topics);
     if (st != SINK_OK) {
         *result = st == SINK_RETRY ? PIPE_REWIND : copy_sink_class(st);

@@ -118,6 +118,17 @@ sink_status_t sink_ensure_topics(sink_t *s, const char *const *topics, size_t n,
     return s->ops->ensure_topics(s->impl, topics, n, compact, timeout_ms, err, errlen);
 }
 
+sink_status_t sink_ensure_table_topics(sink_t *s, const char *const *topics, size_t n,
+                                       const atomic_int *stop, char *err, size_t errlen)
+{
+    for (int attempt = 1;; attempt++) {
+        sink_status_t st = sink_ensure_topics(s, topics, n, false, 10000, err, errlen);
+        if (st != SINK_RETRY || attempt >= 5 || *stop)
+            return st;
+        log_warning("%s; retrying", err);
+    }
+}
+
 int sink_partition_count(sink_t *s, const char *topic)
 {
     return s->ops->partition_count(s->impl, topic);

@@ -140,6 +140,13 @@ sink_status_t sink_ensure_topic(sink_t *s, const char *topic, bool compact, int 
  */
 sink_status_t sink_ensure_topics(sink_t *s, const char *const *topics, size_t n, bool compact,
                                  int timeout_ms, char *err, size_t errlen);
+/*
+ * sink_ensure_topics for the tables' topics (not compacted, 10 s a try), tried
+ * again up to 5 times in all while Kafka answers SINK_RETRY (each retry logged
+ * with err), unless *stop is set. Returns the last answer.
+ */
+sink_status_t sink_ensure_table_topics(sink_t *s, const char *const *topics, size_t n,
+                                       const atomic_int *stop, char *err, size_t errlen);
 
 /* Number of partitions of a topic sink_ensure_topic has seen; 0 if unknown. */
 int sink_partition_count(sink_t *s, const char *topic);
