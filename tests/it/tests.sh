@@ -224,6 +224,23 @@ apply_check() {
         --topic "$prefix.public.$table" --table "public.$table" --copy "public.${table}_copy" "$@"
 }
 
+# rebuilt_check PREFIX SLOT MODE TABLE:KEY...: the verifier over the tables
+# (MODE: --snapshot or --incremental, the replayed state not compared) and, per
+# table, a consumer rebuilding it from Kafka by KEY whose md5 must equal
+# PostgreSQL's. Fails the test on either.
+rebuilt_check() {
+    local prefix="$1" slot="$2" mode="$3" ok=0 tk tables=""
+    shift 3
+    for tk in "$@"; do tables="${tables:+$tables,}${tk%%:*}"; done
+    verify_check "$prefix" "$slot" --tables "$tables" "$mode" --no-compare >"$W/$prefix.verify" 2>&1 || ok=1
+    cat "$W/$prefix.verify" >&2
+    [ "$ok" -eq 0 ] || fail "verify found violations (see above)"
+    for tk in "$@"; do
+        apply_check "${tk%%:*}" "$prefix" --key "${tk#*:}" || ok=1
+    done
+    [ "$ok" -eq 0 ] || fail "a table rebuilt from Kafka differs from PostgreSQL"
+}
+
 # Issue 8 acceptance: 10,000 rows with 8–32 kB TOASTed values, updated without
 # touching them, under REPLICA IDENTITY DEFAULT and FULL: no event carries a
 # fake null (DEFAULT: the placeholder in every update; FULL: the real value),
