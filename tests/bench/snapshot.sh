@@ -50,7 +50,15 @@
 #   CPUs busy       how busy the machine's CPUs were during the copy (all
 #                   processes: PostgreSQL, the broker, sluice or Connect),
 #                   from /proc/stat; broker CPU s: the CPU time the Kafka
-#                   broker's JVM used meanwhile (/proc/PID/stat).
+#                   broker's JVM used meanwhile (/proc/PID/stat); PG CPU s:
+#                   PostgreSQL's (the postmaster, its live children, and
+#                   the children it reaped meanwhile); all CPU s: every
+#                   process's, the busy time of all CPUs.
+#   peers' CPU      PostgreSQL's CPU s for the faster half of the ceiling
+#                   plus the broker's for sluice's events (below), over the
+#                   number of CPUs: no program that hands these rows from
+#                   one to the other in Debezium's envelope can be faster on
+#                   this machine, whatever it costs itself.
 #   oldest xact     the oldest open transaction of a client backend or
 #                   walsender (pg_stat_activity.xact_start; the writer and
 #                   the sampler left out), the most over the same samples.
@@ -175,19 +183,32 @@ bg_stop() {
 # The sampler: every second, the WAL slot SLOT holds back (bytes, behind
 # confirmed_flush_lsn and restart_lsn) and the oldest open transaction (s),
 # into FILE, until sampler_end.
-# cpu_mark: the machine's busy and idle CPU ticks and the Kafka brokers' CPU ticks.
+# cpu_mark: the machine's busy and idle CPU ticks, the Kafka brokers' CPU ticks,
+# and PostgreSQL's: the postmaster's own and its reaped children's (cutime,
+# cstime) and those of its live children (backends, walsenders, workers), so a
+# backend that ends between two marks still counts.
 cpu_mark() {
-    local b=0 p t
+    local b=0 g=0 p t pm
     for p in $(pgrep -f "kafka\.Kafka $SLUICE_ENV_DIR/"); do
         t="$(awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null)"
         b=$((b + ${t:-0}))
     done
-    awk -v b="$b" 'NR == 1 { print $2 + $3 + $4 + $7 + $8, $5 + $6, b }' /proc/stat
+    pm="$(head -n 1 "$PG_DATA/postmaster.pid" 2>/dev/null)"
+    if [ -n "$pm" ]; then
+        g="$(awk '{ print $14 + $15 + $16 + $17 }' "/proc/$pm/stat" 2>/dev/null)"
+        g=${g:-0}
+        for p in $(pgrep -P "$pm"); do
+            t="$(awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null)"
+            g=$((g + ${t:-0}))
+        done
+    fi
+    awk -v b="$b" -v g="$g" 'NR == 1 { print $2 + $3 + $4 + $7 + $8, $5 + $6, b, g }' /proc/stat
 }
-# cpu_since FILE (a cpu_mark): "busy_% broker_cpu_s" since then.
+# cpu_since FILE (a cpu_mark): "busy_% broker_cpu_s pg_cpu_s all_cpu_s" since
+# then (all: the busy ticks of every CPU, whoever used them).
 cpu_since() {
-    cpu_mark | awk -v hz="$(getconf CLK_TCK)" 'NR == FNR { b = $1; i = $2; k = $3; next }
-        { db = $1 - b; di = $2 - i; printf "%.0f %.1f", (db + di) ? 100 * db / (db + di) : 0, ($3 - k) / hz }' "$1" -
+    cpu_mark | awk -v hz="$(getconf CLK_TCK)" 'NR == FNR { b = $1; i = $2; k = $3; g = $4; next }
+        { db = $1 - b; di = $2 - i; printf "%.0f %.1f %.1f %.1f", (db + di) ? 100 * db / (db + di) : 0, ($3 - k) / hz, ($4 - g) / hz, db / hz }' "$1" -
 }
 sampler_begin() {
     local slot="$1" file="$2"
@@ -212,9 +233,10 @@ sampler_begin() {
 sampler_end() {
     rm -f "$2.on"
     wait "$SAMPLER_PID" 2>/dev/null
-    # "conf_MB restart_MB xact_s busy_% broker_cpu_s": the most of each over the samples
-    # ("-" for the WAL when the slot never existed during the copy), then how busy the
-    # machine's CPUs were from sampler_begin to here and the CPU time the brokers used.
+    # "conf_MB restart_MB xact_s busy_% broker_cpu_s pg_cpu_s all_cpu_s": the most of
+    # each over the samples ("-" for the WAL when the slot never existed during the
+    # copy), then how busy the machine's CPUs were from sampler_begin to here and the
+    # CPU time the brokers, PostgreSQL and everything together used (cpu_since).
     local cpu
     cpu="$(cpu_since "$2.cpu")"
     awk -v cpu="$cpu" '$1 != "-" { n++; if ($1 > c) c = $1; if ($2 > r) r = $2 } { if ($3 > x) x = $3 }
@@ -237,7 +259,7 @@ watch_hwm() {
 
 RESULTS="$W/results.txt"
 : >"$RESULTS"
-# record SYSTEM MS RSS_KB WAL_CONF_MB WAL_RESTART_MB XACT_S BUSY_% BROKER_CPU_S [WALL_MS]
+# record SYSTEM MS RSS_KB WAL_CONF_MB WAL_RESTART_MB XACT_S BUSY_% BROKER_CPU_S PG_CPU_S ALL_CPU_S [WALL_MS]
 record() { echo "$*" >>"$RESULTS"; }
 
 # Warm the cache and the hint bits once (and save the rows for the Kafka half).
@@ -255,8 +277,12 @@ for t in $TABLES; do copy_queries+=("COPY (SELECT * FROM $t) TO STDOUT"); done
 
 ceiling_run() {
     local r="$1" out="$W/ceil$1" t pids=() t0 seq_ms par_ms k_ms files=()
+    local seq_cpu par_cpu
+    cpu_mark >"$out.cpu"
     "$SNAPCEIL" pg --conninfo "$PG_ADMIN_CONNINFO" "${copy_queries[@]}" >"$out.seq" || return 1
+    seq_cpu="$(cpu_since "$out.cpu")"
     seq_ms="$(awk '{ print $6 }' "$out.seq")"
+    cpu_mark >"$out.cpu"
     t0=$(now_ms)
     for t in $TABLES; do
         "$SNAPCEIL" pg --conninfo "$PG_ADMIN_CONNINFO" "COPY (SELECT * FROM $t) TO STDOUT" >"$out.par.$t" &
@@ -264,6 +290,7 @@ ceiling_run() {
     done
     wait "${pids[@]}" || return 1
     par_ms=$(($(now_ms) - t0))
+    par_cpu="$(cpu_since "$out.cpu")"
     local names=""
     for t in $TABLES; do names+="${names:+,}public.$t"; files+=("$CEIL_DIR/$t.copy:ceil$r.public.$t"); done
     "$KCOUNT" --bootstrap "$KAFKA_BOOTSTRAP" --prefix "ceil$r" --create "$names" --partitions 3 >/dev/null || return 1
@@ -273,8 +300,8 @@ ceiling_run() {
     kcpu="$(cpu_since "$out.cpu")"
     k_ms="$(awk '{ print $8 }' "$out.kafka")"
     log "ceiling run $r: PostgreSQL to a client ${seq_ms} ms one table after the other, ${par_ms} ms all at once; Kafka ${k_ms} ms ($(awk '{ print $6 }' "$out.kafka") transactions, $(awk '{ printf "%.0f", $4 / 1048576 }' "$out.kafka") MB)"
-    record pg_seq "$seq_ms"
-    record pg_par "$par_ms"
+    record pg_seq "$seq_ms" - - - - $seq_cpu
+    record pg_par "$par_ms" - - - - $par_cpu
     record kafka "$k_ms" - - - - $kcpu
     CEIL_BYTES="$(awk '{ print $4 }' "$out.kafka")"
 }
@@ -532,32 +559,54 @@ DEBEZIUM_VERSION="${DEBEZIUM_VERSION:-}"
     echo
     echo "Snapshot of $N rows ($TABLES; heap ${heap_mb} MB, TOAST ${toast_mb} MB), $(nproc) CPUs,"
     echo "medians of $RUNS run(s) (Debezium $DBZ_RUNS), background writer $BG_ROWS rows/s into an unpublished table:"
-    printf "  %-62s %9s %10s %9s %9s %14s %9s %6s %8s\n" "" "ms" "rows/s" "x ceil" "peak RSS" "WAL held MB" "oldest" "CPUs" "broker"
-    printf "  %-62s %9s %10s %9s %9s %14s %9s %6s %8s\n" "" "" "" "" "MB" "conf/restart" "xact s" "busy" "CPU s"
-    if has ceiling; then
-        printf "  %-62s %9s %10s\n" "PostgreSQL -> client, tables in turn (libpq)" "$(med pg_seq)" "$(rate "$(med pg_seq)")"
-        printf "  %-62s %9s %10s\n" "PostgreSQL -> client, $(wc -w <<<"$TABLES") tables at once" "$(med pg_par)" "$(rate "$(med pg_par)")"
-        printf "  %-62s %9s %10s %9s %9s %14s %9s %6s %8s\n" "Kafka <- one transactional producer ($((CEIL_BYTES / 1048576)) MB)" "$k_ms" "$(rate "$k_ms")" \
-            "" "" "" "" "$(med kafka 7)%" "$(med kafka 8)"
-        printf "  %-62s %9s %10s %9s\n" "(a) ceiling: the slower of the faster PG and Kafka" "$ceil_ms" "$ceil_rate" "1.00"
-    fi
-    if [ "$(med kafka_events)" != - ]; then
-        printf "  %-62s %9s %10s %9s %9s %14s %9s %6s %8s\n" "Kafka <- the same producer, sluice's export events ($((EVENT_BYTES / 1048576)) MB)" \
-            "$(med kafka_events)" "$(rate "$(med kafka_events)")" "$(ratio "$(rate "$(med kafka_events)")" "$ceil_rate")" \
-            "" "" "" "$(med kafka_events 7)%" "$(med kafka_events 8)"
-    fi
-    line() { # SYSTEM LABEL
-        local ms
-        ms="$(med "$1")"
-        [ "$ms" = - ] && return
-        printf "  %-62s %9s %10s %9s %9s %14s %9s %6s %8s\n" "$2" "$ms" "$(rate "$ms")" "$(ratio "$(rate "$ms")" "$ceil_rate")" \
-            "$(($(med "$1" 3) / 1024))" "$(med "$1" 4)/$(med "$1" 5)" "$(med "$1" 6)" "$(med "$1" 7)%" "$(med "$1" 8)"
+    F="  %-62s %9s %10s %9s %9s %14s %9s %6s %8s %8s %8s\n"
+    # cpus SYSTEM: the busy %, broker, PostgreSQL and all CPU s columns of SYSTEM's medians
+    cpus() { printf "%s %s %s %s" "$(med "$1" 7)%" "$(med "$1" 8)" "$(med "$1" 9)" "$(med "$1" 10)"; }
+    # shellcheck disable=SC2059
+    {
+        printf "$F" "" "ms" "rows/s" "x ceil" "peak RSS" "WAL held MB" "oldest" "CPUs" "broker" "PG" "all"
+        printf "$F" "" "" "" "" "MB" "conf/restart" "xact s" "busy" "CPU s" "CPU s" "CPU s"
+        if has ceiling; then
+            # shellcheck disable=SC2046
+            printf "$F" "PostgreSQL -> client, tables in turn (libpq)" "$(med pg_seq)" "$(rate "$(med pg_seq)")" "" "" "" "" $(cpus pg_seq)
+            # shellcheck disable=SC2046
+            printf "$F" "PostgreSQL -> client, $(wc -w <<<"$TABLES") tables at once" "$(med pg_par)" "$(rate "$(med pg_par)")" "" "" "" "" $(cpus pg_par)
+            # shellcheck disable=SC2046
+            printf "$F" "Kafka <- one transactional producer ($((CEIL_BYTES / 1048576)) MB)" "$k_ms" "$(rate "$k_ms")" "" "" "" "" $(cpus kafka)
+            printf "  %-62s %9s %10s %9s\n" "(a) ceiling: the slower of the faster PG and Kafka" "$ceil_ms" "$ceil_rate" "1.00"
+        fi
+        if [ "$(med kafka_events)" != - ]; then
+            # shellcheck disable=SC2046
+            printf "$F" "Kafka <- the same producer, sluice's export events ($((EVENT_BYTES / 1048576)) MB)" \
+                "$(med kafka_events)" "$(rate "$(med kafka_events)")" "$(ratio "$(rate "$(med kafka_events)")" "$ceil_rate")" \
+                "" "" "" $(cpus kafka_events)
+        fi
+        line() { # SYSTEM LABEL
+            local ms
+            ms="$(med "$1")"
+            [ "$ms" = - ] && return
+            # shellcheck disable=SC2046
+            printf "$F" "$2" "$ms" "$(rate "$ms")" "$(ratio "$(rate "$ms")" "$ceil_rate")" \
+                "$(($(med "$1" 3) / 1024))" "$(med "$1" 4)/$(med "$1" 5)" "$(med "$1" 6)" $(cpus "$1")
+        }
+        line export "(b) sluice export, $WORKERS workers"
+        has export && printf "  %-62s %9s %10s\n" "    (sluice export from start to exit)" "$(med export 11)" "$(rate "$(med export 11)")"
+        line incremental "(c) sluice incremental, from start${SNAP_BENCH_CHUNK_ROWS:+, chunks of $SNAP_BENCH_CHUNK_ROWS}"
+        line dbz_initial "(d) Debezium $DEBEZIUM_VERSION initial ($DBZ_MODE), deploy to last row"
+        line dbz_incremental "(d) Debezium $DEBEZIUM_VERSION incremental ($DBZ_MODE), signal to last row"
     }
-    line export "(b) sluice export, $WORKERS workers"
-    has export && printf "  %-62s %9s %10s\n" "    (sluice export from start to exit)" "$(med export 9)" "$(rate "$(med export 9)")"
-    line incremental "(c) sluice incremental, from start${SNAP_BENCH_CHUNK_ROWS:+, chunks of $SNAP_BENCH_CHUNK_ROWS}"
-    line dbz_initial "(d) Debezium $DEBEZIUM_VERSION initial ($DBZ_MODE), deploy to last row"
-    line dbz_incremental "(d) Debezium $DEBEZIUM_VERSION incremental ($DBZ_MODE), signal to last row"
+    # The peers' own CPU: PostgreSQL's for the faster half of the ceiling, the broker's
+    # for sluice's events from the ceiling's producer. Spread over every CPU, with
+    # nothing else to run, that is the shortest time any program could hand the rows
+    # from one to the other in Debezium's envelope on this machine.
+    if has ceiling && [ "$(med kafka_events)" != - ]; then
+        pg_cpu="$(med pg_seq 9)"
+        [ "$(med pg_par)" -lt "$(med pg_seq)" ] && pg_cpu="$(med pg_par 9)"
+        br_cpu="$(med kafka_events 8)"
+        bound_ms="$(awk -v a="$pg_cpu" -v b="$br_cpu" -v n="$(nproc)" 'BEGIN { printf "%.0f", (a + b) * 1000 / n }')"
+        printf "  %-62s %9s %10s %9s\n" "peers' CPU alone: PG ${pg_cpu} s + broker ${br_cpu} s over $(nproc) CPUs" \
+            "$bound_ms" "$(rate "$bound_ms")" "$(ratio "$(rate "$bound_ms")" "$ceil_rate")"
+    fi
     best_s="$( { med export; med incremental; } | grep -v '^-$' | sort -n | head -1)"
     best_d="$( { med dbz_initial; med dbz_incremental; } | grep -v '^-$' | sort -n | head -1)"
     if [ -n "$best_s" ] && [ -n "$best_d" ]; then
