@@ -259,7 +259,8 @@ static PGresult *publication_row(PGconn *conn, const char *publication, const ch
 }
 
 /* The OID of the table the publication lists as name ("schema.table"), 0 if none, -1 on failure. */
-static int64_t published_oid(PGconn *conn, const char *publication, const char *name)
+static int64_t published_oid(PGconn *conn, const char *publication, const char *name, char *why,
+                             size_t whylen)
 {
     const char *params[] = {publication, name};
     PGresult *r = PQexecParams(
@@ -272,6 +273,8 @@ static int64_t published_oid(PGconn *conn, const char *publication, const char *
     int64_t oid = PQresultStatus(r) != PGRES_TUPLES_OK ? -1
                   : PQntuples(r) == 1 ? (int64_t) strtoul(PQgetvalue(r, 0, 0), NULL, 10)
                                       : 0;
+    if (oid < 0)
+        pgconn_result_error(conn, r, why, whylen); /* the query's own message, if it has one */
     PQclear(r);
     return oid;
 }
@@ -286,11 +289,10 @@ static int64_t published_oid(PGconn *conn, const char *publication, const char *
 static inc_status_t oid_gone(snapshot_incremental_t *inc, snapshot_table_t *t, bool *again,
                              char *err, size_t errlen)
 {
-    int64_t now = published_oid(inc->conn, inc->cfg->publication, t->name);
+    char why[512];
+    int64_t now = published_oid(inc->conn, inc->cfg->publication, t->name, why, sizeof why);
     if (now < 0) {
-        char why[512];
-        snprintf(err, errlen, "incremental snapshot: looking up \"%s\" by name: %s", t->name,
-                 pgconn_result_error(inc->conn, NULL, why, sizeof why));
+        snprintf(err, errlen, "incremental snapshot: looking up \"%s\" by name: %s", t->name, why);
         return INC_PG_LOST;
     }
     if (now && now != t->oid) {
