@@ -351,11 +351,8 @@ static step_t ensure_incremental_topics(pipe_t *p)
     char **topics = xcalloc(prog->ntables, sizeof *topics);
     size_t n = 0;
     for (size_t i = p->inc_topics_for; i < prog->ntables; i++)
-        if (prog->tables[i].state == SNAPSHOT_TABLE_INCREMENTAL) {
-            strbuf_t t = STRBUF_INIT; /* relcache's name: <prefix>.<schema>.<table> */
-            strbuf_appendf(&t, "%s.%s", p->a->cfg->topic_prefix, prog->tables[i].name);
-            topics[n++] = t.data;
-        }
+        if (prog->tables[i].state == SNAPSHOT_TABLE_INCREMENTAL)
+            topics[n++] = relcache_topic_name(p->a->cfg->topic_prefix, prog->tables[i].name, NULL);
     step_t r = n ? pipe_ensure_topics(p, (const char *const *) topics, n) : STEP_CONTINUE;
     for (size_t i = 0; i < n; i++)
         free(topics[i]);

@@ -10,6 +10,7 @@
 
 #include "sluice/core/snapshot.h"
 #include "sluice/pg/conn.h"
+#include "sluice/pg/relcache.h"
 
 #include "check_internal.h"
 
@@ -412,9 +413,7 @@ static void check_pg_tables(report_t *r, pg_facts_t *f, PGconn *c, bool pub_upd_
             const char *nsp = PQgetvalue(res, i, 0), *rel = PQgetvalue(res, i, 1);
             char ident = PQgetvalue(res, i, 2)[0];
             bool pk = is_true(res, i, 3);
-            strbuf_t t = STRBUF_INIT;
-            strbuf_appendf(&t, "%s.%s.%s", cfg->topic_prefix, nsp, rel);
-            f->topics[f->ntopics++] = t.data;
+            f->topics[f->ntopics++] = relcache_topic_name(cfg->topic_prefix, nsp, rel);
             if (!is_true(res, i, 4))
                 no_select++;
             if (ident == 'f' || ident == 'i' || (ident == 'd' && pk)) {

@@ -35,6 +35,15 @@ static size_t hash_oid(uint32_t oid, size_t cap)
     return h & (cap - 1);
 }
 
+char *relcache_topic_name(const char *prefix, const char *schema, const char *table)
+{
+    strbuf_t t = STRBUF_INIT;
+    strbuf_appendf(&t, "%s.%s", prefix, schema);
+    if (table)
+        strbuf_appendf(&t, ".%s", table);
+    return t.data;
+}
+
 relcache_t *relcache_new(const char *topic_prefix)
 {
     relcache_t *c = xcalloc(1, sizeof *c);
@@ -135,9 +144,7 @@ relcache_entry_t *relcache_put(relcache_t *c, const pgo_msg_t *msg)
     e->kafka_key_index = xcalloc(e->ncols ? e->ncols : 1, sizeof *e->kafka_key_index);
     if (e->replident == 'd' || e->replident == 'i')
         relcache_set_kafka_key(e, e->key_index, e->nkeys);
-    strbuf_t topic = STRBUF_INIT;
-    strbuf_appendf(&topic, "%s.%s.%s", c->topic_prefix, e->nspname, e->relname);
-    e->topic = topic.data;
+    e->topic = relcache_topic_name(c->topic_prefix, e->nspname, e->relname);
 
     size_t i = find_slot(c->slots, c->cap, e->oid);
     if (c->slots[i]) {
