@@ -450,3 +450,53 @@ test_incremental_table_recreated_while_owed() {
     drop_slot "$slot"
     pg_psql -q -c "DROP PUBLICATION it_incx" -c "DROP TABLE inc_x"
 }
+
+# A transaction sluice has already emitted that a chunk's SELECT cannot see
+# yet: its commit is in the WAL, decoded, in Kafka, but it still waits for a
+# synchronous standby (one that never comes), so every snapshot lists it in
+# progress. The chunk's copy holds the rows as they were before it and,
+# emitted at the high watermark after the transaction's change events, would
+# undo them for every consumer. The ring of emitted xids makes sluice read the
+# chunk again until the transaction is visible.
+inch_release() {
+    PGOPTIONS="-c synchronous_commit=local" pg_psql -q -c "ALTER SYSTEM RESET synchronous_standby_names" \
+        -c "SELECT pg_reload_conf()" -c "ALTER ROLE sluice RESET synchronous_commit" >/dev/null
+}
+inch_waiting() {
+    [ "$(pg_psql -Atc "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'SyncRep'")" -gt 0 ]
+}
+test_incremental_chunk_read_again_while_an_emitted_transaction_is_invisible() {
+    local slot=it_inch prefix=itinch cfg="$W/inch.conf" logf="$W/inch.log" lsn
+    drop_slot "$slot"
+    pg_psql -q -c "DROP PUBLICATION IF EXISTS it_inch" -c "DROP TABLE IF EXISTS inc_h, inc_h_copy" \
+        -c "CREATE TABLE inc_h (id int PRIMARY KEY, v text)" \
+        -c "INSERT INTO inc_h SELECT g, 'before ' || g FROM generate_series(1, 1000) g" \
+        -c "CREATE PUBLICATION it_inch FOR TABLE inc_h" -c "GRANT SELECT ON inc_h TO sluice"
+    # sluice's own commits (watermarks, the request) must not wait for the standby.
+    pg_psql -q -c "ALTER ROLE sluice SET synchronous_commit = local"
+    trap inch_release EXIT
+    sluice_config "$cfg" "$slot" "$prefix" "postgres.publication = it_inch" "snapshot.method = incremental" \
+        "snapshot.chunk.rows = 5000" "commit.interval.ms = 50"
+    sluice_start "$cfg" "$logf"
+    local pid=$SLUICE_PID
+    wait_log "$logf" 'streaming from slot' 60 "$pid" || fail "sluice did not start streaming"
+    pg_psql -q -c "ALTER SYSTEM SET synchronous_standby_names = 'it_no_such_standby'" -c "SELECT pg_reload_conf()" >/dev/null
+    pg_psql -q -c "UPDATE inc_h SET v = 'after ' || id" &
+    local upd=$!
+    wait_for 30 inch_waiting || fail "the UPDATE does not wait for the standby"
+    lsn="$(pg_psql -Atc "SELECT pg_current_wal_lsn()")"
+    # Its 1,000 change events are in Kafka once the slot has confirmed past its commit.
+    wait_for -p "$pid" 60 slot_confirmed_past "$slot" "$lsn" || fail "sluice did not emit the waiting UPDATE"
+    [ "$(pg_psql -Atc "SELECT count(*) FROM inc_h WHERE v LIKE 'after%'")" = 0 ] ||
+        fail "the UPDATE is visible already: nothing to test"
+    "$SLUICE" snapshot -c "$cfg" inc_h >&2 || fail "sluice snapshot inc_h failed"
+    wait_log "$logf" 'was not yet visible to its SELECT; reading the chunk again' 60 "$pid" ||
+        fail "the chunk was not read again: $(grep -E 'inc_h|chunk' "$logf" | tail -5)"
+    inch_release
+    wait "$upd" || fail "the UPDATE failed"
+    wait_log "$logf" 'incremental snapshot complete' 60 "$pid" || fail "the copy of inc_h did not complete"
+    catch_up_and_stop "$slot" "$pid" 60
+    apply_check inc_h "$prefix" --key id || fail "inc_h rebuilt from Kafka differs from PostgreSQL"
+    drop_slot "$slot"
+    pg_psql -q -c "DROP PUBLICATION it_inch" -c "DROP TABLE inc_h"
+}
