@@ -59,11 +59,11 @@ typedef struct relcache relcache_t;
 
 /* Returns an empty cache; topics are named "<topic_prefix>.<schema>.<table>". The prefix is copied. */
 relcache_t *relcache_new(const char *topic_prefix);
+void relcache_free(relcache_t *cache);
 
 /* The topic of a table, "<prefix>.<schema>.<table>" (malloc'd); table NULL when schema
  * is "<schema>.<table>" already (a snapshot progress entry's name). */
 char *relcache_topic_name(const char *prefix, const char *schema, const char *table);
-void relcache_free(relcache_t *cache);
 
 /*
  * Replaces (or adds) the entry for msg->relation.oid; copies everything it
