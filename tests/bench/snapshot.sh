@@ -270,6 +270,25 @@ RESULTS="$W/results.txt"
 client_cpu() { tail -1 "$1" | awk '{ printf "%.1f", $1 + $2 }'; }
 record() { echo "$*" >>"$RESULTS"; }
 
+# kafka_half OUT PREFIX NAMES [--kv] FILE:TOPIC...: the ceiling's Kafka half. Creates
+# the topics PREFIX.NAME for each of the comma-separated NAMES (3 partitions), then the
+# ceiling's producer (snapceil kafka) sends the files, its line into OUT; prints
+# "busy_% broker_cpu_s pg_cpu_s all_cpu_s producer_cpu_s" for the sending alone.
+kafka_half() {
+    local out="$1" prefix="$2" names="$3"
+    shift 3
+    "$KCOUNT" --bootstrap "$KAFKA_BOOTSTRAP" --prefix "$prefix" --create "$names" --partitions 3 >/dev/null || return 1
+    cpu_mark >"$out.cpu"
+    /usr/bin/time -o "$out.time" -f "%U %S" "$SNAPCEIL" kafka --bootstrap "$KAFKA_BOOTSTRAP" "$@" >"$out" || return 1
+    echo "$(cpu_since "$out.cpu") $(client_cpu "$out.time")"
+}
+# copy_text_half OUT PREFIX: kafka_half of every table's COPY text (CEIL_DIR) to PREFIX.public.<table>.
+copy_text_half() {
+    local names="" files=() t
+    for t in $TABLES; do names+="${names:+,}public.$t"; files+=("$CEIL_DIR/$t.copy:$2.public.$t"); done
+    kafka_half "$1" "$2" "$names" "${files[@]}"
+}
+
 # Warm the cache and the hint bits once (and save the rows for the Kafka half).
 CEIL_DIR="$W/ceil"
 mkdir -p "$CEIL_DIR"
@@ -282,17 +301,14 @@ for t in $TABLES; do copy_queries+=("COPY (SELECT * FROM $t) TO STDOUT"); done
 # Warm the broker once, untimed: the first transactional run after it starts took
 # 10-13 s where later ones took 6-8 s (its JVM compiling), and that run counted for
 # the ceiling's median as if the broker were always cold.
-warm_names="" warm_files=()
-for t in $TABLES; do warm_names+="${warm_names:+,}public.$t"; warm_files+=("$CEIL_DIR/$t.copy:warm.public.$t"); done
-"$KCOUNT" --bootstrap "$KAFKA_BOOTSTRAP" --prefix warm --create "$warm_names" --partitions 3 >/dev/null &&
-    "$SNAPCEIL" kafka --bootstrap "$KAFKA_BOOTSTRAP" "${warm_files[@]}" >"$W/warm.kafka" || exit 1
+copy_text_half "$W/warm.kafka" warm >/dev/null || exit 1
 log "broker warmed: $(awk '{ print $8 }' "$W/warm.kafka") ms for the COPY text, not counted"
 
 # ---------------------------------------------------------------------------
 # (a) the ceiling
 
 ceiling_run() {
-    local r="$1" out="$W/ceil$1" t pids=() t0 seq_ms par_ms k_ms files=()
+    local r="$1" out="$W/ceil$1" t pids=() t0 seq_ms par_ms k_ms
     local seq_cpu par_cpu
     cpu_mark >"$out.cpu"
     "$SNAPCEIL" pg --conninfo "$PG_ADMIN_CONNINFO" "${copy_queries[@]}" >"$out.seq" || return 1
@@ -307,13 +323,8 @@ ceiling_run() {
     wait "${pids[@]}" || return 1
     par_ms=$(($(now_ms) - t0))
     par_cpu="$(cpu_since "$out.cpu")"
-    local names=""
-    for t in $TABLES; do names+="${names:+,}public.$t"; files+=("$CEIL_DIR/$t.copy:ceil$r.public.$t"); done
-    "$KCOUNT" --bootstrap "$KAFKA_BOOTSTRAP" --prefix "ceil$r" --create "$names" --partitions 3 >/dev/null || return 1
-    cpu_mark >"$out.cpu"
-    /usr/bin/time -o "$out.ktime" -f "%U %S" "$SNAPCEIL" kafka --bootstrap "$KAFKA_BOOTSTRAP" "${files[@]}" >"$out.kafka" || return 1
     local kcpu
-    kcpu="$(cpu_since "$out.cpu") $(client_cpu "$out.ktime")"
+    kcpu="$(copy_text_half "$out.kafka" "ceil$r")" || return 1
     k_ms="$(awk '{ print $8 }' "$out.kafka")"
     log "ceiling run $r: PostgreSQL to a client ${seq_ms} ms one table after the other, ${par_ms} ms all at once; Kafka ${k_ms} ms ($(awk '{ print $6 }' "$out.kafka") transactions, $(awk '{ printf "%.0f", $4 / 1048576 }' "$out.kafka") MB)"
     record pg_seq "$seq_ms" - - - - $seq_cpu
@@ -370,11 +381,8 @@ events_ceiling() {
         files+=("$f:evc.$t")
         names="${names:+$names,}$t"
     done
-    "$KCOUNT" --bootstrap "$KAFKA_BOOTSTRAP" --prefix evc --create "$names" --partitions 3 >/dev/null || return 1
-    cpu_mark >"$out.cpu"
-    /usr/bin/time -o "$out.time" -f "%U %S" "$SNAPCEIL" kafka --kv --bootstrap "$KAFKA_BOOTSTRAP" "${files[@]}" >"$out" || return 1
     local kcpu ms
-    kcpu="$(cpu_since "$out.cpu") $(client_cpu "$out.time")"
+    kcpu="$(kafka_half "$out" evc "$names" --kv "${files[@]}")" || return 1
     ms="$(awk '{ print $8 }' "$out")"
     log "Kafka <- sluice's events: $ms ms ($(awk '{ print $6 }' "$out") transactions, $(awk '{ printf "%.0f", $4 / 1048576 }' "$out") MB of keys and values, the producer's own CPU $(client_cpu "$out.time") s)"
     record kafka_events "$ms" - - - - $kcpu
